@@ -1,0 +1,66 @@
+"""tensorplug: a PyTorch-style deep-learning library whose backends are plugins.
+
+``import tensorplug as torch`` and beginner PyTorch code runs unchanged.
+Nothing heavy happens at import: backends are found and loaded on first use.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .hookspecs import hookimpl, hookspec
+from .errors import (TensorplugError, OutOfMemoryError, BackendUnavailableError, PluginError,
+                     CheckpointError)
+from .backend import Backend, ArrayAPIBackend, BackendSpec
+from .device import device
+from .dtypes import (dtype, uint8, int8, int16, int32, int64, float16, float32, float64, complex64,
+                     complex128, promote_types, get_default_dtype, set_default_dtype)
+from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
+from .registry import use_backend, get_backend, manual_seed
+from .tensor import (Tensor, Size, tensor, is_tensor, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
+                     IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)
+from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .creation import *  # noqa: F401,F403
+from .ops import *  # noqa: F401,F403
+from ._format import set_printoptions
+from . import autograd, ops, registry
+
+half = float16
+float = float32  # noqa: A001
+double = float64
+long = int64
+int = int32  # noqa: A001
+short = int16
+cfloat = complex64
+cdouble = complex128
+
+
+def is_floating_point(input) -> bool:
+    return input.is_floating_point()
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+def seed() -> int:
+    import random
+    s = random.randrange(2 ** 63)
+    manual_seed(s)
+    return s
+
+
+_LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
+         "serialization": ".serialization"}
+
+
+def __getattr__(name):
+    # submodules that are heavier or rarely needed load on first access
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(_LAZY[name], __name__)
+        globals()[name] = module
+        return module
+    if name in ("save", "load"):
+        from . import serialization
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'tensorplug' has no attribute '{name}'")

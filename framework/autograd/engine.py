@@ -1,0 +1,169 @@
+"""The reverse-mode engine: one topological sort, one reverse loop."""
+from __future__ import annotations
+
+from .function import Node
+from .grad_mode import GradMode
+
+__all__ = ["run_backward"]
+
+
+def _topological_order(roots):
+    """Nodes reachable from ``roots``, each after every node that consumes it."""
+    order = []
+    seen = set()
+    for root in roots:
+        if root is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root._edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if isinstance(edge, Node) and id(edge) not in seen:
+                    seen.add(id(edge))
+                    stack.append((edge, iter(edge._edges)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None):
+    """Propagate ``grads`` from ``roots`` back through the graph.
+
+    With ``inputs=None`` gradients accumulate into every leaf's ``.grad``.
+    Otherwise nothing accumulates and the gradients of ``inputs`` (leaf or
+    not) are returned in order, ``None`` where an input was not reached.
+    """
+    from ..ops import sum_to_shape
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for t in inputs:
+            capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = None
+
+    pending = {}
+    root_nodes = []
+    prev_mode = GradMode.enabled
+    GradMode.enabled = create_graph
+    try:
+        for tensor, g in zip(roots, grads):
+            node = tensor.grad_fn
+            if node is None:
+                _deliver_leaf(tensor, g, capture, create_graph, set())
+                continue
+            slot = pending.get(node)
+            if slot is None:
+                slot = pending[node] = [None] * getattr(node, "_n_outputs", 1)
+            nr = tensor._output_nr
+            slot[nr] = g if slot[nr] is None else slot[nr] + g
+            root_nodes.append(node)
+
+        delivered = set()
+        anomaly = GradMode.anomaly
+        for node in _topological_order(root_nodes):
+            node_grads = pending.pop(node, None)
+            if node_grads is None:
+                continue
+            hooks = node.__dict__.get("_tensor_hooks")
+            if hooks:
+                node_grads = _run_tensor_hooks(node, hooks, node_grads)
+            if capture is not None:
+                for nr, g in enumerate(node_grads):
+                    key = (id(node), nr)
+                    if key in capture:
+                        capture[key] = g
+            pre = node.__dict__.get("_pre_hooks")
+            if pre:
+                for hook in pre:
+                    new = hook(tuple(node_grads))
+                    if new is not None:
+                        node_grads = list(new)
+            if node._saved is None:
+                node.saved_tensors_list()  # raises the freed-graph error
+            in_grads = node.run_backward(node_grads)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            post = node.__dict__.get("_post_hooks")
+            if post:
+                for hook in post:
+                    new = hook(in_grads, tuple(node_grads))
+                    if new is not None:
+                        in_grads = tuple(new)
+            if not retain_graph:
+                node.release()
+            for i, (edge, g) in enumerate(zip(node._edges, in_grads)):
+                if edge is None or g is None:
+                    continue
+                shape = node._shapes[i]
+                if g._data.shape != shape:
+                    g = sum_to_shape(g, shape)
+                if anomaly:
+                    _check_nan(node, i, g)
+                if isinstance(edge, Node):
+                    slot = pending.get(edge)
+                    if slot is None:
+                        slot = pending[edge] = [None] * getattr(edge, "_n_outputs", 1)
+                    nr = _input_output_nr(node, i)
+                    slot[nr] = g if slot[nr] is None else slot[nr] + g
+                else:
+                    _deliver_leaf(edge, g, capture, create_graph, delivered)
+    finally:
+        GradMode.enabled = prev_mode
+    if capture is not None:
+        return [capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] for t in inputs]
+    return None
+
+
+def _input_output_nr(node, i):
+    nrs = node.__dict__.get("_input_nrs")
+    return nrs[i] if nrs else 0
+
+
+def _run_tensor_hooks(node, hooks, grads):
+    grads = list(grads)
+    for nr, fns in hooks.items():
+        for fn in fns:
+            if grads[nr] is None:
+                continue
+            out = fn(grads[nr])
+            if out is not None:
+                grads[nr] = out
+    return grads
+
+
+def _deliver_leaf(leaf, g, capture, create_graph, delivered):
+    for hook in leaf._hooks or ():
+        out = hook(g)
+        if out is not None:
+            g = out
+    if capture is not None:
+        if id(leaf) in capture:
+            old = capture[id(leaf)]
+            capture[id(leaf)] = g if old is None else old + g
+        return
+    if g._dtype is not leaf._dtype:
+        g = g.to(leaf._dtype)
+    if not create_graph:
+        # .grad must not alias another leaf's .grad: in-place edits of one
+        # (clip_grad_norm_, zero_) would change both
+        key = id(g._data)
+        if key in delivered:
+            g = g.clone()
+        delivered.add(id(g._data))
+        g = g.detach()
+    old = leaf._grad
+    leaf._grad = g if old is None else (old + g if create_graph else (old.detach() + g))
+
+
+def _check_nan(node, i, g):
+    if g._dtype.category < 2:
+        return
+    xp = g._backend.xp
+    if bool(xp.any(xp.isnan(g._data))):
+        raise RuntimeError(f"Function '{node.node_name}' returned nan values in its {i}th output. "
+                           f"The forward op that produced it is the one named without 'Backward'; "
+                           f"check its inputs (a sqrt or log of a negative number, 0/0)")

@@ -1,0 +1,351 @@
+"""Graph nodes.
+
+Every differentiable op is one ``Op`` subclass: ``forward(ctx, *arrays)``
+computes on backend arrays; ``backward(ctx, g)`` returns the input gradients
+written with tensorplug ops, so ``create_graph=True`` differentiates them
+again. The op instance *is* the graph node (``tensor.grad_fn``), named as
+torch names it (``AddBackward0``).
+
+``Function`` is torch's ``torch.autograd.Function`` for user-defined ops: its
+forward and backward see Tensors.
+"""
+from __future__ import annotations
+
+import weakref
+
+from .grad_mode import GradMode
+
+__all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad"]
+
+_tensor_cls = None  # set by tensorplug.tensor to break the import cycle
+
+
+def _Tensor():
+    return _tensor_cls
+
+
+class Node:
+    """A recorded operation: edges to its inputs' nodes and what backward needs.
+
+    ``_edges[i]`` is the input's grad_fn (a Node), a leaf Tensor that
+    requires grad, or None. ``_shapes[i]`` is that input's shape, used to sum
+    broadcast gradients back.
+    """
+
+    node_name = "Node"
+    # a plain class attribute: ops leave it, nodes that save override it
+    _saved = ()
+
+    def name(self):
+        return self.node_name
+
+    def __repr__(self):
+        return f"<{self.node_name} object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self):
+        out = []
+        for edge in self._edges:
+            if edge is None:
+                out.append((None, 0))
+            elif isinstance(edge, Node):
+                out.append((edge, 0))
+            else:
+                out.append((AccumulateGrad(edge), 0))
+        return tuple(out)
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` after this node's backward (may return new grad_inputs)."""
+        hooks = self.__dict__.setdefault("_post_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before this node's backward (may return new grad_outputs)."""
+        hooks = self.__dict__.setdefault("_pre_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    # set by save(); read by the engine
+    def saved_tensors_list(self):
+        if self._saved is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors "
+                "after they have already been freed). Saved intermediate values of the graph are freed "
+                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+                "backward through the graph a second time or if you need to access saved tensors after "
+                "calling backward.")
+        out = []
+        for tensor, version in self._saved:
+            if version is not None and tensor._version[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{tensor.type()} {list(tensor.shape)}], which is output 0 of "
+                    f"{self.node_name}, is at version {tensor._version[0]}; expected version {version} "
+                    f"instead. Hint: replace the in-place operation (a method ending in '_', or "
+                    f"`x[...] = v`, `+=`) with its out-of-place form, or clone the tensor before it.")
+            out.append(tensor)
+        return out
+
+
+class AccumulateGrad(Node):
+    """The node torch shows for a leaf in ``next_functions``."""
+
+    node_name = "AccumulateGrad"
+
+    def __init__(self, variable):
+        self.variable = variable
+        self._edges = ()
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, hook):
+        self._hooks = weakref.ref(hooks) if hasattr(hooks, "__weakref__") else (lambda: hooks)
+        self._hook = hook
+
+    def remove(self):
+        hooks = self._hooks()
+        if hooks is not None and self._hook in hooks:
+            hooks.remove(self._hook)
+
+
+class Op(Node):
+    """Base of the built-in ops. Subclasses define::
+
+        @staticmethod
+        def forward(ctx, *arrays, **params) -> array
+        @staticmethod
+        def backward(ctx, g) -> Tensor or tuple of Tensors (None where no grad)
+
+    Class attributes: ``save_inputs`` (indices of inputs whose Tensors
+    backward needs, version-checked) and ``save_output`` (backward reads
+    ``ctx.output()``, the result as a Tensor).
+    """
+
+    save_inputs = ()
+    save_output = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.node_name = f"{cls.__name__}Backward0"
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        Tensor = _tensor_cls
+        arrays = []
+        grad = False
+        backend = None
+        multi = False
+        for x in inputs:
+            if type(x) is Tensor or isinstance(x, Tensor):
+                arrays.append(x._data)
+                if x._requires_grad:
+                    grad = True
+                if x._output_nr:
+                    multi = True
+                if backend is None:
+                    backend = x._backend
+                elif x._backend is not backend:
+                    _device_mismatch(backend, x._backend)
+            else:
+                arrays.append(x)
+        ctx = cls.__new__(cls)
+        ctx.backend = backend
+        out = cls.forward(ctx, *arrays, **params)
+        dtype = backend.dtype_of(out)
+        if not (grad and GradMode.enabled):
+            return Tensor._make(out, dtype, backend)
+        result = Tensor._make(out, dtype, backend, ctx)
+        ctx._edges = tuple(_edge(x) for x in inputs)
+        ctx._shapes = tuple(x._data.shape if isinstance(x, Tensor) else None for x in inputs)
+        if multi:
+            ctx._input_nrs = tuple(getattr(x, "_output_nr", 0) for x in inputs)
+        if cls.save_inputs:
+            # numbers are saved as themselves (version None): backward formulas take either
+            ctx._saved = tuple((x, x._version[0]) if isinstance(x, Tensor) else (x, None)
+                               for x in (inputs[i] for i in cls.save_inputs))
+        if cls.save_output:
+            ctx._out = (out, result._version, result._version[0], dtype)
+        return result
+
+    @property
+    def saved_tensors(self):
+        return tuple(self.saved_tensors_list())
+
+    @property
+    def needs_input_grad(self):
+        return tuple(e is not None for e in self._edges)
+
+    def output(self):
+        """The op's result as a Tensor whose grad_fn is this node (torch's saved output)."""
+        if self._saved is None:
+            self.saved_tensors_list()  # raises the freed-graph error
+        out, version, saved_version, dtype = self._out
+        if version[0] != saved_version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: output 0 of {self.node_name} is at version {version[0]}; expected version "
+                f"{saved_version} instead. Hint: replace the in-place operation with its out-of-place form.")
+        return _tensor_cls._make(out, dtype, self.backend, self if GradMode.enabled else None)
+
+    def tensor(self, array):
+        """Wrap a constant array saved in forward (a mask, indices) as a Tensor."""
+        return _tensor_cls._make(array, self.backend.dtype_of(array), self.backend)
+
+    def run_backward(self, grads):
+        return self.backward(self, grads[0])
+
+    def release(self):
+        # ops that saved nothing may run backward again (torch allows it too)
+        if self.save_inputs or self.save_output:
+            self._saved = None
+            self._out = None
+
+
+def _edge(x):
+    if type(x) is not _tensor_cls and not isinstance(x, _tensor_cls):
+        return None
+    if x.grad_fn is not None:
+        return x.grad_fn
+    return x if x._requires_grad else None
+
+
+def _device_mismatch(a, b):
+    raise RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, "
+        f"{a.device} and {b.device} (backends '{a.name}' and '{b.name}'); move one with "
+        f".to(other.device) first — tensorplug never copies between devices implicitly")
+
+
+class FunctionCtx:
+    """The ``ctx`` of a user-defined Function."""
+
+    def save_for_backward(self, *tensors):
+        self.to_save = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable = tensors
+
+    def mark_dirty(self, *tensors):
+        self.dirty = tensors
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = value
+
+
+class _UserNode(Node, FunctionCtx):
+    _n_outputs = 1
+
+    def __init__(self):
+        self.materialize_grads = True
+
+    @property
+    def node_name(self):
+        return type(self).__name__
+
+    @property
+    def saved_tensors(self):
+        return tuple(self.saved_tensors_list())
+
+    def run_backward(self, grads):
+        if self.materialize_grads:
+            Tensor = _tensor_cls
+            grads = [g if g is not None or meta is None else
+                     Tensor._make(meta[2].zeros(meta[0], meta[1]), meta[1], meta[2])
+                     for g, meta in zip(grads, self._out_meta)]
+        result = self._forward_cls.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != len(self._edges):
+            raise RuntimeError(f"function {self.node_name} returned an incorrect number of gradients "
+                               f"(expected {len(self._edges)}, got {len(result)})")
+        return result
+
+    def release(self):
+        if self._saved:
+            self._saved = None
+
+
+class _FunctionMeta(type):
+    def __init__(cls, name, bases, ns):
+        super().__init__(name, bases, ns)
+        cls._backward_cls = type(f"{name}Backward", (_UserNode,), {"_forward_cls": cls})
+
+
+class Function(metaclass=_FunctionMeta):
+    """Define a differentiable op with Tensor-level forward and backward (torch's API).
+
+    Example:
+        >>> class Square(Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     def backward(ctx, g):
+        ...         (x,) = ctx.saved_tensors
+        ...         return 2 * x * g
+        >>> y = Square.apply(x)
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args) as a staticmethod")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads) as a staticmethod")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        Tensor = _tensor_cls
+        node = cls._backward_cls()
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        node.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = GradMode.enabled and any(node.needs_input_grad)
+        prev = GradMode.enabled
+        GradMode.enabled = False
+        try:
+            out = cls.forward(node, *args, **kwargs)
+        finally:
+            GradMode.enabled = prev
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if not record:
+            return out
+        non_diff = {id(t) for t in getattr(node, "non_differentiable", ())}
+        dirty = {id(t) for t in getattr(node, "dirty", ())}
+        for t in tensors:
+            if t.is_leaf and t.requires_grad and id(t) in dirty:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        node._edges = tuple(_edge(a) for a in args)
+        node._shapes = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
+        node._input_nrs = tuple(getattr(a, "_output_nr", 0) for a in args)
+        node._saved = tuple((t, t._version[0]) for t in getattr(node, "to_save", ()) if t is not None)
+        node._n_outputs = len(outs)
+        node._out_meta = []
+        wrapped = []
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor):
+                wrapped.append(o)
+                node._out_meta.append(None)
+                continue
+            if id(o) in dirty:
+                o._version[0] += 1
+                o._set_history(node, i)
+            elif id(o) in non_diff:
+                pass
+            else:
+                # a fresh Tensor object so an input returned as-is is not rewired
+                if any(o is t for t in tensors):
+                    o = Tensor._make(o._data, o._dtype, o._backend)
+                o._set_history(node, i)
+            node._out_meta.append((o.shape, o._dtype, o._backend))
+            wrapped.append(o)
+        return wrapped[0] if single else tuple(wrapped)

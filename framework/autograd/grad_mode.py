@@ -1,0 +1,115 @@
+"""Grad modes: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
+
+The flag is a plain class attribute read on every op: a ContextVar or a
+thread-local would cost more than the rest of the op's bookkeeping.
+"""
+from __future__ import annotations
+
+import functools
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "is_inference_mode_enabled"]
+
+
+class GradMode:
+    enabled = True
+    inference = False
+    anomaly = False
+
+
+def is_grad_enabled() -> bool:
+    return GradMode.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    return GradMode.inference
+
+
+class _Mode:
+    """A context manager that is also a decorator, like torch's."""
+
+    _target = True
+
+    def __enter__(self):
+        self._prev = GradMode.enabled
+        GradMode.enabled = self._target
+        return self
+
+    def __exit__(self, *exc):
+        GradMode.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_Mode):
+    """Disable graph recording inside a ``with`` block or a decorated function.
+
+    Example:
+        >>> with no_grad():
+        ...     y = x * 2          # y.requires_grad is False
+    """
+
+    _target = False
+
+
+class enable_grad(_Mode):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    _target = True
+
+
+class set_grad_enabled(_Mode):
+    """Set graph recording on or off; works as a call, a context manager or a decorator."""
+
+    def __init__(self, mode: bool):
+        self._target = bool(mode)
+        self._prev = GradMode.enabled
+        GradMode.enabled = self._target
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        GradMode.enabled = self._prev
+        mode = self._target
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class inference_mode(_Mode):
+    """Like ``no_grad``; tensors made inside are plain data (no graph, no versions checked)."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = GradMode.enabled
+        self._prev_inf = GradMode.inference
+        if self._mode:
+            GradMode.enabled = False
+            GradMode.inference = True
+        return self
+
+    def __exit__(self, *exc):
+        GradMode.enabled = self._prev
+        GradMode.inference = self._prev_inf
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper

@@ -1,0 +1,292 @@
+"""The backend protocol.
+
+A backend owns the arrays of one device. ``ArrayAPIBackend`` implements every
+primitive through ``self.xp``, an Array API namespace, so a backend is often a
+few lines: set ``name``, ``device_type`` and ``xp``, and override what the
+library does faster. What the standard lacks (random numbers, scatter-add,
+sliding windows for convolution, erf, conversion to NumPy) is a named method
+here with a default that a backend may override.
+
+Only backends compute: the frontend never imports numpy or cupy to do math.
+"""
+from __future__ import annotations
+
+import math
+
+from . import dtypes as _dt
+from .device import device as _device
+from .errors import OutOfMemoryError
+
+__all__ = ["Backend", "ArrayAPIBackend", "BackendSpec"]
+
+
+class BackendSpec:
+    """What a plugin declares for one backend (see ``tensorplug_add_backends``).
+
+    Args:
+        name: the name users select it by (``TENSORPLUG_BACKEND=name``).
+        device_type: the device type it serves (``"cpu"``, ``"cuda"``).
+        factory: ``factory(index)`` returns the Backend for device ``index``;
+            it imports the heavy library, so call it only on first use.
+        probe: returns ``None`` when usable, else the reason it is not and
+            how to fix it. Must be cheap and must not raise.
+        priority: among backends of the same device type, the highest serves
+            ``device=<type>`` requests.
+    """
+
+    __slots__ = ("name", "device_type", "factory", "probe", "priority", "plugin", "distribution")
+
+    def __init__(self, name, device_type, factory, probe=None, priority=0):
+        self.name = name
+        self.device_type = device_type
+        self.factory = factory
+        self.probe = probe or (lambda: None)
+        self.priority = priority
+        self.plugin = None
+        self.distribution = None
+
+    def __repr__(self):
+        return f"BackendSpec(name={self.name!r}, device_type={self.device_type!r})"
+
+
+class Backend:
+    """The abstract protocol. See ``ArrayAPIBackend`` for the defaults."""
+
+    name: str = "?"
+    device_type: str = "cpu"
+    xp = None
+
+    def __init__(self, index=None):
+        self.index = index
+        self.device = _device(self.device_type, index)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r} on {self.device}>"
+
+
+class ArrayAPIBackend(Backend):
+    """Every primitive written once against ``self.xp`` (an Array API namespace)."""
+
+    #: dtypes this backend stores; others fail with a clear error
+    supported_dtypes = ("bool", "uint8", "int8", "int16", "int32", "int64",
+                        "float16", "float32", "float64", "complex64", "complex128")
+
+    def __init__(self, index=None):
+        super().__init__(index)
+        xp = self.xp
+        self._native = {}
+        self._from_native = {}
+        for name in self.supported_dtypes:
+            native = getattr(xp, name, None)
+            if native is None:
+                continue
+            self._native[_dt.BY_NAME[name]] = native
+            self._from_native[native] = _dt.BY_NAME[name]
+            # numpy-like libraries hand out dtype instances, not the scalar types
+            self._from_native[xp.empty((0,), dtype=native).dtype] = _dt.BY_NAME[name]
+        self._seed = None
+        self._rng = None
+
+    # dtypes -----------------------------------------------------------------
+    def native_dtype(self, dtype):
+        try:
+            return self._native[dtype]
+        except KeyError:
+            raise TypeError(f"backend '{self.name}' does not support {dtype}; "
+                            f"supported: {sorted(d.name for d in self._native)}") from None
+
+    def dtype_of(self, array):
+        return self._from_native[array.dtype]
+
+    def astype(self, array, dtype):
+        return self.xp.astype(array, self.native_dtype(dtype))
+
+    # creation and conversion -------------------------------------------------
+    def asarray(self, obj, dtype=None):
+        native = None if dtype is None else self.native_dtype(dtype)
+        return self.xp.asarray(obj, dtype=native)
+
+    def empty(self, shape, dtype):
+        return self._alloc(self.xp.empty, shape, dtype)
+
+    def zeros(self, shape, dtype):
+        return self._alloc(self.xp.zeros, shape, dtype)
+
+    def ones(self, shape, dtype):
+        return self._alloc(self.xp.ones, shape, dtype)
+
+    def full(self, shape, value, dtype):
+        try:
+            return self.xp.full(shape, value, dtype=self.native_dtype(dtype))
+        except MemoryError:
+            raise OutOfMemoryError(_oom_message(shape, dtype, self)) from None
+
+    def _alloc(self, fn, shape, dtype):
+        try:
+            return fn(shape, dtype=self.native_dtype(dtype))
+        except MemoryError:
+            raise OutOfMemoryError(_oom_message(shape, dtype, self)) from None
+
+    def arange(self, start, stop, step, dtype):
+        return self.xp.arange(start, stop, step, dtype=self.native_dtype(dtype))
+
+    def linspace(self, start, stop, num, dtype):
+        return self.xp.linspace(start, stop, num, dtype=self.native_dtype(dtype))
+
+    def eye(self, n, m, dtype):
+        return self.xp.eye(n, m, dtype=self.native_dtype(dtype))
+
+    def to_numpy(self, array):
+        """A ``numpy.ndarray`` with the array's values (shares memory where possible)."""
+        import numpy
+        return numpy.asarray(array)
+
+    def from_numpy(self, ndarray):
+        return self.xp.asarray(ndarray)
+
+    def from_dlpack(self, obj):
+        return self.xp.from_dlpack(obj)
+
+    def copy(self, array):
+        return self.xp.asarray(array, copy=True)
+
+    def synchronize(self):
+        """Wait for queued work (asynchronous devices override)."""
+
+    def memory_stats(self):
+        return {}
+
+    def view(self, array, shape):
+        """``array`` reshaped without copying, or None where that needs a copy (torch's view rule)."""
+        try:
+            return self.xp.reshape(array, shape, copy=False)
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+    # indexing ----------------------------------------------------------------
+    def getitem(self, array, key):
+        return array[key]
+
+    def setitem(self, array, key, value):
+        array[key] = value
+
+    def scatter_add(self, target, index, values):
+        """``target[index] += values`` with repeated indices accumulating (in place)."""
+        import numpy
+        host = numpy.asarray(self.to_numpy(target)).copy()
+        numpy.add.at(host, _to_numpy_key(self, index), self.to_numpy(values))
+        self.setitem(target, (...,), self.from_numpy(host))
+
+    def take_along_axis(self, array, index, axis):
+        return self.xp.take_along_axis(array, index, axis=axis)
+
+    def put_along_axis(self, array, index, values, axis):
+        """A copy of ``array`` with ``values`` written at ``index`` along ``axis``."""
+        import numpy
+        host = numpy.array(self.to_numpy(array))
+        numpy.put_along_axis(host, self.to_numpy(index), self.to_numpy(values), axis)
+        return self.from_numpy(host)
+
+    def add_along_axis(self, array, index, values, axis):
+        """A copy of ``array`` with ``values`` added at ``index`` along ``axis`` (repeats accumulate)."""
+        import numpy
+        host = numpy.array(self.to_numpy(array))
+        idx = self.to_numpy(index)
+        grids = list(numpy.indices(idx.shape, sparse=True))
+        grids[axis] = idx
+        numpy.add.at(host, tuple(grids), self.to_numpy(values))
+        return self.from_numpy(host)
+
+    # math the standard lacks -------------------------------------------------
+    def erf(self, x):
+        xp = self.xp
+        if hasattr(xp, "erf"):
+            return xp.erf(x)
+        import numpy
+        import math as _m
+        host = self.to_numpy(x)
+        out = numpy.vectorize(_m.erf, otypes=[host.dtype])(host)
+        return self.from_numpy(out)
+
+    def einsum(self, equation, *operands):
+        import numpy
+        out = numpy.einsum(equation, *(self.to_numpy(o) for o in operands))
+        return self.from_numpy(numpy.asarray(out))
+
+    def pad(self, x, pad_width, value=0):
+        """Constant padding; ``pad_width`` is a tuple of (before, after) per axis."""
+        xp = self.xp
+        shape = tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width))
+        out = xp.full(shape, value, dtype=x.dtype)
+        key = tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, pad_width))
+        out[key] = x
+        return out
+
+    def sliding_windows(self, x, window, stride, dilation):
+        """Windows over the trailing ``len(window)`` axes of ``x``.
+
+        Returns shape ``x.shape[:-k] + out_sizes + window``; a view where the
+        library can make one (numpy's ``as_strided``), else a copy.
+        """
+        xp = self.xp
+        k = len(window)
+        lead = x.shape[:-k]
+        spatial = x.shape[-k:]
+        outs = [(n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation)]
+        pieces = []
+        import itertools
+        for offs in itertools.product(*(range(w) for w in window)):
+            key = (...,) + tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
+                                 for o, d, s, m in zip(offs, dilation, stride, outs))
+            pieces.append(x[key])
+        stacked = xp.stack(pieces, axis=-1)
+        return xp.reshape(stacked, lead + tuple(outs) + tuple(window))
+
+    # random numbers: a seedable generator per backend instance ---------------
+    def manual_seed(self, seed):
+        import numpy
+        self._seed = seed
+        self._rng = numpy.random.default_rng(seed)
+
+    def _generator(self):
+        if self._rng is None:
+            import numpy
+            self._rng = numpy.random.default_rng()
+        return self._rng
+
+    def rand(self, shape, dtype):
+        return self._from_host(self._generator().random(shape), dtype)
+
+    def randn(self, shape, dtype):
+        return self._from_host(self._generator().standard_normal(shape), dtype)
+
+    def randint(self, low, high, shape, dtype):
+        return self._from_host(self._generator().integers(low, high, shape), dtype)
+
+    def randperm(self, n, dtype):
+        return self._from_host(self._generator().permutation(n), dtype)
+
+    def bernoulli(self, p, dtype):
+        host = self._generator().random(tuple(p.shape)) < self.to_numpy(p)
+        return self._from_host(host, dtype)
+
+    def exponential(self, shape, lambd, dtype):
+        return self._from_host(self._generator().exponential(1.0 / lambd, shape), dtype)
+
+    def _from_host(self, host, dtype):
+        import numpy
+        return self.from_numpy(numpy.asarray(host, dtype=dtype.name))
+
+
+def _to_numpy_key(backend, key):
+    if isinstance(key, tuple):
+        return tuple(_to_numpy_key(backend, k) for k in key)
+    if isinstance(key, (int, slice, type(None), type(...))):
+        return key
+    return backend.to_numpy(key)
+
+
+def _oom_message(shape, dtype, backend):
+    nbytes = math.prod(shape) * dtype.itemsize
+    return (f"can't allocate memory: you tried to allocate {nbytes} bytes "
+            f"({tuple(shape)} of {dtype}) on {backend.device}; use a smaller size or free memory")

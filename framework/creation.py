@@ -1,0 +1,204 @@
+"""Factories: zeros, ones, empty, full, eye, arange, linspace, rand*, *_like, from_numpy."""
+from __future__ import annotations
+
+import math
+
+from . import dtypes as _dt
+from .registry import get_backend
+from .tensor import Size, Tensor, _as_dtype, check_shape, tensor
+
+__all__ = ["zeros", "ones", "empty", "full", "eye", "arange", "linspace", "rand", "randn",
+           "randint", "randperm", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+           "randn_like", "randint_like", "from_numpy", "as_tensor", "asarray", "scalar_tensor"]
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    return check_shape(tuple(int(s) if hasattr(s, "__index__") and not isinstance(s, int) else s for s in size))
+
+
+def _finish(data, dtype, backend, requires_grad):
+    t = Tensor._make(data, dtype, backend)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _dtype(dtype):
+    if dtype is None:
+        return _dt.get_default_dtype()
+    return dtype if isinstance(dtype, _dt.dtype) else _as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """A tensor of zeros. Example: ``zeros(2, 3)``."""
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    return _finish(backend.zeros(_shape(size), dtype), dtype, backend, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """A tensor of ones."""
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    return _finish(backend.ones(_shape(size), dtype), dtype, backend, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+    """An uninitialised tensor (its values are whatever the memory held)."""
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    return _finish(backend.empty(_shape(size), dtype), dtype, backend, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """A tensor filled with ``fill_value`` (dtype inferred from it, as torch does)."""
+    backend = get_backend(device)
+    if dtype is None:
+        dtype = _dt.scalar_dtype(fill_value) if not isinstance(fill_value, Tensor) else fill_value._dtype
+    dtype = _dtype(dtype)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _finish(backend.full(_shape((size,)), fill_value, dtype), dtype, backend, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    check_shape((n,) if m is None else (n, m))
+    return _finish(backend.eye(n, n if m is None else m, dtype), dtype, backend, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``.
+
+    Integers give int64, any float gives the default float dtype.
+    """
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = values
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dtype is None:
+        dtype = _dt.int64 if all(isinstance(v, int) for v in values) else _dt.get_default_dtype()
+    dtype = _dtype(dtype)
+    backend = get_backend(device)
+    n = max(0, math.ceil((end - start) / step))
+    if dtype.category == _dt.INT and all(isinstance(v, int) for v in values):
+        data = backend.arange(start, start + n * step, step, dtype)
+    else:
+        data = backend.arange(0, n, 1, _dt.float64) * step + start
+        data = backend.astype(data, dtype)
+    return _finish(data, dtype, backend, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got {steps}")
+    backend = get_backend(device)
+    dtype = _dtype(dtype)
+    data = backend.astype(backend.linspace(float(start), float(end), steps, _dt.float64), dtype)
+    return _finish(data, dtype, backend, requires_grad)
+
+
+def _float_dtype(dtype, name):
+    dtype = _dtype(dtype)
+    if dtype.category != _dt.FLOAT:
+        raise RuntimeError(f"\"{name}\" not implemented for '{dtype.legacy_name[:-6]}': use a floating dtype")
+    return dtype
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+    """Uniform samples in [0, 1)."""
+    backend = get_backend(device)
+    dtype = _float_dtype(dtype, "check_uniform_bounds")
+    return _finish(backend.rand(_shape(size), dtype), dtype, backend, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+    """Standard normal samples."""
+    backend = get_backend(device)
+    dtype = _float_dtype(dtype, "normal")
+    return _finish(backend.randn(_shape(size), dtype), dtype, backend, requires_grad)
+
+
+def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if isinstance(high, (tuple, list, Size)):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint() missing required argument 'size' (a tuple)")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    backend = get_backend(device)
+    dtype = _dtype(dtype or _dt.int64)
+    return _finish(backend.randint(low, high, _shape((size,)), dtype), dtype, backend, requires_grad)
+
+
+def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None):
+    backend = get_backend(device)
+    dtype = _dtype(dtype or _dt.int64)
+    return _finish(backend.randperm(n, dtype), dtype, backend, requires_grad)
+
+
+def _like(fn):
+    def like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+        return fn(input.shape, dtype=dtype or input._dtype, device=device or input._backend,
+                  requires_grad=requires_grad)
+    like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"``{fn.__name__}`` with the shape (and by default dtype and device) of ``input``."
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return full(input.shape, fill_value, dtype=dtype or input._dtype, device=device or input._backend,
+                requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, dtype=dtype or input._dtype, device=device or input._backend)
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ``ndarray`` (on the NumPy backend)."""
+    if not (hasattr(ndarray, "__array_interface__") and hasattr(ndarray, "dtype")):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    dtype = _dt.BY_NAME.get(str(ndarray.dtype))
+    if dtype is None:
+        raise TypeError(f"can't convert np.ndarray of type {ndarray.dtype}. The only supported types are: "
+                        f"{', '.join(d.name for d in _dt.ALL)}.")
+    backend = get_backend("numpy")
+    return Tensor._make(backend.from_numpy(ndarray), dtype, backend)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a tensor or array when dtype and device allow."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (device or dtype) else data
+    backend = get_backend(device)
+    if hasattr(data, "__array_interface__") and backend.device_type == "cpu":
+        t = from_numpy(data) if str(data.dtype) in _dt.BY_NAME else tensor(data)
+        return t if dtype is None else t.to(_dtype(dtype))
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def scalar_tensor(value, *, dtype=None, device=None):
+    return tensor(value, dtype=dtype or _dt.get_default_dtype(), device=device)

@@ -1,0 +1,61 @@
+"""The whole plugin contract.
+
+A plugin is a module (or object) with functions named like the stubs below,
+each marked ``@tensorplug.hookimpl``, registered in the ``tensorplug``
+entry-point group of its distribution::
+
+    [project.entry-points.tensorplug]
+    mybackend = "my_package.plugin"
+
+Hooks are called lazily, the first time a registry is read (the first tensor
+made, the first ``tensorplug.nn.<Name>`` looked up, ``python -m tensorplug
+info``), never at ``import tensorplug``. A plugin whose import or hook fails,
+or that claims a name already taken, is reported with a warning naming it and
+its distribution; everything else keeps working.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("tensorplug")
+hookimpl = pluggy.HookimplMarker("tensorplug")
+
+
+@hookspec
+def tensorplug_add_backends():
+    """Declare the backends this plugin provides.
+
+    Called once, when the first backend is needed. Import nothing heavy here:
+    each spec's ``factory`` imports its library when the backend is first used.
+
+    :return: a list of :class:`tensorplug.BackendSpec`, e.g.
+        ``[BackendSpec("numpy", "cpu", factory=make, probe=why_not)]``.
+        ``probe()`` returns ``None`` when the backend can run here, else a
+        sentence saying why not and how to fix it.
+    """
+
+
+@hookspec
+def tensorplug_add_losses():
+    """Declare extra loss modules.
+
+    Called once, the first time ``tensorplug.nn.<Name>`` misses the built-in
+    names or the registry is listed.
+
+    :return: a mapping ``{"HuberLoss": HuberLoss, ...}`` of
+        :class:`tensorplug.nn.Module` subclasses (usually of
+        ``tensorplug.nn.loss._Loss``); each becomes ``tensorplug.nn.<Name>``.
+    """
+
+
+@hookspec
+def tensorplug_add_optimizers():
+    """Declare extra optimizers.
+
+    Called once, the first time ``tensorplug.optim.<Name>`` misses the
+    built-in names or the registry is listed.
+
+    :return: a mapping ``{"AdamW": AdamW, ...}`` of
+        :class:`tensorplug.optim.Optimizer` subclasses; each becomes
+        ``tensorplug.optim.<Name>``.
+    """

@@ -1,0 +1,128 @@
+"""The op library. Each family module defines its Ops and public functions;
+this module binds the Tensor methods and operators to them, once, at import."""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import arithmetic, conversion, elementwise, indexing, inplace, linalg, random, reduction, shape
+from ._util import sum_to_shape
+from .arithmetic import (add, sub, mul, div, neg, negative, pow, where, floor_divide, remainder, fmod)
+from .conversion import clone
+from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, trunc, eq, ne, lt, le, gt,
+                          ge, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
+                          bitwise_xor, bitwise_not)
+from .linalg import matmul, mm, bmm, mv, dot, addmm, outer
+from .random import bernoulli, multinomial
+from .reduction import sum, mean
+from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "Tensor", "annotations", "arithmetic", "conversion", "elementwise", "indexing", "inplace", "linalg",
+    "random", "reduction", "shape")]
+
+
+def _swap(fn):
+    def reflected(self, other):
+        return fn(other, self)
+    reflected.__name__ = f"r{fn.__name__}"
+    return reflected
+
+
+def _iop(name):
+    def iop(self, other):
+        return getattr(self, name)(other)
+    iop.__name__ = f"__i{name[:-1]}__"
+    return iop
+
+
+def _new_like(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        from .. import creation
+        return getattr(creation, factory)(*size, dtype=dtype or self._dtype, device=device or self._backend,
+                                          requires_grad=requires_grad)
+    return method
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    from ..creation import full
+    return full(size, fill_value, dtype=dtype or self._dtype, device=device or self._backend,
+                requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    from ..tensor import tensor
+    return tensor(data, dtype=dtype or self._dtype, device=device or self._backend, requires_grad=requires_grad)
+
+
+def _cast_method(dtype_name):
+    from .. import dtypes
+    dtype = dtypes.BY_NAME[dtype_name]
+
+    def method(self, memory_format=None):
+        return self if self._dtype is dtype else conversion.Cast.apply(self, dtype=dtype)
+    return method
+
+
+def _device_method(device_type):
+    def method(self, device=None, non_blocking=False, memory_format=None):
+        target = device_type if device is None else (
+            f"{device_type}:{device}" if isinstance(device, int) else device)
+        return conversion.to(self, target)
+    return method
+
+
+METHODS = {
+    # operators
+    "__add__": add, "__radd__": _swap(add), "__sub__": sub, "__rsub__": _swap(sub),
+    "__mul__": mul, "__rmul__": _swap(mul), "__truediv__": div, "__rtruediv__": _swap(div),
+    "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
+    "__mod__": remainder, "__rmod__": _swap(remainder), "__pow__": pow, "__rpow__": _swap(pow),
+    "__matmul__": matmul, "__rmatmul__": _swap(matmul), "__neg__": neg, "__pos__": lambda self: self,
+    "__abs__": abs, "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+    "__and__": bitwise_and, "__or__": bitwise_or, "__xor__": bitwise_xor, "__invert__": bitwise_not,
+    "__rand__": _swap(bitwise_and), "__ror__": _swap(bitwise_or), "__rxor__": _swap(bitwise_xor),
+    "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
+    "__iadd__": _iop("add_"), "__isub__": _iop("sub_"), "__imul__": _iop("mul_"), "__itruediv__": _iop("div_"),
+    # methods
+    "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "negative": neg, "pow": pow,
+    "floor_divide": floor_divide, "remainder": remainder, "fmod": fmod,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sign": sign, "sin": sin, "cos": cos, "tanh": tanh,
+    "sigmoid": sigmoid, "relu": relu, "trunc": trunc,
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor, "logical_not": logical_not,
+    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
+    "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
+    "sum": sum, "mean": mean,
+    "view": shape.view, "reshape": shape.reshape, "permute": shape.permute, "transpose": shape.transpose,
+    "t": shape.t, "expand": shape.expand, "expand_as": shape.expand_as, "squeeze": shape.squeeze,
+    "unsqueeze": shape.unsqueeze, "flatten": shape.flatten,
+    "view_as": lambda self, other: shape.view(self, other._data.shape),
+    "reshape_as": lambda self, other: shape.reshape(self, other._data.shape),
+    "clone": clone, "to": conversion.to, "contiguous": conversion.contiguous,
+    "float": _cast_method("float32"), "double": _cast_method("float64"), "half": _cast_method("float16"),
+    "long": _cast_method("int64"), "int": _cast_method("int32"), "short": _cast_method("int16"),
+    "char": _cast_method("int8"), "byte": _cast_method("uint8"), "bool": _cast_method("bool"),
+    "cpu": _device_method("cpu"), "cuda": _device_method("cuda"),
+    "new_zeros": _new_like("zeros"), "new_ones": _new_like("ones"), "new_empty": _new_like("empty"),
+    "new_full": _new_full, "new_tensor": _new_tensor,
+    # in place
+    "copy_": inplace.copy_, "zero_": inplace.zero_, "fill_": inplace.fill_,
+    "random_": random.random_, "uniform_": random.uniform_, "normal_": random.normal_,
+    "bernoulli_": random.bernoulli_, "exponential_": random.exponential_, "bernoulli": bernoulli,
+    "multinomial": multinomial,
+}
+METHODS.update(inplace.binary_inplace_methods())
+for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs), ("neg_", neg),
+                   ("sigmoid_", sigmoid), ("tanh_", tanh), ("relu_", relu), ("pow_", pow),
+                   ("sin_", sin), ("cos_", cos), ("sign_", sign), ("trunc_", trunc)):
+    METHODS[_name] = inplace.make_inplace(_fn, _name)
+
+
+def bind(methods):
+    """Attach ``methods`` to Tensor (used here and by op families added later)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+bind(METHODS)
+Tensor.T = property(lambda self: self.permute(*reversed(range(self._data.ndim))))
+Tensor.mT = property(lambda self: self.transpose(-2, -1))

@@ -1,0 +1,102 @@
+"""Helpers shared by the op families: operands, dtype promotion, dims, errors."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..tensor import Tensor, tensor, _wrap_dim
+
+_SCALARS = (bool, int, float, complex)
+
+
+def as_tensor_like(value, like):
+    """``value`` as a Tensor on ``like``'s backend (numbers keep torch's scalar dtype)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, _SCALARS):
+        dt = _dt.scalar_dtype(value)
+        return Tensor._make(like._backend.asarray(value, dt), dt, like._backend)
+    return tensor(value, device=like._backend)
+
+
+def promote(a, b):
+    """Cast two operands (Tensors or Python numbers) to torch's result dtype.
+
+    Numbers stay numbers when the tensor's dtype already holds them (the
+    backend applies them without upcasting); otherwise the tensor is cast.
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a._dtype, b._dtype
+            if da is db:
+                return a, b
+            r = _dt.result_type(da, a._data.ndim > 0, db, b._data.ndim > 0)
+            return (a if da is r else cast(a, r)), (b if db is r else cast(b, r))
+        if isinstance(b, _SCALARS):
+            if _dt.scalar_dtype(b).category <= a._dtype.category:
+                return a, b
+            r = _dt.result_type(a._dtype, a._data.ndim > 0, _dt.scalar_dtype(b), False)
+            return cast(a, r), b
+        return promote(a, as_tensor_like(b, a))
+    if isinstance(b, Tensor):
+        y, x = promote(b, a)
+        return x, y
+    raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+
+
+def result_dtype(a, b):
+    """torch's result dtype of a binary op between Tensors/numbers (no cast)."""
+    da = a._dtype if isinstance(a, Tensor) else _dt.scalar_dtype(a)
+    db = b._dtype if isinstance(b, Tensor) else _dt.scalar_dtype(b)
+    return _dt.result_type(da, isinstance(a, Tensor) and a._data.ndim > 0,
+                           db, isinstance(b, Tensor) and b._data.ndim > 0)
+
+
+def cast(x, dtype):
+    from .conversion import Cast
+    return Cast.apply(x, dtype=dtype)
+
+
+def dims(dim, ndim):
+    """Normalise ``dim`` (None, int or sequence) into a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        axes = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
+        return axes if axes or ndim else ()
+    return (_wrap_dim(dim, ndim),)
+
+
+def wrap_dim(dim, ndim):
+    return _wrap_dim(dim, ndim)
+
+
+def broadcast_error(sa, sb):
+    """torch's message for shapes that do not broadcast, plus a hint for matrix products."""
+    na, nb = len(sa), len(sb)
+    for i in range(1, max(na, nb) + 1):
+        x = sa[-i] if i <= na else 1
+        y = sb[-i] if i <= nb else 1
+        if x != y and x != 1 and y != 1:
+            dim = max(na, nb) - i
+            msg = (f"The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton "
+                   f"dimension {dim} (shapes {list(sa)} and {list(sb)} do not broadcast)")
+            if na == 2 and nb == 2 and sa[1] == sb[0]:
+                msg += f"; for a matrix product of {list(sa)} and {list(sb)} use a @ b or tensorplug.mm(a, b)"
+            return RuntimeError(msg)
+    return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast together")
+
+
+def shape_of(x):
+    return x._data.shape if isinstance(x, Tensor) else ()
+
+
+def sum_to_shape(g, shape):
+    """Sum a broadcast gradient ``g`` back to ``shape``."""
+    from .reduction import sum as _sum
+    gshape = g._data.shape
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    if axes:
+        g = _sum(g, axes, keepdim=True)
+    if g._data.shape != tuple(shape):
+        g = g.reshape(shape)
+    return g

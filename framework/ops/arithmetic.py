@@ -1,0 +1,263 @@
+"""Binary arithmetic with broadcasting and torch's type promotion."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+from ._util import broadcast_error, cast, promote, shape_of
+
+
+def binary(op, a, b):
+    """Promote ``a`` and ``b`` to torch's result dtype and apply ``op``."""
+    a, b = promote(a, b)
+    try:
+        return op.apply(a, b)
+    except ValueError:
+        raise broadcast_error(shape_of(a), shape_of(b)) from None
+
+
+class Add(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Op):
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        return g * b, g * a
+
+
+class Div(Op):
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        ga = g / b
+        return ga, -ga * a / b if ctx._edges[1] is not None else None
+
+
+class Pow(Op):
+    save_inputs = (0, 1)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a ** b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        ga = g * b * a ** (b - 1) if ctx._edges[0] is not None else None
+        gb = None
+        if ctx._edges[1] is not None:
+            safe = where(a == 0, 1, a) if isinstance(a, Tensor) else a
+            gb = g * ctx.output() * _log(safe)
+        return ga, gb
+
+
+class Neg(Op):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Where(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        return ctx.backend.xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors_list()
+        zero = g.new_zeros(())
+        return None, where(cond, g, zero), where(cond, zero, g)
+
+
+def _log(x):
+    from .elementwise import log
+    return log(x) if isinstance(x, Tensor) else __import__("math").log(x)
+
+
+# public functions ----------------------------------------------------------------
+
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` with broadcasting.
+
+    Example:
+        >>> tensorplug.add(tensorplug.ones(2), 1)
+        tensor([2., 2.])
+    """
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _out(binary(Add, input, other), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other`` with broadcasting."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _out(binary(Sub, input, other), out)
+
+
+def mul(input, other, *, out=None):
+    """Elementwise product with broadcasting."""
+    return _out(binary(Mul, input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """True division (integers give floats), or ``rounding_mode='trunc'|'floor'``."""
+    if rounding_mode == "floor":
+        return _out(floor_divide(input, other), out)
+    if rounding_mode == "trunc":
+        from .elementwise import trunc
+        q = div(input, other)
+        q = trunc(q)
+        r = _promoted_dtype(input, other)
+        return _out(q if r.category >= _dt.FLOAT else q.to(r), out)
+    if rounding_mode is not None:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    r = _promoted_dtype(input, other)
+    if r.category < _dt.FLOAT:
+        input = input.to(_dt.get_default_dtype()) if isinstance(input, Tensor) else float(input)
+        other = other.to(_dt.get_default_dtype()) if isinstance(other, Tensor) else float(other)
+    return _out(binary(Div, input, other), out)
+
+
+def _promoted_dtype(a, b):
+    from ._util import result_dtype
+    return result_dtype(a, b)
+
+
+def _check_int_zero(input, other):
+    if _promoted_dtype(input, other).category > _dt.INT:
+        return
+    if isinstance(other, Tensor):
+        zero = bool(other._backend.xp.any(other._data == 0))
+    else:
+        zero = other == 0
+    if zero:
+        raise RuntimeError("ZeroDivisionError: integer division or modulo by zero; "
+                           "use a float tensor for inf/nan results")
+
+
+class FloorDivide(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return ctx.backend.xp.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, g * 0
+
+
+class Remainder(Op):
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return ctx.backend.xp.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        return g, (-g * floor_divide(a, b)) if isinstance(b, Tensor) else None
+
+
+def floor_divide(input, other, *, out=None):
+    _check_int_zero(input, other)
+    return _out(binary(FloorDivide, input, other), out)
+
+
+def remainder(input, other, *, out=None):
+    _check_int_zero(input, other)
+    return _out(binary(Remainder, input, other), out)
+
+
+fmod_note = "fmod keeps the dividend's sign; remainder the divisor's (torch semantics)"
+
+
+def fmod(input, other):
+    from .elementwise import trunc
+    return input - trunc(div(input, other)) * other
+
+
+def pow(input, exponent, *, out=None):
+    """``input ** exponent`` elementwise."""
+    if not isinstance(input, Tensor):
+        return _out(binary(Pow, input, exponent), out)
+    if input._dtype.category <= _dt.INT:
+        neg = False
+        if isinstance(exponent, int) and not isinstance(exponent, bool):
+            neg = exponent < 0
+        elif isinstance(exponent, Tensor) and exponent._dtype.category <= _dt.INT:
+            neg = bool(exponent._backend.xp.any(exponent._data < 0))
+        if neg:
+            raise RuntimeError("Integers to negative integer powers are not allowed; "
+                               "convert the base to float first, e.g. x.float() ** -1")
+    return _out(binary(Pow, input, exponent), out)
+
+
+def neg(input):
+    """``-input``."""
+    if input._dtype is _dt.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` is true, else ``other`` (broadcasting)."""
+    a, b = promote(input, other) if isinstance(input, Tensor) or isinstance(other, Tensor) else (input, other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        from ._util import as_tensor_like
+        a = as_tensor_like(a, condition).to(_dt.get_default_dtype() if isinstance(a, float) else _dt.scalar_dtype(a))
+        a, b = promote(a, b)
+    if condition._dtype is not _dt.bool_:
+        condition = condition.to(_dt.bool_)
+    try:
+        return Where.apply(condition, a, b)
+    except ValueError:
+        raise broadcast_error(condition._data.shape, shape_of(a)) from None
+
+
+def _out(result, out):
+    if out is None:
+        return result
+    out.copy_(result) if out._data.shape == result._data.shape else out.set_(result)
+    return out

@@ -1,0 +1,109 @@
+"""Dtype casts, copies and moves between backends, all differentiable."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+
+
+class Cast(Op):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.src = ctx.backend.dtype_of(a)
+        return ctx.backend.astype(a, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.src.category < _dt.FLOAT:
+            return None
+        return g.to(ctx.src)
+
+
+class Clone(Op):
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.copy(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class ToBackend(Op):
+    """Copy to another backend/device (DLPack or through NumPy)."""
+
+    @staticmethod
+    def forward(ctx, a, target):
+        ctx.source = ctx.backend
+        return transfer(a, ctx.backend, target)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.source.device)
+
+
+def transfer(array, source, target):
+    if source.device_type == "cpu" and target.device_type == "cpu":
+        return target.from_numpy(source.to_numpy(array))
+    try:
+        return target.from_dlpack(array)
+    except Exception:
+        return target.from_numpy(source.to_numpy(array))
+
+
+def to_backend(x, target):
+    """``x`` on ``target`` (a Backend), keeping the graph."""
+    out = ToBackend.apply(x, target=target)
+    out._backend = target
+    if out.grad_fn is not None:
+        out.grad_fn.backend = x._backend
+    return out
+
+
+def clone(input, *, memory_format=None):
+    """A copy with its own storage; gradients flow back to ``input``."""
+    return Clone.apply(input)
+
+
+def to(self, *args, **kwargs):
+    """Cast and/or move: ``.to(dtype)``, ``.to(device)``, ``.to(other)``, ``.to(device, dtype)``."""
+    from ..registry import get_backend
+    from ..tensor import _as_dtype
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, _dt.dtype):
+            dtype = arg
+        elif isinstance(arg, Tensor):
+            dtype, device = arg._dtype, arg._backend
+        elif arg is not None:
+            if hasattr(arg, "xp") or isinstance(arg, str) or hasattr(arg, "type"):
+                try:
+                    device = arg if not isinstance(arg, str) or arg not in _dt.BY_NAME else None
+                    if device is None:
+                        dtype = _dt.BY_NAME[arg]
+                except KeyError:
+                    device = arg
+            else:
+                dtype = _as_dtype(arg)
+    out = self
+    if device is not None:
+        target = get_backend(device)
+        if target is not out._backend:
+            out = to_backend(out, target)
+            copy = False
+    if dtype is not None and dtype is not out._dtype:
+        out = Cast.apply(out, dtype=dtype)
+        copy = False
+    if copy:
+        out = clone(out)
+    return out
+
+
+def contiguous(self, memory_format=None):
+    return self

@@ -1,0 +1,257 @@
+"""Unary elementwise math. Integer inputs of float functions give float32, as in torch."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+
+
+def _float(x):
+    """Float functions of integer tensors compute in the default float dtype."""
+    return x if x._dtype.category >= _dt.FLOAT else x.to(_dt.get_default_dtype())
+
+
+class Exp(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.exp(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.output()
+
+
+class Log(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / a
+
+
+class Sqrt(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.sqrt(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (2 * ctx.output())
+
+
+class Abs(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g * sign(a)
+
+
+class Sign(Op):
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.sign(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Sin(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g * cos(a)
+
+
+class Cos(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return -g * sin(a)
+
+
+class Tanh(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.tanh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g * (1 - y * y)
+
+
+class Sigmoid(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        # exp of -|a| never overflows; pick the matching form per sign
+        e = xp.exp(-xp.abs(a))
+        return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g * y * (1 - y)
+
+
+class Relu(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.maximum(a, ctx.backend.xp.zeros((), dtype=a.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.output() > 0)
+
+
+class Trunc(Op):
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.trunc(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+def exp(input):
+    return Exp.apply(_float(input))
+
+
+def log(input):
+    return Log.apply(_float(input))
+
+
+def sqrt(input):
+    return Sqrt.apply(_float(input))
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+def sin(input):
+    return Sin.apply(_float(input))
+
+
+def cos(input):
+    return Cos.apply(_float(input))
+
+
+def tanh(input):
+    return Tanh.apply(_float(input))
+
+
+def sigmoid(input):
+    return Sigmoid.apply(_float(input))
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+def trunc(input):
+    return input if input._dtype.category < _dt.FLOAT else Trunc.apply(input)
+
+
+# comparisons and logic: results are bool and carry no gradient ------------------
+
+def _compare(name):
+    def compare(input, other):
+        from ._util import promote, broadcast_error, shape_of
+        a, b = promote(input, other)
+        x = a._data if isinstance(a, Tensor) else a
+        y = b._data if isinstance(b, Tensor) else b
+        t = a if isinstance(a, Tensor) else b
+        try:
+            out = getattr(t._backend.xp, name)(x, y)
+        except ValueError:
+            raise broadcast_error(shape_of(a), shape_of(b)) from None
+        except TypeError:
+            return NotImplemented
+        return Tensor._make(out, _dt.bool_, t._backend)
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` with broadcasting; a bool tensor."
+    return compare
+
+
+eq = _compare("equal")
+ne = _compare("not_equal")
+lt = _compare("less")
+le = _compare("less_equal")
+gt = _compare("greater")
+ge = _compare("greater_equal")
+
+
+def _logical(name, bitwise):
+    def logic(input, other=None):
+        xp = input._backend.xp
+        if other is None:
+            x = input._data
+            out = getattr(xp, name)(x)
+            dt = input._dtype if bitwise else _dt.bool_
+            return Tensor._make(out, dt, input._backend)
+        from ._util import promote
+        a, b = promote(input, other)
+        if bitwise and a._dtype.category > _dt.INT:
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{a._dtype.name}': "
+                               f"bitwise ops need integer or bool tensors")
+        x = a._data
+        y = b._data if isinstance(b, Tensor) else b
+        out = getattr(xp, name)(x, y)
+        return Tensor._make(out, a._dtype if bitwise else _dt.bool_, input._backend)
+    logic.__name__ = name
+    return logic
+
+
+logical_and = _logical("logical_and", False)
+logical_or = _logical("logical_or", False)
+logical_xor = _logical("logical_xor", False)
+logical_not = _logical("logical_not", False)
+bitwise_and = _logical("bitwise_and", True)
+bitwise_or = _logical("bitwise_or", True)
+bitwise_xor = _logical("bitwise_xor", True)
+
+
+def bitwise_not(input):
+    xp = input._backend.xp
+    out = xp.logical_not(input._data) if input._dtype is _dt.bool_ else xp.bitwise_invert(input._data)
+    return Tensor._make(out, input._dtype, input._backend)

@@ -1,0 +1,174 @@
+"""In-place ops (``add_``, ``x[k] = v``, ``+=``...): torch's semantics on top of out-of-place ops.
+
+Outside the graph the backend writes straight into the storage (views see
+it). Inside it, the out-of-place op is recorded on a snapshot of the old
+value and its result is written into the storage, so the tensor's history
+becomes the new node: ``y = x * 2; y.add_(1)`` backpropagates like torch.
+Every write bumps the version counter shared with views and ``.data``.
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.grad_mode import GradMode
+from ..tensor import Tensor
+
+
+def check_leaf(x):
+    if x._requires_grad and x.grad_fn is None and GradMode.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
+                           "Do it under `with tensorplug.no_grad():`, or on x.data, or clone x first.")
+
+
+def check_cast(result_dtype, x):
+    if result_dtype is not x._dtype and result_dtype.category > x._dtype.category:
+        raise RuntimeError(f"result type {result_dtype.legacy_name[:-6] or result_dtype.name} can't be cast to the "
+                           f"desired output type {x._dtype.legacy_name[:-6]}; use the out-of-place op, "
+                           f"or convert x first (x = x.float())")
+
+
+def assign(x, array):
+    """Write ``array`` into ``x``'s storage (broadcasting)."""
+    data = x._data
+    try:
+        data[...] = array
+    except TypeError:
+        # numpy returns immutable scalars for 0-d results: give x a real array
+        x._data = x._backend.copy(x._backend.asarray(array, x._dtype))
+
+
+def inplace(x, op, *args, fast=None):
+    """Apply out-of-place ``op(x, *args)`` and store the result in ``x``.
+
+    ``fast(data, *arrays)``, when given, writes straight into ``x``'s storage
+    when no graph needs recording.
+    """
+    check_leaf(x)
+    recording = GradMode.enabled and (x._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    if not recording:
+        if fast is not None:
+            try:
+                fast(x._data, *(a._data if isinstance(a, Tensor) else a for a in args))
+            except TypeError:
+                prev = GradMode.enabled
+                GradMode.enabled = False
+                try:
+                    r = op(x, *args)
+                finally:
+                    GradMode.enabled = prev
+                check_cast(r._dtype, x)
+                assign(x, r._data if r._dtype is x._dtype else r.to(x._dtype)._data)
+        else:
+            prev = GradMode.enabled
+            GradMode.enabled = False
+            try:
+                r = op(x, *args)
+            finally:
+                GradMode.enabled = prev
+            check_cast(r._dtype, x)
+            assign(x, r._data if r._dtype is x._dtype else r.to(x._dtype)._data)
+        x._version[0] += 1
+        return x
+    old = Tensor._make(x._backend.copy(x._data), x._dtype, x._backend)
+    old.grad_fn = x.grad_fn
+    old._output_nr = x._output_nr
+    old._requires_grad = x._requires_grad
+    r = op(old, *args)
+    check_cast(r._dtype, x)
+    if r._dtype is not x._dtype:
+        r = r.to(x._dtype)
+    assign(x, r._data)
+    x._version[0] += 1
+    x.grad_fn = r.grad_fn
+    x._output_nr = r._output_nr
+    x._requires_grad = True
+    # the node must hand its output back as x (saved outputs check x's version)
+    if getattr(r.grad_fn, "_out", None) is not None:
+        out, _, _, dtype = r.grad_fn._out
+        r.grad_fn._out = (x._data, x._version, x._version[0], dtype)
+    return x
+
+
+def _binary_inplace(op_fn, name, aug):
+    def method(self, other, *args, **kwargs):
+        from ._util import result_dtype
+        if kwargs.get("alpha", 1) != 1:
+            other = other * kwargs.pop("alpha")
+        else:
+            kwargs.pop("alpha", None)
+        check_cast(result_dtype(self, other), self)
+        if name == "div_" and self._dtype.category < _dt.FLOAT and kwargs.get("rounding_mode") is None:
+            raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                               f"{self._dtype.legacy_name[:-6]}; use x.div(y) or convert x to float first")
+        if isinstance(other, Tensor) and other._dtype is not self._dtype:
+            other = other.to(self._dtype)
+        if isinstance(other, Tensor) and other._backend is not self._backend:
+            from ..autograd.function import _device_mismatch
+            _device_mismatch(self._backend, other._backend)
+        fast = None if kwargs or self._data.ndim == 0 else aug
+        return inplace(self, lambda x, y: op_fn(x, y, **kwargs), other, fast=fast)
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{name[:-1]}``; returns self."
+    return method
+
+
+def _iadd(d, o):
+    d += o
+
+
+def _isub(d, o):
+    d -= o
+
+
+def _imul(d, o):
+    d *= o
+
+
+def _idiv(d, o):
+    d /= o
+
+
+def make_inplace(fn, name):
+    """The in-place method for out-of-place ``fn(x, *args, **kwargs)``."""
+    def method(self, *args, **kwargs):
+        return inplace(self, lambda x, *a: fn(x, *a, **kwargs), *args)
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{fn.__name__}``; returns self."
+    return method
+
+
+def binary_inplace_methods():
+    from .arithmetic import add, sub, mul, div
+    return {
+        "add_": _binary_inplace(add, "add_", _iadd),
+        "sub_": _binary_inplace(sub, "sub_", _isub),
+        "mul_": _binary_inplace(mul, "mul_", _imul),
+        "div_": _binary_inplace(div, "div_", _idiv),
+    }
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy ``src``'s values into ``self`` (broadcasting, casting, across devices)."""
+    if not isinstance(src, Tensor):
+        src = Tensor._make(self._backend.asarray(src, self._dtype), self._dtype, self._backend)
+    if src._backend is not self._backend:
+        src = src.to(self._backend.device)
+    if src._dtype is not self._dtype:
+        src = src.to(self._dtype)
+
+    def op(x, s):
+        return s.expand(x.shape) + x * 0 if s._data.shape != x._data.shape else s + x * 0
+    return inplace(self, op, src, fast=lambda d, s: assign(self, s))
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+    return inplace(self, lambda x, v: x * 0 + v, value,
+                   fast=lambda d, v: assign(self, v))

@@ -1,0 +1,117 @@
+"""In-place sampling: random_, uniform_, normal_, bernoulli_, exponential_; bernoulli, multinomial."""
+from __future__ import annotations
+
+import warnings
+
+from .. import dtypes as _dt
+from ..tensor import Tensor
+from .inplace import assign, check_leaf
+
+
+def _write(self, data):
+    check_leaf(self)
+    assign(self, data)
+    self._version[0] += 1
+    return self
+
+
+_MANTISSA = {"float16": 11, "float32": 24, "float64": 53}
+
+
+def random_(self, from_=None, to=None, *, generator=None):
+    """Fill with integers from ``[from_, to)``; ``random_(n)`` means ``[0, n)``."""
+    dtype = self._dtype
+    if from_ is not None and to is None:
+        from_, to = 0, from_
+    if from_ is None:
+        from_ = 0
+        if dtype.category == _dt.FLOAT:
+            to = 2 ** _MANTISSA[dtype.name] + 1
+        elif dtype is _dt.bool_:
+            to = 2
+        else:
+            bits = dtype.itemsize * 8 - (1 if dtype.is_signed else 0)
+            to = 2 ** bits
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    if dtype.category == _dt.FLOAT:
+        limit = 2 ** _MANTISSA[dtype.name]
+        if from_ < -limit or to - 1 > limit:
+            warnings.warn(f"to - 1 is out of bounds [-(2^{_MANTISSA[dtype.name]}), 2^{_MANTISSA[dtype.name]}]. "
+                          f"This warning will become an error in a future release; values above it "
+                          f"cannot be represented exactly in {dtype}", UserWarning, stacklevel=2)
+    backend = self._backend
+    values = backend.randint(from_, to, tuple(self._data.shape), _dt.int64)
+    return _write(self, backend.astype(values, dtype))
+
+
+def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+    """Fill with samples from U[from_, to)."""
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
+    backend = self._backend
+    data = backend.rand(tuple(self._data.shape), _dt.float64) * (to - from_) + from_
+    return _write(self, backend.astype(data, self._dtype))
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples from N(mean, std^2)."""
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    backend = self._backend
+    data = backend.randn(tuple(self._data.shape), _dt.float64) * std + mean
+    return _write(self, backend.astype(data, self._dtype))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    backend = self._backend
+    if isinstance(p, Tensor):
+        prob = backend.astype(p._data, _dt.float64)
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        prob = backend.full(tuple(self._data.shape), float(p), _dt.float64)
+    return _write(self, backend.bernoulli(prob, self._dtype))
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    backend = self._backend
+    return _write(self, backend.exponential(tuple(self._data.shape), lambd, self._dtype))
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """Samples 0/1 with probabilities ``input`` (or a fixed ``p``)."""
+    backend = input._backend
+    prob = input._data if p is None else backend.full(tuple(input._data.shape), float(p), input._dtype)
+    if bool(backend.xp.any((prob < 0) | (prob > 1))):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    return Tensor._make(backend.bernoulli(prob, input._dtype), input._dtype, backend)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Sample category indices from rows of non-negative weights."""
+    import random as _random
+    probs = input.detach().double().tolist()
+    rows = probs if input.dim() == 2 else [probs]
+    backend = input._backend
+    seed = int(backend.randint(0, 2 ** 62, (), _dt.int64).item()) if hasattr(backend, "randint") else None
+    rng = _random.Random(seed)
+    out = []
+    for w in rows:
+        if any(x < 0 for x in w) or sum(w) <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0 or a negative one)")
+        if not replacement and num_samples > sum(1 for x in w if x > 0):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        w = list(w)
+        picks = []
+        for _ in range(num_samples):
+            i = rng.choices(range(len(w)), weights=w)[0]
+            picks.append(i)
+            if not replacement:
+                w[i] = 0.0
+        out.append(picks)
+    from ..tensor import tensor
+    result = tensor(out if input.dim() == 2 else out[0], dtype=_dt.int64, device=backend)
+    return result

@@ -1,0 +1,200 @@
+"""Views and reshapes: view, reshape, permute/transpose, expand, squeeze/unsqueeze."""
+from __future__ import annotations
+
+from ..autograd.function import Op
+from ._util import wrap_dim
+
+
+def infer_shape(shape, numel):
+    """Resolve a requested shape (with at most one -1) against ``numel``, with torch's errors."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) if hasattr(s, "__index__") and not isinstance(s, int) else s for s in shape)
+    infer = [i for i, s in enumerate(shape) if s == -1]
+    if len(infer) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for s in shape:
+        if not isinstance(s, int):
+            raise TypeError(f"shape must be ints, got {type(s).__name__}")
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if infer:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class Reshape(Op):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return ctx.backend.xp.reshape(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class View(Op):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        out = ctx.backend.view(a, shape)
+        if out is None:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one dimension "
+                "spans across two contiguous subspaces). Use .reshape(...) instead.")
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class Permute(Op):
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.axes = axes
+        return ctx.backend.xp.permute_dims(a, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return g.permute(*inverse)
+
+
+class Expand(Op):
+    @staticmethod
+    def forward(ctx, a, shape):
+        return ctx.backend.xp.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine sums g back to the input's shape
+
+
+def view(self, *shape):
+    """The same data with another shape; fails where torch's view would (use reshape then)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list)) and hasattr(shape[0], "itemsize"):
+        return self.view_as_dtype(shape[0])
+    shape = infer_shape(shape, self.numel())
+    if shape == self._data.shape:
+        return View.apply(self, shape=shape) if self._requires_grad else _alias(self, self._data)
+    return View.apply(self, shape=shape)
+
+
+def _alias(x, data):
+    from ..tensor import Tensor
+    t = Tensor._make(data, x._dtype, x._backend)
+    t._version = x._version
+    return t
+
+
+def reshape(self, *shape):
+    """The same data with another shape (a view where possible, else a copy)."""
+    shape = infer_shape(shape, self.numel())
+    return Reshape.apply(self, shape=shape)
+
+
+def permute(self, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    n = self._data.ndim
+    axes = tuple(wrap_dim(d, n) for d in dims)
+    if len(axes) != n or len(set(axes)) != n:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                           f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
+                           f"equal to len(dims) = {len(axes)}" if len(axes) != n else
+                           f"permute(): duplicate dims are not allowed, got {list(dims)}")
+    return Permute.apply(self, axes=axes)
+
+
+def transpose(self, dim0, dim1):
+    n = self._data.ndim
+    if n == 0:
+        wrap_dim(dim0, 0), wrap_dim(dim1, 0)
+        return self
+    a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    axes = list(range(n))
+    axes[a], axes[b] = axes[b], axes[a]
+    return Permute.apply(self, axes=tuple(axes))
+
+
+def t(self):
+    n = self._data.ndim
+    if n > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D; use transpose(0, 1)")
+    return self if n < 2 else transpose(self, 0, 1)
+
+
+def expand(self, *sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    n = self._data.ndim
+    if len(sizes) < n:
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(self.shape)}}}, size={list(sizes)}): the number of "
+                           f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions "
+                           f"in the tensor ({n})")
+    lead = len(sizes) - n
+    shape = []
+    for i, s in enumerate(sizes):
+        cur = self._data.shape[i - lead] if i >= lead else 1
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = cur
+        elif cur != 1 and cur != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(self.shape)}")
+        shape.append(s)
+    shape = tuple(shape)
+    if shape == self._data.shape:
+        return self
+    return Expand.apply(self, shape=shape)
+
+
+def expand_as(self, other):
+    return expand(self, other._data.shape)
+
+
+def squeeze(self, dim=None):
+    shape = self._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        axes = (dim,) if isinstance(dim, int) else tuple(dim)
+        axes = {wrap_dim(d, len(shape)) for d in axes}
+        new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
+    return self if new == shape else View.apply(self, shape=new)
+
+
+def unsqueeze(self, dim):
+    n = self._data.ndim + 1
+    d = wrap_dim(dim, n)
+    shape = list(self._data.shape)
+    shape.insert(d, 1)
+    return View.apply(self, shape=tuple(shape))
+
+
+def flatten(self, start_dim=0, end_dim=-1):
+    shape = self._data.shape
+    if not shape:
+        return reshape(self, 1)
+    s = wrap_dim(start_dim, len(shape))
+    e = wrap_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    n = 1
+    for x in shape[s:e + 1]:
+        n *= x
+    return reshape(self, shape[:s] + (n,) + shape[e + 1:])

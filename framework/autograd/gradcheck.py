@@ -23,15 +23,20 @@ def _numerical(func, inputs, i, eps):
     x = inputs[i]
     flat = x.detach().reshape(-1)
     rows = []
-    with no_grad():
-        for j in range(flat.numel()):
-            orig = flat[j].item()
-            flat[j] = orig + eps
-            plus = [o.double().reshape(-1).tolist() for o in _outputs(func, inputs)]
-            flat[j] = orig - eps
-            minus = [o.double().reshape(-1).tolist() for o in _outputs(func, inputs)]
-            flat[j] = orig
-            rows.append([[(p - m) / (2 * eps) for p, m in zip(po, mo)] for po, mo in zip(plus, minus)])
+
+    def write(j, value):
+        with no_grad():
+            flat[j] = value
+
+    # func runs with grad enabled: gradgradcheck's func itself calls autograd.grad
+    for j in range(flat.numel()):
+        orig = flat[j].item()
+        write(j, orig + eps)
+        plus = [o.detach().double().reshape(-1).tolist() for o in _outputs(func, inputs)]
+        write(j, orig - eps)
+        minus = [o.detach().double().reshape(-1).tolist() for o in _outputs(func, inputs)]
+        write(j, orig)
+        rows.append([[(p - m) / (2 * eps) for p, m in zip(po, mo)] for po, mo in zip(plus, minus)])
     return rows  # rows[j][k][l]: d out_k[l] / d x[j]
 
 

@@ -1,0 +1,2 @@
+"""Neural-network layers, losses and functional API."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Optimizers and learning-rate schedulers."""
+from __future__ import annotations

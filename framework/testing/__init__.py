@@ -1,0 +1,2 @@
+"""Conformance kit for backends."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Utilities: data loading."""
+from __future__ import annotations

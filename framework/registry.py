@@ -22,8 +22,8 @@ import warnings
 
 from .errors import BackendUnavailableError, PluginError
 
-__all__ = ["get_backend", "default_backend", "use_backend", "backend_specs",
-           "losses", "optimizers", "plugins", "selection_reason", "reset"]
+__all__ = ["get_backend", "default_backend", "use_backend", "backend_specs", "backend_status",
+           "losses", "optimizers", "plugins", "provider_of", "selection_reason", "reset"]
 
 GROUP = "tensorplug"
 DEFAULT_BACKEND = "numpy"
@@ -34,20 +34,25 @@ _current = contextvars.ContextVar("tensorplug_backend", default=None)
 class PluginInfo:
     """One loaded (or failed) plugin: where it came from and what it gave."""
 
-    __slots__ = ("name", "module", "distribution", "version", "error", "provides")
+    __slots__ = ("name", "module", "distribution", "version", "error", "provides", "source")
 
-    def __init__(self, name, module, distribution=None, version=None):
+    def __init__(self, name, module, distribution=None, version=None, source="entry point"):
         self.name = name
         self.module = module
         self.distribution = distribution
         self.version = version
         self.error = None
         self.provides = []
+        self.source = source
 
     def label(self):
         if self.distribution:
             return f"plugin '{self.name}' (distribution {self.distribution} {self.version})"
-        return f"plugin '{self.name}'"
+        return f"plugin '{self.name}' (module {self.module}, not from an installed distribution)"
+
+    def __repr__(self):
+        state = f"error={self.error!r}" if self.error else f"provides={self.provides}"
+        return f"<PluginInfo {self.name!r} from {self.distribution or self.module}: {state}>"
 
 
 class _Registry:
@@ -63,6 +68,7 @@ class _Registry:
         self._instances = {}
         self._env_default = None
         self._env_reason = None
+        self._providers = {}
         self.seed = None
 
     # discovery ----------------------------------------------------------------
@@ -74,62 +80,81 @@ class _Registry:
         pm = pluggy.PluginManager(GROUP)
         pm.add_hookspecs(hookspecs)
         self.manager = pm
-        if not _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
-            for ep in _entry_points():
-                dist = getattr(ep, "dist", None)
-                info = PluginInfo(ep.name, ep.value,
-                                  dist.metadata["Name"] if dist else None,
-                                  dist.version if dist else None)
-                self._register(info, ep.load)
-        for module in filter(None, (m.strip() for m in os.environ.get("TENSORPLUG_PLUGINS", "").split(","))):
-            info = PluginInfo(module, module)
-            self._register(info, lambda module=module: importlib.import_module(module))
+        try:
+            if not _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
+                for ep in _entry_points():
+                    dist, version = _dist_of(ep)
+                    self._register(PluginInfo(ep.name, ep.value, dist, version), ep.load)
+            for module in _env_list("TENSORPLUG_PLUGINS"):
+                dist, version = _dist_of_module(module)
+                info = PluginInfo(module, module, dist, version, source="TENSORPLUG_PLUGINS")
+                self._register(info, lambda module=module: importlib.import_module(module))
+        except PluginError:
+            # strict mode: forget the half-done discovery so the next read raises again
+            self.reset()
+            raise
         return pm
 
     def _register(self, info, load):
         if info.name in self.plugins:
+            other = self.plugins[info.name]
+            if other.module != info.module:
+                self._broken(info, PluginError(
+                    f"the plugin name '{info.name}' is already taken by {other.label()}; "
+                    f"rename one of the entry points"), what="was skipped")
             return
         self.plugins[info.name] = info
         try:
             obj = load()
-            unknown = [n for n in dir(obj) if n.startswith("tensorplug_") and callable(getattr(obj, n))
-                       and not hasattr(self.manager.hook, n)]
-            if unknown:
-                raise PluginError(f"unknown hook(s) {unknown}; the hooks are listed in tensorplug.hookspecs")
+            _check_plugin(self.manager, obj)
+            if self.manager.is_registered(obj):
+                other = self.manager.get_name(obj)
+                raise PluginError(f"its module {info.module} is already registered as plugin '{other}'")
             self.manager.register(obj, name=info.name)
+            unknown = [hc.name for hc in self.manager.get_hookcallers(obj) or [] if not hc.has_spec()]
+            if unknown:
+                self.manager.unregister(obj)
+                raise PluginError(f"unknown hook(s) {sorted(unknown)}; the hooks tensorplug calls are "
+                                  f"{_hook_names()} (see tensorplug.hookspecs)")
         except Exception as exc:  # a broken plugin must not break tensorplug
             self._broken(info, exc)
 
-    def _broken(self, info, exc):
-        info.error = f"{type(exc).__name__}: {exc}"
-        message = (f"tensorplug: {info.label()} failed to load and was skipped: {info.error}. "
-                   f"Fix or uninstall it; set TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 to skip all plugins")
+    def _broken(self, info, exc, what="failed to load and was skipped"):
+        error = f"{type(exc).__name__}: {exc}"
+        if info.error is None and what.startswith("failed"):
+            info.error = error
+        message = (f"tensorplug: {info.label()} {what}: {error}. Everything else keeps working; "
+                   f"fix or uninstall the plugin (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 skips all "
+                   f"plugins; TENSORPLUG_STRICT_PLUGINS=1 makes this an error)")
         if _flag("TENSORPLUG_STRICT_PLUGINS"):
             raise PluginError(message) from exc
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        warnings.warn(message, RuntimeWarning, stacklevel=_outside_stacklevel())
 
     def _collect(self, hook_name, what):
-        """Call one hook plugin by plugin, so a failure or a name clash names its plugin."""
+        """Call one hook plugin by plugin, so a failure or a name clash names its plugin.
+
+        Plugins are asked in the order they were registered; the first to
+        claim a name keeps it.
+        """
         pm = self._load()
         found = {}
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, impl.plugin_name)
             try:
-                result = impl.function()
-                items = _as_items(result, what)
+                items = _as_items(impl.function(), what)
             except Exception as exc:
-                self._broken(info, exc)
+                self._broken(info, exc, what=f"failed in {hook_name}() and its {what}s were skipped")
                 continue
             for name, value in items:
                 if name in found:
                     other = found[name][1]
-                    exc = PluginError(f"{what} '{name}' is already provided by {other.label()}")
-                    self._broken(info, exc)
+                    self._broken(info, PluginError(
+                        f"{what} '{name}' is already provided by {other.label()}; "
+                        f"the one from {info.label()} is ignored"), what=f"claims a taken {what} name")
                     continue
                 found[name] = (value, info)
                 info.provides.append(f"{what} {name}")
         return found
-
     # registries -----------------------------------------------------------------
     def backends(self):
         if self._backends is None:
@@ -154,11 +179,56 @@ class _Registry:
         return self._optimizers
 
     def provider_of(self, kind, name):
-        """Which installed-but-disabled plugin would provide ``name`` (for error messages)."""
+        """Which installed plugin that is not loaded would provide ``name``, or None.
+
+        ``kind`` is ``"backend"``, ``"loss"`` or ``"optimizer"``. Used for error
+        messages when a name is missing (autoload off, or the plugin not in
+        ``TENSORPLUG_PLUGINS``). To give an honest answer it imports each
+        unloaded entry point into a private plugin manager and asks its hook;
+        nothing is added to the real registries. Returns a description like
+        ``"plugin 'extras' (distribution tensorplug 0.1.0, module tensorplug_extras)"``.
+        """
+        if kind not in _HOOK_OF:
+            raise ValueError(f"kind must be one of {sorted(_HOOK_OF)}, got {kind!r}")
+        if kind not in self._providers:
+            self._providers[kind] = self._scan_unloaded(kind)
+        return self._providers[kind].get(name)
+
+    def _scan_unloaded(self, kind):
+        import pluggy
+        from . import hookspecs
+        self._load()
+        loaded = {info.module for info in self.plugins.values() if info.error is None}
+        names = {}
         for ep in _entry_points():
-            if ep.name == "extras" and kind in ("loss", "optimizer"):
-                return f"{ep.value} (entry point '{ep.name}')"
-        return None
+            if ep.value in loaded:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    obj = ep.load()
+                pm = pluggy.PluginManager(GROUP)
+                pm.add_hookspecs(hookspecs)
+                pm.register(obj, name=ep.name)
+                for impl in getattr(pm.hook, _HOOK_OF[kind]).get_hookimpls():
+                    for found, _ in _as_items(impl.function(), kind):
+                        dist, version = _dist_of(ep)
+                        where = f"distribution {dist} {version}, " if dist else ""
+                        names.setdefault(found, f"plugin '{ep.name}' ({where}module {ep.value})")
+            except Exception:  # only looking: a broken plugin is reported when it is really loaded
+                continue
+        return names
+
+    def missing_hint(self, kind, name):
+        """A sentence saying how to get ``name`` when no loaded plugin provides it ('' if unknown)."""
+        provider = self.provider_of(kind, name)
+        if provider is None:
+            return ""
+        module = provider.rsplit("module ", 1)[-1].rstrip(")")
+        why = ("plugin autoload is off (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1)"
+               if _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD") else "it is not loaded")
+        return (f"{kind} '{name}' is provided by {provider}, but {why}; "
+                f"load it with TENSORPLUG_PLUGINS={module}")
 
     # backends -------------------------------------------------------------------
     def spec(self, name):
@@ -169,16 +239,31 @@ class _Registry:
                          key=lambda s: -s.priority)
         if by_type:
             return by_type[0]
+        raise ValueError(self._unknown_message(name, specs))
+
+    def _unknown_message(self, name, specs):
         available = sorted(specs)
-        raise ValueError(f"unknown backend '{name}': expected one of {available} "
-                         f"(or a device type: {sorted({s.device_type for s in specs.values()})}); "
-                         f"install the plugin that provides it or unset TENSORPLUG_BACKEND")
+        types = sorted({s.device_type for s in specs.values()})
+        parts = [f"unknown backend '{name}': expected one of {available} (or a device type: {types})"]
+        hint = self.missing_hint("backend", name)
+        if hint:
+            parts.append(hint)
+        broken = [info for info in self.plugins.values() if info.error]
+        if broken:
+            parts.append("these plugins failed to load: " +
+                         "; ".join(f"{info.label()}: {info.error}" for info in broken))
+        if os.environ.get("TENSORPLUG_BACKEND", "").strip() == name:
+            parts.append(f"TENSORPLUG_BACKEND={name} names it: set it to one of {available} "
+                         f"or unset it (the default is {DEFAULT_BACKEND})")
+        else:
+            parts.append("install the plugin that provides it, or pick one of the available backends")
+        return "; ".join(parts)
 
     def instance(self, spec, index):
         key = (spec.name, index)
         backend = self._instances.get(key)
         if backend is None:
-            reason = spec.probe()
+            reason = _probe(spec)
             if reason:
                 raise BackendUnavailableError(
                     f"backend '{spec.name}' ({spec.device_type}) is unavailable: {reason}. "
@@ -193,11 +278,12 @@ class _Registry:
         if self._env_default is None:
             name = os.environ.get("TENSORPLUG_BACKEND", "").strip()
             if name:
-                self._env_reason = f"TENSORPLUG_BACKEND={name}"
+                reason = f"TENSORPLUG_BACKEND={name} is set"
             else:
                 name = DEFAULT_BACKEND
-                self._env_reason = "the default (TENSORPLUG_BACKEND is not set)"
+                reason = f"the default ({DEFAULT_BACKEND}; TENSORPLUG_BACKEND is not set)"
             self._env_default = self.resolve(name)
+            self._env_reason = reason
         return self._env_default
 
     def resolve(self, name):
@@ -207,7 +293,7 @@ class _Registry:
         spec = self.spec(base)
         if index:
             if not index.isdigit():
-                raise RuntimeError(f"Invalid device string: '{text}'")
+                raise RuntimeError(f"Invalid device string: '{text}': the index must be a non-negative integer")
             index = int(index)
         else:
             index = getattr(name, "index", None)
@@ -219,17 +305,80 @@ class _Registry:
 REGISTRY = _Registry()
 
 
+_HOOK_OF = {"backend": "tensorplug_add_backends", "loss": "tensorplug_add_losses",
+            "optimizer": "tensorplug_add_optimizers"}
+
+
 def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_list(name):
+    return [m.strip() for m in os.environ.get(name, "").split(",") if m.strip()]
+
+
 def _entry_points():
+    """The ``tensorplug`` entry points, this distribution's first, then by name (deterministic)."""
     try:
         from importlib.metadata import entry_points
-        return list(entry_points(group=GROUP))
-    except Exception:  # pragma: no cover - very old environments
-        import importlib_metadata
-        return list(importlib_metadata.entry_points(group=GROUP))
+    except ImportError:  # pragma: no cover - very old environments
+        from importlib_metadata import entry_points
+    seen = {}
+    for ep in entry_points(group=GROUP):
+        seen.setdefault((ep.name, ep.value), ep)  # the same path twice on sys.path lists it twice
+    return sorted(seen.values(), key=lambda ep: (_dist_of(ep)[0] != "tensorplug", ep.name))
+
+
+def _dist_of(ep):
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _dist_of_module(module):
+    """The installed distribution that ships a top-level module (None for a loose module)."""
+    try:
+        from importlib.metadata import packages_distributions, version
+        names = packages_distributions().get(module.split(".")[0])
+        if names:
+            return names[0], version(names[0])
+    except Exception:
+        pass
+    return None, None
+
+
+def _hook_names():
+    from . import hookspecs
+    return sorted(n for n in dir(hookspecs) if n.startswith("tensorplug_"))
+
+
+def _check_plugin(pm, obj):
+    """Hooks spelled right but not marked ``@tensorplug.hookimpl`` would be silently ignored."""
+    unmarked = [n for n in _hook_names()
+                if callable(getattr(obj, n, None)) and pm.parse_hookimpl_opts(obj, n) is None]
+    if unmarked:
+        raise PluginError(f"{unmarked} defined without the @tensorplug.hookimpl marker, "
+                          f"so tensorplug would never call them; decorate them with @tensorplug.hookimpl")
+
+
+def _outside_stacklevel():
+    """The ``stacklevel`` that points a warning at the first caller outside tensorplug."""
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(2)
+    level = 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _probe(spec):
+    try:
+        return spec.probe()
+    except Exception as exc:  # a probe must not raise; if it does, that is the reason
+        return f"its availability probe raised {type(exc).__name__}: {exc}"
 
 
 def _as_items(result, what):
@@ -266,17 +415,27 @@ def get_backend(device=None):
         return default_backend()
     if hasattr(device, "xp"):
         return device
-    current = default_backend()
+    try:
+        current = default_backend()
+    except (ValueError, BackendUnavailableError):
+        # a bad TENSORPLUG_BACKEND must not break an explicit device= that is fine
+        return REGISTRY.resolve(device)
     text = str(device)
     if text == current.device_type or text == current.name or text == str(current.device):
         return current
     return REGISTRY.resolve(device)
 
 
-def selection_reason():
-    """Which rule chose the current default backend, in words."""
+def selection_reason(device=None):
+    """Which rule chose the backend for ``device`` (None: the default backend), in words.
+
+    The order is: an explicit ``device=`` argument, then ``use_backend(...)``,
+    then ``TENSORPLUG_BACKEND``, then the default, numpy.
+    """
+    if device is not None:
+        return f"an explicit device= argument ({device})"
     if _current.get() is not None:
-        return "tensorplug.use_backend(...) is active"
+        return f"tensorplug.use_backend({_current.get().name!r}) is active"
     REGISTRY.env_default()
     return REGISTRY._env_reason
 
@@ -312,9 +471,24 @@ def optimizers():
 
 
 def plugins():
-    """Every plugin seen, loaded or broken (loads them if needed)."""
+    """Every plugin seen, loaded or broken, by name (loads them if needed)."""
     REGISTRY._load()
     return dict(REGISTRY.plugins)
+
+
+def backend_status():
+    """``{name: None or the reason it cannot run here}`` for every registered backend."""
+    return {name: _probe(spec) for name, spec in sorted(REGISTRY.backends().items())}
+
+
+def provider_of(kind, name):
+    """Which installed plugin that is not loaded would provide ``name`` (see ``_Registry.provider_of``)."""
+    return REGISTRY.provider_of(kind, name)
+
+
+def missing_hint(kind, name):
+    """How to get a missing backend/loss/optimizer ``name``, as a sentence ('' when nothing provides it)."""
+    return REGISTRY.missing_hint(kind, name)
 
 
 def manual_seed(seed):

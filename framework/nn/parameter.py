@@ -1,0 +1,71 @@
+"""``Parameter``: a Tensor that a Module registers as learnable when assigned as an attribute."""
+from __future__ import annotations
+
+from ..tensor import Tensor
+
+__all__ = ["Parameter"]
+
+_new = object.__new__
+
+
+def _share(cls, data, requires_grad):
+    """A ``cls`` instance aliasing ``data``'s storage and version counter."""
+    p = _new(cls)
+    p._data = data._data
+    p._dtype = data._dtype
+    p._backend = data._backend
+    p._requires_grad = False
+    p.grad_fn = None
+    p._grad = None
+    p._version = data._version
+    p._output_nr = 0
+    p._hooks = None
+    p._retains_grad = False
+    if requires_grad:
+        p.requires_grad_(True)
+    return p
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module parameter: assigning it to a Module attribute registers it.
+
+    ``Parameter(t)`` shares ``t``'s data and requires grad by default.
+
+    Example:
+        >>> w = nn.Parameter(tensorplug.zeros(3))
+        >>> w.requires_grad
+        True
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            from ..creation import empty
+            data = empty(0)
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Parameter(): data must be a Tensor, got {type(data).__name__}; "
+                            f"wrap it first, e.g. Parameter(tensorplug.tensor(values))")
+        return _share(cls, data, requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        p = _share(type(self), Tensor._make(self._backend.copy(self._data), self._dtype, self._backend),
+                   self._requires_grad)
+        if self._grad is not None:
+            p._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = p
+        return p
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (self.detach(), self._requires_grad))
+
+
+def _rebuild_parameter(data, requires_grad):
+    return Parameter(data, requires_grad)

@@ -1,0 +1,222 @@
+"""CupyBackend: the array-API defaults on ``array_api_compat.cupy``, plus CuPy's
+native routines for what the standard lacks (RNG per device, scatter-add,
+strided windows, erf, einsum, pad, DLPack, synchronize, memory statistics).
+
+Imported only when the cupy backend is first used.
+"""
+from __future__ import annotations
+
+import array_api_compat.cupy as xpc
+import cupy
+import cupyx
+import cupyx.scipy.special as _special
+import numpy
+
+import tensorplug
+
+# dtypes cupyx.scatter_add accumulates natively (atomicAdd); int64 goes through a uint64 view,
+# which adds the same bits (two's complement), the rest through the host.
+_SCATTER_NATIVE = frozenset(numpy.dtype(n) for n in ("float16", "float32", "float64", "int32", "uint32", "uint64"))
+_INT64 = numpy.dtype("int64")
+_FLOATS = frozenset(numpy.dtype(n) for n in ("float32", "float64"))
+
+
+class CupyBackend(tensorplug.ArrayAPIBackend):
+    """Arrays on one CUDA device (``cuda:N``)."""
+
+    name = "cupy"
+    device_type = "cuda"
+    xp = xpc
+
+    def __init__(self, index=None):
+        index = 0 if index is None else index
+        count = cupy.cuda.runtime.getDeviceCount()
+        if index >= count:
+            raise RuntimeError(
+                f"CUDA error: invalid device ordinal: cuda:{index} was asked for but this machine has "
+                f"{count} CUDA device(s) (cuda:0 to cuda:{count - 1})")
+        self._dev = cupy.cuda.Device(index)
+        with self._dev:
+            super().__init__(index)
+            self._rs = None
+
+    # device management (used by tensorplug.cuda) ---------------------------------
+    def device_count(self):
+        return cupy.cuda.runtime.getDeviceCount()
+
+    def device_name(self):
+        props = cupy.cuda.runtime.getDeviceProperties(self.index)
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    def set_device(self):
+        """Make this backend's GPU CuPy's current device (kernels on its arrays launch there)."""
+        self._dev.use()
+
+    def synchronize(self):
+        self._dev.synchronize()
+
+    def memory_stats(self):
+        with self._dev:
+            pool = cupy.get_default_memory_pool()
+            return {"allocated_bytes": pool.used_bytes(), "reserved_bytes": pool.total_bytes(),
+                    "free_bytes_in_pool": pool.free_bytes()}
+
+    def empty_cache(self):
+        with self._dev:
+            cupy.get_default_memory_pool().free_all_blocks()
+
+    # creation and conversion: allocate on this backend's device ---------------------
+    def asarray(self, obj, dtype=None):
+        with self._dev:
+            return cupy.asarray(obj, dtype=None if dtype is None else self.native_dtype(dtype))
+
+    def _alloc(self, fn, shape, dtype):
+        with self._dev:
+            try:
+                return fn(shape, dtype=self.native_dtype(dtype))
+            except cupy.cuda.memory.OutOfMemoryError:
+                raise tensorplug.OutOfMemoryError(_oom(shape, dtype, self)) from None
+
+    def full(self, shape, value, dtype):
+        with self._dev:
+            try:
+                return cupy.full(shape, value, dtype=self.native_dtype(dtype))
+            except cupy.cuda.memory.OutOfMemoryError:
+                raise tensorplug.OutOfMemoryError(_oom(shape, dtype, self)) from None
+
+    def arange(self, start, stop, step, dtype):
+        with self._dev:
+            return cupy.arange(start, stop, step, dtype=self.native_dtype(dtype))
+
+    def linspace(self, start, stop, num, dtype):
+        with self._dev:
+            return cupy.linspace(start, stop, num, dtype=self.native_dtype(dtype))
+
+    def eye(self, n, m, dtype):
+        with self._dev:
+            return cupy.eye(n, m, dtype=self.native_dtype(dtype))
+
+    def astype(self, array, dtype):
+        return array.astype(self.native_dtype(dtype))
+
+    def copy(self, array):
+        return array.copy()
+
+    def to_numpy(self, array):
+        return array.get() if isinstance(array, cupy.ndarray) else numpy.asarray(array)
+
+    def from_numpy(self, ndarray):
+        with self._dev:
+            return cupy.asarray(ndarray)
+
+    def from_dlpack(self, obj):
+        with self._dev:
+            return cupy.from_dlpack(obj)
+
+    # indexing ----------------------------------------------------------------------
+    def scatter_add(self, target, index, values):
+        dt = target.dtype
+        if dt in _SCATTER_NATIVE:
+            cupyx.scatter_add(target, index, values)
+        elif dt == _INT64:
+            values = cupy.asarray(values, dtype=_INT64)
+            cupyx.scatter_add(target.view(cupy.uint64), index, values.view(cupy.uint64))
+        else:  # bool, small ints, complex: rare; exact on the host
+            super().scatter_add(target, index, values)
+
+    def take_along_axis(self, array, index, axis):
+        return cupy.take_along_axis(array, index, axis)
+
+    def put_along_axis(self, array, index, values, axis):
+        out = array.copy()
+        cupy.put_along_axis(out, index, values, axis)
+        return out
+
+    def add_along_axis(self, array, index, values, axis):
+        out = array.copy()
+        grids = []
+        for i, n in enumerate(index.shape):
+            if i == axis % index.ndim:
+                grids.append(index)
+            else:
+                shape = [1] * index.ndim
+                shape[i] = n
+                grids.append(cupy.arange(n).reshape(shape))
+        self.scatter_add(out, tuple(grids), cupy.broadcast_to(values, index.shape))
+        return out
+
+    # math the standard lacks ---------------------------------------------------------
+    def erf(self, x):
+        return _special.erf(x)
+
+    def einsum(self, equation, *operands):
+        return cupy.einsum(equation, *operands)
+
+    def pad(self, x, pad_width, value=0):
+        return cupy.pad(x, pad_width, constant_values=value)
+
+    def sliding_windows(self, x, window, stride, dilation):
+        k = len(window)
+        spatial = x.shape[-k:]
+        outs = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation))
+        strides = x.strides[-k:]
+        shape = x.shape[:-k] + outs + tuple(window)
+        new_strides = (x.strides[:-k] + tuple(st * s for st, s in zip(strides, stride))
+                       + tuple(st * d for st, d in zip(strides, dilation)))
+        return cupy.lib.stride_tricks.as_strided(x, shape, new_strides)
+
+    # random numbers: one cuRAND generator per device ------------------------------------
+    def manual_seed(self, seed):
+        self._seed = seed
+        with self._dev:
+            self._rs = cupy.random.RandomState(seed)
+
+    def _generator(self):
+        if self._rs is None:
+            with self._dev:
+                self._rs = cupy.random.RandomState()
+        return self._rs
+
+    def _float(self, dtype):
+        native = numpy.dtype(self.native_dtype(dtype))
+        return native if native in _FLOATS else numpy.dtype("float32")
+
+    def rand(self, shape, dtype):
+        with self._dev:
+            out = self._generator().random_sample(shape, dtype=self._float(dtype))
+            return self._cast(out, dtype)
+
+    def randn(self, shape, dtype):
+        with self._dev:
+            out = self._generator().standard_normal(shape, dtype=self._float(dtype))
+            return self._cast(out, dtype)
+
+    def randint(self, low, high, shape, dtype):
+        with self._dev:
+            return self._cast(self._generator().randint(low, high, shape, dtype=numpy.int64), dtype)
+
+    def randperm(self, n, dtype):
+        with self._dev:
+            return self._cast(self._generator().permutation(n), dtype)
+
+    def bernoulli(self, p, dtype):
+        with self._dev:
+            u = self._generator().random_sample(tuple(p.shape), dtype=p.dtype if p.dtype in _FLOATS else numpy.float64)
+            return self._cast(u < p, dtype)
+
+    def exponential(self, shape, lambd, dtype):
+        with self._dev:
+            out = self._generator().exponential(1.0 / lambd, shape, dtype=self._float(dtype))
+            return self._cast(out, dtype)
+
+    def _cast(self, array, dtype):
+        native = self.native_dtype(dtype)
+        return array if array.dtype == native else array.astype(native)
+
+
+def _oom(shape, dtype, backend):
+    import math
+    nbytes = math.prod(shape) * dtype.itemsize
+    return (f"can't allocate memory: you tried to allocate {nbytes} bytes ({tuple(shape)} of {dtype}) "
+            f"on {backend.device}; use a smaller size, free tensors, or call tensorplug.cuda.empty_cache()")

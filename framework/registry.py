@@ -34,7 +34,7 @@ _current = contextvars.ContextVar("tensorplug_backend", default=None)
 class PluginInfo:
     """One loaded (or failed) plugin: where it came from and what it gave."""
 
-    __slots__ = ("name", "module", "distribution", "version", "error", "provides", "source")
+    __slots__ = ("name", "module", "distribution", "version", "error", "provides", "conflicts", "source")
 
     def __init__(self, name, module, distribution=None, version=None, source="entry point"):
         self.name = name
@@ -43,6 +43,7 @@ class PluginInfo:
         self.version = version
         self.error = None
         self.provides = []
+        self.conflicts = []
         self.source = source
 
     def label(self):
@@ -120,14 +121,17 @@ class _Registry:
             self._broken(info, exc)
 
     def _broken(self, info, exc, what="failed to load and was skipped"):
-        error = f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         if info.error is None and what.startswith("failed"):
             info.error = error
+        if _flag("TENSORPLUG_STRICT_PLUGINS"):
+            raise PluginError(
+                f"tensorplug: {info.label()} is broken: {error}. Fix or uninstall the plugin; "
+                f"TENSORPLUG_STRICT_PLUGINS=1 makes this an error (unset it to skip the plugin "
+                f"with a warning)") from exc
         message = (f"tensorplug: {info.label()} {what}: {error}. Everything else keeps working; "
                    f"fix or uninstall the plugin (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 skips all "
                    f"plugins; TENSORPLUG_STRICT_PLUGINS=1 makes this an error)")
-        if _flag("TENSORPLUG_STRICT_PLUGINS"):
-            raise PluginError(message) from exc
         warnings.warn(message, RuntimeWarning, stacklevel=_outside_stacklevel())
 
     def _collect(self, hook_name, what):
@@ -148,6 +152,7 @@ class _Registry:
             for name, value in items:
                 if name in found:
                     other = found[name][1]
+                    info.conflicts.append(f"{what} {name} (taken by plugin '{other.name}')")
                     self._broken(info, PluginError(
                         f"{what} '{name}' is already provided by {other.label()}; "
                         f"the one from {info.label()} is ignored"), what=f"claims a taken {what} name")

@@ -242,6 +242,100 @@ class ArrayAPIBackend(Backend):
         stacked = xp.stack(pieces, axis=-1)
         return xp.reshape(stacked, lead + tuple(outs) + tuple(window))
 
+    # convolution and pooling windows ------------------------------------------
+    # Arrays are (N, C, *spatial); ``pads`` holds (before, after) per spatial axis.
+    def im2col(self, x, window, stride, pads, dilation, value=0):
+        """Windows of ``x`` as an (N, C, *window, *out) array (may be a strided view)."""
+        if any(a or b for a, b in pads):
+            x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), value)
+        win = self.sliding_windows(x, window, stride, dilation)
+        k = len(window)
+        n = x.ndim
+        return self.xp.permute_dims(win, (0, 1) + tuple(range(n, n + k)) + tuple(range(2, n)))
+
+    def col2im(self, cols, spatial, window, stride, pads, dilation):
+        """The adjoint of ``im2col``: sum (N, C, *window, *out) windows back into (N, C, *spatial)."""
+        import itertools
+        xp = self.xp
+        k = len(window)
+        out = cols.shape[-k:]
+        padded = tuple(s + a + b for s, (a, b) in zip(spatial, pads))
+        acc = xp.zeros(cols.shape[:2] + padded, dtype=cols.dtype)
+        tail = (slice(None),) * k
+        for offs in itertools.product(*(range(w) for w in window)):
+            key = (slice(None), slice(None)) + tuple(
+                slice(o * d, o * d + (m - 1) * s + 1, s) for o, d, s, m in zip(offs, dilation, stride, out))
+            acc[key] += cols[(slice(None), slice(None)) + offs + tail]
+        if any(a or b for a, b in pads):
+            acc = acc[(slice(None), slice(None)) + tuple(slice(a, a + s) for s, (a, _) in zip(spatial, pads))]
+        return acc
+
+    def conv(self, x, w, stride, pads, dilation, groups):
+        """N-d cross-correlation (torch's convN d): x (N, C, *S), w (O, C/groups, *K) -> (N, O, *out)."""
+        xp = self.xp
+        window = tuple(w.shape[2:])
+        cols = self.im2col(x, window, stride, pads, dilation)
+        n, c = x.shape[:2]
+        out = tuple(cols.shape[2 + len(window):])
+        cols = xp.reshape(cols, (n, groups, -1, math.prod(out)))
+        wm = xp.reshape(w, (groups, w.shape[0] // groups, -1))
+        return xp.reshape(xp.matmul(wm, cols), (n, w.shape[0]) + out)
+
+    def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
+        """The gradient of ``conv`` with respect to x (a transposed convolution of g)."""
+        xp = self.xp
+        window = tuple(w.shape[2:])
+        n = g.shape[0]
+        out = tuple(g.shape[2:])
+        wm = xp.reshape(w, (groups, w.shape[0] // groups, -1))
+        gm = xp.reshape(g, (n, groups, w.shape[0] // groups, math.prod(out)))
+        cols = xp.matmul(xp.matrix_transpose(wm), gm)
+        cols = xp.reshape(cols, (n, input_shape[1]) + window + out)
+        return self.col2im(cols, tuple(input_shape[2:]), window, stride, pads, dilation)
+
+    def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        """The gradient of ``conv`` with respect to w."""
+        xp = self.xp
+        window = tuple(weight_shape[2:])
+        cols = self.im2col(x, window, stride, pads, dilation)
+        n = x.shape[0]
+        o = weight_shape[0]
+        length = math.prod(g.shape[2:])
+        cols = xp.reshape(cols, (n, groups, -1, length))
+        gm = xp.reshape(g, (n, groups, o // groups, length))
+        gw = xp.sum(xp.matmul(gm, xp.matrix_transpose(cols)), axis=0)
+        return xp.reshape(gw, tuple(weight_shape))
+
+    def window_sum(self, x, window, stride, pads, dilation):
+        """Sum over each window: (N, C, *S) -> (N, C, *out) (average pooling's numerator)."""
+        if any(a or b for a, b in pads):
+            x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), 0)
+        win = self.sliding_windows(x, window, stride, dilation)
+        return self.xp.sum(win, axis=tuple(range(-len(window), 0)))
+
+    def max_pool(self, x, window, stride, pads, dilation):
+        """``(values, indices)`` of the max of each window; indices are flat into each input plane."""
+        xp = self.xp
+        k = len(window)
+        spatial = tuple(x.shape[2:])
+        if any(a or b for a, b in pads):
+            x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), -math.inf)
+        win = self.sliding_windows(x, window, stride, dilation)
+        out = tuple(win.shape[2:2 + k])
+        flat = xp.reshape(win, tuple(win.shape[:2 + k]) + (math.prod(window),))
+        arg = xp.argmax(flat, axis=-1)
+        values = xp.take_along_axis(flat, xp.expand_dims(arg, axis=-1), axis=-1)[..., 0]
+        index = None
+        rest = math.prod(window)
+        for i in range(k):
+            rest //= window[i]
+            off = (arg // rest) % window[i] if rest > 1 else arg % window[i]
+            base = xp.arange(out[i], dtype=arg.dtype) * stride[i] - pads[i][0]
+            base = xp.reshape(base, (out[i],) + (1,) * (k - 1 - i))
+            coord = base + off * dilation[i]
+            index = coord if index is None else index * spatial[i] + coord
+        return values, xp.astype(index, xp.int64)
+
     # random numbers: a seedable generator per backend instance ---------------
     def manual_seed(self, seed):
         import numpy

@@ -1,4 +1,612 @@
-"""Filled in by the nn work (see DESIGN.md)."""
+"""Convolution and pooling: conv1d/2d, conv_transpose1d/2d, max/avg/adaptive pooling, unfold/fold.
+
+The arithmetic is the backend's (``conv``, ``conv_input_grad``,
+``conv_weight_grad``, ``im2col``, ``col2im``, ``window_sum``, ``max_pool``):
+a backend overrides them with a faster kernel. The three convolution ops are
+each other's derivatives, so ``create_graph=True`` works to any order.
+"""
 from __future__ import annotations
 
-__all__ = []
+import math
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "unfold", "fold"]
+
+
+# ops --------------------------------------------------------------------------------------------
+class Convolution(Op):
+    """y = conv(x, w) + b; params: stride, pads ((lo, hi) per axis), dilation, groups."""
+
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        ctx.params = (stride, pads, dilation, groups)
+        y = ctx.backend.conv(x, w, stride, pads, dilation, groups)
+        if b is not None:
+            ctx.has_bias = True
+            y += ctx.backend.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors_list()
+        edges = ctx._edges
+        gx = gw = gb = None
+        if edges[0] is not None:
+            gx = ConvInputGrad.apply(g, w, shape=x._data.shape, params=ctx.params)
+        if edges[1] is not None:
+            gw = ConvWeightGrad.apply(x, g, shape=w._data.shape, params=ctx.params)
+        if len(edges) > 2 and edges[2] is not None:
+            gb = g.sum((0,) + tuple(range(2, g.ndim)))
+        return gx, gw, gb
+
+
+class ConvInputGrad(Op):
+    """gx = conv^T(g, w) into an input of ``shape`` (also the transposed convolution)."""
+
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, g, w, shape, params):
+        ctx.params = params
+        return ctx.backend.conv_input_grad(g, w, shape, *params)
+
+    @staticmethod
+    def backward(ctx, h):
+        g, w = ctx.saved_tensors_list()
+        gg = gw = None
+        if ctx._edges[0] is not None:
+            gg = Convolution.apply(h, w, None, *ctx.params)
+        if ctx._edges[1] is not None:
+            gw = ConvWeightGrad.apply(h, g, shape=w._data.shape, params=ctx.params)
+        return gg, gw
+
+
+class ConvWeightGrad(Op):
+    """gw = the weight gradient of conv(x, w) for output gradient g."""
+
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, x, g, shape, params):
+        ctx.params = params
+        return ctx.backend.conv_weight_grad(x, g, shape, *params)
+
+    @staticmethod
+    def backward(ctx, h):
+        x, g = ctx.saved_tensors_list()
+        gx = gg = None
+        if ctx._edges[0] is not None:
+            gx = ConvInputGrad.apply(g, h, shape=x._data.shape, params=ctx.params)
+        if ctx._edges[1] is not None:
+            gg = Convolution.apply(x, h, None, *ctx.params)
+        return gx, gg
+
+
+class Im2Col(Op):
+    """Windows of x as (N, C, *window, *out); the adjoint is Col2Im."""
+
+    @staticmethod
+    def forward(ctx, x, window, stride, pads, dilation):
+        ctx.params = (window, stride, pads, dilation)
+        ctx.spatial = tuple(x.shape[2:])
+        cols = ctx.backend.im2col(x, window, stride, pads, dilation)
+        return ctx.backend.xp.asarray(cols, copy=True)  # im2col may give a view of x
+
+    @staticmethod
+    def backward(ctx, g):
+        return Col2Im.apply(g, ctx.spatial, *ctx.params)
+
+
+class Col2Im(Op):
+    @staticmethod
+    def forward(ctx, cols, spatial, window, stride, pads, dilation):
+        ctx.params = (window, stride, pads, dilation)
+        return ctx.backend.col2im(cols, spatial, window, stride, pads, dilation)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Im2Col.apply(g, *ctx.params)
+
+
+class WindowSum(Op):
+    """Sum over pooling windows (zero padding); the adjoint is WindowSpread."""
+
+    @staticmethod
+    def forward(ctx, x, window, stride, pads, dilation):
+        ctx.params = (window, stride, pads, dilation)
+        ctx.spatial = tuple(x.shape[2:])
+        return ctx.backend.window_sum(x, window, stride, pads, dilation)
+
+    @staticmethod
+    def backward(ctx, g):
+        return WindowSpread.apply(g, ctx.spatial, *ctx.params)
+
+
+class WindowSpread(Op):
+    @staticmethod
+    def forward(ctx, g, spatial, window, stride, pads, dilation):
+        ctx.params = (window, stride, pads, dilation)
+        xp = ctx.backend.xp
+        k = len(window)
+        cols = xp.broadcast_to(xp.reshape(g, tuple(g.shape[:2]) + (1,) * k + tuple(g.shape[2:])),
+                               tuple(g.shape[:2]) + tuple(window) + tuple(g.shape[2:]))
+        return ctx.backend.col2im(cols, spatial, window, stride, pads, dilation)
+
+    @staticmethod
+    def backward(ctx, h):
+        return WindowSum.apply(h, *ctx.params)
+
+
+class PlaneGather(Op):
+    """out[n, c, i] = x[n, c].flat[index[n, c, i]] (max pooling's selection); adjoint PlaneScatter.
+
+    ``values`` may hand in the already-gathered result (the backend's max_pool computed it).
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, values=None):
+        ctx.shape = tuple(x.shape)
+        ctx.index = ctx.tensor(index)
+        if values is not None:
+            return values
+        xp = ctx.backend.xp
+        n, c = x.shape[:2]
+        idx = xp.reshape(index, (n, c, -1))
+        out = ctx.backend.take_along_axis(xp.reshape(x, (n, c, -1)), idx, -1)
+        return xp.reshape(out, tuple(index.shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return PlaneScatter.apply(g, ctx.index, shape=ctx.shape), None
+
+
+class PlaneScatter(Op):
+    @staticmethod
+    def forward(ctx, g, index, shape):
+        ctx.index = ctx.tensor(index)
+        xp = ctx.backend.xp
+        n, c = shape[:2]
+        zeros = xp.zeros((n, c, math.prod(shape[2:])), dtype=g.dtype)
+        out = ctx.backend.add_along_axis(zeros, xp.reshape(index, (n, c, -1)), xp.reshape(g, (n, c, -1)), -1)
+        return xp.reshape(out, tuple(shape))
+
+    @staticmethod
+    def backward(ctx, h):
+        return PlaneGather.apply(h, ctx.index), None
+
+
+# argument handling -------------------------------------------------------------------------------
+def _tuple(value, n, name):
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and n > 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values to "
+                               f"match the convolution dimensions, but got {name}={list(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _check_input(input, k, name, unbatched_ok=True):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    nd = input._data.ndim
+    if nd == k + 2:
+        return input, False
+    if nd == k + 1 and unbatched_ok:
+        return input.unsqueeze(0), True
+    raise RuntimeError(f"Expected {k + 1}D (unbatched) or {k + 2}D (batched) input to {name}, but got input "
+                       f"of size: {list(input.shape)}")
+
+
+def _same_dtype(input, weight, bias):
+    if input._dtype is not weight._dtype:
+        raise RuntimeError(f"expected scalar type {input._dtype.legacy_name[:-6]} but found "
+                           f"{weight._dtype.legacy_name[:-6]} (input {input._dtype}, weight {weight._dtype}); "
+                           f"convert one, e.g. weight.to(input.dtype)")
+    if not input.is_floating_point():
+        raise RuntimeError(f"convolution expects a floating-point input, got {input._dtype}; use x.float()")
+    if bias is not None and bias._dtype is not input._dtype:
+        raise RuntimeError(f"Input type ({input._dtype}) and bias type ({bias._dtype}) should be the same")
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, k, name):
+    x, unbatched = _check_input(input, k, name)
+    if not isinstance(weight, Tensor) or weight._data.ndim != k + 2:
+        shape = list(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise RuntimeError(f"{name}: expected weight to be {k + 2}-dimensional, got {shape}")
+    _same_dtype(x, weight, bias)
+    stride = _tuple(stride, k, "stride")
+    dilation = _tuple(dilation, k, "dilation")
+    groups = int(groups)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    wshape = tuple(weight._data.shape)
+    window = wshape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * k
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            totals = [d * (w - 1) for d, w in zip(dilation, window)]
+            pads = tuple((t // 2, t - t // 2) for t in totals)
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'; use 'same', 'valid' or integers")
+    else:
+        pad = _tuple(padding, k, "padding")
+        if any(p < 0 for p in pad):
+            raise RuntimeError("negative padding is not supported")
+        pads = tuple((p, p) for p in pad)
+    xshape = tuple(x._data.shape)
+    if wshape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size [{list(wshape)}] instead")
+    if xshape[1] != wshape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(wshape)}, expected input{list(xshape)} "
+                           f"to have {wshape[1] * groups} channels, but got {xshape[1]} channels instead")
+    padded = [s + a + b for s, (a, b) in zip(xshape[2:], pads)]
+    eff = [d * (w - 1) + 1 for d, w in zip(dilation, window)]
+    if any(p < e for p, e in zip(padded, eff)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                           f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
+                           f"actual input size")
+    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != wshape[0]):
+        raise RuntimeError(f"Given weight of size {list(wshape)}, expected bias to be 1-dimensional with "
+                           f"{wshape[0]} elements, but got bias of size {list(bias.shape)} instead")
+    out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C, L) input with weight (O, C/groups, K).
+
+    Example:
+        >>> y = F.conv1d(tensorplug.randn(2, 3, 10), tensorplug.randn(4, 3, 3), padding='same')
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over (N, C, H, W) input with weight (O, C/groups, kH, kW).
+
+    Args:
+        padding: an int, a pair, ``'valid'`` (none) or ``'same'`` (output size = input size, stride 1).
+
+    Example:
+        >>> y = F.conv2d(tensorplug.randn(1, 3, 8, 8), tensorplug.randn(6, 3, 3, 3), padding=1)
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution over (N, C, D, H, W) input."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, k, name):
+    x, unbatched = _check_input(input, k, name)
+    if not isinstance(weight, Tensor) or weight._data.ndim != k + 2:
+        raise RuntimeError(f"{name}: expected weight to be {k + 2}-dimensional")
+    _same_dtype(x, weight, bias)
+    stride = _tuple(stride, k, "stride")
+    pad = _tuple(padding, k, "padding")
+    opad = _tuple(output_padding, k, "output_padding")
+    dilation = _tuple(dilation, k, "dilation")
+    groups = int(groups)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in pad):
+        raise RuntimeError("negative padding is not supported")
+    if any(o >= s and o >= d for o, s, d in zip(opad, stride, dilation)):
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={list(opad)} stride={list(stride)} dilation={list(dilation)}")
+    wshape = tuple(weight._data.shape)
+    xshape = tuple(x._data.shape)
+    if xshape[1] != wshape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(wshape)}, expected input{list(xshape)} "
+                           f"to have {wshape[0]} channels, but got {xshape[1]} channels instead")
+    if wshape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size [{list(wshape)}] instead")
+    out_c = wshape[1] * groups
+    spatial = tuple((i - 1) * s - 2 * p + d * (w - 1) + o + 1
+                    for i, s, p, d, w, o in zip(xshape[2:], stride, pad, dilation, wshape[2:], opad))
+    if any(s <= 0 for s in spatial):
+        raise RuntimeError(f"Given input size per channel: {list(xshape[2:])}. Calculated output size per "
+                           f"channel: {list(spatial)}. Output size is too small")
+    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != out_c):
+        raise RuntimeError(f"Given transposed=1, weight of size {list(wshape)}, expected bias to be "
+                           f"1-dimensional with {out_c} elements, but got bias of size {list(bias.shape)} instead")
+    params = (stride, tuple((p, p) for p in pad), dilation, groups)
+    out = ConvInputGrad.apply(x, weight, shape=(xshape[0], out_c) + spatial, params=params)
+    if bias is not None:
+        out = out + bias.reshape((-1,) + (1,) * k)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution; weight (C_in, C_out/groups, K)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (the gradient of conv2d); weight (C_in, C_out/groups, kH, kW).
+
+    Example:
+        >>> y = F.conv_transpose2d(tensorplug.randn(1, 4, 5, 5), tensorplug.randn(4, 2, 3, 3), stride=2)
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
+
+
+# pooling ------------------------------------------------------------------------------------------
+def _pool_args(input, kernel_size, stride, padding, dilation, k, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    nd = input._data.ndim
+    if nd not in (k + 1, k + 2) or input.numel() == 0:
+        raise RuntimeError(f"non-empty {k + 1}D or {k + 2}D (batch mode) tensor expected for input, but got "
+                           f"input of size: {list(input.shape)}")
+    window = _tuple(kernel_size, k, "kernel_size")
+    stride = window if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        _tuple(stride, k, "stride")
+    pad = _tuple(padding, k, "padding")
+    dilation = _tuple(dilation, k, "dilation")
+    if any(w <= 0 for w in window):
+        raise RuntimeError("kernel_size must be greater than zero")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("stride should not be zero")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    x = input.unsqueeze(0) if nd == k + 1 else input
+    return x, nd == k + 1, window, stride, pad, dilation
+
+
+def _pool_geometry(spatial, window, stride, pad, dilation, ceil_mode, shape):
+    """Output sizes and (lo, hi) pads, hi grown so ceil-mode windows fit."""
+    outs = []
+    pads = []
+    for n, w, s, p, d in zip(spatial, window, stride, pad, dilation):
+        eff = d * (w - 1) + 1
+        span = n + 2 * p - eff
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1  # the last window must start inside the input or left padding
+        outs.append(o)
+        pads.append((p, max(p, (o - 1) * s + eff - n - p)))
+    if any(o <= 0 for o in outs):
+        size = "x".join(map(str, shape[1:]))
+        osize = "x".join(map(str, (shape[1],) + tuple(outs)))
+        raise RuntimeError(f"Given input size: ({size}). Calculated output size: ({osize}). Output size is "
+                           f"too small; use a smaller kernel_size or more padding")
+    return tuple(outs), tuple(pads)
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, k, name):
+    x, unbatched, window, stride, pad, dilation = _pool_args(input, kernel_size, stride, padding, dilation, k,
+                                                             name)
+    if any(p * 2 > d * (w - 1) + 1 for p, w, d in zip(pad, window, dilation)):
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pad[0] if k == 1 else list(pad)}, "
+                           f"kernel_size={window[0] if k == 1 else list(window)} and dilation="
+                           f"{dilation[0] if k == 1 else list(dilation)}")
+    if not x.is_floating_point():
+        raise RuntimeError(f"\"{name}\" not implemented for '{x._dtype.legacy_name[:-6]}'; use x.float()")
+    shape = tuple(x._data.shape)
+    outs, pads = _pool_geometry(shape[2:], window, stride, pad, dilation, ceil_mode, shape)
+    values, index = x._backend.max_pool(x._data, window, stride, pads, dilation)
+    idx = Tensor._make(index, _dt.int64, x._backend)
+    out = PlaneGather.apply(x, idx, values=values)
+    if unbatched:
+        out = out.squeeze(0)
+        idx = idx.squeeze(0)
+    return (out, idx) if return_indices else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of (N, C, L) input; ``return_indices`` also gives flat argmax positions."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of (N, C, H, W) input (stride defaults to kernel_size).
+
+    Example:
+        >>> y = F.max_pool2d(tensorplug.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, k, name):
+    x, unbatched, window, stride, pad, _ = _pool_args(input, kernel_size, stride, padding, 1, k, name)
+    if any(p * 2 > w for p, w in zip(pad, window)):
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad="
+                           f"{pad[0] if k == 1 else list(pad)}, kernel_size={window[0] if k == 1 else list(window)}"
+                           f" and dilation=1")
+    if not x.is_floating_point():
+        raise RuntimeError(f"\"{name}\" not implemented for '{x._dtype.legacy_name[:-6]}'; use x.float()")
+    shape = tuple(x._data.shape)
+    outs, pads = _pool_geometry(shape[2:], window, stride, pad, (1,) * k, ceil_mode, shape)
+    dilation = (1,) * k
+    total = WindowSum.apply(x, window, stride, pads, dilation)
+    if divisor_override:
+        out = total / divisor_override
+    elif count_include_pad and all(a == b for a, b in pads):
+        out = total / math.prod(window)
+    else:
+        out = total / _divisor(x, shape, window, stride, pad, pads, count_include_pad)
+    return out.squeeze(0) if unbatched else out
+
+
+def _divisor(x, shape, window, stride, pad, pads, count_include_pad):
+    """How many elements each window averages: windows clipped to the input (+ padding if counted)."""
+    backend = x._backend
+    xp = backend.xp
+    spatial = shape[2:]
+    if count_include_pad:
+        # the padded input counts; ceil-mode overhang beyond it does not
+        ones = backend.ones((1, 1) + tuple(n + 2 * p for n, p in zip(spatial, pad)), x._dtype)
+        extra = tuple((0, hi - p) for (_, hi), p in zip(pads, pad))
+    else:
+        ones = backend.ones((1, 1) + tuple(spatial), x._dtype)
+        extra = pads
+    counts = backend.window_sum(ones, window, stride, extra, (1,) * len(window))
+    return Tensor._make(xp.reshape(counts, tuple(counts.shape[2:])), x._dtype, backend)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average over sliding windows of (N, C, L) input."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average over sliding windows of (N, C, H, W) input.
+
+    Example:
+        >>> y = F.avg_pool2d(tensorplug.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
+    """
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
+                     "avg_pool2d")
+
+
+def _adaptive_bounds(n, o):
+    return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
+
+
+def _adaptive_matrix(x, n, o):
+    """(o, n) averaging matrix of adaptive pooling along one axis (torch's start/end rule)."""
+    rows = []
+    for a, b in _adaptive_bounds(n, o):
+        rows.append([1.0 / (b - a) if a <= j < b else 0.0 for j in range(n)])
+    return Tensor._make(x._backend.asarray(rows, x._dtype), x._dtype, x._backend)
+
+
+def _adaptive_args(input, output_size, k, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    nd = input._data.ndim
+    if nd not in (k + 1, k + 2):
+        raise RuntimeError(f"{name}(): Expected {k + 1}D or {k + 2}D tensor, but got {list(input.shape)}")
+    spatial = tuple(input._data.shape[-k:])
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != k:
+            raise RuntimeError(f"{name}: output_size must be {k}")
+        outs = tuple(n if o is None else int(o) for o, n in zip(output_size, spatial))
+    else:
+        outs = (int(output_size),) * k
+    if any(o < 0 for o in outs):
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{list(outs)}")
+    if any(n == 0 for n in spatial):
+        raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                           f"has sizes {list(input.shape)} with an empty dimension")
+    return spatial, outs
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling to a fixed output length."""
+    spatial, outs = _adaptive_args(input, output_size, 1, "adaptive_avg_pool1d")
+    if outs == (1,):
+        return input.mean(-1, keepdim=True)
+    if spatial[0] % outs[0] == 0:
+        s = spatial[0] // outs[0]
+        return avg_pool1d(input, s, s)
+    return input @ _adaptive_matrix(input, spatial[0], outs[0]).t()
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed output size (``None`` keeps that input size).
+
+    Example:
+        >>> y = F.adaptive_avg_pool2d(tensorplug.randn(1, 3, 7, 9), (2, 3))
+    """
+    spatial, outs = _adaptive_args(input, output_size, 2, "adaptive_avg_pool2d")
+    if outs == (1, 1):
+        return input.mean((-2, -1), keepdim=True)
+    if all(n % o == 0 for n, o in zip(spatial, outs)):
+        s = tuple(n // o for n, o in zip(spatial, outs))
+        return avg_pool2d(input, s, s)
+    ph = _adaptive_matrix(input, spatial[0], outs[0])
+    pw = _adaptive_matrix(input, spatial[1], outs[1])
+    return ph @ input @ pw.t()
+
+
+def _adaptive_max(input, output_size, return_indices, k, name):
+    spatial, outs = _adaptive_args(input, output_size, k, name)
+    if not all(n % o == 0 for n, o in zip(spatial, outs)):
+        raise NotImplementedError(f"{name}: output sizes that do not divide the input size ({list(spatial)} -> "
+                                  f"{list(outs)}) are not supported yet; use sizes that divide it")
+    s = tuple(n // o for n, o in zip(spatial, outs))
+    return _max_pool(input, s, s, 0, 1, False, return_indices, k, name)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output length (output length must divide the input length)."""
+    return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size (each output size must divide the input size)."""
+    return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+
+
+# unfold / fold ------------------------------------------------------------------------------------
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks of (N, C, H, W) as (N, C*kH*kW, L) (im2col)."""
+    x, unbatched = _check_input(input, 2, "unfold")
+    window = _tuple(kernel_size, 2, "kernel_size")
+    dilation = _tuple(dilation, 2, "dilation")
+    pad = _tuple(padding, 2, "padding")
+    stride = _tuple(stride, 2, "stride")
+    shape = tuple(x._data.shape)
+    pads = tuple((p, p) for p in pad)
+    outs = [(n + 2 * p - d * (w - 1) - 1) // s + 1 for n, p, d, w, s in zip(shape[2:], pad, dilation, window, stride)]
+    if any(o <= 0 for o in outs):
+        raise RuntimeError(f"Given input with spatial size {list(shape[2:])}, kernel_size={list(window)}, "
+                           f"dilation={list(dilation)}, padding={list(pad)}, calculated shape of the array of "
+                           f"sliding blocks as {outs}, but its components must be at least one.")
+    cols = Im2Col.apply(x, window, stride, pads, dilation)
+    out = cols.reshape(shape[0], shape[1] * window[0] * window[1], outs[0] * outs[1])
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum (N, C*kH*kW, L) blocks back into (N, C, *output_size) (col2im; the adjoint of unfold)."""
+    if not isinstance(input, Tensor) or input._data.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to fold, but got input of size: "
+                           f"{list(input.shape) if isinstance(input, Tensor) else type(input).__name__}")
+    unbatched = input._data.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    spatial = _tuple(output_size, 2, "output_size")
+    window = _tuple(kernel_size, 2, "kernel_size")
+    dilation = _tuple(dilation, 2, "dilation")
+    pad = _tuple(padding, 2, "padding")
+    stride = _tuple(stride, 2, "stride")
+    outs = [(n + 2 * p - d * (w - 1) - 1) // s + 1 for n, p, d, w, s in zip(spatial, pad, dilation, window, stride)]
+    n, ckk, length = x._data.shape
+    kk = window[0] * window[1]
+    if ckk % kk:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size, but got input.size(1)={ckk} and kernel_size={list(window)}")
+    if length != outs[0] * outs[1]:
+        raise RuntimeError(f"Given output_size={list(spatial)}, kernel_size={list(window)}, dilation="
+                           f"{list(dilation)}, padding={list(pad)}, stride={list(stride)}, expected size of "
+                           f"input's dimension 2 to match the calculated number of sliding blocks "
+                           f"{outs[0]} * {outs[1]} = {outs[0] * outs[1]}, but got input.size(2)={length}.")
+    cols = x.reshape(n, ckk // kk, window[0], window[1], outs[0], outs[1])
+    out = Col2Im.apply(cols, spatial, window, stride, tuple((p, p) for p in pad), dilation)
+    return out.squeeze(0) if unbatched else out

@@ -3,21 +3,29 @@ this module binds the Tensor methods and operators to them, once, at import."""
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import arithmetic, conversion, elementwise, indexing, inplace, linalg, random, reduction, shape
+from . import (arithmetic, conversion, elementwise, gather, indexing, inplace, join, linalg, minmax, random,
+               reduction, shape, softmax)
 from ._util import sum_to_shape
 from .arithmetic import (add, sub, mul, div, neg, negative, pow, where, floor_divide, remainder, fmod)
 from .conversion import clone
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, trunc, eq, ne, lt, le, gt,
                           ge, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
                           bitwise_xor, bitwise_not)
-from .linalg import matmul, mm, bmm, mv, dot, addmm, outer
+from .elementwise import (tan, log1p, expm1, rsqrt, reciprocal, erf, square, floor, ceil, round)
+from .gather import gather, scatter, scatter_add, index_select, masked_fill, take_along_dim
+from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
+from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
+from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
+from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, all, any
+from .shape import flip, fliplr, flipud, broadcast_to, movedim, swapaxes
+from .softmax import softmax, log_softmax
 from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Tensor", "annotations", "arithmetic", "conversion", "elementwise", "indexing", "inplace", "linalg",
-    "random", "reduction", "shape")]
+    "random", "reduction", "shape", "join", "minmax")]
 
 
 def _swap(fn):
@@ -110,10 +118,28 @@ METHODS = {
     "bernoulli_": random.bernoulli_, "exponential_": random.exponential_, "bernoulli": bernoulli,
     "multinomial": multinomial,
 }
+METHODS.update({
+    "tan": tan, "log1p": log1p, "expm1": expm1, "rsqrt": rsqrt, "reciprocal": reciprocal, "erf": erf,
+    "square": square, "floor": floor, "ceil": ceil, "round": round,
+    "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "index_select": index_select,
+    "masked_fill": masked_fill, "take_along_dim": take_along_dim,
+    "split": split, "chunk": chunk, "unbind": unbind,
+    "max": max, "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin,
+    "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clip,
+    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum,
+    "all": all, "any": any,
+    "flip": flip, "fliplr": fliplr, "flipud": flipud, "repeat": shape.repeat, "broadcast_to": broadcast_to,
+    "movedim": movedim, "swapaxes": swapaxes, "softmax": softmax, "log_softmax": log_softmax,
+})
 METHODS.update(inplace.binary_inplace_methods())
 for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs), ("neg_", neg),
                    ("sigmoid_", sigmoid), ("tanh_", tanh), ("relu_", relu), ("pow_", pow),
-                   ("sin_", sin), ("cos_", cos), ("sign_", sign), ("trunc_", trunc)):
+                   ("sin_", sin), ("cos_", cos), ("sign_", sign), ("trunc_", trunc),
+                   ("tan_", tan), ("log1p_", log1p), ("expm1_", expm1), ("rsqrt_", rsqrt),
+                   ("reciprocal_", reciprocal), ("erf_", erf), ("square_", square), ("floor_", floor),
+                   ("ceil_", ceil), ("round_", round), ("clamp_", clamp), ("clip_", clip),
+                   ("masked_fill_", masked_fill), ("scatter_", scatter), ("scatter_add_", scatter_add),
+                   ("maximum_", maximum), ("minimum_", minimum)):
     METHODS[_name] = inplace.make_inplace(_fn, _name)
 
 

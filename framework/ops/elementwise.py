@@ -192,6 +192,165 @@ def trunc(input):
     return input if input._dtype.category < _dt.FLOAT else Trunc.apply(input)
 
 
+class Tan(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.tan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g * (1 + y * y)
+
+
+class Log1p(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / (a + 1)
+
+
+class Expm1(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.expm1(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.output() + 1)
+
+
+class Rsqrt(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        return 1 / xp.sqrt(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g * -0.5 * y * y * y
+
+
+class Reciprocal(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return 1 / a
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return -g * y * y
+
+
+class Erf(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.erf(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g * 1.1283791670955126 * exp(-(a * a))  # 2 / sqrt(pi)
+
+
+class _Rounding(Op):
+    """floor / ceil / round: piecewise constant, so the gradient is zero."""
+
+    fn = "floor"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        return getattr(ctx.backend.xp, cls.fn)(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Floor(_Rounding):
+    fn = "floor"
+
+
+class Ceil(_Rounding):
+    fn = "ceil"
+
+
+class Round(_Rounding):
+    fn = "round"
+
+
+def tan(input):
+    """Elementwise tangent."""
+    return Tan.apply(_float(input))
+
+
+def log1p(input):
+    """``log(1 + x)``, accurate for small ``x``."""
+    return Log1p.apply(_float(input))
+
+
+def expm1(input):
+    """``exp(x) - 1``, accurate for small ``x``."""
+    return Expm1.apply(_float(input))
+
+
+def rsqrt(input):
+    """``1 / sqrt(x)``."""
+    return Rsqrt.apply(_float(input))
+
+
+def reciprocal(input):
+    """``1 / x`` (integers give float32)."""
+    return Reciprocal.apply(_float(input))
+
+
+def erf(input):
+    """The Gauss error function."""
+    return Erf.apply(_float(input))
+
+
+def square(input):
+    """``x * x``."""
+    return input * input
+
+
+def floor(input):
+    """Largest integer <= x (integer tensors are returned as they are)."""
+    return input if input._dtype.category < _dt.FLOAT else Floor.apply(input)
+
+
+def ceil(input):
+    """Smallest integer >= x."""
+    return input if input._dtype.category < _dt.FLOAT else Ceil.apply(input)
+
+
+def round(input, *, decimals=0):
+    """Round half to even, as torch does; ``decimals`` shifts the rounding position."""
+    if input._dtype.category < _dt.FLOAT:
+        return input
+    if decimals:
+        scale = 10.0 ** decimals
+        return Round.apply(input * scale) / scale
+    return Round.apply(input)
+
+
 # comparisons and logic: results are bool and carry no gradient ------------------
 
 def _compare(name):

@@ -104,3 +104,122 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 def outer(input, vec2):
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation, shapes):
+    """Explicit subscripts per operand and for the output, with '...' spelled out."""
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation"
+                           if len(shapes) > len(terms) else
+                           "einsum(): fewer operands were provided than specified in the equation")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in _LETTERS if c not in used]
+    ell_n = 0
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            ell_n = max(ell_n, len(shape) - (len(term) - 3))
+    ell = "".join(free[:ell_n])
+    out_terms = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            k = len(shape) - (len(term) - 3)
+            term = term.replace("...", ell[ell_n - k:] if k else "")
+        if len(term) != len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(term)}) does not "
+                               f"match the number of dimensions ({len(shape)}) for operand "
+                               f"{len(out_terms)}")
+        out_terms.append(term)
+    if rhs is None:
+        counts = {}
+        for t in out_terms:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        rhs = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        rhs = rhs.replace("...", ell)
+    return out_terms, rhs
+
+
+class Einsum(Op):
+    # subclassed per operand count (see _einsum_op) so that every operand is saved
+
+    @staticmethod
+    def forward(ctx, *arrays, terms, rhs):
+        ctx.terms = terms
+        ctx.rhs = rhs
+        ctx.sizes = {}
+        for t, a in zip(terms, arrays):
+            for c, s in zip(t, a.shape):
+                if s != 1:
+                    ctx.sizes[c] = s
+                else:
+                    ctx.sizes.setdefault(c, s)
+        return ctx.backend.einsum(",".join(terms) + "->" + rhs, *arrays)
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors_list()
+        grads = []
+        for i, term in enumerate(ctx.terms):
+            if ctx._edges[i] is None:
+                grads.append(None)
+                continue
+            if len(set(term)) != len(term):
+                raise RuntimeError(f"einsum backward: repeated subscripts within one operand ('{term}') are "
+                                   f"not differentiable in tensorplug yet; take the diagonal first")
+            others = [t for j, t in enumerate(ctx.terms) if j != i]
+            other_ops = [o for j, o in enumerate(operands) if j != i]
+            present = "".join(c for c in term if c in ctx.rhs or any(c in t for t in others))
+            r = einsum(",".join([ctx.rhs] + others) + "->" + present, g, *other_ops)
+            if present != term:
+                shape = [1] * len(term)
+                full = []
+                for k, c in enumerate(term):
+                    full.append(ctx.sizes[c])
+                    if c in present:
+                        shape[k] = ctx.sizes[c]
+                r = r.reshape(tuple(shape)).expand(*full)
+            grads.append(r)
+        return tuple(grads)
+
+
+_EINSUM_OPS = {}
+
+
+def _einsum_op(n):
+    op = _EINSUM_OPS.get(n)
+    if op is None:
+        op = _EINSUM_OPS[n] = type("Einsum", (Einsum,), {"save_inputs": tuple(range(n)),
+                                                         "__module__": __name__})
+    return op
+
+
+def einsum(equation, *operands):
+    """Einstein summation over ``operands``: ``einsum('ij,jk->ik', a, b)`` is ``a @ b``.
+
+    Supports ``...`` and the implicit (no ``->``) form; operands may also be passed as one list.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    dt = operands[0]._dtype
+    for o in operands[1:]:
+        if o._dtype is not dt:
+            raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {dt} and "
+                               f"{o._dtype}; convert one first")
+    terms, rhs = _parse_einsum(equation, [o._data.shape for o in operands])
+    try:
+        out = _einsum_op(len(operands)).apply(*operands, terms=tuple(terms), rhs=rhs)
+    except ValueError as exc:
+        raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes: {exc}") from None
+    return out

@@ -61,3 +61,228 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {input._dtype.legacy_name[:-6]}; use x.float().mean()")
     return Mean.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
+
+
+def _count(shape, axes):
+    n = 1
+    for i in axes:
+        n *= shape[i]
+    return n
+
+
+class Prod(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, dtype):
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        return ctx.backend.xp.prod(a, axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        (a,) = ctx.saved_tensors_list()
+        shape = a._data.shape
+        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
+        g = _restore(g, shape, ctx.axes, ctx.keepdim)
+        zero = a == 0
+        # d prod / d x_i is the product of the others: out / x_i, except where x_i is 0
+        # (then it is the product of the non-zeros if x_i is the only zero, else 0)
+        safe = where(zero, 1, a)
+        nonzero_prod = Prod.apply(safe, axes=ctx.axes, keepdim=True, dtype=None)
+        n_zero = sum(zero, ctx.axes, keepdim=True)
+        at_zero = where(n_zero == 1, nonzero_prod, 0)
+        return g * where(zero, at_zero, out / safe)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product of elements over ``dim`` (all when None). Integer products are int64."""
+    if dim is not None and not isinstance(dim, int):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._dtype.category < _dt.FLOAT:
+        input = input.to(_dt.int64)
+    return Prod.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's correction by default (``correction=0`` or ``unbiased=False`` for the population variance)."""
+    if isinstance(dim, bool):
+        unbiased, dim = dim, None
+    if input._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
+                           f"{input._dtype}; convert first, e.g. x.float()")
+    axes = dims(dim, input._data.ndim)
+    n = _count(input._data.shape, axes)
+    c = _correction(unbiased, correction)
+    centered = input - mean(input, axes, keepdim=True)
+    total = sum(centered * centered, axes, keepdim=keepdim)
+    denom = n - c
+    if denom <= 0:
+        # torch returns nan (inf for a positive sum / 0) with a warning; match its value
+        import warnings
+        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                      "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
+        return total / max(denom, 0) if denom == 0 else total * float("nan")
+    return total / denom
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` (see ``var`` for the correction)."""
+    if isinstance(dim, bool):
+        unbiased, dim = dim, None
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim) if dim is not None else mean(input))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim) if dim is not None else mean(input))
+
+
+class LogSumExp(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = ctx.backend.xp
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        if a.size == 0:
+            return xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+        m = xp.max(a, axis=axes, keepdims=True)
+        # subtract the max so exp never overflows; an all -inf (or inf) slice keeps its value
+        m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=m.dtype))
+        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        if not keepdim:
+            out = xp.reshape(out, tuple(s for i, s in enumerate(out.shape) if i not in axes))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import exp
+        (a,) = ctx.saved_tensors_list()
+        shape = a._data.shape
+        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
+        return _restore(g, shape, ctx.axes, ctx.keepdim) * exp(a - out)
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    if dim is None:
+        dim = tuple(range(input._data.ndim))
+    if input._dtype.category < _dt.FLOAT:
+        input = input.to(_dt.get_default_dtype())
+    return LogSumExp.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
+
+
+class Norm2(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = ctx.backend.xp
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        (a,) = ctx.saved_tensors_list()
+        shape = a._data.shape
+        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
+        g = _restore(g, shape, ctx.axes, ctx.keepdim)
+        # torch's subgradient at 0 is 0, not nan
+        return a * where(out == 0, 0, g / where(out == 0, 1, out))
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over ``dim`` (``'fro'`` and 2 are the Euclidean norm; ``inf``, ``-inf``, 0, 1, any p)."""
+    from .elementwise import abs as _abs
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {input._dtype.legacy_name[:-6]}; convert first, e.g. x.float()")
+    if isinstance(dim, int):
+        dim = (dim,)
+    axes = dims(dim, input._data.ndim)
+    if p is None or p == "fro" or p == 2:
+        return Norm2.apply(input, axes=axes, keepdim=keepdim)
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): p={p!r} is not supported for vector norms; use 'fro', a number, "
+                           f"inf or -inf")
+    inf = float("inf")
+    if p == inf:
+        from .minmax import amax
+        return amax(_abs(input), axes, keepdim)
+    if p == -inf:
+        from .minmax import amin
+        return amin(_abs(input), axes, keepdim)
+    if p == 0:
+        return sum((input != 0).to(input._dtype), axes, keepdim)
+    if p == 1:
+        return sum(_abs(input), axes, keepdim)
+    return sum(_abs(input) ** p, axes, keepdim) ** (1.0 / p)
+
+
+class CumSum(Op):
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        return ctx.backend.xp.cumulative_sum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .shape import flip
+        return flip(CumSum.apply(flip(g, (ctx.axis,)), axis=ctx.axis), (ctx.axis,))
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along ``dim``. Integer and bool sums are int64."""
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._dtype.category < _dt.FLOAT:
+        input = input.to(_dt.int64)
+    if input._data.ndim == 0:
+        dims(dim, 0)
+        return input.clone()
+    return CumSum.apply(input, axis=dims(dim, input._data.ndim)[0])
+
+
+def _logical_reduce(name):
+    def reduce(input, dim=None, keepdim=False):
+        from ..tensor import Tensor
+        xp = input._backend.xp
+        data = input._data
+        if input._dtype is not _dt.bool_:
+            data = data != 0
+        if isinstance(dim, int):
+            dim = (dim,)
+        out = getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim)
+        return Tensor._make(xp.asarray(out), _dt.bool_, input._backend)
+    reduce.__name__ = name
+    reduce.__doc__ = f"Whether {name} elements are true (non-zero) over ``dim``; a bool tensor."
+    return reduce
+
+
+all = _logical_reduce("all")
+any = _logical_reduce("any")

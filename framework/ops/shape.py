@@ -198,3 +198,85 @@ def flatten(self, start_dim=0, end_dim=-1):
     for x in shape[s:e + 1]:
         n *= x
     return reshape(self, shape[:s] + (n,) + shape[e + 1:])
+
+
+class Flip(Op):
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.axes = axes
+        return ctx.backend.xp.flip(a, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Flip.apply(g, axes=ctx.axes)
+
+
+def flip(input, dims):
+    """Reverse the order of elements along ``dims`` (a copy, as in torch)."""
+    if isinstance(dims, int):
+        dims = (dims,)
+    n = input._data.ndim
+    axes = tuple(wrap_dim(d, n) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dims has duplicates, original flip dims size={len(axes)}, but unique flip dims "
+                           f"size={len(set(axes))}")
+    if n == 0 or not axes:
+        return input.clone()
+    return Flip.apply(input, axes=axes)
+
+
+def fliplr(input):
+    return flip(input, (1,))
+
+
+def flipud(input):
+    return flip(input, (0,))
+
+
+def repeat(self, *sizes):
+    """Tile the tensor ``sizes[i]`` times along each dim (leading new dims allowed)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = tuple(int(s) for s in sizes)
+    n = self._data.ndim
+    if len(sizes) < n:
+        raise RuntimeError(f"Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                           f"of tensor (got {len(sizes)} repeat dims for a {n}-D tensor)")
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: repeat sizes {list(sizes)}")
+    shape = (1,) * (len(sizes) - n) + tuple(self._data.shape)
+    # (r0, s0, r1, s1, ...) by broadcasting, then merge each pair: all differentiable views
+    inter = []
+    target = []
+    for r, s in zip(sizes, shape):
+        inter += [1, s]
+        target += [r, s]
+    out = self.reshape(tuple(inter)).expand(*target)
+    return out.reshape(tuple(r * s for r, s in zip(sizes, shape)))
+
+
+def broadcast_to(input, size):
+    """``input`` expanded to ``size`` (a view; -1 keeps a size)."""
+    return expand(input, tuple(size))
+
+
+def movedim(input, source, destination):
+    """Move dims ``source`` to positions ``destination`` (ints or sequences)."""
+    n = input._data.ndim
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+                           f"contain the same number of dims as destination ({list(dst)} dims)")
+    src = [wrap_dim(d, n) for d in src]
+    dst = [wrap_dim(d, n) for d in dst]
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(d for d in range(n) if d not in src)
+    order = [next(rest) if o is None else o for o in order]
+    return permute(input, *order)
+
+
+def swapaxes(input, axis0, axis1):
+    return transpose(input, axis0, axis1)

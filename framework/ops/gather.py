@@ -1,0 +1,211 @@
+"""Index-driven ops along a dim: gather, scatter, scatter_add, index_select, masked_fill, take_along_dim."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+from ._util import wrap_dim
+
+
+def _check_index(name, input, dim, index, src=None):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._dtype is not _dt.int64 and index._dtype.category != _dt.INT:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index._dtype}; use index.long()")
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    ishape = index._data.shape
+    if index._data.ndim != n and not (n == 0 and index._data.ndim <= 1):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor "
+                           f"({index._data.ndim} vs {n})")
+    for d, (i, s) in enumerate(zip(ishape, input._data.shape)):
+        if d != axis and i > s:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index {list(ishape)} to be "
+                               f"smaller than self {list(input.shape)} apart from dimension {axis}")
+    if index.numel():
+        xp = index._backend.xp
+        size = input._data.shape[axis] if n else 1
+        lo = int(xp.min(index._data))
+        hi = int(xp.max(index._data))
+        if lo < -size or hi >= size:
+            bad = hi if hi >= size else lo
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+    return axis
+
+
+def _region(shape, ishape, axis):
+    """The slice of the input that an index of ``ishape`` addresses (all of ``axis``)."""
+    return tuple(slice(None) if d == axis else slice(0, i) for d, i in enumerate(ishape))
+
+
+class Gather(Op):
+    @staticmethod
+    def forward(ctx, a, index, axis):
+        ctx.axis = axis
+        ctx.shape = a.shape
+        ctx.index = index
+        region = _region(a.shape, index.shape, axis)
+        return ctx.backend.take_along_axis(a[region], index, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        zeros = Tensor._make(ctx.backend.zeros(ctx.shape, g._dtype), g._dtype, ctx.backend)
+        return ScatterAdd.apply(zeros, ctx.tensor(ctx.index), g, axis=ctx.axis), None
+
+
+class ScatterAdd(Op):
+    @staticmethod
+    def forward(ctx, a, index, src, axis):
+        ctx.axis = axis
+        ctx.index = index
+        src = src[tuple(slice(0, i) for i in index.shape)] if src.shape != index.shape else src
+        return ctx.backend.add_along_axis(a, index, src, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        gsrc = None
+        if ctx._edges[2] is not None:
+            gsrc = Gather.apply(g, ctx.tensor(ctx.index), axis=ctx.axis)
+            shape = ctx._shapes[2]
+            if tuple(gsrc.shape) != tuple(shape):
+                # src was larger than index: the unused part gets zero
+                from ..ops.indexing import IndexAccumulate
+                gsrc = IndexAccumulate.apply(gsrc, key=tuple(slice(0, i) for i in gsrc.shape), shape=shape)
+        return g, None, gsrc
+
+
+class Scatter(Op):
+    @staticmethod
+    def forward(ctx, a, index, src, axis):
+        ctx.axis = axis
+        ctx.index = index
+        backend = ctx.backend
+        xp = backend.xp
+        if not hasattr(src, "shape") or src.shape == ():
+            src = xp.broadcast_to(xp.asarray(src, dtype=a.dtype), index.shape)
+        elif src.shape != index.shape:
+            src = src[tuple(slice(0, i) for i in index.shape)]
+        region = _region(a.shape, index.shape, axis)
+        out = backend.copy(a)
+        backend.setitem(out, region, backend.put_along_axis(a[region], index, src, axis))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        index = ctx.tensor(ctx.index)
+        ga = Scatter.apply(g, index, 0, axis=ctx.axis) if ctx._edges[0] is not None else None
+        gsrc = None
+        if len(ctx._edges) > 2 and ctx._edges[2] is not None:
+            gsrc = Gather.apply(g, index, axis=ctx.axis)
+            shape = ctx._shapes[2]
+            if shape is not None and tuple(gsrc.shape) != tuple(shape) and len(shape) == gsrc.ndim:
+                from ..ops.indexing import IndexAccumulate
+                gsrc = IndexAccumulate.apply(gsrc, key=tuple(slice(0, i) for i in gsrc.shape), shape=shape)
+        return ga, None, gsrc
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """``out[i][j] = input[index[i][j]][j]`` along ``dim`` (index has input's ndim)."""
+    axis = _check_index("gather", input, dim, index)
+    if input._data.ndim == 0:
+        return input.clone()
+    return Gather.apply(input, index, axis=axis)
+
+
+def _src(input, src, value):
+    if src is None:
+        src = value
+    if isinstance(src, Tensor):
+        if src._dtype is not input._dtype:
+            raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype "
+                               f"({input._dtype} vs {src._dtype})")
+        return src
+    return src
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of ``input`` with ``src`` (a tensor or number) written at ``index`` along ``dim``."""
+    if reduce is not None:
+        if reduce == "add":
+            return scatter_add(input, dim, index, src if isinstance(src, Tensor) else
+                               input.new_full(index.shape, src))
+        raise RuntimeError(f"scatter(): reduce={reduce!r} is not supported; use scatter_add or scatter_reduce")
+    src = _src(input, src, value)
+    axis = _check_index("scatter", input, dim, index)
+    return Scatter.apply(input, index, src, axis=axis)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices accumulate)."""
+    src = _src(input, src, None)
+    axis = _check_index("scatter_add", input, dim, index)
+    return ScatterAdd.apply(input, index, src, axis=axis)
+
+
+def index_select(input, dim, index):
+    """The slices of ``input`` at ``index`` (1-D integer tensor) along ``dim``."""
+    from .indexing import GetItem
+    if not isinstance(index, Tensor) or index._dtype.category != _dt.INT or index._data.ndim > 1:
+        raise RuntimeError("index_select(): Expected a 1-D integer (long or int) index tensor")
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    size = input._data.shape[axis] if n else 1
+    if index.numel():
+        xp = index._backend.xp
+        hi = int(xp.max(index._data))
+        lo = int(xp.min(index._data))
+        if hi >= size or lo < -size:
+            raise IndexError(f"index out of range in self: index {hi if hi >= size else lo} is out of "
+                             f"bounds for dimension {axis} with size {size}")
+    if n == 0:
+        return input.reshape(1).expand(index.numel()).reshape(index.shape) * 1
+    idx = index._data if index._data.ndim else index._backend.xp.reshape(index._data, (1,))
+    return GetItem.apply(input, key=(slice(None),) * axis + (idx,))
+
+
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` where ``mask`` (bool, broadcastable) is true."""
+    from .arithmetic import where
+    if not isinstance(mask, Tensor) or mask._dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}; use mask.bool()")
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
+                               f"with {value._data.ndim} dimension(s).")
+        value = value.to(input._dtype)
+    else:
+        if input._dtype.category < _dt.FLOAT and isinstance(value, float) and value != int(value):
+            pass  # torch truncates silently
+        value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
+    out = where(mask, value, input)
+    if out._data.shape != input._data.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {list(mask.shape)} must broadcast to the input's "
+                           f"shape {list(input.shape)}")
+    return out
+
+
+def take_along_dim(input, indices, dim=None):
+    """Values of ``input`` at ``indices`` along ``dim`` (of the flattened input when None)."""
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    if indices._data.ndim != n:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of "
+                           f"dimensions, but got {n} dimensions for input, and {indices._data.ndim} "
+                           f"dimensions for indices")
+    ishape = list(indices._data.shape)
+    shape = list(input._data.shape)
+    for d in range(n):
+        if d == axis:
+            continue
+        m = shape[d] if ishape[d] == 1 else ishape[d]
+        shape[d] = ishape[d] = m
+    ishape[axis] = indices._data.shape[axis]
+    shape[axis] = input._data.shape[axis]
+    if tuple(shape) != input._data.shape:
+        input = input.expand(*shape)
+    if tuple(ishape) != indices._data.shape:
+        indices = indices.expand(*ishape)
+    return gather(input, axis, indices)

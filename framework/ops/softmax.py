@@ -1,0 +1,79 @@
+"""softmax and log_softmax along a dim, numerically stable (the max is subtracted first)."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ._util import wrap_dim
+
+
+def _shifted(xp, a, axis):
+    m = xp.max(a, axis=axis, keepdims=True)
+    # a slice of all -inf would give nan from -inf - -inf: shift it by 0 instead
+    m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=a.dtype))
+    return a - m
+
+
+class Softmax(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        xp = ctx.backend.xp
+        ctx.axis = axis
+        e = xp.exp(_shifted(xp, a, axis))
+        return e / xp.sum(e, axis=axis, keepdims=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        gy = g * y
+        return gy - y * gy.sum(ctx.axis, keepdim=True)
+
+
+class LogSoftmax(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        xp = ctx.backend.xp
+        ctx.axis = axis
+        s = _shifted(xp, a, axis)
+        return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g - y.exp() * g.sum(ctx.axis, keepdim=True)
+
+
+def _prepare(input, dim, dtype, name):
+    if dim is None:
+        raise TypeError(f"{name}() missing required argument 'dim': pass the dimension to normalise over, "
+                        f"e.g. {name}(x, dim=-1)")
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{input._dtype.legacy_name[:-6]}'; "
+                           f"convert the input to float first, e.g. x.float()")
+    return input, wrap_dim(dim, input._data.ndim)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``exp(x) / exp(x).sum(dim)`` computed without overflow.
+
+    Example:
+        >>> tensorplug.softmax(tensorplug.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([0.0900, 0.2447, 0.6652])
+    """
+    input, axis = _prepare(input, dim, dtype, "softmax")
+    if input._data.ndim == 0:
+        return input * 0 + 1
+    return Softmax.apply(input, axis=axis)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``log(softmax(x, dim))`` computed stably (``x - logsumexp(x, dim)``)."""
+    input, axis = _prepare(input, dim, dtype, "log_softmax")
+    if input._data.ndim == 0:
+        return input * 0
+    return LogSoftmax.apply(input, axis=axis)

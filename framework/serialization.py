@@ -40,7 +40,7 @@ __all__ = ["save", "load", "save_safetensors", "load_safetensors", "CheckpointEr
 MAGIC = b"TPLUGCKP"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 512
+MAX_DEPTH = 100
 _PREFIX = struct.Struct("<8sIQ")
 _DIGEST = 32
 _CHUNK = 1 << 20
@@ -424,7 +424,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             root, data = _read_verified(fh, name, size)
-    return _Decoder(name, data, map_location).decode(root)
+    try:
+        return _Decoder(name, data, map_location).decode(root)
+    except RecursionError:
+        raise _bad(name, "the structure is nested too deeply") from None
 
 
 # safetensors ----------------------------------------------------------------------

@@ -1,0 +1,312 @@
+"""``Optimizer``: parameter groups, per-parameter state and checkpoints, like torch's.
+
+Subclasses validate their options, then implement ``step`` as a loop over
+``self.param_groups`` that updates ``p._data`` in place through the
+parameter's backend (``p._backend.xp``): no graph is built and no tensor op
+is dispatched, so a step costs the arithmetic and little else.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from itertools import chain
+
+from ..autograd.grad_mode import GradMode
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Marks an option that has no default (torch's ``required``)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class of every optimizer.
+
+    Args:
+        params: an iterable of tensors, or of dicts (parameter groups) each
+            holding ``"params"`` and any per-group options.
+        defaults: the options a group gets when it does not set them.
+
+    Example:
+        >>> opt = tensorplug.optim.SGD(model.parameters(), lr=0.1)
+        >>> opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {_typename(params)}; pass [tensor] or model.parameters()")
+        if isinstance(params, dict):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            "but got dict; pass a list of parameter groups, e.g. [{'params': ...}]")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        try:
+            param_groups = list(params)
+        except TypeError:
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {_typename(params)}") from None
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list; did the model register its parameters "
+                             "(nn.Parameter attributes of an nn.Module)?")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    # groups -----------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with ``"params"`` and options) to optimize."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of tensors in sets will change between runs. Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        index = len(self.param_groups)
+        seen = {}
+        for i, p in enumerate(param_group["params"]):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
+            if not (p.grad_fn is None or p._retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor; optimize the leaf it was computed from, "
+                                 "or a detached copy: x.detach().requires_grad_()")
+            if id(p) in seen:
+                raise ValueError(f"parameter {i} of parameter group {index} (shape {list(p.shape)}) is the same "
+                                 f"tensor as parameter {seen[id(p)]}; list each parameter once")
+            seen[id(p)] = i
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if "lr" in param_group:
+            _check_lr(param_group["lr"])
+        for group in self.param_groups:
+            if any(id(p) in seen for p in group["params"]):
+                raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # gradients --------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True):
+        """Reset every parameter's ``.grad``: to None (the default) or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p._grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                    continue
+                if g.grad_fn is not None:
+                    g = g.detach()
+                    p._grad = g
+                g._requires_grad = False
+                data = g._data
+                try:
+                    data[...] = 0
+                except (TypeError, ValueError):
+                    # a read-only broadcast view (e.g. the grad of a sum): give it its own zeros
+                    g._data = g._backend.xp.zeros_like(data)
+                g._version[0] += 1
+
+    def step(self, closure=None):
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def _closure(self, closure):
+        if closure is None:
+            return None
+        prev = GradMode.enabled
+        GradMode.enabled = True
+        try:
+            return closure()
+        finally:
+            GradMode.enabled = prev
+
+    # state ------------------------------------------------------------------------
+    def state_dict(self):
+        """The optimizer's state: ``{"state": {index: {...}}, "param_groups": [...]}``.
+
+        Parameters are replaced by their position across the groups, as torch
+        does; the state tensors are included (not copied).
+        """
+        mapping = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore a ``state_dict()``: options per group and each parameter's state (copied)."""
+        if not hasattr(state_dict, "keys") or "param_groups" not in state_dict or "state" not in state_dict:
+            raise TypeError("Expected state_dict to be dict-like with 'state' and 'param_groups', "
+                            f"got {type(state_dict).__name__}; pass what optimizer.state_dict() returned")
+        groups = self.param_groups
+        saved_groups = copy.deepcopy([{k: v for k, v in g.items()} for g in state_dict["param_groups"]])
+        if len(groups) != len(saved_groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups ({len(saved_groups)}) "
+                             f"than the optimizer ({len(groups)})")
+        for i, (g, s) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group that doesn't match the size of "
+                                 f"optimizer's group: group {i} has {len(s['params'])} parameters in the state "
+                                 f"dict and {len(g['params'])} in the optimizer")
+        id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
+                          chain.from_iterable(g["params"] for g in groups)))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = {key: _cast(param, value, key) for key, value in v.items()}
+            else:
+                state[k] = copy.deepcopy(v)
+        for g, s in zip(groups, saved_groups):
+            s["params"] = g["params"]
+        self.state = state
+        self.param_groups = saved_groups
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            for key in sorted(group):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+
+# helpers for subclasses ------------------------------------------------------------
+
+def _typename(obj):
+    if isinstance(obj, Tensor):
+        return obj.type()
+    return type(obj).__module__ + "." + type(obj).__qualname__ if type(obj).__module__ != "builtins" \
+        else type(obj).__name__
+
+
+def _as_float(value):
+    return float(value.item()) if isinstance(value, Tensor) else float(value)
+
+
+def _check_lr(lr):
+    value = _as_float(lr)
+    if not value >= 0.0:  # also refuses NaN, which torch lets through
+        raise ValueError(f"Invalid learning rate: {lr} (expected a number >= 0)")
+
+
+def check_options(lr=None, eps=None, weight_decay=None, momentum=None, betas=None, **others):
+    """Validate the common options with torch's messages (NaN is refused everywhere)."""
+    if lr is not None:
+        _check_lr(lr)
+    if eps is not None and not _as_float(eps) >= 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps} (expected a number >= 0)")
+    if weight_decay is not None and not _as_float(weight_decay) >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay} (expected a number >= 0)")
+    if momentum is not None and not _as_float(momentum) >= 0.0:
+        raise ValueError(f"Invalid momentum value: {momentum} (expected a number >= 0)")
+    if betas is not None:
+        for i, beta in enumerate(betas):
+            if not 0.0 <= _as_float(beta) < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected 0 <= beta < 1)")
+    for name, (value, low, high) in others.items():
+        if not low <= _as_float(value) <= high:
+            raise ValueError(f"Invalid {name} value: {value} (expected {low} <= {name} <= {high})")
+
+
+def check_unsupported(foreach=None, fused=None, differentiable=False, capturable=False):
+    """Accept torch's implementation switches; refuse the ones that would change results."""
+    if fused:
+        raise RuntimeError("fused=True is not supported by tensorplug optimizers; leave fused=None "
+                           "(the update already runs in place on the backend arrays)")
+    if differentiable:
+        raise RuntimeError("differentiable=True is not supported by tensorplug optimizers; leave it False")
+    if capturable:
+        raise RuntimeError("capturable=True (CUDA graphs) is not supported by tensorplug optimizers; "
+                           "leave it False")
+
+
+def zeros_state(p):
+    """A zero tensor shaped like ``p``, on its backend (optimizer state)."""
+    return Tensor._make(p._backend.xp.zeros_like(p._data), p._dtype, p._backend)
+
+
+def copy_state(p, array):
+    """A tensor holding a copy of ``array``, with ``p``'s dtype and backend."""
+    return Tensor._make(p._backend.copy(array), p._dtype, p._backend)
+
+
+def step_state():
+    """The ``step`` counter: a 0-d float32 tensor on the CPU, as torch keeps it."""
+    from ..tensor import tensor
+    from ..dtypes import float32
+    return tensor(0.0, dtype=float32, device="cpu")
+
+
+def bump_step(state):
+    """Add one to ``state['step']`` in place and return the new count as a float."""
+    t = state["step"]
+    data = t._data
+    try:
+        data += 1
+        t._data = data
+    except (TypeError, ValueError):
+        t._data = t._backend.asarray(float(data) + 1, t._dtype)
+    t._version[0] += 1
+    return float(t._data)
+
+
+def axpy(y, alpha, x):
+    """``y += alpha * x`` in place, with no temporary when alpha is +1 or -1."""
+    if alpha == 1:
+        y += x
+    elif alpha == -1:
+        y -= x
+    elif alpha != 0:
+        y += alpha * x
+    return y
+
+
+def _cast(param, value, key):
+    if isinstance(value, Tensor):
+        if key == "step":
+            return Tensor._make(value._backend.copy(value._data), value._dtype, value._backend)
+        if value._backend is not param._backend or (param.is_floating_point() and value._dtype is not param._dtype):
+            value = value.to(device=param.device, dtype=param._dtype if param.is_floating_point() else value._dtype)
+            return Tensor._make(value._data, value._dtype, value._backend)
+        return Tensor._make(value._backend.copy(value._data), value._dtype, value._backend)
+    if isinstance(value, dict):
+        return {k: _cast(param, v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(param, v, key) for v in value)
+    return copy.deepcopy(value)
+
+
+def finite(value):
+    return not (math.isnan(value) or math.isinf(value))

@@ -5,7 +5,8 @@ time any registry is needed) and from ``TENSORPLUG_PLUGINS=mod1,mod2``.
 Environment variables:
 
 - ``TENSORPLUG_BACKEND``: the default backend (read once, on first use).
-- ``TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1``: skip entry points.
+- ``TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1``: skip entry points (the NumPy
+  backend, the last resort of selection, is still registered).
 - ``TENSORPLUG_PLUGINS=a,b``: import and register these modules.
 - ``TENSORPLUG_STRICT_PLUGINS=1``: a broken plugin raises instead of warning.
 
@@ -20,6 +21,7 @@ import importlib
 import os
 import warnings
 
+from .device import device as _device
 from .errors import BackendUnavailableError, PluginError
 
 __all__ = ["get_backend", "default_backend", "use_backend", "backend_specs", "backend_status",
@@ -27,6 +29,7 @@ __all__ = ["get_backend", "default_backend", "use_backend", "backend_specs", "ba
 
 GROUP = "tensorplug"
 DEFAULT_BACKEND = "numpy"
+DEFAULT_MODULE = "tensorplug_numpy"
 
 _current = contextvars.ContextVar("tensorplug_backend", default=None)
 
@@ -86,6 +89,13 @@ class _Registry:
                 for ep in _entry_points():
                     dist, version = _dist_of(ep)
                     self._register(PluginInfo(ep.name, ep.value, dist, version), ep.load)
+            else:
+                # autoload off skips every entry point, but the documented last resort of
+                # backend selection (numpy) stays, as pytest keeps its built-in plugins
+                dist, version = _dist_of_module(DEFAULT_MODULE)
+                info = PluginInfo(DEFAULT_BACKEND, DEFAULT_MODULE, dist, version,
+                                  source="the built-in default (autoload is off)")
+                self._register(info, lambda: importlib.import_module(DEFAULT_MODULE))
             for module in _env_list("TENSORPLUG_PLUGINS"):
                 dist, version = _dist_of_module(module)
                 info = PluginInfo(module, module, dist, version, source="TENSORPLUG_PLUGINS")
@@ -260,7 +270,7 @@ class _Registry:
         if os.environ.get("TENSORPLUG_BACKEND", "").strip() == name:
             parts.append(f"TENSORPLUG_BACKEND={name} names it: set it to one of {available} "
                          f"or unset it (the default is {DEFAULT_BACKEND})")
-        else:
+        elif not hint:
             parts.append("install the plugin that provides it, or pick one of the available backends")
         return "; ".join(parts)
 
@@ -301,7 +311,7 @@ class _Registry:
                 raise RuntimeError(f"Invalid device string: '{text}': the index must be a non-negative integer")
             index = int(index)
         else:
-            index = getattr(name, "index", None)
+            index = name.index if isinstance(name, _device) else None
         if spec.device_type != "cpu" and index is None:
             index = 0
         return self.instance(spec, index)

@@ -1,0 +1,328 @@
+"""The plugin registry, with real entry points of real installed distributions.
+
+The fixture distributions in ``fixtures/`` are pip-installed into one temporary
+virtual environment (built once per session, with the system site-packages,
+so tensorplug itself is visible there); each scenario runs that
+environment's python in a subprocess with its own environment variables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tensorplug
+from tensorplug import registry
+from tensorplug.errors import BackendUnavailableError, PluginError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DISTS = ("tinybackend", "brokenplugin", "badhooks")
+
+
+@pytest.fixture(scope="session")
+def venv_python(tmp_path_factory):
+    """A venv that sees tensorplug (system site-packages) plus the fixture plugin distributions."""
+    root = tmp_path_factory.mktemp("plugin-venv")
+    src = root / "src"
+    for name in DISTS:  # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+        shutil.copytree(FIXTURES / name, src / name)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                   check=True)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # the system pip is visible through system site-packages and installs into the venv's prefix
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", *(str(src / n) for n in DISTS)],
+                   check=True, cwd=root)
+    return str(python)
+
+
+def run_in(python, code, **env):
+    """Run ``code`` in ``python`` with only the given TENSORPLUG_* variables set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TENSORPLUG_") and k != "PYTHONWARNINGS"}
+    clean.update(env)
+    return subprocess.run([python, "-c", textwrap.dedent(code)], env=clean, capture_output=True,
+                          text=True, timeout=120, cwd=str(FIXTURES.parent))
+
+
+REPORT = """
+    import json, warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import tensorplug
+        from tensorplug import registry
+        x = tensorplug.ones(3) + 1
+        out = {
+            "values": x.tolist(),
+            "backend": x._backend.name,
+            "reason": registry.selection_reason(),
+            "backends": sorted(registry.backend_specs()),
+            "losses": sorted(registry.losses()),
+            "optimizers": sorted(registry.optimizers()),
+            "plugins": {n: {"dist": p.distribution, "version": p.version, "error": p.error,
+                            "provides": p.provides, "source": p.source}
+                        for n, p in registry.plugins().items()},
+        }
+    out["warnings"] = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    print(json.dumps(out))
+"""
+
+
+def report(python, **env):
+    proc = run_in(python, REPORT, **env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# import is cheap -------------------------------------------------------------------
+
+def test_import_does_no_discovery_and_no_numpy():
+    code = """
+        import sys
+        import tensorplug
+        from tensorplug import registry
+        assert registry.REGISTRY.manager is None, "plugins discovered at import"
+        assert "importlib.metadata" not in sys.modules, "entry points read at import"
+        assert "numpy" not in sys.modules, "numpy imported by import tensorplug"
+        assert "tensorplug_numpy" not in sys.modules
+        assert "cupy" not in sys.modules
+        tensorplug.zeros(2)  # the first tensor loads the plugins and the NumPy backend
+        assert registry.REGISTRY.manager is not None
+        assert "numpy" in sys.modules and "tensorplug_numpy" in sys.modules
+        assert "cupy" not in sys.modules, "the CPU path imported cupy"
+        print("ok")
+    """
+    proc = run_in(sys.executable, code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+# discovery through real entry points ----------------------------------------------------
+
+def test_discovery_of_an_installed_third_party_plugin(venv_python):
+    out = report(venv_python)
+    tiny = out["plugins"]["tiny"]
+    assert tiny["dist"] == "tensorplug-tinybackend" and tiny["version"] == "1.2.3"
+    assert tiny["error"] is None
+    assert tiny["provides"] == ["backend tiny", "backend tinygpu", "loss TinyLoss", "optimizer TinySGD"]
+    assert {"numpy", "tiny", "tinygpu"} <= set(out["backends"])
+    assert "TinyLoss" in out["losses"] and "TinySGD" in out["optimizers"]
+    # the default stays numpy: installing a plugin does not change the selection
+    assert out["backend"] == "numpy" and "default" in out["reason"]
+    assert out["values"] == [2.0, 2.0, 2.0]
+
+
+def test_env_var_selects_the_plugin_backend(venv_python):
+    code = """
+        import tensorplug
+        from tensorplug import registry
+        x = tensorplug.arange(4.0) * 2
+        print(type(x._backend).__name__, x._backend.name, x.device, x.tolist(), registry.selection_reason())
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_BACKEND="tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[:4] == ["TinyBackend", "tiny", "cpu", "[0.0,"]
+    assert "TENSORPLUG_BACKEND=tiny" in proc.stdout
+
+
+def test_selection_order_device_over_use_backend_over_env(venv_python):
+    code = """
+        import tensorplug
+        from tensorplug import registry
+        assert tensorplug.zeros(1)._backend.name == "tiny"
+        with tensorplug.use_backend("numpy"):
+            assert tensorplug.zeros(1)._backend.name == "numpy"
+            assert "use_backend('numpy')" in registry.selection_reason()
+            assert tensorplug.zeros(1, device="tiny")._backend.name == "tiny"
+        assert tensorplug.zeros(1)._backend.name == "tiny"
+        print("ok")
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_BACKEND="tiny")
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+
+
+def test_broken_plugins_warn_with_name_and_distribution(venv_python):
+    out = report(venv_python)
+    warns = out["warnings"]
+    text = "\n".join(warns)
+    # import error
+    assert any("'broken'" in w and "tensorplug-brokenplugin 0.0.1" in w and "notinstalled_xyz" in w
+               for w in warns), text
+    # a hookimpl whose arguments do not match the spec (pluggy's validation)
+    assert any("'badargs'" in w and "tensorplug-badhooks" in w and "config" in w for w in warns), text
+    # a hook name that does not exist
+    assert any("'typo'" in w and "tensorplug_add_loss" in w and "unknown hook" in w for w in warns), text
+    # a hook without the marker
+    assert any("'unmarked'" in w and "hookimpl" in w for w in warns), text
+    # a name clash names both plugins and both distributions
+    assert any("'tiny_clash'" in w and "'tiny'" in w and "tensorplug-tinybackend" in w
+               and "tensorplug-badhooks" in w for w in warns), text
+    assert len(warns) == 5, text
+    # ... and everything else keeps working; the first to claim "tiny" keeps it
+    assert out["values"] == [2.0, 2.0, 2.0]
+    assert out["plugins"]["broken"]["error"].startswith("ImportError")
+    assert out["plugins"]["tiny"]["error"] is None
+
+
+def test_clash_keeps_the_first_plugins_backend(venv_python):
+    proc = run_in(venv_python, "import tensorplug; print(tensorplug.zeros(2, device='tiny')._backend.name)")
+    assert proc.returncode == 0 and proc.stdout.strip() == "tiny", proc.stderr
+
+
+def test_strict_mode_raises_plugin_error(venv_python):
+    code = """
+        import tensorplug
+        from tensorplug.errors import PluginError
+        for attempt in range(2):  # the error comes back on every read, not only the first
+            try:
+                tensorplug.zeros(1)
+            except PluginError as exc:
+                assert isinstance(exc, RuntimeError)
+                print(exc)
+            else:
+                raise SystemExit("no PluginError")
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_STRICT_PLUGINS="1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert "plugin 'badargs' (distribution tensorplug-badhooks 0.0.2)" in lines[0]
+    assert "TENSORPLUG_STRICT_PLUGINS" in lines[0]
+
+
+def test_autoload_off_skips_entry_points(venv_python):
+    out = report(venv_python, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert out["warnings"] == []
+    assert list(out["plugins"]) == ["numpy"]  # the last-resort default backend stays
+    assert out["backends"] == ["numpy"] and out["losses"] == [] and out["optimizers"] == []
+    assert out["values"] == [2.0, 2.0, 2.0]
+
+
+def test_autoload_off_names_the_provider_of_a_missing_name(venv_python):
+    code = """
+        import sys, tensorplug
+        from tensorplug import registry
+        print(registry.provider_of("loss", "TinyLoss"))
+        print(registry.provider_of("optimizer", "NoSuchOptimizer"))
+        print(registry.missing_hint("optimizer", "TinySGD"))
+        try:
+            tensorplug.zeros(1, device="tiny")
+        except ValueError as exc:
+            print(exc)
+        assert "tensorplug_tinybackend" in sys.modules  # it was imported only to look
+        assert "tiny" not in registry.backend_specs()
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert proc.returncode == 0, proc.stderr
+    provider, none, hint, error = proc.stdout.strip().splitlines()
+    assert provider == "plugin 'tiny' (distribution tensorplug-tinybackend 1.2.3, module tensorplug_tinybackend)"
+    assert none == "None"
+    assert "TENSORPLUG_PLUGINS=tensorplug_tinybackend" in hint and "autoload is off" in hint
+    assert "unknown backend 'tiny'" in error and "TENSORPLUG_PLUGINS=tensorplug_tinybackend" in error
+
+
+def test_plugins_env_var_loads_named_modules(venv_python):
+    out = report(venv_python, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1",
+                 TENSORPLUG_PLUGINS="tensorplug_tinybackend, ")
+    tiny = out["plugins"]["tensorplug_tinybackend"]
+    assert tiny["source"] == "TENSORPLUG_PLUGINS"
+    assert tiny["dist"] == "tensorplug-tinybackend" and tiny["error"] is None
+    assert "tiny" in out["backends"] and out["warnings"] == []
+
+
+def test_plugins_env_var_with_a_missing_module_warns(venv_python):
+    out = report(venv_python, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1", TENSORPLUG_PLUGINS="no_such_mod_xyz")
+    assert len(out["warnings"]) == 1
+    assert "plugin 'no_such_mod_xyz'" in out["warnings"][0] and "ModuleNotFoundError" in out["warnings"][0]
+    assert out["values"] == [2.0, 2.0, 2.0]
+
+
+def test_unavailable_backend_says_why_and_what_works(venv_python):
+    code = """
+        import tensorplug
+        from tensorplug.errors import BackendUnavailableError
+        try:
+            tensorplug.zeros(1, device="tinydev")
+        except BackendUnavailableError as exc:
+            assert isinstance(exc, RuntimeError)
+            print(exc)
+    """
+    proc = run_in(venv_python, code)
+    assert proc.returncode == 0, proc.stderr
+    assert "backend 'tinygpu'" in proc.stdout and "no tiny device is attached" in proc.stdout
+    assert "TENSORPLUG_BACKEND=numpy" in proc.stdout
+
+
+def test_unknown_env_backend_lists_the_available_ones(venv_python):
+    proc = run_in(venv_python, "import tensorplug; tensorplug.zeros(1)", TENSORPLUG_BACKEND="nope")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ValueError: unknown backend 'nope'")
+    listed = last.split("expected one of ", 1)[1]
+    assert all(f"'{name}'" in listed.split("]")[0] for name in ("numpy", "tiny", "tinygpu")), last
+    assert "TENSORPLUG_BACKEND=nope" in last
+
+
+# in-process: the in-tree plugins -------------------------------------------------------
+
+def test_in_tree_plugins_come_from_the_tensorplug_distribution():
+    plugins = registry.plugins()
+    assert plugins["numpy"].distribution == "tensorplug"
+    assert plugins["numpy"].module == "tensorplug_numpy" and plugins["numpy"].error is None
+    assert registry.backend_specs()["numpy"].plugin == "numpy"
+    assert registry.backend_status()["numpy"] is None
+
+
+def test_unknown_backend_name_is_value_error_listing_available():
+    with pytest.raises(ValueError, match=r"unknown backend 'cuda2': expected one of \[.*'numpy'"):
+        tensorplug.zeros(1, device="cuda2")
+    with pytest.raises(ValueError, match="unknown backend"):
+        with tensorplug.use_backend("nope"):
+            pass
+
+
+def test_use_backend_is_a_context_and_restores():
+    before = registry.default_backend()
+    with tensorplug.use_backend("numpy") as b:
+        assert registry.default_backend() is b
+        assert "use_backend" in registry.selection_reason()
+    assert registry.default_backend() is before
+    assert registry.selection_reason(device="cpu").startswith("an explicit device=")
+
+
+def test_env_var_read_by_a_fresh_registry(monkeypatch):
+    # a private registry, so the session's backend instances stay untouched
+    monkeypatch.setenv("TENSORPLUG_BACKEND", "numpy")
+    reg = registry._Registry()
+    assert reg.env_default().name == "numpy" and reg._env_reason == "TENSORPLUG_BACKEND=numpy is set"
+    monkeypatch.setenv("TENSORPLUG_BACKEND", "nope")
+    with pytest.raises(ValueError, match=r"TENSORPLUG_BACKEND=nope names it"):
+        registry._Registry().env_default()
+
+
+def test_explicit_device_works_even_with_a_bad_env_var(monkeypatch):
+    monkeypatch.setenv("TENSORPLUG_BACKEND", "nope")
+    monkeypatch.setattr(registry, "REGISTRY", registry._Registry())
+    assert tensorplug.zeros(2, device="cpu").tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        tensorplug.zeros(2)
+
+
+def test_errors_subclass_the_builtins():
+    assert issubclass(BackendUnavailableError, RuntimeError)
+    assert issubclass(PluginError, RuntimeError)
+    assert issubclass(tensorplug.OutOfMemoryError, RuntimeError)
+    assert issubclass(tensorplug.OutOfMemoryError, MemoryError)
+    assert issubclass(tensorplug.CheckpointError, ValueError)
+    for cls in (BackendUnavailableError, PluginError, tensorplug.OutOfMemoryError):
+        assert issubclass(cls, tensorplug.TensorplugError)
+
+
+def test_provider_of_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        registry.provider_of("layer", "Linear")

@@ -1,2 +1,6 @@
-"""Utilities: data loading."""
+"""Utilities: data loading (``tensorplug.utils.data``)."""
 from __future__ import annotations
+
+from . import data
+
+__all__ = ["data"]

@@ -45,7 +45,9 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_dtype", "_backend", "_requires_grad", "grad_fn", "_grad",
-                 "_version", "_output_nr", "_hooks", "_retains_grad", "__weakref__")
+                 "_version", "_output_nr", "_hooks", "_retains_grad", "_view", "__weakref__")
+    # _view (unset unless this tensor views another's storage): (base, replay) where
+    # replay(base) rebuilds this view with tensorplug ops; see ops/_util.mark_view
 
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
         return _legacy_new(dtype or _dt.get_default_dtype(), args, device, requires_grad)
@@ -234,6 +236,7 @@ class Tensor:
             if t is not None:
                 g2 = g if GradMode.enabled else g.detach()
                 t._grad = g2 if t._grad is None else t._grad + g2
+        keep._retains = True
         _tensor_hooks(self).append(keep)
 
     def register_hook(self, hook):
@@ -246,7 +249,11 @@ class Tensor:
             hooks = self._hooks
         else:
             hooks = _tensor_hooks(self)
-        hooks.append(hook)
+        if hooks and getattr(hooks[-1], "_retains", False):
+            # torch runs the retain_grad hook after every other tensor hook
+            hooks.insert(len(hooks) - 1, hook)
+        else:
+            hooks.append(hook)
         return _function._RemovableHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -260,7 +267,11 @@ class Tensor:
 
     @property
     def _base(self):
-        return None
+        view = getattr(self, "_view", None)
+        return None if view is None else view[0]
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return self._backend.view(self._data, (-1,)) is not None or self.numel() <= 1
 
     # conversion -----------------------------------------------------------------
     def numpy(self, force=False):

@@ -100,3 +100,23 @@ def sum_to_shape(g, shape):
     if g._data.shape != tuple(shape):
         g = g.reshape(shape)
     return g
+
+
+def mark_view(out, base, replay):
+    """Record that ``out`` views ``base``'s storage.
+
+    They share the version counter (so an in-place write through either is
+    seen by saved-tensor checks), and ``replay(t)`` rebuilds the view from
+    ``base`` with tensorplug ops, which in-place writes through the view use
+    to rewrite the base's history (torch's CopySlices).
+    """
+    if out is base:
+        return out
+    out._version = base._version
+    root = getattr(base, "_view", None)
+    if root is None:
+        out._view = (base, replay)
+    else:
+        root_base, prev = root
+        out._view = (root_base, lambda t: replay(prev(t)))
+    return out

@@ -6,6 +6,7 @@ import warnings
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._util import mark_view
 
 
 def _is_advanced(key):
@@ -122,9 +123,12 @@ def getitem(self, key):
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     k = convert_key(self, key)
     try:
-        return GetItem.apply(self, key=k)
+        out = GetItem.apply(self, key=k)
     except IndexError as exc:
         raise _index_error(self, exc) from None
+    if _is_advanced(k):
+        return out  # a copy, as in torch
+    return mark_view(out, self, lambda t: GetItem.apply(t, key=k))
 
 
 def setitem(self, key, value):

@@ -9,14 +9,20 @@ Every write bumps the version counter shared with views and ``.data``.
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
 
 
 def check_leaf(x):
-    if x._requires_grad and x.grad_fn is None and GradMode.enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
-                           "Do it under `with tensorplug.no_grad():`, or on x.data, or clone x first.")
+    if x._requires_grad and GradMode.enabled:
+        if x.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
+                               "Do it under `with tensorplug.no_grad():`, or on x.data, or clone x first.")
+        view = getattr(x, "_view", None)
+        if view is not None and view[0].grad_fn is None and view[0]._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation. Do it under `with tensorplug.no_grad():`, or clone the leaf first.")
 
 
 def check_cast(result_dtype, x):
@@ -34,6 +40,20 @@ def assign(x, array):
     except TypeError:
         # numpy returns immutable scalars for 0-d results: give x a real array
         x._data = x._backend.copy(x._backend.asarray(array, x._dtype))
+    except ValueError as exc:
+        raise write_error(x, array, exc) from None
+
+
+def write_error(x, value, exc):
+    """torch's errors for an in-place write that cannot land in ``x`` (read-only expand, shapes)."""
+    shape = tuple(getattr(value, "shape", ()))
+    if "read-only" in str(exc):
+        return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
+                            "a single memory location (it was made by expand()). Please clone() the tensor "
+                            "before performing the operation.")
+    return RuntimeError(f"output with shape {list(x.shape)} doesn't match the broadcast shape "
+                        f"{list(shape)}; an in-place op cannot change its tensor's shape, use the "
+                        f"out-of-place form")
 
 
 def inplace(x, op, *args, fast=None):
@@ -49,6 +69,9 @@ def inplace(x, op, *args, fast=None):
         if fast is not None:
             try:
                 fast(x._data, *(a._data if isinstance(a, Tensor) else a for a in args))
+            except ValueError as exc:
+                value = args[0] if args else None
+                raise write_error(x, value._data if isinstance(value, Tensor) else value, exc) from None
             except TypeError:
                 prev = GradMode.enabled
                 GradMode.enabled = False
@@ -77,8 +100,14 @@ def inplace(x, op, *args, fast=None):
     check_cast(r._dtype, x)
     if r._dtype is not x._dtype:
         r = r.to(x._dtype)
+    if r._data.shape != x._data.shape:
+        raise write_error(x, r._data, ValueError())
     assign(x, r._data)
     x._version[0] += 1
+    view = getattr(x, "_view", None)
+    if view is not None:
+        _rebase_view(x, view, r)
+        return x
     x.grad_fn = r.grad_fn
     x._output_nr = r._output_nr
     x._requires_grad = True
@@ -172,3 +201,54 @@ def fill_(self, value):
                                f"{value._data.ndim} dimensions.")
     return inplace(self, lambda x, v: x * 0 + v, value,
                    fast=lambda d, v: assign(self, v))
+
+
+class CopySlices(Op):
+    """The base of a view that was written in place (torch's CopySlices).
+
+    The view's region of the base now holds the new values ``r``: its
+    gradient goes to ``r``; the rest of the base's gradient to the old base.
+    ``flat`` holds, for each element of the view, its flat index in the base.
+    """
+
+    @staticmethod
+    def forward(ctx, base, new, flat):
+        backend = ctx.backend
+        ctx.flat = flat
+        n = 1
+        for size in base.shape:
+            n *= size
+        mask = backend.ones((n,), backend.dtype_of(base))
+        backend.setitem(mask, (backend.xp.reshape(flat, (-1,)),), 0)
+        ctx.mask = backend.xp.reshape(mask, base.shape)
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        gbase = g * ctx.tensor(ctx.mask) if ctx._edges[0] is not None else None
+        gnew = None
+        if ctx._edges[1] is not None:
+            from .indexing import GetItem
+            gnew = GetItem.apply(g.reshape(-1), key=(ctx.flat,))
+        return gbase, gnew
+
+
+def _rebase_view(x, view, r):
+    """After ``x`` (a view) took ``r``'s values in place, move the history onto the base."""
+    from ..creation import arange
+    base, replay = view
+    backend = base._backend
+    with_grad = GradMode.enabled
+    GradMode.enabled = False
+    try:
+        flat = replay(arange(base.numel(), device=backend).reshape(base.shape))._data
+    finally:
+        GradMode.enabled = with_grad
+    node = CopySlices.apply(base, r, flat=flat)
+    base.grad_fn = node.grad_fn
+    base._output_nr = 0
+    base._requires_grad = True
+    fresh = replay(base)
+    x.grad_fn = fresh.grad_fn
+    x._output_nr = fresh._output_nr
+    x._requires_grad = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .. import dtypes as _dt
-from ._util import wrap_dim
+from ._util import mark_view, wrap_dim
 
 
 class Cat(Op):
@@ -120,7 +120,8 @@ def _pieces(x, axis, sizes):
     out = []
     start = 0
     for size in sizes:
-        out.append(GetItem.apply(x, key=lead + (slice(start, start + size),)))
+        key = lead + (slice(start, start + size),)
+        out.append(mark_view(GetItem.apply(x, key=key), x, lambda t, key=key: GetItem.apply(t, key=key)))
         start += size
     return tuple(out)
 
@@ -167,4 +168,8 @@ def unbind(input, dim=0):
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     axis = wrap_dim(dim, input._data.ndim)
     lead = (slice(None),) * axis
-    return tuple(GetItem.apply(input, key=lead + (i,)) for i in range(input._data.shape[axis]))
+    out = []
+    for i in range(input._data.shape[axis]):
+        key = lead + (i,)
+        out.append(mark_view(GetItem.apply(input, key=key), input, lambda t, key=key: GetItem.apply(t, key=key)))
+    return tuple(out)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..autograd.function import Op
-from ._util import wrap_dim
+from ._util import mark_view, wrap_dim
 
 
 def infer_shape(shape, numel):
@@ -87,22 +87,15 @@ def view(self, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list)) and hasattr(shape[0], "itemsize"):
         return self.view_as_dtype(shape[0])
     shape = infer_shape(shape, self.numel())
-    if shape == self._data.shape:
-        return View.apply(self, shape=shape) if self._requires_grad else _alias(self, self._data)
-    return View.apply(self, shape=shape)
-
-
-def _alias(x, data):
-    from ..tensor import Tensor
-    t = Tensor._make(data, x._dtype, x._backend)
-    t._version = x._version
-    return t
+    return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
 
 
 def reshape(self, *shape):
     """The same data with another shape (a view where possible, else a copy)."""
     shape = infer_shape(shape, self.numel())
-    return Reshape.apply(self, shape=shape)
+    if self._backend.view(self._data, shape) is None:
+        return Reshape.apply(self, shape=shape)
+    return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
 
 
 def permute(self, *dims):
@@ -115,7 +108,7 @@ def permute(self, *dims):
                            f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
                            f"equal to len(dims) = {len(axes)}" if len(axes) != n else
                            f"permute(): duplicate dims are not allowed, got {list(dims)}")
-    return Permute.apply(self, axes=axes)
+    return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
 def transpose(self, dim0, dim1):
@@ -126,7 +119,8 @@ def transpose(self, dim0, dim1):
     a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
     axes = list(range(n))
     axes[a], axes[b] = axes[b], axes[a]
-    return Permute.apply(self, axes=tuple(axes))
+    axes = tuple(axes)
+    return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
 def t(self):
@@ -160,7 +154,7 @@ def expand(self, *sizes):
     shape = tuple(shape)
     if shape == self._data.shape:
         return self
-    return Expand.apply(self, shape=shape)
+    return mark_view(Expand.apply(self, shape=shape), self, lambda t: Expand.apply(t, shape=shape))
 
 
 def expand_as(self, other):
@@ -175,7 +169,9 @@ def squeeze(self, dim=None):
         axes = (dim,) if isinstance(dim, int) else tuple(dim)
         axes = {wrap_dim(d, len(shape)) for d in axes}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
-    return self if new == shape else View.apply(self, shape=new)
+    if new == shape:
+        return self
+    return mark_view(View.apply(self, shape=new), self, lambda t: Reshape.apply(t, shape=new))
 
 
 def unsqueeze(self, dim):
@@ -183,7 +179,8 @@ def unsqueeze(self, dim):
     d = wrap_dim(dim, n)
     shape = list(self._data.shape)
     shape.insert(d, 1)
-    return View.apply(self, shape=tuple(shape))
+    shape = tuple(shape)
+    return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
 
 
 def flatten(self, start_dim=0, end_dim=-1):
@@ -204,7 +201,7 @@ class Flip(Op):
     @staticmethod
     def forward(ctx, a, axes):
         ctx.axes = axes
-        return ctx.backend.xp.flip(a, axis=axes)
+        return ctx.backend.copy(ctx.backend.xp.flip(a, axis=axes))  # torch's flip copies
 
     @staticmethod
     def backward(ctx, g):

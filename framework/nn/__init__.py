@@ -1,12 +1,42 @@
-"""Neural-network layers, losses and functional API (``tensorplug.nn``)."""
+"""Neural-network layers, losses and functional API (``tensorplug.nn``).
+
+Losses that plugins add (``tensorplug_add_losses``) appear here too:
+``tensorplug.nn.<Name>`` looks them up in ``tensorplug.registry.losses()``.
+"""
 from __future__ import annotations
 
 from .parameter import Parameter
 from .module import Module
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear, LazyLinear
-from . import functional, init
+from .activation import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .sparse import Embedding
+from .flatten import Flatten, Unflatten
+from .loss import *  # noqa: F401,F403
+from .loss import _Loss, _WeightedLoss
+from . import functional, init, utils
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+
+
+
+def __getattr__(name):
+    # losses that plugins provide, discovered on first access
+    if not name.startswith("_"):
+        from .. import registry
+        found = registry.losses().get(name)
+        if found is not None:
+            globals()[name] = found
+            return found
+        if registry._flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
+            provider = registry.REGISTRY.provider_of("loss", name)
+            if provider is not None:
+                raise AttributeError(
+                    f"module 'tensorplug.nn' has no attribute '{name}': it would come from the plugin "
+                    f"{provider}, but TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 skips installed plugins; unset it "
+                    f"or name the plugin's module in TENSORPLUG_PLUGINS")
+    raise AttributeError(f"module 'tensorplug.nn' has no attribute '{name}'")

@@ -6,7 +6,10 @@ backward is written with tensorplug ops so double backward works.
 """
 from __future__ import annotations
 
+import math
+
 from ..autograd.function import Op
+from ..autograd.grad_mode import GradMode
 
 
 class Linear(Op):
@@ -35,3 +38,464 @@ class Linear(Op):
             if edges[2] is not None:
                 gb = g2.sum(0)
         return gx, gw, gb
+
+
+def _restore(g, shape, axis):
+    """A reduced gradient reshaped to broadcast against ``shape`` (``axis`` kept as 1)."""
+    return g.unsqueeze(axis) if g.ndim < len(shape) else g
+
+
+# activations -----------------------------------------------------------------------
+
+class Softmax(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        xp = ctx.backend.xp
+        ctx.dim = dim
+        e = xp.exp(a - xp.max(a, axis=dim, keepdims=True))
+        e /= xp.sum(e, axis=dim, keepdims=True)
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True))
+
+
+class LogSoftmax(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        xp = ctx.backend.xp
+        ctx.dim = dim
+        shifted = a - xp.max(a, axis=dim, keepdims=True)
+        shifted -= xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        return shifted
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True)
+
+
+class LogSumExp(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = ctx.backend.xp
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        m = xp.max(a, axis=axes, keepdims=True)
+        m = xp.where(xp.isinf(m), xp.zeros_like(m), m)
+        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        return out if keepdim else xp.reshape(out, tuple(s for i, s in enumerate(a.shape) if i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        y = ctx.output()
+        if not ctx.keepdim:
+            kept = tuple(1 if i in ctx.axes else s for i, s in enumerate(x.shape))
+            g = g.reshape(kept)
+            y = y.reshape(kept)
+        return g * (x - y).exp()
+
+
+class LeakyRelu(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, slope):
+        xp = ctx.backend.xp
+        ctx.slope = slope
+        return xp.where(a > 0, a, a * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        xp = ctx.backend.xp
+        scale = xp.where(x._data > 0, xp.ones_like(x._data), xp.full_like(x._data, ctx.slope))
+        return g * ctx.tensor(scale)
+
+
+class Elu(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, alpha, scale):
+        xp = ctx.backend.xp
+        ctx.alpha = alpha
+        ctx.scale = scale
+        neg = xp.minimum(a, xp.zeros_like(a))
+        return xp.where(a > 0, a * scale, (xp.exp(neg) - 1) * (alpha * scale))
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..ops.arithmetic import where
+        (x,) = ctx.saved_tensors_list()
+        y = ctx.output()
+        return g * where(x > 0, ctx.scale, y + ctx.alpha * ctx.scale)
+
+
+class Erf(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.erf(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp()
+
+
+class Gelu(Op):
+    """Exact GELU: ``x * Phi(x)``."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        cdf = (ctx.backend.erf(a * _SQRT1_2) + 1) * 0.5
+        ctx.cdf = cdf
+        return a * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        if GradMode.enabled:
+            cdf = (Erf.apply(x * _SQRT1_2) + 1) * 0.5
+        else:
+            cdf = ctx.tensor(ctx.cdf)
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return g * (cdf + x * pdf)
+
+
+class Silu(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        s = 1 / (1 + xp.exp(-a))
+        ctx.sig = s
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        s = x.sigmoid() if GradMode.enabled else ctx.tensor(ctx.sig)
+        return g * (s * (1 + x * (1 - s)))
+
+
+class Softplus(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, beta, threshold):
+        xp = ctx.backend.xp
+        ctx.beta = beta
+        ctx.threshold = threshold
+        z = a * beta
+        soft = xp.logaddexp(xp.zeros_like(z), z) / beta
+        return xp.where(z > threshold, a, soft)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..ops.arithmetic import where
+        (x,) = ctx.saved_tensors_list()
+        z = x * ctx.beta
+        return g * where(z > ctx.threshold, 1.0, z.sigmoid())
+
+
+class LogSigmoid(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        return xp.minimum(a, xp.zeros_like(a)) - xp.log1p(xp.exp(-xp.abs(a)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g * (-x).sigmoid()
+
+
+class Clamp(Op):
+    """``clip(a, lo, hi)``; the gradient passes where ``lo <= a <= hi`` (``strict``: lo < a < hi)."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, lo, hi, strict):
+        xp = ctx.backend.xp
+        ctx.lo, ctx.hi, ctx.strict = lo, hi, strict
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, xp.asarray(lo, dtype=a.dtype))
+        if hi is not None:
+            out = xp.minimum(out, xp.asarray(hi, dtype=a.dtype))
+        return out if out is not a else xp.asarray(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        xp = ctx.backend.xp
+        a = x._data
+        keep = xp.ones(a.shape, dtype=xp.bool)
+        if ctx.lo is not None:
+            keep = keep & ((a > ctx.lo) if ctx.strict else (a >= ctx.lo))
+        if ctx.hi is not None:
+            keep = keep & ((a < ctx.hi) if ctx.strict else (a <= ctx.hi))
+        return g * ctx.tensor(xp.astype(keep, a.dtype))
+
+
+class MulMask(Op):
+    """``a * mask`` for a constant ``mask`` array (dropout)."""
+
+    @staticmethod
+    def forward(ctx, a, mask):
+        ctx.mask = mask
+        return a * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.tensor(ctx.mask)
+
+
+# embedding -------------------------------------------------------------------------
+
+class Embedding(Op):
+    """Rows of ``weight`` picked by integer ``index`` (any shape)."""
+
+    @staticmethod
+    def forward(ctx, weight, index, padding_idx):
+        xp = ctx.backend.xp
+        ctx.num = weight.shape[0]
+        ctx.index = index
+        ctx.padding_idx = padding_idx
+        flat = xp.reshape(index, (-1,))
+        return xp.reshape(xp.take(weight, flat, axis=0), tuple(index.shape) + (weight.shape[1],))
+
+    @staticmethod
+    def backward(ctx, g):
+        return EmbeddingBackward.apply(g, ctx.index, num=ctx.num, padding_idx=ctx.padding_idx), None
+
+
+class EmbeddingBackward(Op):
+    @staticmethod
+    def forward(ctx, g, index, num, padding_idx):
+        backend = ctx.backend
+        xp = backend.xp
+        ctx.index = index
+        ctx.padding_idx = padding_idx
+        dim = g.shape[-1]
+        flat = xp.reshape(index, (-1,))
+        values = xp.reshape(g, (-1, dim))
+        out = backend.zeros((num, dim), backend.dtype_of(g))
+        backend.scatter_add(out, (flat,), values)
+        if padding_idx is not None:
+            out[padding_idx, ...] = 0
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        if ctx.padding_idx is not None:
+            gg = gg.clone()
+            gg[ctx.padding_idx] = 0
+        return Embedding.apply(gg, ctx.index, padding_idx=None), None
+
+
+# normalisation -------------------------------------------------------------------------
+
+class Normalize(Op):
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` with precomputed biased ``mean`` and ``var``."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, mean, var, axes, eps):
+        xp = ctx.backend.xp
+        ctx.axes = axes
+        ctx.eps = eps
+        rstd = 1 / xp.sqrt(var + eps)
+        xhat = (a - mean) * rstd
+        ctx.rstd = rstd
+        ctx.xhat = xhat
+        return xhat
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        axes = ctx.axes
+        if GradMode.enabled:
+            mu = x.mean(axes, keepdim=True)
+            d = x - mu
+            rstd = ((d * d).mean(axes, keepdim=True) + ctx.eps) ** -0.5
+            xhat = d * rstd
+        else:
+            rstd = ctx.tensor(ctx.rstd)
+            xhat = ctx.tensor(ctx.xhat)
+        return rstd * (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True))
+
+
+# losses -----------------------------------------------------------------------------------
+
+class CrossEntropy(Op):
+    """Softmax cross-entropy of ``(M, C)`` logits against ``(M,)`` class indices, in one node.
+
+    Supports class ``weight``, ``ignore_index`` and ``label_smoothing``;
+    ``reduction`` is 'none' (an ``(M,)`` result), 'mean' or 'sum'. The
+    gradient is ``softmax - onehot`` scaled per row.
+    """
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, smoothing, reduction):
+        backend = ctx.backend
+        xp = backend.xp
+        m, c = x.shape
+        shifted = x - xp.max(x, axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        valid = target != ignore_index
+        safe = xp.where(valid, target, xp.zeros_like(target))
+        picked = xp.reshape(backend.take_along_axis(logp, xp.reshape(safe, (m, 1)), 1), (m,))
+        zero = xp.zeros((), dtype=x.dtype)
+        w_t = xp.take(weight, safe, axis=0) if weight is not None else xp.ones((m,), dtype=x.dtype)
+        w_t = xp.where(valid, w_t, zero)
+        loss = -(w_t * picked)
+        if smoothing:
+            smooth = -(xp.sum(logp * weight, axis=1) if weight is not None else xp.sum(logp, axis=1))
+            smooth = xp.where(valid, smooth, zero)
+            loss = loss * (1 - smoothing) + smooth * (smoothing / c)
+        ctx.logp = logp
+        ctx.safe = safe
+        ctx.w_t = w_t
+        ctx.valid = valid
+        ctx.weight = weight
+        ctx.smoothing = smoothing
+        ctx.reduction = reduction
+        if reduction == "none":
+            return loss
+        total = xp.sum(loss)
+        if reduction == "sum":
+            return total
+        denom = xp.sum(w_t)
+        ctx.denom = denom
+        return total / denom
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        backend = ctx.backend
+        xp = backend.xp
+        m, c = x.shape
+        dtype = ctx.logp.dtype
+        p = Softmax.apply(x, dim=1) if GradMode.enabled else ctx.tensor(xp.exp(ctx.logp))
+        onehot = xp.astype(xp.reshape(ctx.safe, (m, 1)) == xp.arange(c, dtype=ctx.safe.dtype), dtype)
+        eps = ctx.smoothing
+        # d loss_i / d x_i = (1 - eps) w_t (p - onehot) + eps / C (sum(w) p - w), zero where ignored
+        grad = (p - ctx.tensor(onehot)) * ctx.tensor(xp.reshape(ctx.w_t * (1 - eps), (m, 1)))
+        if eps:
+            valid = xp.reshape(xp.astype(ctx.valid, dtype), (m, 1))
+            if ctx.weight is not None:
+                w = ctx.weight
+                total_w = xp.sum(w)
+                grad = grad + (p * float(total_w) - ctx.tensor(xp.reshape(w, (1, c)))) * ctx.tensor(valid * (eps / c))
+            else:
+                grad = grad + (p * c - 1) * ctx.tensor(valid * (eps / c))
+        if ctx.reduction == "none":
+            return grad * g.unsqueeze(1), None
+        if ctx.reduction == "mean":
+            g = g / ctx.tensor(ctx.denom)
+        return grad * g, None
+
+
+class NllLoss(Op):
+    """Negative log-likelihood of ``(M, C)`` log-probabilities at ``(M,)`` class indices."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        backend = ctx.backend
+        xp = backend.xp
+        m, c = x.shape
+        valid = target != ignore_index
+        safe = xp.where(valid, target, xp.zeros_like(target))
+        picked = xp.reshape(backend.take_along_axis(x, xp.reshape(safe, (m, 1)), 1), (m,))
+        w_t = xp.take(weight, safe, axis=0) if weight is not None else xp.ones((m,), dtype=x.dtype)
+        w_t = xp.where(valid, w_t, xp.zeros((), dtype=x.dtype))
+        loss = -(w_t * picked)
+        ctx.shape = x.shape
+        ctx.safe = safe
+        ctx.w_t = w_t
+        ctx.reduction = reduction
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return xp.sum(loss)
+        ctx.denom = xp.sum(w_t)
+        return xp.sum(loss) / ctx.denom
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.backend.xp
+        m, c = ctx.shape
+        dtype = ctx.w_t.dtype
+        onehot = xp.astype(xp.reshape(ctx.safe, (m, 1)) == xp.arange(c, dtype=ctx.safe.dtype), dtype)
+        grad = ctx.tensor(onehot * xp.reshape(-ctx.w_t, (m, 1)))
+        if ctx.reduction == "none":
+            return grad * g.unsqueeze(1), None
+        if ctx.reduction == "mean":
+            g = g / ctx.tensor(ctx.denom)
+        return grad * g, None
+
+
+class BinaryCrossEntropy(Op):
+    """``-(t log x + (1 - t) log(1 - x))`` with torch's clamp of the logs at -100."""
+
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, x, t):
+        xp = ctx.backend.xp
+        floor = xp.asarray(-100.0, dtype=x.dtype)
+        log_x = xp.maximum(xp.log(x), floor)
+        log_1mx = xp.maximum(xp.log(1 - x), floor)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors_list()
+        gx = gt = None
+        if ctx._edges[0] is not None:
+            gx = g * (x - t) / Clamp.apply((1 - x) * x, lo=1e-12, hi=None, strict=False)
+        if ctx._edges[1] is not None:
+            gt = g * (Clamp.apply((1 - x).log(), lo=-100.0, hi=None, strict=False)
+                      - Clamp.apply(x.log(), lo=-100.0, hi=None, strict=False))
+        return gx, gt
+
+
+class ConstantPad(Op):
+    """Constant padding with ``widths`` = ((before, after), ...) per axis (all >= 0)."""
+
+    @staticmethod
+    def forward(ctx, a, widths, value):
+        ctx.key = tuple(slice(b, b + n) for (b, _), n in zip(widths, a.shape))
+        return ctx.backend.pad(a, widths, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.key]
+
+
+_SQRT1_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)

@@ -255,6 +255,15 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward(); index it in your module's forward")
 
 
+def _param_line(key, p):
+    if not isinstance(p, Tensor):
+        return f"  ({key}): Object of type: {type(p).__name__}"
+    size = "x".join(str(s) for s in p.size())
+    device = "" if p.device.type == "cpu" else f" ({p.device})"
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{device}]"
+
+
 def _as_parameter(value):
     if isinstance(value, Tensor) and not isinstance(value, Parameter):
         return Parameter(value)
@@ -306,20 +315,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        lines = []
-        for k, p in enumerate(self):
-            if isinstance(p, Tensor):
-                size = "x".join(str(s) for s in p.size())
-                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-                device = "" if p.device.type == "cpu" else f" ({p.device})"
-                lines.append(f"  ({k}): {kind} containing: [{p.type()} of size {size}{device}]")
-            else:
-                lines.append(f"  ({k}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
-
-    def __repr__(self):
-        body = self.extra_repr()
-        return self._get_name() + "(" + ("\n" + body + "\n" if body else "") + ")"
+        return "\n".join(_param_line(k, p) for k, p in enumerate(self))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterList has no forward()")
@@ -387,17 +383,7 @@ class ParameterDict(Module):
             self[item[0]] = item[1]
 
     def extra_repr(self):
-        lines = []
-        for k, p in self.items():
-            size = "x".join(str(s) for s in p.size())
-            device = "" if p.device.type == "cpu" else f" ({p.device})"
-            kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-            lines.append(f"  ({k}): {kind} containing: [{p.type()} of size {size}{device}]")
-        return "\n".join(lines)
-
-    def __repr__(self):
-        body = self.extra_repr()
-        return self._get_name() + "(" + ("\n" + body + "\n" if body else "") + ")"
+        return "\n".join(_param_line(k, p) for k, p in self.items())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterDict has no forward()")

@@ -50,3 +50,495 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         out = out + bias
     return out.reshape(tuple(lead) + (out_f,))
+
+
+# activations -------------------------------------------------------------------------
+
+def _check_tensor(x, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
+
+
+def _float_input(x, name):
+    _check_tensor(x, name)
+    if x._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"{name}(): expected a floating-point input, got {x._dtype}; convert it first, "
+                           f"e.g. x.float()")
+    return x
+
+
+def _inplace_apply(input, fn, inplace):
+    """``fn(input)``, or written into ``input`` (torch's ``inplace=True``)."""
+    if not inplace:
+        return fn(input)
+    from ..ops.inplace import inplace as _inplace
+    return _inplace(input, fn)
+
+
+def relu(input, inplace=False):
+    """``max(input, 0)``."""
+    _check_tensor(input, "relu")
+    return _inplace_apply(input, lambda x: x.relu(), inplace)
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+    _float_input(input, "leaky_relu")
+    return _inplace_apply(input, lambda x: _ops.LeakyRelu.apply(x, slope=negative_slope), inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    _float_input(input, "elu")
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=1.0), inplace)
+
+
+def selu(input, inplace=False):
+    _float_input(input, "selu")
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=scale), inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _float_input(input, "celu")
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=alpha, scale=1.0) if alpha != 1
+                          else _ops.Elu.apply(x, alpha=1.0, scale=1.0), inplace)
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit; ``approximate='tanh'`` uses the tanh formula."""
+    _float_input(input, "gelu")
+    if approximate == "none":
+        return _ops.Gelu.apply(input)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1)
+    raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+
+
+def silu(input, inplace=False):
+    """``x * sigmoid(x)`` (swish)."""
+    _float_input(input, "silu")
+    return _inplace_apply(input, lambda x: _ops.Silu.apply(x), inplace)
+
+
+def mish(input, inplace=False):
+    _float_input(input, "mish")
+    return _inplace_apply(input, lambda x: x * softplus(x).tanh(), inplace)
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``input`` clamped to ``[min_val, max_val]``."""
+    _check_tensor(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _inplace_apply(input, lambda x: _ops.Clamp.apply(x, lo=min_val, hi=max_val, strict=True), inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    return _inplace_apply(input, lambda x: _ops.Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace)
+
+
+def hardswish(input, inplace=False):
+    return _inplace_apply(input, lambda x: x * _ops.Clamp.apply(x + 3, lo=0.0, hi=6.0, strict=False) / 6,
+                          inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, linear above ``threshold``."""
+    _float_input(input, "softplus")
+    return _ops.Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def logsigmoid(input):
+    _float_input(input, "logsigmoid")
+    return _ops.LogSigmoid.apply(input)
+
+
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def threshold(input, threshold, value, inplace=False):
+    from ..ops.arithmetic import where
+    return _inplace_apply(input, lambda x: where(x > threshold, x, value), inplace)
+
+
+def _softmax_dim(ndim, name):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  f"dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_input(input, dim, dtype, name):
+    _check_tensor(input, name)
+    if dim is None:
+        dim = _softmax_dim(input.dim(), name)
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f'"{name}_lastdim_kernel_impl" not implemented for '
+                           f"'{input._dtype.legacy_name[:-6]}'; convert the input to float first")
+    from ..tensor import _wrap_dim
+    return input, _wrap_dim(dim, max(input.dim(), 1)) if input.dim() else 0
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``exp(x) / exp(x).sum(dim)``, computed stably (shifted by the max)."""
+    input, dim = _softmax_input(input, dim, dtype, "softmax")
+    if input.dim() == 0:
+        return _ops.Softmax.apply(input.reshape(1), dim=0).reshape(())
+    return _ops.Softmax.apply(input, dim=dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return softmax(-input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``log(softmax(x))`` computed stably."""
+    input, dim = _softmax_input(input, dim, dtype, "log_softmax")
+    if input.dim() == 0:
+        return _ops.LogSoftmax.apply(input.reshape(1), dim=0).reshape(())
+    return _ops.LogSoftmax.apply(input, dim=dim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(x), dim))`` computed stably."""
+    from ..ops._util import dims
+    return _ops.LogSumExp.apply(input, axes=dims(dim, input.dim()), keepdim=keepdim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    if p == 2:
+        norm = (input * input).sum(dim, keepdim=True).sqrt()
+    else:
+        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
+    return input / _ops.Clamp.apply(norm, lo=eps, hi=None, strict=False)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    dot = (x1 * x2).sum(dim)
+    n1 = (x1 * x1).sum(dim).sqrt()
+    n2 = (x2 * x2).sum(dim).sqrt()
+    return dot / _ops.Clamp.apply(n1 * n2, lo=eps, hi=None, strict=False)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    d = (x1 - x2 + eps).abs()
+    return (d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p)
+
+
+# dropout -------------------------------------------------------------------------------
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (training only)."""
+    _check_tensor(input, "dropout")
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    backend = input._backend
+    if p == 1.0:
+        mask = backend.zeros(tuple(input._data.shape), input._dtype)
+    else:
+        keep = backend.rand(tuple(input._data.shape), input._dtype) >= p
+        mask = backend.astype(keep, input._dtype) * (1.0 / (1.0 - p))
+    return _inplace_apply(input, lambda x: _ops.MulMask.apply(x, mask=mask), inplace)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _channel_dropout(input, p, training, inplace, 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _channel_dropout(input, p, training, inplace, 4)
+
+
+def _channel_dropout(input, p, training, inplace, ndim):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    backend = input._backend
+    shape = tuple(input._data.shape[:2]) + (1,) * (input.dim() - 2)
+    keep = backend.rand(shape, input._dtype) >= p
+    mask = backend.astype(keep, input._dtype) * (1.0 / (1.0 - p)) if p < 1 else backend.zeros(shape, input._dtype)
+    return _inplace_apply(input, lambda x: _ops.MulMask.apply(x, mask=mask), inplace)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    if not training or p == 0:
+        return input
+    return dropout(input, p, training, inplace)
+
+
+# embedding and one-hot -----------------------------------------------------------------
+
+def _check_index(input, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input._dtype not in (_dt.int64, _dt.int32):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar "
+                           f"types: Long, Int; but got {input.type()} instead (while checking arguments for "
+                           f"{name}); convert it with .long()")
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` at the integer ``input`` indices (any shape)."""
+    _check_index(input, "embedding")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += num
+    xp = input._backend.xp
+    data = input._data
+    if data.size and (int(xp.max(data)) >= num or int(xp.min(data)) < 0):
+        raise IndexError(f"index out of range in self (indices must be in [0, {num - 1}] for an embedding of "
+                         f"{num} rows, got values in [{int(xp.min(data))}, {int(xp.max(data))}])")
+    if max_norm is not None:
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            rows = weight[input.reshape(-1)]
+            norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
+            scale = _ops.Clamp.apply(max_norm / (norms + 1e-7), lo=None, hi=1.0, strict=False)
+            weight[input.reshape(-1)] = rows * scale
+    return _ops.Embedding.apply(weight, data, padding_idx=padding_idx)
+
+
+def one_hot(tensor, num_classes=-1):
+    """``(..., num_classes)`` int64 tensor with a 1 at each index of ``tensor``."""
+    if not isinstance(tensor, Tensor) or tensor._dtype is not _dt.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    backend = tensor._backend
+    xp = backend.xp
+    data = tensor._data
+    if num_classes == -1:
+        if data.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(xp.max(data)) + 1
+    if data.size:
+        if int(xp.min(data)) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(xp.max(data)) >= num_classes:
+            raise RuntimeError(f"Class values must be smaller than num_classes ({num_classes}).")
+    out = xp.reshape(data, tuple(data.shape) + (1,)) == xp.arange(num_classes, dtype=data.dtype)
+    return Tensor._make(backend.astype(out, _dt.int64), _dt.int64, backend)
+
+
+# normalisation -----------------------------------------------------------------------------
+
+def _stats(x, axes):
+    """Biased mean and variance of ``x``'s array over ``axes`` (kept as size-1 dims)."""
+    xp = x._backend.xp
+    data = x._data
+    mean = xp.mean(data, axis=axes, keepdims=True)
+    d = data - mean
+    var = xp.mean(d * d, axis=axes, keepdims=True)
+    return mean, var
+
+
+def _affine(x, weight, bias, shape):
+    if weight is not None:
+        x = x * (weight.reshape(shape) if shape is not None else weight)
+    if bias is not None:
+        x = x + (bias.reshape(shape) if shape is not None else bias)
+    return x
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalise each channel (dim 1) over the batch and spatial dims.
+
+    In training the batch statistics are used and ``running_mean/var`` are
+    updated in place (``momentum``; None means a cumulative average is
+    expected from the caller); in eval the running statistics are used.
+    """
+    _float_input(input, "batch_norm")
+    if input.dim() < 2:
+        raise ValueError(f"expected 2D or more input (got {input.dim()}D input)")
+    shape = (1, input.shape[1]) + (1,) * (input.dim() - 2)
+    axes = (0,) + tuple(range(2, input.dim()))
+    if training:
+        n = input.numel() // input.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{input.shape}")
+        mean, var = _stats(input, axes)
+        if running_mean is not None or running_var is not None:
+            xp = input._backend.xp
+            m = 0.0 if momentum is None else momentum
+            if running_mean is not None:
+                new = xp.reshape(mean, (-1,))
+                _update_running(running_mean, new, m)
+            if running_var is not None:
+                new = xp.reshape(var, (-1,)) * (n / (n - 1))
+                _update_running(running_var, new, m)
+        out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
+    else:
+        if running_mean is None or running_var is None:
+            mean, var = _stats(input, axes)
+            out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
+        else:
+            rstd = (running_var.reshape(shape) + eps) ** -0.5
+            out = (input - running_mean.reshape(shape)) * rstd
+    return _affine(out, weight, bias, shape)
+
+
+def _update_running(buf, new, momentum):
+    """``buf = (1 - momentum) * buf + momentum * new``, in place and outside autograd."""
+    data = buf._data
+    new = buf._backend.astype(new, buf._dtype) if buf._backend.dtype_of(new) is not buf._dtype else new
+    updated = data * (1 - momentum) + new * momentum
+    from ..ops.inplace import assign
+    assign(buf, updated)
+    buf._version[0] += 1
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift."""
+    _float_input(input, "layer_norm")
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(input.shape[input.dim() - k:]) != normalized_shape or k > input.dim():
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    axes = tuple(range(input.dim() - k, input.dim()))
+    mean, var = _stats(input, axes)
+    out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
+    return _affine(out, weight, bias, None)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    axes = tuple(range(input.dim() - len(normalized_shape), input.dim()))
+    if eps is None:
+        eps = _dt_eps(input._dtype)
+    out = input * ((input * input).mean(axes, keepdim=True) + eps) ** -0.5
+    return out if weight is None else out * weight
+
+
+def _dt_eps(dtype):
+    return {"float16": 0.0009765625, "float32": 1.1920928955078125e-07}.get(dtype.name, 2.220446049250313e-16)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise groups of channels (dim 1) per sample, then scale and shift per channel."""
+    _float_input(input, "group_norm")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got "
+                           f"input of shape {input.shape} and num_groups={num_groups}")
+    grouped = input.reshape(n, num_groups, -1)
+    mean, var = _stats(grouped, (2,))
+    out = _ops.Normalize.apply(grouped, mean=mean, var=var, axes=(2,), eps=eps).reshape(input.shape)
+    shape = (1, c) + (1,) * (input.dim() - 2)
+    return _affine(out, weight, bias, shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    n, c = input.shape[0], input.shape[1]
+    axes = tuple(range(2, input.dim()))
+    mean, var = _stats(input, axes)
+    out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
+    shape = (1, c) + (1,) * (input.dim() - 2)
+    return _affine(out, weight, bias, shape)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    raise NotImplementedError("local_response_norm is not implemented in tensorplug yet")
+
+
+# padding ---------------------------------------------------------------------------------
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` from the last dim back.
+
+    Modes: 'constant' (with ``value``, negative pads crop), 'reflect',
+    'replicate', 'circular'.
+    """
+    _check_tensor(input, "pad")
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension "
+                           f"but got padding length {len(pad)} and input of dimension {input.dim()}")
+    nd = input.dim()
+    widths = [(0, 0)] * nd
+    for i in range(len(pad) // 2):
+        widths[nd - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        out = input
+        crop = tuple(slice(-b if b < 0 else None, a if a < 0 else None) for b, a in widths)
+        if any(b < 0 or a < 0 for b, a in widths):
+            out = out[crop]
+        widths = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+        if any(b or a for b, a in widths):
+            out = _ops.ConstantPad.apply(out, widths=widths, value=0.0 if value is None else value)
+        return out
+    if value is not None and value != 0:
+        raise NotImplementedError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}; expected 'constant', 'reflect', "
+                                  f"'replicate' or 'circular'")
+    from ..tensor import tensor
+    out = input
+    for axis, (before, after) in enumerate(widths):
+        if not before and not after:
+            continue
+        n = input.shape[axis]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({before}, {after}) at dimension {axis} of input "
+                               f"{list(input.shape)}")
+        if mode == "circular" and (before > n or after > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        idx = [_pad_index(i, n, mode) for i in range(-before, n + after)]
+        key = (slice(None),) * axis + (tensor(idx, device=input._backend),)
+        out = out[key]
+    return out
+
+
+def _pad_index(i, n, mode):
+    if mode == "replicate":
+        return min(max(i, 0), n - 1)
+    if mode == "circular":
+        return i % n
+    period = 2 * (n - 1)
+    if period == 0:
+        return 0
+    i = abs(i) % period
+    return i if i < n else period - i
+
+
+# losses live in loss.py (next to their Modules); convolution and pooling in functional_conv.py
+from .loss import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: E402
+                   binary_cross_entropy_with_logits)
+from .functional_conv import *  # noqa: E402,F401,F403

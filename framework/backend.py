@@ -336,6 +336,14 @@ class ArrayAPIBackend(Backend):
             index = coord if index is None else index * spatial[i] + coord
         return values, xp.astype(index, xp.int64)
 
+    def max_unpool(self, values, index, shape):
+        """Zeros of ``shape`` (N, C, *S) with ``values`` added at flat per-plane ``index`` (repeats add up)."""
+        xp = self.xp
+        n, c = shape[:2]
+        zeros = xp.zeros((n, c, math.prod(shape[2:])), dtype=values.dtype)
+        out = self.add_along_axis(zeros, xp.reshape(index, (n, c, -1)), xp.reshape(values, (n, c, -1)), -1)
+        return xp.reshape(out, tuple(shape))
+
     # random numbers: a seedable generator per backend instance ---------------
     def manual_seed(self, seed):
         import numpy

@@ -1,6 +1,9 @@
 """NumpyBackend: the array-API defaults, with numpy's faster native routines."""
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 import tensorplug
@@ -65,3 +68,59 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         new_strides = (x.strides[:-k] + tuple(st * s for st, s in zip(strides, stride))
                        + tuple(st * d for st, d in zip(strides, dilation)))
         return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)
+
+    # convolution and pooling: BLAS-friendly layouts ---------------------------------
+    def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        # one (O, N*L) @ (N*L, CKK) product per group, both operands laid out for BLAS
+        window = tuple(weight_shape[2:])
+        k = len(window)
+        win = self.im2col(x, window, stride, pads, dilation)  # (N, C, *window, *out) view
+        n, c = x.shape[:2]
+        o = weight_shape[0]
+        cols = win.transpose((1,) + tuple(range(2, 2 + k)) + (0,) + tuple(range(2 + k, 2 + 2 * k)))
+        cols = cols.reshape(groups, -1, n * math.prod(g.shape[2:]))
+        gm = g.reshape(n, groups, o // groups, -1).transpose(1, 2, 0, 3).reshape(groups, o // groups, -1)
+        if groups == 1:
+            gw = np.dot(gm[0], cols[0].T)
+        else:
+            gw = np.stack([np.dot(gm[i], cols[i].T) for i in range(groups)])
+        return gw.reshape(weight_shape)
+
+    def max_pool(self, x, window, stride, pads, dilation):
+        # a running max over the window offsets: one pass per offset, no window copy
+        k = len(window)
+        spatial = x.shape[2:]
+        if any(a or b for a, b in pads):
+            x = np.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=-np.inf)
+        out = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(x.shape[2:], window, stride, dilation))
+        values = arg = None
+        for t, offs in enumerate(itertools.product(*(range(w) for w in window))):
+            key = (slice(None), slice(None)) + tuple(
+                slice(o * d, o * d + (m - 1) * s + 1, s) for o, d, s, m in zip(offs, dilation, stride, out))
+            sl = x[key]
+            if values is None:
+                values = sl.copy()
+                arg = np.zeros(values.shape, dtype=np.int64)
+                continue
+            # torch takes a later element when it is larger or NaN (so NaN propagates)
+            better = sl > values
+            better |= sl != sl
+            np.copyto(values, sl, where=better)
+            np.copyto(arg, t, where=better)
+        index = None
+        rest = math.prod(window)
+        for i in range(k):
+            rest //= window[i]
+            off = (arg // rest) % window[i] if rest > 1 else arg % window[i]
+            base = (np.arange(out[i]) * stride[i] - pads[i][0]).reshape((out[i],) + (1,) * (k - 1 - i))
+            coord = off * dilation[i] + base if dilation[i] != 1 else off + base
+            index = coord if index is None else index * spatial[i] + coord
+        return values, index
+
+    def max_unpool(self, values, index, shape):
+        # one bincount over global positions: much faster than np.add.at
+        n, c = shape[:2]
+        plane = math.prod(shape[2:])
+        offsets = (np.arange(n * c, dtype=np.int64) * plane).reshape(n, c, *(1,) * (index.ndim - 2))
+        out = np.bincount((index + offsets).ravel(), weights=values.ravel(), minlength=n * c * plane)
+        return out.astype(values.dtype, copy=False).reshape(shape)

@@ -172,11 +172,7 @@ class PlaneScatter(Op):
     @staticmethod
     def forward(ctx, g, index, shape):
         ctx.index = ctx.tensor(index)
-        xp = ctx.backend.xp
-        n, c = shape[:2]
-        zeros = xp.zeros((n, c, math.prod(shape[2:])), dtype=g.dtype)
-        out = ctx.backend.add_along_axis(zeros, xp.reshape(index, (n, c, -1)), xp.reshape(g, (n, c, -1)), -1)
-        return xp.reshape(out, tuple(shape))
+        return ctx.backend.max_unpool(g, index, shape)
 
     @staticmethod
     def backward(ctx, h):

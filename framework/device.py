@@ -19,6 +19,8 @@ class device:
             type, index = type.type, type.index if index is None else index
         elif not isinstance(type, str):
             raise TypeError(f"device() expected a string like 'cpu' or 'cuda:0', got {type!r}")
+        elif not type:
+            raise RuntimeError("Device string must not be empty: use 'cpu', 'cuda' or 'cuda:0'")
         elif ":" in type:
             if index is not None:
                 raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
@@ -29,7 +31,8 @@ class device:
         if index is not None and (not isinstance(index, int) or index < 0):
             raise RuntimeError(f"Device index must not be negative, got {index}")
         if not type or not type.isidentifier():
-            raise RuntimeError(f"Invalid device string: '{type}'")
+            raise RuntimeError(f"Invalid device string: '{type}': expected a device type like 'cpu' or "
+                               f"'cuda', optionally with ':<index>'")
         self.type = type
         self.index = index
 

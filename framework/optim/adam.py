@@ -48,8 +48,8 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
-            eps = group["eps"]
-            wd = group["weight_decay"]
+            eps = float(group["eps"])
+            wd = float(group["weight_decay"])
             amsgrad = group["amsgrad"]
             decoupled = group.get("decoupled_weight_decay", False)
             maximize = group["maximize"]

@@ -46,10 +46,10 @@ class RMSprop(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             lr = float(group["lr"])
-            alpha = group["alpha"]
-            eps = group["eps"]
-            wd = group["weight_decay"]
-            momentum = group["momentum"]
+            alpha = float(group["alpha"])
+            eps = float(group["eps"])
+            wd = float(group["weight_decay"])
+            momentum = float(group["momentum"])
             centered = group["centered"]
             maximize = group["maximize"]
             for p in group["params"]:

@@ -43,9 +43,9 @@ class SGD(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             lr = float(group["lr"])
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            wd = group["weight_decay"]
+            momentum = float(group["momentum"])
+            dampening = float(group["dampening"])
+            wd = float(group["weight_decay"])
             nesterov = group["nesterov"]
             sign = -1.0 if group["maximize"] else 1.0
             for p in group["params"]:

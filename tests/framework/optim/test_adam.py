@@ -1,0 +1,52 @@
+"""Adam: torch's trajectory for every option."""
+from __future__ import annotations
+
+import pytest
+
+import tensorplug
+from tensorplug.optim import Adam
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    dict(lr=0.1),
+    dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+    dict(lr=0.1, amsgrad=True),
+    dict(lr=0.1, weight_decay=0.1),
+    dict(lr=0.1, weight_decay=0.1, amsgrad=True, maximize=True),
+    dict(lr=0.1, maximize=True),
+    dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True),
+    dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True, maximize=True, amsgrad=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", CASES, ids=str)
+def test_trajectory_matches_torch(backend, trajectory, kwargs):
+    trajectory(Adam, torch.optim.Adam, kwargs, steps=40)
+
+
+def test_state_matches_torch_layout():
+    p = tensorplug.ones(2, requires_grad=True)
+    t = torch.ones(2, requires_grad=True)
+    p.grad = tensorplug.ones(2)
+    t.grad = torch.ones(2)
+    po, to = Adam([p], amsgrad=True), torch.optim.Adam([t], amsgrad=True)
+    po.step()
+    to.step()
+    ps, ts = po.state_dict(), to.state_dict()
+    assert ps["param_groups"] == ts["param_groups"]
+    assert list(ps["state"][0]) == list(ts["state"][0])
+    assert float(ps["state"][0]["step"]) == 1.0
+    assert ps["state"][0]["step"].dtype == tensorplug.float32
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    (dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0"),
+    (dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1"),
+    (dict(eps=-1.0), "Invalid epsilon value"),
+    (dict(weight_decay=-1.0), "Invalid weight_decay value"),
+])
+def test_invalid_options(bad, match):
+    with pytest.raises(ValueError, match=match):
+        Adam([tensorplug.zeros(2, requires_grad=True)], **bad)

@@ -148,7 +148,10 @@ class ArrayAPIBackend(Backend):
         return self.xp.from_dlpack(obj)
 
     def copy(self, array):
-        return self.xp.asarray(array, copy=True)
+        # through a flat copy: the standard's asarray(copy=True) may keep a transposed layout, and
+        # contiguous() relies on a copy that view() can reshape
+        xp = self.xp
+        return xp.reshape(xp.reshape(array, (-1,), copy=True), array.shape)
 
     def synchronize(self):
         """Wait for queued work (asynchronous devices override)."""
@@ -165,10 +168,24 @@ class ArrayAPIBackend(Backend):
 
     # indexing ----------------------------------------------------------------
     def getitem(self, array, key):
-        return array[key]
+        try:
+            return array[key]
+        except IndexError:
+            # the standard wants x[i, ...] spelled out and allows an integer array only beside
+            # integers: x[idx], x[:, idx] go through xp.take
+            out = _take_key(self.xp, array, key)
+            if out is None:
+                raise
+            return out
 
     def setitem(self, array, key, value):
-        array[key] = value
+        try:
+            array[key] = value
+        except IndexError:
+            key = key if isinstance(key, tuple) else (key,)
+            if any(k is ... or hasattr(k, "shape") for k in key):
+                raise
+            array[key + (...,)] = value  # the standard wants x[i, ...] spelled out
 
     def scatter_add(self, target, index, values):
         """``target[index] += values`` with repeated indices accumulating (in place)."""
@@ -378,6 +395,29 @@ class ArrayAPIBackend(Backend):
     def _from_host(self, host, dtype):
         import numpy
         return self.from_numpy(numpy.asarray(host, dtype=dtype.name))
+
+
+def _take_key(xp, array, key):
+    """``array[key]`` in the standard's terms (explicit ellipsis; one integer array among full slices -> take)."""
+    key = key if isinstance(key, tuple) else (key,)
+    full = slice(None)
+    if sum(k is ... for k in key) > 1:
+        return None
+    if any(k is ... for k in key):
+        at = [k is ... for k in key].index(True)
+        key = key[:at] + (full,) * (array.ndim - len(key) + 1) + key[at + 1:]
+    arrays = [i for i, k in enumerate(key) if hasattr(k, "shape") and k.ndim >= 1]
+    if not arrays:  # x[i] on a matrix: the standard wants the trailing ellipsis spelled out
+        return array[key + (...,)] if not any(k is ... for k in key) else None
+    if len(arrays) != 1 or any(not (isinstance(k, slice) and k == full) for i, k in enumerate(key) if i != arrays[0]):
+        return None
+    axis = arrays[0]
+    idx = key[axis]
+    if idx.dtype == xp.bool:  # a mask must be the sole index
+        return array[idx] if axis == 0 else None
+    flat = xp.reshape(idx, (-1,))
+    out = xp.take(array, flat, axis=axis)
+    return xp.reshape(out, array.shape[:axis] + tuple(idx.shape) + array.shape[axis + 1:])
 
 
 def _to_numpy_key(backend, key):

@@ -1,0 +1,345 @@
+"""The backend conformance checks: every named backend method and the Array API
+primitives the frontend uses, compared with NumPy as the reference.
+
+Each check is a function ``check(b)`` of a Backend instance that raises
+``ConformanceError`` on a wrong answer. NumPy is the reference here (this is a
+test kit: it never runs on a compute path of tensorplug itself).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["ConformanceError", "CHECKS", "check"]
+
+CHECKS = {}
+
+
+class ConformanceError(AssertionError):
+    """A backend gave a wrong answer (the message says which call and what differed)."""
+
+
+def check(fn):
+    """Register ``fn`` (named ``check_<what>``) as a conformance check."""
+    CHECKS[fn.__name__[len("check_"):]] = fn
+    return fn
+
+
+# helpers ---------------------------------------------------------------------------
+
+def host(b, array):
+    """The backend array as a NumPy array."""
+    return np.asarray(b.to_numpy(array))
+
+
+def dev(b, ndarray):
+    """A NumPy array put on the backend."""
+    return b.from_numpy(np.ascontiguousarray(ndarray) if np.ndim(ndarray) else np.asarray(ndarray))
+
+
+def same(b, array, expected, what, rtol=1e-6, atol=1e-7, dtype=True):
+    """Check values, shape (and dtype) of a backend array against a NumPy array."""
+    got = host(b, array)
+    expected = np.asarray(expected)
+    if got.shape != expected.shape:
+        raise ConformanceError(f"{what}: shape {got.shape}, expected {expected.shape}")
+    if dtype and got.dtype != expected.dtype:
+        raise ConformanceError(f"{what}: dtype {got.dtype}, expected {expected.dtype}")
+    if expected.dtype.kind in "fc":
+        ok = np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        ok = np.array_equal(got, expected)
+    if not ok:
+        raise ConformanceError(f"{what}: got {got!r}, expected {expected!r}")
+
+
+def _true(cond, what):
+    if not cond:
+        raise ConformanceError(what)
+
+
+def _dt(name):
+    from .. import dtypes
+    return dtypes.BY_NAME[name]
+
+
+_RNG = np.random.default_rng(1234)
+_A = _RNG.standard_normal((3, 4)).astype("float32")
+_B = _RNG.standard_normal((4, 5)).astype("float32")
+_POS = (np.abs(_A) + 0.1).astype("float32")
+
+
+# dtypes, creation, conversion ------------------------------------------------------
+
+@check
+def check_dtypes(b):
+    """Every dtype the backend declares round-trips through zeros/astype/dtype_of/to_numpy."""
+    names = [d.name for d in b._native] if hasattr(b, "_native") else ["float32", "float64", "int64", "bool"]
+    for required in ("float32", "int64", "bool"):
+        _true(required in names, f"backend must support {required}")
+    for name in names:
+        dt = _dt(name)
+        z = b.zeros((2, 3), dt)
+        _true(b.dtype_of(z) is dt, f"dtype_of(zeros(..., {name})) is {b.dtype_of(z)}")
+        same(b, z, np.zeros((2, 3), name), f"zeros {name}")
+        c = b.astype(dev(b, np.arange(6).reshape(2, 3)), dt)
+        same(b, c, np.arange(6).reshape(2, 3).astype(name), f"astype -> {name}")
+
+
+@check
+def check_creation(b):
+    f32, i64 = _dt("float32"), _dt("int64")
+    _true(tuple(b.empty((2, 0, 3), f32).shape) == (2, 0, 3), "empty((2, 0, 3)) shape")
+    same(b, b.ones((2, 2), f32), np.ones((2, 2), "float32"), "ones")
+    same(b, b.full((2, 3), 2.5, f32), np.full((2, 3), 2.5, "float32"), "full")
+    same(b, b.full((), 7, i64), np.full((), 7, "int64"), "full 0-d")
+    same(b, b.arange(0, 10, 3, i64), np.arange(0, 10, 3), "arange int")
+    same(b, b.arange(0.0, 1.0, 0.25, f32), np.arange(0, 1, 0.25, dtype="float32"), "arange float")
+    same(b, b.linspace(0.0, 1.0, 5, f32), np.linspace(0, 1, 5, dtype="float32"), "linspace")
+    same(b, b.eye(3, 4, f32), np.eye(3, 4, dtype="float32"), "eye")
+    same(b, b.asarray([[1, 2], [3, 4]], _dt("float64")), np.array([[1, 2], [3, 4]], "float64"), "asarray list")
+    same(b, b.asarray(3.5, f32), np.float32(3.5), "asarray scalar")
+
+
+@check
+def check_host_roundtrip(b):
+    for arr in (_A, np.arange(5), np.array([True, False]), np.float32(2.0) * np.ones(()), np.zeros((0, 3), "float32")):
+        same(b, dev(b, arr), arr, f"from_numpy/to_numpy {arr.dtype}{arr.shape}")
+    _true(host(b, dev(b, np.ones((), "float32"))).ndim == 0, "0-d arrays stay 0-d through the host")
+
+
+@check
+def check_copy_and_view(b):
+    x = dev(b, np.arange(6, dtype="float32"))
+    y = b.copy(x)
+    b.setitem(y, (0,), 100.0)
+    same(b, x, np.arange(6, dtype="float32"), "copy() must not share memory")
+    v = b.view(x, (2, 3))
+    _true(v is not None, "view of a contiguous array must succeed")
+    same(b, v, np.arange(6, dtype="float32").reshape(2, 3), "view values")
+    t = b.xp.permute_dims(b.view(x, (2, 3)), (1, 0))
+    _true(b.view(t, (6,)) is None, "view of a transposed array must return None (needs a copy)")
+
+
+@check
+def check_dlpack(b):
+    x = dev(b, _A)
+    same(b, b.from_dlpack(x), _A, "from_dlpack of the backend's own array")
+
+
+# indexing ----------------------------------------------------------------------------
+
+@check
+def check_getitem_setitem(b):
+    x = dev(b, _A)
+    same(b, b.getitem(x, (slice(1, 3), 0)), _A[1:3, 0], "getitem slices")
+    same(b, b.getitem(x, (slice(None, None, 2), ...)), _A[::2], "getitem step + ellipsis")
+    idx = np.array([2, 0, 2])
+    same(b, b.getitem(x, (dev(b, idx), ...)), _A[idx], "getitem integer array")
+    mask = _A[:, 0] > 0
+    same(b, b.getitem(x, (dev(b, mask), ...)), _A[mask], "getitem bool mask")
+    same(b, b.getitem(x, (None, 1)), _A[None, 1], "getitem None")
+    y = b.copy(x)
+    b.setitem(y, (slice(0, 2), slice(None)), 0.0)
+    e = _A.copy()
+    e[0:2] = 0
+    same(b, y, e, "setitem scalar")
+    b.setitem(y, (1,), dev(b, np.ones(4, "float32")))
+    e[1] = 1
+    same(b, y, e, "setitem array")
+
+
+@check
+def check_scatter_add(b):
+    for name in ("float32", "float64", "int64"):
+        t = b.zeros((5,), _dt(name))
+        idx = np.array([0, 1, 1, 3, 3, 3])
+        b.scatter_add(t, (dev(b, idx),), dev(b, np.ones(6, name)))
+        e = np.zeros(5, name)
+        np.add.at(e, idx, 1)
+        same(b, t, e, f"scatter_add {name} with repeated indices")
+    t = b.zeros((3, 4), _dt("float32"))
+    rows = np.array([2, 0, 2])
+    vals = _RNG.standard_normal((3, 4)).astype("float32")
+    b.scatter_add(t, (dev(b, rows),), dev(b, vals))
+    e = np.zeros((3, 4), "float32")
+    np.add.at(e, rows, vals)
+    same(b, t, e, "scatter_add rows", rtol=1e-5)
+
+
+@check
+def check_along_axis(b):
+    x = dev(b, _A)
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    same(b, b.take_along_axis(x, dev(b, idx), 1), np.take_along_axis(_A, idx, 1), "take_along_axis")
+    vals = np.full((3, 2), 9.0, "float32")
+    e = _A.copy()
+    np.put_along_axis(e, idx, vals, 1)
+    same(b, b.put_along_axis(x, dev(b, idx), dev(b, vals), 1), e, "put_along_axis")
+    same(b, x, _A, "put_along_axis must not modify its input")
+    e = _A.copy()
+    np.add.at(e, (np.arange(3)[:, None], idx), vals)
+    same(b, b.add_along_axis(x, dev(b, idx), dev(b, vals), 1), e, "add_along_axis (repeats accumulate)", rtol=1e-5)
+    idx0 = np.array([[2, 0, 0, 1]])
+    e = _A.copy()
+    np.add.at(e, (idx0, np.arange(4)[None, :]), 1.0)
+    same(b, b.add_along_axis(x, dev(b, idx0), dev(b, np.ones((1, 4), "float32")), 0), e, "add_along_axis axis 0")
+
+
+# math the standard lacks ----------------------------------------------------------------
+
+@check
+def check_erf(b):
+    for name, tol in (("float32", 1e-6), ("float64", 1e-12)):
+        v = np.linspace(-3, 3, 13).astype(name)
+        e = np.array([math.erf(float(t)) for t in v], name)
+        same(b, b.erf(dev(b, v)), e, f"erf {name}", rtol=tol, atol=tol)
+
+
+@check
+def check_einsum(b):
+    x, y = dev(b, _A), dev(b, _B)
+    same(b, b.einsum("ij,jk->ik", x, y), np.einsum("ij,jk->ik", _A, _B), "einsum matmul", rtol=1e-5, atol=1e-6)
+    same(b, b.einsum("ij->ji", x), _A.T, "einsum transpose")
+    same(b, b.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", _A, _A), "einsum rowwise dot", rtol=1e-5)
+    same(b, b.einsum("ij->", x), np.einsum("ij->", _A), "einsum total", rtol=1e-5)
+
+
+@check
+def check_pad(b):
+    x = dev(b, _A)
+    same(b, b.pad(x, ((1, 0), (2, 1))), np.pad(_A, ((1, 0), (2, 1))), "pad zeros")
+    same(b, b.pad(x, ((0, 0), (1, 1)), value=-1.5), np.pad(_A, ((0, 0), (1, 1)), constant_values=-1.5), "pad value")
+
+
+def _naive_windows(x, window, stride, dilation):
+    k = len(window)
+    spatial = x.shape[-k:]
+    outs = [(n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation)]
+    out = np.empty(x.shape[:-k] + tuple(outs) + tuple(window), x.dtype)
+    for o in np.ndindex(*outs):
+        for w in np.ndindex(*window):
+            src = tuple(oi * s + wi * d for oi, wi, s, d in zip(o, w, stride, dilation))
+            out[(...,) + o + w] = x[(...,) + src]
+    return out
+
+
+@check
+def check_sliding_windows(b):
+    x1 = _RNG.standard_normal((2, 3, 9)).astype("float32")
+    for window, stride, dilation in (((3,), (1,), (1,)), ((2,), (2,), (3,))):
+        got = b.sliding_windows(dev(b, x1), window, stride, dilation)
+        same(b, got, _naive_windows(x1, window, stride, dilation), f"sliding_windows 1-D w{window} s{stride} d{dilation}")
+    x2 = _RNG.standard_normal((2, 2, 7, 6)).astype("float32")
+    for window, stride, dilation in (((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (1, 2))):
+        got = b.sliding_windows(dev(b, x2), window, stride, dilation)
+        same(b, got, _naive_windows(x2, window, stride, dilation), f"sliding_windows 2-D w{window} s{stride} d{dilation}")
+
+
+# random numbers ------------------------------------------------------------------------
+
+@check
+def check_random(b):
+    f32, i64 = _dt("float32"), _dt("int64")
+    b.manual_seed(7)
+    a = host(b, b.rand((1000,), f32))
+    b.manual_seed(7)
+    _true(np.array_equal(a, host(b, b.rand((1000,), f32))), "manual_seed must make rand reproducible")
+    _true(a.dtype == np.float32 and a.shape == (1000,), f"rand gives {a.dtype}{a.shape}")
+    _true(a.min() >= 0 and a.max() < 1 and abs(a.mean() - 0.5) < 0.05, "rand must be uniform on [0, 1)")
+    n = host(b, b.randn((4000,), _dt("float64")))
+    _true(n.dtype == np.float64 and abs(n.mean()) < 0.1 and abs(n.std() - 1) < 0.1, "randn must be standard normal")
+    _true(host(b, b.randn((2, 3), f32)).dtype == np.float32, "randn float32")
+    r = host(b, b.randint(-3, 4, (2000,), i64))
+    _true(r.dtype == np.int64 and r.min() == -3 and r.max() == 3, "randint must cover [low, high)")
+    p = host(b, b.randperm(50, i64))
+    _true(np.array_equal(np.sort(p), np.arange(50)), "randperm must be a permutation")
+    probs = dev(b, np.array([0.0, 1.0, 0.0, 1.0], "float32"))
+    same(b, b.bernoulli(probs, f32), np.array([0, 1, 0, 1], "float32"), "bernoulli at p=0 and p=1")
+    e = host(b, b.exponential((2000,), 2.0, f32))
+    _true(e.dtype == np.float32 and e.min() >= 0 and abs(e.mean() - 0.5) < 0.06, "exponential(lambd=2) has mean 1/2")
+
+
+@check
+def check_device_services(b):
+    _true(b.synchronize() is None, "synchronize() returns None")
+    _true(isinstance(b.memory_stats(), dict), "memory_stats() returns a dict")
+    _true(str(b.device).split(":")[0] == b.device_type, "backend.device matches device_type")
+
+
+# the Array API primitives the frontend calls ------------------------------------------------
+
+_UNARY = ("abs", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "sign", "trunc", "floor",
+          "ceil", "negative", "square", "isnan", "isinf", "isfinite")
+_BINARY = ("add", "subtract", "multiply", "divide", "pow", "maximum", "minimum", "logaddexp", "equal",
+           "not_equal", "less", "less_equal", "greater", "greater_equal", "atan2")
+
+
+@check
+def check_xp_elementwise(b):
+    xp = b.xp
+    x, p, y = dev(b, _A), dev(b, _POS), dev(b, _A[::-1].copy())
+    for name in _UNARY:
+        src, ref = (p, _POS) if name in ("log", "sqrt", "log1p") else (x, _A)
+        expect = getattr(np, name)(ref)
+        same(b, getattr(xp, name)(src), expect, f"xp.{name}", rtol=1e-5, atol=1e-6)
+    for name in _BINARY:
+        lhs, rhs = (p, y) if name == "pow" else (x, y)
+        ref = getattr(np, {"pow": "power", "atan2": "arctan2"}.get(name, name))(_POS if name == "pow" else _A, _A[::-1])
+        same(b, getattr(xp, name)(lhs, rhs), ref, f"xp.{name}", rtol=1e-5, atol=1e-6)
+    ints = dev(b, np.array([7, -7, 9], "int64"))
+    three = dev(b, np.array([3, 3, -4], "int64"))
+    same(b, xp.floor_divide(ints, three), np.floor_divide([7, -7, 9], [3, 3, -4]), "xp.floor_divide int")
+    same(b, xp.remainder(ints, three), np.remainder([7, -7, 9], [3, 3, -4]), "xp.remainder int")
+    bools = dev(b, np.array([True, False]))
+    same(b, xp.logical_not(bools), np.array([False, True]), "xp.logical_not")
+    same(b, xp.bitwise_invert(bools), np.array([False, True]), "xp.bitwise_invert bool")
+    same(b, xp.where(dev(b, _A > 0), x, y), np.where(_A > 0, _A, _A[::-1]), "xp.where")
+    same(b, xp.clip(x, -0.5, 0.5), np.clip(_A, -0.5, 0.5), "xp.clip")
+
+
+@check
+def check_xp_reductions(b):
+    xp = b.xp
+    x = dev(b, _A)
+    for name in ("sum", "mean", "max", "min", "prod", "std", "var"):
+        for axis, keep in ((None, False), (1, False), (0, True), ((0, 1), False)):
+            ref = getattr(np, name)(_A, axis=axis, keepdims=keep)
+            same(b, getattr(xp, name)(x, axis=axis, keepdims=keep), ref, f"xp.{name}(axis={axis}, keepdims={keep})",
+                 rtol=1e-5, atol=1e-6)
+    for name in ("argmax", "argmin"):
+        same(b, getattr(xp, name)(x, axis=1), getattr(np, name)(_A, axis=1), f"xp.{name}", dtype=False)
+    mask = dev(b, _A > 0)
+    same(b, xp.any(mask, axis=0), np.any(_A > 0, axis=0), "xp.any")
+    same(b, xp.all(mask, axis=1), np.all(_A > 0, axis=1), "xp.all")
+    same(b, xp.cumulative_sum(x, axis=1), np.cumsum(_A, axis=1), "xp.cumulative_sum", rtol=1e-5, atol=1e-6)
+    same(b, xp.sort(x, axis=1), np.sort(_A, axis=1), "xp.sort")
+    same(b, xp.argsort(x, axis=1), np.argsort(_A, axis=1, kind="stable"), "xp.argsort", dtype=False)
+
+
+@check
+def check_xp_linalg_and_shapes(b):
+    xp = b.xp
+    x, y = dev(b, _A), dev(b, _B)
+    same(b, xp.matmul(x, y), _A @ _B, "xp.matmul 2-D", rtol=1e-5, atol=1e-5)
+    batch = _RNG.standard_normal((2, 3, 4)).astype("float32")
+    same(b, xp.matmul(dev(b, batch), y), batch @ _B, "xp.matmul batched", rtol=1e-5, atol=1e-5)
+    v = _B[:, 0].copy()
+    same(b, xp.matmul(x, dev(b, v)), _A @ v, "xp.matmul matrix-vector", rtol=1e-5, atol=1e-5)
+    same(b, xp.matrix_transpose(x), _A.T, "xp.matrix_transpose")
+    same(b, xp.reshape(x, (2, 6)), _A.reshape(2, 6), "xp.reshape")
+    same(b, xp.permute_dims(dev(b, batch), (2, 0, 1)), batch.transpose(2, 0, 1), "xp.permute_dims")
+    same(b, xp.broadcast_to(dev(b, _A[:1]), (3, 4)), np.broadcast_to(_A[:1], (3, 4)), "xp.broadcast_to")
+    same(b, xp.stack([x, x], axis=1), np.stack([_A, _A], axis=1), "xp.stack")
+    same(b, xp.concat([x, x], axis=0), np.concatenate([_A, _A]), "xp.concat")
+    same(b, xp.expand_dims(x, axis=1), _A[:, None], "xp.expand_dims")
+    same(b, xp.squeeze(xp.expand_dims(x, axis=0), axis=0), _A, "xp.squeeze")
+    same(b, xp.flip(x, axis=1), _A[:, ::-1], "xp.flip")
+    same(b, xp.take(x, dev(b, np.array([2, 0])), axis=0), _A[[2, 0]], "xp.take")
+    same(b, xp.astype(x, xp.float64), _A.astype("float64"), "xp.astype")
+    same(b, xp.zeros_like(x), np.zeros_like(_A), "xp.zeros_like")
+    same(b, xp.ones_like(x), np.ones_like(_A), "xp.ones_like")
+    same(b, xp.full_like(x, 3.0), np.full_like(_A, 3.0), "xp.full_like")
+    sq = _RNG.standard_normal((3, 3)).astype("float32")
+    same(b, xp.linalg.diagonal(dev(b, sq)), np.diagonal(sq), "xp.linalg.diagonal")

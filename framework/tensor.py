@@ -271,6 +271,9 @@ class Tensor:
         return None if view is None else view[0]
 
     def is_contiguous(self, memory_format=None) -> bool:
+        flags = getattr(self._data, "flags", None)
+        if flags is not None:
+            return bool(flags.c_contiguous)
         return self._backend.view(self._data, (-1,)) is not None or self.numel() <= 1
 
     # conversion -----------------------------------------------------------------

@@ -107,6 +107,6 @@ def to(self, *args, **kwargs):
 
 def contiguous(self, memory_format=None):
     """``self`` if its storage is contiguous, else a contiguous copy (so ``.view`` works on it)."""
-    if self._data.ndim < 2 or self._backend.view(self._data, (-1,)) is not None:
+    if self.is_contiguous():
         return self
     return clone(self)

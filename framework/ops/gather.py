@@ -160,7 +160,7 @@ def index_select(input, dim, index):
     if n == 0:
         return input.reshape(1).expand(index.numel()).reshape(index.shape) * 1
     idx = index._data if index._data.ndim else index._backend.xp.reshape(index._data, (1,))
-    return GetItem.apply(input, key=(slice(None),) * axis + (idx,))
+    return GetItem.apply(input, key=(slice(None),) * axis + (idx, ...))
 
 
 def masked_fill(input, mask, value):

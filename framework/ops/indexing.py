@@ -49,6 +49,9 @@ def convert_key(x, key):
         else:
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
                              f"are valid indices (got {type(k).__name__})")
+    # the Array API wants every dim addressed: a trailing ... says "the rest" (a lone mask stays alone)
+    if len(out) < x._data.ndim and all(isinstance(k, (int, slice)) or k is None for k in out):
+        out.append(...)
     return tuple(out)
 
 

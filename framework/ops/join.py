@@ -21,7 +21,7 @@ class Cat(Op):
         out = []
         start = 0
         for size in ctx.sizes:
-            out.append(GetItem.apply(g, key=lead + (slice(start, start + size),)))
+            out.append(GetItem.apply(g, key=lead + (slice(start, start + size), ...)))
             start += size
         return tuple(out)
 
@@ -36,7 +36,7 @@ class Stack(Op):
     def backward(ctx, g):
         from .indexing import GetItem
         lead = (slice(None),) * ctx.axis
-        return tuple(GetItem.apply(g, key=lead + (i,)) for i in range(g._data.shape[ctx.axis]))
+        return tuple(GetItem.apply(g, key=lead + (i, ...)) for i in range(g._data.shape[ctx.axis]))
 
 
 def _tensors(tensors, name):
@@ -120,7 +120,7 @@ def _pieces(x, axis, sizes):
     out = []
     start = 0
     for size in sizes:
-        key = lead + (slice(start, start + size),)
+        key = lead + (slice(start, start + size), ...)
         out.append(mark_view(GetItem.apply(x, key=key), x, lambda t, key=key: GetItem.apply(t, key=key)))
         start += size
     return tuple(out)
@@ -170,6 +170,6 @@ def unbind(input, dim=0):
     lead = (slice(None),) * axis
     out = []
     for i in range(input._data.shape[axis]):
-        key = lead + (i,)
+        key = lead + (i, ...)
         out.append(mark_view(GetItem.apply(input, key=key), input, lambda t, key=key: GetItem.apply(t, key=key)))
     return tuple(out)

@@ -1,0 +1,248 @@
+"""The op table: one declaration per op drives the generic tests in test_op_table.py.
+
+Each ``OpInfo`` names a public function (``tensorplug.<name>``), the extra
+arguments it takes after its tensor inputs, a NumPy reference, the input
+shapes and value domain, and which checks apply: Tensor method, in-place
+variant, gradgradcheck, 0-d and empty inputs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+class OpInfo:
+    def __init__(self, name, ref, shapes=((2, 3),), args=(), kwargs=None, domain="real", method=True,
+                 inplace=False, grad=True, gradgrad=True, zero_dim=True, empty=True, func=None, id=None,
+                 promote=False, ints=False):
+        self.name = name
+        self.ref = ref
+        self.shapes = shapes
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.domain = domain
+        self.method = method
+        self.inplace = inplace
+        self.grad = grad
+        self.gradgrad = gradgrad
+        self.zero_dim = zero_dim
+        self.empty = empty
+        self.func = func
+        self.id = id or name
+        self.promote = promote  # binary elementwise op: result dtype follows torch's promotion
+        self.ints = ints  # accepts integer inputs
+
+    def __repr__(self):
+        return self.id
+
+    def call(self, module, *tensors):
+        fn = self.func(module) if self.func else getattr(module, self.name)
+        return fn(*tensors, *self.args, **self.kwargs)
+
+    def call_method(self, *tensors):
+        return getattr(tensors[0], self.name)(*tensors[1:], *self.args, **self.kwargs)
+
+    def call_inplace(self, *tensors):
+        return getattr(tensors[0], self.name + "_")(*tensors[1:], *self.args, **self.kwargs)
+
+    def arrays(self, rng, shapes=None):
+        out = []
+        for shape in shapes or self.shapes:
+            if self.domain == "pos":
+                a = rng.uniform(0.5, 2.0, shape)
+            elif self.domain == "unit":
+                a = rng.uniform(-0.9, 0.9, shape)
+            elif self.domain == "distinct":
+                # no ties and well apart: max/min/sort-like ops are differentiable there
+                n = int(np.prod(shape))
+                a = (rng.permutation(n).reshape(shape) + rng.uniform(0.1, 0.4, shape)) * 0.5
+            elif self.domain == "away":
+                # away from the kinks of abs/clamp/floor
+                a = rng.uniform(0.2, 0.8, shape) * rng.choice([-1.0, 1.0], shape) + rng.integers(-2, 3, shape)
+            else:
+                a = rng.standard_normal(shape)
+            out.append(np.asarray(a, dtype=np.float64))
+        return out
+
+
+def _i(*values):
+    """A constant int64 index tensor, made when the op runs (so the default backend is used)."""
+    return _Index(np.array(values, dtype=np.int64))
+
+
+class _Index:
+    def __init__(self, array):
+        self.array = array
+
+
+def resolve(args, module):
+    """Replace ``_Index`` placeholders by tensors of ``module`` (tensorplug or torch)."""
+    out = []
+    for a in args:
+        if isinstance(a, _Index):
+            out.append(module.tensor(a.array))
+        else:
+            out.append(a)
+    return tuple(out)
+
+
+def _softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _gather(a, axis, idx):
+    return np.take_along_axis(a[tuple(slice(0, s) if d != axis else slice(None)
+                                      for d, s in enumerate(idx.shape))], idx, axis)
+
+
+def _scatter_add(a, axis, idx, src):
+    out = a.copy()
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[axis] = idx
+    np.add.at(out, tuple(grids), src[tuple(slice(0, s) for s in idx.shape)])
+    return out
+
+
+def _scatter(a, axis, idx, src):
+    out = a.copy()
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[axis] = idx
+    out[tuple(grids)] = src[tuple(slice(0, s) for s in idx.shape)]
+    return out
+
+
+GATHER_IDX = np.array([[0, 1, 0], [1, 1, 0]])
+SCATTER_IDX = np.array([[0, 1, 2], [2, 0, 1]])  # a permutation per column: scatter is well defined
+CLAMP_LO, CLAMP_HI = -0.5, 0.6
+
+OPS = [
+    # unary elementwise
+    OpInfo("abs", np.abs, domain="away", inplace=True, ints=True),
+    OpInfo("neg", np.negative, inplace=True, ints=True),
+    OpInfo("exp", np.exp, inplace=True),
+    OpInfo("log", np.log, domain="pos", inplace=True),
+    OpInfo("log1p", np.log1p, domain="pos", inplace=True),
+    OpInfo("expm1", np.expm1, inplace=True),
+    OpInfo("sqrt", np.sqrt, domain="pos", inplace=True),
+    OpInfo("rsqrt", lambda a: 1 / np.sqrt(a), domain="pos", inplace=True),
+    OpInfo("sin", np.sin, inplace=True),
+    OpInfo("cos", np.cos, inplace=True),
+    OpInfo("tan", np.tan, domain="unit", inplace=True),
+    OpInfo("tanh", np.tanh, inplace=True),
+    OpInfo("sigmoid", lambda a: 1 / (1 + np.exp(-a)), inplace=True),
+    OpInfo("relu", lambda a: np.maximum(a, 0), domain="away", inplace=True),
+    OpInfo("sign", np.sign, domain="away", inplace=True, gradgrad=False),
+    OpInfo("floor", np.floor, domain="away", inplace=True, gradgrad=False),
+    OpInfo("ceil", np.ceil, domain="away", inplace=True, gradgrad=False),
+    OpInfo("round", np.round, domain="away", inplace=True, gradgrad=False),
+    OpInfo("trunc", np.trunc, domain="away", inplace=True, gradgrad=False),
+    OpInfo("reciprocal", np.reciprocal, domain="pos", inplace=True),
+    OpInfo("square", np.square, inplace=True),
+    OpInfo("erf", _erf, inplace=True),
+    OpInfo("clamp", lambda a: np.clip(a, CLAMP_LO, CLAMP_HI), args=(CLAMP_LO, CLAMP_HI), domain="away",
+           inplace=True),
+    OpInfo("clip", lambda a: np.maximum(a, 0.1), kwargs={"min": 0.1}, domain="away", inplace=True, id="clip_min"),
+    OpInfo("pow", lambda a: a ** 3, args=(3,), inplace=True, id="pow_scalar"),
+    # binary elementwise (broadcasting second operand)
+    OpInfo("add", np.add, shapes=((2, 3), (3,)), inplace=True, promote=True, ints=True),
+    OpInfo("sub", np.subtract, shapes=((2, 3), (2, 1)), inplace=True, promote=True, ints=True, empty=False),
+    OpInfo("mul", np.multiply, shapes=((2, 3), (2, 3)), inplace=True, promote=True, ints=True),
+    OpInfo("div", np.divide, shapes=((2, 3), (3,)), domain="pos", inplace=True, promote=True),
+    OpInfo("pow", np.power, shapes=((2, 3), (2, 3)), domain="pos", id="pow_tensor", inplace=True),
+    OpInfo("maximum", np.maximum, shapes=((2, 3), (2, 3)), domain="distinct", promote=True, ints=True),
+    OpInfo("minimum", np.minimum, shapes=((2, 3), (3,)), domain="distinct", promote=True, ints=True),
+    OpInfo("where", lambda c, a: np.where(c > 0, c, a), shapes=((2, 3), (2, 3)), method=False,
+           func=lambda m: (lambda c, a: m.where(c > 0, c, a)), domain="away"),
+    # reductions
+    OpInfo("sum", np.sum, ints=True),
+    OpInfo("sum", lambda a: a.sum(axis=1, keepdims=True), args=(1, True), id="sum_dim_keepdim", ints=True, zero_dim=False),
+    OpInfo("mean", np.mean),
+    OpInfo("mean", lambda a: a.mean(axis=(0, 1)), args=((0, 1),), id="mean_dims", zero_dim=False),
+    OpInfo("prod", np.prod, domain="pos", empty=False),
+    OpInfo("prod", lambda a: a.prod(axis=1), args=(1,), id="prod_dim", zero_dim=False),
+    OpInfo("var", lambda a: a.var(ddof=1), zero_dim=False, empty=False),
+    OpInfo("var", lambda a: a.var(axis=1), args=(1,), kwargs={"correction": 0}, id="var_dim_corr0",
+           zero_dim=False),
+    OpInfo("std", lambda a: a.std(axis=0, ddof=1), args=(0,), id="std_dim", zero_dim=False, empty=False),
+    OpInfo("logsumexp", lambda a: np.log(np.exp(a).sum(axis=1)), args=(1,), zero_dim=False),
+    OpInfo("norm", lambda a: np.sqrt((a * a).sum()), empty=False),
+    OpInfo("norm", lambda a: np.abs(a).sum(axis=1), args=(1,), kwargs={"dim": 1}, id="norm_p1",
+           func=lambda m: (lambda a, p, dim: m.norm(a, p, dim=dim)), zero_dim=False, domain="away"),
+    OpInfo("norm", lambda a: (np.abs(a) ** 3).sum(axis=0) ** (1 / 3), args=(3,), kwargs={"dim": 0},
+           id="norm_p3", zero_dim=False, domain="away"),
+    OpInfo("cumsum", lambda a: np.cumsum(a, axis=1), args=(1,), zero_dim=False, inplace=False, ints=True),
+    OpInfo("amax", lambda a: a.max(axis=1), args=(1,), domain="distinct", zero_dim=False, empty=False),
+    OpInfo("max", np.max, domain="distinct", empty=False, id="max_all"),
+    OpInfo("min", np.min, domain="distinct", empty=False, id="min_all"),
+    OpInfo("max", lambda a: a.max(axis=1), args=(1,), func=lambda m: (lambda a, d: m.max(a, d).values),
+           method=False, domain="distinct", zero_dim=False, empty=False, id="max_dim"),
+    OpInfo("min", lambda a: a.min(axis=0, keepdims=True), args=(0, True),
+           func=lambda m: (lambda a, d, k: m.min(a, d, k)[0]), method=False, domain="distinct",
+           zero_dim=False, empty=False, id="min_dim_keepdim"),
+    # softmax family
+    OpInfo("softmax", lambda a: _softmax(a, 1), args=(1,), zero_dim=False),
+    OpInfo("log_softmax", lambda a: np.log(_softmax(a, 0)), args=(0,), zero_dim=False, empty=False),
+    # shape
+    OpInfo("reshape", lambda a: a.reshape(3, 2), args=((3, 2),), zero_dim=False, empty=False),
+    OpInfo("flatten", lambda a: a.reshape(-1), zero_dim=False),
+    OpInfo("permute", lambda a: a.transpose(1, 0), args=((1, 0),), zero_dim=False),
+    OpInfo("transpose", lambda a: a.T, args=(0, 1), zero_dim=False),
+    OpInfo("unsqueeze", lambda a: a[:, None], args=(1,), zero_dim=False),
+    OpInfo("squeeze", lambda a: a.reshape(2, 3), shapes=((2, 1, 3),), args=(1,), zero_dim=False,
+           empty=False),
+    OpInfo("flip", lambda a: a[::-1, ::-1], args=((0, 1),), zero_dim=False),
+    OpInfo("broadcast_to", lambda a: np.broadcast_to(a, (4, 2, 3)), args=((4, 2, 3),), zero_dim=False,
+           empty=False),
+    OpInfo("repeat", lambda a: np.tile(a, (2, 1, 2)), args=(2, 1, 2), func=lambda m: (
+        lambda a, *r: a.repeat(*r)), zero_dim=False, empty=False),
+    OpInfo("cat", lambda a, b: np.concatenate([a, b], 1), shapes=((2, 3), (2, 2)), args=(1,), method=False,
+           func=lambda m: (lambda a, b, d: m.cat([a, b], d)), zero_dim=False, empty=False),
+    OpInfo("stack", lambda a, b: np.stack([a, b], 1), shapes=((2, 3), (2, 3)), args=(1,), method=False,
+           func=lambda m: (lambda a, b, d: m.stack([a, b], d)), zero_dim=False, empty=False),
+    OpInfo("split", lambda a: a[:, 2:], args=(2, 1), func=lambda m: (lambda a, s, d: m.split(a, s, d)[1]),
+           method=False, zero_dim=False, empty=False),
+    OpInfo("chunk", lambda a: a[1:], args=(2,), func=lambda m: (lambda a, c: m.chunk(a, c)[1]),
+           method=False, zero_dim=False, empty=False),
+    OpInfo("unbind", lambda a: a[:, 1], args=(1,), func=lambda m: (lambda a, d: m.unbind(a, d)[1]),
+           method=False, zero_dim=False, empty=False),
+    # indexing family
+    OpInfo("gather", lambda a: _gather(a, 0, GATHER_IDX), args=(0, _i(*GATHER_IDX.tolist())),
+           zero_dim=False, empty=False),
+    OpInfo("scatter", lambda a, s: _scatter(a, 0, SCATTER_IDX, s), shapes=((3, 3), (2, 3)),
+           args=(), func=lambda m: (lambda a, s: m.scatter(a, 0, m.tensor(SCATTER_IDX[:2]), s)),
+           method=False, zero_dim=False, empty=False),
+    OpInfo("scatter_add", lambda a, s: _scatter_add(a, 0, GATHER_IDX, s), shapes=((2, 3), (2, 3)),
+           func=lambda m: (lambda a, s: m.scatter_add(a, 0, m.tensor(GATHER_IDX), s)), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("index_select", lambda a: a[:, [2, 0, 2]], args=(1, _i(2, 0, 2)), zero_dim=False, empty=False),
+    OpInfo("masked_fill", lambda a: np.where(a > 0, -1.0, a), func=lambda m: (
+        lambda a: m.masked_fill(a, a.detach() > 0, -1.0)), method=False, zero_dim=True),
+    OpInfo("take_along_dim", lambda a: np.take_along_axis(a, np.array([[2], [0]]), 1),
+           args=(_i([2], [0]), 1), zero_dim=False, empty=False),
+    OpInfo("getitem", lambda a: a[1, ::2], func=lambda m: (lambda a: a[1, ::2]), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("getitem", lambda a: a[[0, 1, 1], [2, 0, 2]], func=lambda m: (lambda a: a[[0, 1, 1], [2, 0, 2]]),
+           method=False, zero_dim=False, empty=False, id="getitem_advanced"),
+    # linear algebra
+    OpInfo("matmul", np.matmul, shapes=((2, 3), (3, 4)), zero_dim=False),
+    OpInfo("matmul", np.matmul, shapes=((2, 2, 3), (3,)), zero_dim=False, id="matmul_batched_vec",
+           empty=False),
+    OpInfo("mm", np.matmul, shapes=((2, 3), (3, 2)), zero_dim=False),
+    OpInfo("bmm", np.matmul, shapes=((2, 2, 3), (2, 3, 2)), zero_dim=False, empty=False),
+    OpInfo("mv", np.matmul, shapes=((2, 3), (3,)), zero_dim=False),
+    OpInfo("dot", np.dot, shapes=((3,), (3,)), zero_dim=False),
+    OpInfo("outer", np.outer, shapes=((3,), (2,)), zero_dim=False),
+    OpInfo("addmm", lambda c, a, b: c + a @ b, shapes=((2, 2), (2, 3), (3, 2)), method=False, zero_dim=False,
+           empty=False),
+    OpInfo("einsum", lambda a, b: np.einsum("ij,kj->ik", a, b), shapes=((2, 3), (4, 3)),
+           func=lambda m: (lambda a, b: m.einsum("ij,kj->ik", a, b)), method=False, zero_dim=False),
+    OpInfo("einsum", lambda a, b: np.einsum("bij,bj->bi", a, b), shapes=((2, 2, 3), (2, 3)),
+           func=lambda m: (lambda a, b: m.einsum("...ij,...j", a, b)), method=False, zero_dim=False,
+           id="einsum_ellipsis", empty=False),
+]
+
+BY_ID = {op.id: op for op in OPS}

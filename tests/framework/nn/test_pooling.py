@@ -1,0 +1,143 @@
+"""Pooling (functional and modules) against torch, gradcheck, higher order and errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+import tensorplug.nn as nn
+import tensorplug.nn.functional as F
+from tensorplug.autograd import gradcheck, gradgradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+rng = np.random.default_rng(1)
+
+
+def _compare(fn_ours, fn_torch, x0, indices=False):
+    x = tensorplug.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    y = fn_ours(x)
+    ty = fn_torch(tx)
+    if indices:
+        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
+        assert y[1].dtype == tensorplug.int64
+        y, ty = y[0], ty[0]
+    assert tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(tuple(ty.shape))
+    y.backward(tensorplug.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+MAX_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=(3, 2), stride=(2, 3), padding=1, dilation=2, ceil_mode=True),
+    dict(kernel_size=3, stride=1, padding=1),
+]
+
+
+@pytest.mark.parametrize("kw", MAX_CASES)
+def test_max_pool2d_matches_torch(backend, kw):
+    x0 = rng.standard_normal((2, 3, 9, 10))
+    _compare(lambda x: F.max_pool2d(x, return_indices=True, **kw),
+             lambda x: TF.max_pool2d(x, return_indices=True, **kw), x0, indices=True)
+
+
+def test_max_pool_ties_and_nan_follow_torch():
+    x0 = np.zeros((1, 1, 4, 4))
+    x0[0, 0, 0, 1] = np.nan
+    _compare(lambda x: F.max_pool2d(x, 2, return_indices=True), lambda x: TF.max_pool2d(x, 2, return_indices=True),
+             x0, indices=True)
+
+
+def test_max_pool1d_and_unbatched():
+    x0 = rng.standard_normal((2, 3, 11))
+    _compare(lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True),
+             lambda x: TF.max_pool1d(x, 3, 2, 1, return_indices=True), x0, indices=True)
+    x1 = rng.standard_normal((3, 6, 6))
+    _compare(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), x1)
+
+
+AVG_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=(3, 2), stride=(2, 3), padding=1, ceil_mode=True),
+    dict(kernel_size=(3, 2), stride=(2, 3), padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=3, divisor_override=2),
+]
+
+
+@pytest.mark.parametrize("kw", AVG_CASES)
+def test_avg_pool2d_matches_torch(kw):
+    x0 = rng.standard_normal((2, 3, 9, 10))
+    _compare(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), x0)
+
+
+def test_avg_pool1d_matches_torch():
+    x0 = rng.standard_normal((2, 3, 10))
+    _compare(lambda x: F.avg_pool1d(x, 3, 2, 1, ceil_mode=True), lambda x: TF.avg_pool1d(x, 3, 2, 1, ceil_mode=True),
+             x0)
+    _compare(lambda x: F.avg_pool1d(x, 4, 3, 2, count_include_pad=False),
+             lambda x: TF.avg_pool1d(x, 4, 3, 2, count_include_pad=False), x0)
+
+
+@pytest.mark.parametrize("size", [(3, 4), 1, (5, None), (2, 5), (9, 10)])
+def test_adaptive_avg_pool2d_matches_torch(size):
+    x0 = rng.standard_normal((2, 3, 9, 10))
+    _compare(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size), x0)
+
+
+def test_adaptive_pools_1d_and_max():
+    x0 = rng.standard_normal((2, 3, 10))
+    _compare(lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: TF.adaptive_avg_pool1d(x, 4), x0)
+    _compare(lambda x: F.adaptive_max_pool1d(x, 5), lambda x: TF.adaptive_max_pool1d(x, 5), x0)
+    x1 = rng.standard_normal((2, 3, 8, 6))
+    _compare(lambda x: F.adaptive_max_pool2d(x, (2, 3), return_indices=True),
+             lambda x: TF.adaptive_max_pool2d(x, (2, 3), return_indices=True), x1, indices=True)
+
+
+def test_pool_gradcheck_and_second_order():
+    x = tensorplug.randn(1, 2, 5, 5, dtype=tensorplug.float64, requires_grad=True)
+    assert gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), (x,))
+    assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), (x,))
+    assert gradgradcheck(lambda x: F.avg_pool2d(x, 2, 1) ** 2, (x,))
+    assert gradgradcheck(lambda x: F.max_pool2d(x, 2) ** 2, (x,))
+    assert gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (x,))
+
+
+@pytest.mark.parametrize("name, args", [
+    ("MaxPool2d", (2,)), ("MaxPool2d", (3, 2, 1, 1, False, True)), ("MaxPool1d", (2,)), ("AvgPool2d", (3, 2, 1)),
+    ("AvgPool1d", (2,)), ("AdaptiveAvgPool2d", ((2, 3),)), ("AdaptiveAvgPool1d", (3,)),
+    ("AdaptiveMaxPool2d", (2,)),
+])
+def test_pool_modules_match_torch(name, args):
+    ours = getattr(nn, name)(*args)
+    theirs = getattr(torch.nn, name)(*args)
+    assert repr(ours) == repr(theirs)
+    x0 = rng.standard_normal((2, 3, 8, 8) if "2d" in name else (2, 3, 8))
+    y = ours(tensorplug.tensor(x0))
+    ty = theirs(torch.tensor(x0))
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, phrase", [
+    (lambda: F.max_pool2d(tensorplug.randn(1, 3, 5, 5), 2, padding=2), RuntimeError,
+     "pad should be at most half of effective kernel size"),
+    (lambda: F.max_pool2d(tensorplug.randn(3, 5), 2), RuntimeError,
+     "non-empty 3D or 4D (batch mode) tensor expected for input"),
+    (lambda: F.max_pool2d(tensorplug.randn(1, 1, 1, 1), 2), RuntimeError, "Output size is too small"),
+    (lambda: F.avg_pool2d(tensorplug.randn(1, 1, 1, 1), 2), RuntimeError, "Output size is too small"),
+    (lambda: F.max_pool2d(tensorplug.randn(1, 1, 4, 4), 2, stride=0), RuntimeError, "stride should not be zero"),
+    (lambda: F.adaptive_avg_pool2d(tensorplug.randn(4), 2), RuntimeError, "Expected 3D or 4D tensor"),
+])
+def test_pool_errors(call, exc, phrase):
+    with pytest.raises(exc) as info:
+        call()
+    assert phrase in str(info.value)

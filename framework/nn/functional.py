@@ -109,8 +109,8 @@ def selu(input, inplace=False):
 
 def celu(input, alpha=1.0, inplace=False):
     _float_input(input, "celu")
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=alpha, scale=1.0) if alpha != 1
-                          else _ops.Elu.apply(x, alpha=1.0, scale=1.0), inplace)
+    # celu(x) = alpha * elu(x / alpha) with unit alpha
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=1.0, scale=1.0) * alpha, inplace)
 
 
 def gelu(input, approximate="none"):

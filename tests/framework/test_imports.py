@@ -14,6 +14,7 @@ FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 ALLOWED_NUMPY = {
     "backend.py": "ArrayAPIBackend's documented host fallbacks (RNG, scatter-add) for backends without them",
     "serialization.py": "bytes <-> host arrays for checkpoint I/O",
+    "testing/": "the conformance kit: NumPy is its reference, it computes nothing for users",
 }
 
 
@@ -44,7 +45,7 @@ def test_numpy_arrives_with_the_first_tensor_only():
 
 
 @pytest.mark.parametrize("module", ["tensorplug.nn", "tensorplug.optim", "tensorplug.utils", "tensorplug.autograd",
-                                    "tensorplug.testing", "tensorplug.ops", "tensorplug.__main__"])
+                                    "tensorplug.ops", "tensorplug.__main__"])
 def test_submodules_import_without_numpy(module):
     out = _run(f"import sys, importlib; importlib.import_module({module!r}); print('numpy' in sys.modules)")
     assert out.strip() == "False", f"importing {module} imported numpy"
@@ -56,7 +57,8 @@ def test_frontend_does_not_import_numpy_or_cupy():
     for path in FRAMEWORK.rglob("*.py"):
         rel = path.relative_to(FRAMEWORK).as_posix()
         for match in pattern.finditer(path.read_text()):
-            if match.group(1) == "cupy" or rel not in ALLOWED_NUMPY:
+            allowed = rel in ALLOWED_NUMPY or any(rel.startswith(d) for d in ALLOWED_NUMPY if d.endswith("/"))
+            if match.group(1) == "cupy" or not allowed:
                 line = path.read_text()[:match.start()].count("\n") + 1
                 offenders.append(f"framework/{rel}:{line}: {match.group(0).strip()}")
     assert not offenders, "the frontend must compute through the backend (x._backend.xp):\n" + "\n".join(offenders)

@@ -11,7 +11,13 @@ Hooks are called lazily, the first time a registry is read (the first tensor
 made, the first ``tensorplug.nn.<Name>`` looked up, ``python -m tensorplug
 info``), never at ``import tensorplug``. A plugin whose import or hook fails,
 or that claims a name already taken, is reported with a warning naming it and
-its distribution; everything else keeps working.
+its distribution; everything else keeps working. A hookimpl is checked when
+its plugin registers: arguments must match the stub here (pluggy's
+validation), a ``tensorplug_*`` name with no stub and a stub-named function
+without ``@tensorplug.hookimpl`` are errors too. ``TENSORPLUG_STRICT_PLUGINS=1``
+turns every such warning into a ``tensorplug.PluginError``. When two plugins
+claim the same name, the first registered keeps it (the ``tensorplug``
+distribution's own plugins first, then by entry-point name).
 """
 from __future__ import annotations
 

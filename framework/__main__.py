@@ -172,7 +172,12 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "info":
-        return _info(args)
+        try:
+            return _info(args)
+        except BrokenPipeError:  # `tensorplug info | head`: the reader left; not an error
+            import os
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     parser.print_help()
     return 0
 

@@ -1,4 +1,379 @@
-"""Filled in by the nn work (see DESIGN.md)."""
+"""Recurrent layers: RNN, LSTM, GRU and their cells, with torch's parameter names and layouts.
+
+Each layer projects the whole sequence once (``x @ W_ih.T + b_ih``), then
+steps through time with ``h @ W_hh.T + b_hh``; everything is built from
+differentiable tensor ops, so gradients (and higher order) come for free.
+"""
 from __future__ import annotations
 
-__all__ = []
+import math
+import warnings
+
+from .. import creation
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _cat(tensors, dim):
+    import tensorplug
+    return tensorplug.cat(tensors, dim)
+
+
+def _stack(tensors, dim):
+    import tensorplug
+    return tensorplug.stack(tensors, dim)
+
+
+# one time step of each cell type; xw = x @ W_ih.T + b_ih already computed ------------------------
+def _rnn_step(xw, h, w_hh, b_hh, relu):
+    pre = xw + F.linear(h, w_hh, b_hh)
+    return pre.relu() if relu else pre.tanh()
+
+
+def _lstm_step(xw, state, w_hh, b_hh):
+    h, c = state
+    gates = xw + F.linear(h, w_hh, b_hh)
+    i, f, g, o = gates.chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def _gru_step(xw, h, w_hh, b_hh):
+    hw = F.linear(h, w_hh, b_hh)
+    x_r, x_z, x_n = xw.chunk(3, -1)
+    h_r, h_z, h_n = hw.chunk(3, -1)
+    r = (x_r + h_r).sigmoid()
+    z = (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return n + z * (h - n)
+
+
+class RNNBase(Module):
+    """Shared machinery of RNN, LSTM and GRU (torch's constructor and parameter layout)."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError("hidden_size must be an integer greater than zero" if isinstance(hidden_size, int)
+                             else f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError("num_layers must be an integer greater than zero")
+        if proj_size:
+            raise NotImplementedError("proj_size (LSTM projections) is not supported yet; use proj_size=0")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        gate_size = _GATES[mode] * hidden_size
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for direction in range(2 if bidirectional else 1):
+                in_size = input_size if layer == 0 else hidden_size * (2 if bidirectional else 1)
+                suffix = "_reverse" if direction == 1 else ""
+                names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+                shapes = [(gate_size, in_size), (gate_size, hidden_size)]
+                if bias:
+                    names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+                    shapes += [(gate_size,), (gate_size,)]
+                for name, shape in zip(names, shapes):
+                    setattr(self, name, Parameter(creation.empty(shape, device=device, dtype=dtype)))
+                self._flat_weights_names.extend(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        per = 4 if self.bias else 2
+        names = self._flat_weights_names
+        return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    # input checking ----------------------------------------------------------------------------
+    def _prepare(self, input, hx):
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        batched = input.dim() == 3
+        if not batched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.shape[-1]}")
+        batch = input.shape[1]
+        dirs = 2 if self.bidirectional else 1
+        expected = (self.num_layers * dirs, batch, self.hidden_size)
+        states = hx if isinstance(hx, (tuple, list)) else (hx,)
+        if hx is None:
+            zeros = creation.zeros(expected, dtype=input.dtype, device=input.device)
+            states = (zeros, zeros) if self.mode == "LSTM" else (zeros,)
+        else:
+            fixed = []
+            for k, state in enumerate(states):
+                want = 2 if not batched else 3
+                if state.dim() != want:
+                    kind = "unbatched 2-D" if not batched else "batched 3-D"
+                    raise RuntimeError(f"For {kind} input, hx{'' if self.mode != 'LSTM' else ' and cx'} should "
+                                       f"also be {want}-D but got {state.dim()}-D tensor")
+                state = state if batched else state.unsqueeze(1)
+                if tuple(state.shape) != expected:
+                    which = f"hidden[{k}]" if self.mode == "LSTM" else "hidden"
+                    raise RuntimeError(f"Expected {which} size {expected}, got {list(state.shape)}")
+                fixed.append(state)
+            states = tuple(fixed)
+        return input, states, batched
+
+    # the recurrence ----------------------------------------------------------------------------
+    def _run(self, input, states):
+        dirs = 2 if self.bidirectional else 1
+        per = 4 if self.bias else 2
+        names = self._flat_weights_names
+        layer_input = input
+        finals = [[] for _ in states]
+        steps = input.shape[0]
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                k = layer * dirs + d
+                w_ih, w_hh, *b = (getattr(self, n) for n in names[k * per:(k + 1) * per])
+                b_ih, b_hh = b if b else (None, None)
+                xw = F.linear(layer_input, w_ih, b_ih)
+                state = tuple(s[k] for s in states)
+                seq = []
+                order = range(steps - 1, -1, -1) if d == 1 else range(steps)
+                for t in order:
+                    state = self._step(xw[t], state, w_hh, b_hh)
+                    seq.append(state[0])
+                if d == 1:
+                    seq.reverse()
+                outs.append(_stack(seq, 0))
+                for j, s in enumerate(state):
+                    finals[j].append(s)
+            layer_input = outs[0] if dirs == 1 else _cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        return layer_input, tuple(_stack(f, 0) for f in finals)
+
+    def _step(self, xw, state, w_hh, b_hh):
+        raise NotImplementedError
+
+    def _finish(self, output, finals, batched):
+        if not batched:
+            output = output.squeeze(1)
+            finals = tuple(f.squeeze(1) for f in finals)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, finals
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu).
+
+    Returns ``(output, h_n)``: output (L, N, D*H) (batch first when ``batch_first``), h_n (D*layers, N, H).
+
+    Example:
+        >>> rnn = nn.RNN(10, 20, 2)
+        >>> output, hn = rnn(tensorplug.randn(5, 3, 10))
+    """
+
+    def __init__(self, *args, **kwargs):
+        nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if len(args) > 3:
+            nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def _step(self, xw, state, w_hh, b_hh):
+        return (_rnn_step(xw, state[0], w_hh, b_hh, self.nonlinearity == "relu"),)
+
+    def forward(self, input, hx=None):
+        x, states, batched = self._prepare(input, hx)
+        output, (h_n,) = self._run(x, states)
+        output, (h_n,) = self._finish(output, (h_n,), batched)
+        return output, h_n
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; gates ordered (input, forget, cell, output) as in torch.
+
+    Returns ``(output, (h_n, c_n))``.
+
+    Example:
+        >>> lstm = nn.LSTM(10, 20, 2, batch_first=True)
+        >>> output, (hn, cn) = lstm(tensorplug.randn(3, 5, 10))
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+    def _step(self, xw, state, w_hh, b_hh):
+        return _lstm_step(xw, state, w_hh, b_hh)
+
+    def forward(self, input, hx=None):
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
+        x, states, batched = self._prepare(input, hx)
+        output, finals = self._run(x, states)
+        output, (h_n, c_n) = self._finish(output, finals, batched)
+        return output, (h_n, c_n)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit; gates ordered (reset, update, new) as in torch.
+
+    Example:
+        >>> gru = nn.GRU(10, 20, bidirectional=True)
+        >>> output, hn = gru(tensorplug.randn(5, 3, 10))
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("GRU", *args, **kwargs)
+
+    def _step(self, xw, state, w_hh, b_hh):
+        return (_gru_step(xw, state[0], w_hh, b_hh),)
+
+    def forward(self, input, hx=None):
+        x, states, batched = self._prepare(input, hx)
+        output, (h_n,) = self._run(x, states)
+        output, (h_n,) = self._finish(output, (h_n,), batched)
+        return output, h_n
+
+
+# cells -------------------------------------------------------------------------------------------
+class RNNCellBase(Module):
+    _gates = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        gate = self._gates * hidden_size
+        self.weight_ih = Parameter(creation.empty((gate, input_size), device=device, dtype=dtype))
+        self.weight_hh = Parameter(creation.empty((gate, hidden_size), device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(creation.empty(gate, device=device, dtype=dtype))
+            self.bias_hh = Parameter(creation.empty(gate, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+    def _prepare(self, input, hx, n_states):
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
+                               f"{self.input_size}")
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)
+        if hx is None:
+            zeros = creation.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
+            return x, (zeros,) * n_states, batched
+        states = tuple(hx) if n_states == 2 else (hx,)
+        out = []
+        for s in states:
+            s = s if batched else s.unsqueeze(0)
+            if s.shape[0] != x.shape[0]:
+                raise RuntimeError(f"Input batch size {x.shape[0]} doesn't match hidden0 batch size {s.shape[0]}")
+            if s.shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden0 has inconsistent hidden_size: got {s.shape[1]}, expected "
+                                   f"{self.hidden_size}")
+            out.append(s)
+        return x, tuple(out), batched
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prepare(input, hx, 1)
+        h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
+                      self.nonlinearity == "relu")
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step; returns ``(h', c')``."""
+
+    _gates = 4
+
+    def forward(self, input, hx=None):
+        x, state, batched = self._prepare(input, hx, 2)
+        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), state, self.weight_hh, self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step; returns ``h'``."""
+
+    _gates = 3
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prepare(input, hx, 1)
+        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)

@@ -1,0 +1,145 @@
+"""RNN, LSTM, GRU and cells against torch (weights copied in), gradcheck, state dicts and errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+import tensorplug.nn as nn
+from tensorplug.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+
+rng = np.random.default_rng(2)
+
+
+def _flat(o):
+    if isinstance(o, (tuple, list)):
+        return [z for a in o for z in _flat(a)]
+    return [o]
+
+
+def _pair(name, args, kw):
+    theirs = getattr(torch.nn, name)(*args, **kw).double()
+    ours = getattr(nn, name)(*args, **kw).double()
+    assert repr(ours) == repr(theirs)
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def _state(h, lib):
+    if h is None:
+        return ()
+    if isinstance(h, tuple):
+        return (tuple(lib.tensor(a) for a in h),)
+    return (lib.tensor(h),)
+
+
+CASES = [
+    ("RNN", (3, 4), {}, (5, 2, 3), None),
+    ("RNN", (3, 4, 2), dict(nonlinearity="relu", batch_first=True, bidirectional=True), (2, 5, 3), None),
+    ("LSTM", (3, 4, 2), dict(bidirectional=True), (5, 2, 3), (rng.standard_normal((4, 2, 4)),
+                                                            rng.standard_normal((4, 2, 4)))),
+    ("LSTM", (3, 4), dict(batch_first=True, bias=False), (2, 5, 3), None),
+    ("LSTM", (3, 4), {}, (5, 3), None),
+    ("GRU", (3, 4, 3), dict(bidirectional=True, batch_first=True), (2, 5, 3), rng.standard_normal((6, 2, 4))),
+    ("GRU", (3, 4), {}, (4, 3), rng.standard_normal((1, 4))),
+    ("RNNCell", (3, 4), {}, (2, 3), None),
+    ("RNNCell", (3, 4), dict(nonlinearity="relu", bias=False), (2, 3), rng.standard_normal((2, 4))),
+    ("LSTMCell", (3, 4), {}, (2, 3), (rng.standard_normal((2, 4)), rng.standard_normal((2, 4)))),
+    ("GRUCell", (3, 4), {}, (3,), None),
+]
+
+
+@pytest.mark.parametrize("name, args, kw, shape, hx", CASES)
+def test_recurrent_matches_torch(name, args, kw, shape, hx):
+    ours, theirs = _pair(name, args, kw)
+    x0 = rng.standard_normal(shape)
+    x = tensorplug.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    ys = _flat(ours(x, *_state(hx, tensorplug)))
+    tys = _flat(theirs(tx, *_state(hx, torch)))
+    assert len(ys) == len(tys)
+    for y, ty in zip(ys, tys):
+        assert tuple(y.shape) == tuple(ty.shape)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+    sum((y ** 2).sum() for y in ys).backward()
+    sum((y ** 2).sum() for y in tys).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-10, err_msg=n)
+
+
+def test_lstm_gradcheck_through_time():
+    lstm = nn.LSTM(2, 3, 2, bidirectional=True).double()
+    x = tensorplug.randn(3, 1, 2, dtype=tensorplug.float64, requires_grad=True)
+    h0 = tensorplug.randn(4, 1, 3, dtype=tensorplug.float64, requires_grad=True)
+    assert gradcheck(lambda x, h: lstm(x, (h, h * 0.5))[0], (x, h0))
+
+
+def test_gru_gradcheck_weights():
+    gru = nn.GRU(2, 2).double()
+    x = tensorplug.randn(3, 1, 2, dtype=tensorplug.float64)
+    w = gru.weight_hh_l0
+    assert gradcheck(lambda w_: _with(gru, "weight_hh_l0", w_, x), (w.detach().requires_grad_(),))
+
+
+def _with(module, name, value, x):
+    saved = module._parameters[name]
+    module._parameters[name] = value
+    try:
+        return module(x)[0]
+    finally:
+        module._parameters[name] = saved
+
+
+def test_init_range_and_state_dict_interchange():
+    lstm = nn.LSTM(5, 8, 2)
+    bound = 1 / np.sqrt(8)
+    for p in lstm.parameters():
+        assert p.abs().max().item() <= bound
+    theirs = torch.nn.LSTM(5, 8, 2)
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in lstm.state_dict().items()})
+    x0 = rng.standard_normal((4, 2, 5)).astype(np.float32)
+    np.testing.assert_allclose(lstm(tensorplug.tensor(x0))[0].detach().numpy(),
+                               theirs(torch.tensor(x0))[0].detach().numpy(), atol=1e-5)
+    assert len(lstm.all_weights) == 2 and len(lstm.all_weights[0]) == 4
+
+
+def test_dropout_between_layers_only_in_training():
+    rnn = nn.GRU(3, 4, 3, dropout=0.5).double()
+    x = tensorplug.randn(6, 2, 3, dtype=tensorplug.float64)
+    rnn.eval()
+    a = rnn(x)[0]
+    b = rnn(x)[0]
+    assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    rnn.train()
+    c = rnn(x)[0]
+    assert not np.allclose(a.detach().numpy(), c.detach().numpy())
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.RNN(3, 4, dropout=0.5)
+
+
+@pytest.mark.parametrize("call, exc, phrase", [
+    (lambda: nn.LSTM(3, 4, 2)(tensorplug.randn(5, 2, 6)), RuntimeError,
+     "input.size(-1) must be equal to input_size. Expected 3, got 6"),
+    (lambda: nn.LSTM(3, 4)(tensorplug.randn(5, 2, 3, 1)), ValueError, "LSTM: Expected input to be 2D or 3D, got 4D"),
+    (lambda: nn.LSTM(3, 4, 2)(tensorplug.randn(5, 2, 3), (tensorplug.randn(1, 2, 4), tensorplug.randn(2, 2, 4))),
+     RuntimeError, "Expected hidden[0] size (2, 2, 4), got [1, 2, 4]"),
+    (lambda: nn.GRU(3, 4)(tensorplug.randn(5, 2, 3), tensorplug.randn(1, 3, 4)), RuntimeError,
+     "Expected hidden size (1, 2, 4), got [1, 3, 4]"),
+    (lambda: nn.GRU(3, 4)(tensorplug.randn(5, 3), tensorplug.randn(1, 3, 4)), RuntimeError,
+     "should also be 2-D but got 3-D tensor"),
+    (lambda: nn.RNN(3, 4, nonlinearity="foo"), ValueError, "Unknown nonlinearity 'foo'"),
+    (lambda: nn.LSTMCell(3, 4)(tensorplug.randn(2, 5)), RuntimeError, "input has inconsistent input_size: got 5"),
+    (lambda: nn.LSTMCell(3, 4)(tensorplug.randn(2, 2, 3)), ValueError, "Expected input to be 1D or 2D, got 3D"),
+    (lambda: nn.LSTMCell(3, 4)(tensorplug.randn(2, 3), (tensorplug.randn(3, 4), tensorplug.randn(3, 4))),
+     RuntimeError, "Input batch size 2 doesn't match hidden0 batch size 3"),
+    (lambda: nn.RNN(3, 4, dropout=1.5), ValueError, "dropout should be a number in range [0, 1]"),
+])
+def test_recurrent_errors(call, exc, phrase):
+    with pytest.raises(exc) as info:
+        call()
+    assert phrase in str(info.value)

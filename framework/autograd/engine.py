@@ -64,7 +64,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
 
         delivered = set()
         anomaly = GradMode.anomaly
-        for node in _topological_order(root_nodes):
+        order = _topological_order(root_nodes)
+        needed = None if capture is None else _needed(order, capture)
+        for node in order:
             node_grads = pending.pop(node, None)
             if node_grads is None:
                 continue
@@ -76,6 +78,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     key = (id(node), nr)
                     if key in capture:
                         capture[key] = g
+                if id(node) not in needed:
+                    continue  # autograd.grad runs only what leads to its inputs (torch does too)
             pre = node.__dict__.get("_pre_hooks")
             if pre:
                 for hook in pre:
@@ -116,6 +120,24 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     if capture is not None:
         return [capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] for t in inputs]
     return None
+
+
+def _needed(order, capture):
+    """Ids of the nodes whose backward leads to a captured input."""
+    targets = {k[0] for k in capture if isinstance(k, tuple)}
+    needed = set()
+    for node in reversed(order):  # producers before consumers
+        for edge in node._edges:
+            if edge is None:
+                continue
+            if isinstance(edge, Node):
+                if id(edge) in needed or id(edge) in targets:
+                    needed.add(id(node))
+                    break
+            elif id(edge) in capture:
+                needed.add(id(node))
+                break
+    return needed
 
 
 def _input_output_nr(node, i):

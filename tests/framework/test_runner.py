@@ -1,0 +1,128 @@
+"""``python -m tensorplug run``: PyTorch scripts run unmodified with ``torch`` aliased to tensorplug."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tensorplug
+from tensorplug.runner import run_path, torch_alias
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script, *args, cwd=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORPLUG_")}
+    return subprocess.run([sys.executable, "-m", "tensorplug", "run", str(script), *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_seed_tutorial_torch_script_runs_unmodified(tmp_path):
+    pytest.importorskip("matplotlib")
+    script = ROOT / "examples" / "seed_tutorial_torch.py"
+    assert "import torch\n" in script.read_text()
+    proc = _run(script, str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Tensor'>" in out          # print(type(uninit_float))
+    assert "x * y (elementwise multiply) refused:" in out and "must match the size of tensor b" in out
+    assert "AddBackward0" in out and "SumBackward0" in out
+    assert "Parameter containing:" in out
+    final = float(out.rsplit("final loss:", 1)[1].split()[0])
+    assert final < 1.0
+    for name in ("seed_data.png", "seed_fit_manual.png", "seed_fit_sgd.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_submodules_resolve_to_tensorplug():
+    import tensorplug.nn.functional
+    import tensorplug.optim.lr_scheduler
+    import tensorplug.utils.data
+    with torch_alias():
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        import torch.optim as optim
+        from torch.autograd import Variable
+        from torch.optim import lr_scheduler
+        from torch.utils.data import DataLoader
+        assert torch.Tensor is tensorplug.Tensor
+        assert nn.Linear is tensorplug.nn.Linear
+        assert F.relu is tensorplug.nn.functional.relu
+        assert optim.SGD is tensorplug.optim.SGD
+        assert Variable is tensorplug.autograd.Variable
+        assert lr_scheduler.StepLR is tensorplug.optim.lr_scheduler.StepLR
+        assert DataLoader is tensorplug.utils.data.DataLoader
+        assert torch.utils.data.TensorDataset is tensorplug.utils.data.TensorDataset
+        assert torch.cuda.is_available() is tensorplug.cuda.is_available()
+        x = torch.ones(2, requires_grad=True)
+        (x * 3).sum().backward()
+        assert x.grad.tolist() == [3.0, 3.0]
+    assert "torch" not in sys.modules or not repr(sys.modules["torch"]).startswith("<module 'torch' (alias")
+
+
+def test_real_torch_is_hidden_then_restored():
+    real = pytest.importorskip("torch")
+    import torch.nn.functional  # noqa: F401 - loaded before the block
+    before = sys.modules["torch.nn.functional"]
+    with torch_alias():
+        import torch
+        assert torch is not real and torch.Tensor is tensorplug.Tensor
+    import torch
+    assert torch is real
+    assert sys.modules["torch.nn.functional"] is before
+
+
+def test_missing_api_errors_name_the_pytorch_name():
+    with torch_alias():
+        import torch
+        with pytest.raises(ModuleNotFoundError, match=r"tensorplug does not provide torch\.distributed \(used by "
+                                                      r"test_runner\.py"):
+            import torch.distributed  # noqa: F401
+        with pytest.raises(AttributeError, match=r"tensorplug does not provide torch\.no_such_function"):
+            torch.no_such_function
+        with pytest.raises(ImportError, match=r"tensorplug does not provide torch\.nn\.NoSuchLayer"):
+            from torch.nn import NoSuchLayer  # noqa: F401
+        assert not hasattr(torch, "no_such_function")
+        assert hasattr(torch.nn, "Linear")
+
+
+def test_script_args_exit_code_and_traceback(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import torch
+        import helper                      # the script's folder is on sys.path
+        print("args", sys.argv[1:], helper.VALUE, torch.__name__)
+        if sys.argv[1] == "fail":
+            torch.definitely_missing()
+        sys.exit(int(sys.argv[1]))
+    """))
+    (tmp_path / "helper.py").write_text("VALUE = 42\n")
+    proc = _run(script, "3", "--flag")
+    assert proc.returncode == 3, proc.stderr
+    assert "args ['3', '--flag'] 42 torch" in proc.stdout
+    proc = _run(script, "fail")
+    assert proc.returncode == 1
+    assert "tensorplug does not provide torch.definitely_missing (used by prog.py, line 7)" in proc.stderr
+    assert proc.stderr.lstrip().startswith("Traceback")
+    assert "runpy" not in proc.stderr
+
+
+def test_missing_script_is_a_clear_error(tmp_path):
+    proc = _run(tmp_path / "nope.py")
+    assert proc.returncode == 2
+    assert "can't open file" in proc.stderr
+
+
+def test_run_path_in_process_leaves_no_alias(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import torch\nresult = torch.tensor([1, 2]).sum().item()\n")
+    out = run_path(script)
+    assert out["result"] == 3
+    assert not any(name == "torch" and repr(mod).startswith("<module 'torch' (alias")
+                   for name, mod in sys.modules.items())

@@ -1,0 +1,163 @@
+"""The extras plugin's optimizers: torch's trajectories; Lion and LAMB against NumPy references of the papers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    ("AdamW", dict(lr=0.1)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.3, amsgrad=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.1)),
+    ("Adamax", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.1)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=str)
+def test_trajectory_matches_torch(backend, trajectory, name, kwargs):
+    trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), kwargs, steps=40)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"])
+def test_defaults_and_state_layout_match_torch(name):
+    p = tensorplug.ones(2, requires_grad=True)
+    t = torch.ones(2, requires_grad=True)
+    ours, theirs = getattr(tensorplug.optim, name)([p]), getattr(torch.optim, name)([t])
+    assert repr(ours) == repr(theirs)
+    p.grad = tensorplug.ones(2)
+    t.grad = torch.ones(2)
+    ours.step()
+    theirs.step()
+    assert sorted(ours.state_dict()["state"][0]) == sorted(theirs.state_dict()["state"][0])
+
+
+def _lion_reference(p, grads, lr, beta1, beta2, wd):
+    m = np.zeros_like(p)
+    out = []
+    for g in grads:
+        update = np.sign(beta1 * m + (1 - beta1) * g)
+        p = p - lr * (update + wd * p)
+        m = beta2 * m + (1 - beta2) * g
+        out.append(p)
+    return out
+
+
+def _lamb_reference(p, grads, lr, beta1, beta2, eps, wd):
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    out = []
+    for t, g in enumerate(grads, 1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        r = (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps) + wd * p
+        w_norm, r_norm = np.linalg.norm(p), np.linalg.norm(r)
+        trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+        p = p - lr * trust * r
+        out.append(p)
+    return out
+
+
+def _run(cls, p0, grads, **kwargs):
+    p = tensorplug.tensor(p0, requires_grad=True)
+    opt = cls([p], **kwargs)
+    out = []
+    for g in grads:
+        p.grad = tensorplug.tensor(g)
+        opt.step()
+        out.append(p.detach().numpy().copy())
+    return out
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.003, betas=(0.95, 0.98), weight_decay=0.1)])
+def test_lion_against_the_paper(backend, kwargs):
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal((4, 3))
+    grads = [rng.standard_normal((4, 3)) for _ in range(40)]
+    beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+    expected = _lion_reference(p0, grads, kwargs["lr"], beta1, beta2, kwargs.get("weight_decay", 0.0))
+    for got, want in zip(_run(tensorplug.optim.Lion, p0, grads, **kwargs), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.02, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.05)])
+def test_lamb_against_the_paper(backend, kwargs):
+    rng = np.random.default_rng(4)
+    p0 = rng.standard_normal((5, 2))
+    grads = [rng.standard_normal((5, 2)) for _ in range(40)]
+    beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+    expected = _lamb_reference(p0, grads, kwargs["lr"], beta1, beta2, kwargs.get("eps", 1e-6),
+                               kwargs.get("weight_decay", 0.0))
+    for got, want in zip(_run(tensorplug.optim.LAMB, p0, grads, **kwargs), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_lamb_trust_ratio_is_one_for_zero_weights():
+    p = tensorplug.zeros(3, requires_grad=True)
+    p.grad = tensorplug.ones(3)
+    tensorplug.optim.LAMB([p], lr=0.1).step()
+    # the first Adam direction is sign(g) (up to eps): one lr step with trust ratio 1
+    np.testing.assert_allclose(p.detach().numpy(), -0.1 * np.ones(3), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])
+def test_state_dict_round_trip_is_bit_identical(name):
+    cls = getattr(tensorplug.optim, name)
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(6).astype(np.float32) for _ in range(10)]
+    p = tensorplug.randn(6, requires_grad=True)
+    opt = cls([p], lr=0.01)
+    for g in grads[:4]:
+        p.grad = tensorplug.tensor(g)
+        opt.step()
+    q = p.detach().clone().requires_grad_()
+    resumed = cls([q], lr=0.01)
+    resumed.load_state_dict(opt.state_dict())
+    for g in grads[4:]:
+        for x, o in ((p, opt), (q, resumed)):
+            x.grad = tensorplug.tensor(g)
+            o.step()
+    np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])
+def test_errors_follow_torch(name):
+    cls = getattr(tensorplug.optim, name)
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
+        cls([tensorplug.zeros(2, requires_grad=True)], lr=-0.1)
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        cls([])
+    with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts"):
+        cls(tensorplug.zeros(2, requires_grad=True))
+
+
+def test_trains_a_model():
+    torch_nn = tensorplug.nn
+    tensorplug.manual_seed(0)
+    model = torch_nn.Linear(3, 1)
+    x = tensorplug.randn(64, 3)
+    y = x @ tensorplug.tensor([[1.0], [-2.0], [0.5]]) + 0.3
+    for name in ("AdamW", "Lion", "LAMB", "RAdam"):
+        tensorplug.manual_seed(1)
+        model = torch_nn.Linear(3, 1)
+        opt = getattr(tensorplug.optim, name)(model.parameters(), lr=0.05)
+        first = None
+        for _ in range(150):
+            opt.zero_grad()
+            loss = torch_nn.MSELoss()(model(x), y)
+            loss.backward()
+            opt.step()
+            first = first if first is not None else loss.item()
+        assert loss.item() < 0.1 * first, name

@@ -255,13 +255,14 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward(); index it in your module's forward")
 
 
-def _param_line(key, p):
+def _param_line(key, p, typename=False):
+    # torch prints the dtype in ParameterList and the legacy type name in ParameterDict
     if not isinstance(p, Tensor):
         return f"  ({key}): Object of type: {type(p).__name__}"
     size = "x".join(str(s) for s in p.size())
     device = "" if p.device.type == "cpu" else f" ({p.device})"
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{device}]"
+    return f"  ({key}): {kind} containing: [{p.type() if typename else p.dtype} of size {size}{device}]"
 
 
 def _as_parameter(value):
@@ -376,14 +377,20 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        """Add ``parameters`` (a mapping, sorted by key unless ordered, or (key, value) pairs)."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif hasattr(parameters, "items"):
+            items = sorted(parameters.items())
+        else:
+            items = parameters
         for j, item in enumerate(items):
             if not isinstance(item, (list, tuple)) or len(item) != 2:
                 raise ValueError(f"ParameterDict update sequence element #{j} should be an iterable of length 2")
             self[item[0]] = item[1]
 
     def extra_repr(self):
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        return "\n".join(_param_line(k, p, typename=True) for k, p in self.items())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterDict has no forward()")

@@ -17,21 +17,19 @@ __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "lr_scheduler"]
 
 def __getattr__(name):
     # plugin optimizers (tensorplug_add_optimizers) are looked up on first use, never at import
-    if name.startswith("__"):
+    if name.startswith("_"):
         raise AttributeError(f"module 'tensorplug.optim' has no attribute '{name}'")
     from .. import registry
     found = registry.optimizers()
     if name in found:
         return found[name]
     message = f"module 'tensorplug.optim' has no attribute '{name}'"
-    if registry._flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
-        provider = registry.REGISTRY.provider_of("optimizer", name)
-        if provider:
-            message += (f"; it may be provided by the installed plugin {provider}, which is not loaded because "
-                        f"TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 (unset it, or set TENSORPLUG_PLUGINS to its module)")
+    hint = registry.missing_hint("optimizer", name)
+    if hint:
+        message += f": {hint}"
     elif name[:1].isupper():
-        message += (f"; built-in optimizers are {sorted(n for n in __all__ if n[:1].isupper() and n != 'Optimizer')}"
-                    f", plugins add {sorted(found)}")
+        message += (f"; the optimizers are {sorted(['SGD', 'Adam', 'RMSprop', *found])} "
+                    f"(plugins add more through the tensorplug_add_optimizers hook)")
     raise AttributeError(message)
 
 

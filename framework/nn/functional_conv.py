@@ -16,7 +16,7 @@ from ..tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-           "unfold", "fold"]
+           "unfold", "fold", "scaled_dot_product_attention"]
 
 
 # ops --------------------------------------------------------------------------------------------
@@ -606,3 +606,57 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     cols = x.reshape(n, ckk // kk, window[0], window[1], outs[0], outs[1])
     out = Col2Im.apply(cols, spatial, window, stride, tuple((p, p) for p in pad), dilation)
     return out.squeeze(0) if unbatched else out
+
+
+# attention --------------------------------------------------------------------------------------
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """``softmax(q @ k^T * scale + mask) @ v`` over (..., L, E) queries and (..., S, E) keys/values.
+
+    ``attn_mask``: bool (True = may attend) or float (added to the scores);
+    ``is_causal`` masks keys after each query. ``dropout_p`` drops attention weights.
+
+    Example:
+        >>> q = k = v = tensorplug.randn(2, 4, 5, 8)   # (N, heads, L, E)
+        >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+        tensorplug.Size([2, 4, 5, 8])
+    """
+    from .. import creation
+    from . import functional as F
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query and key must have the same embedding size, got "
+                           f"{query.shape[-1]} and {key.shape[-1]}")
+    if enable_gqa and query.dim() >= 3 and key.shape[-3] != query.shape[-3]:
+        groups = query.shape[-3] // key.shape[-3]
+        key = _repeat_heads(key, groups)
+        value = _repeat_heads(value, groups)
+    length, source = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.transpose(-2, -1)) * scale
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                               "is_causal=True")
+        rows = creation.arange(length, device=query.device).unsqueeze(-1)
+        cols = creation.arange(source, device=query.device).unsqueeze(0)
+        scores = scores.masked_fill(cols > rows, -math.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype is _dt.bool_:
+            scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
+        else:
+            scores = scores + attn_mask
+    weights = F.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, dropout_p, True)
+    return weights @ value
+
+
+def _repeat_heads(t, groups):
+    shape = tuple(t.shape)
+    lead, heads = shape[:-3], shape[-3]
+    expanded = t.unsqueeze(-3).expand(*lead, heads, groups, *shape[-2:])
+    return expanded.reshape(*lead, heads * groups, *shape[-2:])

@@ -1,4 +1,262 @@
-"""Filled in by the nn work (see DESIGN.md)."""
+"""Attention and transformer layers: MultiheadAttention, TransformerEncoderLayer, TransformerEncoder.
+
+Parameter names and layouts are torch's (``in_proj_weight``, ``in_proj_bias``,
+``out_proj``), so state dicts interchange. The functional
+``scaled_dot_product_attention`` lives in functional_conv.py (exported by
+``tensorplug.nn.functional``).
+"""
 from __future__ import annotations
 
-__all__ = []
+import copy
+import math
+
+from .. import creation
+from .. import dtypes as _dt
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .functional_conv import scaled_dot_product_attention
+from .linear import Linear
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """torch's name for MultiheadAttention.out_proj (a plain Linear)."""
+
+
+def _float_mask(mask, dtype, name):
+    """A bool mask (True = masked out) as an additive float mask; float masks pass through."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a Tensor or None, got {type(mask).__name__}")
+    if mask.dtype is _dt.bool_:
+        return creation.zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(mask, -math.inf)
+    if not mask.is_floating_point():
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask.to(dtype)
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention (torch's layer): ``forward(query, key, value, key_padding_mask=None,
+    need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False)``.
+
+    Returns ``(attn_output, attn_weights)``; weights are averaged over heads unless
+    ``average_attn_weights=False``, and None when ``need_weights=False``.
+
+    Example:
+        >>> mha = nn.MultiheadAttention(16, 4, batch_first=True)
+        >>> x = tensorplug.randn(2, 5, 16)
+        >>> out, w = mha(x, x, x)   # (2, 5, 16), (2, 5, 5)
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
+                             f"num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("add_bias_kv / add_zero_attn are not supported yet; leave them False")
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        kw = dict(device=device, dtype=dtype)
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(creation.empty((3 * embed_dim, embed_dim), **kw))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.q_proj_weight = Parameter(creation.empty((embed_dim, embed_dim), **kw))
+            self.k_proj_weight = Parameter(creation.empty((embed_dim, self.kdim), **kw))
+            self.v_proj_weight = Parameter(creation.empty((embed_dim, self.vdim), **kw))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(creation.empty(3 * embed_dim, **kw))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
+        self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+
+    def _project(self, query, key, value):
+        e = self.embed_dim
+        b = self.in_proj_bias
+        bq, bk, bv = (None, None, None) if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            if query is key and key is value:
+                return F.linear(query, w, b).chunk(3, -1)
+            return (F.linear(query, w[:e], bq), F.linear(key, w[e:2 * e], bk), F.linear(value, w[2 * e:], bv))
+        return (F.linear(query, self.q_proj_weight, bq), F.linear(key, self.k_proj_weight, bk),
+                F.linear(value, self.v_proj_weight, bv))
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        batched = query.dim() == 3
+        if query.dim() not in (2, 3):
+            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
+                                 f"{query.dim()}-D query tensor")
+        if query.shape[-1] != self.embed_dim:
+            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got "
+                                 f"{query.shape[-1]}")
+        if key.dim() != query.dim() or value.dim() != query.dim():
+            raise AssertionError(f"key and value should be {query.dim()}D like query, got {key.dim()}D and "
+                                 f"{value.dim()}D")
+        same = query is key and key is value
+        if not batched:
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        if same:
+            key = value = query
+        n, length, e = query.shape
+        source = key.shape[1]
+        if key.shape[0] != n or value.shape[:2] != key.shape[:2]:
+            raise AssertionError(f"key shape {list(key.shape)} does not match value shape {list(value.shape)}")
+        heads, hd = self.num_heads, self.head_dim
+        q, k, v = self._project(query, key, value)
+        q = q.reshape(n, length, heads, hd).transpose(1, 2)
+        k = k.reshape(n, source, heads, hd).transpose(1, 2)
+        v = v.reshape(n, source, heads, hd).transpose(1, 2)
+        mask = self._merge_masks(attn_mask, key_padding_mask, is_causal, n, length, source, q.dtype)
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        if mask is not None:
+            scores = scores + mask
+        weights = F.softmax(scores, -1)
+        dropped = F.dropout(weights, self.dropout, True) if self.dropout > 0.0 and self.training else weights
+        out = (dropped @ v).transpose(1, 2).reshape(n, length, e)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(1)
+        if not batched:
+            weights = weights.squeeze(0)
+        return out, weights
+
+    def _merge_masks(self, attn_mask, key_padding_mask, is_causal, n, length, source, dtype):
+        mask = None
+        if attn_mask is None and is_causal:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint (pass the causal mask, e.g. "
+                               "nn.Transformer.generate_square_subsequent_mask(L))")
+        if attn_mask is not None:
+            if attn_mask.dim() == 2:
+                if tuple(attn_mask.shape) != (length, source):
+                    raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
+                                       f"({length}, {source}).")
+                mask = _float_mask(attn_mask, dtype, "attn_mask")
+            elif attn_mask.dim() == 3:
+                if tuple(attn_mask.shape) != (n * self.num_heads, length, source):
+                    raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
+                                       f"({n * self.num_heads}, {length}, {source}).")
+                mask = _float_mask(attn_mask, dtype, "attn_mask").reshape(n, self.num_heads, length, source)
+            else:
+                raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+        if key_padding_mask is not None:
+            if tuple(key_padding_mask.shape) != (n, source):
+                raise AssertionError(f"expecting key_padding_mask shape of {(n, source)}, but got "
+                                     f"{tuple(key_padding_mask.shape)}")
+            pad = _float_mask(key_padding_mask, dtype, "key_padding_mask").reshape(n, 1, 1, source)
+            mask = pad if mask is None else mask + pad
+        return mask
+
+
+def _activation(name):
+    if name == "relu":
+        return F.relu
+    if name == "gelu":
+        return F.gelu
+    raise RuntimeError(f"activation should be relu/gelu, not {name}")
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with a residual and LayerNorm (torch's layer).
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
+        >>> layer(tensorplug.randn(2, 5, 16)).shape
+        tensorplug.Size([2, 5, 16])
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        from .dropout import Dropout
+        from .normalization import LayerNorm
+        kw = dict(device=device, dtype=dtype)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation) if isinstance(activation, str) else activation
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal and attn_mask is not None)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout2(x)
+
+
+class TransformerEncoder(Module):
+    """A stack of ``num_layers`` copies of ``encoder_layer``, then an optional ``norm``."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        from .container import ModuleList
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return self.norm(x) if self.norm is not None else x

@@ -508,6 +508,12 @@ def pad(input, pad, mode="constant", value=None):
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}; expected 'constant', 'reflect', "
                                   f"'replicate' or 'circular'")
+    if nd not in (len(pad) // 2 + 1, len(pad) // 2 + 2) or len(pad) > 6:
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {nd}D input tensor.\nSupported combinations for "
+            f"non-constant padding:\n  - 2D or 3D input: padding size = 2 (pads last dimension)\n  - 3D or 4D "
+            f"input: padding size = 4 (pads last 2 dimensions)\n  - 4D or 5D input: padding size = 6 (pads last "
+            f"3 dimensions)")
     from ..tensor import tensor
     out = input
     for axis, (before, after) in enumerate(widths):

@@ -1,0 +1,129 @@
+"""nn.functional pieces not covered by the layer tests: pad, one_hot, embedding, dropout, flatten."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+from tensorplug import nn
+import tensorplug.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+@pytest.mark.parametrize("mode,pad", [("constant", (1, 2)), ("constant", (1, 0, 2, 1)), ("constant", (-1, 1)),
+                                      ("reflect", (2, 1)), ("reflect", (1, 2, 2, 0)), ("replicate", (2, 3, 1, 1)),
+                                      ("circular", (1, 2, 2, 1))])
+def test_pad_against_torch(mode, pad):
+    shape = (2, 3, 4, 5) if mode == "constant" or len(pad) == 4 else (3, 4, 5)
+    x = np.random.default_rng(0).standard_normal(shape)
+    a = tensorplug.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    kw = {"value": 0.5} if mode == "constant" else {}
+    out = F.pad(a, pad, mode=mode, **kw)
+    want = TF.pad(b, pad, mode=mode, **kw)
+    np.testing.assert_allclose(np.asarray(out.tolist()), want.detach().numpy())
+    seed = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    out.backward(tensorplug.tensor(seed))
+    want.backward(torch.tensor(seed))
+    np.testing.assert_allclose(np.asarray(a.grad.tolist()), b.grad.numpy(), rtol=1e-12)
+
+
+def test_pad_errors():
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        F.pad(tensorplug.zeros(2, 2), (1,))
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        F.pad(tensorplug.zeros(1, 2, 2), (2, 2), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 4D input tensor"):
+        F.pad(tensorplug.zeros(1, 1, 2, 2), (1, 1), mode="reflect")
+
+
+def test_one_hot():
+    out = F.one_hot(tensorplug.tensor([0, 2, 1]), 4)
+    assert out.dtype == tensorplug.int64
+    assert out.tolist() == TF.one_hot(torch.tensor([0, 2, 1]), 4).tolist()
+    assert F.one_hot(tensorplug.tensor([[1], [3]])).shape == (2, 1, 4)
+    with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
+        F.one_hot(tensorplug.tensor([5]), 3)
+    with pytest.raises(RuntimeError, match="one_hot is only applicable to index tensor"):
+        F.one_hot(tensorplug.tensor([1.0]), 3)
+
+
+def test_embedding_against_torch():
+    ours = nn.Embedding(6, 3, padding_idx=1).double()
+    ref = torch.nn.Embedding(6, 3, padding_idx=1).double()
+    assert ours.weight[1].tolist() == [0.0, 0.0, 0.0]
+    with tensorplug.no_grad():
+        ours.weight.copy_(tensorplug.tensor(ref.weight.detach().numpy()))
+    idx = [[0, 1, 5], [5, 5, 2]]
+    out, want = ours(tensorplug.tensor(idx)), ref(torch.tensor(idx))
+    assert out.shape == (2, 3, 3)
+    np.testing.assert_allclose(np.asarray(out.tolist()), want.detach().numpy())
+    seed = np.random.default_rng(0).standard_normal((2, 3, 3))
+    out.backward(tensorplug.tensor(seed))
+    want.backward(torch.tensor(seed))
+    np.testing.assert_allclose(np.asarray(ours.weight.grad.tolist()), ref.weight.grad.numpy(), rtol=1e-12)
+    assert ours.weight.grad[1].tolist() == [0.0, 0.0, 0.0]
+    assert repr(ours) == repr(ref)
+    frozen = nn.Embedding.from_pretrained(tensorplug.eye(3))
+    assert not frozen.weight.requires_grad and frozen(tensorplug.tensor([2])).tolist() == [[0.0, 0.0, 1.0]]
+
+
+def test_embedding_errors_and_double_backward():
+    emb = nn.Embedding(3, 2)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        emb(tensorplug.tensor([3]))
+    with pytest.raises(RuntimeError, match="Expected tensor for argument #1 'indices'"):
+        emb(tensorplug.tensor([1.0]))
+    w = tensorplug.randn(4, 2, dtype=tensorplug.float64, requires_grad=True)
+    idx = tensorplug.tensor([0, 3, 3])
+    assert tensorplug.autograd.gradcheck(lambda w: F.embedding(idx, w) ** 2, (w,))
+    assert tensorplug.autograd.gradgradcheck(lambda w: F.embedding(idx, w) ** 2, (w,))
+
+
+def test_dropout_train_and_eval():
+    tensorplug.manual_seed(0)
+    drop = nn.Dropout(0.25)
+    assert repr(drop) == repr(torch.nn.Dropout(0.25))
+    x = tensorplug.ones(200, 50, requires_grad=True)
+    out = drop(x)
+    values = np.asarray(out.tolist())
+    assert np.allclose(np.unique(values), [0.0, 1 / 0.75])
+    assert abs((values == 0).mean() - 0.25) < 0.03
+    out.sum().backward()
+    assert np.array_equal(np.asarray(x.grad.tolist()), values)
+    drop.eval()
+    assert drop(x) is x
+    assert F.dropout(x, 0.5, training=False) is x
+    assert F.dropout(x, 1.0).sum().item() == 0
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        nn.Dropout(1.5)
+    y = F.dropout2d(tensorplug.ones(4, 8, 3, 3), 0.5)
+    per_channel = np.asarray(y.tolist()).reshape(4, 8, 9)
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()
+
+
+def test_flatten_unflatten():
+    x = tensorplug.randn(2, 3, 4, 5)
+    assert nn.Flatten()(x).shape == (2, 60)
+    assert nn.Flatten(0, 2)(x).shape == (24, 5)
+    assert nn.Unflatten(1, (6, 10))(nn.Flatten()(x)).shape == (2, 6, 10)
+    assert repr(nn.Flatten()) == repr(torch.nn.Flatten())
+    assert repr(nn.Unflatten(1, (2, 2))) == repr(torch.nn.Unflatten(1, (2, 2)))
+
+
+def test_misc_functions_against_torch():
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    y = np.random.default_rng(3).standard_normal((3, 4))
+    a, b = tensorplug.tensor(x), tensorplug.tensor(y)
+    ta, tb = torch.tensor(x), torch.tensor(y)
+    pairs = [
+        (F.normalize(a, dim=1), TF.normalize(ta, dim=1)),
+        (F.cosine_similarity(a, b), TF.cosine_similarity(ta, tb)),
+        (F.pairwise_distance(a, b), TF.pairwise_distance(ta, tb)),
+        (F.logsumexp(a, 1), torch.logsumexp(ta, 1)),
+        (F.linear(a, b), TF.linear(ta, tb)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(np.asarray(ours.tolist()), theirs.numpy(), rtol=1e-10)

@@ -1,0 +1,49 @@
+"""Run one snippet with tensorplug and with torch and compare values, dtypes and gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+
+def _flat(out):
+    if isinstance(out, (tuple, list)):
+        items = []
+        for o in out:
+            items += _flat(o)
+        return items
+    return [out]
+
+
+def _np(x):
+    if hasattr(x, "detach"):
+        return x.detach().numpy()
+    return np.asarray(x)
+
+
+def same(fn, *arrays, grad=True, rtol=1e-7, atol=1e-10):
+    """``fn(module, *tensors)`` under tensorplug and torch: equal results, dtypes and input gradients."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        xs = [m.tensor(a, requires_grad=grad and np.asarray(a).dtype.kind == "f") for a in arrays]
+        out = fn(m, *xs)
+        outs = _flat(out)
+        diff = [o for o in outs if hasattr(o, "requires_grad") and o.requires_grad]
+        if diff:
+            total = sum((o * (1 + 0.5 * m.arange(o.numel(), dtype=o.dtype).reshape(o.shape))).sum() for o in diff)
+            total.backward()
+        results.append((outs, [x.grad for x in xs]))
+    (a_outs, a_grads), (b_outs, b_grads) = results
+    assert len(a_outs) == len(b_outs)
+    for a, b in zip(a_outs, b_outs):
+        if hasattr(b, "dtype"):
+            assert a.dtype.name == str(b.dtype).split(".")[-1], (a.dtype, b.dtype)
+            assert tuple(a.shape) == tuple(b.shape), (a.shape, b.shape)
+        np.testing.assert_allclose(_np(a), _np(b), rtol=rtol, atol=atol, equal_nan=True)
+    for a, b in zip(a_grads, b_grads):
+        if b is None:
+            assert a is None or not np.any(a.numpy())
+        else:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=rtol, atol=atol, equal_nan=True)

@@ -1,0 +1,64 @@
+"""sum/mean/prod/var/std/logsumexp/norm/cumsum/all/any — against torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+from ._compare import same
+
+X = np.array([[1.0, -2.0, 0.5, 3.0], [0.25, 4.0, -1.0, 2.0], [1.5, 1.0, -0.5, 0.75]])
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.sum((0, 1)), lambda m, x: x.sum(-1, keepdim=True), lambda m, x: x.mean(0),
+    lambda m, x: m.prod(x), lambda m, x: x.prod(1, keepdim=True), lambda m, x: x.var(),
+    lambda m, x: x.var(1), lambda m, x: x.var(0, unbiased=False), lambda m, x: x.var((0, 1), correction=2),
+    lambda m, x: x.var(False), lambda m, x: m.std(x, 1, keepdim=True), lambda m, x: x.std(correction=0),
+    lambda m, x: m.var_mean(x, 1), lambda m, x: m.std_mean(x, 0),
+    lambda m, x: x.logsumexp(1), lambda m, x: m.logsumexp(x, (0, 1), keepdim=True),
+    lambda m, x: x.norm(), lambda m, x: x.norm(dim=1), lambda m, x: m.norm(x, 1), lambda m, x: x.norm(3, 0),
+    lambda m, x: x.norm(float("inf"), 1), lambda m, x: x.norm(-float("inf")), lambda m, x: x.norm(0, 1),
+    lambda m, x: x.norm(p="fro", dim=(0, 1), keepdim=True),
+    lambda m, x: x.cumsum(1), lambda m, x: m.cumsum(x, 0),
+    lambda m, x: (x > 0).all(), lambda m, x: m.any(x > 3, 1), lambda m, x: x.all(0), lambda m, x: (x > 0).any(1, True),
+])
+def test_against_torch(case):
+    same(case, X)
+
+
+def test_prod_gradient_with_zeros():
+    z = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
+    same(lambda m, x: x.prod(1), z)
+    same(lambda m, x: x.prod(), z[2:])
+    same(lambda m, x: x.prod(), np.array([2.0, 0.0, 5.0]))
+
+
+def test_norm_gradient_at_zero_is_zero():
+    same(lambda m, x: x.norm(), np.zeros(3))
+
+
+def test_logsumexp_is_stable():
+    big = np.array([[1000.0, 1000.0], [-np.inf, 0.0], [-np.inf, -np.inf]])
+    out = tp.tensor(big).logsumexp(1)
+    assert out[0].item() == pytest.approx(1000 + np.log(2))
+    assert out[1].item() == 0.0 and out[2].item() == -np.inf
+
+
+def test_integer_reductions_follow_torch():
+    ints = np.array([[1, 2, 3], [4, 5, 6]])
+    same(lambda m, x: (x.sum(), x.prod(1), x.cumsum(0), x.all(), x.any(0)), ints)
+    same(lambda m, x: (x.sum(), x.cumsum(0)), np.array([True, False, True]))
+
+
+def test_mean_and_var_of_integers_are_errors():
+    with pytest.raises(RuntimeError, match="mean"):
+        tp.tensor([1, 2]).mean()
+    with pytest.raises(RuntimeError, match="floating point"):
+        tp.tensor([1, 2]).var()
+
+
+def test_var_of_one_element_is_nan_with_warning():
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        assert np.isnan(tp.tensor([2.0]).var().item())

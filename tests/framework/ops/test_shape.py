@@ -1,0 +1,46 @@
+"""Shape ops: view rules, reshape, flip, repeat, broadcast_to, movedim, contiguous — against torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+from ._compare import same
+
+X = np.arange(6.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.flip(0), lambda m, x: m.flip(x, (0, 1)), lambda m, x: x.fliplr(), lambda m, x: x.repeat(2, 2),
+    lambda m, x: x.repeat(3, 1, 2), lambda m, x: x[0].repeat(2), lambda m, x: m.broadcast_to(x, (4, 2, 3)),
+    lambda m, x: x[:, :1].broadcast_to((2, 5)), lambda m, x: m.movedim(x, 0, 1), lambda m, x: x.t().contiguous(),
+    lambda m, x: x.t().reshape(-1), lambda m, x: x.view(3, 2), lambda m, x: x.view(-1), lambda m, x: x.flatten(),
+    lambda m, x: x.unsqueeze(0).expand(4, 2, 3), lambda m, x: x.squeeze(), lambda m, x: x.unsqueeze(-1).squeeze(-1),
+    lambda m, x: m.swapaxes(x, 0, 1), lambda m, x: x.T, lambda m, x: x.mT,
+])
+def test_against_torch(case):
+    same(case, X)
+
+
+def test_view_contiguity_rule():
+    x = tp.tensor(X)
+    assert x.is_contiguous() and not x.t().is_contiguous()
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.t().view(6)
+    assert x.t().contiguous().view(6).tolist() == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+
+
+def test_flip_copies_and_view_shares():
+    x = tp.tensor(X)
+    f = x.flip(0)
+    f.add_(100)
+    assert x.max().item() == 5.0
+    v = x.view(3, 2)
+    v[0, 0] = -1.0
+    assert x[0, 0].item() == -1.0
+
+
+def test_repeat_errors():
+    with pytest.raises(RuntimeError, match="can not be smaller"):
+        tp.ones(2, 3).repeat(2)

@@ -10,6 +10,13 @@ from . import CHECKS, run_check
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
     name = args[0] if args else "numpy"
+    try:
+        from ..registry import get_backend
+        get_backend(name)
+    except Exception as exc:
+        print(f"backend '{name}' cannot be used here: {type(exc).__name__}: {exc}")
+        print(f"0 passed, {len(CHECKS)} failed")
+        return 2
     failed = 0
     for check in CHECKS:
         start = time.perf_counter()

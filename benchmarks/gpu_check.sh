@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# One command for a machine with an NVIDIA GPU and CuPy (no network needed):
+#
+#     bash benchmarks/gpu_check.sh
+#
+# Stages, each time-limited and run even when an earlier one failed:
+#   0 setup        pip install -e . offline (+ .whl/*.whl, e.g. array-api-compat), or a link farm
+#   1 info         nvidia-smi, TENSORPLUG_BACKEND=cupy python -m tensorplug info
+#   2 conformance  python -m tensorplug.testing cupy
+#   3 tests-cupy   pytest: the backend-fixture tests restricted to cupy, gpu-marked tests
+#   4 tests-env    pytest with TENSORPLUG_BACKEND=cupy as the default backend (autograd, nn, optim)
+#   5 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
+# The report goes to $OUT/gpu_report (or ./gpu_report): one log per stage and summary.md.
+# Sized to finish in under 7 minutes (stage limits add up to 6.5).
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+REPORT=${OUT:-.}/gpu_report
+mkdir -p "$REPORT"
+SUMMARY="$REPORT/summary.md"
+START=$(date +%s)
+: > "$SUMMARY.tmp"
+export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-$REPORT/.cupy_cache}
+
+stage() {  # stage NAME SECONDS COMMAND...
+  local name=$1 limit=$2; shift 2
+  local t0=$(date +%s)
+  echo "=== $name (limit ${limit}s): $*" | tee -a "$REPORT/$name.log"
+  timeout --kill-after=5 "$limit" "$@" >> "$REPORT/$name.log" 2>&1
+  local rc=$? t=$(( $(date +%s) - t0 ))
+  local status=ok
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && status="TIMED OUT"
+  [ $rc -ne 0 ] && [ "$status" = ok ] && status="FAILED (rc $rc)"
+  local last
+  last=$(grep -E "passed|failed|error|Error" "$REPORT/$name.log" | tail -1 | cut -c1-200)
+  echo "| $name | $status | ${t}s | ${last} |" >> "$SUMMARY.tmp"
+  echo "--- $name: $status in ${t}s  ${last}"
+}
+
+setup() {
+  for w in .whl/*.whl; do
+    [ -e "$w" ] && $PY -m pip install --no-deps --no-index "$w"
+  done
+  if $PY -m pip install --no-deps --no-build-isolation --no-index -e .; then
+    echo "installed editable"
+  else
+    # no setuptools/wheel offline: a link farm with the entry points, on PYTHONPATH
+    local site="$REPORT/site"
+    rm -rf "$site" && mkdir -p "$site/tensorplug-0.1.0.dist-info"
+    ln -s "$PWD/framework" "$site/tensorplug"
+    ln -s "$PWD/backends/tensorplug_numpy" "$site/tensorplug_numpy"
+    ln -s "$PWD/backends/tensorplug_cupy" "$site/tensorplug_cupy"
+    [ -d plugins/tensorplug_extras ] && ln -s "$PWD/plugins/tensorplug_extras" "$site/tensorplug_extras"
+    printf 'Metadata-Version: 2.1\nName: tensorplug\nVersion: 0.1.0\n' > "$site/tensorplug-0.1.0.dist-info/METADATA"
+    $PY - "$site" <<'EOF'
+import re, sys, tomllib
+eps = tomllib.load(open("pyproject.toml", "rb"))["project"]["entry-points"]["tensorplug"]
+with open(sys.argv[1] + "/tensorplug-0.1.0.dist-info/entry_points.txt", "w") as f:
+    f.write("[tensorplug]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+EOF
+    echo "link farm at $site"
+  fi
+  $PY -c "import tensorplug, tensorplug_cupy, sys; print('tensorplug', tensorplug.__version__, 'from', tensorplug.__file__); print('cupy probe:', tensorplug_cupy.probe() or 'available')"
+}
+
+export PY REPORT
+export -f setup
+stage setup 45 bash -c setup
+[ -d "$REPORT/site" ] && export PYTHONPATH="$REPORT/site${PYTHONPATH:+:$PYTHONPATH}"
+
+stage info 20 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; \
+  $PY -c 'import cupy, torch; print(\"cupy\", cupy.__version__, \"torch\", torch.__version__, torch.version.cuda)'; \
+  TENSORPLUG_BACKEND=cupy $PY -m tensorplug info"
+
+stage conformance 75 $PY -m tensorplug.testing cupy
+
+PYTEST="$PY -m pytest -q -p no:cacheprovider -o addopts= -rfE"
+stage tests-cupy 110 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST \
+  tests/framework/testing tests/backends tests/framework/test_cuda.py tests/framework/ops/test_op_table.py \
+  tests/framework/nn tests/framework/optim -k "cupy or gpu or cuda" --junitxml="$REPORT/tests-cupy.xml"
+
+stage tests-env 70 env TENSORPLUG_BACKEND=cupy TENSORPLUG_TEST_BACKENDS=cupy $PYTEST \
+  tests/framework/autograd tests/framework/nn/test_linear.py tests/framework/nn/test_loss.py \
+  tests/framework/nn/test_activation.py tests/framework/optim/test_sgd.py --junitxml="$REPORT/tests-env.xml"
+
+stage bench 100 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --steps 20 --warmup 3 \
+  --out "$REPORT/bench.json"
+
+{
+  echo "# tensorplug GPU check ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START ))s)"
+  echo
+  echo "| stage | status | time | last line |"
+  echo "|---|---|---|---|"
+  cat "$SUMMARY.tmp"
+  echo
+  grep -E "^\|" "$REPORT/bench.log" 2>/dev/null
+  echo
+  echo "## failures"
+  grep -hE "^(FAILED|ERROR) " "$REPORT"/tests-*.log 2>/dev/null | head -60
+  grep -h "FAIL " "$REPORT/conformance.log" 2>/dev/null | head -30
+} > "$SUMMARY"
+rm -f "$SUMMARY.tmp"
+cat "$SUMMARY"

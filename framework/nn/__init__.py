@@ -26,17 +26,13 @@ from .transformer import *  # noqa: F401,F403
 
 def __getattr__(name):
     # losses that plugins provide, discovered on first access
+    hint = ""
     if not name.startswith("_"):
         from .. import registry
         found = registry.losses().get(name)
         if found is not None:
             globals()[name] = found
             return found
-        if registry._flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
-            provider = registry.REGISTRY.provider_of("loss", name)
-            if provider is not None:
-                raise AttributeError(
-                    f"module 'tensorplug.nn' has no attribute '{name}': it would come from the plugin "
-                    f"{provider}, but TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 skips installed plugins; unset it "
-                    f"or name the plugin's module in TENSORPLUG_PLUGINS")
-    raise AttributeError(f"module 'tensorplug.nn' has no attribute '{name}'")
+        # an installed plugin that is not loaded (autoload off, or not named) would provide it
+        hint = registry.missing_hint("loss", name)
+    raise AttributeError(f"module 'tensorplug.nn' has no attribute '{name}'" + (f"; {hint}" if hint else ""))

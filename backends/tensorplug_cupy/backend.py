@@ -114,6 +114,23 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
         with self._dev:
             return cupy.from_dlpack(obj)
 
+    def view(self, array, shape):
+        """``array`` reshaped without a copy, or None where that needs one (torch's view rule)."""
+        shape = tuple(shape)
+        if -1 in shape:
+            known = 1
+            for n in shape:
+                known *= n if n != -1 else 1
+            if known == 0 or array.size % known or shape.count(-1) > 1:
+                return None
+            shape = tuple(array.size // known if n == -1 else n for n in shape)
+        out = array.view()
+        try:
+            out.shape = shape
+        except (AttributeError, ValueError, TypeError):
+            return None
+        return out
+
     # indexing ----------------------------------------------------------------------
     def scatter_add(self, target, index, values):
         dt = target.dtype
@@ -148,7 +165,8 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
 
     # math the standard lacks ---------------------------------------------------------
     def erf(self, x):
-        return _special.erf(x)
+        out = _special.erf(x)
+        return out if out.dtype == x.dtype else out.astype(x.dtype)
 
     def einsum(self, equation, *operands):
         return cupy.einsum(equation, *operands)

@@ -139,8 +139,13 @@ for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs),
                    ("reciprocal_", reciprocal), ("erf_", erf), ("square_", square), ("floor_", floor),
                    ("ceil_", ceil), ("round_", round), ("clamp_", clamp), ("clip_", clip),
                    ("masked_fill_", masked_fill), ("scatter_", scatter), ("scatter_add_", scatter_add),
-                   ("maximum_", maximum), ("minimum_", minimum)):
+                   ("maximum_", maximum), ("minimum_", minimum), ("floor_divide_", floor_divide),
+                   ("remainder_", remainder), ("fmod_", fmod), ("bitwise_and_", bitwise_and),
+                   ("bitwise_or_", bitwise_or), ("bitwise_xor_", bitwise_xor), ("bitwise_not_", bitwise_not),
+                   ("logical_not_", logical_not)):
     METHODS[_name] = inplace.make_inplace(_fn, _name)
+METHODS.update({"__ipow__": _iop("pow_"), "__ifloordiv__": _iop("floor_divide_"), "__imod__": _iop("remainder_"),
+                "__iand__": _iop("bitwise_and_"), "__ior__": _iop("bitwise_or_"), "__ixor__": _iop("bitwise_xor_")})
 
 
 def bind(methods):

@@ -63,7 +63,11 @@ class _Formatter:
                     self.sci = hi / lo > 1000.0 or hi > 1.0e8
                 else:
                     self.sci = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self.format(v)) for v in values), default=1)
+        # torch sizes columns by the non-zero finite values only (so -0., nan, inf may stick out)
+        sized = values
+        if floating and not complex_:
+            sized = [v for v in values if math.isfinite(v) and v != 0]
+        self.width = max((len(self.format(v)) for v in sized), default=1)
 
     def format(self, v):
         if self.complex:
@@ -86,7 +90,7 @@ def _render(nested, fmt, indent, depth):
     if not isinstance(nested, list):
         return fmt.format(nested).rjust(fmt.width)
     if depth == 1:
-        items = ["..." if v is Ellipsis else fmt.format(v).rjust(fmt.width) for v in nested]
+        items = [" ..." if v is Ellipsis else fmt.format(v).rjust(fmt.width) for v in nested]
         per_line = max(1, (LINEWIDTH - indent) // (fmt.width + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"

@@ -158,6 +158,7 @@ class Op(Node):
         ctx = cls.__new__(cls)
         ctx.backend = backend
         out = cls.forward(ctx, *arrays, **params)
+        backend = ctx.backend  # a move between devices (ToBackend) sets its target here
         dtype = backend.dtype_of(out)
         if not (grad and GradMode.enabled):
             return Tensor._make(out, dtype, backend)

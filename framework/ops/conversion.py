@@ -35,7 +35,8 @@ class ToBackend(Op):
     @staticmethod
     def forward(ctx, a, target):
         ctx.source = ctx.backend
-        return transfer(a, ctx.backend, target)
+        ctx.backend = target
+        return transfer(a, ctx.source, target)
 
     @staticmethod
     def backward(ctx, g):
@@ -53,11 +54,7 @@ def transfer(array, source, target):
 
 def to_backend(x, target):
     """``x`` on ``target`` (a Backend), keeping the graph."""
-    out = ToBackend.apply(x, target=target)
-    out._backend = target
-    if out.grad_fn is not None:
-        out.grad_fn.backend = x._backend
-    return out
+    return ToBackend.apply(x, target=target)
 
 
 def clone(input, *, memory_format=None):

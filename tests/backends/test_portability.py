@@ -143,9 +143,6 @@ def test_indexing_with_strict_index_tensor_refused():
         x[tensorplug.tensor([0, 1])]
 
 
-@pytest.mark.xfail(reason="framework/ops/conversion.py ToBackend: Op.apply reads the result's dtype through "
-                          "the source backend (dtype_of of a target-backend array); reported to the ops owner",
-                   raises=KeyError, strict=False)
 def test_move_between_numpy_and_strict_keeps_values_and_grad():
     b = _strict()
     a = tensorplug.tensor([1.0, 2.0, 3.0], requires_grad=True)

@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import importlib
 import os
+import sys
 import warnings
 
 from .device import device as _device
@@ -313,7 +314,9 @@ class _Registry:
         else:
             index = name.index if isinstance(name, _device) else None
         if spec.device_type != "cpu" and index is None:
-            index = 0
+            # a bare 'cuda' means the current device (tensorplug.cuda.set_device)
+            cuda = sys.modules.get("tensorplug.cuda") if spec.device_type == "cuda" else None
+            index = cuda._state.get("current", 0) if cuda is not None else 0
         return self.instance(spec, index)
 
 

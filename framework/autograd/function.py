@@ -130,6 +130,10 @@ class Op(Node):
 
     save_inputs = ()
     save_output = False
+    # {saved input index: indices of the inputs whose gradient needs it}; an input
+    # saved only for gradients nobody needs is kept without a version check (torch
+    # does not save it at all), so an in-place write to it is not an error
+    save_needed_by = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -169,8 +173,15 @@ class Op(Node):
             ctx._input_nrs = tuple(getattr(x, "_output_nr", 0) for x in inputs)
         if cls.save_inputs:
             # numbers are saved as themselves (version None): backward formulas take either
-            ctx._saved = tuple((x, x._version[0]) if isinstance(x, Tensor) else (x, None)
-                               for x in (inputs[i] for i in cls.save_inputs))
+            need = cls.save_needed_by
+            if need is None:
+                ctx._saved = tuple((x, x._version[0]) if isinstance(x, Tensor) else (x, None)
+                                   for x in (inputs[i] for i in cls.save_inputs))
+            else:
+                edges = ctx._edges
+                ctx._saved = tuple(
+                    (x, x._version[0]) if isinstance(x, Tensor) and any(edges[j] is not None for j in need[i])
+                    else (x, None) for i, x in ((i, inputs[i]) for i in cls.save_inputs))
         if cls.save_output:
             ctx._out = (out, result._version, result._version[0], dtype)
         return result

@@ -38,6 +38,7 @@ class Sub(Op):
 
 class Mul(Op):
     save_inputs = (0, 1)
+    save_needed_by = {0: (1,), 1: (0,)}
 
     @staticmethod
     def forward(ctx, a, b):
@@ -46,11 +47,13 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        return g * b, g * a
+        edges = ctx._edges
+        return (g * b if edges[0] is not None else None), (g * a if edges[1] is not None else None)
 
 
 class Div(Op):
     save_inputs = (0, 1)
+    save_needed_by = {0: (1,), 1: (0, 1)}
 
     @staticmethod
     def forward(ctx, a, b):

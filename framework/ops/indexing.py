@@ -141,9 +141,15 @@ def setitem(self, key, value):
         value = Tensor._make(self._backend.asarray(value, self._dtype), self._dtype, self._backend)
     elif value._dtype is not self._dtype:
         value = value.to(self._dtype)
+    def fast(data, v):
+        try:
+            self._backend.setitem(data, k, v)
+        except ValueError as exc:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
+                               f"to indexing result ({exc})") from None
+
     try:
-        inplace(self, lambda x, v: IndexPut.apply(x, v, key=k), value,
-                fast=lambda d, v: self._backend.setitem(d, k, v))
+        inplace(self, lambda x, v: IndexPut.apply(x, v, key=k), value, fast=fast)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     except ValueError as exc:

@@ -7,6 +7,7 @@ from ..tensor import Tensor
 
 class MatMul(Op):
     save_inputs = (0, 1)
+    save_needed_by = {0: (1,), 1: (0,)}
 
     @staticmethod
     def forward(ctx, a, b):

@@ -1,0 +1,47 @@
+"""Operators with broadcasting, reflected scalars, comparisons, logic, division modes — against torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+from ._compare import same
+
+A = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]])
+B = np.array([2.0, -0.5, 1.5])
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, a, b: a + b, lambda m, a, b: 2 + a, lambda m, a, b: a - b, lambda m, a, b: 1 - a,
+    lambda m, a, b: a * b, lambda m, a, b: 3 * a, lambda m, a, b: a / b, lambda m, a, b: 1 / b,
+    lambda m, a, b: a ** 2, lambda m, a, b: 2 ** a, lambda m, a, b: b.abs() ** a, lambda m, a, b: -a,
+    lambda m, a, b: a % b, lambda m, a, b: m.fmod(a, b),
+    lambda m, a, b: m.div(a, b, rounding_mode="floor"), lambda m, a, b: m.div(a, b, rounding_mode="trunc"),
+    lambda m, a, b: m.add(a, b, alpha=3), lambda m, a, b: m.sub(a, b, alpha=0.5), lambda m, a, b: a @ b,
+    lambda m, a, b: (a == b, a != 1, a < b, a <= 0.5, a > b, a >= b), lambda m, a, b: m.where(a > 0, a, b),
+    lambda m, a, b: m.where(a > 0, a, 0.0), lambda m, a, b: +a, lambda m, a, b: abs(a),
+])
+def test_float_against_torch(case):
+    same(case, A, B)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, a, b: (a + b, a * 2, a - 1, a / b, a // b, a % b, a ** 2, -a),
+    lambda m, a, b: (a & b, a | b, a ^ b, ~a, a > b), lambda m, a, b: (a + 1.5, a * True, a / 2),
+    lambda m, a, b: ((a > 0) & (b > 0), (a > 0) | (b > 1), ~(a > 0), (a > 0) ^ (b > 0)),
+    lambda m, a, b: (m.logical_and(a, b), m.logical_not(a), m.logical_xor(a, b), m.logical_or(a, b > 0)),
+    lambda m, a, b: m.div(a, b, rounding_mode="trunc"), lambda m, a, b: m.div(a, b, rounding_mode="floor"),
+])
+def test_integer_against_torch(case):
+    same(case, np.array([[7, -3, 4], [0, 9, -8]]), np.array([2, -5, 3]), grad=False)
+
+
+def test_floor_divide_and_scalar_remainder_forward():
+    # torch has no derivative for these; compare values only
+    same(lambda m, a, b: (a // b, 7.5 % b, a // 2), A, B, grad=False)
+
+
+def test_bool_negation_refused():
+    with pytest.raises(RuntimeError, match="logical_not"):
+        -tp.tensor([True])

@@ -32,7 +32,7 @@ def _clone(params):
     (RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
 ])
 @pytest.mark.parametrize("through_file", [False, True])
-def test_state_dict_round_trip_continues_bit_identically(tmp_path, cls, kwargs, through_file):
+def test_state_dict_round_trip_continues_bit_identically(backend, tmp_path, cls, kwargs, through_file):
     params = [_leaf(3, 4), _leaf(4)]
     opt = cls([{"params": params[:1]}, {"params": params[1:], "lr": 0.05}], **kwargs)
     _train(opt, params, 5, seed=1)
@@ -160,7 +160,7 @@ def test_add_param_group_takes_defaults():
         opt.add_param_group([b])
 
 
-def test_zero_grad():
+def test_zero_grad(backend):
     a, b = _leaf(3), _leaf(3)
     (a * b).sum().backward()
     opt = SGD([a, b], lr=0.1)
@@ -172,7 +172,7 @@ def test_zero_grad():
     assert a.grad is None and b.grad is None
 
 
-def test_params_without_grad_are_skipped():
+def test_params_without_grad_are_skipped(backend):
     a, b = _leaf(3), _leaf(3)
     before = b.detach().numpy().copy()
     a.grad = tensorplug.ones(3)

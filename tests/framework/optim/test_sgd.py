@@ -39,7 +39,7 @@ def test_defaults_and_repr_match_torch():
         {k: v for k, v in torch.optim.SGD([t]).param_groups[0].items() if k != "params"}
 
 
-def test_step_is_in_place_and_builds_no_graph():
+def test_step_is_in_place_and_builds_no_graph(backend):
     p = tensorplug.randn(3, 4, requires_grad=True)
     data = p._data
     version = p._version[0]
@@ -59,7 +59,7 @@ def test_grad_is_not_modified():
     np.testing.assert_array_equal(p.grad.numpy(), np.ones(4))
 
 
-def test_broadcast_grad_of_a_sum():
+def test_broadcast_grad_of_a_sum(backend):
     # the grad of x.sum() is a read-only broadcast view: steps and zero_grad must cope
     p = tensorplug.randn(3, 4, requires_grad=True)
     before = p.detach().numpy().copy()

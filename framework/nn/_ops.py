@@ -390,8 +390,8 @@ class CrossEntropy(Op):
         if reduction == "sum":
             return total
         denom = xp.sum(w_t)
-        ctx.denom = denom
-        return total / denom
+        ctx.denom = xp.where(denom == 0, xp.ones_like(denom), denom)  # every row's grad is 0 then, as in torch
+        return total / _safe_denominator(xp, denom)
 
     @staticmethod
     def backward(ctx, g):
@@ -442,8 +442,9 @@ class NllLoss(Op):
             return loss
         if reduction == "sum":
             return xp.sum(loss)
-        ctx.denom = xp.sum(w_t)
-        return xp.sum(loss) / ctx.denom
+        denom = xp.sum(w_t)
+        ctx.denom = xp.where(denom == 0, xp.ones_like(denom), denom)
+        return xp.sum(loss) / _safe_denominator(xp, denom)
 
     @staticmethod
     def backward(ctx, g):
@@ -457,6 +458,11 @@ class NllLoss(Op):
         if ctx.reduction == "mean":
             g = g / ctx.tensor(ctx.denom)
         return grad * g, None
+
+
+def _safe_denominator(xp, denom):
+    """NaN where every target was ignored: torch's 0/0 result, without numpy's divide warning."""
+    return xp.where(denom == 0, xp.asarray(float("nan"), dtype=denom.dtype), denom)
 
 
 class BinaryCrossEntropy(Op):

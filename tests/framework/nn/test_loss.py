@@ -209,3 +209,14 @@ def test_loss_base_classes_and_repr():
     w = tensorplug.ones(3)
     assert nn.CrossEntropyLoss(weight=w).weight is w
     assert "weight" in nn.CrossEntropyLoss(weight=w).state_dict()
+
+
+def test_all_targets_ignored_gives_nan_and_zero_grad():
+    for fn in (F.cross_entropy, F.nll_loss):
+        x = tensorplug.randn(2, 3, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss = fn(x, tensorplug.tensor([-100, -100]))
+            loss.backward()
+        assert np.isnan(loss.item())
+        assert x.grad.tolist() == [[0.0] * 3] * 2

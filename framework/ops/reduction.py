@@ -47,6 +47,8 @@ class Mean(Op):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
     axes = dims(dim, input._data.ndim)
+    if input._dtype is _dt.bool_:
+        input = input.to(_dt.int64)  # the Array API sums numbers, not bools
     if dtype is None and input._dtype.category < _dt.FLOAT:
         dtype = _dt.int64
     native = None if dtype is None else input._backend.native_dtype(dtype)

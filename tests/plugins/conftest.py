@@ -30,8 +30,8 @@ def _trajectory(tp_cls, torch_cls, kwargs, steps=25, shapes=((3, 4), (5,)), seed
             p.grad = tensorplug.tensor(g)
         t_opt.step()
         p_opt.step()
-        t_hist.append([t.detach().numpy().copy() for t in tps])
-        p_hist.append([p.detach().numpy().copy() for p in pps])
+        t_hist.append([t.detach().cpu().numpy().copy() for t in tps])
+        p_hist.append([p.detach().cpu().numpy().copy() for p in pps])
     return t_hist, p_hist
 
 

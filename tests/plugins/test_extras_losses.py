@@ -19,12 +19,12 @@ def _check(name, kwargs, arrays, grad_mask=None, torch_name=None, rtol=1e-10):
     ours, theirs = zip(*(_pair(a, g) for a, g in zip(arrays, grad_mask)))
     loss = getattr(tensorplug.nn, name)(**kwargs)(*ours)
     expected = getattr(torch.nn, torch_name or name)(**kwargs)(*theirs)
-    np.testing.assert_allclose(loss.detach().numpy(), expected.detach().numpy(), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(loss.detach().cpu().numpy(), expected.detach().cpu().numpy(), rtol=rtol, atol=1e-12)
     loss.sum().backward()
     expected.sum().backward()
     for o, t, g in zip(ours, theirs, grad_mask):
         if g:
-            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=1e-12)
+            np.testing.assert_allclose(o.grad.cpu().numpy(), t.grad.cpu().numpy(), rtol=rtol, atol=1e-12)
 
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -113,13 +113,13 @@ def test_focal_against_numpy(alpha, gamma):
     y = (rng.uniform(size=(6, 3)) > 0.6).astype(np.float64)
     xt = tensorplug.tensor(x, requires_grad=True)
     loss = tensorplug.nn.FocalLoss(alpha=alpha, gamma=gamma, reduction="none")(xt, tensorplug.tensor(y))
-    np.testing.assert_allclose(loss.detach().numpy(), _focal_reference(x, y, alpha, gamma), rtol=1e-10)
+    np.testing.assert_allclose(loss.detach().cpu().numpy(), _focal_reference(x, y, alpha, gamma), rtol=1e-10)
     mean = tensorplug.nn.FocalLoss(alpha=alpha, gamma=gamma)(xt, tensorplug.tensor(y))
     assert mean.item() == pytest.approx(_focal_reference(x, y, alpha, gamma).mean(), rel=1e-10)
     mean.backward()
     h = 1e-6
     numeric = (_focal_reference(x + h, y, alpha, gamma) - _focal_reference(x - h, y, alpha, gamma)) / (2 * h) / x.size
-    np.testing.assert_allclose(xt.grad.numpy(), numeric, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(xt.grad.cpu().numpy(), numeric, rtol=1e-5, atol=1e-9)
 
 
 def test_focal_with_gamma_zero_is_weighted_bce():

@@ -77,7 +77,7 @@ def _run(cls, p0, grads, **kwargs):
     for g in grads:
         p.grad = tensorplug.tensor(g)
         opt.step()
-        out.append(p.detach().numpy().copy())
+        out.append(p.detach().cpu().numpy().copy())
     return out
 
 
@@ -109,7 +109,7 @@ def test_lamb_trust_ratio_is_one_for_zero_weights():
     p.grad = tensorplug.ones(3)
     tensorplug.optim.LAMB([p], lr=0.1).step()
     # the first Adam direction is sign(g) (up to eps): one lr step with trust ratio 1
-    np.testing.assert_allclose(p.detach().numpy(), -0.1 * np.ones(3), rtol=1e-5)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), -0.1 * np.ones(3), rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])
@@ -129,7 +129,7 @@ def test_state_dict_round_trip_is_bit_identical(name):
         for x, o in ((p, opt), (q, resumed)):
             x.grad = tensorplug.tensor(g)
             o.step()
-    np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
 
 
 @pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])

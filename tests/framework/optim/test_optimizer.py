@@ -47,7 +47,7 @@ def test_state_dict_round_trip_continues_bit_identically(backend, tmp_path, cls,
     _train(opt, params, 7, seed=2)
     _train(resumed, copies, 7, seed=2)
     for p, q in zip(params, copies):
-        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+        np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
 
 
 def test_loaded_state_is_a_copy():
@@ -58,7 +58,7 @@ def test_loaded_state_is_a_copy():
     other = Adam([q])
     other.load_state_dict(opt.state_dict())
     assert other.state[q]["exp_avg"]._data is not opt.state[p]["exp_avg"]._data
-    np.testing.assert_array_equal(other.state[q]["exp_avg"].numpy(), opt.state[p]["exp_avg"].numpy())
+    np.testing.assert_array_equal(other.state[q]["exp_avg"].cpu().numpy(), opt.state[p]["exp_avg"].cpu().numpy())
 
 
 def test_state_dict_maps_parameters_to_positions_like_torch():
@@ -166,7 +166,7 @@ def test_zero_grad(backend):
     opt = SGD([a, b], lr=0.1)
     held = a.grad
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(held.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(held.cpu().numpy(), np.zeros(3))
     assert a.grad is held
     opt.zero_grad()
     assert a.grad is None and b.grad is None
@@ -174,13 +174,13 @@ def test_zero_grad(backend):
 
 def test_params_without_grad_are_skipped(backend):
     a, b = _leaf(3), _leaf(3)
-    before = b.detach().numpy().copy()
+    before = b.detach().cpu().numpy().copy()
     a.grad = tensorplug.ones(3)
     for cls in (SGD, Adam, RMSprop):
         opt = cls([a, b], lr=0.1)
         opt.step()
         assert b not in opt.state or not opt.state[b]
-    np.testing.assert_array_equal(b.detach().numpy(), before)
+    np.testing.assert_array_equal(b.detach().cpu().numpy(), before)
 
 
 def test_a_step_between_forward_and_backward_is_caught():

@@ -56,19 +56,19 @@ def test_grad_is_not_modified():
     p = tensorplug.randn(4, requires_grad=True)
     p.grad = tensorplug.ones(4)
     SGD([p], lr=0.1, momentum=0.9, weight_decay=0.5, maximize=True).step()
-    np.testing.assert_array_equal(p.grad.numpy(), np.ones(4))
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), np.ones(4))
 
 
 def test_broadcast_grad_of_a_sum(backend):
     # the grad of x.sum() is a read-only broadcast view: steps and zero_grad must cope
     p = tensorplug.randn(3, 4, requires_grad=True)
-    before = p.detach().numpy().copy()
+    before = p.detach().cpu().numpy().copy()
     p.sum().backward()
     opt = SGD([p], lr=0.5, momentum=0.9)
     opt.step()
-    np.testing.assert_allclose(p.detach().numpy(), before - 0.5)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), before - 0.5)
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.numpy(), np.zeros((3, 4)))
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), np.zeros((3, 4)))
 
 
 def test_nesterov_needs_momentum():
@@ -92,7 +92,7 @@ def test_closure_runs_with_grad_and_returns_loss():
     with tensorplug.no_grad():
         loss = opt.step(closure)
     assert loss.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(p.detach().numpy(), [0.8, 1.6], rtol=1e-6)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), [0.8, 1.6], rtol=1e-6)
 
 
 def test_float32_parameters_stay_float32():

@@ -37,6 +37,12 @@ SCHEDULES = {
     "OneCycleLR": lambda m, o: m.OneCycleLR(o, max_lr=1.0, total_steps=25),
     "OneCycleLR3": lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=25, three_phase=True,
                                              anneal_strategy="linear"),
+    "MultiplicativeLR": lambda m, o: m.MultiplicativeLR(o, lr_lambda=lambda e: 0.9 if e % 2 else 0.95),
+    "ConstantLR": lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=4),
+    "PolynomialLR": lambda m, o: m.PolynomialLR(o, total_iters=10, power=2.0),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
+    "ChainedScheduler": lambda m, o: m.ChainedScheduler([m.ConstantLR(o, factor=0.2, total_iters=3),
+                                                         m.ExponentialLR(o, gamma=0.9)]),
     "SequentialLR": lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=4),
                                                     m.ExponentialLR(o, gamma=0.8)], milestones=[4]),
 }

@@ -87,35 +87,49 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         return gw.reshape(weight_shape)
 
     def max_pool(self, x, window, stride, pads, dilation):
-        # a running max over the window offsets: one pass per offset, no window copy
+        # a running max over the window offsets (one strided slice each, no window copy); the
+        # argmax is carried as the flat input offset of the winning element
         k = len(window)
         spatial = x.shape[2:]
         if any(a or b for a, b in pads):
             x = np.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=-np.inf)
         out = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(x.shape[2:], window, stride, dilation))
-        values = arg = None
-        for t, offs in enumerate(itertools.product(*(range(w) for w in window))):
-            key = (slice(None), slice(None)) + tuple(
-                slice(o * d, o * d + (m - 1) * s + 1, s) for o, d, s, m in zip(offs, dilation, stride, out))
-            sl = x[key]
-            if values is None:
-                values = sl.copy()
-                arg = np.zeros(values.shape, dtype=np.int64)
-                continue
-            # torch takes a later element when it is larger or NaN (so NaN propagates)
-            better = sl > values
-            better |= sl != sl
-            np.copyto(values, sl, where=better)
-            np.copyto(arg, t, where=better)
-        index = None
-        rest = math.prod(window)
+        plane = [math.prod(spatial[i + 1:]) for i in range(k)]
+        offsets = list(itertools.product(*(range(w) for w in window)))
+        shifts = [sum(o * d * p for o, d, p in zip(offs, dilation, plane)) for offs in offsets]
+        # a later window element wins when larger, so with increasing shifts the winner is a maximum
+        direct = all(a < b for a, b in zip(shifts, shifts[1:]))
+        slices = [x[(slice(None), slice(None)) + tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
+                                                        for o, d, s, m in zip(offs, dilation, stride, out))]
+                  for offs in offsets]
+        values, arg = self._running_max(slices, shifts if direct else range(len(slices)), nan_aware=False)
+        if np.isnan(values).any():
+            # torch lets a NaN win (the last one in the window)
+            values, arg = self._running_max(slices, shifts if direct else range(len(slices)), nan_aware=True)
+        if not direct:
+            arg = np.asarray(shifts, dtype=np.int64)[arg]
+        base = 0
         for i in range(k):
-            rest //= window[i]
-            off = (arg // rest) % window[i] if rest > 1 else arg % window[i]
-            base = (np.arange(out[i]) * stride[i] - pads[i][0]).reshape((out[i],) + (1,) * (k - 1 - i))
-            coord = off * dilation[i] + base if dilation[i] != 1 else off + base
-            index = coord if index is None else index * spatial[i] + coord
-        return values, index
+            coord = np.arange(out[i], dtype=np.int64) * stride[i] - pads[i][0]
+            base = base + (coord * plane[i]).reshape((out[i],) + (1,) * (k - 1 - i))
+        return values, arg + base
+
+    @staticmethod
+    def _running_max(slices, keys, nan_aware):
+        values = slices[0].copy()
+        arg = np.zeros(values.shape, dtype=np.int32)
+        tmp = np.empty(values.shape, dtype=np.int32)
+        for sl, key in zip(slices[1:], list(keys)[1:]):
+            better = np.greater(sl, values)
+            if nan_aware:
+                better |= np.isnan(sl)
+                np.copyto(values, sl, where=better)
+                np.copyto(arg, key, where=better)
+                continue
+            np.maximum(values, sl, out=values)
+            np.multiply(better, np.int32(key), out=tmp)
+            np.maximum(arg, tmp, out=arg)
+        return values, arg
 
     def max_unpool(self, values, index, shape):
         # one bincount over global positions: much faster than np.add.at

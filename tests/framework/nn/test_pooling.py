@@ -55,6 +55,13 @@ def test_max_pool_ties_and_nan_follow_torch():
              x0, indices=True)
 
 
+def test_max_pool_window_wider_than_input_row():
+    # window offsets then map to non-increasing flat shifts (the backend's table path)
+    x0 = rng.standard_normal((2, 2, 3, 2))
+    _compare(lambda x: F.max_pool2d(x, 3, 1, 1, return_indices=True),
+             lambda x: TF.max_pool2d(x, 3, 1, 1, return_indices=True), x0, indices=True)
+
+
 def test_max_pool1d_and_unbatched():
     x0 = rng.standard_normal((2, 3, 11))
     _compare(lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True),

@@ -19,13 +19,19 @@ from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clam
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, movedim, swapaxes
 from .softmax import softmax, log_softmax
+from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
+                   allclose, equal)
+from .pointwise import lerp, addcmul, addcdiv, logaddexp, clamp_min, clamp_max
+from .sorting import sort, argsort, msort, topk
+from .shape import narrow, diagonal, diag, tril, triu
+from .gather import nonzero, argwhere, masked_select
 from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Tensor", "annotations", "arithmetic", "conversion", "elementwise", "indexing", "inplace", "linalg",
-    "random", "reduction", "shape", "join", "minmax")]
+    "random", "reduction", "shape", "join", "minmax", "trig", "pointwise", "sorting")]
 
 
 def _swap(fn):
@@ -130,6 +136,13 @@ METHODS.update({
     "all": all, "any": any,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "repeat": shape.repeat, "broadcast_to": broadcast_to,
     "movedim": movedim, "swapaxes": swapaxes, "softmax": softmax, "log_softmax": log_softmax,
+    "sinh": sinh, "cosh": cosh, "asin": asin, "acos": acos, "atan": atan, "atan2": atan2, "arctan2": atan2,
+    "log2": log2, "log10": log10, "exp2": exp2, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+    "isclose": isclose, "allclose": allclose, "equal": equal, "lerp": lerp, "addcmul": addcmul,
+    "addcdiv": addcdiv, "logaddexp": logaddexp, "clamp_min": clamp_min, "clamp_max": clamp_max,
+    "sort": sort, "argsort": argsort, "msort": msort, "topk": topk, "narrow": narrow, "diagonal": diagonal,
+    "diag": diag, "tril": tril, "triu": triu, "nonzero": nonzero, "argwhere": argwhere,
+    "masked_select": masked_select,
 })
 METHODS.update(inplace.binary_inplace_methods())
 for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs), ("neg_", neg),
@@ -142,7 +155,10 @@ for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs),
                    ("maximum_", maximum), ("minimum_", minimum), ("floor_divide_", floor_divide),
                    ("remainder_", remainder), ("fmod_", fmod), ("bitwise_and_", bitwise_and),
                    ("bitwise_or_", bitwise_or), ("bitwise_xor_", bitwise_xor), ("bitwise_not_", bitwise_not),
-                   ("logical_not_", logical_not)):
+                   ("logical_not_", logical_not), ("sinh_", sinh), ("cosh_", cosh), ("asin_", asin),
+                   ("acos_", acos), ("atan_", atan), ("atan2_", atan2), ("log2_", log2), ("log10_", log10),
+                   ("exp2_", exp2), ("lerp_", lerp), ("addcmul_", addcmul), ("addcdiv_", addcdiv),
+                   ("clamp_min_", clamp_min), ("clamp_max_", clamp_max), ("tril_", tril), ("triu_", triu)):
     METHODS[_name] = inplace.make_inplace(_fn, _name)
 METHODS.update({"__ipow__": _iop("pow_"), "__ifloordiv__": _iop("floor_divide_"), "__imod__": _iop("remainder_"),
                 "__iand__": _iop("bitwise_and_"), "__ior__": _iop("bitwise_or_"), "__ixor__": _iop("bitwise_xor_")})

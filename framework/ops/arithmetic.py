@@ -244,8 +244,11 @@ def neg(input):
 negative = neg
 
 
-def where(condition, input, other):
-    """``input`` where ``condition`` is true, else ``other`` (broadcasting)."""
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` is true, else ``other`` (broadcasting); ``where(c)`` is ``nonzero(c, as_tuple=True)``."""
+    if input is None and other is None:
+        from .gather import nonzero
+        return nonzero(condition, as_tuple=True)
     a, b = promote(input, other) if isinstance(input, Tensor) or isinstance(other, Tensor) else (input, other)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         from ._util import as_tensor_like

@@ -209,3 +209,35 @@ def take_along_dim(input, indices, dim=None):
     if tuple(ishape) != indices._data.shape:
         indices = indices.expand(*ishape)
     return gather(input, axis, indices)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: ``(n, ndim)`` int64, or one 1-D tensor per dim with ``as_tuple``."""
+    backend = input._backend
+    xp = backend.xp
+    data = input._data if input._data.ndim else xp.reshape(input._data, (1,))
+    parts = [backend.astype(p, _dt.int64) for p in xp.nonzero(data)]
+    if as_tuple:
+        return tuple(Tensor._make(p, _dt.int64, backend) for p in parts)
+    if input._data.ndim == 0:
+        return Tensor._make(backend.zeros((parts[0].shape[0], 0), _dt.int64), _dt.int64, backend)
+    return Tensor._make(xp.stack(parts, axis=1), _dt.int64, backend)
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def masked_select(input, mask):
+    """The elements of ``input`` where ``mask`` is true, as a 1-D tensor (both broadcast)."""
+    if not isinstance(mask, Tensor) or mask._dtype is not _dt.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask; use mask.bool()")
+    from ._util import broadcast_error
+    shape = input._data.shape
+    try:
+        full = tuple(input._backend.xp.broadcast_arrays(input._data, mask._data)[0].shape)
+    except ValueError:
+        raise broadcast_error(shape, mask._data.shape) from None
+    x = input.expand(*full) if full != shape else input
+    m = mask.expand(*full) if full != mask._data.shape else mask
+    return x[m]

@@ -277,3 +277,79 @@ def movedim(input, source, destination):
 
 def swapaxes(input, axis0, axis1):
     return transpose(input, axis0, axis1)
+
+
+def narrow(input, dim, start, length):
+    """The slice ``start:start+length`` along ``dim`` (a view)."""
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    size = input._data.shape[axis]
+    if start < 0:
+        start += size
+    if start < 0 or length < 0 or start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return input[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def _diag_index(backend, rows, cols, offset):
+    from .. import dtypes as _dt
+    xp = backend.xp
+    n = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
+    i = backend.arange(max(0, -offset), max(0, -offset) + n, 1, _dt.int64)
+    j = backend.arange(max(0, offset), max(0, offset) + n, 1, _dt.int64)
+    return xp.asarray(i), xp.asarray(j), n
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the ``dim1``/``dim2`` planes, as the last dim (a copy in tensorplug)."""
+    from .indexing import GetItem
+    n = input._data.ndim
+    if n < 2:
+        raise RuntimeError(f"diagonal dimensions requires ndim larger than 1, got {n}")
+    a, b = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if a == b:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [d for d in range(n) if d not in (a, b)]
+    moved = permute(input, *(rest + [a, b]))
+    i, j, _ = _diag_index(input._backend, input._data.shape[a], input._data.shape[b], offset)
+    return GetItem.apply(moved, key=(slice(None),) * len(rest) + (i, j))
+
+
+def diag(input, diagonal=0):
+    """A 1-D input gives a square matrix with it on the ``diagonal``; a 2-D input gives that diagonal."""
+    from .indexing import IndexAccumulate
+    n = input._data.ndim
+    if n == 2:
+        return globals()["diagonal"](input, diagonal)
+    if n != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {n}D")
+    size = input._data.shape[0] + abs(diagonal)
+    i, j, _ = _diag_index(input._backend, size, size, diagonal)
+    return IndexAccumulate.apply(input, key=(i, j), shape=(size, size))
+
+
+def _tri(input, diagonal, lower):
+    from .. import dtypes as _dt
+    from ..tensor import Tensor
+    from .arithmetic import where
+    n = input._data.ndim
+    if n < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions")
+    backend = input._backend
+    xp = backend.xp
+    rows, cols = input._data.shape[-2:]
+    r = xp.reshape(backend.arange(0, rows, 1, _dt.int64), (rows, 1))
+    c = xp.reshape(backend.arange(0, cols, 1, _dt.int64), (1, cols))
+    keep = (c - r <= diagonal) if lower else (c - r >= diagonal)
+    mask = Tensor._make(keep, _dt.bool_, backend)
+    return where(mask, input, Tensor._make(backend.zeros((), input._dtype), input._dtype, backend))
+
+
+def tril(input, diagonal=0):
+    """The lower triangle of the last two dims (the rest zeroed)."""
+    return _tri(input, diagonal, True)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle of the last two dims (the rest zeroed)."""
+    return _tri(input, diagonal, False)

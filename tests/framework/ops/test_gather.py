@@ -50,3 +50,12 @@ def test_errors():
         x.masked_fill(tp.tensor([1, 0, 1, 0]), 0.0)
     with pytest.raises(RuntimeError, match="same dtype|equal to src.dtype"):
         x.scatter(0, tp.tensor([[0]]), tp.ones(1, 1, dtype=tp.float16))
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: m.masked_select(x, x > 0), lambda m, x: x.masked_select(m.tensor([True, False, True, True])),
+    lambda m, x: m.where(x > 0), lambda m, x: (x > 0).nonzero(), lambda m, x: m.nonzero(x > 0, as_tuple=True),
+    lambda m, x: m.argwhere(x < 0), lambda m, x: m.nonzero(m.tensor(1.0)),
+])
+def test_selection_against_torch(case):
+    same(case, X)

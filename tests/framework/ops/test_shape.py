@@ -44,3 +44,13 @@ def test_flip_copies_and_view_shares():
 def test_repeat_errors():
     with pytest.raises(RuntimeError, match="can not be smaller"):
         tp.ones(2, 3).repeat(2)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.narrow(1, 1, 2), lambda m, x: m.narrow(x, 0, -1, 1), lambda m, x: x.diagonal(),
+    lambda m, x: m.diagonal(x, 1), lambda m, x: x.diagonal(-1), lambda m, x: m.diagonal(x.reshape(1, 2, 3), 0, 1, 2),
+    lambda m, x: m.diag(x), lambda m, x: m.diag(x[0]), lambda m, x: x[1].diag(2), lambda m, x: m.tril(x),
+    lambda m, x: x.triu(1), lambda m, x: m.tril(x.reshape(1, 3, 2), -1), lambda m, x: (x * 1).tril_(),
+])
+def test_more_shape_ops_against_torch(case):
+    same(case, X)

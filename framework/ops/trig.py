@@ -1,0 +1,195 @@
+"""More elementwise math: hyperbolic and inverse trig, log2/log10/exp2, and the float tests isnan/isinf/isfinite."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+from .elementwise import _float, exp, sqrt
+
+
+class _Unary(Op):
+    fn = "sinh"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        return getattr(ctx.backend.xp, cls.fn)(a)
+
+
+class Sinh(_Unary):
+    fn = "sinh"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g * cosh(a)
+
+
+class Cosh(_Unary):
+    fn = "cosh"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g * sinh(a)
+
+
+class Asin(_Unary):
+    fn = "asin"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / sqrt(1 - a * a)
+
+
+class Acos(_Unary):
+    fn = "acos"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return -g / sqrt(1 - a * a)
+
+
+class Atan(_Unary):
+    fn = "atan"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / (1 + a * a)
+
+
+class Log2(_Unary):
+    fn = "log2"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / (a * 0.6931471805599453)
+
+
+class Log10(_Unary):
+    fn = "log10"
+    save_inputs = (0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        return g / (a * 2.302585092994046)
+
+
+class Atan2(Op):
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return ctx.backend.xp.atan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        denom = a * a + b * b
+        return g * b / denom, -g * a / denom
+
+
+def sinh(input):
+    """Hyperbolic sine."""
+    return Sinh.apply(_float(input))
+
+
+def cosh(input):
+    """Hyperbolic cosine."""
+    return Cosh.apply(_float(input))
+
+
+def asin(input):
+    """Inverse sine (nan outside [-1, 1])."""
+    return Asin.apply(_float(input))
+
+
+def acos(input):
+    """Inverse cosine (nan outside [-1, 1])."""
+    return Acos.apply(_float(input))
+
+
+def atan(input):
+    """Inverse tangent."""
+    return Atan.apply(_float(input))
+
+
+def atan2(input, other):
+    """The angle of the point (other, input), elementwise with broadcasting."""
+    from ._util import broadcast_error, promote, shape_of
+    a, b = promote(_float(input), other)
+    try:
+        return Atan2.apply(a, b)
+    except ValueError:
+        raise broadcast_error(shape_of(a), shape_of(b)) from None
+
+
+arctan2 = atan2
+
+
+def log2(input):
+    """Base-2 logarithm."""
+    return Log2.apply(_float(input))
+
+
+def log10(input):
+    """Base-10 logarithm."""
+    return Log10.apply(_float(input))
+
+
+def exp2(input):
+    """``2 ** x``."""
+    return exp(_float(input) * 0.6931471805599453)
+
+
+def _test(name):
+    def test(input):
+        xp = input._backend.xp
+        if input._dtype.category < _dt.FLOAT:
+            value = name == "isfinite"
+            out = xp.full(input._data.shape, value, dtype=xp.bool)
+        else:
+            out = getattr(xp, name)(input._data)
+        return Tensor._make(out, _dt.bool_, input._backend)
+    test.__name__ = test.__qualname__ = name
+    test.__doc__ = f"Elementwise ``{name}``; a bool tensor."
+    return test
+
+
+isnan = _test("isnan")
+isinf = _test("isinf")
+isfinite = _test("isfinite")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``|input - other| <= atol + rtol * |other|`` elementwise (bool)."""
+    from .elementwise import abs as _abs
+    from .elementwise import logical_and, logical_or
+    a = input.detach()
+    b = other.detach() if isinstance(other, Tensor) else other
+    close = _abs(a - b) <= atol + rtol * _abs(b if isinstance(b, Tensor) else a * 0 + b)
+    close = logical_or(close, a == b)
+    if equal_nan:
+        nan_b = isnan(b) if isinstance(b, Tensor) else (b != b)
+        close = logical_or(close, logical_and(isnan(a), nan_b))
+    return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """Whether every element is close (see ``isclose``)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool((input == other).all())

@@ -22,6 +22,7 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is
 from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from ._format import set_printoptions
+from .generator import Generator, default_generator
 from . import autograd, ops, registry
 
 half = float16
@@ -60,7 +61,7 @@ def __getattr__(name):
         module = importlib.import_module(_LAZY[name], __name__)
         globals()[name] = module
         return module
-    if name in ("save", "load"):
+    if name in ("save", "load", "save_safetensors", "load_safetensors"):
         from . import serialization
         return getattr(serialization, name)
     raise AttributeError(f"module 'tensorplug' has no attribute '{name}'")

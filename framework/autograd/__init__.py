@@ -57,10 +57,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = _seq(inputs)
         found = run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs)
+        from .engine import owned_grad
         for t, g in zip(inputs, found):
             if g is not None:
-                g = g if create_graph else g.detach()
-                t._grad = g if t._grad is None else t._grad + g
+                if create_graph:
+                    t._grad = g if t._grad is None else t._grad + g
+                else:
+                    t._grad = owned_grad(g) if t._grad is None else t._grad.detach() + g.detach()
         return
     run_backward(tensors, grads, retain_graph, create_graph)
 

@@ -49,11 +49,13 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     root_nodes = []
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
+    # arrays the caller owns (gradient=, the seed) must not become a leaf's .grad as they are
+    delivered = {id(g._data) for g in grads}
     try:
         for tensor, g in zip(roots, grads):
             node = tensor.grad_fn
             if node is None:
-                _deliver_leaf(tensor, g, capture, create_graph, set())
+                _deliver_leaf(tensor, g, capture, create_graph, delivered)
                 continue
             slot = pending.get(node)
             if slot is None:
@@ -62,7 +64,6 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             slot[nr] = g if slot[nr] is None else slot[nr] + g
             root_nodes.append(node)
 
-        delivered = set()
         anomaly = GradMode.anomaly
         order = _topological_order(root_nodes)
         needed = None if capture is None else _needed(order, capture)
@@ -169,16 +170,30 @@ def _deliver_leaf(leaf, g, capture, create_graph, delivered):
         return
     if g._dtype is not leaf._dtype:
         g = g.to(leaf._dtype)
-    if not create_graph:
-        # .grad must not alias another leaf's .grad: in-place edits of one
-        # (clip_grad_norm_, zero_) would change both
-        key = id(g._data)
-        if key in delivered:
-            g = g.clone()
-        delivered.add(id(g._data))
-        g = g.detach()
     old = leaf._grad
-    leaf._grad = g if old is None else (old + g if create_graph else (old.detach() + g))
+    if create_graph:
+        leaf._grad = g if old is None else old + g
+    elif old is None:
+        leaf._grad = owned_grad(g, delivered)
+    else:
+        leaf._grad = old.detach() + g.detach()
+
+
+def owned_grad(g, delivered=None):
+    """``g`` detached, as a tensor whose storage optimizers may write in place.
+
+    A gradient may be a broadcast view (read-only, or aliasing one element
+    many times), a view of another array, or the same array another leaf
+    just received: those are copied, as torch copies a gradient it cannot steal.
+    """
+    data = g._data
+    flags = getattr(data, "flags", None)
+    if (flags is None or not (flags.writeable and flags.owndata)
+            or (delivered is not None and id(data) in delivered)):
+        g = g.clone()
+    if delivered is not None:
+        delivered.add(id(g._data))
+    return g.detach()
 
 
 def _check_nan(node, i, g):

@@ -432,3 +432,24 @@ def test_third_derivative():
     (g2,) = autograd.grad(g1, x, create_graph=True)
     (g3,) = autograd.grad(g2, x)
     assert g3.item() == pytest.approx(-np.cos(0.5))
+
+
+def test_leaf_grad_is_writable_and_owns_its_storage():
+    x = tp.ones(3, requires_grad=True)
+    x.sum().backward()
+    x.grad.add_(1)  # a broadcast gradient must not reach .grad as a read-only view
+    x.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+    g = tp.ones(3)
+    x.grad = None
+    (x + 0).backward(g)
+    x.grad.mul_(5)
+    assert g.tolist() == [1.0, 1.0, 1.0]
+    x.grad = None
+    x.backward(g)
+    x.grad.mul_(5)
+    assert g.tolist() == [1.0, 1.0, 1.0]
+    w = tp.ones(2, requires_grad=True)
+    (x.sum() + w.sum()).backward(inputs=[x, w])
+    w.grad.zero_()
+    assert x.grad.sum().item() == 5.0 * 3 + 3

@@ -8,7 +8,6 @@ is dispatched, so a step costs the arithmetic and little else.
 from __future__ import annotations
 
 import copy
-import math
 from collections import defaultdict
 from itertools import chain
 
@@ -257,11 +256,6 @@ def zeros_state(p):
     return Tensor._make(p._backend.xp.zeros_like(p._data), p._dtype, p._backend)
 
 
-def copy_state(p, array):
-    """A tensor holding a copy of ``array``, with ``p``'s dtype and backend."""
-    return Tensor._make(p._backend.copy(array), p._dtype, p._backend)
-
-
 def step_state():
     """The ``step`` counter: a 0-d float32 tensor on the CPU, as torch keeps it."""
     from ..tensor import tensor
@@ -306,7 +300,3 @@ def _cast(param, value, key):
     if isinstance(value, (list, tuple)):
         return type(value)(_cast(param, v, key) for v in value)
     return copy.deepcopy(value)
-
-
-def finite(value):
-    return not (math.isnan(value) or math.isinf(value))

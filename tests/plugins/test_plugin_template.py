@@ -8,8 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import tensorplug
 
 TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "plugin-template"

@@ -70,21 +70,26 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)
 
     # convolution and pooling: BLAS-friendly layouts ---------------------------------
-    def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
-        # one (O, N*L) @ (N*L, CKK) product per group, both operands laid out for BLAS
-        window = tuple(weight_shape[2:])
-        k = len(window)
+    # The weight gradient sums over batch and positions: lay windows out (C*K, N*L), one GEMM.
+    def _cols(self, x, window, stride, pads, dilation):
         win = self.im2col(x, window, stride, pads, dilation)  # (N, C, *window, *out) view
+        k = len(window)
+        perm = (1,) + tuple(range(2, 2 + k)) + (0,) + tuple(range(2 + k, 2 + 2 * k))
+        return win.transpose(perm).reshape(x.shape[1] * math.prod(window), -1), win.shape[2 + k:]
+
+    def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        window = tuple(weight_shape[2:])
         n, c = x.shape[:2]
         o = weight_shape[0]
-        cols = win.transpose((1,) + tuple(range(2, 2 + k)) + (0,) + tuple(range(2 + k, 2 + 2 * k)))
-        cols = cols.reshape(groups, -1, n * math.prod(g.shape[2:]))
-        gm = g.reshape(n, groups, o // groups, -1).transpose(1, 2, 0, 3).reshape(groups, o // groups, -1)
+        cols, _ = self._cols(x, window, stride, pads, dilation)
+        gm = np.ascontiguousarray(np.moveaxis(g, 1, 0)).reshape(o, -1)  # (O, N*L)
         if groups == 1:
-            gw = np.dot(gm[0], cols[0].T)
-        else:
-            gw = np.stack([np.dot(gm[i], cols[i].T) for i in range(groups)])
-        return gw.reshape(weight_shape)
+            return np.dot(gm, cols.T).reshape(weight_shape)
+        per_in = cols.shape[0] // groups
+        per_out = o // groups
+        parts = [np.dot(gm[i * per_out:(i + 1) * per_out], cols[i * per_in:(i + 1) * per_in].T)
+                 for i in range(groups)]
+        return np.concatenate(parts).reshape(weight_shape)
 
     def max_pool(self, x, window, stride, pads, dilation):
         # a running max over the window offsets (one strided slice each, no window copy); the

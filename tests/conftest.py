@@ -34,12 +34,7 @@ def ensure_strict_backend():
     """Register the array_api_strict backend if a registry reset dropped it; True when registered."""
     if _strict is None:
         return False
-    reg = tensorplug.registry.REGISTRY
-    pm = reg._load()
-    if not pm.is_registered(_strict):
-        pm.register(_strict, name=STRICT)
-        reg._backends = None
-    return True
+    return _strict.ensure_registered()
 
 
 def _available_backends():

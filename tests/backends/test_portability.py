@@ -112,8 +112,8 @@ def test_import_tensorplug_imports_no_array_library():
 
 def _strict():
     pytest.importorskip("array_api_strict")
-    from conftest import ensure_strict_backend
-    assert ensure_strict_backend()
+    from strict_backend import ensure_registered
+    assert ensure_registered()
     return tensorplug.get_backend("array_api_strict")
 
 

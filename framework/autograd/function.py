@@ -210,8 +210,38 @@ class Op(Node):
         """Wrap a constant array saved in forward (a mask, indices) as a Tensor."""
         return _tensor_cls._make(array, self.backend.dtype_of(array), self.backend)
 
+    # Optional ``fast_backward(ctx, g_array)``: the same formula as ``backward`` on backend
+    # arrays, used when no graph of the backward is being built (create_graph=False); it
+    # skips the per-op Python layers of tensorplug ops. Returns an array, or a tuple with
+    # None where an input needs no gradient; results take g's dtype.
+    fast_backward = None
+
     def run_backward(self, grads):
+        fast = self.fast_backward
+        if fast is not None and not GradMode.enabled:
+            g = grads[0]
+            out = fast(self, g._data)
+            make = _tensor_cls._make
+            dtype = g._dtype
+            backend = g._backend
+            if type(out) is tuple:
+                return tuple(None if a is None else make(a, dtype, backend) for a in out)
+            return make(out, dtype, backend)
         return self.backward(self, grads[0])
+
+    def saved_arrays(self):
+        """The saved inputs' arrays (numbers as themselves), version-checked like ``saved_tensors_list``."""
+        return [x._data if type(x) is _tensor_cls or isinstance(x, _tensor_cls) else x
+                for x in self.saved_tensors_list()]
+
+    def output_array(self):
+        """The saved output's array, version-checked like ``output``."""
+        if self._saved is None:
+            self.saved_tensors_list()  # raises the freed-graph error
+        out, version, saved_version, _ = self._out
+        if version[0] != saved_version:
+            self.output()  # raises the in-place error
+        return out
 
     def release(self):
         # ops that saved nothing may run backward again (torch allows it too)

@@ -25,6 +25,10 @@ class Add(Op):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g, g
+
 
 class Sub(Op):
     @staticmethod
@@ -34,6 +38,10 @@ class Sub(Op):
     @staticmethod
     def backward(ctx, g):
         return g, -g
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g, (-g if ctx._edges[1] is not None else None)
 
 
 class Mul(Op):
@@ -50,6 +58,12 @@ class Mul(Op):
         edges = ctx._edges
         return (g * b if edges[0] is not None else None), (g * a if edges[1] is not None else None)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        a, b = ctx.saved_arrays()
+        edges = ctx._edges
+        return (g * b if edges[0] is not None else None), (g * a if edges[1] is not None else None)
+
 
 class Div(Op):
     save_inputs = (0, 1)
@@ -62,6 +76,12 @@ class Div(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
+        ga = g / b
+        return ga, -ga * a / b if ctx._edges[1] is not None else None
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        a, b = ctx.saved_arrays()
         ga = g / b
         return ga, -ga * a / b if ctx._edges[1] is not None else None
 
@@ -92,6 +112,10 @@ class Neg(Op):
 
     @staticmethod
     def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def fast_backward(ctx, g):
         return -g
 
 

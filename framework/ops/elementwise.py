@@ -22,6 +22,10 @@ class Exp(Op):
     def backward(ctx, g):
         return g * ctx.output()
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g * ctx.output_array()
+
 
 class Log(Op):
     save_inputs = (0,)
@@ -33,6 +37,11 @@ class Log(Op):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors_list()
+        return g / a
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        (a,) = ctx.saved_arrays()
         return g / a
 
 
@@ -109,6 +118,11 @@ class Tanh(Op):
         y = ctx.output()
         return g * (1 - y * y)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        y = ctx.output_array()
+        return g * (1 - y * y)
+
 
 class Sigmoid(Op):
     save_output = True
@@ -125,6 +139,11 @@ class Sigmoid(Op):
         y = ctx.output()
         return g * y * (1 - y)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        y = ctx.output_array()
+        return g * y * (1 - y)
+
 
 class Relu(Op):
     save_output = True
@@ -136,6 +155,10 @@ class Relu(Op):
     @staticmethod
     def backward(ctx, g):
         return g * (ctx.output() > 0)
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g * (ctx.output_array() > 0)
 
 
 class Trunc(Op):

@@ -33,6 +33,17 @@ class MatMul(Op):
             gb = a.transpose(-1, -2) @ g
         return ga, gb
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        a, b = ctx.saved_arrays()
+        if a.ndim < 2 or b.ndim < 2:
+            grads = MatMul.backward(ctx, ctx.tensor(g))  # 1-D cases: the Tensor formulas
+            return tuple(None if t is None else t._data for t in grads)
+        xp = ctx.backend.xp
+        ga = xp.matmul(g, xp.matrix_transpose(b)) if ctx._edges[0] is not None else None
+        gb = xp.matmul(xp.matrix_transpose(a), g) if ctx._edges[1] is not None else None
+        return ga, gb
+
 
 def _check(a, b, name):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):

@@ -14,6 +14,14 @@ def _restore(g, shape, axes, keepdim):
     return g
 
 
+def _expand_array(ctx, g, shape, axes, keepdim):
+    """``g`` (reduced over ``axes``) broadcast back to ``shape``, on arrays."""
+    xp = ctx.backend.xp
+    if not keepdim and axes:
+        g = xp.reshape(g, tuple(1 if i in axes else s for i, s in enumerate(shape)))
+    return xp.broadcast_to(g, shape)
+
+
 class Sum(Op):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
@@ -25,6 +33,10 @@ class Sum(Op):
     @staticmethod
     def backward(ctx, g):
         return _restore(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape)
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return _expand_array(ctx, g, ctx.shape, ctx.axes, ctx.keepdim)
 
 
 class Mean(Op):
@@ -42,6 +54,10 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         return _restore(g, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape) / ctx.count
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return _expand_array(ctx, g / ctx.count, ctx.shape, ctx.axes, ctx.keepdim)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):

@@ -41,6 +41,10 @@ class Reshape(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        return ctx.backend.xp.reshape(g, ctx.shape)
+
 
 class View(Op):
     @staticmethod
@@ -57,6 +61,10 @@ class View(Op):
     def backward(ctx, g):
         return g.reshape(ctx.shape)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        return ctx.backend.xp.reshape(g, ctx.shape)
+
 
 class Permute(Op):
     @staticmethod
@@ -71,6 +79,13 @@ class Permute(Op):
             inverse[a] = i
         return g.permute(*inverse)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, a in enumerate(ctx.axes):
+            inverse[a] = i
+        return ctx.backend.xp.permute_dims(g, tuple(inverse))
+
 
 class Expand(Op):
     @staticmethod
@@ -80,6 +95,10 @@ class Expand(Op):
     @staticmethod
     def backward(ctx, g):
         return g  # the engine sums g back to the input's shape
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g
 
 
 def view(self, *shape):

@@ -29,6 +29,13 @@ class Softmax(Op):
         gy = g * y
         return gy - y * gy.sum(ctx.axis, keepdim=True)
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        xp = ctx.backend.xp
+        y = ctx.output_array()
+        gy = g * y
+        return gy - y * xp.sum(gy, axis=ctx.axis, keepdims=True)
+
 
 class LogSoftmax(Op):
     save_output = True
@@ -44,6 +51,11 @@ class LogSoftmax(Op):
     def backward(ctx, g):
         y = ctx.output()
         return g - y.exp() * g.sum(ctx.axis, keepdim=True)
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        xp = ctx.backend.xp
+        return g - xp.exp(ctx.output_array()) * xp.sum(g, axis=ctx.axis, keepdims=True)
 
 
 def _prepare(input, dim, dtype, name):

@@ -236,3 +236,15 @@ def test_backward_and_double_backward_on_every_backend(op, backend):
             expected = tp.autograd.grad(_call(op, tp, ref).sum(), ref)
         for g, e in zip(grads, expected):
             np.testing.assert_allclose(np.asarray(g.detach().tolist()), e.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if o.grad], ids=[o.id for o in OPS if o.grad])
+def test_float32_gradients_stay_float32(op):
+    """The gradient's recorded dtype is its storage's dtype (the array fast paths included)."""
+    arrays = [a.astype(np.float32) for a in op.arrays(np.random.default_rng(11))]
+    xs = [tp.tensor(a, requires_grad=True) for a in arrays]
+    out = _call(op, tp, xs)
+    (out * tp.ones(out.shape)).sum().backward()
+    for x in xs:
+        assert x.grad.dtype == tp.float32
+        assert str(x.grad._data.dtype) == "float32"

@@ -153,14 +153,16 @@ def test_array_api_defaults_match_numpy_overrides():
     plain = PlainNumpy()
     x = rng.standard_normal((2, 4, 7, 6))
     w = rng.standard_normal((6, 2, 3, 2))
-    params = ((2, 1), ((1, 2), (0, 1)), (1, 2), 2)
-    y = plain.conv(x, w, *params)
-    np.testing.assert_allclose(y, np_backend.conv(x, w, *params), atol=1e-12)
-    g = rng.standard_normal(y.shape)
-    np.testing.assert_allclose(plain.conv_weight_grad(x, g, w.shape, *params),
-                               np_backend.conv_weight_grad(x, g, w.shape, *params), atol=1e-12)
-    np.testing.assert_allclose(plain.conv_input_grad(g, w, x.shape, *params),
-                               np_backend.conv_input_grad(g, w, x.shape, *params), atol=1e-12)
+    # strided + grouped, and the stride-1 (flat-shift) path, with asymmetric pads and dilation
+    for weight, params in ((w, ((2, 1), ((1, 2), (0, 1)), (1, 2), 2)),
+                           (rng.standard_normal((5, 4, 3, 2)), ((1, 1), ((2, 1), (0, 1)), (2, 1), 1))):
+        y = plain.conv(x, weight, *params)
+        np.testing.assert_allclose(y, np_backend.conv(x, weight, *params), atol=1e-12)
+        g = rng.standard_normal(y.shape)
+        np.testing.assert_allclose(plain.conv_weight_grad(x, g, weight.shape, *params),
+                                   np_backend.conv_weight_grad(x, g, weight.shape, *params), atol=1e-12)
+        np.testing.assert_allclose(plain.conv_input_grad(g, weight, x.shape, *params),
+                                   np_backend.conv_input_grad(g, weight, x.shape, *params), atol=1e-12)
     v1, i1 = plain.max_pool(x, (3, 2), (2, 1), ((1, 2), (1, 1)), (1, 2))
     v2, i2 = np_backend.max_pool(x, (3, 2), (2, 1), ((1, 2), (1, 1)), (1, 2))
     np.testing.assert_array_equal(v1, v2)

@@ -158,7 +158,8 @@ class Relu(Op):
 
     @staticmethod
     def fast_backward(ctx, g):
-        return g * (ctx.output_array() > 0)
+        xp = ctx.backend.xp
+        return g * xp.astype(ctx.output_array() > 0, g.dtype)
 
 
 class Trunc(Op):

@@ -167,21 +167,35 @@ class Op(Node):
         if not (grad and GradMode.enabled):
             return Tensor._make(out, dtype, backend)
         result = Tensor._make(out, dtype, backend, ctx)
-        ctx._edges = tuple(_edge(x) for x in inputs)
-        ctx._shapes = tuple(x._data.shape if isinstance(x, Tensor) else None for x in inputs)
+        edges = []
+        shapes = []
+        for x in inputs:
+            if type(x) is Tensor or isinstance(x, Tensor):
+                fn = x.grad_fn
+                edges.append(fn if fn is not None else (x if x._requires_grad else None))
+                shapes.append(x._data.shape)
+            else:
+                edges.append(None)
+                shapes.append(None)
+        ctx._edges = edges
+        ctx._shapes = shapes
         if multi:
             ctx._input_nrs = tuple(getattr(x, "_output_nr", 0) for x in inputs)
         if cls.save_inputs:
             # numbers are saved as themselves (version None): backward formulas take either
             need = cls.save_needed_by
-            if need is None:
-                ctx._saved = tuple((x, x._version[0]) if isinstance(x, Tensor) else (x, None)
-                                   for x in (inputs[i] for i in cls.save_inputs))
-            else:
-                edges = ctx._edges
-                ctx._saved = tuple(
-                    (x, x._version[0]) if isinstance(x, Tensor) and any(edges[j] is not None for j in need[i])
-                    else (x, None) for i, x in ((i, inputs[i]) for i in cls.save_inputs))
+            saved = []
+            for i in cls.save_inputs:
+                x = inputs[i]
+                keep = type(x) is Tensor or isinstance(x, Tensor)
+                if keep and need is not None:
+                    keep = False
+                    for j in need[i]:
+                        if edges[j] is not None:
+                            keep = True
+                            break
+                saved.append((x, x._version[0]) if keep else (x, None))
+            ctx._saved = saved
         if cls.save_output:
             ctx._out = (out, result._version, result._version[0], dtype)
         return result

@@ -87,7 +87,7 @@ def test_conv3d_matches_torch():
 
 @pytest.mark.parametrize("kw", [dict(stride=2), dict(stride=2, padding=1, output_padding=1),
                                 dict(stride=3, groups=2, dilation=2, output_padding=(1, 2)), dict(padding=(1, 0))])
-def test_conv_transpose2d_matches_torch(kw):
+def test_conv_transpose2d_matches_torch(backend, kw):
     groups = kw.get("groups", 1)
     x = rng.standard_normal((2, 4, 5, 6))
     w = rng.standard_normal((4, 3, 3, 2))
@@ -103,7 +103,7 @@ def test_conv_transpose1d_matches_torch():
              lambda x, w: TF.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1), x, w)
 
 
-def test_unfold_fold_match_torch():
+def test_unfold_fold_match_torch(backend):
     x = rng.standard_normal((2, 3, 7, 8))
     _compare(lambda x: F.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=2),
              lambda x: TF.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=2), x)

@@ -82,7 +82,7 @@ AVG_CASES = [
 
 
 @pytest.mark.parametrize("kw", AVG_CASES)
-def test_avg_pool2d_matches_torch(kw):
+def test_avg_pool2d_matches_torch(backend, kw):
     x0 = rng.standard_normal((2, 3, 9, 10))
     _compare(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), x0)
 
@@ -101,7 +101,7 @@ def test_adaptive_avg_pool2d_matches_torch(size):
     _compare(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size), x0)
 
 
-def test_adaptive_pools_1d_and_max():
+def test_adaptive_pools_1d_and_max(backend):
     x0 = rng.standard_normal((2, 3, 10))
     _compare(lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: TF.adaptive_avg_pool1d(x, 4), x0)
     _compare(lambda x: F.adaptive_max_pool1d(x, 5), lambda x: TF.adaptive_max_pool1d(x, 5), x0)

@@ -54,7 +54,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, args, kw, shape, hx", CASES)
-def test_recurrent_matches_torch(name, args, kw, shape, hx):
+def test_recurrent_matches_torch(backend, name, args, kw, shape, hx):
     ours, theirs = _pair(name, args, kw)
     x0 = rng.standard_normal(shape)
     x = tensorplug.tensor(x0, requires_grad=True)

@@ -34,7 +34,7 @@ def _close(a, b, atol=1e-12):
     (dict(bias=False), dict(need_weights=False)),
 ])
 @pytest.mark.parametrize("masks", ["none", "padding", "bool_attn", "float_attn_and_padding"])
-def test_multihead_attention_matches_torch(kw, call, masks):
+def test_multihead_attention_matches_torch(backend, kw, call, masks):
     theirs = torch.nn.MultiheadAttention(8, 2, **kw).double()
     ours = nn.MultiheadAttention(8, 2, **kw).double()
     _load(ours, theirs)
@@ -93,7 +93,7 @@ def test_attention_dropout_only_in_training():
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)])
-def test_transformer_encoder_layer_matches_torch(kw):
+def test_transformer_encoder_layer_matches_torch(backend, kw):
     theirs = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
     ours = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
     _load(ours, theirs)
@@ -129,7 +129,7 @@ def test_transformer_encoder_stack():
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(is_causal=True), dict(bool_mask=True), dict(float_mask=True, scale=0.3)])
-def test_scaled_dot_product_attention_matches_torch(kw):
+def test_scaled_dot_product_attention_matches_torch(backend, kw):
     q0 = rng.standard_normal((2, 4, 5, 8))
     k0 = rng.standard_normal((2, 4, 6, 8))
     v0 = rng.standard_normal((2, 4, 6, 3))

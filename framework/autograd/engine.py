@@ -71,7 +71,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             node_grads = pending.pop(node, None)
             if node_grads is None:
                 continue
-            hooks = node.__dict__.get("_tensor_hooks")
+            extra = node.__dict__
+            hooks = extra.get("_tensor_hooks")
             if hooks:
                 node_grads = _run_tensor_hooks(node, hooks, node_grads)
             if capture is not None:
@@ -81,7 +82,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                         capture[key] = g
                 if id(node) not in needed:
                     continue  # autograd.grad runs only what leads to its inputs (torch does too)
-            pre = node.__dict__.get("_pre_hooks")
+            pre = extra.get("_pre_hooks")
             if pre:
                 for hook in pre:
                     new = hook(tuple(node_grads))
@@ -92,7 +93,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             in_grads = node.run_backward(node_grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            post = node.__dict__.get("_post_hooks")
+            post = extra.get("_post_hooks")
             if post:
                 for hook in post:
                     new = hook(in_grads, tuple(node_grads))
@@ -100,20 +101,28 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                         in_grads = tuple(new)
             if not retain_graph:
                 node.release()
+            shapes = node._shapes
+            nrs = extra.get("_input_nrs")
             for i, (edge, g) in enumerate(zip(node._edges, in_grads)):
                 if edge is None or g is None:
                     continue
-                shape = node._shapes[i]
+                shape = shapes[i]
                 if g._data.shape != shape:
-                    g = sum_to_shape(g, shape)
+                    g = sum_to_shape(g, shape) if create_graph else _sum_to_shape_array(g, shape)
                 if anomaly:
                     _check_nan(node, i, g)
                 if isinstance(edge, Node):
                     slot = pending.get(edge)
                     if slot is None:
                         slot = pending[edge] = [None] * getattr(edge, "_n_outputs", 1)
-                    nr = _input_output_nr(node, i)
-                    slot[nr] = g if slot[nr] is None else slot[nr] + g
+                    nr = nrs[i] if nrs else 0
+                    old = slot[nr]
+                    if old is None:
+                        slot[nr] = g
+                    elif create_graph or old._dtype is not g._dtype:
+                        slot[nr] = old + g
+                    else:
+                        slot[nr] = old._make(old._data + g._data, old._dtype, old._backend)
                 else:
                     _deliver_leaf(edge, g, capture, create_graph, delivered)
     finally:
@@ -121,6 +130,20 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     if capture is not None:
         return [capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] for t in inputs]
     return None
+
+
+def _sum_to_shape_array(g, shape):
+    """``sum_to_shape`` on arrays (no graph is being built)."""
+    data = g._data
+    xp = g._backend.xp
+    gshape = data.shape
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    if axes:
+        data = xp.sum(data, axis=axes, keepdims=True)
+    if data.shape != tuple(shape):
+        data = xp.reshape(data, tuple(shape))
+    return g._make(data, g._dtype, g._backend)
 
 
 def _needed(order, capture):

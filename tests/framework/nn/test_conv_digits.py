@@ -23,14 +23,14 @@ def test_small_cnn_learns_digits():
         nn.Conv2d(16, 32, 3, padding="same"), nn.ReLU(), nn.AvgPool2d(2),  # 32 x 2 x 2
         nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
     )
-    opt = tensorplug.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    opt = tensorplug.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x_train = tensorplug.tensor(images[train])
     y_train = tensorplug.tensor(labels[train])
     rng = np.random.default_rng(1)
-    for epoch in range(10):
+    for epoch in range(8):
         perm = rng.permutation(len(train))
-        for start in range(0, len(train), 16):
-            idx = tensorplug.tensor(perm[start:start + 16])
+        for start in range(0, len(train), 32):
+            idx = tensorplug.tensor(perm[start:start + 32])
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()

@@ -1,6 +1,8 @@
 """CupyBackend: the array-API defaults on ``array_api_compat.cupy``, plus CuPy's
 native routines for what the standard lacks (RNG per device, scatter-add,
-strided windows, erf, einsum, pad, DLPack, synchronize, memory statistics).
+strided windows, erf, einsum, pad, DLPack, synchronize, memory statistics),
+and fast convolution / max pooling (cuDNN, else one CUDA kernel + one GEMM;
+see ``_fastpaths``). ``backend.fastpath_status`` says which path ran and why.
 
 Imported only when the cupy backend is first used.
 """
@@ -13,6 +15,8 @@ import cupyx.scipy.special as _special
 import numpy
 
 import tensorplug
+
+from . import _fastpaths
 
 # dtypes cupyx.scatter_add accumulates natively (atomicAdd); int64 goes through a uint64 view,
 # which adds the same bits (two's complement), the rest through the host.
@@ -39,6 +43,66 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
         with self._dev:
             super().__init__(index)
             self._rs = None
+        self._fast = None  # the fast-path Dispatcher, built on first use
+        self._cudnn_reason = None
+
+    # fast paths: cuDNN, else CUDA kernels, else the defaults --------------------------
+    def _dispatcher(self):
+        if self._fast is None:
+            kernels = _fastpaths.KernelOps(cupy, _fastpaths.gpu_launcher())
+            conv = []
+            try:
+                self._cudnn_reason = _fastpaths.cudnn_unavailable_reason()
+            except Exception as exc:
+                self._cudnn_reason = f"cuDNN probe raised {type(exc).__name__}: {exc}"
+            if self._cudnn_reason is None:
+                try:
+                    conv.append(("cudnn", _fastpaths.CudnnOps()))
+                except Exception as exc:
+                    self._cudnn_reason = f"cupyx.cudnn setup raised {type(exc).__name__}: {exc}"
+            conv.append(("kernels", kernels))
+            tiers = {"conv": conv, "max_pool": [("kernels", kernels)], "max_unpool": [("kernels", kernels)]}
+            self._fast = _fastpaths.Dispatcher(cupy, tiers)
+            if self._cudnn_reason:
+                self._fast.dropped["conv"].append(f"cudnn skipped: {self._cudnn_reason}")
+        return self._fast
+
+    @property
+    def fastpath_status(self):
+        """Which implementation served each op family (cudnn / kernels / default), and why others did not."""
+        return self._dispatcher().status()
+
+    @property
+    def fastpath_errors(self):
+        """Tracebacks of the fast tiers that failed (family/tier -> text)."""
+        return dict(self._dispatcher().errors)
+
+    def conv(self, x, w, stride, pads, dilation, groups):
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "conv", "conv", (x, w, stride, pads, dilation, groups), super().conv)
+
+    def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "conv", "conv_input_grad", (g, w, input_shape, stride, pads, dilation, groups),
+                super().conv_input_grad)
+
+    def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "conv", "conv_weight_grad", (x, g, weight_shape, stride, pads, dilation, groups),
+                super().conv_weight_grad)
+
+    def max_pool(self, x, window, stride, pads, dilation):
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "max_pool", "max_pool", (x, window, stride, pads, dilation), super().max_pool)
+
+    def max_unpool(self, values, index, shape):
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "max_unpool", "max_unpool", (values, index, shape), super().max_unpool)
 
     # device management (used by tensorplug.cuda) ---------------------------------
     def device_count(self):

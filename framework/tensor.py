@@ -46,8 +46,8 @@ class Tensor:
 
     __slots__ = ("_data", "_dtype", "_backend", "_requires_grad", "grad_fn", "_grad",
                  "_version", "_output_nr", "_hooks", "_retains_grad", "_view", "__weakref__")
-    # _view (unset unless this tensor views another's storage): (base, replay) where
-    # replay(base) rebuilds this view with tensorplug ops; see ops/_util.mark_view
+    # _view: None, or (base, replay) when this tensor views another's storage, where
+    # replay(base) rebuilds the view with tensorplug ops; see ops/_util.mark_view
 
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
         return _legacy_new(dtype or _dt.get_default_dtype(), args, device, requires_grad)
@@ -65,6 +65,7 @@ class Tensor:
         t._output_nr = 0
         t._hooks = None
         t._retains_grad = False
+        t._view = None
         return t
 
     def _set_history(self, node, output_nr=0):

@@ -115,6 +115,15 @@ class IndexPut(Op):
 
 
 def getitem(self, key):
+    ndim = self._data.ndim
+    if type(key) is int and ndim:
+        # the commonest key, x[i]: no conversion needed
+        k = (key, ...) if ndim > 1 else (key,)
+        try:
+            out = GetItem.apply(self, key=k)
+        except IndexError as exc:
+            raise _index_error(self, exc) from None
+        return mark_view(out, self, lambda t: GetItem.apply(t, key=k))
     if self._data.ndim == 0 and (key == 0 or key == -1) and isinstance(key, int):
         warnings.warn("indexing a 0-dim tensor with [0] is deprecated (torch raises IndexError: invalid index "
                       "of a 0-dim tensor); use tensor.item() to get the Python number", UserWarning, stacklevel=2)

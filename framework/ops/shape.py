@@ -9,6 +9,25 @@ def infer_shape(shape, numel):
     """Resolve a requested shape (with at most one -1) against ``numel``, with torch's errors."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    # the common case first: plain ints (at most one -1) that fit
+    known = 1
+    infer = -1
+    for i, s in enumerate(shape):
+        if type(s) is not int:
+            break
+        if s >= 0:
+            known *= s
+        elif s == -1 and infer < 0:
+            infer = i
+        else:
+            break
+    else:
+        if infer < 0:
+            if known == numel:
+                return tuple(shape)
+        elif known and numel % known == 0:
+            shape = tuple(shape)
+            return shape[:infer] + (numel // known,) + shape[infer + 1:]
     shape = tuple(int(s) if hasattr(s, "__index__") and not isinstance(s, int) else s for s in shape)
     infer = [i for i, s in enumerate(shape) if s == -1]
     if len(infer) > 1:
@@ -103,8 +122,12 @@ class Expand(Op):
 
 def view(self, *shape):
     """The same data with another shape; fails where torch's view would (use reshape then)."""
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list)) and hasattr(shape[0], "itemsize"):
-        return self.view_as_dtype(shape[0])
+    if len(shape) == 1 and type(shape[0]) is not int and not isinstance(shape[0], (tuple, list)) and hasattr(
+            shape[0], "itemsize"):
+        if shape[0] is self._dtype:
+            return view(self, self._data.shape)
+        raise RuntimeError(f"view(dtype) reinterprets memory, which tensorplug does not support "
+                           f"({self._dtype} as {shape[0]}); use .to({shape[0]}) to convert the values")
     shape = infer_shape(shape, self.numel())
     return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
 
@@ -112,9 +135,11 @@ def view(self, *shape):
 def reshape(self, *shape):
     """The same data with another shape (a view where possible, else a copy)."""
     shape = infer_shape(shape, self.numel())
-    if self._backend.view(self._data, shape) is None:
-        return Reshape.apply(self, shape=shape)
-    return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
+    try:
+        out = View.apply(self, shape=shape)
+    except RuntimeError:
+        return Reshape.apply(self, shape=shape)  # not expressible as a view: a copy
+    return mark_view(out, self, lambda t: Reshape.apply(t, shape=shape))
 
 
 def permute(self, *dims):

@@ -51,17 +51,21 @@ class Program:
         if kind == "unary":
             name = r.choice(["tanh", "sigmoid", "sin", "cos", "exp_tanh", "log_sq", "sqrt_sq", "abs", "relu",
                              "erf", "clamp", "square", "expm1", "log1p_abs", "rsqrt_sq", "recip_sq", "neg",
-                             "pow_int", "cumsum", "flip"])
+                             "pow_int", "cumsum", "flip", "sinh", "atan", "log2_sq", "sort", "lerp_self",
+                             "logaddexp_neg", "tril", "sub_scalar_r"])
             dim = self._dim()
-            if name in ("cumsum", "flip") and dim is None:
+            if name in ("cumsum", "flip", "sort") and dim is None:
                 name = "tanh"
+            if name == "tril" and nd < 2:
+                name = "atan"
             self.steps.append(("unary", name, dim))
         elif kind == "binary":
             other_shape = shape if r.random() < 0.6 else tuple(1 if r.random() < 0.5 else s for s in shape)
             if nd and r.random() < 0.2:
                 other_shape = shape[1:]
             leaf = self._leaf(other_shape)
-            name = r.choice(["add", "sub", "mul", "div", "maximum", "minimum", "where", "pow", "lerp_like"])
+            name = r.choice(["add", "sub", "mul", "div", "maximum", "minimum", "where", "pow", "lerp_like",
+                             "addcmul", "atan2"])
             self.steps.append(("binary", name, leaf))
         elif kind == "inplace":
             leaf = self._leaf(shape)
@@ -180,7 +184,10 @@ def _apply(m, x, kind, name, arg, leaves):
             "expm1": lambda: x.tanh().expm1(), "log1p_abs": lambda: m.log1p(x.abs()),
             "rsqrt_sq": lambda: (x * x + 1).rsqrt(), "recip_sq": lambda: (x * x + 1).reciprocal(),
             "neg": lambda: -x, "pow_int": lambda: x ** 2, "cumsum": lambda: x.cumsum(arg),
-            "flip": lambda: x.flip(arg),
+            "flip": lambda: x.flip(arg), "sinh": lambda: m.sinh(x.tanh()), "atan": lambda: x.atan(),
+            "log2_sq": lambda: m.log2(x * x + 1), "sort": lambda: x.sort(arg).values,
+            "lerp_self": lambda: m.lerp(x, x.tanh(), 0.3), "logaddexp_neg": lambda: m.logaddexp(x, -x),
+            "tril": lambda: m.tril(x, 0), "sub_scalar_r": lambda: 1.5 - x,
         }
         return fns[name]()
     if kind == "binary":
@@ -189,7 +196,8 @@ def _apply(m, x, kind, name, arg, leaves):
             "add": lambda: x + y, "sub": lambda: x - 2 * y, "mul": lambda: x * y, "div": lambda: x / (y * y + 1),
             "maximum": lambda: m.maximum(x, y), "minimum": lambda: m.minimum(x, y),
             "where": lambda: m.where(x > y, x, y * 3), "pow": lambda: (x * x + 1) ** y.tanh(),
-            "lerp_like": lambda: x + 0.3 * (y - x),
+            "lerp_like": lambda: x + 0.3 * (y - x), "addcmul": lambda: m.addcmul(x, y, x, value=0.5),
+            "atan2": lambda: m.atan2(x, y * y + 1),
         }
         return fns[name]()
     if kind == "inplace":

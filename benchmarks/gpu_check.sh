@@ -9,9 +9,12 @@
 #   2 conformance  python -m tensorplug.testing cupy
 #   3 tests-cupy   pytest: the backend-fixture tests restricted to cupy, gpu-marked tests
 #   4 tests-env    pytest with TENSORPLUG_BACKEND=cupy as the default backend (autograd, nn, optim)
-#   5 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
+#   5 fastpaths    the cupy backend's fast conv/pool paths (cuDNN, CUDA kernels) against the defaults,
+#                  printing which path the backend picks and the tracebacks of any that failed
+#   6 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
+#                  (+ per-phase times, the fast-path status, the CNN again with the fast paths off)
 # The report goes to $OUT/gpu_report (or ./gpu_report): one log per stage and summary.md.
-# Sized to finish in under 7 minutes (stage limits add up to 6.5).
+# Sized to finish in under 7 minutes (stage limits add up to 7.0, most stages take far less).
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -66,17 +69,17 @@ EOF
 
 export PY REPORT
 export -f setup
-stage setup 45 bash -c setup
+stage setup 40 bash -c setup
 [ -d "$REPORT/site" ] && export PYTHONPATH="$REPORT/site${PYTHONPATH:+:$PYTHONPATH}"
 
 stage info 20 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; \
   $PY -c 'import cupy, torch; print(\"cupy\", cupy.__version__, \"torch\", torch.__version__, torch.version.cuda)'; \
   TENSORPLUG_BACKEND=cupy $PY -m tensorplug info"
 
-stage conformance 75 $PY -m tensorplug.testing cupy
+stage conformance 70 $PY -m tensorplug.testing cupy
 
 PYTEST="$PY -m pytest -q -p no:cacheprovider -o addopts= -rfE"
-stage tests-cupy 110 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST \
+stage tests-cupy 100 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST --ignore=tests/backends/test_cupy_fastpaths.py \
   tests/framework/testing tests/backends tests/framework/test_cuda.py tests/framework/ops/test_op_table.py \
   tests/framework/nn tests/framework/optim -k "cupy or gpu or cuda" --junitxml="$REPORT/tests-cupy.xml"
 
@@ -84,8 +87,11 @@ stage tests-env 70 env TENSORPLUG_BACKEND=cupy TENSORPLUG_TEST_BACKENDS=cupy $PY
   tests/framework/autograd tests/framework/nn/test_linear.py tests/framework/nn/test_loss.py \
   tests/framework/nn/test_activation.py tests/framework/optim/test_sgd.py --junitxml="$REPORT/tests-env.xml"
 
-stage bench 100 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --steps 20 --warmup 3 \
-  --out "$REPORT/bench.json"
+stage fastpaths 35 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST -rs -s tests/backends/test_cupy_fastpaths.py \
+  --junitxml="$REPORT/tests-fastpaths.xml"
+
+stage bench 85 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --steps 20 --warmup 3 \
+  --compare-default --out "$REPORT/bench.json"
 
 {
   echo "# tensorplug GPU check ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START ))s)"
@@ -94,10 +100,12 @@ stage bench 100 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda -
   echo "|---|---|---|---|"
   cat "$SUMMARY.tmp"
   echo
-  grep -E "^\|" "$REPORT/bench.log" 2>/dev/null
+  sed -n '/^| workload/,$p' "$REPORT/bench.log" 2>/dev/null
+  echo
+  grep -ohE "fastpath_status: .*|^SKIPPED .*(cudnn|cuDNN).*" "$REPORT/fastpaths.log" 2>/dev/null | sort -u | head -5
   echo
   echo "## failures"
-  grep -hE "^(FAILED|ERROR) " "$REPORT"/tests-*.log 2>/dev/null | head -60
+  grep -hE "^(FAILED|ERROR) " "$REPORT"/tests-*.log "$REPORT/fastpaths.log" 2>/dev/null | head -60
   grep -h "FAIL " "$REPORT/conformance.log" 2>/dev/null | head -30
 } > "$SUMMARY"
 rm -f "$SUMMARY.tmp"

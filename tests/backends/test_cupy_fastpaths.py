@@ -311,7 +311,7 @@ def test_gpu_backend_reports_fast_path_and_trains_a_conv(gpu_backend):
     y = F.max_pool2d(F.conv2d(x, w, padding=1), 2)
     y.sum().backward()
     status = gpu_backend.fastpath_status
-    print("fastpath_status:", status)
+    print("\nfastpath_status:", status)
     for tb in gpu_backend.fastpath_errors.values():
         print(tb)
     assert set(status) == {"conv", "max_pool", "max_unpool"}

@@ -10,8 +10,9 @@ against the default ArrayAPIBackend implementation on random inputs.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import itertools
+import functools
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 
 import tensorplug
+import tensorplug_cupy
 from tensorplug_cupy import _kernels
 from tensorplug_cupy._fastpaths import Dispatcher, KernelOps, agree, as_2d
 
@@ -230,6 +232,21 @@ def test_kernel_source_compiles_as_cuda(tmp_path, ctype):
         assert f".entry {name}(" in ptx
 
 
+@pytest.mark.skipif(not tensorplug_cupy._importable("cupy"), reason="cupy not installed")
+def test_backend_status_names_the_candidates_and_why_cudnn_is_skipped():
+    # the real CupyBackend class; its constructor needs a device, so only the fast-path state is set up
+    from tensorplug_cupy.backend import CupyBackend
+    b = object.__new__(CupyBackend)
+    b._dev, b._fast, b._cudnn_reason = contextlib.nullcontext(), None, None
+    status = b.fastpath_status
+    assert set(status) == {"conv", "max_pool", "max_unpool"}
+    assert status["max_pool"] == "not used yet (candidates: kernels, default)"
+    conv = status["conv"]
+    assert conv.startswith("not used yet (candidates: cudnn, kernels, default)") or (
+        conv.startswith("not used yet (candidates: kernels, default); cudnn skipped: ") and "cudnn" in conv[60:])
+    assert b.fastpath_errors == {}
+
+
 # on a GPU -------------------------------------------------------------------------------------
 GPU_CASES = CASES_2D + CASES_1D + [
     (8, 16, (13, 13), 32, (3, 3), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),  # the benchmark's second layer
@@ -243,6 +260,7 @@ def gpu_backend():
     return tensorplug.get_backend("cupy")
 
 
+@functools.lru_cache(maxsize=None)
 def _gpu_tiers():
     from tensorplug_cupy import _fastpaths
     import cupy

@@ -22,9 +22,9 @@ from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
                    allclose, equal)
 from .pointwise import lerp, addcmul, addcdiv, logaddexp, clamp_min, clamp_max
-from .sorting import sort, argsort, msort, topk
-from .shape import narrow, diagonal, diag, tril, triu
-from .gather import nonzero, argwhere, masked_select
+from .sorting import sort, argsort, msort, topk, median, count_nonzero
+from .shape import narrow, diagonal, diag, tril, triu, unflatten, tile, roll, diff
+from .gather import nonzero, argwhere, masked_select, index_add, index_fill
 from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
@@ -82,6 +82,26 @@ def _device_method(device_type):
             f"{device_type}:{device}" if isinstance(device, int) else device)
         return conversion.to(self, target)
     return method
+
+
+def _stride(self, dim=None):
+    """Strides in elements (those of the storage where the backend exposes them, else contiguous ones)."""
+    data = self._data
+    raw = getattr(data, "strides", None)
+    if raw is not None:
+        item = self._dtype.itemsize
+        strides = tuple(s // item for s in raw)
+    else:
+        strides = []
+        step = 1
+        for size in reversed(data.shape):
+            strides.append(step)
+            step *= max(size, 1)
+        strides = tuple(reversed(strides))
+    if dim is None:
+        return strides
+    from ._util import wrap_dim
+    return strides[wrap_dim(dim, data.ndim)]
 
 
 METHODS = {
@@ -142,7 +162,11 @@ METHODS.update({
     "addcdiv": addcdiv, "logaddexp": logaddexp, "clamp_min": clamp_min, "clamp_max": clamp_max,
     "sort": sort, "argsort": argsort, "msort": msort, "topk": topk, "narrow": narrow, "diagonal": diagonal,
     "diag": diag, "tril": tril, "triu": triu, "nonzero": nonzero, "argwhere": argwhere,
-    "masked_select": masked_select,
+    "masked_select": masked_select, "median": median, "count_nonzero": count_nonzero, "unflatten": unflatten,
+    "tile": tile, "roll": roll, "diff": diff, "index_add": index_add, "index_fill": index_fill,
+    "type_as": lambda self, other: self.to(other._dtype),
+    "where": lambda self, condition, other: where(condition, self, other),
+    "stride": _stride,
 })
 METHODS.update(inplace.binary_inplace_methods())
 for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs), ("neg_", neg),
@@ -158,7 +182,8 @@ for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs),
                    ("logical_not_", logical_not), ("sinh_", sinh), ("cosh_", cosh), ("asin_", asin),
                    ("acos_", acos), ("atan_", atan), ("atan2_", atan2), ("log2_", log2), ("log10_", log10),
                    ("exp2_", exp2), ("lerp_", lerp), ("addcmul_", addcmul), ("addcdiv_", addcdiv),
-                   ("clamp_min_", clamp_min), ("clamp_max_", clamp_max), ("tril_", tril), ("triu_", triu)):
+                   ("clamp_min_", clamp_min), ("clamp_max_", clamp_max), ("tril_", tril), ("triu_", triu),
+                   ("index_add_", index_add), ("index_fill_", index_fill)):
     METHODS[_name] = inplace.make_inplace(_fn, _name)
 METHODS.update({"__ipow__": _iop("pow_"), "__ifloordiv__": _iop("floor_divide_"), "__imod__": _iop("remainder_"),
                 "__iand__": _iop("bitwise_and_"), "__ior__": _iop("bitwise_or_"), "__ixor__": _iop("bitwise_xor_")})

@@ -241,3 +241,29 @@ def masked_select(input, mask):
     x = input.expand(*full) if full != shape else input
     m = mask.expand(*full) if full != mask._data.shape else mask
     return x[m]
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` with ``alpha * source`` slices added at ``index`` along ``dim`` (repeats accumulate)."""
+    from .indexing import IndexAccumulate
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    if not isinstance(index, Tensor) or index._data.ndim > 1 or index._dtype.category != _dt.INT:
+        raise RuntimeError("index_add_(): Expected a 1-D integer index tensor")
+    if alpha != 1:
+        source = source * alpha
+    if source._dtype is not input._dtype:
+        raise RuntimeError(f"index_add_(): self ({input._dtype}) and source ({source._dtype}) must have the "
+                           f"same scalar type")
+    key = (slice(None),) * axis + (index._data,)
+    return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape)
+
+
+def index_fill(input, dim, index, value):
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value``."""
+    from .indexing import IndexPut
+    axis = wrap_dim(dim, input._data.ndim)
+    if not isinstance(value, Tensor):
+        value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
+    key = (slice(None),) * axis + (index._data,)
+    return IndexPut.apply(input, value.to(input._dtype), key=key)

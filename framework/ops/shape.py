@@ -397,3 +397,58 @@ def tril(input, diagonal=0):
 def triu(input, diagonal=0):
     """The upper triangle of the last two dims (the rest zeroed)."""
     return _tri(input, diagonal, False)
+
+
+def unflatten(input, dim, sizes):
+    """Split ``dim`` into ``sizes`` (one may be -1)."""
+    shape = input._data.shape
+    axis = wrap_dim(dim, len(shape))
+    inner = infer_shape(tuple(sizes), shape[axis])
+    return reshape(input, shape[:axis] + tuple(inner) + shape[axis + 1:])
+
+
+def tile(input, dims):
+    """Repeat the tensor ``dims[i]`` times along each dim (missing leading reps are 1, unlike ``repeat``)."""
+    dims = tuple(dims)
+    n = input._data.ndim
+    if len(dims) < n:
+        dims = (1,) * (n - len(dims)) + dims
+    return repeat(input, *dims)
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` cyclically (of the flattened tensor when ``dims`` is None)."""
+    from .join import cat
+    if dims is None:
+        return roll(flatten(input), shifts, 0).reshape(input._data.shape)
+    if isinstance(shifts, int):
+        shifts = (shifts,)
+    if isinstance(dims, int):
+        dims = (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
+    out = input
+    for shift, dim in zip(shifts, dims):
+        axis = wrap_dim(dim, input._data.ndim)
+        size = input._data.shape[axis]
+        if size == 0:
+            continue
+        shift %= size
+        if shift:
+            lead = (slice(None),) * axis
+            out = cat([out[lead + (slice(size - shift, None),)], out[lead + (slice(0, size - shift),)]], axis)
+    return out if out is not input else input.clone()
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """Differences of neighbours along ``dim``, ``n`` times."""
+    from .join import cat
+    axis = wrap_dim(dim, input._data.ndim)
+    if prepend is not None or append is not None:
+        parts = [t for t in (prepend, input, append) if t is not None]
+        input = cat(parts, axis)
+    lead = (slice(None),) * axis
+    out = input
+    for _ in range(n):
+        out = out[lead + (slice(1, None),)] - out[lead + (slice(None, -1),)]
+    return out

@@ -57,3 +57,42 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     key = (slice(None),) * axis + (slice(0, k), ...)
     idx = Tensor._make(idx._backend.getitem(idx._data, key), _dt.int64, idx._backend)
     return topk_result(gather(input, axis, idx), idx)
+
+
+median_result = namedtuple("median", ["values", "indices"])
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``."""
+    from .gather import gather
+    if dim is None:
+        if input.numel() == 0:
+            return Tensor._make(input._backend.full((), float("nan"), input._dtype), input._dtype, input._backend)
+        flat = input.reshape(-1)
+        idx = argsort(flat, 0)
+        k = (flat._data.shape[0] - 1) // 2
+        pick = Tensor._make(idx._backend.getitem(idx._data, (slice(k, k + 1),)), _dt.int64, idx._backend)
+        return gather(flat, 0, pick).reshape(())
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    if n == 0:
+        return median_result(input.clone(), Tensor._make(input._backend.zeros((), _dt.int64), _dt.int64,
+                                                         input._backend))
+    size = input._data.shape[axis]
+    if size == 0:
+        raise IndexError(f"median(): Expected reduction dim {axis} to have non-zero size.")
+    idx = argsort(input, axis)
+    k = (size - 1) // 2
+    key = (slice(None),) * axis + (slice(k, k + 1), ...)
+    pick = Tensor._make(idx._backend.getitem(idx._data, key), _dt.int64, idx._backend)
+    values = gather(input, axis, pick)
+    if not keepdim:
+        values = values.squeeze(axis)
+        pick = pick.squeeze(axis)
+    return median_result(values, pick)
+
+
+def count_nonzero(input, dim=None):
+    """The number of non-zero elements over ``dim`` (int64)."""
+    from .reduction import sum as _sum
+    return _sum(input != 0, dim)

@@ -59,3 +59,12 @@ def test_errors():
 ])
 def test_selection_against_torch(case):
     same(case, X)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.index_add(0, m.tensor([2, 0, 2]), x * 0.5), lambda m, x: m.index_add(x, 1, m.tensor([3]), x[:, :1], alpha=2),
+    lambda m, x: (x * 1).index_add_(0, m.tensor([1]), x[:1]), lambda m, x: x.index_fill(1, m.tensor([0, 2]), -1.0),
+    lambda m, x: (x * 1).index_fill_(0, m.tensor([1]), 5.0), lambda m, x: x.where(x > 0, x * 2),
+])
+def test_index_add_fill_against_torch(case):
+    same(case, X)

@@ -54,3 +54,13 @@ def test_repeat_errors():
 ])
 def test_more_shape_ops_against_torch(case):
     same(case, X)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.unflatten(1, (3, 1)), lambda m, x: m.tile(x, (2,)), lambda m, x: x.tile((2, 1, 2)),
+    lambda m, x: m.roll(x, 1), lambda m, x: x.roll(-1, 1), lambda m, x: m.roll(x, (1, 2), (0, 1)),
+    lambda m, x: m.diff(x), lambda m, x: x.diff(n=2, dim=1), lambda m, x: m.diff(x, dim=0, prepend=x[:1] * 2),
+    lambda m, x: x.type_as(m.zeros(1, dtype=m.float32)), lambda m, x: (x * 1).stride(), lambda m, x: x.t().stride(0),
+])
+def test_even_more_shape_ops_against_torch(case):
+    same(case, X)

@@ -36,3 +36,11 @@ def test_sort_result_fields():
 def test_topk_k_too_large():
     with pytest.raises(RuntimeError, match="out of range"):
         tp.ones(3).topk(4)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.median(), lambda m, x: m.median(x, 1), lambda m, x: x.median(0, keepdim=True),
+    lambda m, x: m.count_nonzero(x), lambda m, x: x.count_nonzero(1), lambda m, x: m.median(x[0]),
+])
+def test_median_and_count_against_torch(case):
+    same(case, np.array([[3.0, 1.0, 2.0, 0.0], [0.5, -1.0, 4.0, 0.0]]))

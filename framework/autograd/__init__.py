@@ -7,6 +7,7 @@ from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad, s
 from .anomaly import detect_anomaly, set_detect_anomaly
 from .gradcheck import gradcheck, gradgradcheck
 from .variable import Variable
+from . import functional
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "Variable", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "is_grad_enabled", "detect_anomaly",

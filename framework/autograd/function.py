@@ -15,7 +15,7 @@ import weakref
 
 from .grad_mode import GradMode
 
-__all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad"]
+__all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
 
 _tensor_cls = None  # set by tensorplug.tensor to break the import cycle
 
@@ -358,6 +358,9 @@ class Function(metaclass=_FunctionMeta):
     def backward(ctx, *grads):
         raise NotImplementedError("a Function subclass must define backward(ctx, *grads) as a staticmethod")
 
+    # torch 2's other style: forward(*args) without ctx, then setup_context(ctx, inputs, output)
+    setup_context = None
+
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _tensor_cls
@@ -368,7 +371,11 @@ class Function(metaclass=_FunctionMeta):
         prev = GradMode.enabled
         GradMode.enabled = False
         try:
-            out = cls.forward(node, *args, **kwargs)
+            if cls.setup_context is None:
+                out = cls.forward(node, *args, **kwargs)
+            else:
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(node, args, out)
         finally:
             GradMode.enabled = prev
         single = not isinstance(out, tuple)
@@ -383,7 +390,9 @@ class Function(metaclass=_FunctionMeta):
         node._edges = tuple(_edge(a) for a in args)
         node._shapes = tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
         node._input_nrs = tuple(getattr(a, "_output_nr", 0) for a in args)
-        node._saved = tuple((t, t._version[0]) for t in getattr(node, "to_save", ()) if t is not None)
+        # None keeps its place, as in torch: backward unpacks saved_tensors positionally
+        node._saved = tuple((t, t._version[0]) if t is not None else (None, None)
+                            for t in getattr(node, "to_save", ()))
         node._n_outputs = len(outs)
         node._out_meta = []
         wrapped = []
@@ -405,3 +414,18 @@ class Function(metaclass=_FunctionMeta):
             node._out_meta.append((o.shape, o._dtype, o._backend))
             wrapped.append(o)
         return wrapped[0] if single else tuple(wrapped)
+
+
+def once_differentiable(backward):
+    """Mark a Function's backward as not itself differentiable: it runs with grad mode off."""
+    import functools
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        prev = GradMode.enabled
+        GradMode.enabled = False
+        try:
+            return backward(ctx, *grads)
+        finally:
+            GradMode.enabled = prev
+    return wrapper

@@ -50,7 +50,8 @@ def convert_key(x, key):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
                              f"are valid indices (got {type(k).__name__})")
     # the Array API wants every dim addressed: a trailing ... says "the rest" (a lone mask stays alone)
-    if len(out) < x._data.ndim and all(isinstance(k, (int, slice)) or k is None for k in out):
+    # (and it makes numpy return a 0-d view, not a copied scalar, for a full integer index)
+    if all(isinstance(k, (int, slice)) or k is None for k in out):
         out.append(...)
     return tuple(out)
 
@@ -118,7 +119,7 @@ def getitem(self, key):
     ndim = self._data.ndim
     if type(key) is int and ndim:
         # the commonest key, x[i]: no conversion needed
-        k = (key, ...) if ndim > 1 else (key,)
+        k = (key, ...)  # the ... keeps a 0-d result a view (numpy gives a copied scalar for x[i] on 1-D)
         try:
             out = GetItem.apply(self, key=k)
         except IndexError as exc:

@@ -82,3 +82,16 @@ def test_index_errors():
         x["a"]
     with pytest.raises(RuntimeError, match="shape mismatch"):
         x[0] = tp.ones(5)
+
+
+def test_element_index_is_a_view_too():
+    x = tp.zeros(3)
+    x[1].fill_(5.0)
+    y = tp.zeros(2, 2)
+    y[1, 1].add_(3.0)
+    assert x.tolist() == [0.0, 5.0, 0.0] and y.tolist() == [[0.0, 0.0], [0.0, 3.0]]
+    w = tp.ones(3, requires_grad=True)
+    h = w * 1
+    h[1].mul_(4)
+    h.sum().backward()
+    assert w.grad.tolist() == [1.0, 4.0, 1.0]

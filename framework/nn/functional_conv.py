@@ -16,6 +16,7 @@ from ..tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "max_unpool1d", "max_unpool2d",
            "unfold", "fold", "scaled_dot_product_attention"]
 
 
@@ -30,7 +31,6 @@ class Convolution(Op):
         ctx.params = (stride, pads, dilation, groups)
         y = ctx.backend.conv(x, w, stride, pads, dilation, groups)
         if b is not None:
-            ctx.has_bias = True
             y += ctx.backend.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
         return y
 
@@ -177,6 +177,23 @@ class PlaneScatter(Op):
     @staticmethod
     def backward(ctx, h):
         return PlaneGather.apply(h, ctx.index), None
+
+
+class MaxUnpool(Op):
+    """Values written at flat per-plane indices of zeros (a repeated index keeps one value, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, index, shape):
+        ctx.index = ctx.tensor(index)
+        xp = ctx.backend.xp
+        n, c = shape[:2]
+        zeros = xp.zeros((n, c, math.prod(shape[2:])), dtype=x.dtype)
+        out = ctx.backend.put_along_axis(zeros, xp.reshape(index, (n, c, -1)), xp.reshape(x, (n, c, -1)), -1)
+        return xp.reshape(out, tuple(shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return PlaneGather.apply(g, ctx.index), None
 
 
 # argument handling -------------------------------------------------------------------------------
@@ -424,6 +441,44 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> y = F.max_pool2d(tensorplug.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def _max_unpool(input, indices, kernel_size, stride, padding, output_size, k, name):
+    window = _tuple(kernel_size, k, "kernel_size")
+    stride = window if stride is None else _tuple(stride, k, "stride")
+    pad = _tuple(padding, k, "padding")
+    if not isinstance(input, Tensor) or input._data.ndim not in (k + 1, k + 2):
+        raise RuntimeError(f"{name}: expected a {k + 1}D or {k + 2}D input tensor")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) "
+                           f"but got indices tensor with shape: {list(indices.shape)}")
+    unbatched = input._data.ndim == k + 1
+    x = input.unsqueeze(0) if unbatched else input
+    idx = indices.unsqueeze(0) if unbatched else indices
+    default = tuple((n - 1) * s - 2 * p + w for n, s, p, w in zip(x.shape[2:], stride, pad, window))
+    if output_size is None:
+        spatial = default
+    else:
+        spatial = tuple(output_size)[-k:]
+        for d, (size, base, s) in enumerate(zip(spatial, default, stride)):
+            if not base - s < size < base + s:
+                raise ValueError(f'invalid output_size "{tuple(output_size)}" (dim {d} must be between '
+                                 f'{base - s} and {base + s})')
+    if idx._dtype is not _dt.int64:
+        idx = idx.long()
+    shape = tuple(x.shape[:2]) + tuple(spatial)
+    out = MaxUnpool.apply(x, idx, shape=shape)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool1d: values back at their ``indices``, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool2d (``return_indices=True``): values at ``indices``, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, k, name):

@@ -5,7 +5,7 @@ from . import functional_conv as FC
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxUnpool1d", "MaxUnpool2d"]
 
 
 class _MaxPoolNd(Module):
@@ -143,3 +143,32 @@ class AdaptiveMaxPool2d(_AdaptiveNd):
 
     def forward(self, input):
         return FC.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    _k = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = FC._tuple(kernel_size, self._k, "kernel_size")
+        self.stride = FC._tuple(stride if (stride is not None) else kernel_size, self._k, "stride")
+        self.padding = FC._tuple(padding, self._k, "padding")
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool1d: ``forward(input, indices, output_size=None)``."""
+
+    _k = 1
+
+    def forward(self, input, indices, output_size=None):
+        return FC.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool2d: ``forward(input, indices, output_size=None)``."""
+
+    def forward(self, input, indices, output_size=None):
+        return FC.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

@@ -110,6 +110,20 @@ def test_adaptive_pools_1d_and_max(backend):
              lambda x: TF.adaptive_max_pool2d(x, (2, 3), return_indices=True), x1, indices=True)
 
 
+def test_max_unpool_matches_torch():
+    x0 = rng.standard_normal((2, 3, 8, 9))
+    y, idx = F.max_pool2d(tensorplug.tensor(x0), 2, return_indices=True)
+    ty, tidx = TF.max_pool2d(torch.tensor(x0), 2, return_indices=True)
+    _compare(lambda v: F.max_unpool2d(v, idx, 2, output_size=(8, 9)),
+             lambda v: TF.max_unpool2d(v, tidx, 2, output_size=(8, 9)), y.numpy())
+    assert repr(nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))
+    y1, i1 = F.max_pool1d(tensorplug.tensor(x0[0]), 3, 2, 1, return_indices=True)
+    ty1, ti1 = TF.max_pool1d(torch.tensor(x0[0]), 3, 2, 1, return_indices=True)
+    np.testing.assert_allclose(nn.MaxUnpool1d(3, 2, 1)(y1, i1).numpy(), torch.nn.MaxUnpool1d(3, 2, 1)(ty1, ti1).numpy())
+    with pytest.raises(ValueError, match="invalid output_size"):
+        F.max_unpool2d(y, idx, 2, output_size=(12, 12))
+
+
 def test_pool_gradcheck_and_second_order():
     x = tensorplug.randn(1, 2, 5, 5, dtype=tensorplug.float64, requires_grad=True)
     assert gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), (x,))

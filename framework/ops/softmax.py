@@ -7,6 +7,8 @@ from ._util import wrap_dim
 
 
 def _shifted(xp, a, axis):
+    if a.shape[axis] == 0 or 0 in a.shape:
+        return a  # nothing to normalise (xp.max refuses empty input)
     m = xp.max(a, axis=axis, keepdims=True)
     # a slice of all -inf would give nan from -inf - -inf: shift it by 0 instead
     m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=a.dtype))

@@ -42,3 +42,7 @@ def test_gradgradcheck():
     x = tp.tensor(X[:, :2] / 3, requires_grad=True)
     assert tp.autograd.gradgradcheck(lambda t: t.softmax(1), (x,))
     assert tp.autograd.gradgradcheck(lambda t: t.log_softmax(0), (x,))
+
+
+def test_empty_inputs_match_torch():
+    same(lambda m, x: (x[:0].softmax(0), x[:0].log_softmax(1), x[:, :0].softmax(1)), X)

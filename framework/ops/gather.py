@@ -22,6 +22,11 @@ def _check_index(name, input, dim, index, src=None):
         if d != axis and i > s:
             raise RuntimeError(f"Size does not match at dimension {d} expected index {list(ishape)} to be "
                                f"smaller than self {list(input.shape)} apart from dimension {axis}")
+    if isinstance(src, Tensor):
+        sshape = src._data.shape
+        if len(sshape) != len(ishape) or any(i > s for i, s in zip(ishape, sshape)):
+            raise RuntimeError(f"Expected index {list(ishape)} to be smaller than self {list(input.shape)} "
+                               f"apart from dimension {axis} and to be smaller size than src {list(sshape)}")
     if index.numel():
         xp = index._backend.xp
         size = input._data.shape[axis] if n else 1
@@ -131,14 +136,14 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
                                input.new_full(index.shape, src))
         raise RuntimeError(f"scatter(): reduce={reduce!r} is not supported; use scatter_add or scatter_reduce")
     src = _src(input, src, value)
-    axis = _check_index("scatter", input, dim, index)
+    axis = _check_index("scatter", input, dim, index, src)
     return Scatter.apply(input, index, src, axis=axis)
 
 
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices accumulate)."""
     src = _src(input, src, None)
-    axis = _check_index("scatter_add", input, dim, index)
+    axis = _check_index("scatter_add", input, dim, index, src)
     return ScatterAdd.apply(input, index, src, axis=axis)
 
 
@@ -255,6 +260,11 @@ def index_add(input, dim, index, source, *, alpha=1):
     if source._dtype is not input._dtype:
         raise RuntimeError(f"index_add_(): self ({input._dtype}) and source ({source._dtype}) must have the "
                            f"same scalar type")
+    expected = input._data.shape[:axis] + (index.numel(),) + input._data.shape[axis + 1:]
+    if source._data.shape != expected and not (source._data.ndim == 0 and index.numel() == 1):
+        raise RuntimeError(f"index_add_(): source tensor shape {list(source.shape)} must match self tensor shape "
+                           f"{list(input.shape)}, excluding the specified dimension {axis}, with "
+                           f"{index.numel()} slices along it")
     key = (slice(None),) * axis + (index._data,)
     return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape)
 

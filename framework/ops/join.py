@@ -45,6 +45,8 @@ def _tensors(tensors, name):
                         f"wrap it in a list: {name}([t], dim)")
     tensors = list(tensors)
     if not tensors:
+        if name == "stack":
+            raise RuntimeError("stack expects a non-empty TensorList")
         raise ValueError(f"{name}(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):

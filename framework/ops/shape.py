@@ -252,8 +252,10 @@ class Flip(Op):
         return Flip.apply(g, axes=ctx.axes)
 
 
-def flip(input, dims):
-    """Reverse the order of elements along ``dims`` (a copy, as in torch)."""
+def flip(input, *dims):
+    """Reverse the order of elements along ``dims`` (a copy, as in torch); ``x.flip(0, 1)`` works too."""
+    if len(dims) == 1:
+        dims = dims[0]
     if isinstance(dims, int):
         dims = (dims,)
     n = input._data.ndim

@@ -200,3 +200,18 @@ def test_no_numpy_exception_leaks_from_ops():
     for fn in cases:
         with pytest.raises((RuntimeError, IndexError)):
             fn()
+
+
+def test_index_ops_with_mismatched_sources():
+    x = tp.ones(3, 4)
+    with pytest.raises(RuntimeError, match="smaller size than src"):
+        x.scatter(0, tp.tensor([[0, 1, 2, 0]]), tp.ones(1, 2))
+    with pytest.raises(RuntimeError, match="smaller size than src"):
+        x.scatter_add(0, tp.tensor([[0, 1, 2, 0]]), tp.ones(1, 2))
+    with pytest.raises(RuntimeError, match="must match self tensor shape"):
+        x.index_add(0, tp.tensor([0]), tp.ones(2, 2))
+    with pytest.raises(RuntimeError, match="non-empty TensorList"):
+        tp.stack([])
+    with pytest.raises(RuntimeError, match="dims has duplicates"):
+        x.flip(0, 0)
+    assert x.flip(0, 1).shape == (3, 4)

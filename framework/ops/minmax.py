@@ -108,14 +108,14 @@ argmin = _arg("argmin")
 
 
 def _reduce_with_indices(input, dim, keepdim, fn_arg, result):
-    from .gather import gather
+    from .gather import Gather
     ndim = input._data.ndim
     axis = wrap_dim(dim, ndim)
     if ndim == 0:
         idx = Tensor._make(input._backend.zeros((), _dt.int64), _dt.int64, input._backend)
         return result(input.clone() if input._requires_grad else input, idx)
     idx = fn_arg(input, axis, keepdim=True)
-    values = gather(input, axis, idx)
+    values = Gather.apply(input, idx, axis=axis)  # indices from argmax need no bounds check
     if not keepdim:
         values = values.squeeze(axis)
         idx = idx.squeeze(axis)

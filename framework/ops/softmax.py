@@ -11,7 +11,7 @@ def _shifted(xp, a, axis):
         return a  # nothing to normalise (xp.max refuses empty input)
     m = xp.max(a, axis=axis, keepdims=True)
     # a slice of all -inf would give nan from -inf - -inf: shift it by 0 instead
-    m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=a.dtype))
+    m = xp.where(xp.isfinite(m), m, 0.0)
     return a - m
 
 

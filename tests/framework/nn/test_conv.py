@@ -26,12 +26,12 @@ def _compare(fn_ours, fn_torch, *arrays):
     y = fn_ours(*ours)
     z = fn_torch(*theirs)
     assert tuple(y.shape) == tuple(z.shape)
-    np.testing.assert_allclose(y.detach().numpy(), z.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), z.detach().cpu().numpy(), rtol=1e-10, atol=1e-10)
     g = rng.standard_normal(tuple(z.shape))
     y.backward(tensorplug.tensor(g))
     z.backward(torch.tensor(g))
     for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-10, atol=1e-10)
 
 
 CONV2D_CASES = [
@@ -129,8 +129,8 @@ def test_conv2d_second_order_matches_torch_and_gradgradcheck():
     tgx, tgw = torch.autograd.grad((ty ** 2).sum(), (tx, tw), create_graph=True)
     ((gx ** 2).sum() + (gw ** 3).sum()).backward()
     ((tgx ** 2).sum() + (tgw ** 3).sum()).backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), tw.grad.cpu().numpy(), rtol=1e-9, atol=1e-9)
     xs = tensorplug.randn(1, 1, 4, 4, dtype=tensorplug.float64, requires_grad=True)
     ws = tensorplug.randn(2, 1, 2, 2, dtype=tensorplug.float64, requires_grad=True)
     assert gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, stride=2), (xs, ws))
@@ -217,17 +217,17 @@ def test_conv2d_module_matches_torch(args, kw):
     ours = nn.Conv2d(*args, **kw).double()
     theirs = torch.nn.Conv2d(*args, **kw).double()
     assert repr(ours) == repr(theirs)
-    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
     x0 = rng.standard_normal((2, 4, 9, 10))
     x = tensorplug.tensor(x0, requires_grad=True)
     tx = torch.tensor(x0, requires_grad=True)
     y = ours(x)
     ty = theirs(tx)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-12)
     (y * y).sum().backward()
     (ty * ty).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
-    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-10)
+    np.testing.assert_allclose(ours.weight.grad.cpu().numpy(), theirs.weight.grad.cpu().numpy(), atol=1e-10)
 
 
 def test_conv_modules_repr_shapes_and_init():
@@ -250,8 +250,8 @@ def test_conv_modules_repr_shapes_and_init():
 def test_conv_transpose2d_module_matches_torch():
     ours = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2).double()
     theirs = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2).double()
-    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
     x0 = rng.standard_normal((2, 4, 5, 5))
     y = ours(tensorplug.tensor(x0), output_size=(10, 10))
     ty = theirs(torch.tensor(x0), output_size=(10, 10))
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-12)

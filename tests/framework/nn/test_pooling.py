@@ -21,15 +21,15 @@ def _compare(fn_ours, fn_torch, x0, indices=False):
     y = fn_ours(x)
     ty = fn_torch(tx)
     if indices:
-        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
+        np.testing.assert_array_equal(y[1].cpu().numpy(), ty[1].cpu().numpy())
         assert y[1].dtype == tensorplug.int64
         y, ty = y[0], ty[0]
     assert tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ty.detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
     g = rng.standard_normal(tuple(ty.shape))
     y.backward(tensorplug.tensor(g))
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-12, atol=1e-12)
 
 
 MAX_CASES = [
@@ -115,11 +115,11 @@ def test_max_unpool_matches_torch():
     y, idx = F.max_pool2d(tensorplug.tensor(x0), 2, return_indices=True)
     ty, tidx = TF.max_pool2d(torch.tensor(x0), 2, return_indices=True)
     _compare(lambda v: F.max_unpool2d(v, idx, 2, output_size=(8, 9)),
-             lambda v: TF.max_unpool2d(v, tidx, 2, output_size=(8, 9)), y.numpy())
+             lambda v: TF.max_unpool2d(v, tidx, 2, output_size=(8, 9)), y.cpu().numpy())
     assert repr(nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))
     y1, i1 = F.max_pool1d(tensorplug.tensor(x0[0]), 3, 2, 1, return_indices=True)
     ty1, ti1 = TF.max_pool1d(torch.tensor(x0[0]), 3, 2, 1, return_indices=True)
-    np.testing.assert_allclose(nn.MaxUnpool1d(3, 2, 1)(y1, i1).numpy(), torch.nn.MaxUnpool1d(3, 2, 1)(ty1, ti1).numpy())
+    np.testing.assert_allclose(nn.MaxUnpool1d(3, 2, 1)(y1, i1).cpu().numpy(), torch.nn.MaxUnpool1d(3, 2, 1)(ty1, ti1).cpu().numpy())
     with pytest.raises(ValueError, match="invalid output_size"):
         F.max_unpool2d(y, idx, 2, output_size=(12, 12))
 
@@ -145,7 +145,7 @@ def test_pool_modules_match_torch(name, args):
     x0 = rng.standard_normal((2, 3, 8, 8) if "2d" in name else (2, 3, 8))
     y = ours(tensorplug.tensor(x0))
     ty = theirs(torch.tensor(x0))
-    np.testing.assert_allclose(y.numpy(), ty.numpy(), atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ty.cpu().numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("call, exc, phrase", [

@@ -25,7 +25,7 @@ def _pair(name, args, kw):
     assert repr(ours) == repr(theirs)
     assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
-    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
     return ours, theirs
 
 
@@ -64,12 +64,12 @@ def test_recurrent_matches_torch(backend, name, args, kw, shape, hx):
     assert len(ys) == len(tys)
     for y, ty in zip(ys, tys):
         assert tuple(y.shape) == tuple(ty.shape)
-        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(y.detach().cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-12)
     sum((y ** 2).sum() for y in ys).backward()
     sum((y ** 2).sum() for y in tys).backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-10)
     for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-10, err_msg=n)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-10, err_msg=n)
 
 
 def test_lstm_gradcheck_through_time():
@@ -101,10 +101,10 @@ def test_init_range_and_state_dict_interchange():
     for p in lstm.parameters():
         assert p.abs().max().item() <= bound
     theirs = torch.nn.LSTM(5, 8, 2)
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in lstm.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in lstm.state_dict().items()})
     x0 = rng.standard_normal((4, 2, 5)).astype(np.float32)
-    np.testing.assert_allclose(lstm(tensorplug.tensor(x0))[0].detach().numpy(),
-                               theirs(torch.tensor(x0))[0].detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(lstm(tensorplug.tensor(x0))[0].detach().cpu().numpy(),
+                               theirs(torch.tensor(x0))[0].detach().cpu().numpy(), atol=1e-5)
     assert len(lstm.all_weights) == 2 and len(lstm.all_weights[0]) == 4
 
 
@@ -114,10 +114,10 @@ def test_dropout_between_layers_only_in_training():
     rnn.eval()
     a = rnn(x)[0]
     b = rnn(x)[0]
-    assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    assert np.array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
     rnn.train()
     c = rnn(x)[0]
-    assert not np.allclose(a.detach().numpy(), c.detach().numpy())
+    assert not np.allclose(a.detach().cpu().numpy(), c.detach().cpu().numpy())
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
         nn.RNN(3, 4, dropout=0.5)
 

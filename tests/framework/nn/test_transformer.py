@@ -20,11 +20,11 @@ def _load(ours, theirs):
     assert repr(ours) == repr(theirs)
     assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
-    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
 
 
 def _close(a, b, atol=1e-12):
-    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=atol)
+    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), atol=atol)
 
 
 @pytest.mark.parametrize("kw, call", [
@@ -59,9 +59,9 @@ def test_multihead_attention_matches_torch(backend, kw, call, masks):
     (y ** 2).sum().backward()
     (ty ** 2).sum().backward()
     for a, b in zip(ins, tins):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), atol=1e-10)
     for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-10, err_msg=n)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-10, err_msg=n)
 
 
 def test_self_attention_unbatched_and_init():
@@ -87,9 +87,9 @@ def test_attention_dropout_only_in_training():
     x = tensorplug.randn(4, 2, 8, dtype=tensorplug.float64)
     mha.eval()
     a = mha(x, x, x)[0]
-    assert np.array_equal(a.detach().numpy(), mha(x, x, x)[0].detach().numpy())
+    assert np.array_equal(a.detach().cpu().numpy(), mha(x, x, x)[0].detach().cpu().numpy())
     mha.train()
-    assert not np.allclose(a.detach().numpy(), mha(x, x, x)[0].detach().numpy())
+    assert not np.allclose(a.detach().cpu().numpy(), mha(x, x, x)[0].detach().cpu().numpy())
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)])
@@ -112,9 +112,9 @@ def test_transformer_encoder_layer_matches_torch(backend, kw):
     _close(y, ty, 1e-10)
     (y ** 2).sum().backward()
     (ty ** 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-9)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-9)
     for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-9, err_msg=n)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-9, err_msg=n)
 
 
 def test_transformer_encoder_stack():
@@ -123,7 +123,7 @@ def test_transformer_encoder_stack():
     assert len(enc.layers) == 2 and enc.layers[0] is not enc.layers[1]
     theirs = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
                                          2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False)
-    enc.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    enc.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
     x0 = rng.standard_normal((2, 5, 8)).astype(np.float32)
     _close(enc(tensorplug.tensor(x0)), theirs(torch.tensor(x0)), 1e-5)
 
@@ -151,7 +151,7 @@ def test_scaled_dot_product_attention_matches_torch(backend, kw):
     y.sum().backward()
     ty.sum().backward()
     for a, b in zip(ins, tins):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), atol=1e-10)
 
 
 def test_sdpa_gradcheck_and_gqa():

@@ -32,6 +32,8 @@ def promote(a, b):
             return (a if da is r else cast(a, r)), (b if db is r else cast(b, r))
         if isinstance(b, _SCALARS):
             if _dt.scalar_dtype(b).category <= a._dtype.category:
+                if type(b) is int and a._dtype.category == _dt.INT:
+                    b = wrap_int(b, a._dtype)
                 return a, b
             r = _dt.result_type(a._dtype, a._data.ndim > 0, _dt.scalar_dtype(b), False)
             return cast(a, r), b
@@ -40,6 +42,17 @@ def promote(a, b):
         y, x = promote(b, a)
         return x, y
     raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+
+
+def wrap_int(value, dtype):
+    """A Python int as ``dtype`` holds it: torch wraps out-of-range values (numpy would raise)."""
+    bits = dtype.itemsize * 8
+    lo = -(1 << (bits - 1)) if dtype.is_signed else 0
+    if lo <= value < lo + (1 << bits):
+        return value
+    if bits == 64:
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow: {value}")
+    return (value - lo) % (1 << bits) + lo
 
 
 def result_dtype(a, b):

@@ -148,6 +148,9 @@ def setitem(self, key, value):
     from .inplace import inplace
     k = convert_key(self, key)
     if not isinstance(value, Tensor):
+        if type(value) is int and self._dtype.category == _dt.INT:
+            from ._util import wrap_int
+            value = wrap_int(value, self._dtype)
         value = Tensor._make(self._backend.asarray(value, self._dtype), self._dtype, self._backend)
     elif value._dtype is not self._dtype:
         value = value.to(self._dtype)

@@ -129,6 +129,9 @@ def _binary_inplace(op_fn, name, aug):
         if name == "div_" and self._dtype.category < _dt.FLOAT and kwargs.get("rounding_mode") is None:
             raise RuntimeError(f"result type Float can't be cast to the desired output type "
                                f"{self._dtype.legacy_name[:-6]}; use x.div(y) or convert x to float first")
+        if type(other) is int and self._dtype.category == _dt.INT:
+            from ._util import wrap_int
+            other = wrap_int(other, self._dtype)
         if isinstance(other, Tensor) and other._dtype is not self._dtype:
             other = other.to(self._dtype)
         if isinstance(other, Tensor) and other._backend is not self._backend:
@@ -195,6 +198,9 @@ def zero_(self):
 
 
 def fill_(self, value):
+    if type(value) is int and self._dtype.category == _dt.INT:
+        from ._util import wrap_int
+        value = wrap_int(value, self._dtype)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "

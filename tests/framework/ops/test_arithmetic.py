@@ -45,3 +45,14 @@ def test_floor_divide_and_scalar_remainder_forward():
 def test_bool_negation_refused():
     with pytest.raises(RuntimeError, match="logical_not"):
         -tp.tensor([True])
+
+
+def test_out_of_range_python_ints_wrap_like_torch():
+    same(lambda m, a: (a * -1, a + -1, a - 2, -1 - a, a + 300), np.array([1, 2], dtype=np.uint8), grad=False)
+    same(lambda m, a: (a + 200, a * 3), np.array([100, -100], dtype=np.int8), grad=False)
+    t = tp.ones(2, dtype=tp.uint8)
+    t.add_(-1)
+    t[1] = 300
+    assert t.tolist() == [0, 44]
+    t.fill_(-1)
+    assert t.tolist() == [255, 255]

@@ -104,6 +104,13 @@ class RNNBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """A no-op kept for torch compatibility (cuDNN's packed weights do not exist here)."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, n) for n in self._flat_weights_names]
+
     @property
     def all_weights(self):
         per = 4 if self.bias else 2

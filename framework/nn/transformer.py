@@ -167,8 +167,8 @@ class MultiheadAttention(Module):
     def _merge_masks(self, attn_mask, key_padding_mask, is_causal, n, length, source, dtype):
         mask = None
         if attn_mask is None and is_causal:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint (pass the causal mask, e.g. "
-                               "nn.Transformer.generate_square_subsequent_mask(L))")
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint; pass the causal mask too (a "
+                               "(L, L) float mask with -inf above the diagonal, or a bool mask True there)")
         if attn_mask is not None:
             if attn_mask.dim() == 2:
                 if tuple(attn_mask.shape) != (length, source):

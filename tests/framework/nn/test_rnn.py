@@ -106,6 +106,8 @@ def test_init_range_and_state_dict_interchange():
     np.testing.assert_allclose(lstm(tensorplug.tensor(x0))[0].detach().cpu().numpy(),
                                theirs(torch.tensor(x0))[0].detach().cpu().numpy(), atol=1e-5)
     assert len(lstm.all_weights) == 2 and len(lstm.all_weights[0]) == 4
+    lstm.flatten_parameters()
+    assert [p is q for p, q in zip(lstm._flat_weights, lstm.parameters())] == [True] * 8
 
 
 def test_dropout_between_layers_only_in_training():

@@ -19,6 +19,7 @@ from .registry import use_backend, get_backend, manual_seed
 from .tensor import (Tensor, Size, tensor, is_tensor, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
                      IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd.grad_mode import is_inference_mode_enabled
 from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from ._format import set_printoptions

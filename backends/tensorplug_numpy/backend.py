@@ -16,6 +16,10 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
 
     def __init__(self, index=None):
         super().__init__(None)
+        # torch computes log(0) = -inf and 0/0 = nan silently; numpy would warn on every such op,
+        # and a per-op np.errstate costs more than the op. This sets numpy's error state for the
+        # thread that creates the backend (docs/differences.md says so).
+        np.seterr(all="ignore")
         self._native = {d: np.dtype(n) for d, n in ((d, d.name) for d in self._native)}
 
     def astype(self, array, dtype):

@@ -21,6 +21,7 @@ def _share(cls, data, requires_grad):
     p._output_nr = 0
     p._hooks = None
     p._retains_grad = False
+    p._view = None
     if requires_grad:
         p.requires_grad_(True)
     return p

@@ -211,7 +211,8 @@ def owned_grad(g, delivered=None):
     """
     data = g._data
     flags = getattr(data, "flags", None)
-    if (flags is None or not (flags.writeable and flags.owndata)
+    # cupy's flags have no 'writeable' (its arrays always are); owndata rules out views there
+    if (flags is None or not (getattr(flags, "writeable", True) and flags.owndata)
             or (delivered is not None and id(data) in delivered)):
         g = g.clone()
     if delivered is not None:

@@ -1,5 +1,6 @@
-"""Private Ops behind ``nn.functional``: fused kernels (linear, softmax, cross-entropy...)
-and the few primitives the core op library does not offer yet.
+"""Private Ops behind ``nn.functional``: fused kernels (linear, cross-entropy, normalisation...)
+and activations the core op library does not offer; softmax, logsumexp, erf and clamp
+come from the core (``tensorplug.ops``).
 
 Each forward computes on backend arrays through ``ctx.backend.xp``; each
 backward is written with tensorplug ops so double backward works.
@@ -10,6 +11,9 @@ import math
 
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
+from ..ops.elementwise import erf
+from ..ops.minmax import clamp
+from ..ops.softmax import Softmax
 
 
 class Linear(Op):
@@ -40,71 +44,7 @@ class Linear(Op):
         return gx, gw, gb
 
 
-def _restore(g, shape, axis):
-    """A reduced gradient reshaped to broadcast against ``shape`` (``axis`` kept as 1)."""
-    return g.unsqueeze(axis) if g.ndim < len(shape) else g
-
-
 # activations -----------------------------------------------------------------------
-
-class Softmax(Op):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a, dim):
-        xp = ctx.backend.xp
-        ctx.dim = dim
-        e = xp.exp(a - xp.max(a, axis=dim, keepdims=True))
-        e /= xp.sum(e, axis=dim, keepdims=True)
-        return e
-
-    @staticmethod
-    def backward(ctx, g):
-        y = ctx.output()
-        return y * (g - (g * y).sum(ctx.dim, keepdim=True))
-
-
-class LogSoftmax(Op):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a, dim):
-        xp = ctx.backend.xp
-        ctx.dim = dim
-        shifted = a - xp.max(a, axis=dim, keepdims=True)
-        shifted -= xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
-        return shifted
-
-    @staticmethod
-    def backward(ctx, g):
-        y = ctx.output()
-        return g - y.exp() * g.sum(ctx.dim, keepdim=True)
-
-
-class LogSumExp(Op):
-    save_inputs = (0,)
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a, axes, keepdim):
-        xp = ctx.backend.xp
-        ctx.axes = axes
-        ctx.keepdim = keepdim
-        m = xp.max(a, axis=axes, keepdims=True)
-        m = xp.where(xp.isinf(m), xp.zeros_like(m), m)
-        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
-        return out if keepdim else xp.reshape(out, tuple(s for i, s in enumerate(a.shape) if i not in axes))
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors_list()
-        y = ctx.output()
-        if not ctx.keepdim:
-            kept = tuple(1 if i in ctx.axes else s for i, s in enumerate(x.shape))
-            g = g.reshape(kept)
-            y = y.reshape(kept)
-        return g * (x - y).exp()
-
 
 class LeakyRelu(Op):
     save_inputs = (0,)
@@ -143,19 +83,6 @@ class Elu(Op):
         return g * where(x > 0, ctx.scale, y + ctx.alpha * ctx.scale)
 
 
-class Erf(Op):
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.erf(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors_list()
-        return g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp()
-
-
 class Gelu(Op):
     """Exact GELU: ``x * Phi(x)``."""
 
@@ -171,7 +98,7 @@ class Gelu(Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors_list()
         if GradMode.enabled:
-            cdf = (Erf.apply(x * _SQRT1_2) + 1) * 0.5
+            cdf = (erf(x * _SQRT1_2) + 1) * 0.5
         else:
             cdf = ctx.tensor(ctx.cdf)
         pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
@@ -227,35 +154,6 @@ class LogSigmoid(Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors_list()
         return g * (-x).sigmoid()
-
-
-class Clamp(Op):
-    """``clip(a, lo, hi)``; the gradient passes where ``lo <= a <= hi`` (``strict``: lo < a < hi)."""
-
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a, lo, hi, strict):
-        xp = ctx.backend.xp
-        ctx.lo, ctx.hi, ctx.strict = lo, hi, strict
-        out = a
-        if lo is not None:
-            out = xp.maximum(out, xp.asarray(lo, dtype=a.dtype))
-        if hi is not None:
-            out = xp.minimum(out, xp.asarray(hi, dtype=a.dtype))
-        return out if out is not a else xp.asarray(a, copy=True)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors_list()
-        xp = ctx.backend.xp
-        a = x._data
-        keep = xp.ones(a.shape, dtype=xp.bool)
-        if ctx.lo is not None:
-            keep = keep & ((a > ctx.lo) if ctx.strict else (a >= ctx.lo))
-        if ctx.hi is not None:
-            keep = keep & ((a < ctx.hi) if ctx.strict else (a <= ctx.hi))
-        return g * ctx.tensor(xp.astype(keep, a.dtype))
 
 
 class MulMask(Op):
@@ -400,7 +298,7 @@ class CrossEntropy(Op):
         xp = backend.xp
         m, c = x.shape
         dtype = ctx.logp.dtype
-        p = Softmax.apply(x, dim=1) if GradMode.enabled else ctx.tensor(xp.exp(ctx.logp))
+        p = Softmax.apply(x, axis=1) if GradMode.enabled else ctx.tensor(xp.exp(ctx.logp))
         onehot = xp.astype(xp.reshape(ctx.safe, (m, 1)) == xp.arange(c, dtype=ctx.safe.dtype), dtype)
         eps = ctx.smoothing
         # d loss_i / d x_i = (1 - eps) w_t (p - onehot) + eps / C (sum(w) p - w), zero where ignored
@@ -483,10 +381,9 @@ class BinaryCrossEntropy(Op):
         x, t = ctx.saved_tensors_list()
         gx = gt = None
         if ctx._edges[0] is not None:
-            gx = g * (x - t) / Clamp.apply((1 - x) * x, lo=1e-12, hi=None, strict=False)
+            gx = g * (x - t) / clamp((1 - x) * x, min=1e-12)
         if ctx._edges[1] is not None:
-            gt = g * (Clamp.apply((1 - x).log(), lo=-100.0, hi=None, strict=False)
-                      - Clamp.apply(x.log(), lo=-100.0, hi=None, strict=False))
+            gt = g * (clamp((1 - x).log(), min=-100.0) - clamp(x.log(), min=-100.0))
         return gx, gt
 
 

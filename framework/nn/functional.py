@@ -6,6 +6,9 @@ import warnings
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
+from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+from ..ops.minmax import Clamp, clamp
+from ..ops.reduction import logsumexp as _logsumexp
 from . import _ops
 
 
@@ -148,15 +151,15 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check_tensor(input, "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _inplace_apply(input, lambda x: _ops.Clamp.apply(x, lo=min_val, hi=max_val, strict=True), inplace)
+    return _inplace_apply(input, lambda x: Clamp.apply(x, lo=min_val, hi=max_val, strict=True), inplace)
 
 
 def hardsigmoid(input, inplace=False):
-    return _inplace_apply(input, lambda x: _ops.Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace)
+    return _inplace_apply(input, lambda x: Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace)
 
 
 def hardswish(input, inplace=False):
-    return _inplace_apply(input, lambda x: x * _ops.Clamp.apply(x + 3, lo=0.0, hi=6.0, strict=False) / 6,
+    return _inplace_apply(input, lambda x: x * Clamp.apply(x + 3, lo=0.0, hi=6.0, strict=True) / 6,
                           inplace)
 
 
@@ -190,25 +193,14 @@ def _softmax_dim(ndim, name):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_input(input, dim, dtype, name):
+def _softmax_dim_of(input, dim, name):
     _check_tensor(input, name)
-    if dim is None:
-        dim = _softmax_dim(input.dim(), name)
-    if dtype is not None:
-        input = input.to(dtype)
-    elif input._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f'"{name}_lastdim_kernel_impl" not implemented for '
-                           f"'{input._dtype.legacy_name[:-6]}'; convert the input to float first")
-    from ..tensor import _wrap_dim
-    return input, _wrap_dim(dim, max(input.dim(), 1)) if input.dim() else 0
+    return _softmax_dim(input.dim(), name) if dim is None else dim
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``exp(x) / exp(x).sum(dim)``, computed stably (shifted by the max)."""
-    input, dim = _softmax_input(input, dim, dtype, "softmax")
-    if input.dim() == 0:
-        return _ops.Softmax.apply(input.reshape(1), dim=0).reshape(())
-    return _ops.Softmax.apply(input, dim=dim)
+    return _softmax(input, _softmax_dim_of(input, dim, "softmax"), dtype=dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
@@ -217,16 +209,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``log(softmax(x))`` computed stably."""
-    input, dim = _softmax_input(input, dim, dtype, "log_softmax")
-    if input.dim() == 0:
-        return _ops.LogSoftmax.apply(input.reshape(1), dim=0).reshape(())
-    return _ops.LogSoftmax.apply(input, dim=dim)
+    return _log_softmax(input, _softmax_dim_of(input, dim, "log_softmax"), dtype=dtype)
 
 
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x), dim))`` computed stably."""
-    from ..ops._util import dims
-    return _ops.LogSumExp.apply(input, axes=dims(dim, input.dim()), keepdim=keepdim)
+    return _logsumexp(input, dim, keepdim)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
@@ -235,14 +223,14 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         norm = (input * input).sum(dim, keepdim=True).sqrt()
     else:
         norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
-    return input / _ops.Clamp.apply(norm, lo=eps, hi=None, strict=False)
+    return input / clamp(norm, min=eps)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     dot = (x1 * x2).sum(dim)
     n1 = (x1 * x1).sum(dim).sqrt()
     n2 = (x2 * x2).sum(dim).sqrt()
-    return dot / _ops.Clamp.apply(n1 * n2, lo=eps, hi=None, strict=False)
+    return dot / clamp(n1 * n2, min=eps)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -323,7 +311,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         with no_grad():
             rows = weight[input.reshape(-1)]
             norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
-            scale = _ops.Clamp.apply(max_norm / (norms + 1e-7), lo=None, hi=1.0, strict=False)
+            scale = clamp(max_norm / (norms + 1e-7), max=1.0)
             weight[input.reshape(-1)] = rows * scale
     return _ops.Embedding.apply(weight, data, padding_idx=padding_idx)
 

@@ -182,22 +182,31 @@ def minimum(input, other):
 
 
 class Clamp(Op):
+    """``clip(a, lo, hi)``; the gradient passes where ``lo <= a <= hi``.
+
+    ``strict=True`` passes it only where ``lo < a < hi``: torch's hardtanh and
+    hardsigmoid give 0 at the bounds, clamp gives 1.
+    """
+
     save_inputs = (0,)
 
     @staticmethod
-    def forward(ctx, a, lo, hi):
+    def forward(ctx, a, lo, hi, strict=False):
         ctx.lo = lo
         ctx.hi = hi
+        ctx.strict = strict
         return ctx.backend.xp.clip(a, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors_list()
+        lo, hi = ctx.lo, ctx.hi
         keep = None
-        if ctx.lo is not None:
-            keep = a >= ctx.lo
-        if ctx.hi is not None:
-            keep = (a <= ctx.hi) if keep is None else keep & (a <= ctx.hi)
+        if lo is not None:
+            keep = (a > lo) if ctx.strict else (a >= lo)
+        if hi is not None:
+            below = (a < hi) if ctx.strict else (a <= hi)
+            keep = below if keep is None else keep & below
         return g * keep
 
 

@@ -41,6 +41,14 @@ def test_clamp_of_int_with_float_bound_follows_torch():
     same(lambda m, x: x.clamp(0.5, 2), np.array([0, 1, 3]))
 
 
+@pytest.mark.parametrize("name", ["hardtanh", "hardsigmoid", "hardswish"])
+def test_strict_clamp_gives_torch_gradient_at_the_bounds(name):
+    # clamp passes the gradient at its bounds; hardtanh & co. (built on Clamp(strict=True)) do not
+    xs = np.array([-3.0, -1.0, -0.5, 0.0, 1.0, 2.5, 3.0])
+    same(lambda m, x: x.clamp(-1.0, 1.0), xs)
+    same(lambda m, x: getattr(m.nn.functional, name)(x), xs)
+
+
 def test_clamp_needs_a_bound():
     with pytest.raises(RuntimeError, match="At least one of 'min' or 'max'"):
         tp.ones(2).clamp()

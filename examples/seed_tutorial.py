@@ -8,6 +8,8 @@ The code is the tutorial's, cell by cell, with ``import tensorplug as torch``
 (default: the current folder). Cell 6's elementwise product of a (4, 6) and a
 (6, 4) tensor raises RuntimeError, as in today's PyTorch, so it is guarded;
 ``loss.data[0]`` returns the value with a warning to use ``.item()``.
+With its imports pointed back at ``torch`` this is the plain PyTorch script,
+which ``python -m tensorplug run`` runs unmodified.
 """
 import os
 import sys

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, step_state, zeros_state
+from .optimizer import (Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch,
+                        zeros_state)
 
 __all__ = ["Adam"]
 
@@ -59,9 +60,7 @@ class Adam(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
+                    init_state(state, p, "exp_avg", "exp_avg_sq")
                     if amsgrad:
                         state["max_exp_avg_sq"] = zeros_state(p)
                 xp = p._backend.xp
@@ -91,9 +90,7 @@ class Adam(Optimizer):
                 ratio = m / denom
                 ratio *= lr * bc2_sqrt / bc1
                 d -= ratio
-                p._version[0] += 1
-                state["exp_avg"]._version[0] += 1
-                state["exp_avg_sq"]._version[0] += 1
+                touch(p, state, "exp_avg", "exp_avg_sq")
         return loss
 
 
@@ -108,7 +105,4 @@ def adam_moments(m, v, g, beta1, beta2, negate):
         m -= g
         m *= beta1
         m += g
-    v *= beta2
-    sq = g * g
-    sq *= 1 - beta2
-    v += sq
+    ema_sq_(v, g, beta2)

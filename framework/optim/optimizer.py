@@ -263,6 +263,28 @@ def step_state():
     return tensor(0.0, dtype=float32, device="cpu")
 
 
+def init_state(state, p, *keys):
+    """Fill a parameter's empty ``state``: the ``step`` counter and a zero tensor like ``p`` per key."""
+    state["step"] = step_state()
+    for key in keys:
+        state[key] = zeros_state(p)
+
+
+def touch(p, state, *keys):
+    """Record an in-place update of ``p`` and of ``state[key]`` for each key (bumps their versions)."""
+    p._version[0] += 1
+    for key in keys:
+        state[key]._version[0] += 1
+
+
+def ema_sq_(v, g, beta):
+    """``v = beta * v + (1 - beta) * g * g`` in place (the second-moment average of Adam and RMSprop)."""
+    v *= beta
+    sq = g * g
+    sq *= 1 - beta
+    v += sq
+
+
 def bump_step(state):
     """Add one to ``state['step']`` in place and return the new count as a float."""
     t = state["step"]

@@ -1,7 +1,8 @@
 """RMSprop, with torch's exact update (optionally centered, with momentum)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, step_state, zeros_state
+from .optimizer import (Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch,
+                        zeros_state)
 
 __all__ = ["RMSprop"]
 
@@ -58,8 +59,7 @@ class RMSprop(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["square_avg"] = zeros_state(p)
+                    init_state(state, p, "square_avg")
                     if momentum > 0:
                         state["momentum_buffer"] = zeros_state(p)
                     if centered:
@@ -73,10 +73,7 @@ class RMSprop(Optimizer):
                     g = axpy(d * wd, s, g)
                     s = 1.0
                 sq = state["square_avg"]._data
-                sq *= alpha
-                g2 = g * g
-                g2 *= 1 - alpha
-                sq += g2
+                ema_sq_(sq, g, alpha)
                 if centered:
                     ga = state["grad_avg"]._data
                     # lerp(ga, s*g, 1-alpha) == alpha*(ga - s*g) + s*g
@@ -102,6 +99,5 @@ class RMSprop(Optimizer):
                 else:
                     ratio = g / avg
                     axpy(d, -lr * s, ratio)
-                p._version[0] += 1
-                state["square_avg"]._version[0] += 1
+                touch(p, state, "square_avg")
         return loss

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from tensorplug.optim import Adam, Optimizer
-from tensorplug.optim.optimizer import bump_step, check_options, check_unsupported, step_state, zeros_state
+from tensorplug.optim.optimizer import (bump_step, check_options, check_unsupported, ema_sq_, init_state, step_state,
+                                        touch, zeros_state)
 
 __all__ = ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"]
 
@@ -23,24 +24,19 @@ def _grad(p, maximize, weight_decay):
     return g
 
 
+def _decayed_grad(p, group, lr, weight_decay):
+    """The gradient for NAdam and RAdam: with ``decoupled_weight_decay`` the weights decay
+    (``p *= 1 - lr * weight_decay``) and the gradient is left alone; otherwise L2 as in ``_grad``."""
+    if weight_decay != 0 and group["decoupled_weight_decay"]:
+        p._data *= 1 - lr * weight_decay
+        return _grad(p, group["maximize"], 0.0)
+    return _grad(p, group["maximize"], weight_decay)
+
+
 def _lerp_(m, g, weight):
     """``m += weight * (g - m)`` in place (torch's ``lerp_``)."""
     m *= 1 - weight
     m += weight * g
-
-
-def _ema_sq_(v, g, beta):
-    """``v = beta * v + (1 - beta) * g * g`` in place."""
-    v *= beta
-    sq = g * g
-    sq *= 1 - beta
-    v += sq
-
-
-def _touch(p, state, *keys):
-    p._version[0] += 1
-    for key in keys:
-        state[key]._version[0] += 1
 
 
 class AdamW(Adam):
@@ -78,8 +74,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         # torch creates Adagrad's state up front (it shows in state_dict before any step)
         state = self.state[p]
-        state["step"] = step_state()
-        state["sum"] = zeros_state(p)
+        init_state(state, p, "sum")
         state["sum"]._data += float(group["initial_accumulator_value"])
         return state
 
@@ -101,7 +96,7 @@ class Adagrad(Optimizer):
                 ratio = g / std
                 ratio *= clr
                 p._data -= ratio
-                _touch(p, state, "sum")
+                touch(p, state, "sum")
         return loss
 
 
@@ -124,23 +119,21 @@ class Adadelta(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["square_avg"] = zeros_state(p)
-                    state["acc_delta"] = zeros_state(p)
+                    init_state(state, p, "square_avg", "acc_delta")
                 xp = p._backend.xp
                 bump_step(state)
                 g = _grad(p, group["maximize"], float(group["weight_decay"]))
                 sq = state["square_avg"]._data
                 acc = state["acc_delta"]._data
-                _ema_sq_(sq, g, rho)
+                ema_sq_(sq, g, rho)
                 std = xp.sqrt(sq + eps)
                 delta = xp.sqrt(acc + eps)
                 delta /= std
                 delta *= g
-                _ema_sq_(acc, delta, rho)
+                ema_sq_(acc, delta, rho)
                 delta *= lr
                 p._data -= delta
-                _touch(p, state, "square_avg", "acc_delta")
+                touch(p, state, "square_avg", "acc_delta")
         return loss
 
 
@@ -164,9 +157,7 @@ class Adamax(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_inf"] = zeros_state(p)
+                    init_state(state, p, "exp_avg", "exp_inf")
                 xp = p._backend.xp
                 step = bump_step(state)
                 g = _grad(p, group["maximize"], float(group["weight_decay"]))
@@ -180,7 +171,7 @@ class Adamax(Optimizer):
                 ratio = m / u
                 ratio *= lr / (1 - beta1 ** step)
                 p._data -= ratio
-                _touch(p, state, "exp_avg", "exp_inf")
+                touch(p, state, "exp_avg", "exp_inf")
         return loss
 
 
@@ -217,11 +208,7 @@ class NAdam(Optimizer):
                     state["exp_avg_sq"] = zeros_state(p)
                 xp = p._backend.xp
                 step = bump_step(state)
-                if wd != 0 and group["decoupled_weight_decay"]:
-                    p._data *= 1 - lr * wd
-                    g = _grad(p, group["maximize"], 0.0)
-                else:
-                    g = _grad(p, group["maximize"], wd)
+                g = _decayed_grad(p, group, lr, wd)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
                 # mu_product is a float32 0-d tensor, as in torch: its rounding is part of the rule
@@ -231,13 +218,13 @@ class NAdam(Optimizer):
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
                 _lerp_(m, g, 1 - beta1)
-                _ema_sq_(v, g, beta2)
+                ema_sq_(v, g, beta2)
                 denom = xp.sqrt(v / (1 - beta2 ** step))
                 denom += eps
                 d = p._data
                 d += (g / denom) * (-lr * (1.0 - mu) / (1.0 - mu_product))
                 d += (m / denom) * (-lr * mu_next / (1.0 - mu_product * mu_next))
-                _touch(p, state, "exp_avg", "exp_avg_sq", "mu_product")
+                touch(p, state, "exp_avg", "exp_avg_sq", "mu_product")
         return loss
 
 
@@ -262,20 +249,14 @@ class RAdam(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
+                    init_state(state, p, "exp_avg", "exp_avg_sq")
                 xp = p._backend.xp
                 step = bump_step(state)
-                if wd != 0 and group["decoupled_weight_decay"]:
-                    p._data *= 1 - lr * wd
-                    g = _grad(p, group["maximize"], 0.0)
-                else:
-                    g = _grad(p, group["maximize"], wd)
+                g = _decayed_grad(p, group, lr, wd)
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
                 _lerp_(m, g, 1 - beta1)
-                _ema_sq_(v, g, beta2)
+                ema_sq_(v, g, beta2)
                 bc1 = 1 - beta1 ** step
                 bc2 = 1 - beta2 ** step
                 rho_inf = 2 / (1 - beta2) - 1
@@ -289,7 +270,7 @@ class RAdam(Optimizer):
                     update /= denom
                     update *= bc2 ** 0.5 * rect
                 p._data -= update
-                _touch(p, state, "exp_avg", "exp_avg_sq")
+                touch(p, state, "exp_avg", "exp_avg_sq")
         return loss
 
 
@@ -330,7 +311,7 @@ class Lion(Optimizer):
                 c *= lr
                 d -= c
                 _lerp_(m, g, 1 - beta2)
-                _touch(p, state, "exp_avg")
+                touch(p, state, "exp_avg")
         return loss
 
 
@@ -356,9 +337,7 @@ class LAMB(Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = step_state()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
+                    init_state(state, p, "exp_avg", "exp_avg_sq")
                 xp = p._backend.xp
                 step = bump_step(state)
                 g = _grad(p, group["maximize"], 0.0)
@@ -366,7 +345,7 @@ class LAMB(Optimizer):
                 v = state["exp_avg_sq"]._data
                 d = p._data
                 _lerp_(m, g, 1 - beta1)
-                _ema_sq_(v, g, beta2)
+                ema_sq_(v, g, beta2)
                 denom = xp.sqrt(v / (1 - beta2 ** step))
                 denom += eps
                 r = m / denom
@@ -378,5 +357,5 @@ class LAMB(Optimizer):
                 trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
                 r *= lr * trust
                 d -= r
-                _touch(p, state, "exp_avg", "exp_avg_sq")
+                touch(p, state, "exp_avg", "exp_avg_sq")
         return loss

@@ -18,6 +18,21 @@ def _index(idx, n, kind):
     return idx + n if idx < 0 else idx
 
 
+def _delete(container, idx, kind):
+    """``del container[idx]`` (an index or a slice) for Sequential and ModuleList."""
+    keys = list(container._modules)
+    if isinstance(idx, slice):
+        for key in keys[idx]:
+            delattr(container, key)
+    else:
+        delattr(container, keys[_index(idx, len(keys), kind)])
+    # keep the numbering contiguous, as torch does (a Sequential's named children keep their names)
+    items = list(container._modules.items())
+    container._modules.clear()
+    for i, (key, module) in enumerate(items):
+        container._modules[key if not key.isdigit() else str(i)] = module
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(nn.Linear(4, 8), nn.ReLU())``.
 
@@ -44,17 +59,7 @@ class Sequential(Module):
         setattr(self, key, module)
 
     def __delitem__(self, idx):
-        keys = list(self._modules)
-        if isinstance(idx, slice):
-            for key in keys[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, keys[_index(idx, len(keys), "Sequential")])
-        # keep the numbering contiguous, as torch does
-        items = list(self._modules.items())
-        self._modules.clear()
-        for i, (key, module) in enumerate(items):
-            self._modules[key if not key.isdigit() else str(i)] = module
+        _delete(self, idx, "Sequential")
 
     def __len__(self):
         return len(self._modules)
@@ -65,12 +70,7 @@ class Sequential(Module):
     def __add__(self, other):
         if not isinstance(other, Sequential):
             raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
-        out = Sequential()
-        for module in self:
-            out.append(module)
-        for module in other:
-            out.append(module)
-        return out
+        return Sequential().extend(self).extend(other)
 
     def append(self, module):
         """Add ``module`` at the end."""
@@ -123,16 +123,7 @@ class ModuleList(Module):
         setattr(self, str(_index(idx, len(self._modules), "ModuleList")), module)
 
     def __delitem__(self, idx):
-        keys = list(self._modules)
-        if isinstance(idx, slice):
-            for key in keys[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, keys[_index(idx, len(keys), "ModuleList")])
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+        _delete(self, idx, "ModuleList")
 
     def __len__(self):
         return len(self._modules)
@@ -144,12 +135,7 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def __add__(self, other):
-        out = ModuleList()
-        for m in self:
-            out.append(m)
-        for m in other:
-            out.append(m)
-        return out
+        return ModuleList().extend(self).extend(other)
 
     def insert(self, index, module):
         n = len(self._modules)
@@ -162,7 +148,7 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules):
-        if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
+        if isinstance(modules, Tensor) or not hasattr(modules, "__iter__"):
             raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
         offset = len(self)
         for i, module in enumerate(modules):

@@ -12,6 +12,14 @@ from .parameter import Parameter
 __all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
+def _register_bias(module, bias, out_features, device, dtype):
+    """``module.bias``: an uninitialised ``(out_features,)`` Parameter, or a registered None."""
+    if bias:
+        module.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Identity(Module):
     """Returns its input unchanged (accepts and ignores any constructor arguments)."""
 
@@ -39,10 +47,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(creation.empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _register_bias(self, bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -69,10 +74,7 @@ class Bilinear(Module):
         self.out_features = out_features
         self.weight = Parameter(creation.empty((out_features, in1_features, in2_features), device=device,
                                                dtype=dtype))
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _register_bias(self, bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):

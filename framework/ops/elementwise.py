@@ -70,14 +70,22 @@ class Abs(Op):
         return g * sign(a)
 
 
-class Sign(Op):
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.sign(a)
+class _Steps(Op):
+    """Piecewise-constant functions (sign, trunc, floor, ceil, round): the gradient is zero."""
+
+    fn = "sign"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        return getattr(ctx.backend.xp, cls.fn)(a)
 
     @staticmethod
     def backward(ctx, g):
         return g * 0
+
+
+class Sign(_Steps):
+    fn = "sign"
 
 
 class Sin(Op):
@@ -162,14 +170,8 @@ class Relu(Op):
         return g * xp.astype(ctx.output_array() > 0, g.dtype)
 
 
-class Trunc(Op):
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.trunc(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0
+class Trunc(_Steps):
+    fn = "trunc"
 
 
 def exp(input):
@@ -298,29 +300,15 @@ class Erf(Op):
         return g * 1.1283791670955126 * exp(-(a * a))  # 2 / sqrt(pi)
 
 
-class _Rounding(Op):
-    """floor / ceil / round: piecewise constant, so the gradient is zero."""
-
-    fn = "floor"
-
-    @classmethod
-    def forward(cls, ctx, a):
-        return getattr(ctx.backend.xp, cls.fn)(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0
-
-
-class Floor(_Rounding):
+class Floor(_Steps):
     fn = "floor"
 
 
-class Ceil(_Rounding):
+class Ceil(_Steps):
     fn = "ceil"
 
 
-class Round(_Rounding):
+class Round(_Steps):
     fn = "round"
 
 

@@ -65,7 +65,9 @@ class Reshape(Op):
         return ctx.backend.xp.reshape(g, ctx.shape)
 
 
-class View(Op):
+class View(Reshape):
+    """Reshape that must share the input's memory; the backward is Reshape's."""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -75,14 +77,6 @@ class View(Op):
                 "view size is not compatible with input tensor's size and stride (at least one dimension "
                 "spans across two contiguous subspaces). Use .reshape(...) instead.")
         return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.shape)
-
-    @staticmethod
-    def fast_backward(ctx, g):
-        return ctx.backend.xp.reshape(g, ctx.shape)
 
 
 class Permute(Op):

@@ -191,5 +191,14 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
 
 
 def equal(input, other) -> bool:
-    """True when both tensors have the same shape and elements."""
-    return input.shape == other.shape and bool((input == other).all())
+    """True when both tensors have the same shape and elements (a Python bool; NaN is unequal).
+
+    Example:
+        >>> tensorplug.equal(tensorplug.tensor([1, 2]), tensorplug.tensor([1.0, 2.0]))
+        True
+    """
+    for i, (name, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"equal(): argument '{name}' (position {i}) must be Tensor, not "
+                            f"{type(value).__name__}; wrap it with tensorplug.tensor(...)")
+    return input._data.shape == other._data.shape and bool((input == other).all())

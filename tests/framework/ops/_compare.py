@@ -16,9 +16,10 @@ def _flat(out):
     return [out]
 
 
-def _np(x):
+def to_numpy(x):
+    """A tensor's (tensorplug's or torch's, on any device) values as a NumPy array; other values as they are."""
     if hasattr(x, "detach"):
-        return x.detach().numpy()
+        return x.detach().cpu().numpy()
     return np.asarray(x)
 
 
@@ -41,9 +42,9 @@ def same(fn, *arrays, grad=True, rtol=1e-7, atol=1e-10):
         if hasattr(b, "dtype"):
             assert a.dtype.name == str(b.dtype).split(".")[-1], (a.dtype, b.dtype)
             assert tuple(a.shape) == tuple(b.shape), (a.shape, b.shape)
-        np.testing.assert_allclose(_np(a), _np(b), rtol=rtol, atol=atol, equal_nan=True)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=rtol, atol=atol, equal_nan=True)
     for a, b in zip(a_grads, b_grads):
         if b is None:
-            assert a is None or not np.any(a.numpy())
+            assert a is None or not np.any(to_numpy(a))
         else:
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=rtol, atol=atol, equal_nan=True)
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=rtol, atol=atol, equal_nan=True)

@@ -10,6 +10,7 @@ import pytest
 import tensorplug as tp
 from tensorplug.autograd import gradcheck, gradgradcheck
 
+from ._compare import to_numpy
 from .op_table import OPS, resolve
 
 ALL = pytest.mark.parametrize("op", OPS, ids=[o.id for o in OPS])
@@ -39,7 +40,7 @@ def _ref(op, arrays):
 
 
 def _close(t, expected, rtol=1e-7, atol=1e-9):
-    got = t.detach().numpy()
+    got = to_numpy(t)
     assert got.shape == expected.shape, (got.shape, expected.shape)
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
 
@@ -80,7 +81,7 @@ def test_method_agrees_with_function(op):
     arrays = op.arrays(np.random.default_rng(4))
     f = _call(op, tp, [tp.tensor(a) for a in arrays])
     m = _method(op, tp, [tp.tensor(a) for a in arrays])
-    _close(m, f.numpy())
+    _close(m, to_numpy(f))
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.inplace], ids=[o.id for o in OPS if o.inplace])
@@ -93,7 +94,7 @@ def test_inplace_agrees_with_function(op):
     out = _inplace(op, tp, tensors)
     assert out is target
     assert target._version[0] == version + 1
-    _close(target, expected.numpy())
+    _close(target, to_numpy(expected))
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.inplace], ids=[o.id for o in OPS if o.inplace])
@@ -102,7 +103,7 @@ def test_inplace_records_the_graph(op):
     arrays = op.arrays(np.random.default_rng(6))
     xs = [tp.tensor(a, requires_grad=True) for a in arrays]
     _call(op, tp, xs).sum().backward()
-    expected = [x.grad.numpy().copy() for x in xs]
+    expected = [to_numpy(x.grad).copy() for x in xs]
     xs2 = [tp.tensor(a, requires_grad=True) for a in arrays]
     y = xs2[0] * 1
     _inplace(op, tp, [y] + xs2[1:]).sum().backward()
@@ -128,7 +129,7 @@ def test_noncontiguous_inputs(op):
     inputs = [_noncontiguous(a) for a in arrays]
     if any(a.ndim >= 1 for a in arrays):
         assert not all(t.is_contiguous() for t in inputs if t.dim() and t.numel() > 1)
-    _close(_call(op, tp, inputs), expected.numpy())
+    _close(_call(op, tp, inputs), to_numpy(expected))
     # and the gradient is the same as for contiguous inputs
     if op.grad:
         leaves = [tp.tensor(a, requires_grad=True) for a in arrays]
@@ -136,7 +137,7 @@ def test_noncontiguous_inputs(op):
         nc = [_noncontiguous(a).requires_grad_() for a in arrays]
         _call(op, tp, nc).sum().backward()
         for a, b in zip(leaves, nc):
-            _close(b.grad, a.grad.numpy())
+            _close(b.grad, to_numpy(a.grad))
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.zero_dim], ids=[o.id for o in OPS if o.zero_dim])
@@ -192,7 +193,7 @@ def test_binary_promotion_matches_torch(op, pair):
                 pytest.skip("torch refuses bool subtraction; tested in test_arithmetic")
             outs.append(_call(op, module, [a, b]))
         assert outs[0].dtype.name == str(outs[1].dtype).split(".")[-1], (pair, dims_b)
-        np.testing.assert_allclose(outs[0].numpy().astype(float), outs[1].numpy().astype(float))
+        np.testing.assert_allclose(to_numpy(outs[0]).astype(float), to_numpy(outs[1]).astype(float))
 
 
 @pytest.mark.parametrize("op", _PROMOTE, ids=[o.id for o in _PROMOTE])
@@ -206,7 +207,7 @@ def test_scalar_promotion_matches_torch(op, scalar, dtype):
         pytest.skip("torch's maximum takes tensors only")
     outs = [_call(op, m, [_typed(m, [[1, 2, 3], [4, 5, 6]], dtype), scalar]) for m in (tp, torch)]
     assert outs[0].dtype.name == str(outs[1].dtype).split(".")[-1]
-    np.testing.assert_allclose(outs[0].numpy().astype(float), outs[1].numpy().astype(float))
+    np.testing.assert_allclose(to_numpy(outs[0]).astype(float), to_numpy(outs[1]).astype(float))
 
 
 _INTS = [o for o in OPS if o.ints]
@@ -218,7 +219,7 @@ def test_integer_inputs_match_torch(op):
     arrays = [np.arange(int(np.prod(s))).reshape(s) - 2 for s in op.shapes]
     outs = [_call(op, m, [m.tensor(a) for a in arrays]) for m in (tp, torch)]
     assert outs[0].dtype.name == str(outs[1].dtype).split(".")[-1]
-    np.testing.assert_array_equal(outs[0].numpy(), outs[1].numpy())
+    np.testing.assert_array_equal(to_numpy(outs[0]), to_numpy(outs[1]))
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.grad], ids=[o.id for o in OPS if o.grad])
@@ -238,7 +239,7 @@ def test_backward_and_double_backward_on_every_backend(op, backend):
             ref = [tp.tensor(a, requires_grad=True) for a in arrays]
             expected = tp.autograd.grad(_call(op, tp, ref).sum(), ref)
         for g, e in zip(grads, expected):
-            np.testing.assert_allclose(np.asarray(g.detach().tolist()), e.numpy(), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(to_numpy(g), to_numpy(e), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.grad], ids=[o.id for o in OPS if o.grad])

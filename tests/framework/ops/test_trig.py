@@ -28,3 +28,16 @@ def test_float_tests_and_closeness():
     a = tp.tensor([1.0, 2.0])
     assert tp.allclose(a, a + 1e-9) and not tp.allclose(a, a + 1)
     assert tp.equal(a, a.clone()) and not tp.equal(a, a[:1]) and a.equal(a)
+
+
+def test_equal_matches_torch(backend):
+    torch = pytest.importorskip("torch")
+    cases = [([1, 2], [1.0, 2.0]), ([1.0, 2.0], [[1.0, 2.0]]), ([float("nan")], [float("nan")]), ([True], [1]),
+             ([], []), ([1.0, 2.0], [1.0, 2.5]), ([[1, 2], [3, 4]], [[1, 2], [3, 4]])]
+    for a, b in cases:
+        got = tp.equal(tp.tensor(a), tp.tensor(b))
+        assert type(got) is bool and got == torch.equal(torch.tensor(a), torch.tensor(b)), (a, b)
+    x = tp.arange(6.0).reshape(2, 3)
+    assert x.t().equal(x.t().contiguous()) and not x.equal(x.t())
+    with pytest.raises(TypeError, match="must be Tensor, not list"):
+        tp.equal(x, [1.0])

@@ -80,6 +80,8 @@ def describe(result):
     env = ", ".join(f"{k}={v if v is not None else '(unset)'}" for k, v in m["blas_env"].items())
     torch = f"torch {m['torch']} ({m.get('torch_blas')}, {m.get('torch_threads')} threads)" if "torch" in m else \
         "torch not compared"
+    timeout = m.get("openblas_thread_timeout")
+    env += f" (OPENBLAS_THREAD_TIMEOUT={timeout})" if timeout else ""
     return (f"[{result['config']}] {env}\n"
             f"  numpy BLAS: {blas}\n"
             f"  {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['threads']} threads; python {m['python']}, "

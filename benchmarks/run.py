@@ -29,6 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# Idle OpenBLAS workers spin for 2**28 cycles after every call by default; on two cores that
+# starves torch's OpenMP threads when the implementations are interleaved in one process
+# (torch's MLP step runs 2-3x slower). 2**4 makes them sleep at once; set before numpy loads.
+# It does not change which BLAS kernel runs (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left alone).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "benchmarks"
@@ -103,6 +109,7 @@ def machine_info(threads, libs):
         "threads": threads,
         "loadavg_at_start": _loadavg(),
         "blas_env": {v: os.environ.get(v) for v in BLAS_VARS},
+        "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "numpy_blas": _blas_info(),
     }
     torch = libs.get("torch")

@@ -52,8 +52,9 @@ class Tensor:
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
         return _legacy_new(dtype or _dt.get_default_dtype(), args, device, requires_grad)
 
-    @classmethod
-    def _make(cls, data, dtype, backend, grad_fn=None):
+    # a staticmethod: calling it binds no method object (this runs once per op)
+    @staticmethod
+    def _make(data, dtype, backend, grad_fn=None):
         t = _new(Tensor)
         t._data = data
         t._dtype = dtype

@@ -12,15 +12,16 @@ def _topological_order(roots):
     order = []
     seen = set()
     for root in roots:
-        if root is None or id(root) in seen:
+        if root is None or root in seen:
             continue
-        seen.add(id(root))
+        seen.add(root)
         stack = [(root, iter(root._edges))]
         while stack:
             node, edges = stack[-1]
             for edge in edges:
-                if isinstance(edge, Node) and id(edge) not in seen:
-                    seen.add(id(edge))
+                # nodes hash by identity; leaves (Tensors, whose == is elementwise) never enter the set
+                if isinstance(edge, Node) and edge not in seen:
+                    seen.add(edge)
                     stack.append((edge, iter(edge._edges)))
                     break
             else:
@@ -59,7 +60,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 continue
             slot = pending.get(node)
             if slot is None:
-                slot = pending[node] = [None] * getattr(node, "_n_outputs", 1)
+                slot = pending[node] = [None] * node._n_outputs
             nr = tensor._output_nr
             slot[nr] = g if slot[nr] is None else slot[nr] + g
             root_nodes.append(node)
@@ -114,7 +115,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 if isinstance(edge, Node):
                     slot = pending.get(edge)
                     if slot is None:
-                        slot = pending[edge] = [None] * getattr(edge, "_n_outputs", 1)
+                        slot = pending[edge] = [None] * edge._n_outputs
                     nr = nrs[i] if nrs else 0
                     old = slot[nr]
                     if old is None:

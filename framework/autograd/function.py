@@ -35,6 +35,8 @@ class Node:
     node_name = "Node"
     # a plain class attribute: ops leave it, nodes that save override it
     _saved = ()
+    # a class default, so the engine reads it as a plain attribute (no getattr fallback)
+    _n_outputs = 1
 
     def name(self):
         return self.node_name
@@ -130,6 +132,8 @@ class Op(Node):
 
     save_inputs = ()
     save_output = False
+    # True when forward reads nothing from ctx: ops.arithmetic.binary's no-grad fast path calls it without one
+    array_forward = False
     # {saved input index: indices of the inputs whose gradient needs it}; an input
     # saved only for gradients nobody needs is kept without a version check (torch
     # does not save it at all), so an in-place write to it is not an error
@@ -239,7 +243,9 @@ class Op(Node):
             dtype = g._dtype
             backend = g._backend
             if type(out) is tuple:
-                return tuple(None if a is None else make(a, dtype, backend) for a in out)
+                # wrap only the gradients an edge will receive (Add returns g for both inputs)
+                return tuple([None if a is None or e is None else make(a, dtype, backend)
+                              for a, e in zip(out, self._edges)])
             return make(out, dtype, backend)
         return self.backward(self, grads[0])
 

@@ -3,12 +3,24 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..autograd.function import Op
+from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
 from ._util import broadcast_error, cast, promote, shape_of
+
+_make = Tensor._make
 
 
 def binary(op, a, b):
     """Promote ``a`` and ``b`` to torch's result dtype and apply ``op``."""
+    # fast path: same-dtype, same-backend tensors with no graph to record skip promotion and the node
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a._dtype is b._dtype and op.array_forward
+            and a._backend is b._backend and not ((a._requires_grad or b._requires_grad) and GradMode.enabled)):
+        try:
+            out = op.forward(None, a._data, b._data)
+        except ValueError:
+            raise broadcast_error(a._data.shape, b._data.shape) from None
+        backend = a._backend
+        return _make(out, backend.dtype_of(out), backend)
     a, b = promote(a, b)
     try:
         return op.apply(a, b)
@@ -17,6 +29,7 @@ def binary(op, a, b):
 
 
 class Add(Op):
+    array_forward = True
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -31,6 +44,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    array_forward = True
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -45,6 +59,7 @@ class Sub(Op):
 
 
 class Mul(Op):
+    array_forward = True
     save_inputs = (0, 1)
     save_needed_by = {0: (1,), 1: (0,)}
 
@@ -66,6 +81,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    array_forward = True
     save_inputs = (0, 1)
     save_needed_by = {0: (1,), 1: (0, 1)}
 

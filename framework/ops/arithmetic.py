@@ -12,16 +12,19 @@ _make = Tensor._make
 
 def binary(op, a, b):
     """Promote ``a`` and ``b`` to torch's result dtype and apply ``op``."""
-    # fast path: same-dtype, same-backend tensors with no graph to record skip promotion and the node
-    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a._dtype is b._dtype and op.array_forward
-            and a._backend is b._backend and not ((a._requires_grad or b._requires_grad) and GradMode.enabled)):
-        try:
-            out = op.forward(None, a._data, b._data)
-        except ValueError:
-            raise broadcast_error(a._data.shape, b._data.shape) from None
-        backend = a._backend
-        return _make(out, backend.dtype_of(out), backend)
-    a, b = promote(a, b)
+    # two tensors of one dtype need no promotion
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._dtype is b._dtype:
+        # fast path: same backend and no graph to record: skip the node as well
+        if (op.array_forward and a._backend is b._backend
+                and not ((a._requires_grad or b._requires_grad) and GradMode.enabled)):
+            try:
+                out = op.forward(None, a._data, b._data)
+            except ValueError:
+                raise broadcast_error(a._data.shape, b._data.shape) from None
+            backend = a._backend
+            return _make(out, backend.dtype_of(out), backend)
+    else:
+        a, b = promote(a, b)
     try:
         return op.apply(a, b)
     except ValueError:

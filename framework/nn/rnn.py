@@ -13,6 +13,7 @@ from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from ._rnn_ops import lstm_layer
 from .module import Module
 from .parameter import Parameter
 
@@ -151,8 +152,11 @@ class RNNBase(Module):
         expected = (self.num_layers * dirs, batch, self.hidden_size)
         states = hx if isinstance(hx, (tuple, list)) else (hx,)
         if hx is None:
-            zeros = creation.zeros(expected, dtype=input.dtype, device=input.device)
-            states = (zeros, zeros) if self.mode == "LSTM" else (zeros,)
+            # zeros; the fused LSTM layer makes its own (no tensor, no slicing per layer)
+            if self.mode == "LSTM":
+                states = None
+            else:
+                states = (creation.zeros(expected, dtype=input.dtype, device=input.device),)
         else:
             fixed = []
             for k, state in enumerate(states):
@@ -175,7 +179,8 @@ class RNNBase(Module):
         per = 4 if self.bias else 2
         names = self._flat_weights_names
         layer_input = input
-        finals = [[] for _ in states]
+        lstm = self.mode == "LSTM"
+        finals = [[] for _ in range(2 if lstm else 1)]
         steps = input.shape[0]
         for layer in range(self.num_layers):
             outs = []
@@ -183,6 +188,17 @@ class RNNBase(Module):
                 k = layer * dirs + d
                 w_ih, w_hh, *b = (getattr(self, n) for n in names[k * per:(k + 1) * per])
                 b_ih, b_hh = b if b else (None, None)
+                if lstm:
+                    # one fused node per layer and direction (see _rnn_ops): the input projection of
+                    # all steps is one (T*B, in) x (in, 4H) matmul, the recurrence runs on arrays
+                    x2 = layer_input.reshape(-1, layer_input.shape[-1])
+                    xw = F.linear(x2, w_ih, b_ih)
+                    h0, c0 = (None, None) if states is None else (states[0][k], states[1][k])
+                    out, h_n, c_n = lstm_layer(xw, h0, c0, w_hh, b_hh, steps, d == 1)
+                    outs.append(out)
+                    finals[0].append(h_n)
+                    finals[1].append(c_n)
+                    continue
                 xw = F.linear(layer_input, w_ih, b_ih)
                 state = tuple(s[k] for s in states)
                 seq = []

@@ -145,3 +145,82 @@ def test_recurrent_errors(call, exc, phrase):
     with pytest.raises(exc) as info:
         call()
     assert phrase in str(info.value)
+
+
+# the fused LSTM layer (nn/_rnn_ops.py) ------------------------------------------------------------
+from tensorplug.autograd import gradgradcheck  # noqa: E402
+from tensorplug.nn._rnn_ops import lstm_layer  # noqa: E402
+
+
+def _layer_inputs(T=3, B=2, I=3, H=2, bias=True, state=True, seed=0):
+    g = np.random.default_rng(seed)
+
+    def t(*shape):
+        return tensorplug.tensor(g.standard_normal(shape) * 0.7, requires_grad=True)
+    xw = t(T * B, 4 * H)
+    h0, c0 = (t(B, H), t(B, H)) if state else (None, None)
+    return xw, h0, c0, t(4 * H, H), (t(4 * H) if bias else None)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias, state", [(True, True), (False, False)])
+def test_fused_lstm_layer_gradcheck(reverse, bias, state):
+    inputs = [a for a in _layer_inputs(bias=bias, state=state) if a is not None]
+
+    def f(*args):
+        it = iter(args)
+        xw = next(it)
+        h0, c0 = (next(it), next(it)) if state else (None, None)
+        w = next(it)
+        b = next(it) if bias else None
+        return lstm_layer(xw, h0, c0, w, b, 3, reverse)
+    assert gradcheck(f, tuple(inputs))
+    assert gradgradcheck(f, tuple(inputs))
+
+
+def test_fused_lstm_layer_matches_composite_steps():
+    xw, h0, c0, w, b = _layer_inputs(T=4, B=3, H=3)
+    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 4, True)
+    h, c, hs = h0, c0, [None] * 4
+    for t in range(3, -1, -1):
+        i, f, g, o = (xw.reshape(4, 3, 12)[t] + h @ w.t() + b).chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = o.sigmoid() * c.tanh()
+        hs[t] = h
+    ref = tensorplug.stack(hs)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(hn.detach().numpy(), hs[0].detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(cn.detach().numpy(), c.detach().numpy(), atol=1e-12)
+    # fast (array) backward and create_graph backward agree, and only c_n used (no grad for output/h_n)
+    for use in ((out, cn), (cn,), (hn,)):
+        loss = sum((u ** 3).sum() for u in use)
+        fast = tensorplug.autograd.grad(loss, (xw, h0, c0, w, b), retain_graph=True)
+        slow = tensorplug.autograd.grad(loss, (xw, h0, c0, w, b), create_graph=True)
+        for a, s_ in zip(fast, slow):
+            assert s_.requires_grad
+            np.testing.assert_allclose(a.numpy(), s_.detach().numpy(), atol=1e-12)
+
+
+def test_fused_lstm_layer_graph_rules():
+    xw, h0, c0, w, b = _layer_inputs()
+    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 3)
+    assert out.grad_fn is hn.grad_fn is cn.grad_fn and (out._output_nr, hn._output_nr, cn._output_nr) == (0, 1, 2)
+    assert hn._data is not out._data[-1] and not np.shares_memory(hn.detach().numpy(), out.detach().numpy())
+    out.sum().backward(retain_graph=True)
+    out.sum().backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.sum().backward()
+    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 3)
+    loss = out.sum()
+    out.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    with tensorplug.no_grad():
+        out2, _, _ = lstm_layer(xw, h0, c0, w, b, 3)
+    assert out2.grad_fn is None and not out2.requires_grad
+
+
+def test_lstm_grad_of_grad_through_module():
+    lstm = nn.LSTM(2, 3, 2, bidirectional=True).double()
+    x = tensorplug.randn(3, 2, 2, dtype=tensorplug.float64, requires_grad=True)
+    assert gradgradcheck(lambda x: lstm(x)[1][1], (x,))

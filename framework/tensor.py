@@ -379,6 +379,7 @@ Tensor.__module__ = "tensorplug"
 def _tensor_hooks(t):
     node = t.grad_fn
     hooks = node.__dict__.setdefault("_tensor_hooks", {})
+    _function.note_node_hook()
     return hooks.setdefault(t._output_nr, [])
 
 

@@ -1,7 +1,7 @@
 """The reverse-mode engine: one topological sort, one reverse loop."""
 from __future__ import annotations
 
-from .function import Node
+from .function import Node, node_hooks
 from .grad_mode import GradMode
 
 __all__ = ["run_backward"]
@@ -68,42 +68,45 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         anomaly = GradMode.anomaly
         order = _topological_order(root_nodes)
         needed = None if capture is None else _needed(order, capture)
+        # checked once: with no node hooks anywhere and nothing captured, skip the per-node lookups
+        slow = capture is not None or node_hooks[0]
         for node in order:
             node_grads = pending.pop(node, None)
             if node_grads is None:
                 continue
-            extra = node.__dict__
-            hooks = extra.get("_tensor_hooks")
-            if hooks:
-                node_grads = _run_tensor_hooks(node, hooks, node_grads)
-            if capture is not None:
-                for nr, g in enumerate(node_grads):
-                    key = (id(node), nr)
-                    if key in capture:
-                        capture[key] = g
-                if id(node) not in needed:
-                    continue  # autograd.grad runs only what leads to its inputs (torch does too)
-            pre = extra.get("_pre_hooks")
-            if pre:
-                for hook in pre:
-                    new = hook(tuple(node_grads))
-                    if new is not None:
-                        node_grads = list(new)
+            if slow:
+                hooks = node._tensor_hooks
+                if hooks:
+                    node_grads = _run_tensor_hooks(node, hooks, node_grads)
+                if capture is not None:
+                    for nr, g in enumerate(node_grads):
+                        key = (id(node), nr)
+                        if key in capture:
+                            capture[key] = g
+                    if id(node) not in needed:
+                        continue  # autograd.grad runs only what leads to its inputs (torch does too)
+                pre = node._pre_hooks
+                if pre:
+                    for hook in pre:
+                        new = hook(tuple(node_grads))
+                        if new is not None:
+                            node_grads = list(new)
             if node._saved is None:
                 node.saved_tensors_list()  # raises the freed-graph error
             in_grads = node.run_backward(node_grads)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            post = extra.get("_post_hooks")
-            if post:
-                for hook in post:
-                    new = hook(in_grads, tuple(node_grads))
-                    if new is not None:
-                        in_grads = tuple(new)
+            if slow:
+                post = node._post_hooks
+                if post:
+                    for hook in post:
+                        new = hook(in_grads, tuple(node_grads))
+                        if new is not None:
+                            in_grads = tuple(new)
             if not retain_graph:
                 node.release()
             shapes = node._shapes
-            nrs = extra.get("_input_nrs")
+            nrs = node._input_nrs
             for i, (edge, g) in enumerate(zip(node._edges, in_grads)):
                 if edge is None or g is None:
                     continue
@@ -115,6 +118,10 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 if isinstance(edge, Node):
                     slot = pending.get(edge)
                     if slot is None:
+                        if edge._n_outputs == 1:
+                            # single-output consumer: the first gradient needs no accumulation
+                            pending[edge] = [g]
+                            continue
                         slot = pending[edge] = [None] * edge._n_outputs
                     nr = nrs[i] if nrs else 0
                     old = slot[nr]
@@ -166,7 +173,7 @@ def _needed(order, capture):
 
 
 def _input_output_nr(node, i):
-    nrs = node.__dict__.get("_input_nrs")
+    nrs = node._input_nrs
     return nrs[i] if nrs else 0
 
 

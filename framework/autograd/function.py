@@ -18,10 +18,21 @@ from .grad_mode import GradMode
 __all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
 
 _tensor_cls = None  # set by tensorplug.tensor to break the import cycle
+_new = object.__new__
 
 
 def _Tensor():
     return _tensor_cls
+
+
+# True once any hook was put on a graph node (tensor hooks of non-leaves, retain_grad,
+# node pre/post hooks): until then the engine skips every per-node hook lookup
+node_hooks = [False]
+
+
+def note_node_hook():
+    """Tell the engine that some node now carries a hook (checked once per backward)."""
+    node_hooks[0] = True
 
 
 class Node:
@@ -37,6 +48,12 @@ class Node:
     _saved = ()
     # a class default, so the engine reads it as a plain attribute (no getattr fallback)
     _n_outputs = 1
+    # class defaults the engine reads when hooks exist (instances set their own); the
+    # engine never touches the instance __dict__, which CPython would have to materialise
+    _input_nrs = None
+    _tensor_hooks = None
+    _pre_hooks = None
+    _post_hooks = None
 
     def name(self):
         return self.node_name
@@ -60,12 +77,14 @@ class Node:
         """``hook(grad_inputs, grad_outputs)`` after this node's backward (may return new grad_inputs)."""
         hooks = self.__dict__.setdefault("_post_hooks", [])
         hooks.append(hook)
+        note_node_hook()
         return _RemovableHandle(hooks, hook)
 
     def register_prehook(self, hook):
         """``hook(grad_outputs)`` before this node's backward (may return new grad_outputs)."""
         hooks = self.__dict__.setdefault("_pre_hooks", [])
         hooks.append(hook)
+        note_node_hook()
         return _RemovableHandle(hooks, hook)
 
     # set by save(); read by the engine
@@ -147,40 +166,42 @@ class Op(Node):
     def apply(cls, *inputs, **params):
         Tensor = _tensor_cls
         arrays = []
+        # edges and shapes are gathered in the same pass; a shape is only read where the edge is set
+        edges = []
+        shapes = []
         grad = False
         backend = None
         multi = False
         for x in inputs:
             if type(x) is Tensor or isinstance(x, Tensor):
-                arrays.append(x._data)
+                data = x._data
+                arrays.append(data)
                 if x._requires_grad:
                     grad = True
-                if x._output_nr:
-                    multi = True
+                    fn = x.grad_fn
+                    edges.append(x if fn is None else fn)
+                    shapes.append(data.shape)
+                    if x._output_nr:
+                        multi = True
+                else:
+                    edges.append(None)
+                    shapes.append(None)
                 if backend is None:
                     backend = x._backend
                 elif x._backend is not backend:
                     _device_mismatch(backend, x._backend)
             else:
                 arrays.append(x)
-        ctx = cls.__new__(cls)
+                edges.append(None)
+                shapes.append(None)
+        ctx = _new(cls)
         ctx.backend = backend
-        out = cls.forward(ctx, *arrays, **params)
+        out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         backend = ctx.backend  # a move between devices (ToBackend) sets its target here
         dtype = backend.dtype_of(out)
         if not (grad and GradMode.enabled):
             return Tensor._make(out, dtype, backend)
         result = Tensor._make(out, dtype, backend, ctx)
-        edges = []
-        shapes = []
-        for x in inputs:
-            if type(x) is Tensor or isinstance(x, Tensor):
-                fn = x.grad_fn
-                edges.append(fn if fn is not None else (x if x._requires_grad else None))
-                shapes.append(x._data.shape)
-            else:
-                edges.append(None)
-                shapes.append(None)
         ctx._edges = edges
         ctx._shapes = shapes
         if multi:

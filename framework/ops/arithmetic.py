@@ -168,19 +168,23 @@ def add(input, other, *, alpha=1, out=None):
     """
     if alpha != 1:
         other = mul(other, alpha)
-    return _out(binary(Add, input, other), out)
+    result = binary(Add, input, other)
+    # `a + b` lands here: the common case skips the call to _out
+    return result if out is None else _out(result, out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
         other = mul(other, alpha)
-    return _out(binary(Sub, input, other), out)
+    result = binary(Sub, input, other)
+    return result if out is None else _out(result, out)
 
 
 def mul(input, other, *, out=None):
     """Elementwise product with broadcasting."""
-    return _out(binary(Mul, input, other), out)
+    result = binary(Mul, input, other)
+    return result if out is None else _out(result, out)
 
 
 def div(input, other, *, rounding_mode=None, out=None):

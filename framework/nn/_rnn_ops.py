@@ -20,94 +20,12 @@ scale-and-shift.
 """
 from __future__ import annotations
 
-from ..autograd.function import Op, _device_mismatch, _tensor_cls
-from ..autograd.grad_mode import GradMode
+from ..ops.join import MultiOp, apply_multi
 
 __all__ = ["lstm_layer"]
 
 
-def _apply_multi(cls, inputs, params, n_out):
-    """``Op.apply`` for an op whose forward returns ``n_out`` arrays (outputs 0..n_out-1 of one node)."""
-    Tensor = _tensor_cls
-    arrays = []
-    grad = False
-    backend = None
-    for x in inputs:
-        if isinstance(x, Tensor):
-            arrays.append(x._data)
-            if x._requires_grad:
-                grad = True
-            if backend is None:
-                backend = x._backend
-            elif x._backend is not backend:
-                _device_mismatch(backend, x._backend)
-        else:
-            arrays.append(x)
-    ctx = cls.__new__(cls)
-    ctx.backend = backend
-    outs = cls.forward(ctx, *arrays, **params)
-    dtype = backend.dtype_of(outs[0])
-    make = Tensor._make
-    if not (grad and GradMode.enabled):
-        return tuple(make(o, dtype, backend) for o in outs)
-    results = []
-    for nr, o in enumerate(outs):
-        t = make(o, dtype, backend, ctx)
-        t._output_nr = nr
-        results.append(t)
-    edges = []
-    shapes = []
-    saved = []
-    for x in inputs:
-        if isinstance(x, Tensor):
-            fn = x.grad_fn
-            edges.append(fn if fn is not None else (x if x._requires_grad else None))
-            shapes.append(x._data.shape)
-            saved.append((x, x._version[0]))
-        else:
-            edges.append(None)
-            shapes.append(None)
-            saved.append((x, None))
-    ctx._edges = edges
-    ctx._shapes = shapes
-    ctx._input_nrs = tuple(x._output_nr if isinstance(x, Tensor) else 0 for x in inputs)
-    ctx._saved = saved
-    ctx._n_outputs = n_out
-    ctx._out_versions = [(t._version, t._version[0]) for t in results]
-    return tuple(results)
-
-
-class _MultiOp(Op):
-    """Shared backward plumbing of the fused multi-output ops."""
-
-    def _check_outputs(self):
-        for nr, (cell, version) in enumerate(self._out_versions):
-            if cell[0] != version:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: output {nr} of {self.node_name} is at version {cell[0]}; expected version "
-                    f"{version} instead. Hint: replace the in-place operation with its out-of-place form, or "
-                    f"clone the output before modifying it.")
-
-    def run_backward(self, grads):
-        inputs = self.saved_tensors_list()  # version checks (and the freed-graph error)
-        self._check_outputs()
-        if GradMode.enabled:
-            return self.backward(self, inputs, grads)
-        ref = next(g for g in grads if g is not None)
-        dtype = ref._dtype
-        backend = ref._backend
-        out = self.fast_backward(self, [None if g is None else g._data for g in grads])
-        make = _tensor_cls._make
-        return tuple([None if a is None or e is None else make(a, dtype, backend)
-                      for a, e in zip(out, self._edges)])
-
-    def release(self):
-        self._saved = None
-        self.__dict__.pop("arrays", None)
-
-
-class LSTMLayer(_MultiOp):
+class LSTMLayer(MultiOp):
     """inputs: xw (T * B, 4H) (step-major rows), h0 (B, H) or None, c0 (B, H) or None, w_hh (4H, H), b_hh (4H,) or None.
 
     outputs: hidden states (T, B, H) in time order, h_n (B, H), c_n (B, H).
@@ -284,4 +202,4 @@ def lstm_layer(xw, h0, c0, w_hh, b_hh, steps, reverse=False):
     ``xw`` is ``x @ W_ih.T + b_ih`` for every step as (steps * B, 4H) rows, step-major;
     ``h0``/``c0`` (B, H) or None (zeros). ``output`` is (steps, B, H).
     """
-    return _apply_multi(LSTMLayer, (xw, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)
+    return apply_multi(LSTMLayer, (xw, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)

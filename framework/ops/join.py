@@ -1,7 +1,8 @@
 """Joining and splitting: cat, stack, split, chunk, unbind."""
 from __future__ import annotations
 
-from ..autograd.function import Op
+from ..autograd.function import Op, _device_mismatch, _tensor_cls
+from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
 from .. import dtypes as _dt
 from ._util import mark_view, wrap_dim
@@ -16,12 +17,16 @@ class Cat(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .indexing import GetItem
+        # one multi-output node (differentiable again) instead of a slice per input
+        return apply_multi(Split, (g,), {"axis": ctx.axis, "sizes": ctx.sizes}, len(ctx.sizes))
+
+    @staticmethod
+    def fast_backward(ctx, g):
         lead = (slice(None),) * ctx.axis
         out = []
         start = 0
         for size in ctx.sizes:
-            out.append(GetItem.apply(g, key=lead + (slice(start, start + size), ...)))
+            out.append(g[lead + (slice(start, start + size), ...)])
             start += size
         return tuple(out)
 
@@ -34,9 +39,183 @@ class Stack(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .indexing import GetItem
+        return apply_multi(Unbind, (g,), {"axis": ctx.axis}, g._data.shape[ctx.axis])
+
+    @staticmethod
+    def fast_backward(ctx, g):
         lead = (slice(None),) * ctx.axis
-        return tuple(GetItem.apply(g, key=lead + (i, ...)) for i in range(g._data.shape[ctx.axis]))
+        return tuple([g[lead + (i, ...)] for i in range(g.shape[ctx.axis])])
+
+
+# multi-output ops ---------------------------------------------------------------------------------
+def apply_multi(cls, inputs, params, n_out):
+    """``Op.apply`` for a ``MultiOp``: forward returns ``n_out`` arrays, outputs 0..n_out-1 of one node.
+
+    With ``cls.saves`` the inputs are saved (version-checked in backward, like ``save_inputs``) and
+    the outputs' versions are recorded (an in-place write to one is an error at backward).
+    """
+    Tensor = _tensor_cls
+    arrays = []
+    grad = False
+    backend = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x._data)
+            if x._requires_grad:
+                grad = True
+            if backend is None:
+                backend = x._backend
+            elif x._backend is not backend:
+                _device_mismatch(backend, x._backend)
+        else:
+            arrays.append(x)
+    ctx = cls.__new__(cls)
+    ctx.backend = backend
+    outs = cls.forward(ctx, *arrays, **params)
+    dtype = backend.dtype_of(outs[0]) if outs else None
+    make = Tensor._make
+    if not (grad and GradMode.enabled):
+        return tuple([make(o, dtype, backend) for o in outs])
+    results = []
+    for nr, o in enumerate(outs):
+        t = make(o, dtype, backend, ctx)
+        t._output_nr = nr
+        results.append(t)
+    edges = []
+    shapes = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            fn = x.grad_fn
+            edges.append(fn if fn is not None else (x if x._requires_grad else None))
+            shapes.append(x._data.shape)
+        else:
+            edges.append(None)
+            shapes.append(None)
+    ctx._edges = edges
+    ctx._shapes = shapes
+    ctx._input_nrs = tuple([x._output_nr if isinstance(x, Tensor) else 0 for x in inputs])
+    ctx._n_outputs = n_out
+    if cls.saves:
+        ctx._saved = [(x, x._version[0]) if isinstance(x, Tensor) else (x, None) for x in inputs]
+        ctx._out_versions = [(t._version, t._version[0]) for t in results]
+    return tuple(results)
+
+
+class MultiOp(Op):
+    """An op with several outputs (``apply_multi``); the engine hands ``run_backward`` one grad per output.
+
+    ``backward(ctx, inputs, grads)`` (tensorplug ops; ``inputs`` the saved ones, or () without
+    ``saves``) and ``fast_backward(ctx, grad_arrays)`` take the list of output grads, None where an
+    output received none; both return one gradient (or None) per input.
+    """
+
+    saves = True
+
+    def _check_outputs(self):
+        for nr, (cell, version) in enumerate(self._out_versions):
+            if cell[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: output {nr} of {self.node_name} is at version {cell[0]}; expected version "
+                    f"{version} instead. Hint: replace the in-place operation with its out-of-place form, or "
+                    f"clone the output before modifying it.")
+
+    def run_backward(self, grads):
+        inputs = ()
+        if self.saves:
+            inputs = self.saved_tensors_list()  # version checks (and the freed-graph error)
+            self._check_outputs()
+        if GradMode.enabled or self.fast_backward is None:
+            return self.backward(self, inputs, grads)
+        ref = next(g for g in grads if g is not None)
+        dtype = ref._dtype
+        backend = ref._backend
+        out = self.fast_backward(self, [None if g is None else g._data for g in grads])
+        make = _tensor_cls._make
+        return tuple([None if a is None or e is None else make(a, dtype, backend)
+                      for a, e in zip(out, self._edges)])
+
+    def release(self):
+        # ops that saved nothing may run backward again (torch allows it too)
+        if self.saves:
+            self._saved = None
+            self.__dict__.pop("arrays", None)
+
+
+def _zeros_for(ctx, shape, like):
+    return ctx.backend.xp.zeros(shape, dtype=like.dtype)
+
+
+class Split(MultiOp):
+    """The pieces of one dim, ``sizes`` long; backward concatenates the pieces' grads once."""
+
+    saves = False
+
+    @staticmethod
+    def forward(ctx, x, *, axis, sizes):
+        ctx.axis = axis
+        ctx.sizes = sizes
+        ctx.shape = x.shape
+        lead = (slice(None),) * axis
+        out = []
+        start = 0
+        for size in sizes:
+            out.append(x[lead + (slice(start, start + size), ...)])
+            start += size
+        return out
+
+    @staticmethod
+    def fast_backward(ctx, grads):
+        axis = ctx.axis
+        ref = next(g for g in grads if g is not None)
+        parts = []
+        for g, size in zip(grads, ctx.sizes):
+            if g is None:
+                shape = list(ctx.shape)
+                shape[axis] = size
+                g = _zeros_for(ctx, tuple(shape), ref)
+            parts.append(g)
+        return (ctx.backend.xp.concat(parts, axis=axis),)
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        from ..creation import zeros
+        ref = next(g for g in grads if g is not None)
+        parts = []
+        for g, size in zip(grads, ctx.sizes):
+            if g is None:
+                shape = list(ctx.shape)
+                shape[ctx.axis] = size
+                g = zeros(tuple(shape), dtype=ref.dtype, device=ref.device)
+            parts.append(g)
+        return (parts[0] * 1 if len(parts) == 1 else Cat.apply(*parts, axis=ctx.axis),)
+
+
+class Unbind(MultiOp):
+    """The slices along one dim (removed); backward stacks the slices' grads once."""
+
+    saves = False
+
+    @staticmethod
+    def forward(ctx, x, *, axis):
+        ctx.axis = axis
+        ctx.shape = x.shape
+        lead = (slice(None),) * axis
+        return [x[lead + (i, ...)] for i in range(x.shape[axis])]
+
+    @staticmethod
+    def fast_backward(ctx, grads):
+        ref = next(g for g in grads if g is not None)
+        shape = ref.shape
+        parts = [g if g is not None else _zeros_for(ctx, shape, ref) for g in grads]
+        return (ctx.backend.xp.stack(parts, axis=ctx.axis),)
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        from ..creation import zeros
+        ref = next(g for g in grads if g is not None)
+        parts = [g if g is not None else zeros(ref.shape, dtype=ref.dtype, device=ref.device) for g in grads]
+        return (Stack.apply(*parts, axis=ctx.axis),)
 
 
 def _tensors(tensors, name):
@@ -117,15 +296,16 @@ def vstack(tensors):
 
 
 def _pieces(x, axis, sizes):
+    # one node for all pieces (its backward concatenates once); each piece is a view of x
     from .indexing import GetItem
+    pieces = apply_multi(Split, (x,), {"axis": axis, "sizes": sizes}, len(sizes))
     lead = (slice(None),) * axis
-    out = []
     start = 0
-    for size in sizes:
+    for piece, size in zip(pieces, sizes):
         key = lead + (slice(start, start + size), ...)
-        out.append(mark_view(GetItem.apply(x, key=key), x, lambda t, key=key: GetItem.apply(t, key=key)))
+        mark_view(piece, x, lambda t, key=key: GetItem.apply(t, key=key))
         start += size
-    return tuple(out)
+    return pieces
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -169,9 +349,10 @@ def unbind(input, dim=0):
     if input._data.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     axis = wrap_dim(dim, input._data.ndim)
+    # one node for all slices (its backward stacks once); each slice is a view of input
+    pieces = apply_multi(Unbind, (input,), {"axis": axis}, input._data.shape[axis])
     lead = (slice(None),) * axis
-    out = []
-    for i in range(input._data.shape[axis]):
+    for i, piece in enumerate(pieces):
         key = lead + (i, ...)
-        out.append(mark_view(GetItem.apply(input, key=key), input, lambda t, key=key: GetItem.apply(t, key=key)))
-    return tuple(out)
+        mark_view(piece, input, lambda t, key=key: GetItem.apply(t, key=key))
+    return pieces

@@ -57,3 +57,62 @@ def test_errors():
         tp.ones(4).split([1, 2])
     with pytest.raises(RuntimeError, match="chunks"):
         tp.ones(4).chunk(0)
+
+
+# split / chunk / unbind are one multi-output node whose backward joins the pieces' grads once -------
+@pytest.mark.parametrize("case", [
+    lambda m, a, b: a.split(2)[1] * 3,                       # only some pieces get a gradient
+    lambda m, a, b: (a.chunk(4, 1)[0], a.chunk(4, 1)[3].exp()),
+    lambda m, a, b: m.unbind(a, 1)[2] + m.unbind(a, 1)[0],
+    lambda m, a, b: a.unbind()[0] * a.unbind()[0],
+    lambda m, a, b: m.stack(list(reversed(a.unbind(1))), 0),
+    lambda m, a, b: m.cat([p * (k + 1) for k, p in enumerate(m.split(a, [1, 0, 3], 1))], 1),
+])
+def test_multi_output_pieces_grads_match_torch(case):
+    same(case, A, B)
+
+
+def test_one_node_for_all_pieces():
+    torch = pytest.importorskip("torch")
+    a = tp.tensor(A, requires_grad=True) * 1
+    ta = torch.tensor(A, requires_grad=True) * 1
+    for ours, theirs in ((a.unbind(1), ta.unbind(1)), (a.chunk(2), ta.chunk(2))):
+        assert len({id(p.grad_fn) for p in ours}) == 1
+        assert [p._output_nr for p in ours] == list(range(len(ours)))
+        assert ours[0].grad_fn.name() == theirs[0].grad_fn.name()
+    assert a.split([1, 2])[0].grad_fn.name() in ("SplitBackward0", "SplitWithSizesBackward0")
+
+
+def test_pieces_double_backward():
+    x = tp.tensor(A, requires_grad=True)
+    rows = x.unbind(0)
+    y = (rows[0] ** 3).sum() + (x.split(2, 1)[1] ** 2).sum()
+    (g,) = tp.autograd.grad(y, (x,), create_graph=True)
+    assert g.requires_grad
+    (gg,) = tp.autograd.grad(g.sum(), (x,))
+    expected = np.zeros_like(A)
+    expected[0] = 6 * A[0]
+    expected[:, 2:] += 2
+    np.testing.assert_allclose(gg.numpy(), expected)
+    assert tp.autograd.gradgradcheck(lambda t: tp.stack(t.unbind(1)[::-1]) ** 2,
+                                     (tp.tensor(A + 1, requires_grad=True),))
+
+
+def test_inplace_on_a_piece_backpropagates_like_a_slice():
+    # torch refuses in-place writes to outputs of multi-view ops under grad; tensorplug allows them and
+    # differentiates them like writes through the equivalent slices (compared with torch's slices here)
+    def f(m, a):
+        y = a * 2
+        top, bottom = y.split([1, 2]) if m is tp else (y[:1], y[1:])
+        bottom.mul_(a[1:] + 1)
+        row = y.unbind(1)[3] if m is tp else y[:, 3]
+        row.add_(1)
+        return y, top * bottom.sum()
+    same(f, A)
+    # the pieces' node saved nothing: writing to the source after splitting is fine
+    x = tp.tensor(A, requires_grad=True)
+    y = x * 1
+    pieces = y.chunk(3)
+    y.add_(1)
+    sum(p.sum() for p in pieces).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones_like(A))

@@ -74,19 +74,83 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)
 
     # convolution and pooling: BLAS-friendly layouts ---------------------------------
-    # The weight gradient sums over batch and positions: lay windows out (C*K, N*L), one GEMM.
-    def _cols(self, x, window, stride, pads, dilation):
-        win = self.im2col(x, window, stride, pads, dilation)  # (N, C, *window, *out) view
+    # Windows are copied once, straight from a strided view of the (zero-padded) input into the
+    # C-ordered layout the following GEMM reads without another copy:
+    #   forward      (N, C*K, L): y[n] = W @ cols[n], batched, lands in (N, O, L) as is;
+    #   weight grad  (C*K, N*L):  gW = g(O, N*L) @ cols.T, one GEMM summing batch and positions.
+    @staticmethod
+    def _pad0(x, pads):
+        if not any(a or b for a, b in pads):
+            return x
+        spatial = x.shape[2:]
+        out = np.zeros(x.shape[:2] + tuple(s + a + b for s, (a, b) in zip(spatial, pads)), dtype=x.dtype)
+        out[(slice(None), slice(None)) + tuple(slice(a, a + s) for s, (a, _) in zip(spatial, pads))] = x
+        return out
+
+    def _windows(self, x, window, stride, pads, dilation, channels_first):
+        """A strided view of the windows: (N, C, *window, *out), or (C, *window, N, *out)."""
+        x = self._pad0(x, pads)
         k = len(window)
-        perm = (1,) + tuple(range(2, 2 + k)) + (0,) + tuple(range(2 + k, 2 + 2 * k))
-        return win.transpose(perm).reshape(x.shape[1] * math.prod(window), -1), win.shape[2 + k:]
+        outs = tuple((n - d * (w - 1) - 1) // s + 1
+                     for n, w, s, d in zip(x.shape[2:], window, stride, dilation))
+        st = x.strides
+        wst = tuple(st[2 + i] * dilation[i] for i in range(k))
+        ost = tuple(st[2 + i] * stride[i] for i in range(k))
+        n, c = x.shape[:2]
+        if channels_first:
+            shape, strides = (c,) + tuple(window) + (n,) + outs, (st[1],) + wst + (st[0],) + ost
+        else:
+            shape, strides = (n, c) + tuple(window) + outs, (st[0], st[1]) + wst + ost
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False), outs
+
+    def conv(self, x, w, stride, pads, dilation, groups):
+        n, c = x.shape[:2]
+        o = w.shape[0]
+        window = tuple(w.shape[2:])
+        win, outs = self._windows(x, window, stride, pads, dilation, False)
+        length = math.prod(outs)
+        cols = np.ascontiguousarray(win).reshape(n, groups, -1, length)
+        wm = w.reshape(groups, o // groups, -1)
+        return np.matmul(wm, cols).reshape((n, o) + outs)
+
+    def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
+        if any(s != 1 for s in stride):
+            return super().conv_input_grad(g, w, input_shape, stride, pads, dilation, groups)
+        # Stride 1: lay g on the padded input's grid (zeros in the columns past the output), so a
+        # window offset is one flat shift of a plane and col2im is one add of long contiguous runs
+        # per offset (instead of many short rows).
+        n, c = input_shape[:2]
+        o = w.shape[0]
+        window = tuple(w.shape[2:])
+        k = len(window)
+        outs = g.shape[2:]
+        padded = tuple(s + a + b for s, (a, b) in zip(input_shape[2:], pads))
+        if tuple(outs[1:]) == padded[1:]:
+            gw = g
+        else:
+            gw = np.zeros((n, o, outs[0]) + padded[1:], dtype=g.dtype)
+            gw[(slice(None), slice(None)) + tuple(slice(0, m) for m in outs)] = g
+        length = math.prod(gw.shape[2:])
+        wm = w.reshape(groups, o // groups, -1)
+        cols = np.matmul(wm.transpose(0, 2, 1), gw.reshape(n, groups, o // groups, length))
+        cols = cols.reshape(n, c, math.prod(window), length)
+        plane = [math.prod(padded[i + 1:]) for i in range(k)]
+        shifts = [sum(a * d * p for a, d, p in zip(offs, dilation, plane))
+                  for offs in itertools.product(*(range(m) for m in window))]
+        total = math.prod(padded)
+        acc = np.zeros((n, c, max(total, shifts[-1] + length)), dtype=cols.dtype)
+        for i, sh in enumerate(shifts):
+            acc[:, :, sh:sh + length] += cols[:, :, i]
+        acc = acc[:, :, :total].reshape((n, c) + padded)
+        inner = tuple(slice(a, a + m) for m, (a, _) in zip(input_shape[2:], pads))
+        return np.ascontiguousarray(acc[(slice(None), slice(None)) + inner])
 
     def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
         window = tuple(weight_shape[2:])
-        n, c = x.shape[:2]
         o = weight_shape[0]
-        cols, _ = self._cols(x, window, stride, pads, dilation)
-        gm = np.ascontiguousarray(np.moveaxis(g, 1, 0)).reshape(o, -1)  # (O, N*L)
+        win, _ = self._windows(x, window, stride, pads, dilation, True)
+        cols = np.ascontiguousarray(win).reshape(x.shape[1] * math.prod(window), -1)  # (C*K, N*L)
+        gm = np.moveaxis(g, 1, 0).reshape(o, -1)  # (O, N*L)
         if groups == 1:
             return np.dot(gm, cols.T).reshape(weight_shape)
         per_in = cols.shape[0] // groups

@@ -170,6 +170,36 @@ def test_array_api_defaults_match_numpy_overrides():
     np.testing.assert_allclose(plain.max_unpool(v1, i1, x.shape), np_backend.max_unpool(v2, i2, x.shape))
 
 
+@pytest.mark.parametrize("xshape, wshape, params", [
+    ((3, 4, 9), (6, 2, 3), ((1,), ((2, 0),), (2,), 2)),                            # 1-d, grouped, dilated
+    ((2, 3, 5, 6, 4), (4, 3, 2, 3, 2), ((1, 1, 1), ((1, 0), (0, 2), (1, 1)), (1, 1, 2), 1)),  # 3-d
+    ((2, 1, 6, 5), (4, 1, 3, 3), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # no padding: g not widened
+    ((2, 3, 4, 4), (2, 3, 1, 1), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # 1x1
+])
+def test_numpy_conv_layouts_match_defaults(xshape, wshape, params):
+    # the numpy backend's copy-once im2col layouts and flat-shift col2im against the array-API defaults
+    np_backend = tensorplug.get_backend("numpy")
+
+    class PlainNumpy(tensorplug.ArrayAPIBackend):
+        name = "plain-numpy"
+        xp = np
+
+    plain = PlainNumpy()
+    x = rng.standard_normal(xshape)
+    w = rng.standard_normal(wshape)
+    y = np_backend.conv(x, w, *params)
+    np.testing.assert_allclose(y, plain.conv(x, w, *params), atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(np_backend.conv_weight_grad(x, g, w.shape, *params),
+                               plain.conv_weight_grad(x, g, w.shape, *params), atol=1e-12)
+    gx = np_backend.conv_input_grad(g, w, x.shape, *params)
+    assert gx.shape == x.shape and gx.flags.c_contiguous
+    np.testing.assert_allclose(gx, plain.conv_input_grad(g, w, x.shape, *params), atol=1e-12)
+    # non-contiguous inputs (a transposed view) give the same numbers
+    xt = np.ascontiguousarray(np.swapaxes(x, -1, -2)).swapaxes(-1, -2)
+    np.testing.assert_allclose(np_backend.conv(xt, w, *params), y, atol=1e-12)
+
+
 @pytest.mark.parametrize("call, exc, phrase", [
     (lambda: F.conv2d(tensorplug.randn(2, 3), tensorplug.randn(1, 1, 3, 3)), RuntimeError,
      "Expected 3D (unbatched) or 4D (batched) input to conv2d"),

@@ -17,12 +17,16 @@ computed as ``0.5 * tanh(0.5 * z) + 0.5`` (no overflow, one transcendental
 for all four gates): the input projection and the recurrent weight are
 scaled once per call, so each step is one matmul, one add, one tanh and a
 scale-and-shift.
+
+``RNNLayer`` (tanh or relu) and ``GRULayer`` work the same way; their
+``create_graph`` backward recomputes the sequence with the composite step
+functions (``composite``) and differentiates that graph (``_recompute_grads``).
 """
 from __future__ import annotations
 
 from ..ops.join import MultiOp, apply_multi
 
-__all__ = ["lstm_layer"]
+__all__ = ["lstm_layer", "rnn_layer", "gru_layer"]
 
 
 class LSTMLayer(MultiOp):
@@ -203,3 +207,255 @@ def lstm_layer(xw, h0, c0, w_hh, b_hh, steps, reverse=False):
     ``h0``/``c0`` (B, H) or None (zeros). ``output`` is (steps, B, H).
     """
     return apply_multi(LSTMLayer, (xw, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)
+
+
+def _recompute_grads(ctx, inputs, grads, composite):
+    """Input grads by differentiating ``composite(*inputs)`` (tensorplug ops) with ``create_graph=True``.
+
+    The inputs enter through identity proxies, so the inner backward stops at them: it neither
+    walks the graph that produced the inputs nor mixes paths between inputs that share history.
+    """
+    from ..autograd import grad as autograd_grad
+    edges = ctx._edges
+    proxies = [x * 1 if x is not None and e is not None else x for x, e in zip(inputs, edges)]
+    outs = composite(*proxies)
+    pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+    wanted = [(i, p) for i, p in enumerate(proxies) if p is not None and edges[i] is not None]
+    found = autograd_grad([o for o, _ in pairs], [p for _, p in wanted], [g for _, g in pairs],
+                          create_graph=True, allow_unused=True)
+    result = [None] * len(inputs)
+    for (i, _), g in zip(wanted, found):
+        result[i] = g
+    return tuple(result)
+
+
+def _zeros_state(ref, B, H):
+    from .. import creation
+    return creation.zeros((B, H), dtype=ref.dtype, device=ref.device)
+
+
+class RNNLayer(MultiOp):
+    """inputs: xw (T * B, H), h0 (B, H) or None, w_hh (H, H), b_hh (H,) or None.
+
+    outputs: hidden states (T, B, H) in time order, h_n (B, H). ``relu`` picks the nonlinearity.
+    """
+
+    @staticmethod
+    def forward(ctx, xw, h0, w_hh, b_hh, *, steps, reverse, relu):
+        xp = ctx.backend.xp
+        T = steps
+        TB, H = xw.shape
+        B = TB // T
+        dt = xw.dtype
+        xs = xp.reshape(xw + b_hh if b_hh is not None else xw, (T, B, H))
+        w_t = w_hh.T
+        hs = xp.empty((T + 1, B, H), dtype=dt)
+        first = T if reverse else 0
+        if h0 is None:
+            hs[first, ...] = 0
+        else:
+            hs[first, ...] = h0
+        h = hs[first, ...]
+        matmul = xp.matmul
+        tanh = xp.tanh
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            z = matmul(h, w_t)
+            z += xs[t, ...]
+            slot = t if reverse else t + 1
+            if relu:
+                z[z < 0] = 0
+                hs[slot, ...] = z
+            else:
+                hs[slot, ...] = tanh(z)
+            h = hs[slot, ...]
+        ctx.reverse = reverse
+        ctx.relu = relu
+        ctx.steps = T
+        ctx.arrays = (hs,)
+        out = hs[:T, ...] if reverse else hs[1:, ...]
+        return out, ctx.backend.copy(h)
+
+    @staticmethod
+    def fast_backward(ctx, grads):
+        g_out, g_h = grads
+        xp = ctx.backend.xp
+        (hs,) = ctx.arrays
+        w_hh = ctx._saved[2][0]._data
+        T1, B, H = hs.shape
+        T = T1 - 1
+        dt = hs.dtype
+        reverse = ctx.reverse
+        out = hs[:T, ...] if reverse else hs[1:, ...]
+        prev_h = hs[1:, ...] if reverse else hs[:T, ...]
+        deriv = xp.astype(out > 0, dt) if ctx.relu else 1 - out * out
+        dz_all = xp.empty((T, B, H), dtype=dt)
+        dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
+        matmul = xp.matmul
+        for t in (range(T) if reverse else range(T - 1, -1, -1)):
+            if g_out is not None:
+                dh = dh + g_out[t, ...]
+            dz = dh * deriv[t, ...]
+            dz_all[t, ...] = dz
+            dh = matmul(dz, w_hh)
+        edges = ctx._edges
+        dz2 = xp.reshape(dz_all, (T * B, H))
+        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[2] is not None else None
+        gb = xp.sum(dz2, axis=0) if edges[3] is not None else None
+        return (dz2 if edges[0] is not None else None, dh if edges[1] is not None else None, gw, gb)
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        T, reverse, relu = ctx.steps, ctx.reverse, ctx.relu
+
+        def composite(xw, h0, w_hh, b_hh):
+            TB, H = xw.shape
+            B = TB // T
+            xs = xw.reshape(T, B, H)
+            h = h0 if h0 is not None else _zeros_state(xw, B, H)
+            hs = [None] * T
+            w_t = w_hh.t()
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                z = xs[t] + h @ w_t
+                if b_hh is not None:
+                    z = z + b_hh
+                h = z.relu() if relu else z.tanh()
+                hs[t] = h
+            from .. import ops
+            return ops.stack(hs, 0), h
+        return _recompute_grads(ctx, inputs, grads, composite)
+
+
+class GRULayer(MultiOp):
+    """inputs: xw (T * B, 3H), h0 (B, H) or None, w_hh (3H, H), b_hh (3H,) or None.
+
+    outputs: hidden states (T, B, H) in time order, h_n (B, H). Gates (reset, update, new) as torch:
+    ``n = tanh(x_n + r * (h W_hn^T + b_hn))``, ``h' = (1 - z) * n + z * h``.
+    """
+
+    @staticmethod
+    def forward(ctx, xw, h0, w_hh, b_hh, *, steps, reverse):
+        xp = ctx.backend.xp
+        T = steps
+        TB, G = xw.shape
+        B = TB // T
+        H = G // 3
+        dt = xw.dtype
+        xs = xp.reshape(xw, (T, B, G))
+        if b_hh is not None:
+            # b_hr, b_hz fold into the projection; b_hn stays inside r * (.)
+            xs = xs + xp.concat([b_hh[:2 * H], xp.zeros((H,), dtype=dt)])
+        w_t = w_hh.T
+        b_n = b_hh[2 * H:] if b_hh is not None else None
+        hs = xp.empty((T + 1, B, H), dtype=dt)
+        rz = xp.empty((T, B, 2 * H), dtype=dt)   # sigmoid(r), sigmoid(z)
+        ns = xp.empty((T, B, H), dtype=dt)
+        hns = xp.empty((T, B, H), dtype=dt)      # h W_hn^T + b_hn
+        first = T if reverse else 0
+        if h0 is None:
+            hs[first, ...] = 0
+        else:
+            hs[first, ...] = h0
+        h = hs[first, ...]
+        matmul = xp.matmul
+        tanh = xp.tanh
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            hw = matmul(h, w_t)
+            x_t = xs[t, ...]
+            a = hw[:, :2 * H] + x_t[:, :2 * H]
+            a *= 0.5
+            a = tanh(a)
+            a *= 0.5
+            a += 0.5
+            rz[t, ...] = a
+            hn = hw[:, 2 * H:]
+            if b_n is not None:
+                hn = hn + b_n
+            hns[t, ...] = hn
+            n = tanh(x_t[:, 2 * H:] + a[:, :H] * hn)
+            ns[t, ...] = n
+            slot = t if reverse else t + 1
+            hs[slot, ...] = n + a[:, H:] * (h - n)
+            h = hs[slot, ...]
+        ctx.reverse = reverse
+        ctx.steps = T
+        ctx.arrays = (hs, rz, ns, hns)
+        out = hs[:T, ...] if reverse else hs[1:, ...]
+        return out, ctx.backend.copy(h)
+
+    @staticmethod
+    def fast_backward(ctx, grads):
+        g_out, g_h = grads
+        xp = ctx.backend.xp
+        hs, rz, ns, hns = ctx.arrays
+        w_hh = ctx._saved[2][0]._data
+        T, B, G2 = rz.shape
+        H = G2 // 2
+        dt = hs.dtype
+        reverse = ctx.reverse
+        prev_h = hs[1:, ...] if reverse else hs[:T, ...]
+        r = rz[:, :, :H]
+        z = rz[:, :, H:]
+        drz = rz * (1 - rz)                  # sigmoid'
+        dn_pre = 1 - ns * ns                 # tanh'
+        one_minus_z = 1 - z
+        h_minus_n = prev_h - ns
+        dx_all = xp.empty((T, B, 3 * H), dtype=dt)  # grad of xw (r, z, n pre-activations)
+        dw_all = xp.empty((T, B, 3 * H), dtype=dt)  # grad of h W_hh^T + b_hh
+        dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
+        matmul = xp.matmul
+        for t in (range(T) if reverse else range(T - 1, -1, -1)):
+            if g_out is not None:
+                dh = dh + g_out[t, ...]
+            dan = dh * one_minus_z[t, ...]
+            dan *= dn_pre[t, ...]
+            dx = dx_all[t, ...]
+            dx[:, 2 * H:] = dan
+            dx[:, :H] = dan * hns[t, ...]
+            dx[:, H:2 * H] = dh * h_minus_n[t, ...]
+            dx[:, :2 * H] *= drz[t, ...]
+            dw = dw_all[t, ...]
+            dw[:, :2 * H] = dx[:, :2 * H]
+            dw[:, 2 * H:] = dan * r[t, ...]
+            dh = dh * z[t, ...] + matmul(dw, w_hh)
+        edges = ctx._edges
+        dx2 = xp.reshape(dx_all, (T * B, 3 * H))
+        dw2 = xp.reshape(dw_all, (T * B, 3 * H))
+        gw = matmul(dw2.T, xp.reshape(prev_h, (T * B, H))) if edges[2] is not None else None
+        gb = xp.sum(dw2, axis=0) if edges[3] is not None else None
+        return (dx2 if edges[0] is not None else None, dh if edges[1] is not None else None, gw, gb)
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        T, reverse = ctx.steps, ctx.reverse
+
+        def composite(xw, h0, w_hh, b_hh):
+            TB, G = xw.shape
+            B = TB // T
+            xs = xw.reshape(T, B, G)
+            h = h0 if h0 is not None else _zeros_state(xw, B, G // 3)
+            hs = [None] * T
+            w_t = w_hh.t()
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                hw = h @ w_t
+                if b_hh is not None:
+                    hw = hw + b_hh
+                x_r, x_z, x_n = xs[t].chunk(3, 1)
+                h_r, h_z, h_n = hw.chunk(3, 1)
+                r = (x_r + h_r).sigmoid()
+                z = (x_z + h_z).sigmoid()
+                n = (x_n + r * h_n).tanh()
+                h = n + z * (h - n)
+                hs[t] = h
+            from .. import ops
+            return ops.stack(hs, 0), h
+        return _recompute_grads(ctx, inputs, grads, composite)
+
+
+def rnn_layer(xw, h0, w_hh, b_hh, steps, reverse=False, relu=False):
+    """One Elman RNN layer in one direction over a sequence: ``(output, h_n)`` (see ``lstm_layer``)."""
+    return apply_multi(RNNLayer, (xw, h0, w_hh, b_hh), {"steps": steps, "reverse": reverse, "relu": relu}, 2)
+
+
+def gru_layer(xw, h0, w_hh, b_hh, steps, reverse=False):
+    """One GRU layer in one direction over a sequence: ``(output, h_n)`` (see ``lstm_layer``)."""
+    return apply_multi(GRULayer, (xw, h0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 2)

@@ -1,8 +1,10 @@
 """Recurrent layers: RNN, LSTM, GRU and their cells, with torch's parameter names and layouts.
 
-Each layer projects the whole sequence once (``x @ W_ih.T + b_ih``), then
-steps through time with ``h @ W_hh.T + b_hh``; everything is built from
-differentiable tensor ops, so gradients (and higher order) come for free.
+Each layer projects the whole sequence once (``x @ W_ih.T + b_ih``, one
+``Linear`` node), then runs the recurrence as one fused multi-output node per
+layer and direction (``_rnn_ops``: forward and backprop-through-time on
+arrays; a ``create_graph`` backward made of tensorplug ops for higher order).
+The cells are the same nodes with one step.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from .. import creation
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from ._rnn_ops import lstm_layer
+from ._rnn_ops import gru_layer, lstm_layer, rnn_layer
 from .module import Module
 from .parameter import Parameter
 
@@ -30,30 +32,6 @@ def _cat(tensors, dim):
 def _stack(tensors, dim):
     import tensorplug
     return tensorplug.stack(tensors, dim)
-
-
-# one time step of each cell type; xw = x @ W_ih.T + b_ih already computed ------------------------
-def _rnn_step(xw, h, w_hh, b_hh, relu):
-    pre = xw + F.linear(h, w_hh, b_hh)
-    return pre.relu() if relu else pre.tanh()
-
-
-def _lstm_step(xw, state, w_hh, b_hh):
-    h, c = state
-    gates = xw + F.linear(h, w_hh, b_hh)
-    i, f, g, o = gates.chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c.tanh(), c
-
-
-def _gru_step(xw, h, w_hh, b_hh):
-    hw = F.linear(h, w_hh, b_hh)
-    x_r, x_z, x_n = xw.chunk(3, -1)
-    h_r, h_z, h_n = hw.chunk(3, -1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return n + z * (h - n)
 
 
 class RNNBase(Module):
@@ -152,11 +130,7 @@ class RNNBase(Module):
         expected = (self.num_layers * dirs, batch, self.hidden_size)
         states = hx if isinstance(hx, (tuple, list)) else (hx,)
         if hx is None:
-            # zeros; the fused LSTM layer makes its own (no tensor, no slicing per layer)
-            if self.mode == "LSTM":
-                states = None
-            else:
-                states = (creation.zeros(expected, dtype=input.dtype, device=input.device),)
+            states = None  # zeros: the fused layers make their own (no tensor, no slicing per layer)
         else:
             fixed = []
             for k, state in enumerate(states):
@@ -175,49 +149,38 @@ class RNNBase(Module):
 
     # the recurrence ----------------------------------------------------------------------------
     def _run(self, input, states):
+        """All layers and directions; each is one fused node (see _rnn_ops): the input projection of
+        all steps is one (T*B, in) x (in, G*H) matmul and the recurrence runs on arrays."""
         dirs = 2 if self.bidirectional else 1
         per = 4 if self.bias else 2
         names = self._flat_weights_names
+        mode = self.mode
         layer_input = input
-        lstm = self.mode == "LSTM"
-        finals = [[] for _ in range(2 if lstm else 1)]
+        finals = [[] for _ in range(2 if mode == "LSTM" else 1)]
         steps = input.shape[0]
         for layer in range(self.num_layers):
             outs = []
+            x2 = layer_input.reshape(-1, layer_input.shape[-1])
             for d in range(dirs):
                 k = layer * dirs + d
                 w_ih, w_hh, *b = (getattr(self, n) for n in names[k * per:(k + 1) * per])
                 b_ih, b_hh = b if b else (None, None)
-                if lstm:
-                    # one fused node per layer and direction (see _rnn_ops): the input projection of
-                    # all steps is one (T*B, in) x (in, 4H) matmul, the recurrence runs on arrays
-                    x2 = layer_input.reshape(-1, layer_input.shape[-1])
-                    xw = F.linear(x2, w_ih, b_ih)
-                    h0, c0 = (None, None) if states is None else (states[0][k], states[1][k])
-                    out, h_n, c_n = lstm_layer(xw, h0, c0, w_hh, b_hh, steps, d == 1)
-                    outs.append(out)
-                    finals[0].append(h_n)
-                    finals[1].append(c_n)
-                    continue
-                xw = F.linear(layer_input, w_ih, b_ih)
-                state = tuple(s[k] for s in states)
-                seq = []
-                order = range(steps - 1, -1, -1) if d == 1 else range(steps)
-                for t in order:
-                    state = self._step(xw[t], state, w_hh, b_hh)
-                    seq.append(state[0])
-                if d == 1:
-                    seq.reverse()
-                outs.append(_stack(seq, 0))
-                for j, s in enumerate(state):
+                xw = F.linear(x2, w_ih, b_ih)
+                h0 = None if states is None else states[0][k]
+                if mode == "LSTM":
+                    c0 = None if states is None else states[1][k]
+                    out, *last = lstm_layer(xw, h0, c0, w_hh, b_hh, steps, d == 1)
+                elif mode == "GRU":
+                    out, *last = gru_layer(xw, h0, w_hh, b_hh, steps, d == 1)
+                else:
+                    out, *last = rnn_layer(xw, h0, w_hh, b_hh, steps, d == 1, mode == "RNN_RELU")
+                outs.append(out)
+                for j, s in enumerate(last):
                     finals[j].append(s)
             layer_input = outs[0] if dirs == 1 else _cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, tuple(_stack(f, 0) for f in finals)
-
-    def _step(self, xw, state, w_hh, b_hh):
-        raise NotImplementedError
 
     def _finish(self, output, finals, batched):
         if not batched:
@@ -248,9 +211,6 @@ class RNN(RNNBase):
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
         self.nonlinearity = nonlinearity
 
-    def _step(self, xw, state, w_hh, b_hh):
-        return (_rnn_step(xw, state[0], w_hh, b_hh, self.nonlinearity == "relu"),)
-
     def forward(self, input, hx=None):
         x, states, batched = self._prepare(input, hx)
         output, (h_n,) = self._run(x, states)
@@ -271,9 +231,6 @@ class LSTM(RNNBase):
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
 
-    def _step(self, xw, state, w_hh, b_hh):
-        return _lstm_step(xw, state, w_hh, b_hh)
-
     def forward(self, input, hx=None):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
@@ -293,9 +250,6 @@ class GRU(RNNBase):
 
     def __init__(self, *args, **kwargs):
         super().__init__("GRU", *args, **kwargs)
-
-    def _step(self, xw, state, w_hh, b_hh):
-        return (_gru_step(xw, state[0], w_hh, b_hh),)
 
     def forward(self, input, hx=None):
         x, states, batched = self._prepare(input, hx)
@@ -349,8 +303,7 @@ class RNNCellBase(Module):
         batched = input.dim() == 2
         x = input if batched else input.unsqueeze(0)
         if hx is None:
-            zeros = creation.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
-            return x, (zeros,) * n_states, batched
+            return x, (None,) * n_states, batched  # zeros: the fused layers make their own
         states = tuple(hx) if n_states == 2 else (hx,)
         out = []
         for s in states:
@@ -375,8 +328,8 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
-                      self.nonlinearity == "relu")
+        _, h = rnn_layer(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, 1,
+                         relu=self.nonlinearity == "relu")
         return h if batched else h.squeeze(0)
 
 
@@ -386,8 +339,8 @@ class LSTMCell(RNNCellBase):
     _gates = 4
 
     def forward(self, input, hx=None):
-        x, state, batched = self._prepare(input, hx, 2)
-        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), state, self.weight_hh, self.bias_hh)
+        x, (h, c), batched = self._prepare(input, hx, 2)
+        _, h, c = lstm_layer(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh, 1)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -398,5 +351,5 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        _, h = gru_layer(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, 1)
         return h if batched else h.squeeze(0)

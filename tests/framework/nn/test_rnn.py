@@ -149,7 +149,7 @@ def test_recurrent_errors(call, exc, phrase):
 
 # the fused LSTM layer (nn/_rnn_ops.py) ------------------------------------------------------------
 from tensorplug.autograd import gradgradcheck  # noqa: E402
-from tensorplug.nn._rnn_ops import lstm_layer  # noqa: E402
+from tensorplug.nn._rnn_ops import gru_layer, lstm_layer, rnn_layer  # noqa: E402
 
 
 def _layer_inputs(T=3, B=2, I=3, H=2, bias=True, state=True, seed=0):
@@ -224,3 +224,41 @@ def test_lstm_grad_of_grad_through_module():
     lstm = nn.LSTM(2, 3, 2, bidirectional=True).double()
     x = tensorplug.randn(3, 2, 2, dtype=tensorplug.float64, requires_grad=True)
     assert gradgradcheck(lambda x: lstm(x)[1][1], (x,))
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias, state", [(True, True), (False, False)])
+def test_fused_rnn_gru_layer_gradcheck(kind, reverse, bias, state):
+    g = np.random.default_rng(1)
+    T, B, H = 3, 2, 2
+    G = 3 * H if kind == "gru" else H
+
+    def t(*shape):
+        return tensorplug.tensor(g.standard_normal(shape) * 0.7, requires_grad=True)
+    inputs = [t(T * B, G)] + ([t(B, H)] if state else []) + [t(G, H)] + ([t(G)] if bias else [])
+
+    def f(*args):
+        it = iter(args)
+        xw = next(it)
+        h0 = next(it) if state else None
+        w = next(it)
+        b = next(it) if bias else None
+        if kind == "gru":
+            return gru_layer(xw, h0, w, b, T, reverse)
+        return rnn_layer(xw, h0, w, b, T, reverse, kind == "relu")
+    assert gradcheck(f, tuple(inputs))
+    assert gradgradcheck(f, tuple(inputs))
+    # only h_n used: the output's grad is None in the fused backward
+    assert gradcheck(lambda *a: f(*a)[1], tuple(inputs))
+
+
+@pytest.mark.parametrize("name", ["RNN", "GRU", "RNNCell", "GRUCell", "LSTMCell"])
+def test_fused_layers_grad_of_grad_through_modules(name):
+    m = getattr(nn, name)(2, 3).double()
+    shape = (3, 2, 2) if "Cell" not in name else (2, 2)
+    x = tensorplug.randn(*shape, dtype=tensorplug.float64, requires_grad=True)
+    if name == "LSTMCell":
+        assert gradgradcheck(lambda x: m(x)[1], (x,))
+    else:
+        assert gradgradcheck(lambda x: _flat(m(x))[0], (x,))

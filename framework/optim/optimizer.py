@@ -298,15 +298,26 @@ def bump_step(state):
     return float(t._data)
 
 
-def axpy(y, alpha, x):
-    """``y += alpha * x`` in place, with no temporary when alpha is +1 or -1."""
+def axpy(y, alpha, x, fused=None):
+    """``y += alpha * x`` in place, with no temporary when alpha is +1 or -1.
+
+    ``fused`` is the backend's optional ``axpy(y, alpha, x) -> bool`` (see
+    ``fused_axpy``): one pass over memory (BLAS axpy) instead of a multiply and
+    a subtract; it returns False where it cannot (layout, dtype) and the two
+    passes run instead.
+    """
     if alpha == 1:
         y += x
     elif alpha == -1:
         y -= x
-    elif alpha != 0:
+    elif alpha != 0 and not (fused is not None and fused(y, alpha, x)):
         y += alpha * x
     return y
+
+
+def fused_axpy(backend):
+    """The backend's one-pass in-place ``axpy(y, alpha, x) -> bool``, or None if it has none."""
+    return getattr(backend, "axpy", None)
 
 
 def _cast(param, value, key):

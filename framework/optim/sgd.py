@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with torch's momentum, dampening and Nesterov rules."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, axpy, check_options, check_unsupported
+from .optimizer import Optimizer, axpy, check_options, check_unsupported, fused_axpy
 
 __all__ = ["SGD"]
 
@@ -55,6 +55,8 @@ class SGD(Optimizer):
                 d = p._data
                 g = grad._data
                 s = sign
+                # one memory pass per update where the backend offers it (torch's add_ makes one)
+                fused = fused_axpy(p._backend)
                 if wd != 0:
                     # g' = s*g + wd*p, as a fresh array (the grad itself is never written)
                     g = axpy(d * wd, s, g)
@@ -73,15 +75,15 @@ class SGD(Optimizer):
                     else:
                         buf = buf_t._data
                         buf *= momentum
-                        axpy(buf, s * (1 - dampening), g)
+                        axpy(buf, s * (1 - dampening), g, fused)
                         buf_t._version[0] += 1
                     if nesterov:
-                        axpy(d, -lr * s, g)
-                        axpy(d, -lr * momentum, buf)
+                        axpy(d, -lr * s, g, fused)
+                        axpy(d, -lr * momentum, buf, fused)
                     else:
-                        axpy(d, -lr, buf)
+                        axpy(d, -lr, buf, fused)
                 else:
-                    axpy(d, -lr * s, g)
+                    axpy(d, -lr * s, g, fused)
                 p._version[0] += 1
         return loss
 

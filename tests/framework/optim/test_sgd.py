@@ -101,3 +101,24 @@ def test_float32_parameters_stay_float32():
     SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01).step()
     assert p.dtype == tensorplug.float32
     assert p._data.dtype == p.grad._data.dtype
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.1), dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05),
+                                    dict(lr=0.05, momentum=0.9, dampening=0.3, maximize=True)], ids=str)
+@pytest.mark.parametrize("accept", [True, False], ids=["fused", "declined"])
+def test_backend_axpy_carries_the_updates(monkeypatch, trajectory, kwargs, accept):
+    # a backend may offer a one-pass in-place axpy (BLAS); SGD routes its updates through it,
+    # falls back to two passes where it declines, and the trajectory stays torch's either way
+    backend = tensorplug.zeros(1)._backend
+    calls = []
+
+    def axpy(y, alpha, x):
+        calls.append(alpha)
+        if not accept:
+            return False
+        y += backend.xp.multiply(x, alpha)
+        return True
+
+    monkeypatch.setattr(backend, "axpy", axpy, raising=False)
+    trajectory(SGD, torch.optim.SGD, kwargs, steps=10)
+    assert calls

@@ -206,8 +206,49 @@ class Op(Node):
         ctx._shapes = shapes
         if multi:
             ctx._input_nrs = tuple(getattr(x, "_output_nr", 0) for x in inputs)
+        if cls.save_inputs or cls.save_output:
+            cls._save(ctx, inputs, edges, out, result, dtype)
+        return result
+
+    @classmethod
+    def apply2(cls, a, b):
+        """``apply(a, b)`` for two Tensors on one backend, at least one requiring grad.
+
+        The same node as ``apply`` builds, without its loop over ``*inputs``:
+        binary arithmetic records through here (the per-op path of every graph).
+        """
+        ctx = _new(cls)
+        backend = ctx.backend = a._backend
+        out = cls.forward(ctx, a._data, b._data)
+        dtype = backend.dtype_of(out)
+        if not GradMode.enabled:
+            return _tensor_cls._make(out, dtype, backend)
+        result = _tensor_cls._make(out, dtype, backend, ctx)
+        if a._requires_grad:
+            fn = a.grad_fn
+            ea = a if fn is None else fn
+            sa = a._data.shape
+        else:
+            ea = sa = None
+        if b._requires_grad:
+            fn = b.grad_fn
+            eb = b if fn is None else fn
+            sb = b._data.shape
+        else:
+            eb = sb = None
+        edges = ctx._edges = [ea, eb]
+        ctx._shapes = [sa, sb]
+        if a._output_nr or b._output_nr:
+            ctx._input_nrs = (a._output_nr, b._output_nr)
+        if cls.save_inputs or cls.save_output:
+            cls._save(ctx, (a, b), edges, out, result, dtype)
+        return result
+
+    @classmethod
+    def _save(cls, ctx, inputs, edges, out, result, dtype):
         if cls.save_inputs:
             # numbers are saved as themselves (version None): backward formulas take either
+            Tensor = _tensor_cls
             need = cls.save_needed_by
             saved = []
             for i in cls.save_inputs:
@@ -223,7 +264,6 @@ class Op(Node):
             ctx._saved = saved
         if cls.save_output:
             ctx._out = (out, result._version, result._version[0], dtype)
-        return result
 
     @property
     def saved_tensors(self):

@@ -14,15 +14,18 @@ def binary(op, a, b):
     """Promote ``a`` and ``b`` to torch's result dtype and apply ``op``."""
     # two tensors of one dtype need no promotion
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._dtype is b._dtype:
-        # fast path: same backend and no graph to record: skip the node as well
-        if (op.array_forward and a._backend is b._backend
-                and not ((a._requires_grad or b._requires_grad) and GradMode.enabled)):
+        if a._backend is b._backend:
             try:
-                out = op.forward(None, a._data, b._data)
+                # fast path: no graph to record: skip the node as well
+                if not ((a._requires_grad or b._requires_grad) and GradMode.enabled):
+                    if op.array_forward:
+                        out = op.forward(None, a._data, b._data)
+                        backend = a._backend
+                        return _make(out, backend.dtype_of(out), backend)
+                else:
+                    return op.apply2(a, b)  # a node, without apply's generic input loop
             except ValueError:
                 raise broadcast_error(a._data.shape, b._data.shape) from None
-            backend = a._backend
-            return _make(out, backend.dtype_of(out), backend)
     else:
         a, b = promote(a, b)
     try:

@@ -29,6 +29,16 @@ from ..ops.join import MultiOp, apply_multi
 __all__ = ["lstm_layer", "rnn_layer", "gru_layer"]
 
 
+def _c_transpose(xp, w, scale=None):
+    """``w.T`` (times ``scale`` per column) as a row-major array: BLAS multiplies by it faster than
+    by the transposed view (OpenBLAS sgemm with a transposed B operand: ~35% slower at 32x128x512)."""
+    out = xp.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
+    out[...] = w.T
+    if scale is not None:
+        out *= scale
+    return out
+
+
 class LSTMLayer(MultiOp):
     """inputs: xw (T * B, 4H) (step-major rows), h0 (B, H) or None, c0 (B, H) or None, w_hh (4H, H), b_hh (4H,) or None.
 
@@ -52,7 +62,7 @@ class LSTMLayer(MultiOp):
         shift = xp.full((G,), 0.5, dtype=dt)
         shift[2 * H:3 * H] = 0
         xs = (xw + b_hh) * s if b_hh is not None else xw * s
-        w_s = w_hh.T * s  # (H, 4H)
+        w_s = _c_transpose(xp, w_hh, s)  # (H, 4H)
         acts = xp.empty((T, B, G), dtype=dt)
         # hs / cs hold T + 1 states in time order; the initial state sits before step 0
         # (forward) or after step T-1 (reverse), so step t reads slot t (+1) and writes t + 1 (t)
@@ -124,6 +134,9 @@ class LSTMLayer(MultiOp):
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         dc_next = g_c
         matmul = xp.matmul
+        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
+        stop = T - 1 if reverse else 0
+        need_h0 = ctx._edges[1] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -134,7 +147,8 @@ class LSTMLayer(MultiOp):
             dz4[:, :3, :] = p4[t, :, :3, :] * dc[:, None, :]
             dz4[:, 3, :] = p4[t, :, 3, :] * dh
             dc_next = dc * fgate[t, ...]
-            dh = matmul(xp.reshape(dz4, (B, G)), w_hh)
+            if t != stop or need_h0:
+                dh = matmul(xp.reshape(dz4, (B, G)), w_hh)
         edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, G))
         gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[3] is not None else None
@@ -248,7 +262,7 @@ class RNNLayer(MultiOp):
         B = TB // T
         dt = xw.dtype
         xs = xp.reshape(xw + b_hh if b_hh is not None else xw, (T, B, H))
-        w_t = w_hh.T
+        w_t = _c_transpose(xp, w_hh)
         hs = xp.empty((T + 1, B, H), dtype=dt)
         first = T if reverse else 0
         if h0 is None:
@@ -291,12 +305,16 @@ class RNNLayer(MultiOp):
         dz_all = xp.empty((T, B, H), dtype=dt)
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
+        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
+        stop = T - 1 if reverse else 0
+        need_h0 = ctx._edges[1] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
             dz = dh * deriv[t, ...]
             dz_all[t, ...] = dz
-            dh = matmul(dz, w_hh)
+            if t != stop or need_h0:
+                dh = matmul(dz, w_hh)
         edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, H))
         gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[2] is not None else None
@@ -344,7 +362,7 @@ class GRULayer(MultiOp):
         if b_hh is not None:
             # b_hr, b_hz fold into the projection; b_hn stays inside r * (.)
             xs = xs + xp.concat([b_hh[:2 * H], xp.zeros((H,), dtype=dt)])
-        w_t = w_hh.T
+        w_t = _c_transpose(xp, w_hh)
         b_n = b_hh[2 * H:] if b_hh is not None else None
         hs = xp.empty((T + 1, B, H), dtype=dt)
         rz = xp.empty((T, B, 2 * H), dtype=dt)   # sigmoid(r), sigmoid(z)
@@ -403,6 +421,9 @@ class GRULayer(MultiOp):
         dw_all = xp.empty((T, B, 3 * H), dtype=dt)  # grad of h W_hh^T + b_hh
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
+        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
+        stop = T - 1 if reverse else 0
+        need_h0 = ctx._edges[1] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -416,7 +437,8 @@ class GRULayer(MultiOp):
             dw = dw_all[t, ...]
             dw[:, :2 * H] = dx[:, :2 * H]
             dw[:, 2 * H:] = dan * r[t, ...]
-            dh = dh * z[t, ...] + matmul(dw, w_hh)
+            if t != stop or need_h0:
+                dh = dh * z[t, ...] + matmul(dw, w_hh)
         edges = ctx._edges
         dx2 = xp.reshape(dx_all, (T * B, 3 * H))
         dw2 = xp.reshape(dw_all, (T * B, 3 * H))

@@ -304,9 +304,12 @@ class Op(Node):
             dtype = g._dtype
             backend = g._backend
             if type(out) is tuple:
-                # wrap only the gradients an edge will receive (Add returns g for both inputs)
-                return tuple([None if a is None or e is None else make(a, dtype, backend)
-                              for a, e in zip(out, self._edges)])
+                # wrap only the gradients an edge will receive (Add returns g for both inputs);
+                # a plain loop: a comprehension would cost a frame per node
+                grads = []
+                for a, e in zip(out, self._edges):
+                    grads.append(None if a is None or e is None else make(a, dtype, backend))
+                return tuple(grads)
             return make(out, dtype, backend)
         return self.backward(self, grads[0])
 

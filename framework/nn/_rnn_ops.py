@@ -1,8 +1,8 @@
 """Fused recurrent layers: one graph node per layer and direction for a whole sequence.
 
-``LSTMLayer`` takes the input projection of every time step at once
-(``xw = x @ W_ih.T + b_ih``, shape (T, B, 4H)), the initial state and the
-recurrent weights, and returns three outputs -- the hidden states of every
+``LSTMLayer`` takes the input of every time step at once (T*B rows), the
+weights, biases and initial state, computes the input projection of all steps
+with one matmul, and returns three outputs -- the hidden states of every
 step (T, B, H), ``h_n`` and ``c_n`` -- through the engine's multi-output
 support (``_n_outputs``, ``_output_nr``). Forward runs the recurrence on
 backend arrays and keeps the gate activations; ``fast_backward`` is the
@@ -25,6 +25,7 @@ functions (``composite``) and differentiates that graph (``_recompute_grads``).
 from __future__ import annotations
 
 from ..ops.join import MultiOp, apply_multi
+from . import functional as F
 
 __all__ = ["lstm_layer", "rnn_layer", "gru_layer"]
 
@@ -39,29 +40,46 @@ def _c_transpose(xp, w, scale=None):
     return out
 
 
+def _projection_grads(xp, ctx, dxw, gb=None):
+    """Array grads of ``x``, ``w_ih``, ``b_ih`` (inputs 0-2) from the grad of ``x @ w_ih.T + b_ih``."""
+    edges = ctx._edges
+    x = ctx._saved[0][0]._data
+    w_ih = ctx._saved[1][0]._data
+    gx = xp.matmul(dxw, w_ih) if edges[0] is not None else None
+    gw = xp.matmul(dxw.T, x) if edges[1] is not None else None
+    if edges[2] is not None and gb is None:
+        gb = xp.sum(dxw, axis=0)
+    return gx, gw, gb if edges[2] is not None else None
+
+
 class LSTMLayer(MultiOp):
-    """inputs: xw (T * B, 4H) (step-major rows), h0 (B, H) or None, c0 (B, H) or None, w_hh (4H, H), b_hh (4H,) or None.
+    """inputs: x (T * B, I) (step-major rows), w_ih (4H, I), b_ih (4H,) or None, h0 (B, H) or None,
+    c0 (B, H) or None, w_hh (4H, H), b_hh (4H,) or None.
 
     outputs: hidden states (T, B, H) in time order, h_n (B, H), c_n (B, H).
     ``reverse`` runs the recurrence from the last step to the first (output still in time order).
     """
 
     @staticmethod
-    def forward(ctx, xw, h0, c0, w_hh, b_hh, *, steps, reverse):
+    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, *, steps, reverse):
         xp = ctx.backend.xp
         T = steps
-        TB, G = xw.shape
-        B = TB // T
-        xw = xp.reshape(xw, (T, B, G))
+        B = x.shape[0] // T
+        G = w_ih.shape[0]
         H = G // 4
-        dt = xw.dtype
+        dt = x.dtype
         # per-column scale s and shift: act = tanh(s * z) * s + shift is sigmoid (s=0.5, shift 0.5)
         # for the i, f, o gates and tanh (s=1, shift 0) for the cell gate
         s = xp.full((G,), 0.5, dtype=dt)
         s[2 * H:3 * H] = 1
         shift = xp.full((G,), 0.5, dtype=dt)
         shift[2 * H:3 * H] = 0
-        xs = (xw + b_hh) * s if b_hh is not None else xw * s
+        # the input projection of every step at once, pre-scaled: x @ (W_ih.T * s) + (b_ih + b_hh) * s
+        xs = xp.matmul(x, _c_transpose(xp, w_ih, s))
+        bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+        if bias is not None:
+            xs += bias * s
+        xs = xp.reshape(xs, (T, B, G))
         w_s = _c_transpose(xp, w_hh, s)  # (H, 4H)
         acts = xp.empty((T, B, G), dtype=dt)
         # hs / cs hold T + 1 states in time order; the initial state sits before step 0
@@ -109,7 +127,7 @@ class LSTMLayer(MultiOp):
         g_out, g_h, g_c = grads
         xp = ctx.backend.xp
         acts, hs, cs, tcs = ctx.arrays
-        xw, h0, c0, w_hh, b_hh = ctx._saved_arrays()
+        w_hh = ctx._saved[5][0]._data
         T, B, G = acts.shape
         H = G // 4
         dt = acts.dtype
@@ -136,7 +154,7 @@ class LSTMLayer(MultiOp):
         matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[1] is not None
+        need_h0 = ctx._edges[3] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -151,29 +169,32 @@ class LSTMLayer(MultiOp):
                 dh = matmul(xp.reshape(dz4, (B, G)), w_hh)
         edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, G))
-        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[3] is not None else None
-        gb = xp.sum(dz2, axis=0) if edges[4] is not None else None
-        return (dz2 if edges[0] is not None else None,
-                dh if edges[1] is not None else None,
-                dc_next if edges[2] is not None else None,
-                gw, gb)
-
-    def _saved_arrays(self):
-        return [None if x is None else x._data for x, _ in self._saved]
+        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[5] is not None else None
+        # b_ih and b_hh get the same gradient
+        gb = xp.sum(dz2, axis=0) if edges[2] is not None or edges[6] is not None else None
+        return _projection_grads(xp, ctx, dz2, gb) + (
+            dh if edges[3] is not None else None,
+            dc_next if edges[4] is not None else None,
+            gw, gb if edges[6] is not None else None)
 
     @staticmethod
     def backward(ctx, inputs, grads):
         """The same BPTT with tensorplug ops on gates recomputed from the saved inputs (create_graph)."""
         from .. import creation, ops
-        xw, h0, c0, w_hh, b_hh = inputs
+        x, w_ih, b_ih, h0, c0, w_hh, b_hh = inputs
         g_out, g_h, g_c = grads
         T = ctx.steps
-        TB, G = xw.shape
-        B = TB // T
+        B = x.shape[0] // T
+        G = w_ih.shape[0]
         H = G // 4
         reverse = ctx.reverse
-        z_all = (xw + b_hh if b_hh is not None else xw).reshape(T, B, G)
-        zeros = creation.zeros((B, H), dtype=xw.dtype, device=xw.device)
+        z_all = x @ w_ih.t()
+        if b_ih is not None:
+            z_all = z_all + b_ih
+        if b_hh is not None:
+            z_all = z_all + b_hh
+        z_all = z_all.reshape(T, B, G)
+        zeros = creation.zeros((B, H), dtype=x.dtype, device=x.device)
         h = h0 if h0 is not None else zeros
         c = c0 if c0 is not None else zeros
         order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
@@ -200,27 +221,29 @@ class LSTMLayer(MultiOp):
             dzs[t] = dz
             dh = dz @ w_hh
             dc = dc * f
-        dz_all = ops.stack(dzs, 0)
+        dz2 = ops.stack(dzs, 0).reshape(T * B, G)
         edges = ctx._edges
         gw = gb = None
-        if edges[3] is not None:
+        if edges[5] is not None:
             hp = ops.stack([steps[t][6] for t in range(T)], 0)
-            gw = dz_all.reshape(T * B, G).t() @ hp.reshape(T * B, H)
-        if edges[4] is not None:
-            gb = dz_all.sum((0, 1))
-        return (dz_all.reshape(T * B, G) if edges[0] is not None else None,
-                dh if edges[1] is not None else None,
-                dc if edges[2] is not None else None,
-                gw, gb)
+            gw = dz2.t() @ hp.reshape(T * B, H)
+        if edges[2] is not None or edges[6] is not None:
+            gb = dz2.sum(0)
+        return (dz2 @ w_ih if edges[0] is not None else None,
+                dz2.t() @ x if edges[1] is not None else None,
+                gb if edges[2] is not None else None,
+                dh if edges[3] is not None else None,
+                dc if edges[4] is not None else None,
+                gw, gb if edges[6] is not None else None)
 
 
-def lstm_layer(xw, h0, c0, w_hh, b_hh, steps, reverse=False):
+def lstm_layer(x, w_ih, b_ih, h0, c0, w_hh, b_hh, steps, reverse=False):
     """One LSTM layer in one direction over a sequence: ``(output, h_n, c_n)``.
 
-    ``xw`` is ``x @ W_ih.T + b_ih`` for every step as (steps * B, 4H) rows, step-major;
-    ``h0``/``c0`` (B, H) or None (zeros). ``output`` is (steps, B, H).
+    ``x`` is the input of every step as (steps * B, in) rows, step-major; ``h0``/``c0`` (B, H) or
+    None (zeros); weights as torch's. ``output`` is (steps, B, H).
     """
-    return apply_multi(LSTMLayer, (xw, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)
+    return apply_multi(LSTMLayer, (x, w_ih, b_ih, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)
 
 
 def _recompute_grads(ctx, inputs, grads, composite):
@@ -249,19 +272,23 @@ def _zeros_state(ref, B, H):
 
 
 class RNNLayer(MultiOp):
-    """inputs: xw (T * B, H), h0 (B, H) or None, w_hh (H, H), b_hh (H,) or None.
+    """inputs: x (T * B, I), w_ih (H, I), b_ih (H,) or None, h0 (B, H) or None, w_hh (H, H), b_hh (H,) or None.
 
     outputs: hidden states (T, B, H) in time order, h_n (B, H). ``relu`` picks the nonlinearity.
     """
 
     @staticmethod
-    def forward(ctx, xw, h0, w_hh, b_hh, *, steps, reverse, relu):
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, *, steps, reverse, relu):
         xp = ctx.backend.xp
         T = steps
-        TB, H = xw.shape
-        B = TB // T
-        dt = xw.dtype
-        xs = xp.reshape(xw + b_hh if b_hh is not None else xw, (T, B, H))
+        B = x.shape[0] // T
+        H = w_ih.shape[0]
+        dt = x.dtype
+        xs = xp.matmul(x, _c_transpose(xp, w_ih))
+        bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+        if bias is not None:
+            xs += bias
+        xs = xp.reshape(xs, (T, B, H))
         w_t = _c_transpose(xp, w_hh)
         hs = xp.empty((T + 1, B, H), dtype=dt)
         first = T if reverse else 0
@@ -294,7 +321,7 @@ class RNNLayer(MultiOp):
         g_out, g_h = grads
         xp = ctx.backend.xp
         (hs,) = ctx.arrays
-        w_hh = ctx._saved[2][0]._data
+        w_hh = ctx._saved[4][0]._data
         T1, B, H = hs.shape
         T = T1 - 1
         dt = hs.dtype
@@ -307,7 +334,7 @@ class RNNLayer(MultiOp):
         matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[1] is not None
+        need_h0 = ctx._edges[3] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -317,15 +344,17 @@ class RNNLayer(MultiOp):
                 dh = matmul(dz, w_hh)
         edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, H))
-        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[2] is not None else None
-        gb = xp.sum(dz2, axis=0) if edges[3] is not None else None
-        return (dz2 if edges[0] is not None else None, dh if edges[1] is not None else None, gw, gb)
+        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[4] is not None else None
+        gb = xp.sum(dz2, axis=0) if edges[2] is not None or edges[5] is not None else None
+        return _projection_grads(xp, ctx, dz2, gb) + (
+            dh if edges[3] is not None else None, gw, gb if edges[5] is not None else None)
 
     @staticmethod
     def backward(ctx, inputs, grads):
         T, reverse, relu = ctx.steps, ctx.reverse, ctx.relu
 
-        def composite(xw, h0, w_hh, b_hh):
+        def composite(x, w_ih, b_ih, h0, w_hh, b_hh):
+            xw = F.linear(x, w_ih, b_ih)
             TB, H = xw.shape
             B = TB // T
             xs = xw.reshape(T, B, H)
@@ -344,24 +373,28 @@ class RNNLayer(MultiOp):
 
 
 class GRULayer(MultiOp):
-    """inputs: xw (T * B, 3H), h0 (B, H) or None, w_hh (3H, H), b_hh (3H,) or None.
+    """inputs: x (T * B, I), w_ih (3H, I), b_ih (3H,) or None, h0 (B, H) or None, w_hh (3H, H),
+    b_hh (3H,) or None.
 
     outputs: hidden states (T, B, H) in time order, h_n (B, H). Gates (reset, update, new) as torch:
     ``n = tanh(x_n + r * (h W_hn^T + b_hn))``, ``h' = (1 - z) * n + z * h``.
     """
 
     @staticmethod
-    def forward(ctx, xw, h0, w_hh, b_hh, *, steps, reverse):
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, *, steps, reverse):
         xp = ctx.backend.xp
         T = steps
-        TB, G = xw.shape
-        B = TB // T
+        B = x.shape[0] // T
+        G = w_ih.shape[0]
         H = G // 3
-        dt = xw.dtype
-        xs = xp.reshape(xw, (T, B, G))
+        dt = x.dtype
+        xs = xp.matmul(x, _c_transpose(xp, w_ih))
+        if b_ih is not None:
+            xs += b_ih
         if b_hh is not None:
             # b_hr, b_hz fold into the projection; b_hn stays inside r * (.)
-            xs = xs + xp.concat([b_hh[:2 * H], xp.zeros((H,), dtype=dt)])
+            xs[:, :2 * H] += b_hh[:2 * H]
+        xs = xp.reshape(xs, (T, B, G))
         w_t = _c_transpose(xp, w_hh)
         b_n = b_hh[2 * H:] if b_hh is not None else None
         hs = xp.empty((T + 1, B, H), dtype=dt)
@@ -405,7 +438,7 @@ class GRULayer(MultiOp):
         g_out, g_h = grads
         xp = ctx.backend.xp
         hs, rz, ns, hns = ctx.arrays
-        w_hh = ctx._saved[2][0]._data
+        w_hh = ctx._saved[4][0]._data
         T, B, G2 = rz.shape
         H = G2 // 2
         dt = hs.dtype
@@ -423,7 +456,7 @@ class GRULayer(MultiOp):
         matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[1] is not None
+        need_h0 = ctx._edges[3] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -442,15 +475,16 @@ class GRULayer(MultiOp):
         edges = ctx._edges
         dx2 = xp.reshape(dx_all, (T * B, 3 * H))
         dw2 = xp.reshape(dw_all, (T * B, 3 * H))
-        gw = matmul(dw2.T, xp.reshape(prev_h, (T * B, H))) if edges[2] is not None else None
-        gb = xp.sum(dw2, axis=0) if edges[3] is not None else None
-        return (dx2 if edges[0] is not None else None, dh if edges[1] is not None else None, gw, gb)
+        gw = matmul(dw2.T, xp.reshape(prev_h, (T * B, H))) if edges[4] is not None else None
+        gb = xp.sum(dw2, axis=0) if edges[5] is not None else None
+        return _projection_grads(xp, ctx, dx2) + (dh if edges[3] is not None else None, gw, gb)
 
     @staticmethod
     def backward(ctx, inputs, grads):
         T, reverse = ctx.steps, ctx.reverse
 
-        def composite(xw, h0, w_hh, b_hh):
+        def composite(x, w_ih, b_ih, h0, w_hh, b_hh):
+            xw = F.linear(x, w_ih, b_ih)
             TB, G = xw.shape
             B = TB // T
             xs = xw.reshape(T, B, G)
@@ -473,11 +507,12 @@ class GRULayer(MultiOp):
         return _recompute_grads(ctx, inputs, grads, composite)
 
 
-def rnn_layer(xw, h0, w_hh, b_hh, steps, reverse=False, relu=False):
+def rnn_layer(x, w_ih, b_ih, h0, w_hh, b_hh, steps, reverse=False, relu=False):
     """One Elman RNN layer in one direction over a sequence: ``(output, h_n)`` (see ``lstm_layer``)."""
-    return apply_multi(RNNLayer, (xw, h0, w_hh, b_hh), {"steps": steps, "reverse": reverse, "relu": relu}, 2)
+    return apply_multi(RNNLayer, (x, w_ih, b_ih, h0, w_hh, b_hh),
+                       {"steps": steps, "reverse": reverse, "relu": relu}, 2)
 
 
-def gru_layer(xw, h0, w_hh, b_hh, steps, reverse=False):
+def gru_layer(x, w_ih, b_ih, h0, w_hh, b_hh, steps, reverse=False):
     """One GRU layer in one direction over a sequence: ``(output, h_n)`` (see ``lstm_layer``)."""
-    return apply_multi(GRULayer, (xw, h0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 2)
+    return apply_multi(GRULayer, (x, w_ih, b_ih, h0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 2)

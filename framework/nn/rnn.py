@@ -125,6 +125,10 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.shape[-1]}")
+        wdt = self.weight_ih_l0.dtype
+        if input.dtype != wdt:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({wdt}). Convert "
+                             f"input: input.to({wdt}), or convert model: model.to({input.dtype})")
         batch = input.shape[1]
         dirs = 2 if self.bidirectional else 1
         expected = (self.num_layers * dirs, batch, self.hidden_size)
@@ -150,7 +154,7 @@ class RNNBase(Module):
     # the recurrence ----------------------------------------------------------------------------
     def _run(self, input, states):
         """All layers and directions; each is one fused node (see _rnn_ops): the input projection of
-        all steps is one (T*B, in) x (in, G*H) matmul and the recurrence runs on arrays."""
+        all steps is one (T*B, in) x (in, G*H) matmul inside it and the recurrence runs on arrays."""
         dirs = 2 if self.bidirectional else 1
         per = 4 if self.bias else 2
         names = self._flat_weights_names
@@ -165,15 +169,14 @@ class RNNBase(Module):
                 k = layer * dirs + d
                 w_ih, w_hh, *b = (getattr(self, n) for n in names[k * per:(k + 1) * per])
                 b_ih, b_hh = b if b else (None, None)
-                xw = F.linear(x2, w_ih, b_ih)
                 h0 = None if states is None else states[0][k]
                 if mode == "LSTM":
                     c0 = None if states is None else states[1][k]
-                    out, *last = lstm_layer(xw, h0, c0, w_hh, b_hh, steps, d == 1)
+                    out, *last = lstm_layer(x2, w_ih, b_ih, h0, c0, w_hh, b_hh, steps, d == 1)
                 elif mode == "GRU":
-                    out, *last = gru_layer(xw, h0, w_hh, b_hh, steps, d == 1)
+                    out, *last = gru_layer(x2, w_ih, b_ih, h0, w_hh, b_hh, steps, d == 1)
                 else:
-                    out, *last = rnn_layer(xw, h0, w_hh, b_hh, steps, d == 1, mode == "RNN_RELU")
+                    out, *last = rnn_layer(x2, w_ih, b_ih, h0, w_hh, b_hh, steps, d == 1, mode == "RNN_RELU")
                 outs.append(out)
                 for j, s in enumerate(last):
                     finals[j].append(s)
@@ -300,6 +303,11 @@ class RNNCellBase(Module):
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
                                f"{self.input_size}")
+        if input.dtype != self.weight_ih.dtype:
+            names = {"float64": "Double", "float32": "Float", "float16": "Half", "bfloat16": "BFloat16"}
+            a, b = (names.get(str(d).split(".")[-1], str(d)) for d in (input.dtype, self.weight_ih.dtype))
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {a} and {b}; convert one, "
+                               f"e.g. model.double() or x.float()")
         batched = input.dim() == 2
         x = input if batched else input.unsqueeze(0)
         if hx is None:
@@ -328,7 +336,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        _, h = rnn_layer(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, 1,
+        _, h = rnn_layer(x, self.weight_ih, self.bias_ih, h, self.weight_hh, self.bias_hh, 1,
                          relu=self.nonlinearity == "relu")
         return h if batched else h.squeeze(0)
 
@@ -340,7 +348,7 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h, c), batched = self._prepare(input, hx, 2)
-        _, h, c = lstm_layer(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh, 1)
+        _, h, c = lstm_layer(x, self.weight_ih, self.bias_ih, h, c, self.weight_hh, self.bias_hh, 1)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -351,5 +359,5 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
-        _, h = gru_layer(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh, 1)
+        _, h = gru_layer(x, self.weight_ih, self.bias_ih, h, self.weight_hh, self.bias_hh, 1)
         return h if batched else h.squeeze(0)

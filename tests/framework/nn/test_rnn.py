@@ -152,38 +152,47 @@ from tensorplug.autograd import gradgradcheck  # noqa: E402
 from tensorplug.nn._rnn_ops import gru_layer, lstm_layer, rnn_layer  # noqa: E402
 
 
-def _layer_inputs(T=3, B=2, I=3, H=2, bias=True, state=True, seed=0):
-    g = np.random.default_rng(seed)
+def _t(g, *shape):
+    return tensorplug.tensor(g.standard_normal(shape) * 0.7, requires_grad=True)
 
-    def t(*shape):
-        return tensorplug.tensor(g.standard_normal(shape) * 0.7, requires_grad=True)
-    xw = t(T * B, 4 * H)
-    h0, c0 = (t(B, H), t(B, H)) if state else (None, None)
-    return xw, h0, c0, t(4 * H, H), (t(4 * H) if bias else None)
+
+def _layer_inputs(T=3, B=2, I=3, H=2, bias=True, state=True, seed=0, gates=4):
+    """x, w_ih, b_ih, h0, [c0,] w_hh, b_hh of one fused layer (None where absent)."""
+    g = np.random.default_rng(seed)
+    G = gates * H
+    x, w_ih = _t(g, T * B, I), _t(g, G, I)
+    b_ih, b_hh = (_t(g, G), _t(g, G)) if bias else (None, None)
+    states = [_t(g, B, H) if state else None for _ in range(2 if gates == 4 else 1)]
+    return [x, w_ih, b_ih, *states, _t(g, G, H), b_hh]
+
+
+def _checked(inputs, fn):
+    """``fn`` over the non-None inputs (gradcheck takes tensors only)."""
+    keep = [i for i, a in enumerate(inputs) if a is not None]
+
+    def f(*args):
+        full = list(inputs)
+        for i, a in zip(keep, args):
+            full[i] = a
+        return fn(*full)
+    return f, tuple(inputs[i] for i in keep)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias, state", [(True, True), (False, False)])
 def test_fused_lstm_layer_gradcheck(reverse, bias, state):
-    inputs = [a for a in _layer_inputs(bias=bias, state=state) if a is not None]
-
-    def f(*args):
-        it = iter(args)
-        xw = next(it)
-        h0, c0 = (next(it), next(it)) if state else (None, None)
-        w = next(it)
-        b = next(it) if bias else None
-        return lstm_layer(xw, h0, c0, w, b, 3, reverse)
-    assert gradcheck(f, tuple(inputs))
-    assert gradgradcheck(f, tuple(inputs))
+    f, args = _checked(_layer_inputs(bias=bias, state=state), lambda *a: lstm_layer(*a, 3, reverse))
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
 
 
 def test_fused_lstm_layer_matches_composite_steps():
-    xw, h0, c0, w, b = _layer_inputs(T=4, B=3, H=3)
-    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 4, True)
+    x, w_ih, b_ih, h0, c0, w, b = _layer_inputs(T=4, B=3, H=3)
+    out, hn, cn = lstm_layer(x, w_ih, b_ih, h0, c0, w, b, 4, True)
     h, c, hs = h0, c0, [None] * 4
+    xw = (x @ w_ih.t() + b_ih).reshape(4, 3, 12)
     for t in range(3, -1, -1):
-        i, f, g, o = (xw.reshape(4, 3, 12)[t] + h @ w.t() + b).chunk(4, 1)
+        i, f, g, o = (xw[t] + h @ w.t() + b).chunk(4, 1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         h = o.sigmoid() * c.tanh()
         hs[t] = h
@@ -192,31 +201,32 @@ def test_fused_lstm_layer_matches_composite_steps():
     np.testing.assert_allclose(hn.detach().numpy(), hs[0].detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(cn.detach().numpy(), c.detach().numpy(), atol=1e-12)
     # fast (array) backward and create_graph backward agree, and only c_n used (no grad for output/h_n)
+    every = (x, w_ih, b_ih, h0, c0, w, b)
     for use in ((out, cn), (cn,), (hn,)):
         loss = sum((u ** 3).sum() for u in use)
-        fast = tensorplug.autograd.grad(loss, (xw, h0, c0, w, b), retain_graph=True)
-        slow = tensorplug.autograd.grad(loss, (xw, h0, c0, w, b), create_graph=True)
+        fast = tensorplug.autograd.grad(loss, every, retain_graph=True)
+        slow = tensorplug.autograd.grad(loss, every, create_graph=True)
         for a, s_ in zip(fast, slow):
             assert s_.requires_grad
             np.testing.assert_allclose(a.numpy(), s_.detach().numpy(), atol=1e-12)
 
 
 def test_fused_lstm_layer_graph_rules():
-    xw, h0, c0, w, b = _layer_inputs()
-    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 3)
+    inputs = _layer_inputs()
+    out, hn, cn = lstm_layer(*inputs, 3)
     assert out.grad_fn is hn.grad_fn is cn.grad_fn and (out._output_nr, hn._output_nr, cn._output_nr) == (0, 1, 2)
-    assert hn._data is not out._data[-1] and not np.shares_memory(hn.detach().numpy(), out.detach().numpy())
+    assert not np.shares_memory(hn.detach().numpy(), out.detach().numpy())
     out.sum().backward(retain_graph=True)
     out.sum().backward()
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         out.sum().backward()
-    out, hn, cn = lstm_layer(xw, h0, c0, w, b, 3)
+    out, hn, cn = lstm_layer(*inputs, 3)
     loss = out.sum()
     out.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
     with tensorplug.no_grad():
-        out2, _, _ = lstm_layer(xw, h0, c0, w, b, 3)
+        out2, _, _ = lstm_layer(*inputs, 3)
     assert out2.grad_fn is None and not out2.requires_grad
 
 
@@ -230,27 +240,15 @@ def test_lstm_grad_of_grad_through_module():
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias, state", [(True, True), (False, False)])
 def test_fused_rnn_gru_layer_gradcheck(kind, reverse, bias, state):
-    g = np.random.default_rng(1)
-    T, B, H = 3, 2, 2
-    G = 3 * H if kind == "gru" else H
-
-    def t(*shape):
-        return tensorplug.tensor(g.standard_normal(shape) * 0.7, requires_grad=True)
-    inputs = [t(T * B, G)] + ([t(B, H)] if state else []) + [t(G, H)] + ([t(G)] if bias else [])
-
-    def f(*args):
-        it = iter(args)
-        xw = next(it)
-        h0 = next(it) if state else None
-        w = next(it)
-        b = next(it) if bias else None
-        if kind == "gru":
-            return gru_layer(xw, h0, w, b, T, reverse)
-        return rnn_layer(xw, h0, w, b, T, reverse, kind == "relu")
-    assert gradcheck(f, tuple(inputs))
-    assert gradgradcheck(f, tuple(inputs))
+    inputs = _layer_inputs(bias=bias, state=state, seed=1, gates=3 if kind == "gru" else 1)
+    if kind == "gru":
+        f, args = _checked(inputs, lambda *a: gru_layer(*a, 3, reverse))
+    else:
+        f, args = _checked(inputs, lambda *a: rnn_layer(*a, 3, reverse, kind == "relu"))
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
     # only h_n used: the output's grad is None in the fused backward
-    assert gradcheck(lambda *a: f(*a)[1], tuple(inputs))
+    assert gradcheck(lambda *a: f(*a)[1], args)
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "RNNCell", "GRUCell", "LSTMCell"])
@@ -262,3 +260,11 @@ def test_fused_layers_grad_of_grad_through_modules(name):
         assert gradgradcheck(lambda x: m(x)[1], (x,))
     else:
         assert gradgradcheck(lambda x: _flat(m(x))[0], (x,))
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_input_dtype_must_match_weights(name):
+    with pytest.raises(ValueError, match="does not match weight dtype"):
+        getattr(nn, name)(3, 4)(tensorplug.randn(5, 2, 3, dtype=tensorplug.float64))
+    with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype"):
+        getattr(nn, name + "Cell")(3, 4)(tensorplug.randn(2, 3, dtype=tensorplug.float64))

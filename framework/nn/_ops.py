@@ -43,6 +43,23 @@ class Linear(Op):
                 gb = g2.sum(0)
         return gx, gw, gb
 
+    @staticmethod
+    def fast_backward(ctx, g):
+        # the same formulas on arrays: no transpose/matmul/sum ops dispatched per step
+        x, w = ctx.saved_arrays()
+        xp = ctx.backend.xp
+        edges = ctx._edges
+        gx = xp.matmul(g, w) if edges[0] is not None else None
+        gw = gb = None
+        if edges[1] is not None or edges[2] is not None:
+            g2 = xp.reshape(g, (-1, w.shape[0])) if g.ndim != 2 else g
+            if edges[1] is not None:
+                x2 = xp.reshape(x, (-1, w.shape[1])) if x.ndim != 2 else x
+                gw = xp.matmul(g2.T, x2)
+            if edges[2] is not None:
+                gb = xp.sum(g2, axis=0)
+        return gx, gw, gb
+
 
 # activations -----------------------------------------------------------------------
 
@@ -315,6 +332,33 @@ class CrossEntropy(Op):
             return grad * g.unsqueeze(1), None
         if ctx.reduction == "mean":
             g = g / ctx.tensor(ctx.denom)
+        return grad * g, None
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        # backward's formula on arrays (no graph of it is built): no op dispatch per term
+        ctx.saved_arrays()  # the version check of the saved logits
+        xp = ctx.backend.xp
+        logp = ctx.logp
+        m, c = logp.shape
+        dtype = logp.dtype
+        grad = xp.exp(logp)
+        onehot = xp.reshape(ctx.safe, (m, 1)) == xp.arange(c, dtype=ctx.safe.dtype)
+        grad -= xp.astype(onehot, dtype)
+        grad *= xp.reshape(ctx.w_t * (1 - ctx.smoothing), (m, 1))
+        eps = ctx.smoothing
+        if eps:
+            p = xp.exp(logp)
+            valid = xp.reshape(xp.astype(ctx.valid, dtype), (m, 1)) * (eps / c)
+            if ctx.weight is not None:
+                w = ctx.weight
+                grad += (p * xp.sum(w) - xp.reshape(w, (1, c))) * valid
+            else:
+                grad += (p * c - 1) * valid
+        if ctx.reduction == "none":
+            return grad * xp.reshape(g, (m, 1)), None
+        if ctx.reduction == "mean":
+            g = g / ctx.denom
         return grad * g, None
 
 

@@ -353,8 +353,12 @@ class ArrayAPIBackend(Backend):
             index = coord if index is None else index * spatial[i] + coord
         return values, xp.astype(index, xp.int64)
 
-    def max_unpool(self, values, index, shape):
-        """Zeros of ``shape`` (N, C, *S) with ``values`` added at flat per-plane ``index`` (repeats add up)."""
+    def max_unpool(self, values, index, shape, unique=False):
+        """Zeros of ``shape`` (N, C, *S) with ``values`` added at flat per-plane ``index`` (repeats add up).
+
+        ``unique=True`` promises no index repeats within a plane (non-overlapping pooling windows),
+        so a backend may write the values instead of adding them.
+        """
         xp = self.xp
         n, c = shape[:2]
         zeros = xp.zeros((n, c, math.prod(shape[2:])), dtype=values.dtype)

@@ -99,7 +99,8 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
             return (self._fast or self._dispatcher()).run(
                 "max_pool", "max_pool", (x, window, stride, pads, dilation), super().max_pool)
 
-    def max_unpool(self, values, index, shape):
+    def max_unpool(self, values, index, shape, unique=False):
+        # the kernel adds (atomically), which is right whether or not the indices repeat
         with self._dev:
             return (self._fast or self._dispatcher()).run(
                 "max_unpool", "max_unpool", (values, index, shape), super().max_unpool)

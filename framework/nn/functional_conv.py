@@ -152,9 +152,10 @@ class PlaneGather(Op):
     """
 
     @staticmethod
-    def forward(ctx, x, index, values=None):
+    def forward(ctx, x, index, values=None, unique=False):
         ctx.shape = tuple(x.shape)
         ctx.index = ctx.tensor(index)
+        ctx.unique = unique
         if values is not None:
             return values
         xp = ctx.backend.xp
@@ -165,18 +166,23 @@ class PlaneGather(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return PlaneScatter.apply(g, ctx.index, shape=ctx.shape), None
+        return PlaneScatter.apply(g, ctx.index, shape=ctx.shape, unique=ctx.unique), None
 
 
 class PlaneScatter(Op):
+    """``unique``: no index repeats within a plane (windows that do not overlap)."""
+
     @staticmethod
-    def forward(ctx, g, index, shape):
+    def forward(ctx, g, index, shape, unique=False):
         ctx.index = ctx.tensor(index)
+        ctx.unique = unique
+        if unique:
+            return ctx.backend.max_unpool(g, index, shape, unique=True)
         return ctx.backend.max_unpool(g, index, shape)
 
     @staticmethod
     def backward(ctx, h):
-        return PlaneGather.apply(h, ctx.index), None
+        return PlaneGather.apply(h, ctx.index, unique=ctx.unique), None
 
 
 class MaxUnpool(Op):
@@ -422,7 +428,10 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     outs, pads = _pool_geometry(shape[2:], window, stride, pad, dilation, ceil_mode, shape)
     values, index = x._backend.max_pool(x._data, window, stride, pads, dilation)
     idx = Tensor._make(index, _dt.int64, x._backend)
-    out = PlaneGather.apply(x, idx, values=values)
+    # windows that do not overlap select each input element at most once (without left padding,
+    # which an all -inf window could select, every index is inside its plane)
+    unique = not any(pad) and all(s >= d * (w - 1) + 1 for s, w, d in zip(stride, window, dilation))
+    out = PlaneGather.apply(x, idx, values=values, unique=unique)
     if unbatched:
         out = out.squeeze(0)
         idx = idx.squeeze(0)

@@ -173,12 +173,17 @@ def test_array_api_defaults_match_numpy_overrides():
 @pytest.mark.parametrize("xshape, wshape, params", [
     ((3, 4, 9), (6, 2, 3), ((1,), ((2, 0),), (2,), 2)),                            # 1-d, grouped, dilated
     ((2, 3, 5, 6, 4), (4, 3, 2, 3, 2), ((1, 1, 1), ((1, 0), (0, 2), (1, 1)), (1, 1, 2), 1)),  # 3-d
-    ((2, 1, 6, 5), (4, 1, 3, 3), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # no padding: g not widened
+    ((3, 1, 6, 5), (4, 1, 3, 3), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # no padding: g not widened
+    ((5, 4, 7, 6), (6, 2, 3, 2), ((2, 1), ((1, 2), (0, 1)), (1, 2), 2)),          # strided, grouped
     ((2, 3, 4, 4), (2, 3, 1, 1), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # 1x1
 ])
-def test_numpy_conv_layouts_match_defaults(xshape, wshape, params):
-    # the numpy backend's copy-once im2col layouts and flat-shift col2im against the array-API defaults
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_numpy_conv_layouts_match_defaults(xshape, wshape, params, chunk, monkeypatch):
+    # the numpy backend's copy-once im2col layouts and flat-shift col2im against the array-API
+    # defaults, in one batch chunk and (chunk=1 byte) one sample per chunk
     np_backend = tensorplug.get_backend("numpy")
+    if chunk is not None:
+        monkeypatch.setattr(np_backend, "_CHUNK", chunk)
 
     class PlainNumpy(tensorplug.ArrayAPIBackend):
         name = "plain-numpy"

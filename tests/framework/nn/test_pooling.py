@@ -38,6 +38,10 @@ MAX_CASES = [
     dict(kernel_size=3, stride=2, ceil_mode=True),
     dict(kernel_size=(3, 2), stride=(2, 3), padding=1, dilation=2, ceil_mode=True),
     dict(kernel_size=3, stride=1, padding=1),
+    # windows that do not overlap: the backward writes instead of adding (unique indices)
+    dict(kernel_size=2, stride=3, ceil_mode=True),
+    dict(kernel_size=(2, 3), stride=(2, 3)),
+    dict(kernel_size=2, stride=2, dilation=(1, 2)),  # dilated windows overlap: adding path
 ]
 
 
@@ -53,6 +57,34 @@ def test_max_pool_ties_and_nan_follow_torch():
     x0[0, 0, 0, 1] = np.nan
     _compare(lambda x: F.max_pool2d(x, 2, return_indices=True), lambda x: TF.max_pool2d(x, 2, return_indices=True),
              x0, indices=True)
+
+
+def test_max_pool_relu_ties_cnn_shape_follow_torch():
+    # the CNN pattern: relu zeros tie in most windows; the first maximum gets the gradient
+    x0 = np.maximum(rng.standard_normal((4, 8, 28, 28)), 0)
+    _compare(lambda x: F.max_pool2d(F.relu(x), 2, return_indices=True),
+             lambda x: TF.max_pool2d(TF.relu(x), 2, return_indices=True), x0, indices=True)
+
+
+def test_max_unpool_unique_writes_match_adding(backend):
+    # backend.max_unpool(..., unique=True) (a store) against the adding default
+    x = rng.standard_normal((2, 3, 6, 8))
+    b = tensorplug.get_backend(backend)
+    values, index = b.max_pool(b.asarray(x), (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
+    np.testing.assert_array_equal(b.to_numpy(b.max_unpool(values, index, x.shape, unique=True)),
+                                  b.to_numpy(b.max_unpool(values, index, x.shape)))
+
+
+@pytest.mark.parametrize("shape, kw", [((1, 1, 4, 4), dict(kernel_size=2, padding=1)),
+                                       ((1, 2, 5), dict(kernel_size=3, stride=2, padding=1)),
+                                       ((1, 1, 5, 6), dict(kernel_size=3, stride=1, padding=1, dilation=2))])
+def test_max_pool_all_neg_inf_with_padding_follows_torch(shape, kw):
+    # every window is -inf: torch picks each window's first input element, never the padding
+    x0 = np.full(shape, -np.inf)
+    x0.flat[::3] = 1.0 if kw.get("dilation") else -np.inf
+    fn, tfn = (F.max_pool1d, TF.max_pool1d) if len(shape) == 3 else (F.max_pool2d, TF.max_pool2d)
+    _compare(lambda x: fn(x, return_indices=True, **kw), lambda x: tfn(x, return_indices=True, **kw), x0,
+             indices=True)
 
 
 def test_max_pool_window_wider_than_input_row():

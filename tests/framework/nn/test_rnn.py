@@ -140,6 +140,8 @@ def test_dropout_between_layers_only_in_training():
     (lambda: nn.LSTMCell(3, 4)(tensorplug.randn(2, 3), (tensorplug.randn(3, 4), tensorplug.randn(3, 4))),
      RuntimeError, "Input batch size 2 doesn't match hidden0 batch size 3"),
     (lambda: nn.RNN(3, 4, dropout=1.5), ValueError, "dropout should be a number in range [0, 1]"),
+    (lambda: nn.LSTM(3, 4)(tensorplug.randn(0, 2, 3)), RuntimeError,
+     "Expected sequence length to be larger than 0 in RNN"),
 ])
 def test_recurrent_errors(call, exc, phrase):
     with pytest.raises(exc) as info:
@@ -268,3 +270,8 @@ def test_input_dtype_must_match_weights(name):
         getattr(nn, name)(3, 4)(tensorplug.randn(5, 2, 3, dtype=tensorplug.float64))
     with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype"):
         getattr(nn, name + "Cell")(3, 4)(tensorplug.randn(2, 3, dtype=tensorplug.float64))
+
+
+def test_empty_batch():
+    out, h = nn.GRU(3, 4, bidirectional=True)(tensorplug.randn(5, 0, 3))
+    assert tuple(out.shape) == (5, 0, 8) and tuple(h.shape) == (2, 0, 4)

@@ -575,3 +575,4 @@ ByteTensor = _legacy_class(_dt.uint8)
 BoolTensor = _legacy_class(_dt.bool_)
 
 _function._tensor_cls = Tensor
+_function._make = Tensor._make

@@ -18,6 +18,7 @@ from .grad_mode import GradMode
 __all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
 
 _tensor_cls = None  # set by tensorplug.tensor to break the import cycle
+_make = None  # Tensor._make, set with it: a global read, not a class attribute lookup per op
 _new = object.__new__
 
 
@@ -200,8 +201,8 @@ class Op(Node):
         backend = ctx.backend  # a move between devices (ToBackend) sets its target here
         dtype = backend.dtype_of(out)
         if not (grad and GradMode.enabled):
-            return Tensor._make(out, dtype, backend)
-        result = Tensor._make(out, dtype, backend, ctx)
+            return _make(out, dtype, backend)
+        result = _make(out, dtype, backend, ctx)
         ctx._edges = edges
         ctx._shapes = shapes
         if multi:
@@ -222,8 +223,8 @@ class Op(Node):
         out = cls.forward(ctx, a._data, b._data)
         dtype = backend.dtype_of(out)
         if not GradMode.enabled:
-            return _tensor_cls._make(out, dtype, backend)
-        result = _tensor_cls._make(out, dtype, backend, ctx)
+            return _make(out, dtype, backend)
+        result = _make(out, dtype, backend, ctx)
         if a._requires_grad:
             fn = a.grad_fn
             ea = a if fn is None else fn
@@ -300,7 +301,7 @@ class Op(Node):
         if fast is not None and not GradMode.enabled:
             g = grads[0]
             out = fast(self, g._data)
-            make = _tensor_cls._make
+            make = _make
             dtype = g._dtype
             backend = g._backend
             if type(out) is tuple:

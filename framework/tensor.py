@@ -15,6 +15,7 @@ from .registry import default_backend, get_backend
 __all__ = ["Tensor", "Size", "tensor", "is_tensor"]
 
 _new = object.__new__
+_next_seq = _function.next_seq
 
 
 class Size(tuple):
@@ -59,7 +60,12 @@ class Tensor:
         t._data = data
         t._dtype = dtype
         t._backend = backend
-        t._requires_grad = grad_fn is not None
+        if grad_fn is None:
+            t._requires_grad = False
+        else:
+            t._requires_grad = True
+            # creation order: every node is numbered after the nodes of its inputs (the engine's queue)
+            grad_fn._seq = _next_seq()
         t.grad_fn = grad_fn
         t._grad = None
         t._version = [0]
@@ -70,6 +76,7 @@ class Tensor:
         return t
 
     def _set_history(self, node, output_nr=0):
+        node._seq = _next_seq()
         self.grad_fn = node
         self._output_nr = output_nr
         self._requires_grad = True

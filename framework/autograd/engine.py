@@ -1,5 +1,7 @@
-"""The reverse-mode engine: one topological sort, one reverse loop."""
+"""The reverse-mode engine: a queue of the nodes holding gradients, newest first."""
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 from .function import Node, node_hooks
 from .grad_mode import GradMode
@@ -8,7 +10,7 @@ __all__ = ["run_backward"]
 
 
 def _topological_order(roots):
-    """Nodes reachable from ``roots``, each after every node that consumes it."""
+    """Nodes reachable from ``roots``, each after every node that consumes it (autograd.grad's pruning)."""
     order = []
     seen = set()
     for root in roots:
@@ -47,6 +49,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = None
 
     pending = {}
+    queue = []
     root_nodes = []
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
@@ -61,19 +64,20 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             slot = pending.get(node)
             if slot is None:
                 slot = pending[node] = [None] * node._n_outputs
+                heappush(queue, (-node._seq, node))
             nr = tensor._output_nr
             slot[nr] = g if slot[nr] is None else slot[nr] + g
             root_nodes.append(node)
 
         anomaly = GradMode.anomaly
-        order = _topological_order(root_nodes)
-        needed = None if capture is None else _needed(order, capture)
+        needed = None if capture is None else _needed(_topological_order(root_nodes), capture)
         # checked once: with no node hooks anywhere and nothing captured, skip the per-node lookups
         slow = capture is not None or node_hooks[0]
-        for node in order:
-            node_grads = pending.pop(node, None)
-            if node_grads is None:
-                continue
+        # nodes that hold gradients, newest first: every consumer of a node is newer than it, so
+        # a node leaves the queue after all its gradients arrived (torch's order; no graph sort)
+        while queue:
+            node = heappop(queue)[1]
+            node_grads = pending.pop(node)
             if slow:
                 hooks = node._tensor_hooks
                 if hooks:
@@ -118,6 +122,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 if isinstance(edge, Node):
                     slot = pending.get(edge)
                     if slot is None:
+                        heappush(queue, (-edge._seq, edge))
                         if edge._n_outputs == 1:
                             # single-output consumer: the first gradient needs no accumulation
                             pending[edge] = [g]

@@ -11,6 +11,7 @@ forward and backward see Tensors.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 from .grad_mode import GradMode
@@ -31,6 +32,11 @@ def _Tensor():
 node_hooks = [False]
 
 
+# numbers nodes in creation order (Tensor._make and _set_history): a node is always numbered
+# after the nodes it consumes, so the engine runs the highest number first, as torch does
+next_seq = itertools.count(1).__next__
+
+
 def note_node_hook():
     """Tell the engine that some node now carries a hook (checked once per backward)."""
     node_hooks[0] = True
@@ -49,6 +55,8 @@ class Node:
     _saved = ()
     # a class default, so the engine reads it as a plain attribute (no getattr fallback)
     _n_outputs = 1
+    # creation number, set when the node gets its first output (see next_seq)
+    _seq = 0
     # class defaults the engine reads when hooks exist (instances set their own); the
     # engine never touches the instance __dict__, which CPython would have to materialise
     _input_nrs = None
@@ -284,7 +292,12 @@ class Op(Node):
                 f"one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: output 0 of {self.node_name} is at version {version[0]}; expected version "
                 f"{saved_version} instead. Hint: replace the in-place operation with its out-of-place form.")
-        return _tensor_cls._make(out, dtype, self.backend, self if GradMode.enabled else None)
+        t = _make(out, dtype, self.backend)
+        if GradMode.enabled:
+            # set by hand: _make would renumber this node, which its consumers already follow
+            t.grad_fn = self
+            t._requires_grad = True
+        return t
 
     def tensor(self, array):
         """Wrap a constant array saved in forward (a mask, indices) as a Tensor."""

@@ -37,21 +37,6 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
     def copy(self, array):
         return array.copy()
 
-    def axpy(self, y, alpha, x):
-        """``y += alpha * x`` in place in one pass over memory (BLAS axpy); False where it cannot.
-
-        NumPy has no fused multiply-add, so ``y += alpha * x`` reads and writes memory twice; SciPy's
-        BLAS wrappers, where SciPy is installed, do it once (SGD's step is memory-bound).
-        """
-        if (y.shape != x.shape or y.dtype != x.dtype or y.dtype.char not in "fd"
-                or not (y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable)):
-            return False  # gradients can be broadcast views; leave those to the two-pass path
-        blas = _blas()
-        if blas is None:
-            return False
-        blas[y.dtype.char](x.reshape(-1), y.reshape(-1), a=alpha)
-        return True
-
     def erf(self, x):
         from math import erf
         # vectorised erf without scipy: numpy has none, math.erf is exact
@@ -276,17 +261,3 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         # repeats add up: one bincount over global positions, much faster than np.add.at
         out = np.bincount((index + offsets).ravel(), weights=values.ravel(), minlength=n * c * plane)
         return out.astype(values.dtype, copy=False).reshape(shape)
-
-
-_BLAS = []
-
-
-def _blas():
-    """SciPy's saxpy/daxpy, looked up once; None without SciPy."""
-    if not _BLAS:
-        try:
-            from scipy.linalg.blas import daxpy, saxpy
-            _BLAS.append({"f": saxpy, "d": daxpy})
-        except ImportError:
-            _BLAS.append(None)
-    return _BLAS[0]

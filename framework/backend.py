@@ -350,6 +350,10 @@ class ArrayAPIBackend(Backend):
             base = xp.arange(out[i], dtype=arg.dtype) * stride[i] - pads[i][0]
             base = xp.reshape(base, (out[i],) + (1,) * (k - 1 - i))
             coord = base + off * dilation[i]
+            # an all -inf window picks its first element, which can be left padding: torch reports the
+            # window's first in-bounds element instead
+            first = xp.where(base < 0, base + ((dilation[i] - 1 - base) // dilation[i]) * dilation[i], base)
+            coord = xp.where(coord < 0, first, coord)
             index = coord if index is None else index * spatial[i] + coord
         return values, xp.astype(index, xp.int64)
 

@@ -78,8 +78,9 @@ def test_max_unpool_unique_writes_match_adding(backend):
 @pytest.mark.parametrize("shape, kw", [((1, 1, 4, 4), dict(kernel_size=2, padding=1)),
                                        ((1, 2, 5), dict(kernel_size=3, stride=2, padding=1)),
                                        ((1, 1, 5, 6), dict(kernel_size=3, stride=1, padding=1, dilation=2))])
-def test_max_pool_all_neg_inf_with_padding_follows_torch(shape, kw):
+def test_max_pool_all_neg_inf_with_padding_follows_torch(shape, kw, backend):
     # every window is -inf: torch picks each window's first input element, never the padding
+    # (on every backend: the array-API default and the NumPy override)
     x0 = np.full(shape, -np.inf)
     x0.flat[::3] = 1.0 if kw.get("dilation") else -np.inf
     fn, tfn = (F.max_pool1d, TF.max_pool1d) if len(shape) == 3 else (F.max_pool2d, TF.max_pool2d)

@@ -19,6 +19,12 @@ def check_leaf(x):
         if x.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
                                "Do it under `with tensorplug.no_grad():`, or on x.data, or clone x first.")
+        if getattr(x.grad_fn, "returns_views", False):
+            raise RuntimeError(
+                f"Output {x._output_nr} of {x.grad_fn.node_name} is a view and is being modified inplace. This "
+                f"view is the output of a function that returns multiple views. Such functions do not allow "
+                f"the output views to be modified inplace. You should replace the inplace operation by an "
+                f"out-of-place one (or clone the piece first).")
         view = getattr(x, "_view", None)
         if view is not None and view[0].grad_fn is None and view[0]._requires_grad:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "

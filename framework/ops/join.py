@@ -150,6 +150,7 @@ class Split(MultiOp):
     """The pieces of one dim, ``sizes`` long; backward concatenates the pieces' grads once."""
 
     saves = False
+    returns_views = True  # torch refuses in-place writes to such outputs under grad (ops/inplace.py)
 
     @staticmethod
     def forward(ctx, x, *, axis, sizes):
@@ -195,6 +196,7 @@ class Unbind(MultiOp):
     """The slices along one dim (removed); backward stacks the slices' grads once."""
 
     saves = False
+    returns_views = True
 
     @staticmethod
     def forward(ctx, x, *, axis):

@@ -24,6 +24,7 @@ from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from ._format import set_printoptions
 from .generator import Generator, default_generator
+from .threads import set_num_threads, get_num_threads
 from . import autograd, ops, registry
 
 half = float16

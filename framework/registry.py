@@ -75,6 +75,7 @@ class _Registry:
         self._env_reason = None
         self._providers = {}
         self.seed = None
+        self.num_threads = None
 
     # discovery ----------------------------------------------------------------
     def _load(self):
@@ -287,6 +288,8 @@ class _Registry:
             backend = spec.factory(index)
             if self.seed is not None:
                 backend.manual_seed(self.seed)
+            if self.num_threads is not None and hasattr(backend, "set_num_threads"):
+                backend.set_num_threads(self.num_threads)
             self._instances[key] = backend
         return backend
 

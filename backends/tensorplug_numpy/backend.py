@@ -37,6 +37,16 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
     def copy(self, array):
         return array.copy()
 
+    def set_num_threads(self, n):
+        """Limit NumPy's BLAS to ``n`` threads (through threadpoolctl, which finds the loaded BLAS)."""
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=n, user_api="blas")
+
+    def get_num_threads(self):
+        from threadpoolctl import threadpool_info
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        return max(counts) if counts else 1
+
     def erf(self, x):
         from math import erf
         # vectorised erf without scipy: numpy has none, math.erf is exact

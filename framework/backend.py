@@ -63,6 +63,45 @@ class Backend:
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r} on {self.device}>"
 
+    # optional fused operations -------------------------------------------------------
+    # The frontend offers these to every backend and computes with array operations where one
+    # declines (returns False / NotImplemented): a backend implements what it does in fewer memory
+    # passes or kernel launches. Arrays are the backend's own; updates happen in place; ``sign`` is
+    # -1.0 for ``maximize``. A backend may decline any call (dtype, layout, size) at its discretion.
+
+    def axpy(self, y, alpha, x):
+        """``y += alpha * x`` in one pass; True when done."""
+        return False
+
+    def fused_sgd(self, p, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, sign, first):
+        """One SGD update of ``p`` (torch's formula; ``buf`` is the momentum buffer or None, set to the
+        update direction when ``first``); True when done."""
+        return False
+
+    def fused_adam(self, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):
+        """One Adam update: ``p *= decay``, ``d = sign*g + weight_decay*p``, ``m``/``v`` moving averages
+        of ``d``/``d*d``, ``vmax = max(vmax, v)`` unless None, ``p -= step_size * m / (sqrt(v) + eps)``
+        (bias corrections folded into ``step_size`` and ``eps``); True when done."""
+        return False
+
+    def fused_rmsprop(self, p, g, square_avg, buf, grad_avg, *, sign, lr, alpha, eps, weight_decay, momentum):
+        """One RMSprop update (``buf`` None without momentum, ``grad_avg`` None unless centered);
+        True when done."""
+        return False
+
+    def fused_cross_entropy(self, x, target, ignore_index, reduction):
+        """Softmax cross-entropy of ``(M, C)`` logits at int64 class indices, no class weights.
+
+        Returns ``(loss, logp, den, bad)``: the loss (``(M,)`` for ``reduction='none'``, else 0-d),
+        the log-probabilities, the mean's denominator (0-d, at least 1) and ``bad``, a 0-d
+        array holding the first row whose target is out of range, or -1; or NotImplemented.
+        """
+        return NotImplemented
+
+    def fused_cross_entropy_backward(self, logp, target, ignore_index, g, den, reduction):
+        """The gradient of ``fused_cross_entropy`` w.r.t. the logits for upstream ``g``, or NotImplemented."""
+        return NotImplemented
+
 
 class ArrayAPIBackend(Backend):
     """Every primitive written once against ``self.xp`` (an Array API namespace)."""

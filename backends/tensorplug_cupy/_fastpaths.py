@@ -174,23 +174,26 @@ class KernelOps:
         return out
 
 
-def gpu_launcher():
-    """A ``launch(name, dtype, total, arrays, ints)`` running the kernels with CuPy (compiled once per dtype)."""
+def gpu_launcher(source=SOURCE):
+    """A ``launch(name, dtype, total, arrays, ints, scalars=(), one_block=False)`` running the kernels of
+    ``source`` with CuPy (compiled once per kernel and dtype). Scalars are passed as the dtype's type;
+    ``one_block`` launches a single block of 256 threads (a block reduction), else a grid over ``total``."""
     import cupy
     import numpy
     cache = {}
     i64 = numpy.int64
 
-    def launch(name, dtype, total, arrays, ints):
-        if total == 0:
+    def launch(name, dtype, total, arrays, ints, scalars=(), one_block=False):
+        if total == 0 and not one_block:
             return
         key = (name, dtype)
         kern = cache.get(key)
         if kern is None:
-            src = f"typedef {_CTYPES[dtype.name]} T;\n" + SOURCE
+            src = f"typedef {_CTYPES[dtype.name]} T;\n" + source
             kern = cache[key] = cupy.RawKernel(src, name, options=("--std=c++14",))
-        blocks = min((total + 255) // 256, 1 << 20)
-        kern((blocks,), (256,), tuple(arrays) + tuple(i64(v) for v in ints))
+        blocks = 1 if one_block else min((total + 255) // 256, 1 << 20)
+        scalar = dtype.type
+        kern((blocks,), (256,), tuple(arrays) + tuple(i64(v) for v in ints) + tuple(scalar(v) for v in scalars))
 
     return launch
 

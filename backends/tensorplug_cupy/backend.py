@@ -2,7 +2,8 @@
 native routines for what the standard lacks (RNG per device, scatter-add,
 strided windows, erf, einsum, pad, DLPack, synchronize, memory statistics),
 and fast convolution / max pooling (cuDNN, else one CUDA kernel + one GEMM;
-see ``_fastpaths``). ``backend.fastpath_status`` says which path ran and why.
+see ``_fastpaths``), fused optimizer updates and cross-entropy (``_fused``).
+``backend.fastpath_status`` says which path ran and why.
 
 Imported only when the cupy backend is first used.
 """
@@ -16,7 +17,7 @@ import numpy
 
 import tensorplug
 
-from . import _fastpaths
+from . import _fastpaths, _fused, _fused_kernels
 
 # dtypes cupyx.scatter_add accumulates natively (atomicAdd); int64 goes through a uint64 view,
 # which adds the same bits (two's complement), the rest through the host.
@@ -44,6 +45,9 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
             super().__init__(index)
             self._rs = None
         self._fast = None  # the fast-path Dispatcher, built on first use
+        self._fused = None  # FusedOps, built on first use
+        self._fused_off = None  # why the fused kernels were turned off, if they were
+        self._fused_used = set()
         self._cudnn_reason = None
 
     # fast paths: cuDNN, else CUDA kernels, else the defaults --------------------------
@@ -70,12 +74,58 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     @property
     def fastpath_status(self):
         """Which implementation served each op family (cudnn / kernels / default), and why others did not."""
-        return self._dispatcher().status()
+        status = self._dispatcher().status()
+        if self._fused_off:
+            status["fused"] = "off: " + self._fused_off.split("\n")[0]
+        else:
+            status["fused"] = "kernels: " + (", ".join(sorted(self._fused_used)) or "not used yet")
+        return status
 
     @property
     def fastpath_errors(self):
         """Tracebacks of the fast tiers that failed (family/tier -> text)."""
-        return dict(self._dispatcher().errors)
+        errors = dict(self._dispatcher().errors)
+        if self._fused_off:
+            errors["fused"] = self._fused_off
+        return errors
+
+    # fused optimizer updates and cross-entropy: one kernel each (_fused) ---------------
+    def _run_fused(self, op, declined, *args, **kwargs):
+        ops = self._fused
+        if ops is None:
+            if self._fused_off is not None:
+                return declined
+            ops = self._fused = _fused.FusedOps(cupy, _fastpaths.gpu_launcher(_fused_kernels.SOURCE))
+        try:
+            with self._dev:
+                out = getattr(ops, op)(*args, **kwargs)
+        except Exception as exc:  # a kernel that does not compile here: the array code for good, reported
+            import traceback
+            self._fused = None
+            self._fused_off = f"{op} raised {type(exc).__name__}: {str(exc)[:300]}\n{traceback.format_exc()}"
+            return declined
+        if out is not declined:
+            self._fused_used.add(op)
+        return out
+
+    def axpy(self, y, alpha, x):
+        return self._run_fused("axpy", False, y, alpha, x)
+
+    def fused_sgd(self, p, g, buf, **options):
+        return self._run_fused("sgd", False, p, g, buf, **options)
+
+    def fused_adam(self, p, g, m, v, vmax, **options):
+        return self._run_fused("adam", False, p, g, m, v, vmax, **options)
+
+    def fused_rmsprop(self, p, g, square_avg, buf, grad_avg, **options):
+        return self._run_fused("rmsprop", False, p, g, square_avg, buf, grad_avg, **options)
+
+    def fused_cross_entropy(self, x, target, ignore_index, reduction):
+        return self._run_fused("cross_entropy", NotImplemented, x, target, ignore_index, reduction)
+
+    def fused_cross_entropy_backward(self, logp, target, ignore_index, g, den, reduction):
+        return self._run_fused("cross_entropy_backward", NotImplemented, logp, target, ignore_index, g, den,
+                               reduction)
 
     def conv(self, x, w, stride, pads, dilation, groups):
         with self._dev:

@@ -126,9 +126,7 @@ def _check_range(target, c, ignore_index):
     valid = data != ignore_index
     bad = valid & ((data < 0) | (data >= c))
     if bool(xp.any(bad)):
-        value = int(data[bad][0])
-        raise IndexError(f"Target {value} is out of bounds. (class indices must be in [0, {c - 1}] for "
-                         f"{c} classes, or equal ignore_index={ignore_index})")
+        raise _ops.target_out_of_bounds(int(data[bad][0]), c, ignore_index)
 
 
 def _weight_array(weight, input, c):
@@ -165,8 +163,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target._dtype.category == _dt.FLOAT and target.shape == input.shape:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing, c)
     _index_target(input, target, "cross_entropy", c)
-    _check_range(target, c, ignore_index)
-    w = _weight_array(weight, input, c)
+    w = _weight_array(weight, input, c)  # the op checks the target range (in its kernel where fused)
     if input.dim() == 1:
         out = _ops.CrossEntropy.apply(input.unsqueeze(0), target.reshape(1)._data, weight=w,
                                       ignore_index=ignore_index, smoothing=float(label_smoothing),

@@ -67,6 +67,16 @@ class Adam(Optimizer):
                 d = p._data
                 g = grad._data
                 step = bump_step(state)
+                bc1 = 1 - beta1 ** step
+                bc2_sqrt = math.sqrt(1 - beta2 ** step)
+                vmax = state["max_exp_avg_sq"]._data if amsgrad else None
+                # one pass over memory where the backend fuses the update (one kernel on a GPU)
+                if p._backend.fused_adam(d, g, state["exp_avg"]._data, state["exp_avg_sq"]._data, vmax,
+                                         sign=-1.0 if maximize else 1.0, weight_decay=0.0 if decoupled else wd,
+                                         decay=1 - lr * wd if decoupled else 1.0, beta1=beta1, beta2=beta2,
+                                         step_size=lr * bc2_sqrt / bc1, eps=eps * bc2_sqrt):
+                    touch(p, state, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if amsgrad else ()))
+                    continue
                 negate = maximize
                 if wd != 0:
                     if decoupled:
@@ -77,10 +87,7 @@ class Adam(Optimizer):
                 adam_moments(state["exp_avg"]._data, state["exp_avg_sq"]._data, g, beta1, beta2, negate)
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
-                bc1 = 1 - beta1 ** step
-                bc2_sqrt = math.sqrt(1 - beta2 ** step)
                 if amsgrad:
-                    vmax = state["max_exp_avg_sq"]._data
                     vmax[...] = xp.maximum(vmax, v)
                     v = vmax
                     state["max_exp_avg_sq"]._version[0] += 1

@@ -69,6 +69,16 @@ class RMSprop(Optimizer):
                 g = grad._data
                 s = -1.0 if maximize else 1.0
                 bump_step(state)
+                buf_t = state["momentum_buffer"] if momentum > 0 else None
+                ga_t = state["grad_avg"] if centered else None
+                # one pass over memory where the backend fuses the update (one kernel on a GPU)
+                if p._backend.fused_rmsprop(d, g, state["square_avg"]._data,
+                                            None if buf_t is None else buf_t._data,
+                                            None if ga_t is None else ga_t._data, sign=s, lr=lr, alpha=alpha, eps=eps,
+                                            weight_decay=wd, momentum=momentum):
+                    touch(p, state, "square_avg", *(() if buf_t is None else ("momentum_buffer",)),
+                          *(() if ga_t is None else ("grad_avg",)))
+                    continue
                 if wd != 0:
                     g = axpy(d * wd, s, g)
                     s = 1.0

@@ -55,6 +55,23 @@ class SGD(Optimizer):
                 d = p._data
                 g = grad._data
                 s = sign
+                if momentum != 0:
+                    state = self.state[p]
+                    buf_t = state.get("momentum_buffer")
+                    first = buf_t is None
+                    buf = p._backend.empty(d.shape, p._dtype) if first else buf_t._data
+                else:
+                    buf = None
+                    first = False
+                # the whole update in one pass where the backend fuses it (one kernel on a GPU)
+                if p._backend.fused_sgd(d, g, buf, lr=lr, weight_decay=wd, momentum=momentum, dampening=dampening,
+                                        nesterov=nesterov, sign=sign, first=first):
+                    if first:
+                        state["momentum_buffer"] = _tensor_like(p, buf)
+                    elif buf is not None:
+                        buf_t._version[0] += 1
+                    p._version[0] += 1
+                    continue
                 # one memory pass per update where the backend offers it (torch's add_ makes one)
                 fused = fused_axpy(p._backend)
                 if wd != 0:

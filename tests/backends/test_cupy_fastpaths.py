@@ -237,8 +237,10 @@ def test_backend_status_names_the_candidates_and_why_cudnn_is_skipped():
     from tensorplug_cupy.backend import CupyBackend
     b = object.__new__(CupyBackend)
     b._dev, b._fast, b._cudnn_reason = contextlib.nullcontext(), None, None
+    b._fused, b._fused_off, b._fused_used = None, None, set()
     status = b.fastpath_status
-    assert set(status) == {"conv", "max_pool", "max_unpool"}
+    assert set(status) == {"conv", "max_pool", "max_unpool", "fused"}
+    assert status["fused"] == "kernels: not used yet"
     assert status["max_pool"] == "not used yet (candidates: kernels, default)"
     conv = status["conv"]
     assert conv.startswith("not used yet (candidates: cudnn, kernels, default)") or (

@@ -343,3 +343,81 @@ def check_xp_linalg_and_shapes(b):
     same(b, xp.full_like(x, 3.0), np.full_like(_A, 3.0), "xp.full_like")
     sq = _RNG.standard_normal((3, 3)).astype("float32")
     same(b, xp.linalg.diagonal(dev(b, sq)), np.diagonal(sq), "xp.linalg.diagonal")
+
+
+# optional fused operations: checked where the backend implements them (declining is conformant) ---
+
+@check
+def check_fused_updates(b):
+    p0, g, m0, v0 = (_RNG.standard_normal(37).astype("float64") for _ in range(4))
+    v0 = np.abs(v0)
+
+    def run(name, arrays, **options):
+        devs = [dev(b, a.copy()) for a in arrays]  # updated in place: never the reference arrays
+        done = getattr(b, name)(*devs, **options) if name != "axpy" else b.axpy(*devs[:1], options["alpha"], devs[1])
+        _true(done in (True, False), f"{name} returned {done!r}, expected True (done) or False (declined)")
+        return devs if done else None
+
+    out = run("axpy", [p0, g], alpha=-0.3)
+    if out:
+        same(b, out[0], p0 - 0.3 * g, "axpy")
+    for first, nesterov in ((True, False), (False, True)):
+        out = run("fused_sgd", [p0, g, m0], lr=0.1, weight_decay=0.01, momentum=0.9, dampening=0.2,
+                  nesterov=nesterov, sign=-1.0, first=first)
+        if out:
+            d = -g + 0.01 * p0
+            buf = d if first else 0.9 * m0 + 0.8 * d
+            step = d + 0.9 * buf if nesterov else buf
+            same(b, out[2], buf, f"fused_sgd momentum buffer (first={first})")
+            same(b, out[0], p0 - 0.1 * step, f"fused_sgd (first={first}, nesterov={nesterov})")
+    out = run("fused_adam", [p0, g, m0, v0, v0 * 1.5], sign=1.0, weight_decay=0.1, decay=0.99, beta1=0.9,
+              beta2=0.999, step_size=0.01, eps=1e-8)
+    if out:
+        p = p0 * 0.99
+        d = g + 0.1 * p
+        m = 0.9 * m0 + 0.1 * d
+        v = 0.999 * v0 + 0.001 * d * d
+        vmax = np.maximum(v0 * 1.5, v)
+        same(b, out[2], m, "fused_adam exp_avg")
+        same(b, out[3], v, "fused_adam exp_avg_sq")
+        same(b, out[4], vmax, "fused_adam max_exp_avg_sq")
+        same(b, out[0], p - 0.01 * m / (np.sqrt(vmax) + 1e-8), "fused_adam parameter")
+    out = run("fused_rmsprop", [p0, g, v0, m0, g * 0.1], sign=1.0, lr=0.01, alpha=0.9, eps=1e-8,
+              weight_decay=0.0, momentum=0.5)
+    if out:
+        sq = 0.9 * v0 + 0.1 * g * g
+        ga = 0.9 * g * 0.1 + 0.1 * g
+        buf = 0.5 * m0 + g / (np.sqrt(sq - ga * ga) + 1e-8)
+        same(b, out[2], sq, "fused_rmsprop square_avg")
+        same(b, out[4], ga, "fused_rmsprop grad_avg")
+        same(b, out[0], p0 - 0.01 * buf, "fused_rmsprop parameter")
+
+
+@check
+def check_fused_cross_entropy(b):
+    x = (_RNG.standard_normal((6, 5)) * 3).astype("float64")
+    t = np.array([1, 4, -100, 0, 4, 2], dtype="int64")
+    shifted = x - x.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    valid = t != -100
+    rows = np.where(valid, -logp[np.arange(6), np.where(valid, t, 0)], 0.0)
+    for reduction, expected in (("none", rows), ("sum", rows.sum()), ("mean", rows.sum() / valid.sum())):
+        out = b.fused_cross_entropy(dev(b, x), dev(b, t), -100, reduction)
+        if out is NotImplemented:
+            return
+        loss, lp, den, bad = out
+        same(b, loss, expected, f"fused_cross_entropy loss ({reduction})", rtol=1e-10, atol=1e-12)
+        same(b, lp, logp, "fused_cross_entropy log-probabilities", rtol=1e-10, atol=1e-12)
+        _true(int(host(b, bad)) == -1, f"fused_cross_entropy reported a bad target row {host(b, bad)}; none is")
+        g = np.linspace(0.5, 1.5, 6) if reduction == "none" else np.asarray(2.0)
+        grad = b.fused_cross_entropy_backward(lp, dev(b, t), -100, dev(b, g), den, reduction)
+        if grad is NotImplemented:
+            continue
+        scale = g[:, None] if reduction == "none" else g / (valid.sum() if reduction == "mean" else 1)
+        onehot = np.eye(5)[np.where(valid, t, 0)]
+        same(b, grad, (np.exp(logp) - onehot) * scale * valid[:, None], f"fused_cross_entropy_backward ({reduction})",
+             rtol=1e-10, atol=1e-12)
+    bad_t = t.copy()
+    bad_t[3] = 5
+    out = b.fused_cross_entropy(dev(b, x), dev(b, bad_t), -100, "mean")
+    _true(int(host(b, out[3])) == 3, f"fused_cross_entropy: bad target row {host(b, out[3])}, expected 3")

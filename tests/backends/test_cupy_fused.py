@@ -275,3 +275,20 @@ def test_gpu_fused_cross_entropy_matches_numpy(reduction):
 
 def test_module_imports_without_cupy():
     assert tensorplug_cupy is not None and FusedOps.__module__ == "tensorplug_cupy._fused"
+
+
+def test_conformance_checks_the_fused_hooks(host_ops, fused_backend):
+    from tensorplug.testing.conformance import CHECKS, ConformanceError
+    del host_ops.calls[:]
+    CHECKS["fused_updates"](fused_backend)
+    CHECKS["fused_cross_entropy"](fused_backend)
+    assert {"tp_axpy", "tp_sgd", "tp_adam", "tp_rmsprop", "tp_ce_forward", "tp_ce_backward"} <= set(host_ops.calls)
+
+    class OffByOne(type(fused_backend)):
+        def fused_adam(self, p, g, *args, **kw):
+            done = super().fused_adam(p, g, *args, **kw)
+            p += 1e-3
+            return done
+
+    with pytest.raises(ConformanceError, match="fused_adam parameter"):
+        CHECKS["fused_updates"](OffByOne())

@@ -13,8 +13,9 @@
 #                  printing which path the backend picks and the tracebacks of any that failed
 #   6 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
 #                  (+ per-phase times, the fast-path status, the CNN again with the fast paths off)
+#   7 profile      per-op host cost (tensorplug, raw CuPy, torch) and the MLP step under cProfile
 # The report goes to $OUT/gpu_report (or ./gpu_report): one log per stage and summary.md.
-# Sized to finish in under 7 minutes (stage limits add up to 7.0, most stages take far less).
+# Sized to finish in under 8 minutes (stage limits add up to 7.7, most stages take far less).
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -92,6 +93,8 @@ stage fastpaths 35 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST -rs -s tests/backen
 
 stage bench 85 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --steps 20 --warmup 3 \
   --compare-default --out "$REPORT/bench.json"
+
+stage profile 45 $PY benchmarks/gpu_profile.py --backend cupy --steps 60
 
 {
   echo "# tensorplug GPU check ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START ))s)"

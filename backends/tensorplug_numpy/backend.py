@@ -8,6 +8,8 @@ import numpy as np
 
 import tensorplug
 
+from . import _blas
+
 
 class NumpyBackend(tensorplug.ArrayAPIBackend):
     name = "numpy"
@@ -43,9 +45,16 @@ class NumpyBackend(tensorplug.ArrayAPIBackend):
         threadpool_limits(limits=n, user_api="blas")
 
     def get_num_threads(self):
+        blas = _blas.load()
+        if blas is not None:
+            return blas.get_num_threads()
         from threadpoolctl import threadpool_info
         counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
         return max(counts) if counts else 1
+
+    # the optimizers' one-pass ``y += alpha * x`` (True when done; False declines: layout, dtype,
+    # small arrays, no usable BLAS), through numpy's own OpenBLAS (_blas.py)
+    axpy = staticmethod(_blas.axpy)
 
     def erf(self, x):
         from math import erf

@@ -25,7 +25,7 @@ SUMMARY="$REPORT/summary.md"
 START=$(date +%s)
 : > "$SUMMARY.tmp"
 export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-$REPORT/.cupy_cache}
+export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-${TMPDIR:-/tmp}/tensorplug_cupy_cache}  # not in the report: hundreds of files
 
 stage() {  # stage NAME SECONDS COMMAND...
   local name=$1 limit=$2; shift 2
@@ -94,7 +94,7 @@ stage fastpaths 35 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST -rs -s tests/backen
 stage bench 85 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --steps 20 --warmup 3 \
   --compare-default --out "$REPORT/bench.json"
 
-stage profile 45 $PY benchmarks/gpu_profile.py --backend cupy --steps 60
+stage profile 60 $PY benchmarks/gpu_profile.py --backend cupy --steps 60 --workloads mlp,cnn
 
 {
   echo "# tensorplug GPU check ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START ))s)"

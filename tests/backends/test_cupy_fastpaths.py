@@ -333,7 +333,7 @@ def test_gpu_backend_reports_fast_path_and_trains_a_conv(gpu_backend):
     print("\nfastpath_status:", status)
     for tb in gpu_backend.fastpath_errors.values():
         print(tb)
-    assert set(status) == {"conv", "max_pool", "max_unpool"}
+    assert set(status) == {"conv", "max_pool", "max_unpool", "fused"}
     assert status["conv"].split(";")[0] in ("cudnn", "kernels", "default")
     assert x.grad is not None and w.grad is not None and tuple(x.grad.shape) == (8, 3, 12, 12)
     # the same computation on the CPU backend

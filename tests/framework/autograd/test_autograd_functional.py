@@ -23,7 +23,7 @@ def g(m):
 def _leaves(t):
     if isinstance(t, (tuple, list)):
         return [leaf for i in t for leaf in _leaves(i)]
-    return [t.detach().numpy()]
+    return [t.detach().cpu().numpy()]
 
 
 @pytest.mark.parametrize("case", [

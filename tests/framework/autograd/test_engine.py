@@ -29,13 +29,13 @@ def test_backward_accumulates_into_leaves():
     x = leaf(1.0, 2.0)
     (x * x).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [2 + 3, 4 + 3])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [2 + 3, 4 + 3])
 
 
 def test_backward_with_gradient_argument():
     x = leaf(1.0, 2.0, 3.0)
     (x * x).backward(gradient=tp.tensor([1.0, 0.0, 2.0], dtype=tp.float64))
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0, 12.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [2.0, 0.0, 12.0])
 
 
 def test_retain_graph_allows_second_backward():
@@ -43,7 +43,7 @@ def test_retain_graph_allows_second_backward():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [4.0, 8.0])
 
 
 def test_graph_without_saved_tensors_may_run_twice():
@@ -57,8 +57,8 @@ def test_graph_without_saved_tensors_may_run_twice():
 def test_autograd_grad_returns_and_leaves_grad_alone():
     x, w = leaf(1.0, 2.0), leaf(3.0, 4.0)
     gx, gw = autograd.grad((x * w).sum(), [x, w])
-    np.testing.assert_allclose(gx.numpy(), [3.0, 4.0])
-    np.testing.assert_allclose(gw.numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(gx.cpu().numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(gw.cpu().numpy(), [1.0, 2.0])
     assert x.grad is None and w.grad is None
     assert not gx.requires_grad
 
@@ -67,9 +67,9 @@ def test_autograd_grad_of_non_leaf_and_grad_outputs():
     x = leaf(1.0, 2.0)
     h = x * 2
     (gh,) = autograd.grad((h * h).sum(), h)
-    np.testing.assert_allclose(gh.numpy(), [4.0, 8.0])
+    np.testing.assert_allclose(gh.cpu().numpy(), [4.0, 8.0])
     (gx,) = autograd.grad(h, x, grad_outputs=tp.tensor([1.0, 10.0], dtype=tp.float64))
-    np.testing.assert_allclose(gx.numpy(), [2.0, 20.0])
+    np.testing.assert_allclose(gx.cpu().numpy(), [2.0, 20.0])
 
 
 def test_autograd_backward_function_and_inputs():
@@ -89,7 +89,7 @@ def test_allow_unused_and_materialize():
 def test_multiple_roots():
     x = leaf(1.0, 2.0)
     autograd.backward([x.sum(), (x * x).sum()])
-    np.testing.assert_allclose(x.grad.numpy(), [3.0, 5.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [3.0, 5.0])
 
 
 def test_shared_subgraph_gradients_add():
@@ -180,8 +180,8 @@ def test_tensor_hooks_and_retain_grad_order():
     a.register_hook(lambda g: g + 1)
     (b * b).sum().backward()
     # torch: retain_grad sees the gradient after the tensor's other hooks
-    np.testing.assert_allclose(b.grad.numpy(), [40.0, 80.0])
-    np.testing.assert_allclose(a.grad.numpy(), [81.0, 161.0])
+    np.testing.assert_allclose(b.grad.cpu().numpy(), [40.0, 80.0])
+    np.testing.assert_allclose(a.grad.cpu().numpy(), [81.0, 161.0])
 
 
 def test_hook_handle_remove():
@@ -224,7 +224,7 @@ def test_views_share_the_version_counter():
     assert all(v._version[0] == 1 for v in views)
     views[0].mul_(2)
     assert a._version[0] == 2
-    np.testing.assert_allclose(a.numpy(), [2.0, 4.0, 4.0])
+    np.testing.assert_allclose(a.cpu().numpy(), [2.0, 4.0, 4.0])
 
 
 def test_in_place_through_a_view_flows_to_the_base():
@@ -235,7 +235,7 @@ def test_in_place_through_a_view_flows_to_the_base():
     # a = [x0*x1, x1*x2, x2]
     x0, x1, x2 = 1.0, 2.0, 3.0
     expected = [2 * x0 * x1 * x1, 2 * x0 * x0 * x1 + 2 * x1 * x2 * x2, 2 * x1 * x1 * x2 + 2 * x2]
-    np.testing.assert_allclose(x.grad.numpy(), expected)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), expected)
 
 
 def test_setitem_records_the_graph():
@@ -243,7 +243,7 @@ def test_setitem_records_the_graph():
     a = x * 1
     a[:, 1] = x[:, 0] ** 2
     a.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[3.0, 0.0], [7.0, 0.0]])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[3.0, 0.0], [7.0, 0.0]])
 
 
 def test_in_place_into_buffer_from_graph():
@@ -251,7 +251,7 @@ def test_in_place_into_buffer_from_graph():
     buf = tp.zeros(2, 2, dtype=tp.float64)
     buf[0].copy_(w * 3)
     buf.sum().backward()
-    np.testing.assert_allclose(w.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(w.grad.cpu().numpy(), [3.0, 3.0])
 
 
 def test_in_place_on_non_leaf_keeps_history():
@@ -259,7 +259,7 @@ def test_in_place_on_non_leaf_keeps_history():
     y = x * 2
     y.add_(1).mul_(3)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [6.0, 6.0])
 
 
 # Autograd rows of ERRORS.md ------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_grad_unused_input():
 
 
 def test_numpy_on_requires_grad():
-    _raises(RuntimeError, "Use tensor.detach().numpy() instead", lambda: leaf(1.0).numpy())
+    _raises(RuntimeError, "Use tensor.detach().numpy() instead", lambda: leaf(1.0).cpu().numpy())
 
 
 def test_assign_grad_wrong_shape():
@@ -395,8 +395,8 @@ def test_hessian_vector_product():
     (g,) = autograd.grad(f, x, create_graph=True)
     assert g.requires_grad
     (hv,) = autograd.grad((g * v).sum(), x)
-    H = A + np.diag(6 * x.detach().numpy())
-    np.testing.assert_allclose(hv.numpy(), H @ v.numpy(), rtol=1e-10)
+    H = A + np.diag(6 * x.detach().cpu().numpy())
+    np.testing.assert_allclose(hv.cpu().numpy(), H @ v.cpu().numpy(), rtol=1e-10)
 
 
 def test_gradient_penalty_matches_torch():
@@ -411,7 +411,7 @@ def test_gradient_penalty_matches_torch():
         (gx,) = m.autograd.grad(out, x, create_graph=True)
         penalty = ((gx.norm(2, dim=1) - 1) ** 2).mean()
         penalty.backward()
-        results.append((penalty.item(), w.grad.numpy(), x.grad.numpy()))
+        results.append((penalty.item(), w.grad.cpu().numpy(), x.grad.cpu().numpy()))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-10)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-8)
     np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-8)
@@ -422,7 +422,7 @@ def test_backward_create_graph_builds_differentiable_grad():
     (x ** 3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
     (g2,) = autograd.grad(x.grad.sum(), x)
-    np.testing.assert_allclose(g2.numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(g2.cpu().numpy(), [6.0, 12.0])
 
 
 def test_third_derivative():

@@ -34,10 +34,10 @@ class SplitTwo(Function):
 def test_apply_forward_backward():
     x = tp.tensor([1.0, 2.0], dtype=tp.float64, requires_grad=True)
     y = Cube.apply(x, 2.0)
-    np.testing.assert_allclose(y.detach().numpy(), [2.0, 16.0])
+    np.testing.assert_allclose(y.detach().cpu().numpy(), [2.0, 16.0])
     assert y.grad_fn is not None and "Cube" in y.grad_fn.name()
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [6.0, 24.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [6.0, 24.0])
 
 
 def test_gradcheck_and_double_backward_of_tensor_level_backward():
@@ -67,11 +67,11 @@ def test_multiple_outputs_and_unused_output_materialized():
     x = tp.tensor([1.0, 2.0], requires_grad=True)
     a, b = SplitTwo.apply(x)
     a.sum().backward()  # b unused: its grad arrives as zeros
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [2.0, 2.0])
     x.grad = None
     a, b = SplitTwo.apply(x)
     (a + b).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [5.0, 5.0])
 
 
 def test_no_graph_when_nothing_requires_grad_or_under_no_grad():
@@ -157,7 +157,7 @@ def test_returning_an_input_unchanged():
     y = Identity.apply(x)
     assert y is not x and x.is_leaf
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [5.0, 5.0])
 
 
 def test_matches_torch_custom_function():
@@ -167,4 +167,4 @@ def test_matches_torch_custom_function():
     Cube.apply(x, 0.5).tanh().sum().backward()
     xt = torch.tensor(data, requires_grad=True)
     ((xt ** 3) * 0.5).tanh().sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy(), rtol=1e-12)

@@ -17,7 +17,8 @@ rng = np.random.default_rng(3)
 
 
 def _load(ours, theirs):
-    assert repr(ours) == repr(theirs)
+    if _torch_version() >= (2, 13):  # the reprs we match are 2.13's (LayerNorm's bias= is newer than 2.11)
+        assert repr(ours) == repr(theirs)
     assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
     ours.load_state_dict({k: tensorplug.tensor(v.detach().cpu().numpy()) for k, v in theirs.state_dict().items()})
@@ -184,3 +185,7 @@ def test_attention_errors(call, exc, phrase):
     with pytest.raises(exc) as info:
         call()
     assert phrase in str(info.value)
+
+
+def _torch_version():
+    return tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])

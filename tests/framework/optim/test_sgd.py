@@ -120,5 +120,7 @@ def test_backend_axpy_carries_the_updates(monkeypatch, trajectory, kwargs, accep
         return True
 
     monkeypatch.setattr(backend, "axpy", axpy, raising=False)
+    # a backend that fuses the whole update (cupy) would not call axpy: the two-pass path is under test
+    monkeypatch.setattr(backend, "fused_sgd", lambda *args, **kwargs: False, raising=False)
     trajectory(SGD, torch.optim.SGD, kwargs, steps=10)
     assert calls

@@ -29,9 +29,15 @@ class Convolution(Op):
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
         ctx.params = (stride, pads, dilation, groups)
-        y = ctx.backend.conv(x, w, stride, pads, dilation, groups)
+        backend = ctx.backend
         if b is not None:
-            y += ctx.backend.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
+            # a backend's optional ``conv_bias`` adds the bias while each chunk is in cache
+            fused = getattr(backend, "conv_bias", None)
+            if fused is not None:
+                return fused(x, w, b, stride, pads, dilation, groups)
+        y = backend.conv(x, w, stride, pads, dilation, groups)
+        if b is not None:
+            y += backend.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
         return y
 
     @staticmethod
@@ -45,6 +51,22 @@ class Convolution(Op):
             gw = ConvWeightGrad.apply(x, g, shape=w._data.shape, params=ctx.params)
         if len(edges) > 2 and edges[2] is not None:
             gb = g.sum((0,) + tuple(range(2, g.ndim)))
+        return gx, gw, gb
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        # the same formulas on arrays when no graph of the backward is built: the backend's
+        # kernels directly, no ConvInputGrad/ConvWeightGrad nodes or sum op per step
+        x, w = ctx.saved_arrays()
+        backend = ctx.backend
+        edges = ctx._edges
+        gx = gw = gb = None
+        if edges[0] is not None:
+            gx = backend.conv_input_grad(g, w, x.shape, *ctx.params)
+        if edges[1] is not None:
+            gw = backend.conv_weight_grad(x, g, w.shape, *ctx.params)
+        if len(edges) > 2 and edges[2] is not None:
+            gb = backend.xp.sum(g, axis=(0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb
 
 
@@ -167,6 +189,13 @@ class PlaneGather(Op):
     @staticmethod
     def backward(ctx, g):
         return PlaneScatter.apply(g, ctx.index, shape=ctx.shape, unique=ctx.unique), None
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        index = ctx.index._data
+        if ctx.unique:
+            return ctx.backend.max_unpool(g, index, ctx.shape, unique=True), None
+        return ctx.backend.max_unpool(g, index, ctx.shape), None
 
 
 class PlaneScatter(Op):

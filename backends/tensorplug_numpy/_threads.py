@@ -1,0 +1,89 @@
+"""Batch-split kernels on a small persistent pool of Python threads.
+
+NumPy releases the GIL inside BLAS calls, copies and large ufunc loops, so
+two Python threads each working on half of a batch run on two cores. BLAS's
+own threads would then contend with them (two callers of a multi-threaded
+OpenBLAS serialise on its server and spin: measured 8x slower), so while the
+pool works, numpy's OpenBLAS is pinned to one thread through its own
+``openblas_set_num_threads`` (a ctypes call of well under a microsecond;
+threadpoolctl's context manager costs far more per call) and restored after.
+
+How many threads a kernel splits over is BLAS's current thread count, which
+``tensorplug.set_num_threads`` sets; 1 (or no findable OpenBLAS) runs the
+kernel on the calling thread as one part. One split runs at a time (a lock):
+a second caller meanwhile, from another user thread, runs serially rather
+than fight over the BLAS setting.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+
+import numpy as np
+
+from . import _blas
+
+_lock = threading.Lock()
+_workers: list = []
+
+
+class _Worker:
+    """One daemon thread running ``fn(*args)`` jobs from its own queue (results on another)."""
+
+    def __init__(self):
+        self.jobs = queue.SimpleQueue()
+        self.done = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="tensorplug-numpy", daemon=True).start()
+
+    def _loop(self):
+        np.seterr(all="ignore")  # as the backend sets for its own thread: torch computes silently
+        while True:
+            fn, args = self.jobs.get()
+            try:
+                self.done.put((True, fn(*args)))
+            except BaseException as exc:  # handed to the caller, which re-raises it
+                self.done.put((False, exc))
+
+
+def num_threads():
+    """How many threads a split uses now (BLAS's thread count; 1 without a usable OpenBLAS)."""
+    blas = _blas.load()
+    return blas.get_num_threads() if blas is not None else 1
+
+
+def split(fn, n, min_parts_size=1):
+    """``fn(start, stop)`` over consecutive parts of ``range(n)``, one part per thread; results in order.
+
+    ``min_parts_size``: no part smaller than this (small work is not worth a thread handoff).
+    The first part runs on the calling thread. Parts must write disjoint outputs.
+    """
+    blas = _blas.load()
+    k = blas.get_num_threads() if blas is not None else 1
+    parts = min(k, n // max(1, min_parts_size))
+    if parts <= 1 or not _lock.acquire(blocking=False):
+        return [fn(0, n)]
+    try:
+        while len(_workers) < parts - 1:
+            _workers.append(_Worker())
+        bounds = [n * i // parts for i in range(parts + 1)]
+        blas.set_num_threads(1)
+        try:
+            for i in range(1, parts):
+                _workers[i - 1].jobs.put((fn, (bounds[i], bounds[i + 1])))
+            error = None
+            try:
+                results = [fn(bounds[0], bounds[1])]
+            except BaseException as exc:
+                error, results = exc, [None]
+            for i in range(1, parts):  # wait for every worker, even after an error here
+                ok, value = _workers[i - 1].done.get()
+                if not ok and error is None:
+                    error = value
+                results.append(value)
+        finally:
+            blas.set_num_threads(k)
+        if error is not None:
+            raise error
+        return results
+    finally:
+        _lock.release()

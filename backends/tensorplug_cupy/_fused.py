@@ -17,7 +17,7 @@ from __future__ import annotations
 
 __all__ = ["FusedOps", "MAX_CLASSES"]
 
-_FLOATS = ("float32", "float64")
+_FLOATS = "fd"  # float32, float64 by ``dtype.char`` (``dtype.name`` costs microseconds per read)
 #: cross-entropy runs one thread per row: wider rows go to the array code
 MAX_CLASSES = 1024
 
@@ -35,7 +35,7 @@ class FusedOps:
 
     def _same(self, p, *others):
         """True when every operand is a contiguous float32/float64 array of ``p``'s shape and dtype."""
-        if p.dtype.name not in _FLOATS or not _contig(p):
+        if p.dtype.char not in _FLOATS or not _contig(p):
             return False
         for a in others:
             if a is not None and (a.dtype != p.dtype or a.shape != p.shape or not _contig(a)):
@@ -79,7 +79,8 @@ class FusedOps:
     def cross_entropy(self, x, target, ignore_index, reduction):
         """``(loss, logp, den, bad)``: see ``tensorplug.Backend.fused_cross_entropy``."""
         xp = self.xp
-        if (x.ndim != 2 or x.dtype.name not in _FLOATS or not _contig(x) or target.dtype.name != "int64"
+        if (x.ndim != 2 or x.dtype.char not in _FLOATS or not _contig(x) or target.dtype.kind != "i"
+                or target.dtype.itemsize != 8
                 or not _contig(target) or x.shape[0] == 0 or not 0 < x.shape[1] <= MAX_CLASSES):
             return NotImplemented
         m, c = x.shape

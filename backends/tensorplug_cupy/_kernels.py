@@ -69,6 +69,23 @@ extern "C" __global__ void tp_col2im(
   }
 }
 
+// (A, B, L) -> (B, A, L): out[b, a, l] = y[a, b, l] (+ bias[a] when has_bias). Turns the (O, N*L)
+// result of one 2-D GEMM into (N, O, L) -- and the (N, O, L) output gradient into (O, N*L) --
+// adding the convolution's bias on the way.
+extern "C" __global__ void tp_swap01(
+    const T* y, const T* bias, T* out, long long total, long long A, long long B, long long L,
+    long long has_bias) {
+  LOOP {
+    long long l = i % L;
+    long long r = i / L;
+    long long a = r % A;
+    long long b = r / A;
+    T v = y[(a * B + b) * L + l];
+    if (has_bias) v += bias[a];
+    out[i] = v;
+  }
+}
+
 extern "C" __global__ void tp_max_pool(
     const T* x, T* val, long long* idx, long long total,
     long long H, long long W, long long KH, long long KW, long long OH, long long OW,
@@ -107,4 +124,4 @@ extern "C" __global__ void tp_max_unpool(
 """.replace("LOOP", _LOOP)
 
 #: kernel name -> how many leading array arguments it takes
-KERNELS = {"tp_im2col": 2, "tp_col2im": 2, "tp_max_pool": 3, "tp_max_unpool": 3}
+KERNELS = {"tp_im2col": 2, "tp_col2im": 2, "tp_swap01": 3, "tp_max_pool": 3, "tp_max_unpool": 3}

@@ -132,6 +132,17 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
             return (self._fast or self._dispatcher()).run(
                 "conv", "conv", (x, w, stride, pads, dilation, groups), super().conv)
 
+    def conv_bias(self, x, w, b, stride, pads, dilation, groups):
+        # the bias goes into the kernel that lays the GEMM's result out as (N, O, ...)
+        with self._dev:
+            return (self._fast or self._dispatcher()).run(
+                "conv", "conv_bias", (x, w, b, stride, pads, dilation, groups), self._conv_bias_default)
+
+    def _conv_bias_default(self, x, w, b, stride, pads, dilation, groups):
+        y = tensorplug.ArrayAPIBackend.conv(self, x, w, stride, pads, dilation, groups)
+        y += self.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
+        return y
+
     def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
         with self._dev:
             return (self._fast or self._dispatcher()).run(

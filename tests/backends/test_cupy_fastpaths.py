@@ -119,6 +119,18 @@ def test_host_compiled_conv_family_matches_default(host_ops, ref, case, dtype):
     _close(gw, _default(ref, "conv_weight_grad")(x, g, w.shape, stride, pads, dilation, groups), dtype)
 
 
+@pytest.mark.parametrize("case", [CASES_2D[0], CASES_2D[1], CASES_1D[0], CASES_1D[1]])
+def test_host_compiled_conv_bias_adds_the_bias_in_the_layout_kernel(host_ops, ref, case):
+    x, w, stride, pads, dilation, groups = _inputs(case, "float64")
+    b = np.random.default_rng(2).standard_normal(w.shape[0])
+    del host_ops.calls[:]
+    y = host_ops.conv_bias(x, w, b, stride, pads, dilation, groups)
+    expected = _default(ref, "conv")(x, w, stride, pads, dilation, groups) + b.reshape((-1,) + (1,) * (x.ndim - 2))
+    _close(y, expected, "float64")
+    if groups == 1:  # one GEMM, the bias added by the kernel that lays out (N, O, L)
+        assert host_ops.calls == ["tp_im2col", "tp_swap01"]
+
+
 def test_host_compiled_conv_input_grad_leaves_unreached_rows_zero(host_ops, ref):
     # stride 2 over 8 rows with a 3-window: the last input row feeds no output
     x, w, *_ = _inputs((1, 2, (8, 8), 3, (3, 3), None, None, None, 1), "float64")

@@ -52,7 +52,32 @@ def per_op(backend):
     b.synchronize()
 
 
-def profile_step(backend, kind, steps):
+def per_module(model, step, steps):
+    """Host time of each top-level module's forward (no synchronize: what the host spends launching)."""
+    import time
+    spent = {}
+    hooks = []
+    for name, module in model.named_children():
+        key = f"{name}:{type(module).__name__}"
+
+        def pre(mod, args, key=key):
+            spent.setdefault(key, []).append(-time.perf_counter())
+
+        def post(mod, args, out, key=key):
+            spent[key][-1] += time.perf_counter()
+
+        hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    for _ in range(steps):
+        step()
+    for h in hooks:
+        h.remove()
+    print("host time per module forward (us, median over steps):")
+    for key, times in spent.items():
+        times.sort()
+        print(f"  {key:24s} {times[len(times) // 2] * 1e6:8.1f}")
+
+
+def profile_step(backend, kind, steps, rows=32):
     import tensorplug
     b = tensorplug.get_backend(backend)
     model = build(tensorplug, kind).to(b.device)
@@ -72,6 +97,7 @@ def profile_step(backend, kind, steps):
     for _ in range(5):
         step()
     b.synchronize()
+    per_module(model, step, steps)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(steps):
@@ -80,7 +106,7 @@ def profile_step(backend, kind, steps):
     prof.disable()
     for order in ("tottime", "cumulative"):
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(32)
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(rows)
         text = out.getvalue()
         print(f"=== {kind}: {steps} steps, by {order}\n" + text[text.find("ncalls") - 50:])
 
@@ -90,10 +116,11 @@ def main(argv=None):
     p.add_argument("--backend", default="cupy")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--workloads", default="mlp")
+    p.add_argument("--rows", type=int, default=32, help="functions listed per table")
     args = p.parse_args(argv)
     per_op(args.backend)
     for kind in args.workloads.split(","):
-        profile_step(args.backend, kind, args.steps)
+        profile_step(args.backend, kind, args.steps, args.rows)
     return 0
 
 

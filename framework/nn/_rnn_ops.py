@@ -24,6 +24,10 @@ functions (``composite``) and differentiates that graph (``_recompute_grads``).
 """
 from __future__ import annotations
 
+import math
+import threading
+
+from ..autograd.grad_mode import GradMode
 from ..ops.join import MultiOp, apply_multi
 from . import functional as F
 
@@ -40,6 +44,64 @@ def _c_transpose(xp, w, scale=None):
     return out
 
 
+# scratch arrays ------------------------------------------------------------------------------------
+# A fused layer needs several (steps, B, 4H) arrays per call (2 MB each at 32x32x512). Fresh ones
+# cost more than the arithmetic on them: glibc hands the freed top of the heap back to the OS, so
+# every training step faulted its pages in again (LSTM step at seq 32, batch 32, hidden 128: 2.6k
+# minor page faults, about a third of the step). Arrays that never leave the layer (the forward's
+# input projection, the backward's gate derivatives and dz, and the gate activations and cell states
+# kept for backward, given back when the node is released) come from a small per-thread pool of flat
+# buffers instead. Buffers above _POOL_MAX elements are not kept (memory is not held forever).
+_POOL_MAX = 1 << 24
+_local = threading.local()
+
+
+def _take(xp, key, shape, dtype):
+    """``(buffer, array)``: an uninitialised ``shape`` array viewing a flat pooled ``buffer``."""
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
+    n = math.prod(shape)
+    buf = pool.pop((key, xp, dtype), None)
+    if buf is None or buf.shape[0] < n:
+        buf = xp.empty((n,), dtype=dtype)
+    return buf, xp.reshape(buf[:n], shape)
+
+
+def _give(xp, key, buf):
+    """Return a buffer from ``_take`` to this thread's pool (nothing else may still use it)."""
+    if buf.shape[0] <= _POOL_MAX:
+        pool = getattr(_local, "pool", None)
+        if pool is None:
+            pool = _local.pool = {}
+        pool[(key, xp, buf.dtype)] = buf
+
+
+# ``f(a, b, out=o)`` for numpy/cupy (no temporary per call); the Array API standard has no ``out=``,
+# so other namespaces get ``o[...] = f(a, b)`` (same results, one more pass)
+_INTO = {}
+
+
+def _into(xp):
+    """``(matmul, multiply, add, tanh)`` taking ``out=`` for namespace ``xp`` (cached per namespace)."""
+    fns = _INTO.get(xp)
+    if fns is None:
+        try:
+            probe = xp.zeros((2, 2), dtype=xp.float32)
+            xp.matmul(probe, probe, out=xp.empty((2, 2), dtype=xp.float32))
+            xp.tanh(probe, out=probe)
+            fns = (xp.matmul, xp.multiply, xp.add, xp.tanh)
+        except TypeError:
+            def wrap(f):
+                def call(*args, out):
+                    out[...] = f(*args)
+                    return out
+                return call
+            fns = tuple(wrap(f) for f in (xp.matmul, xp.multiply, xp.add, xp.tanh))
+        _INTO[xp] = fns
+    return fns
+
+
 def _projection_grads(xp, ctx, dxw, gb=None):
     """Array grads of ``x``, ``w_ih``, ``b_ih`` (inputs 0-2) from the grad of ``x @ w_ih.T + b_ih``."""
     edges = ctx._edges
@@ -52,82 +114,124 @@ def _projection_grads(xp, ctx, dxw, gb=None):
     return gx, gw, gb if edges[2] is not None else None
 
 
+def _to_inner(xp, w, H):
+    """Rows (or the last axis of a 1-D bias) in torch's gate order (i, f, g, o) -> internal (g, i, f, o)."""
+    return xp.concat([w[2 * H:3 * H, ...], w[:2 * H, ...], w[3 * H:, ...]], axis=0)
+
+
+def _to_torch(xp, w, H):
+    """Rows in the internal gate order (g, i, f, o) -> torch's (i, f, g, o)."""
+    return xp.concat([w[H:3 * H, ...], w[:H, ...], w[3 * H:, ...]], axis=0)
+
+
+def _inner_t(xp, w, H, s):
+    """``_to_inner(w).T * s`` as a row-major (in, 4H) array (see ``_c_transpose``)."""
+    out = xp.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
+    out[:, :H] = w[2 * H:3 * H, ...].T
+    out[:, H:3 * H] = w[:2 * H, ...].T
+    out[:, 3 * H:] = w[3 * H:, ...].T
+    out[:, H:] *= s
+    return out
+
+
 class LSTMLayer(MultiOp):
     """inputs: x (T * B, I) (step-major rows), w_ih (4H, I), b_ih (4H,) or None, h0 (B, H) or None,
     c0 (B, H) or None, w_hh (4H, H), b_hh (4H,) or None.
 
     outputs: hidden states (T, B, H) in time order, h_n (B, H), c_n (B, H).
     ``reverse`` runs the recurrence from the last step to the first (output still in time order).
+    ``keep`` is False when no backward can follow (the gate activations go back to the pool).
+
+    Internally the gates are ordered (g, i, f, o), not torch's (i, f, g, o): the three sigmoid gates
+    are then one contiguous block ``[H:]`` (scaled and shifted by scalars), and the three gates whose
+    gradient is a multiple of dc one block ``[:3H]`` (one broadcast multiply per step in backward).
+    The weights are permuted once per call (they are copied for the layout anyway) and the weight
+    gradients permuted back.
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, *, steps, reverse):
+    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, *, steps, reverse, keep=True):
         xp = ctx.backend.xp
+        matmul, mul, add, tanh = _into(xp)
         T = steps
         B = x.shape[0] // T
         G = w_ih.shape[0]
         H = G // 4
         dt = x.dtype
-        # per-column scale s and shift: act = tanh(s * z) * s + shift is sigmoid (s=0.5, shift 0.5)
-        # for the i, f, o gates and tanh (s=1, shift 0) for the cell gate
-        s = xp.full((G,), 0.5, dtype=dt)
-        s[2 * H:3 * H] = 1
-        shift = xp.full((G,), 0.5, dtype=dt)
-        shift[2 * H:3 * H] = 0
-        # the input projection of every step at once, pre-scaled: x @ (W_ih.T * s) + (b_ih + b_hh) * s
-        xs = xp.matmul(x, _c_transpose(xp, w_ih, s))
+        # sigmoid(z) = 0.5 * tanh(0.5 * z) + 0.5: the input projection and the recurrent weight of the
+        # sigmoid gates are pre-scaled by 0.5, so one tanh per step covers all four gates
+        xs_buf, xs = _take(xp, "xs", (T * B, G), dt)
+        matmul(x, _inner_t(xp, w_ih, H, 0.5), out=xs)
         bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
         if bias is not None:
-            xs += bias * s
+            bias = _to_inner(xp, bias, H)
+            bias[H:] *= 0.5
+            xs += bias
         xs = xp.reshape(xs, (T, B, G))
-        w_s = _c_transpose(xp, w_hh, s)  # (H, 4H)
-        acts = xp.empty((T, B, G), dtype=dt)
+        w_s = _inner_t(xp, w_hh, H, 0.5)  # (H, 4H)
+        acts_buf, acts = _take(xp, "acts", (T, B, G), dt)
+        cs_buf, cs = _take(xp, "cs", (T + 1, B, H), dt)
+        tcs_buf, tcs = _take(xp, "tcs", (T, B, H), dt)
         # hs / cs hold T + 1 states in time order; the initial state sits before step 0
-        # (forward) or after step T-1 (reverse), so step t reads slot t (+1) and writes t + 1 (t)
+        # (forward) or after step T-1 (reverse), so step t reads slot t (+1) and writes t + 1 (t).
+        # hs is the layer's output (a view of it), so it is not pooled.
         hs = xp.empty((T + 1, B, H), dtype=dt)
-        cs = xp.empty((T + 1, B, H), dtype=dt)
-        tcs = xp.empty((T, B, H), dtype=dt)
-        first = T if reverse else 0
+        prev = T if reverse else 0
         if h0 is None:
-            hs[first, ...] = 0
+            hs[prev, ...] = 0
         else:
-            hs[first, ...] = h0
+            hs[prev, ...] = h0
         if c0 is None:
-            cs[first, ...] = 0
+            cs[prev, ...] = 0
         else:
-            cs[first, ...] = c0
-        h = hs[first, ...]
-        c = cs[first, ...]
-        matmul = xp.matmul
-        tanh = xp.tanh
+            cs[prev, ...] = c0
+        a4 = xp.reshape(acts, (T, B, 4, H))
+        g_g, g_i, g_f, g_o = a4[:, :, 0, :], a4[:, :, 1, :], a4[:, :, 2, :], a4[:, :, 3, :]
+        sig = acts[:, :, H:]
+        tmp = xp.empty((B, H), dtype=dt)
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            z = matmul(h, w_s)
-            z += xs[t, ...]
-            acts[t, ...] = tanh(z)
             a = acts[t, ...]
-            a *= s
-            a += shift
-            c = a[:, H:2 * H] * c
-            c += a[:, :H] * a[:, 2 * H:3 * H]
-            tc = tanh(c)
-            tcs[t, ...] = tc
+            matmul(hs[prev, ...], w_s, out=a)
+            a += xs[t, ...]
+            tanh(a, out=a)
+            sg = sig[t, ...]
+            sg *= 0.5
+            sg += 0.5
             slot = t if reverse else t + 1
-            cs[slot, ...] = c
-            hs[slot, ...] = a[:, 3 * H:] * tc
-            h = hs[slot, ...]
+            c = cs[slot, ...]
+            mul(g_f[t, ...], cs[prev, ...], out=c)
+            mul(g_i[t, ...], g_g[t, ...], out=tmp)
+            c += tmp
+            tc = tcs[t, ...]
+            tanh(c, out=tc)
+            mul(g_o[t, ...], tc, out=hs[slot, ...])
+            prev = slot
+        _give(xp, "xs", xs_buf)
         ctx.reverse = reverse
         ctx.steps = T
-        ctx.arrays = (acts, hs, cs, tcs)
-        last = 0 if reverse else T
+        if keep:
+            ctx.arrays = (acts, hs, cs, tcs)
+            ctx.pooled = (("acts", acts_buf), ("cs", cs_buf), ("tcs", tcs_buf))
+        else:
+            for key, buf in (("acts", acts_buf), ("cs", cs_buf), ("tcs", tcs_buf)):
+                _give(xp, key, buf)
         out = hs[:T, ...] if reverse else hs[1:, ...]
-        return out, ctx.backend.copy(hs[last, ...]), ctx.backend.copy(cs[last, ...])
+        return out, ctx.backend.copy(hs[prev, ...]), ctx.backend.copy(cs[prev, ...])
+
+    def release(self):
+        pooled = self.__dict__.pop("pooled", None)
+        super().release()  # drops ctx.arrays: nothing refers to the pooled buffers any more
+        if pooled:
+            xp = self.backend.xp
+            for key, buf in pooled:
+                _give(xp, key, buf)
 
     @staticmethod
     def fast_backward(ctx, grads):
         g_out, g_h, g_c = grads
         xp = ctx.backend.xp
+        matmul, mul, add, tanh = _into(xp)
         acts, hs, cs, tcs = ctx.arrays
-        w_hh = ctx._saved[5][0]._data
         T, B, G = acts.shape
         H = G // 4
         dt = acts.dtype
@@ -135,47 +239,70 @@ class LSTMLayer(MultiOp):
         prev_h = hs[1:, ...] if reverse else hs[:T, ...]
         prev_c = cs[1:, ...] if reverse else cs[:T, ...]
         a4 = xp.reshape(acts, (T, B, 4, H))
-        # dz = [dc * g, dc * c_prev, dc * i, dh * tanh(c)] * act'  (act' = a(1-a), or 1-g^2 for the cell gate)
-        p4 = xp.empty((T, B, 4, H), dtype=dt)
-        gg = a4[:, :, 2, :]
-        p4[:, :, 0, :] = gg
-        p4[:, :, 1, :] = prev_c
-        p4[:, :, 2, :] = a4[:, :, 0, :]
-        p4[:, :, 3, :] = tcs
-        deriv = acts * (1 - acts)
-        d4 = xp.reshape(deriv, (T, B, 4, H))
-        d4[:, :, 2, :] = 1 - gg * gg
-        p4 *= d4
-        q = a4[:, :, 3, :] * (1 - tcs * tcs)  # d c / d h through h = o * tanh(c)
-        fgate = a4[:, :, 1, :]
-        dz_all = xp.empty((T, B, 4, H), dtype=dt)
+        # dz = p * [dc, dc, dc, dh] per gate (g, i, f, o), the derivatives through the activations
+        # (1 - g^2 for tanh, a (1 - a) for sigmoid) folded in:
+        # p = [i (1 - g^2), g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o)]
+        p_buf, p = _take(xp, "p", (T, B, G), dt)
+        p4 = xp.reshape(p, (T, B, 4, H))
+        sig = p[:, :, H:]
+        sig[...] = 1
+        sig -= acts[:, :, H:]
+        sig *= acts[:, :, H:]
+        gate_g = a4[:, :, 0, :]
+        pg = p4[:, :, 0, :]
+        mul(gate_g, gate_g, out=pg)
+        pg -= 1
+        pg *= -1
+        pg *= a4[:, :, 1, :]
+        p4[:, :, 1, :] *= gate_g
+        p4[:, :, 2, :] *= prev_c
+        p4[:, :, 3, :] *= tcs
+        q_buf, q = _take(xp, "q", (T, B, H), dt)  # d c / d h through h = o * tanh(c)
+        mul(tcs, tcs, out=q)
+        q -= 1
+        q *= -1
+        q *= a4[:, :, 3, :]
+        fgate = a4[:, :, 2, :]
+        p3 = p4[:, :, :3, :]
+        po = p4[:, :, 3, :]
+        dz_buf, dz_all = _take(xp, "dz", (T, B, G), dt)
+        dz4 = xp.reshape(dz_all, (T, B, 4, H))
+        dz3 = dz4[:, :, :3, :]
+        dzo = dz4[:, :, 3, :]
+        w_p = _to_inner(xp, ctx._saved[5][0]._data, H)  # (4H, H), rows in the internal order
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
+        dc = xp.empty((B, H), dtype=dt)
         dc_next = g_c
-        matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
         need_h0 = ctx._edges[3] is not None
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
-                dh = dh + g_out[t, ...]
-            dc = dh * q[t, ...]
+                dh = dh + g_out[t, ...]  # not in place: dh may be the caller's g_h
+            mul(dh, q[t, ...], out=dc)
             if dc_next is not None:
                 dc += dc_next
-            dz4 = dz_all[t, ...]
-            dz4[:, :3, :] = p4[t, :, :3, :] * dc[:, None, :]
-            dz4[:, 3, :] = p4[t, :, 3, :] * dh
+            mul(p3[t, ...], dc[:, None, :], out=dz3[t, ...])
+            mul(po[t, ...], dh, out=dzo[t, ...])
             dc_next = dc * fgate[t, ...]
             if t != stop or need_h0:
-                dh = matmul(xp.reshape(dz4, (B, G)), w_hh)
+                dh = xp.matmul(dz_all[t, ...], w_p)
+        _give(xp, "p", p_buf)
+        _give(xp, "q", q_buf)
         edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, G))
-        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[5] is not None else None
-        # b_ih and b_hh get the same gradient
-        gb = xp.sum(dz2, axis=0) if edges[2] is not None or edges[6] is not None else None
-        return _projection_grads(xp, ctx, dz2, gb) + (
-            dh if edges[3] is not None else None,
-            dc_next if edges[4] is not None else None,
-            gw, gb if edges[6] is not None else None)
+        gw = _to_torch(xp, xp.matmul(dz2.T, xp.reshape(prev_h, (T * B, H))), H) if edges[5] is not None else None
+        # b_ih and b_hh get the same gradient (a ones-vector matmul: one BLAS pass, about 2x xp.sum)
+        gb = None
+        if edges[2] is not None or edges[6] is not None:
+            gb = _to_torch(xp, xp.matmul(xp.ones((T * B,), dtype=dt), dz2), H)
+        gx = xp.matmul(dz2, _to_inner(xp, ctx._saved[1][0]._data, H)) if edges[0] is not None else None
+        gw_ih = _to_torch(xp, xp.matmul(dz2.T, ctx._saved[0][0]._data), H) if edges[1] is not None else None
+        _give(xp, "dz", dz_buf)
+        return (gx, gw_ih, gb if edges[2] is not None else None,
+                dh if edges[3] is not None else None,
+                dc_next if edges[4] is not None else None,
+                gw, gb if edges[6] is not None else None)
 
     @staticmethod
     def backward(ctx, inputs, grads):
@@ -243,7 +370,9 @@ def lstm_layer(x, w_ih, b_ih, h0, c0, w_hh, b_hh, steps, reverse=False):
     ``x`` is the input of every step as (steps * B, in) rows, step-major; ``h0``/``c0`` (B, H) or
     None (zeros); weights as torch's. ``output`` is (steps, B, H).
     """
-    return apply_multi(LSTMLayer, (x, w_ih, b_ih, h0, c0, w_hh, b_hh), {"steps": steps, "reverse": reverse}, 3)
+    inputs = (x, w_ih, b_ih, h0, c0, w_hh, b_hh)
+    keep = GradMode.enabled and any(t is not None and t._requires_grad for t in inputs)
+    return apply_multi(LSTMLayer, inputs, {"steps": steps, "reverse": reverse, "keep": keep}, 3)
 
 
 def _recompute_grads(ctx, inputs, grads, composite):

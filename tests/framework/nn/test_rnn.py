@@ -275,3 +275,37 @@ def test_input_dtype_must_match_weights(name):
 def test_empty_batch():
     out, h = nn.GRU(3, 4, bidirectional=True)(tensorplug.randn(5, 0, 3))
     assert tuple(out.shape) == (5, 0, 8) and tuple(h.shape) == (2, 0, 4)
+
+
+def test_lstm_pooled_buffers_across_live_graphs():
+    """The fused LSTM takes its gate/cell arrays from a per-thread pool and gives them back when its
+    node is released: graphs alive at the same time, no-grad calls in between, different sizes and
+    retain_graph must never share (or overwrite) one another's saved arrays."""
+    def pair(T, B, bidirectional=False):
+        theirs = torch.nn.LSTM(3, 4, bidirectional=bidirectional)
+        ours = nn.LSTM(3, 4, bidirectional=bidirectional)
+        ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+        x0 = rng.standard_normal((T, B, 3)).astype(np.float32)
+        return ours, theirs, x0
+
+    runs = [pair(5, 2), pair(7, 3, True), pair(2, 2)]
+    losses = []
+    for ours, theirs, x0 in runs:  # three graphs alive together
+        out, (h, c) = ours(tensorplug.tensor(x0))
+        losses.append((out ** 2).sum() + (c ** 3).sum())
+        with tensorplug.no_grad():  # takes (and returns) pooled arrays while the graphs live
+            ours(tensorplug.tensor(x0 * 2))
+    losses[1].backward(retain_graph=True)
+    for ours, _, _ in runs[1:2]:
+        for p in ours.parameters():
+            p.grad = None
+    for loss in (losses[2], losses[1], losses[0]):  # released out of creation order
+        loss.backward()
+        ours, theirs, x0 = runs[losses.index(loss)]
+        with tensorplug.no_grad():
+            ours(tensorplug.tensor(x0 + 1))  # reuses the buffers just given back
+    for ours, theirs, x0 in runs:
+        out, (h, c) = theirs(torch.tensor(x0))
+        ((out ** 2).sum() + (c ** 3).sum()).backward()
+        for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=n)

@@ -25,6 +25,31 @@ from . import _blas
 
 _lock = threading.Lock()
 _workers: list = []
+_local = threading.local()
+_SCRATCH_MAX = 1 << 24
+
+
+def scratch(slot, shape, dtype):
+    """A reusable uninitialised buffer of this thread (numbered ``slot``) viewed as ``shape``/``dtype``.
+
+    Kernels take their temporaries (window columns, accumulators, padded chunks) from here
+    instead of allocating them per call: freshly allocated large arrays come from new pages
+    (mmap) whose page faults can cost more than the arithmetic. Per thread, so workers never
+    share one; a kernel uses each slot once and nothing of it outlives the call.
+    """
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None:
+        bufs = _local.bufs = {}
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    buf = bufs.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 64), dtype=np.uint8)
+        if nbytes <= _SCRATCH_MAX:  # a huge one-off (one sample of a big image) is not kept
+            bufs[slot] = buf
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 class _Worker:

@@ -60,7 +60,9 @@ def _kernels(dtype, stride=ONE, pads=P1, dilation=ONE, groups=1):
 @pytest.mark.parametrize("chunk", [None, 1])
 @pytest.mark.parametrize("geometry", [dict(), dict(stride=(2, 1)), dict(groups=2, dilation=(2, 1)),
                                       dict(pads=((0, 0), (0, 0)))])
-def test_two_threads_give_the_one_thread_results(threads, dtype, chunk, geometry):
+@pytest.mark.parametrize("wide", [False, True])
+def test_two_threads_give_the_one_thread_results(threads, dtype, chunk, geometry, wide, monkeypatch):
+    monkeypatch.setattr(_conv, "_WIDE_WINDOW", 1 if wide else 10 ** 9)  # both weight-grad layouts
     state = rng.bit_generator.state
     threads(1, chunk)
     one = _kernels(dtype, **geometry)

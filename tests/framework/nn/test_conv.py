@@ -178,12 +178,16 @@ def test_array_api_defaults_match_numpy_overrides():
     ((2, 3, 4, 4), (2, 3, 1, 1), ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)),          # 1x1
 ])
 @pytest.mark.parametrize("chunk", [None, 1])
-def test_numpy_conv_layouts_match_defaults(xshape, wshape, params, chunk, monkeypatch):
+@pytest.mark.parametrize("wide", [False, True])
+def test_numpy_conv_layouts_match_defaults(xshape, wshape, params, chunk, wide, monkeypatch):
     # the numpy backend's copy-once im2col layouts and flat-shift col2im against the array-API
-    # defaults, in one batch chunk and (chunk=1 byte) one sample per chunk
+    # defaults, in one batch chunk and (chunk=1 byte) one sample per chunk; the weight gradient
+    # in both of its layouts (per-sample GEMMs for small windows, one long GEMM for wide ones)
     np_backend = tensorplug.get_backend("numpy")
+    kernels = pytest.importorskip("tensorplug_numpy._conv")
     if chunk is not None:
-        monkeypatch.setattr(pytest.importorskip("tensorplug_numpy._conv"), "_CHUNK", chunk)
+        monkeypatch.setattr(kernels, "_CHUNK", chunk)
+    monkeypatch.setattr(kernels, "_WIDE_WINDOW", 1 if wide else 10 ** 9)
 
     class PlainNumpy(tensorplug.ArrayAPIBackend):
         name = "plain-numpy"

@@ -16,6 +16,7 @@ than fight over the BLAS setting.
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 
@@ -50,6 +51,17 @@ def scratch(slot, shape, dtype):
         if nbytes <= _SCRATCH_MAX:  # a huge one-off (one sample of a big image) is not kept
             bufs[slot] = buf
     return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _after_fork_in_child():
+    # a forked child (a DataLoader worker, say) has none of the parent's threads: start afresh
+    global _lock
+    _workers.clear()
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Worker:

@@ -142,3 +142,30 @@ def test_double_backward_through_conv_still_builds_a_graph(threads):
     assert gx.requires_grad
     gx.sum().backward()
     assert conv.weight.grad is not None and np.isfinite(conv.weight.grad.numpy()).all()
+
+
+def _conv_in_child(queue):
+    x = np.ones((8, 2, 6, 6), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    queue.put(float(_backend().conv(x, w, ONE, P1, ONE, 1).sum()))
+
+
+def test_forked_child_splits_without_the_parents_threads(threads):
+    # the pool's threads do not exist in a forked child (DataLoader workers): it must start its own
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    threads(2)
+    x = np.ones((8, 2, 6, 6), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    want = float(_backend().conv(x, w, ONE, P1, ONE, 1).sum())  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_conv_in_child, args=(queue,))
+    proc.start()
+    proc.join(30)
+    if proc.is_alive():
+        proc.kill()
+        pytest.fail("the forked child hung in a split")
+    assert proc.exitcode == 0
+    assert queue.get(timeout=5) == want

@@ -406,7 +406,8 @@ def _pool_args(input, kernel_size, stride, padding, dilation, k, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     nd = input._data.ndim
-    if nd not in (k + 1, k + 2) or input.numel() == 0:
+    # torch allows an empty batch (the first of k + 2 dims), no other empty dimension
+    if nd not in (k + 1, k + 2) or not all(input._data.shape[nd - k - 1:]):
         raise RuntimeError(f"non-empty {k + 1}D or {k + 2}D (batch mode) tensor expected for input, but got "
                            f"input of size: {list(input.shape)}")
     window = _tuple(kernel_size, k, "kernel_size")

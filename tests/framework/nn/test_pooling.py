@@ -195,3 +195,18 @@ def test_pool_errors(call, exc, phrase):
     with pytest.raises(exc) as info:
         call()
     assert phrase in str(info.value)
+
+
+@pytest.mark.parametrize("fn", ["max_pool2d", "avg_pool2d"])
+def test_pool_empty_batch_as_torch(fn):
+    # torch allows a 0-sized batch (the kernels split batches over threads: 0 samples too)
+    x = tensorplug.randn(0, 2, 4, 4, requires_grad=True)
+    y = getattr(tensorplug.nn.functional, fn)(x, 2)
+    assert tuple(y.shape) == tuple(getattr(torch.nn.functional, fn)(torch.randn(0, 2, 4, 4), 2).shape)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 2, 4, 4)
+    for shape in [(2, 0, 4, 4), (0, 4, 4), (2, 2, 0, 4)]:
+        with pytest.raises(RuntimeError):
+            getattr(torch.nn.functional, fn)(torch.randn(*shape), 2)
+        with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
+            getattr(tensorplug.nn.functional, fn)(tensorplug.randn(*shape), 2)

@@ -180,6 +180,10 @@ class ConvKernels:
         return out
 
     def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        return self.conv_weight_bias_grad(x, g, weight_shape, stride, pads, dilation, groups, False)[0]
+
+    def conv_weight_bias_grad(self, x, g, weight_shape, stride, pads, dilation, groups, bias=True):
+        """``(weight grad, bias grad or None)``: the bias's sum of g taken per chunk while it is in cache."""
         window = tuple(weight_shape[2:])
         n = x.shape[0]
         o = weight_shape[0]
@@ -199,6 +203,7 @@ class ConvKernels:
 
         def part(s0, e0):
             acc = np.zeros((groups, per_out, per_in) if batched else (groups, per_in, per_out), dtype=dtype)
+            gb = np.zeros((groups, per_out), dtype=g.dtype) if bias else None
             buf = scratch(1, (min(nb, e0 - s0) * ck * length,), x.dtype)
             for s, e, xc in _padded_chunks(x, pads, s0, e0, nb):
                 win = _windows(xc, window, stride, dilation, outs, not batched)
@@ -208,20 +213,26 @@ class ConvKernels:
                     cols = cols.reshape(e - s, groups, per_in, length).transpose(0, 1, 3, 2)
                     gm = g[s:e].reshape(e - s, groups, per_out, length)
                     acc += np.matmul(gm, cols).sum(0)
+                    if bias:
+                        gb += gm.sum(axis=3).sum(0)
                     continue
                 cols = cols.reshape(groups, per_in, -1)  # (C*K, chunk*L) per group
                 gm = np.moveaxis(g[s:e], 1, 0).reshape(groups, per_out, -1)  # (O, chunk*L) per group
                 for i in range(groups):
                     acc[i] += np.dot(cols[i], gm[i].T)
-            return acc
+                if bias:
+                    gb += gm.sum(axis=2)
+            return acc, gb
 
         parts = split(part, n, _min_samples(ck * length // 4))
-        acc = parts[0]
-        for p in parts[1:]:
+        acc, gb = parts[0]
+        for p, b in parts[1:]:
             acc += p
+            if bias:
+                gb += b
         if not batched:
             acc = acc.transpose(0, 2, 1)
-        return np.ascontiguousarray(acc).reshape(weight_shape)
+        return np.ascontiguousarray(acc).reshape(weight_shape), (gb.reshape(o) if bias else None)
 
     def max_pool(self, x, window, stride, pads, dilation):
         # a running max over the window offsets (one strided slice each, no window copy); the

@@ -63,9 +63,15 @@ class Convolution(Op):
         gx = gw = gb = None
         if edges[0] is not None:
             gx = backend.conv_input_grad(g, w, x.shape, *ctx.params)
+        need_b = len(edges) > 2 and edges[2] is not None
         if edges[1] is not None:
+            # a backend's optional ``conv_weight_bias_grad`` sums the bias's gradient in the same pass
+            both = getattr(backend, "conv_weight_bias_grad", None) if need_b else None
+            if both is not None:
+                gw, gb = both(x, g, w.shape, *ctx.params)
+                return gx, gw, gb
             gw = backend.conv_weight_grad(x, g, w.shape, *ctx.params)
-        if len(edges) > 2 and edges[2] is not None:
+        if need_b:
             gb = backend.xp.sum(g, axis=(0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb
 

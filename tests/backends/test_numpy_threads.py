@@ -49,6 +49,9 @@ def _kernels(dtype, stride=ONE, pads=P1, dilation=ONE, groups=1):
     g = rng.standard_normal(y.shape).astype(dtype)
     gx = b.conv_input_grad(g, w, x.shape, stride, pads, dilation, groups)
     gw = b.conv_weight_grad(x, g, w.shape, stride, pads, dilation, groups)
+    gw2, gb = b.conv_weight_bias_grad(x, g, w.shape, stride, pads, dilation, groups)
+    np.testing.assert_array_equal(gw, gw2)
+    np.testing.assert_allclose(gb, g.sum((0, 2, 3)), rtol=1e-5, atol=1e-4)
     xr = np.maximum(x, 0)  # ties (zeros) in the pooling windows: the first one must win
     v, i = b.max_pool(xr, (2, 2), (2, 2), ((0, 0), (0, 0)), ONE)
     v3, i3 = b.max_pool(x, (3, 2), (2, 1), ((1, 1), (1, 0)), (1, 2))

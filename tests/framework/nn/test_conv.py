@@ -201,6 +201,9 @@ def test_numpy_conv_layouts_match_defaults(xshape, wshape, params, chunk, wide, 
     g = rng.standard_normal(y.shape)
     np.testing.assert_allclose(np_backend.conv_weight_grad(x, g, w.shape, *params),
                                plain.conv_weight_grad(x, g, w.shape, *params), atol=1e-12)
+    gw, gb = np_backend.conv_weight_bias_grad(x, g, w.shape, *params)  # the bias's sum in the same pass
+    np.testing.assert_allclose(gw, plain.conv_weight_grad(x, g, w.shape, *params), atol=1e-12)
+    np.testing.assert_allclose(gb, g.sum((0,) + tuple(range(2, g.ndim))), atol=1e-12)
     gx = np_backend.conv_input_grad(g, w, x.shape, *params)
     assert gx.shape == x.shape and gx.flags.c_contiguous
     np.testing.assert_allclose(gx, plain.conv_input_grad(g, w, x.shape, *params), atol=1e-12)

@@ -8,13 +8,67 @@ is dispatched, so a step costs the arithmetic and little else.
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from itertools import chain
 
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+# hooks of every optimizer's step (torch.optim.optimizer.register_optimizer_step_pre/post_hook)
+_global_step_pre_hooks = {}
+_global_step_post_hooks = {}
+
+
+def _handle(hooks, hook, prepend=False):
+    from ..nn.module import RemovableHandle
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        items = list(hooks.items())
+        hooks.clear()
+        hooks.update([items[-1]] + items[:-1])
+    return handle
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Call ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; it may return
+    ``(new_args, new_kwargs)``. Returns a handle whose ``remove()`` unregisters it."""
+    return _handle(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """Call ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    return _handle(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(step):
+    """``step`` running the global and the optimizer's own step hooks around it (as torch patches it)."""
+
+    @functools.wraps(step)
+    def hooked_step(*args, **kwargs):
+        # args includes the optimizer itself, as the args torch's hooks receive
+        self = args[0]
+        own = self.__dict__.get("_optimizer_step_pre_hooks")
+        if own or _global_step_pre_hooks:
+            for hook in (*_global_step_pre_hooks.values(), *(own or {}).values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+        out = step(*args, **kwargs)
+        own = self.__dict__.get("_optimizer_step_post_hooks")
+        if own or _global_step_post_hooks:
+            for hook in (*(own or {}).values(), *_global_step_post_hooks.values()):
+                hook(self, args, kwargs)
+        return out
+
+    hooked_step.hooked = True
+    return hooked_step
 
 
 class _RequiredParameter:
@@ -50,6 +104,11 @@ class Optimizer:
                             "but got dict; pass a list of parameter groups, e.g. [{'params': ...}]")
         self.state = defaultdict(dict)
         self.param_groups = []
+        self._init_hooks()
+        # like torch, the class's step is wrapped once, on first construction, to run the step hooks
+        cls = type(self)
+        if not getattr(cls.step, "hooked", False):
+            cls.step = _with_step_hooks(cls.step)
         try:
             param_groups = list(params)
         except TypeError:
@@ -99,6 +158,39 @@ class Optimizer:
                 raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
+    # hooks ------------------------------------------------------------------------
+    def _init_hooks(self):
+        self._optimizer_step_pre_hooks = {}
+        self._optimizer_step_post_hooks = {}
+        self._optimizer_state_dict_pre_hooks = {}
+        self._optimizer_state_dict_post_hooks = {}
+        self._optimizer_load_state_dict_pre_hooks = {}
+        self._optimizer_load_state_dict_post_hooks = {}
+
+    def register_step_pre_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` before each ``step``; it may return ``(new_args, new_kwargs)``."""
+        return _handle(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _handle(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer)`` before ``state_dict()`` builds its result."""
+        return _handle(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer, state_dict)`` on ``state_dict()``'s result; a returned dict replaces it."""
+        return _handle(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer, state_dict)`` (a shallow copy) before loading; a returned dict is loaded."""
+        return _handle(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """Call ``hook(optimizer)`` after ``load_state_dict`` has loaded."""
+        return _handle(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
     # gradients --------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True):
         """Reset every parameter's ``.grad``: to None (the default) or to zeros in place."""
@@ -143,6 +235,8 @@ class Optimizer:
         Parameters are replaced by their position across the groups, as torch
         does; the state tensors are included (not copied).
         """
+        for hook in self._optimizer_state_dict_pre_hooks.values():
+            hook(self)
         mapping = {}
         start = 0
         groups = []
@@ -154,10 +248,26 @@ class Optimizer:
             start += len(packed["params"])
             groups.append(packed)
         state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        out = {"state": state, "param_groups": groups}
+        for hook in self._optimizer_state_dict_post_hooks.values():
+            result = hook(self, out)
+            if result is not None:
+                out = result
+        return out
 
     def load_state_dict(self, state_dict):
         """Restore a ``state_dict()``: options per group and each parameter's state (copied)."""
+        if self._optimizer_load_state_dict_pre_hooks and hasattr(state_dict, "copy"):
+            state_dict = state_dict.copy()
+            for hook in self._optimizer_load_state_dict_pre_hooks.values():
+                result = hook(self, state_dict)
+                if result is not None:
+                    state_dict = result
+        self._load_state_dict(state_dict)
+        for hook in self._optimizer_load_state_dict_post_hooks.values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         if not hasattr(state_dict, "keys") or "param_groups" not in state_dict or "state" not in state_dict:
             raise TypeError("Expected state_dict to be dict-like with 'state' and 'param_groups', "
                             f"got {type(state_dict).__name__}; pass what optimizer.state_dict() returned")
@@ -190,6 +300,7 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._init_hooks()  # hooks are not pickled, as in torch
 
     def __repr__(self):
         text = type(self).__name__ + " ("

@@ -83,21 +83,21 @@ _INTO = {}
 
 
 def _into(xp):
-    """``(matmul, multiply, add, tanh)`` taking ``out=`` for namespace ``xp`` (cached per namespace)."""
+    """``(matmul, multiply, subtract, tanh)`` taking ``out=`` for namespace ``xp`` (cached per namespace)."""
     fns = _INTO.get(xp)
     if fns is None:
         try:
             probe = xp.zeros((2, 2), dtype=xp.float32)
             xp.matmul(probe, probe, out=xp.empty((2, 2), dtype=xp.float32))
             xp.tanh(probe, out=probe)
-            fns = (xp.matmul, xp.multiply, xp.add, xp.tanh)
+            fns = (xp.matmul, xp.multiply, xp.subtract, xp.tanh)
         except TypeError:
             def wrap(f):
                 def call(*args, out):
                     out[...] = f(*args)
                     return out
                 return call
-            fns = tuple(wrap(f) for f in (xp.matmul, xp.multiply, xp.add, xp.tanh))
+            fns = tuple(wrap(f) for f in (xp.matmul, xp.multiply, xp.subtract, xp.tanh))
         _INTO[xp] = fns
     return fns
 
@@ -152,7 +152,7 @@ class LSTMLayer(MultiOp):
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, *, steps, reverse, keep=True):
         xp = ctx.backend.xp
-        matmul, mul, add, tanh = _into(xp)
+        matmul, mul, _, tanh = _into(xp)
         T = steps
         B = x.shape[0] // T
         G = w_ih.shape[0]
@@ -230,7 +230,7 @@ class LSTMLayer(MultiOp):
     def fast_backward(ctx, grads):
         g_out, g_h, g_c = grads
         xp = ctx.backend.xp
-        matmul, mul, add, tanh = _into(xp)
+        matmul, mul, sub, _ = _into(xp)
         acts, hs, cs, tcs = ctx.arrays
         T, B, G = acts.shape
         H = G // 4
@@ -242,25 +242,28 @@ class LSTMLayer(MultiOp):
         # dz = p * [dc, dc, dc, dh] per gate (g, i, f, o), the derivatives through the activations
         # (1 - g^2 for tanh, a (1 - a) for sigmoid) folded in:
         # p = [i (1 - g^2), g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o)]
+        # computed as D * Q on whole contiguous arrays, D = [1 - g^2, i (1 - i), f (1 - f), o (1 - o)],
+        # Q = [i, g, c_prev, tanh(c)]: in-place passes over the strided gate blocks cost about twice as
+        # much as these flat ones (measured 0.74 vs 0.37 ms at 32x32x512)
         p_buf, p = _take(xp, "p", (T, B, G), dt)
         p4 = xp.reshape(p, (T, B, 4, H))
-        sig = p[:, :, H:]
-        sig[...] = 1
-        sig -= acts[:, :, H:]
-        sig *= acts[:, :, H:]
+        sub(1, acts, out=p)
+        p *= acts
         gate_g = a4[:, :, 0, :]
         pg = p4[:, :, 0, :]
         mul(gate_g, gate_g, out=pg)
-        pg -= 1
-        pg *= -1
-        pg *= a4[:, :, 1, :]
-        p4[:, :, 1, :] *= gate_g
-        p4[:, :, 2, :] *= prev_c
-        p4[:, :, 3, :] *= tcs
+        sub(1, pg, out=pg)
+        f_buf, f = _take(xp, "pf", (T, B, G), dt)
+        f4 = xp.reshape(f, (T, B, 4, H))
+        f4[:, :, 0, :] = a4[:, :, 1, :]
+        f4[:, :, 1, :] = gate_g
+        f4[:, :, 2, :] = prev_c
+        f4[:, :, 3, :] = tcs
+        p *= f
+        _give(xp, "pf", f_buf)
         q_buf, q = _take(xp, "q", (T, B, H), dt)  # d c / d h through h = o * tanh(c)
         mul(tcs, tcs, out=q)
-        q -= 1
-        q *= -1
+        sub(1, q, out=q)
         q *= a4[:, :, 3, :]
         fgate = a4[:, :, 2, :]
         p3 = p4[:, :, :3, :]

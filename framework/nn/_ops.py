@@ -57,8 +57,23 @@ class Linear(Op):
                 x2 = xp.reshape(x, (-1, w.shape[1])) if x.ndim != 2 else x
                 gw = xp.matmul(g2.T, x2)
             if edges[2] is not None:
-                gb = xp.sum(g2, axis=0)
+                # a GEMV with ones: 2-3x faster than numpy's column sum at these shapes
+                gb = xp.matmul(_ones(ctx.backend, g2.shape[0], g2.dtype), g2)
         return gx, gw, gb
+
+
+_ONES = {}
+
+
+def _ones(backend, n, dtype):
+    """A cached read-only vector of ``n`` ones (the bias gradient's GEMV operand)."""
+    key = (backend, n, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) >= 16:  # a few batch sizes are live at a time
+            _ONES.clear()
+        ones = _ONES[key] = backend.xp.ones((n,), dtype=dtype)
+    return ones
 
 
 # activations -----------------------------------------------------------------------

@@ -3,7 +3,21 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..autograd.function import Op
+from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
+
+_make = Tensor._make
+_ZEROS = {}
+
+
+def _zero(backend, dtype):
+    """A cached 0-d zero of a native ``dtype``, never written: no allocation per call (on a GPU,
+    no fill launch)."""
+    key = (backend, dtype)
+    zero = _ZEROS.get(key)
+    if zero is None:
+        zero = _ZEROS[key] = backend.xp.zeros((), dtype=dtype)
+    return zero
 
 
 def _float(x):
@@ -158,7 +172,8 @@ class Relu(Op):
 
     @staticmethod
     def forward(ctx, a):
-        return ctx.backend.xp.maximum(a, ctx.backend.xp.zeros((), dtype=a.dtype))
+        backend = ctx.backend
+        return backend.xp.maximum(a, _zero(backend, a.dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -211,7 +226,12 @@ def sigmoid(input):
 
 
 def relu(input):
-    return Relu.apply(input)
+    if input._requires_grad and GradMode.enabled:
+        return Relu.apply(input)
+    # nothing to record: the array op alone (inference, and every ReLU under no_grad)
+    backend = input._backend
+    data = input._data
+    return _make(backend.xp.maximum(data, _zero(backend, data.dtype)), input._dtype, backend)
 
 
 def trunc(input):

@@ -1,6 +1,8 @@
 """The NumPy backend's ctypes view of numpy's own OpenBLAS: axpy and the thread-count switch."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -81,13 +83,15 @@ def test_axpy_declines_and_leaves_y(case):
 
 @needs_blas
 def test_one_blas_library_loaded():
-    # opening numpy's OpenBLAS by its file path must not load a second copy (own thread pool)
+    # opening numpy's OpenBLAS by its file path must not load a second copy (own thread pool);
+    # other tests may have loaded other BLAS libraries (torch, scipy): count numpy's only
     threadpoolctl = pytest.importorskip("threadpoolctl")
     tensorplug.set_num_threads(tensorplug.get_num_threads())
     _blas.axpy(np.ones(N, np.float32), 1.0, np.ones(N, np.float32))
     libs = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
-    assert len(libs) == 1
-    assert libs[0]["filepath"] == blas.filepath
+    assert [p["filepath"] for p in libs].count(blas.filepath) == 1
+    if "scipy" not in sys.modules and "torch" not in sys.modules:
+        assert len(libs) == 1
 
 
 @needs_blas

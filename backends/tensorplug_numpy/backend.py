@@ -1,8 +1,6 @@
 """NumpyBackend: the array-API defaults, with numpy's faster native routines."""
 from __future__ import annotations
 
-import itertools
-import math
 
 import numpy as np
 

@@ -1,7 +1,6 @@
 """NumpyBackend: the array-API defaults, with numpy's faster native routines."""
 from __future__ import annotations
 
-
 import numpy as np
 
 import tensorplug

@@ -89,6 +89,14 @@ class Backend:
         True when done."""
         return False
 
+    def conv_bias(self, x, w, b, stride, pads, dilation, groups):
+        """``conv`` with the bias ``b`` (shape ``(O,)``) added while the output is written, or NotImplemented."""
+        return NotImplemented
+
+    def conv_weight_bias_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
+        """``(weight gradient, bias gradient)`` in one pass over ``g``, or NotImplemented."""
+        return NotImplemented
+
     def fused_cross_entropy(self, x, target, ignore_index, reduction):
         """Softmax cross-entropy of ``(M, C)`` logits at int64 class indices, no class weights.
 

@@ -286,6 +286,13 @@ class _Registry:
                     f"backend '{spec.name}' ({spec.device_type}) is unavailable: {reason}. "
                     f"TENSORPLUG_BACKEND=numpy (the CPU) works everywhere")
             backend = spec.factory(index)
+            from .backend import Backend
+            if not isinstance(backend, Backend):
+                # the frontend calls the protocol's optional methods unconditionally: the base class
+                # supplies their defaults
+                raise TypeError(f"backend '{spec.name}' from {spec.plugin or 'its plugin'}: the factory returned "
+                                f"{type(backend).__name__}, which is not a tensorplug.Backend; subclass "
+                                f"tensorplug.ArrayAPIBackend (or tensorplug.Backend)")
             if self.seed is not None:
                 backend.manual_seed(self.seed)
             if self.num_threads is not None and hasattr(backend, "set_num_threads"):

@@ -31,10 +31,10 @@ class Convolution(Op):
         ctx.params = (stride, pads, dilation, groups)
         backend = ctx.backend
         if b is not None:
-            # a backend's optional ``conv_bias`` adds the bias while each chunk is in cache
-            fused = getattr(backend, "conv_bias", None)
-            if fused is not None:
-                return fused(x, w, b, stride, pads, dilation, groups)
+            # the backend's optional ``conv_bias`` adds the bias while the output is written
+            y = backend.conv_bias(x, w, b, stride, pads, dilation, groups)
+            if y is not NotImplemented:
+                return y
         y = backend.conv(x, w, stride, pads, dilation, groups)
         if b is not None:
             y += backend.xp.reshape(b, (-1,) + (1,) * (y.ndim - 2))
@@ -65,10 +65,10 @@ class Convolution(Op):
             gx = backend.conv_input_grad(g, w, x.shape, *ctx.params)
         need_b = len(edges) > 2 and edges[2] is not None
         if edges[1] is not None:
-            # a backend's optional ``conv_weight_bias_grad`` sums the bias's gradient in the same pass
-            both = getattr(backend, "conv_weight_bias_grad", None) if need_b else None
-            if both is not None:
-                gw, gb = both(x, g, w.shape, *ctx.params)
+            # the backend's optional ``conv_weight_bias_grad`` sums the bias's gradient in the same pass
+            both = backend.conv_weight_bias_grad(x, g, w.shape, *ctx.params) if need_b else NotImplemented
+            if both is not NotImplemented:
+                gw, gb = both
                 return gx, gw, gb
             gw = backend.conv_weight_grad(x, g, w.shape, *ctx.params)
         if need_b:

@@ -427,8 +427,8 @@ def axpy(y, alpha, x, fused=None):
 
 
 def fused_axpy(backend):
-    """The backend's one-pass in-place ``axpy(y, alpha, x) -> bool``, or None if it has none."""
-    return getattr(backend, "axpy", None)
+    """The backend's one-pass in-place ``axpy(y, alpha, x) -> bool`` (``Backend.axpy`` declines by default)."""
+    return backend.axpy
 
 
 def _cast(param, value, key):

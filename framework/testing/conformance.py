@@ -421,3 +421,22 @@ def check_fused_cross_entropy(b):
     bad_t[3] = 5
     out = b.fused_cross_entropy(dev(b, x), dev(b, bad_t), -100, "mean")
     _true(int(host(b, out[3])) == 3, f"fused_cross_entropy: bad target row {host(b, out[3])}, expected 3")
+
+
+@check
+def check_fused_conv_bias(b):
+    x = _RNG.standard_normal((2, 3, 6, 5)).astype("float32")
+    w = _RNG.standard_normal((4, 3, 3, 2)).astype("float32")
+    bias = _RNG.standard_normal(4).astype("float32")
+    params = ((1, 2), ((1, 1), (0, 1)), (1, 1), 1)
+    plain = host(b, b.conv(dev(b, x), dev(b, w), *params))
+    y = b.conv_bias(dev(b, x), dev(b, w), dev(b, bias), *params)
+    if y is not NotImplemented:
+        same(b, y, plain + bias.reshape(4, 1, 1), "conv_bias", rtol=1e-4, atol=1e-4)
+    g = _RNG.standard_normal(plain.shape).astype("float32")
+    both = b.conv_weight_bias_grad(dev(b, x), dev(b, g), w.shape, *params)
+    if both is not NotImplemented:
+        gw, gb = both
+        same(b, gw, host(b, b.conv_weight_grad(dev(b, x), dev(b, g), w.shape, *params)),
+             "conv_weight_bias_grad weight", rtol=1e-4, atol=1e-4)
+        same(b, gb, g.sum(axis=(0, 2, 3)), "conv_weight_bias_grad bias", rtol=1e-4, atol=1e-4)

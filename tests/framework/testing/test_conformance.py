@@ -52,3 +52,17 @@ def test_command_line(capsys):
     assert main(["numpy"]) == 0
     out = capsys.readouterr().out
     assert f"{len(tpt.CHECKS)} passed, 0 failed" in out
+
+
+def test_conformance_catches_a_wrong_conv_bias():
+    from tensorplug.testing.conformance import CHECKS, ConformanceError
+    base = type(tensorplug.get_backend("numpy"))
+
+    class BiasTwice(base):
+        def conv_bias(self, x, w, b, *params):
+            y = super().conv_bias(x, w, b, *params)
+            return y if b is None else y + b.reshape(-1, 1, 1)  # (conv itself calls conv_bias with None)
+
+    CHECKS["fused_conv_bias"](tensorplug.get_backend("numpy"))
+    with pytest.raises(ConformanceError, match="conv_bias"):
+        CHECKS["fused_conv_bias"](BiasTwice())

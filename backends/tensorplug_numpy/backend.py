@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas
+from . import _blas, _malloc
 from ._conv import ConvKernels
 
 
@@ -21,6 +21,7 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         # and a per-op np.errstate costs more than the op. This sets numpy's error state for the
         # thread that creates the backend (docs/differences.md says so).
         np.seterr(all="ignore")
+        _malloc.tune()  # keep a step's big temporaries out of the page-fault path (_malloc.py says why)
         self._native = {d: np.dtype(n) for d, n in ((d, d.name) for d in self._native)}
 
     def astype(self, array, dtype):

@@ -1,0 +1,70 @@
+"""Softmax cross-entropy in fewer NumPy calls (the backend protocol's optional ``fused_cross_entropy``).
+
+The frontend's array code for cross-entropy is written for any Array API
+namespace and takes about 25 NumPy calls per forward (class weights, label
+smoothing and ignored rows all handled the same way); at a batch of 64 that is
+~100 us, a tenth of an MLP training step. Here the common case -- no weights,
+no smoothing, every row's target valid -- takes about a dozen, and ignored
+rows a few more.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cross_entropy", "cross_entropy_backward"]
+
+_INT64 = np.dtype("int64")
+
+
+def _all_classes(target, c):
+    """Every target in ``[0, c)``, in one reduction: a negative int64 read as uint64 is above any ``c``."""
+    return int(target.view(np.uint64).max()) < c
+
+
+def cross_entropy(x, target, ignore_index, reduction):
+    """``(loss, logp, den, bad)`` as ``tensorplug.Backend.fused_cross_entropy`` describes."""
+    if x.ndim != 2 or x.dtype.char not in "fd" or target.dtype != _INT64 or target.ndim != 1 or not x.size:
+        return NotImplemented
+    m, c = x.shape
+    logp = x - x.max(axis=1, keepdims=True)
+    lse = np.exp(logp).sum(axis=1, keepdims=True)
+    np.log(lse, out=lse)
+    logp -= lse
+    rows = np.arange(m)
+    if _all_classes(target, c) and not 0 <= ignore_index < c:  # the common case: no row ignored, none bad
+        count = m
+        bad = -1
+        picked = logp[rows, target]
+    else:
+        valid = target != ignore_index
+        count = int(np.count_nonzero(valid))
+        out_of_range = valid & ((target < 0) | (target >= c))
+        bad = int(np.flatnonzero(out_of_range)[0]) if out_of_range.any() else -1
+        picked = logp[rows, np.where(valid & ~out_of_range, target, 0)]
+        picked[~valid] = 0
+    if reduction == "none":
+        loss = -picked
+    else:
+        total = -picked.sum(dtype=np.float64)
+        loss = np.array(total / count if reduction == "mean" else total, dtype=x.dtype)  # 0/0: nan, as torch
+    return loss, logp, np.array(max(count, 1), dtype=x.dtype), bad
+
+
+def cross_entropy_backward(logp, target, ignore_index, g, den, reduction):
+    """``(softmax - onehot) * g`` (per row for 'none', over ``den`` for 'mean'); ignored rows 0."""
+    if g.dtype != logp.dtype:
+        return NotImplemented
+    m, c = logp.shape
+    grad = np.exp(logp)
+    if _all_classes(target, c) and not 0 <= ignore_index < c:
+        grad[np.arange(m), target] -= 1
+    else:
+        valid = target != ignore_index
+        rows = np.flatnonzero(valid)
+        grad[rows, target[rows]] -= 1
+        grad[~valid] = 0
+    if reduction == "none":
+        grad *= g.reshape(m, 1)
+    else:
+        grad *= g / den if reduction == "mean" else g
+    return grad

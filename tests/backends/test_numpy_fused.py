@@ -1,0 +1,92 @@
+"""The NumPy backend's fused cross-entropy (backends/tensorplug_numpy/_fused.py) against torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+import tensorplug.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+TARGETS = {
+    "all valid": [1, 4, 0, 0, 3, 2, 4],
+    "some ignored": [1, -100, 0, 0, -100, 2, 4],
+    "ignore_index in range": [1, 4, 2, 0, 3, 2, 4],  # with ignore_index=2 below
+}
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The real fused functions, with each call recorded (the test must see the fused path taken)."""
+    backend = tensorplug.get_backend("numpy")
+    seen = []
+    for name in ("fused_cross_entropy", "fused_cross_entropy_backward"):
+        real = getattr(backend, name)
+
+        def spy(*args, real=real, name=name):
+            out = real(*args)
+            seen.append((name, out is not NotImplemented))
+            return out
+
+        monkeypatch.setattr(backend, name, spy)
+    return seen
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", list(TARGETS))
+def test_fused_cross_entropy_matches_torch(calls, case, reduction, dtype):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((7, 5)) * 4).astype(dtype)
+    t = np.array(TARGETS[case])
+    ignore = 2 if case == "ignore_index in range" else -100
+    ours = tensorplug.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    a = F.cross_entropy(ours, tensorplug.tensor(t), ignore_index=ignore, reduction=reduction)
+    b = torch.nn.functional.cross_entropy(theirs, torch.tensor(t), ignore_index=ignore, reduction=reduction)
+    g = np.linspace(0.5, 2, 7).astype(dtype)
+    (a * tensorplug.tensor(g) if reduction == "none" else a * 3).sum().backward()
+    (b * torch.tensor(g) if reduction == "none" else b * 3).sum().backward()
+    tol = 1e-12 if dtype == "float64" else 2e-6
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol, atol=tol)
+    assert a.dtype == getattr(tensorplug, dtype)
+    assert calls == [("fused_cross_entropy", True), ("fused_cross_entropy_backward", True)]
+
+
+def test_every_row_ignored_gives_nan_and_zero_gradient(calls):
+    x = tensorplug.randn(3, 4, requires_grad=True)
+    loss = F.cross_entropy(x, tensorplug.tensor([-100, -100, -100]))
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert not x.grad.numpy().any()
+    assert calls[0] == ("fused_cross_entropy", True)
+
+
+@pytest.mark.parametrize("t", [[0, 5, 1], [-100, 7, 1], [-3, 1, 2]])
+def test_targets_out_of_range_raise_torchs_error(calls, t):
+    bad = [v for v in t if v != -100 and not 0 <= v < 5][0]
+    with pytest.raises(IndexError, match=f"Target {bad} is out of bounds"):
+        F.cross_entropy(tensorplug.randn(3, 5), tensorplug.tensor(t))
+    assert calls == [("fused_cross_entropy", True)]
+
+
+def test_double_backward_through_the_fused_forward():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3))
+    t = np.array([2, 0, -100, 1])
+    ours = tensorplug.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    (ga,) = tensorplug.autograd.grad(F.cross_entropy(ours, tensorplug.tensor(t)), ours, create_graph=True)
+    (gb,) = torch.autograd.grad(torch.nn.functional.cross_entropy(theirs, torch.tensor(t)), theirs, create_graph=True)
+    ga.square().sum().backward()
+    gb.square().sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_weights_and_smoothing_use_the_array_code(calls):
+    x = tensorplug.randn(3, 4)
+    F.cross_entropy(x, tensorplug.tensor([0, 1, 3]), weight=tensorplug.ones(4))
+    F.cross_entropy(x, tensorplug.tensor([0, 1, 3]), label_smoothing=0.1)
+    assert calls == []

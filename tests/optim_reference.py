@@ -41,9 +41,19 @@ def _trajectory(tp_cls, torch_cls, kwargs, steps=25, shapes=((3, 4), (5,)), seed
     return t_hist, p_hist
 
 
-@pytest.fixture
-def trajectory():
-    """``trajectory(tp_cls, torch_cls, kwargs)`` asserts both optimizers follow the same path."""
+_DECLINE = {"axpy": False, "fused_sgd": False, "fused_adam": False, "fused_rmsprop": False}
+
+
+@pytest.fixture(params=["backend's fused updates", "array code"])
+def trajectory(request, monkeypatch):
+    """``trajectory(tp_cls, torch_cls, kwargs)`` asserts both optimizers follow the same path: once
+    through the default backend's fused update methods, once with them declining (the array code
+    every backend falls back to)."""
+    if request.param == "array code":
+        backend = tensorplug.get_backend()
+        for name, declined in _DECLINE.items():
+            monkeypatch.setattr(backend, name, lambda *args, declined=declined, **kwargs: declined)
+
     def check(tp_cls, torch_cls, kwargs, **options):
         t_hist, p_hist = _trajectory(tp_cls, torch_cls, kwargs, **options)
         for step, (ts, ps) in enumerate(zip(t_hist, p_hist)):

@@ -58,6 +58,9 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # softmax cross-entropy in about a dozen numpy calls instead of the array code's 25 (_fused.py)
     fused_cross_entropy = staticmethod(_fused.cross_entropy)
     fused_cross_entropy_backward = staticmethod(_fused.cross_entropy_backward)
+    # Adam and RMSprop with one temporary and BLAS axpy passes (_fused.py)
+    fused_adam = staticmethod(_fused.adam)
+    fused_rmsprop = staticmethod(_fused.rmsprop)
 
     def erf(self, x):
         from math import erf

@@ -90,3 +90,32 @@ def test_weights_and_smoothing_use_the_array_code(calls):
     F.cross_entropy(x, tensorplug.tensor([0, 1, 3]), weight=tensorplug.ones(4))
     F.cross_entropy(x, tensorplug.tensor([0, 1, 3]), label_smoothing=0.1)
     assert calls == []
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop"])
+def test_big_updates_split_over_threads_match_one_thread(monkeypatch, name):
+    from tensorplug_numpy import _fused
+    tensorplug.zeros(1)  # the backend (and its thread settings) exists
+    rng = np.random.default_rng(0)
+    n = _fused.SPLIT_MIN + 12345
+    start = [rng.standard_normal(n).astype("float32") for _ in range(5)]
+    start[3] = np.abs(start[3])
+    if name == "adam":
+        options = dict(sign=-1.0, weight_decay=0.01, decay=0.999, beta1=0.9, beta2=0.99, step_size=1e-2, eps=1e-8)
+    else:
+        options = dict(sign=1.0, lr=1e-2, alpha=0.9, eps=1e-8, weight_decay=0.0, momentum=0.5)
+    results = []
+    parts = []
+    real_split = _fused.split
+    monkeypatch.setattr(_fused, "split", lambda fn, n, m: parts.append(real_split(fn, n, m)))
+    for split_min in (1 << 40, _fused.SPLIT_MIN):
+        monkeypatch.setattr(_fused, "SPLIT_MIN", split_min)
+        arrays = [a.copy() for a in start]
+        if name == "adam":
+            assert _fused.adam(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], **options)
+        else:  # p, g, square_avg, momentum buffer, grad_avg (centered)
+            assert _fused.rmsprop(arrays[0], arrays[1], arrays[3], arrays[2], arrays[4], **options)
+        results.append(arrays)
+    assert len(parts) == 1  # only the second run split
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -108,6 +108,7 @@ def test_big_updates_split_over_threads_match_one_thread(monkeypatch, name):
     parts = []
     real_split = _fused.split
     monkeypatch.setattr(_fused, "split", lambda fn, n, m: parts.append(real_split(fn, n, m)))
+    monkeypatch.setattr(_fused, "FUSE_MIN", 0)
     for split_min in (1 << 40, _fused.SPLIT_MIN):
         monkeypatch.setattr(_fused, "SPLIT_MIN", split_min)
         arrays = [a.copy() for a in start]
@@ -119,3 +120,26 @@ def test_big_updates_split_over_threads_match_one_thread(monkeypatch, name):
     assert len(parts) == 1  # only the second run split
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+ADAM_RMSPROP = [("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, weight_decay=0.1, amsgrad=True, maximize=True)),
+                ("Adam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+                ("RMSprop", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)),
+                ("RMSprop", dict(lr=0.01, maximize=True, momentum=0.5))]
+
+
+@pytest.mark.parametrize("name,options", ADAM_RMSPROP, ids=[f"{n}-{i}" for i, (n, _) in enumerate(ADAM_RMSPROP)])
+def test_fused_adam_and_rmsprop_follow_torch(monkeypatch, name, options):
+    # small parameters normally decline (FUSE_MIN); forced here so the fused formulas meet torch's
+    from optim_reference import _trajectory
+    from tensorplug_numpy import _fused
+    monkeypatch.setattr(_fused, "FUSE_MIN", 0)
+    backend = tensorplug.get_backend("numpy")
+    taken = []
+    real = getattr(backend, f"fused_{name.lower()}")
+    monkeypatch.setattr(backend, f"fused_{name.lower()}", lambda *a, **k: taken.append(real(*a, **k)) or taken[-1])
+    t_hist, p_hist = _trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), options, steps=15)
+    assert taken and all(taken)
+    for ts, ps in zip(t_hist, p_hist):
+        for t, p in zip(ts, ps):
+            np.testing.assert_allclose(p, t, rtol=1e-10, atol=1e-12)

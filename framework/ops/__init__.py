@@ -16,7 +16,7 @@ from .gather import gather, scatter, scatter_add, index_select, masked_fill, tak
 from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
 from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
 from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
-from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, all, any
+from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, movedim, swapaxes
 from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
@@ -152,7 +152,7 @@ METHODS.update({
     "split": split, "chunk": chunk, "unbind": unbind,
     "max": max, "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin,
     "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clip,
-    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum,
+    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
     "all": all, "any": any,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "repeat": shape.repeat, "broadcast_to": broadcast_to,
     "movedim": movedim, "swapaxes": swapaxes, "softmax": softmax, "log_softmax": log_softmax,

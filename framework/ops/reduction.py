@@ -289,6 +289,51 @@ def cumsum(input, dim, *, dtype=None):
     return CumSum.apply(input, axis=dims(dim, input._data.ndim)[0])
 
 
+class CumProd(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        return ctx.backend.xp.cumulative_prod(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        # dy_k/dx_i = prod_{j<=k, j!=i} x_j. Before the first zero along the axis x_i != 0, so the
+        # grad is revcumsum(g*y)_i / x_i; at the first zero it is revcumsum(g*y')_i with that zero
+        # replaced by 1 in y' = cumprod(x'); past it every term holds the zero: 0 (torch's cases)
+        from .arithmetic import where
+        from .shape import flip
+        (x,) = ctx.saved_tensors_list()
+        axis = ctx.axis
+
+        def revcumsum(t):
+            return flip(CumSum.apply(flip(t, (axis,)), axis=axis), (axis,))
+
+        zero = x == 0
+        zeros_so_far = CumSum.apply(zero.to(_dt.int64), axis=axis)
+        before = zeros_so_far == 0
+        first = zero & (zeros_so_far == 1)
+        grad = where(before, revcumsum(g * ctx.output()) / where(zero, 1, x), 0)
+        if bool(first.any()):
+            y_first = CumProd.apply(where(first, 1, x), axis=axis)
+            grad = where(first, revcumsum(g * y_first), grad)
+        return grad
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running product along ``dim``. Integer and bool products are int64."""
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input._dtype.category < _dt.FLOAT:
+        input = input.to(_dt.int64)
+    if input._data.ndim == 0:
+        dims(dim, 0)
+        return input.clone()
+    return CumProd.apply(input, axis=dims(dim, input._data.ndim)[0])
+
+
 def _logical_reduce(name):
     def reduce(input, dim=None, keepdim=False):
         from ..tensor import Tensor

@@ -175,6 +175,7 @@ OPS = [
     OpInfo("norm", lambda a: (np.abs(a) ** 3).sum(axis=0) ** (1 / 3), args=(3,), kwargs={"dim": 0},
            id="norm_p3", zero_dim=False, domain="away"),
     OpInfo("cumsum", lambda a: np.cumsum(a, axis=1), args=(1,), zero_dim=False, inplace=False, ints=True),
+    OpInfo("cumprod", lambda a: np.cumprod(a, axis=1), args=(1,), zero_dim=False, inplace=False, ints=True),
     OpInfo("amax", lambda a: a.max(axis=1), args=(1,), domain="distinct", zero_dim=False, empty=False),
     OpInfo("max", np.max, domain="distinct", empty=False, id="max_all"),
     OpInfo("min", np.min, domain="distinct", empty=False, id="min_all"),

@@ -1,4 +1,4 @@
-"""sum/mean/prod/var/std/logsumexp/norm/cumsum/all/any — against torch."""
+"""sum/mean/prod/var/std/logsumexp/norm/cumsum/cumprod/all/any — against torch."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +21,7 @@ X = np.array([[1.0, -2.0, 0.5, 3.0], [0.25, 4.0, -1.0, 2.0], [1.5, 1.0, -0.5, 0.
     lambda m, x: x.norm(), lambda m, x: x.norm(dim=1), lambda m, x: m.norm(x, 1), lambda m, x: x.norm(3, 0),
     lambda m, x: x.norm(float("inf"), 1), lambda m, x: x.norm(-float("inf")), lambda m, x: x.norm(0, 1),
     lambda m, x: x.norm(p="fro", dim=(0, 1), keepdim=True),
-    lambda m, x: x.cumsum(1), lambda m, x: m.cumsum(x, 0),
+    lambda m, x: x.cumsum(1), lambda m, x: m.cumsum(x, 0), lambda m, x: x.cumprod(1), lambda m, x: m.cumprod(x, 0),
     lambda m, x: (x > 0).all(), lambda m, x: m.any(x > 3, 1), lambda m, x: x.all(0), lambda m, x: (x > 0).any(1, True),
 ])
 def test_against_torch(case):
@@ -33,6 +33,26 @@ def test_prod_gradient_with_zeros():
     same(lambda m, x: x.prod(1), z)
     same(lambda m, x: x.prod(), z[2:])
     same(lambda m, x: x.prod(), np.array([2.0, 0.0, 5.0]))
+
+
+@pytest.mark.parametrize("row", [[2.0, 0.0, 3.0, 4.0], [0.0, 2.0, 0.0, 5.0], [1.5, 2.0, 3.0, 0.0],
+                                 [0.0, 0.0, 0.0, 2.0], [1.0, -2.0, 0.5, 3.0]])
+def test_cumprod_gradients_with_zeros_match_torch(row):
+    torch = pytest.importorskip("torch")
+    x = np.array([row, row[::-1]])
+    g = np.array([[1.0, -2.0, 0.5, 3.0], [0.25, 4.0, -1.0, 2.0]])
+    ours = tp.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    (ga,) = tp.autograd.grad((ours.cumprod(1) * tp.tensor(g)).sum(), ours, create_graph=True)
+    (gb,) = torch.autograd.grad((theirs.cumprod(1) * torch.tensor(g)).sum(), theirs, create_graph=True)
+    np.testing.assert_allclose(ga.detach().numpy(), gb.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (ga * ga).sum().backward()  # second order, through the backward's own cumprod
+    (gb * gb).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_cumprod_of_integers_is_int64_like_torch():
+    same(lambda m, x: x.cumprod(0), np.array([1, 2, 3], dtype=np.int32))
 
 
 def test_norm_gradient_at_zero_is_zero():

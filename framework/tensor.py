@@ -265,6 +265,20 @@ class Tensor:
             hooks.append(hook)
         return _function._RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after a backward pass has accumulated this leaf's ``.grad``
+        (e.g. to step an optimizer per parameter during backward)."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        from .autograd.engine import PostAccumulateHook
+        if self._hooks is None:
+            self._hooks = []
+        entry = PostAccumulateHook(hook)
+        self._hooks.append(entry)
+        return _function._RemovableHandle(self._hooks, entry)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor w.r.t. the graph leaves into their ``.grad``."""
         from .autograd import backward

@@ -51,6 +51,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     pending = {}
     queue = []
     root_nodes = []
+    # each leaf's gradients are summed first and delivered once at the end (torch's AccumulateGrad
+    # node): its hooks see the total, not one call per use of the leaf
+    leaves = {}
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
     # arrays the caller owns (gradient=, the seed) must not become a leaf's .grad as they are
@@ -59,7 +62,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         for tensor, g in zip(roots, grads):
             node = tensor.grad_fn
             if node is None:
-                _deliver_leaf(tensor, g, capture, create_graph, delivered)
+                _gather_leaf(leaves, tensor, g, create_graph)
                 continue
             slot = pending.get(node)
             if slot is None:
@@ -137,7 +140,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     else:
                         slot[nr] = old._make(old._data + g._data, old._dtype, old._backend)
                 else:
-                    _deliver_leaf(edge, g, capture, create_graph, delivered)
+                    _gather_leaf(leaves, edge, g, create_graph)
+        for leaf, g in leaves.values():
+            _deliver_leaf(leaf, g, capture, create_graph, delivered)
     finally:
         GradMode.enabled = prev_mode
     if capture is not None:
@@ -194,11 +199,29 @@ def _run_tensor_hooks(node, hooks, grads):
     return grads
 
 
+def _gather_leaf(leaves, leaf, g, create_graph):
+    entry = leaves.get(id(leaf))
+    if entry is None:
+        leaves[id(leaf)] = [leaf, g]
+        return
+    old = entry[1]
+    if create_graph or old._dtype is not g._dtype:
+        entry[1] = old + g
+    else:
+        entry[1] = old._make(old._data + g._data, old._dtype, old._backend)
+
+
 def _deliver_leaf(leaf, g, capture, create_graph, delivered):
-    for hook in leaf._hooks or ():
-        out = hook(g)
-        if out is not None:
-            g = out
+    hooks = leaf._hooks
+    post = None
+    if hooks:
+        for hook in hooks:
+            if getattr(hook, "_post_accumulate", False):
+                post = hooks
+                continue
+            out = hook(g)
+            if out is not None:
+                g = out
     if capture is not None:
         if id(leaf) in capture:
             old = capture[id(leaf)]
@@ -213,6 +236,20 @@ def _deliver_leaf(leaf, g, capture, create_graph, delivered):
         leaf._grad = owned_grad(g, delivered)
     else:
         leaf._grad = old.detach() + g.detach()
+    if post:
+        for hook in post:
+            if getattr(hook, "_post_accumulate", False):
+                hook.fn(leaf)
+
+
+class PostAccumulateHook:
+    """A ``register_post_accumulate_grad_hook`` hook in a leaf's hook list: run after ``.grad`` is set."""
+
+    __slots__ = ("fn",)
+    _post_accumulate = True
+
+    def __init__(self, fn):
+        self.fn = fn
 
 
 def owned_grad(g, delivered=None):

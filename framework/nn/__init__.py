@@ -21,6 +21,7 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .transformer_decoder import *  # noqa: F401,F403
 
 
 

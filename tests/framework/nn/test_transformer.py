@@ -189,3 +189,73 @@ def test_attention_errors(call, exc, phrase):
 
 def _torch_version():
     return tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)])
+def test_transformer_decoder_layer_matches_torch(backend, kw):
+    theirs = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, **kw).double()
+    ours = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, **kw).double()
+    _load(ours, theirs)
+    first = kw.get("batch_first")
+    t0 = rng.standard_normal((3, 5, 8) if first else (5, 3, 8))
+    m0 = rng.standard_normal((3, 6, 8) if first else (6, 3, 8))
+    tkpm = np.zeros((3, 5), bool)
+    tkpm[1, 4:] = True
+    mkpm = np.zeros((3, 6), bool)
+    mkpm[0, 2:] = True
+    causal = np.triu(np.full((5, 5), -np.inf), 1)
+    t, m = tensorplug.tensor(t0, requires_grad=True), tensorplug.tensor(m0, requires_grad=True)
+    tt, tm = torch.tensor(t0, requires_grad=True), torch.tensor(m0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ty = theirs(tt, tm, tgt_mask=torch.tensor(causal), tgt_key_padding_mask=torch.tensor(tkpm),
+                    memory_key_padding_mask=torch.tensor(mkpm), tgt_is_causal=True)
+    y = ours(t, m, tgt_mask=tensorplug.tensor(causal), tgt_key_padding_mask=tensorplug.tensor(tkpm),
+             memory_key_padding_mask=tensorplug.tensor(mkpm), tgt_is_causal=True)
+    _close(y, ty, 1e-10)
+    (y ** 2).sum().backward()
+    (ty ** 2).sum().backward()
+    np.testing.assert_allclose(t.grad.cpu().numpy(), tt.grad.cpu().numpy(), atol=1e-9)
+    np.testing.assert_allclose(m.grad.cpu().numpy(), tm.grad.cpu().numpy(), atol=1e-9)
+    for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-9, err_msg=n)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_transformer_matches_torch(batch_first):
+    kw = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16, dropout=0.0,
+              batch_first=batch_first)
+    theirs = torch.nn.Transformer(**kw).double()
+    ours = nn.Transformer(**kw).double()
+    _load(ours, theirs)
+    src0 = rng.standard_normal((2, 7, 8) if batch_first else (7, 2, 8))
+    tgt0 = rng.standard_normal((2, 4, 8) if batch_first else (4, 2, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(4, dtype=tensorplug.float64)
+    tmask = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    np.testing.assert_array_equal(mask.numpy(), tmask.numpy())
+    src, tgt = tensorplug.tensor(src0, requires_grad=True), tensorplug.tensor(tgt0)
+    tsrc, ttgt = torch.tensor(src0, requires_grad=True), torch.tensor(tgt0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ty = theirs(tsrc, ttgt, tgt_mask=tmask, tgt_is_causal=True)
+    y = ours(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+    _close(y, ty, 1e-10)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(src.grad.numpy(), tsrc.grad.numpy(), atol=1e-9)
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
+        ours(src, tensorplug.zeros((2, 4, 5) if batch_first else (4, 2, 5), dtype=tensorplug.float64))
+    for lib, model in ((tensorplug, ours), (torch, theirs)):
+        bad = lib.zeros((3, 4, 8) if batch_first else (4, 3, 8), dtype=lib.float64)
+        with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
+            model(src if lib is tensorplug else tsrc, bad)
+
+
+def test_transformer_init_is_xavier_and_decoder_copies_layers():
+    tensorplug.manual_seed(0)
+    model = nn.Transformer(d_model=16, nhead=4, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=32)
+    w = model.decoder.layers[0].linear1.weight
+    bound = (6 / (16 + 32)) ** 0.5
+    assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.8 * bound
+    assert model.decoder.layers[0] is not model.decoder.layers[1]
+    assert len(model.decoder.layers) == 2 and model.decoder.norm is not None

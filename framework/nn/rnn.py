@@ -12,12 +12,14 @@ import math
 import warnings
 
 from .. import creation
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from ._rnn_ops import gru_layer, lstm_layer, rnn_layer
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -187,6 +189,43 @@ class RNNBase(Module):
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, tuple(_stack(f, 0) for f in finals)
 
+    def _forward_packed(self, packed, hx):
+        """A PackedSequence: each group of equal-length sequences runs as one dense batch of its own
+        length (so every sequence's final state is its last real step, also backwards), then the
+        outputs are packed again in the input's order. Returns ``(PackedSequence, finals tuple)``."""
+        from ..ops import cat, index_select
+        from .utils.rnn import _pack, pad_packed_sequence
+        padded, lengths = pad_packed_sequence(packed)  # (T, B, I) in the caller's batch order
+        lengths = lengths.tolist()
+        steps, batch = padded.shape[0], padded.shape[1]
+        groups = {}
+        for b, n in enumerate(lengths):
+            groups.setdefault(n, []).append(b)
+        states = None if hx is None else (tuple(hx) if isinstance(hx, (tuple, list)) else (hx,))
+        outs, finals, order = [], [], []
+        for n in sorted(groups, reverse=True):
+            order += groups[n]
+            idx = creation.tensor(groups[n], dtype=_dt.int64, device=padded.device)
+            x = index_select(padded[:n], 1, idx)
+            h = None if states is None else tuple(index_select(st, 1, idx) for st in states)
+            if h is not None and self.mode != "LSTM":
+                h = h[0]
+            out, last = type(self).forward(self, x.transpose(0, 1) if self.batch_first else x, h)
+            out = out.transpose(0, 1) if self.batch_first else out
+            if n < steps:
+                out = cat([out, out.new_zeros((steps - n,) + tuple(out.shape[1:]))], 0)
+            outs.append(out)
+            finals.append(last if isinstance(last, tuple) else (last,))
+        back = [0] * batch
+        for i, b in enumerate(order):
+            back[b] = i
+        back = creation.tensor(back, dtype=_dt.int64, device=padded.device)
+        out = index_select(cat(outs, 1), 1, back)
+        finals = tuple(index_select(cat(list(f), 1), 1, back) for f in zip(*finals))
+        sorted_order = packed.sorted_indices.tolist() if packed.sorted_indices is not None else list(range(batch))
+        data = _pack(out, packed.batch_sizes.tolist(), sorted_order)
+        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), finals
+
     def _finish(self, output, finals, batched):
         if not batched:
             output = output.squeeze(1)
@@ -217,6 +256,9 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            output, (h_n,) = self._forward_packed(input, hx)
+            return output, h_n
         x, states, batched = self._prepare(input, hx)
         output, (h_n,) = self._run(x, states)
         output, (h_n,) = self._finish(output, (h_n,), batched)
@@ -239,6 +281,9 @@ class LSTM(RNNBase):
     def forward(self, input, hx=None):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
+        if isinstance(input, PackedSequence):
+            output, (h_n, c_n) = self._forward_packed(input, hx)
+            return output, (h_n, c_n)
         x, states, batched = self._prepare(input, hx)
         output, finals = self._run(x, states)
         output, (h_n, c_n) = self._finish(output, finals, batched)
@@ -257,6 +302,9 @@ class GRU(RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            output, (h_n,) = self._forward_packed(input, hx)
+            return output, h_n
         x, states, batched = self._prepare(input, hx)
         output, (h_n,) = self._run(x, states)
         output, (h_n,) = self._finish(output, (h_n,), batched)

@@ -63,6 +63,12 @@ class Backend:
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r} on {self.device}>"
 
+    def parallel_for(self, fn, n, grain=1):
+        """Run ``fn(start, stop)`` over consecutive parts of ``range(n)`` (each at least ``grain`` long)
+        and return the results in order. A backend that computes on CPU threads may run the parts
+        concurrently; callers make the parts write disjoint outputs. The default runs ``fn(0, n)``."""
+        return [fn(0, n)]
+
     # optional fused operations -------------------------------------------------------
     # The frontend offers these to every backend and computes with array operations where one
     # declines (returns False / NotImplemented): a backend implements what it does in fewer memory

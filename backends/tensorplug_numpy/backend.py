@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas, _fused, _malloc
+from . import _blas, _fused, _malloc, _threads
 from ._conv import ConvKernels
 
 
@@ -55,6 +55,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # the optimizers' one-pass ``y += alpha * x`` (True when done; False declines: layout, dtype,
     # small arrays, no usable BLAS), through numpy's own OpenBLAS (_blas.py)
     axpy = staticmethod(_blas.axpy)
+    # independent row blocks (the LSTM recurrences) on the backend's thread pool (_threads.py)
+    parallel_for = staticmethod(_threads.split)
     # softmax cross-entropy in about a dozen numpy calls instead of the array code's 25 (_fused.py)
     fused_cross_entropy = staticmethod(_fused.cross_entropy)
     fused_cross_entropy_backward = staticmethod(_fused.cross_entropy_backward)

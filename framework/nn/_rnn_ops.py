@@ -53,6 +53,11 @@ def _c_transpose(xp, w, scale=None):
 # kept for backward, given back when the node is released) come from a small per-thread pool of flat
 # buffers instead. Buffers above _POOL_MAX elements are not kept (memory is not held forever).
 _POOL_MAX = 1 << 24
+#: the recurrences split the batch over the backend's threads in blocks of at least this many rows
+#: (16 rows x 128 units per thread measured 1.4x faster than one thread with a 2-thread BLAS)
+_ROWS_PER_THREAD = 8
+#: elementwise passes split from this many elements per block (a thread handoff costs ~15 us)
+_ELEMENTS_PER_THREAD = 1 << 16
 _local = threading.local()
 
 
@@ -188,24 +193,33 @@ class LSTMLayer(MultiOp):
         a4 = xp.reshape(acts, (T, B, 4, H))
         g_g, g_i, g_f, g_o = a4[:, :, 0, :], a4[:, :, 1, :], a4[:, :, 2, :], a4[:, :, 3, :]
         sig = acts[:, :, H:]
-        tmp = xp.empty((B, H), dtype=dt)
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            a = acts[t, ...]
-            matmul(hs[prev, ...], w_s, out=a)
-            a += xs[t, ...]
-            tanh(a, out=a)
-            sg = sig[t, ...]
-            sg *= 0.5
-            sg += 0.5
-            slot = t if reverse else t + 1
-            c = cs[slot, ...]
-            mul(g_f[t, ...], cs[prev, ...], out=c)
-            mul(g_i[t, ...], g_g[t, ...], out=tmp)
-            c += tmp
-            tc = tcs[t, ...]
-            tanh(c, out=tc)
-            mul(g_o[t, ...], tc, out=hs[slot, ...])
-            prev = slot
+        first = prev
+
+        def recur(b0, b1):
+            # the rows b0:b1 of every step: batch rows never interact, so the backend may run row
+            # blocks on its threads (parallel_for); each block writes only its own rows
+            prev = first
+            tmp = xp.empty((b1 - b0, H), dtype=dt)
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                a = acts[t, b0:b1, :]
+                matmul(hs[prev, b0:b1, :], w_s, out=a)
+                a += xs[t, b0:b1, :]
+                tanh(a, out=a)
+                sg = sig[t, b0:b1, :]
+                sg *= 0.5
+                sg += 0.5
+                slot = t if reverse else t + 1
+                c = cs[slot, b0:b1, :]
+                mul(g_f[t, b0:b1, :], cs[prev, b0:b1, :], out=c)
+                mul(g_i[t, b0:b1, :], g_g[t, b0:b1, :], out=tmp)
+                c += tmp
+                tc = tcs[t, b0:b1, :]
+                tanh(c, out=tc)
+                mul(g_o[t, b0:b1, :], tc, out=hs[slot, b0:b1, :])
+                prev = slot
+
+        ctx.backend.parallel_for(recur, B, _ROWS_PER_THREAD)
+        prev = 0 if reverse else T
         _give(xp, "xs", xs_buf)
         ctx.reverse = reverse
         ctx.steps = T
@@ -247,24 +261,31 @@ class LSTMLayer(MultiOp):
         # much as these flat ones (measured 0.74 vs 0.37 ms at 32x32x512)
         p_buf, p = _take(xp, "p", (T, B, G), dt)
         p4 = xp.reshape(p, (T, B, 4, H))
-        sub(1, acts, out=p)
-        p *= acts
-        gate_g = a4[:, :, 0, :]
-        pg = p4[:, :, 0, :]
-        mul(gate_g, gate_g, out=pg)
-        sub(1, pg, out=pg)
         f_buf, f = _take(xp, "pf", (T, B, G), dt)
         f4 = xp.reshape(f, (T, B, 4, H))
-        f4[:, :, 0, :] = a4[:, :, 1, :]
-        f4[:, :, 1, :] = gate_g
-        f4[:, :, 2, :] = prev_c
-        f4[:, :, 3, :] = tcs
-        p *= f
-        _give(xp, "pf", f_buf)
         q_buf, q = _take(xp, "q", (T, B, H), dt)  # d c / d h through h = o * tanh(c)
-        mul(tcs, tcs, out=q)
-        sub(1, q, out=q)
-        q *= a4[:, :, 3, :]
+
+        def derivatives(t0, t1):
+            # the steps t0:t1 of p and q (disjoint slices: the backend may run blocks on its threads)
+            P, A4, P4, F4 = p[t0:t1, ...], a4[t0:t1, ...], p4[t0:t1, ...], f4[t0:t1, ...]
+            sub(1, acts[t0:t1, ...], out=P)
+            P *= acts[t0:t1, ...]
+            gate_g = A4[:, :, 0, :]
+            pg = P4[:, :, 0, :]
+            mul(gate_g, gate_g, out=pg)
+            sub(1, pg, out=pg)
+            F4[:, :, 0, :] = A4[:, :, 1, :]
+            F4[:, :, 1, :] = gate_g
+            F4[:, :, 2, :] = prev_c[t0:t1, ...]
+            F4[:, :, 3, :] = tcs[t0:t1, ...]
+            P *= f[t0:t1, ...]
+            Q = q[t0:t1, ...]
+            mul(tcs[t0:t1, ...], tcs[t0:t1, ...], out=Q)
+            sub(1, Q, out=Q)
+            Q *= A4[:, :, 3, :]
+
+        ctx.backend.parallel_for(derivatives, T, max(1, _ELEMENTS_PER_THREAD // (B * G)))
+        _give(xp, "pf", f_buf)
         fgate = a4[:, :, 2, :]
         p3 = p4[:, :, :3, :]
         po = p4[:, :, 3, :]
@@ -273,23 +294,33 @@ class LSTMLayer(MultiOp):
         dz3 = dz4[:, :, :3, :]
         dzo = dz4[:, :, 3, :]
         w_p = _to_inner(xp, ctx._saved[5][0]._data, H)  # (4H, H), rows in the internal order
-        dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
-        dc = xp.empty((B, H), dtype=dt)
-        dc_next = g_c
+        dh_out = xp.empty((B, H), dtype=dt)
+        dc_out = xp.empty((B, H), dtype=dt)
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
         need_h0 = ctx._edges[3] is not None
-        for t in (range(T) if reverse else range(T - 1, -1, -1)):
-            if g_out is not None:
-                dh = dh + g_out[t, ...]  # not in place: dh may be the caller's g_h
-            mul(dh, q[t, ...], out=dc)
-            if dc_next is not None:
-                dc += dc_next
-            mul(p3[t, ...], dc[:, None, :], out=dz3[t, ...])
-            mul(po[t, ...], dh, out=dzo[t, ...])
-            dc_next = dc * fgate[t, ...]
-            if t != stop or need_h0:
-                dh = xp.matmul(dz_all[t, ...], w_p)
+
+        def recur(b0, b1):
+            # BPTT for the rows b0:b1 (independent of other rows, like the forward's blocks)
+            dh = g_h[b0:b1, :] if g_h is not None else xp.zeros((b1 - b0, H), dtype=dt)
+            dc = xp.empty((b1 - b0, H), dtype=dt)
+            dc_next = None if g_c is None else g_c[b0:b1, :]
+            for t in (range(T) if reverse else range(T - 1, -1, -1)):
+                if g_out is not None:
+                    dh = dh + g_out[t, b0:b1, :]  # not in place: dh may be the caller's g_h
+                mul(dh, q[t, b0:b1, :], out=dc)
+                if dc_next is not None:
+                    dc += dc_next
+                mul(p3[t, b0:b1, :, :], dc[:, None, :], out=dz3[t, b0:b1, :, :])
+                mul(po[t, b0:b1, :], dh, out=dzo[t, b0:b1, :])
+                dc_next = dc * fgate[t, b0:b1, :]
+                if t != stop or need_h0:
+                    dh = xp.matmul(dz_all[t, b0:b1, :], w_p)
+            dh_out[b0:b1, :] = dh
+            dc_out[b0:b1, :] = dc_next
+
+        ctx.backend.parallel_for(recur, B, _ROWS_PER_THREAD)
+        dh, dc_next = dh_out, dc_out
         _give(xp, "p", p_buf)
         _give(xp, "q", q_buf)
         edges = ctx._edges

@@ -309,3 +309,30 @@ def test_lstm_pooled_buffers_across_live_graphs():
         ((out ** 2).sum() + (c ** 3).sum()).backward()
         for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
             np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=n)
+
+
+def test_lstm_row_blocks_on_threads_match_torch(monkeypatch):
+    # batch 20 and 40 steps: the recurrences and the gate derivatives split into blocks on the NumPy
+    # backend's threads (parallel_for); results and gradients must stay torch's
+    backend = tensorplug.get_backend("numpy")
+    calls = []
+    real = backend.parallel_for
+    monkeypatch.setattr(backend, "parallel_for", lambda fn, n, grain=1: calls.append((n, grain)) or real(fn, n, grain))
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((40, 20, 10))
+    theirs = torch.nn.LSTM(10, 48, bidirectional=True).double()
+    ours = tensorplug.nn.LSTM(10, 48, bidirectional=True).double()
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    h0 = rng.standard_normal((2, 20, 48))
+    x, tx = tensorplug.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    hx, thx = tensorplug.tensor(h0, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    out, (hn, cn) = ours(x, (hx, hx * 0.3))
+    tout, (thn, tcn) = theirs(tx, (thx, thx * 0.3))
+    ((out ** 2).sum() + (hn * cn).sum()).backward()
+    ((tout ** 2).sum() + (thn * tcn).sum()).backward()
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(hx.grad.numpy(), thx.grad.numpy(), atol=1e-10)
+    for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-9, err_msg=n)
+    assert (20, 8) in calls and any(n == 40 and grain < 40 for n, grain in calls)

@@ -65,7 +65,7 @@ def test_optimizer_step_in_backward():
         x = lib.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
         for _ in range(3):
             model(x).square().sum().backward()
-        results.append([p.detach().numpy().copy() for p in model.parameters()])
+        results.append([p.detach().cpu().numpy().copy() for p in model.parameters()])
         assert all(p.grad is None for p in model.parameters())
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6)

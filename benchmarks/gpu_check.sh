@@ -86,7 +86,9 @@ stage tests-cupy 100 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST --ignore=tests/ba
 
 stage tests-env 70 env TENSORPLUG_BACKEND=cupy TENSORPLUG_TEST_BACKENDS=cupy $PYTEST \
   tests/framework/autograd tests/framework/nn/test_linear.py tests/framework/nn/test_loss.py \
-  tests/framework/nn/test_activation.py tests/framework/optim/test_sgd.py --junitxml="$REPORT/tests-env.xml"
+  tests/framework/nn/test_activation.py tests/framework/nn/test_packed_sequence.py \
+  tests/framework/nn/test_backward_hooks.py tests/framework/optim/test_sgd.py \
+  tests/framework/optim/test_optimizer_hooks.py --junitxml="$REPORT/tests-env.xml"
 
 stage fastpaths 35 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST -rs -s tests/backends/test_cupy_fastpaths.py \
   --junitxml="$REPORT/tests-fastpaths.xml"

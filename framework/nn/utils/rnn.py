@@ -98,7 +98,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise RuntimeError(f"Expected the longest length {values[order[0]]} to be at most the padded length {steps}")
     batch_sizes = [sum(1 for b in order if values[b] > t) for t in range(values[order[0]])]
     return PackedSequence(_pack(input, batch_sizes, order),
-                          creation.tensor(batch_sizes, dtype=_dt.int64), sorted_indices)
+                          creation.tensor(batch_sizes, dtype=_dt.int64, device="cpu"), sorted_indices)
 
 
 def _pack(padded, batch_sizes, order):
@@ -136,7 +136,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
             lengths[order[j]] += 1
     if batch_first:
         padded = padded.transpose(0, 1)
-    return padded, creation.tensor(lengths, dtype=_dt.int64)
+    return padded, creation.tensor(lengths, dtype=_dt.int64, device="cpu")  # on the CPU, as torch's
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):

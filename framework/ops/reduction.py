@@ -277,8 +277,8 @@ class CumSum(Op):
         return flip(CumSum.apply(flip(g, (ctx.axis,)), axis=ctx.axis), (ctx.axis,))
 
 
-def cumsum(input, dim, *, dtype=None):
-    """Running sum along ``dim``. Integer and bool sums are int64."""
+def _cumulative(op, input, dim, dtype):
+    """A running sum/product along ``dim``; integer and bool inputs accumulate in int64 (torch)."""
     if dtype is not None:
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
@@ -286,7 +286,12 @@ def cumsum(input, dim, *, dtype=None):
     if input._data.ndim == 0:
         dims(dim, 0)
         return input.clone()
-    return CumSum.apply(input, axis=dims(dim, input._data.ndim)[0])
+    return op.apply(input, axis=dims(dim, input._data.ndim)[0])
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along ``dim``. Integer and bool sums are int64."""
+    return _cumulative(CumSum, input, dim, dtype)
 
 
 class CumProd(Op):
@@ -324,14 +329,7 @@ class CumProd(Op):
 
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``. Integer and bool products are int64."""
-    if dtype is not None:
-        input = input.to(dtype)
-    elif input._dtype.category < _dt.FLOAT:
-        input = input.to(_dt.int64)
-    if input._data.ndim == 0:
-        dims(dim, 0)
-        return input.clone()
-    return CumProd.apply(input, axis=dims(dim, input._data.ndim)[0])
+    return _cumulative(CumProd, input, dim, dtype)
 
 
 def _logical_reduce(name):

@@ -24,6 +24,8 @@ import tensorplug_cupy
 from tensorplug_cupy import _kernels
 from tensorplug_cupy._fastpaths import Dispatcher, KernelOps, agree, as_2d
 
+from host_cuda import compile_for_host
+
 GPU = tensorplug.cuda.is_available()
 
 # (N, C, spatial, O, window, stride, pads, dilation, groups)
@@ -39,30 +41,11 @@ CASES_1D = [
     (2, 4, (10,), 4, (4,), (1,), ((0, 3),), (1,), 4),
 ]
 
-_PRELUDE = """
-struct tp_dim3 { long long x; };
-static tp_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
-#define __global__
-template <typename U> static void atomicAdd(U* p, U v) { *p += v; }
-"""
-
 
 @pytest.fixture(scope="module")
 def host_kernels(tmp_path_factory):
     """The kernel source compiled for the CPU: {dtype name: ctypes library}."""
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
-        pytest.skip("no host C++ compiler")
-    libs = {}
-    for dtype, ctype in (("float32", "float"), ("float64", "double")):
-        d = tmp_path_factory.mktemp(dtype)
-        src = d / "k.cpp"
-        src.write_text(_PRELUDE + f"typedef {ctype} T;\n" + _kernels.SOURCE)
-        so = d / "k.so"
-        r = subprocess.run([cxx, "-O1", "-shared", "-fPIC", "-o", str(so), str(src)], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        libs[dtype] = ctypes.CDLL(str(so))
-    return libs
+    return compile_for_host(_kernels.SOURCE, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

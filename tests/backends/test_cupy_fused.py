@@ -23,34 +23,17 @@ import tensorplug_cupy
 from tensorplug_cupy import _fused_kernels
 from tensorplug_cupy._fused import MAX_CLASSES, FusedOps
 
+from host_cuda import compile_for_host
+
 torch = pytest.importorskip("torch")
 
-_PRELUDE = """
-#include <cmath>
-using std::exp; using std::log; using std::sqrt;
-struct tp_dim3 { long long x; };
-static tp_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
-#define __global__
-#define __shared__ static
-#define __syncthreads()
-"""
 _CSCALAR = {"float32": ctypes.c_float, "float64": ctypes.c_double}
 
 
 @pytest.fixture(scope="module")
 def host_ops(tmp_path_factory):
     """FusedOps over the kernels compiled for the CPU; ``ops.calls`` lists the kernels launched."""
-    cxx = shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
-        pytest.skip("no host C++ compiler")
-    libs = {}
-    for dtype, ctype in (("float32", "float"), ("float64", "double")):
-        d = tmp_path_factory.mktemp(dtype)
-        (d / "k.cpp").write_text(_PRELUDE + f"typedef {ctype} T;\n" + _fused_kernels.SOURCE)
-        r = subprocess.run([cxx, "-O1", "-shared", "-fPIC", "-o", str(d / "k.so"), str(d / "k.cpp")],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        libs[dtype] = ctypes.CDLL(str(d / "k.so"))
+    libs = compile_for_host(_fused_kernels.SOURCE, tmp_path_factory)
     calls = []
 
     def launch(name, dtype, total, arrays, ints, scalars=(), one_block=False):

@@ -50,8 +50,12 @@ class RNNBase(Module):
                              else f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError("num_layers must be an integer greater than zero")
-        if proj_size:
-            raise NotImplementedError("proj_size (LSTM projections) is not supported yet; use proj_size=0")
+        if not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
@@ -65,16 +69,20 @@ class RNNBase(Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         gate_size = _GATES[mode] * hidden_size
+        real_hidden = proj_size or hidden_size  # the size of h (the projection's, with proj_size)
         self._flat_weights_names = []
         for layer in range(num_layers):
             for direction in range(2 if bidirectional else 1):
-                in_size = input_size if layer == 0 else hidden_size * (2 if bidirectional else 1)
+                in_size = input_size if layer == 0 else real_hidden * (2 if bidirectional else 1)
                 suffix = "_reverse" if direction == 1 else ""
                 names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-                shapes = [(gate_size, in_size), (gate_size, hidden_size)]
+                shapes = [(gate_size, in_size), (gate_size, real_hidden)]
                 if bias:
                     names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
                     shapes += [(gate_size,), (gate_size,)]
+                if proj_size:
+                    names.append(f"weight_hr_l{layer}{suffix}")
+                    shapes.append((proj_size, hidden_size))
                 for name, shape in zip(names, shapes):
                     setattr(self, name, Parameter(creation.empty(shape, device=device, dtype=dtype)))
                 self._flat_weights_names.extend(names)
@@ -93,13 +101,19 @@ class RNNBase(Module):
         return [getattr(self, n) for n in self._flat_weights_names]
 
     @property
+    def _per_direction(self):
+        return (4 if self.bias else 2) + (1 if self.proj_size else 0)
+
+    @property
     def all_weights(self):
-        per = 4 if self.bias else 2
+        per = self._per_direction
         names = self._flat_weights_names
         return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -148,6 +162,10 @@ class RNNBase(Module):
                     raise RuntimeError(f"For {kind} input, hx{'' if self.mode != 'LSTM' else ' and cx'} should "
                                        f"also be {want}-D but got {state.dim()}-D tensor")
                 state = state if batched else state.unsqueeze(1)
+                if k == 0 and self.proj_size:
+                    expected = expected[:2] + (self.proj_size,)  # h has the projection's size, c not
+                elif k == 1:
+                    expected = expected[:2] + (self.hidden_size,)
                 if tuple(state.shape) != expected:
                     which = f"hidden[{k}]" if self.mode == "LSTM" else "hidden"
                     raise RuntimeError(f"Expected {which} size {expected}, got {list(state.shape)}")
@@ -160,7 +178,7 @@ class RNNBase(Module):
         """All layers and directions; each is one fused node (see _rnn_ops): the input projection of
         all steps is one (T*B, in) x (in, G*H) matmul inside it and the recurrence runs on arrays."""
         dirs = 2 if self.bidirectional else 1
-        per = 4 if self.bias else 2
+        per = self._per_direction
         names = self._flat_weights_names
         mode = self.mode
         layer_input = input
@@ -171,10 +189,14 @@ class RNNBase(Module):
             x2 = layer_input.reshape(-1, layer_input.shape[-1])
             for d in range(dirs):
                 k = layer * dirs + d
-                w_ih, w_hh, *b = (getattr(self, n) for n in names[k * per:(k + 1) * per])
-                b_ih, b_hh = b if b else (None, None)
+                w_ih, w_hh, *rest = (getattr(self, n) for n in names[k * per:(k + 1) * per])
+                w_hr = rest.pop() if self.proj_size else None
+                b_ih, b_hh = rest if rest else (None, None)
                 h0 = None if states is None else states[0][k]
-                if mode == "LSTM":
+                if w_hr is not None:
+                    c0 = None if states is None else states[1][k]
+                    out, *last = _projected_lstm(layer_input, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, d == 1)
+                elif mode == "LSTM":
                     c0 = None if states is None else states[1][k]
                     out, *last = lstm_layer(x2, w_ih, b_ih, h0, c0, w_hh, b_hh, steps, d == 1)
                 elif mode == "GRU":
@@ -411,3 +433,24 @@ class GRUCell(RNNCellBase):
         x, (h,), batched = self._prepare(input, hx, 1)
         _, h = gru_layer(x, self.weight_ih, self.bias_ih, h, self.weight_hh, self.bias_hh, 1)
         return h if batched else h.squeeze(0)
+
+
+def _projected_lstm(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, reverse):
+    """An LSTM layer with a projection (``proj_size``): ``h = (o * tanh(c)) @ W_hr.T``, step by step with
+    tensorplug ops (the fused layer has no projection); returns ``(output (T, B, P), h_n, c_n)``."""
+    steps, batch = x.shape[0], x.shape[1]
+    hidden, proj = w_hr.shape[1], w_hr.shape[0]
+    xw = x @ w_ih.t()
+    if b_ih is not None:
+        xw = xw + b_ih
+    if b_hh is not None:
+        xw = xw + b_hh
+    h = h0 if h0 is not None else creation.zeros((batch, proj), dtype=x.dtype, device=x.device)
+    c = c0 if c0 is not None else creation.zeros((batch, hidden), dtype=x.dtype, device=x.device)
+    outs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        i, f, g, o = (xw[t] + h @ w_hh.t()).chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = (o.sigmoid() * c.tanh()) @ w_hr.t()
+        outs[t] = h
+    return _stack(outs, 0), h, c

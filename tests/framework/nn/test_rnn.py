@@ -336,3 +336,42 @@ def test_lstm_row_blocks_on_threads_match_torch(monkeypatch):
     for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-9, err_msg=n)
     assert (20, 8) in calls and any(n == 40 and grain < 40 for n, grain in calls)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_with_projection_matches_torch(bidirectional, batch_first):
+    theirs = torch.nn.LSTM(3, 6, num_layers=2, proj_size=4, bidirectional=bidirectional,
+                           batch_first=batch_first).double()
+    ours = nn.LSTM(3, 6, num_layers=2, proj_size=4, bidirectional=bidirectional, batch_first=batch_first).double()
+    assert repr(ours) == repr(theirs)
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(3)
+    dirs = 2 if bidirectional else 1
+    x0 = rng.standard_normal((2, 5, 3) if batch_first else (5, 2, 3))
+    h0, c0 = rng.standard_normal((2 * dirs, 2, 4)), rng.standard_normal((2 * dirs, 2, 6))
+    x, tx = tensorplug.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    out, (h, c) = ours(x, (tensorplug.tensor(h0), tensorplug.tensor(c0)))
+    tout, (th, tc) = theirs(tx, (torch.tensor(h0), torch.tensor(c0)))
+    for a, b in ((out, tout), (h, th), (c, tc)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-12)
+    ((out ** 2).sum() + h.sum() + (c ** 2).sum()).backward()
+    ((tout ** 2).sum() + th.sum() + (tc ** 2).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-11)
+    for (n, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-10, err_msg=n)
+
+
+def test_projection_errors_like_torch():
+    for lib in (tensorplug, torch):
+        with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+            lib.nn.LSTM(3, 4, proj_size=4)
+        with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
+            lib.nn.GRU(3, 4, proj_size=2)
+        with pytest.raises(ValueError, match="proj_size should be a positive integer or zero"):
+            lib.nn.LSTM(3, 4, proj_size=-1)
+        lstm = lib.nn.LSTM(3, 4, proj_size=2)
+        with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 5, 2\)"):
+            lstm(lib.zeros(7, 5, 3), (lib.zeros(1, 5, 4), lib.zeros(1, 5, 4)))

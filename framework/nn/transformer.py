@@ -61,8 +61,6 @@ class MultiheadAttention(Module):
                              f"num_heads={num_heads} instead")
         if embed_dim % num_heads:
             raise AssertionError("embed_dim must be divisible by num_heads")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("add_bias_kv / add_zero_attn are not supported yet; leave them False")
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -87,8 +85,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
-        self.bias_k = self.bias_v = None
-        self.add_zero_attn = add_zero_attn
+        if add_bias_kv:  # a learned key and value appended to every sequence
+            self.bias_k = Parameter(creation.empty((1, 1, embed_dim), **kw))
+            self.bias_v = Parameter(creation.empty((1, 1, embed_dim), **kw))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn  # a zero key and value appended per head
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -101,6 +103,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def _project(self, query, key, value):
         e = self.embed_dim
@@ -141,9 +146,19 @@ class MultiheadAttention(Module):
             raise AssertionError(f"key shape {list(key.shape)} does not match value shape {list(value.shape)}")
         heads, hd = self.num_heads, self.head_dim
         q, k, v = self._project(query, key, value)
+        if self.bias_k is not None:
+            k = _cat([k, self.bias_k.expand(n, 1, e)], 1)
+            v = _cat([v, self.bias_v.expand(n, 1, e)], 1)
+            attn_mask, key_padding_mask = _pad_key_axis(attn_mask), _pad_key_axis(key_padding_mask)
+            source += 1
         q = q.reshape(n, length, heads, hd).transpose(1, 2)
         k = k.reshape(n, source, heads, hd).transpose(1, 2)
         v = v.reshape(n, source, heads, hd).transpose(1, 2)
+        if self.add_zero_attn:
+            zeros = k.new_zeros((n, heads, 1, hd))
+            k, v = _cat([k, zeros], 2), _cat([v, zeros], 2)
+            attn_mask, key_padding_mask = _pad_key_axis(attn_mask), _pad_key_axis(key_padding_mask)
+            source += 1
         mask = self._merge_masks(attn_mask, key_padding_mask, is_causal, n, length, source, q.dtype)
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
         if mask is not None:
@@ -189,6 +204,16 @@ class MultiheadAttention(Module):
             pad = _float_mask(key_padding_mask, dtype, "key_padding_mask").reshape(n, 1, 1, source)
             mask = pad if mask is None else mask + pad
         return mask
+
+
+def _cat(tensors, dim):
+    from ..ops import cat
+    return cat(tensors, dim)
+
+
+def _pad_key_axis(mask):
+    """A mask with one more key position (the appended bias or zero key), not masked."""
+    return None if mask is None else F.pad(mask, (0, 1))
 
 
 def _activation(name):

@@ -33,6 +33,9 @@ def _close(a, b, atol=1e-12):
     (dict(batch_first=True), dict(average_attn_weights=False)),
     (dict(kdim=5, vdim=6), {}),
     (dict(bias=False), dict(need_weights=False)),
+    (dict(add_bias_kv=True), {}),
+    (dict(add_zero_attn=True, batch_first=True), dict(average_attn_weights=False)),
+    (dict(add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=6), {}),
 ])
 @pytest.mark.parametrize("masks", ["none", "padding", "bool_attn", "float_attn_and_padding"])
 def test_multihead_attention_matches_torch(backend, kw, call, masks):

@@ -461,7 +461,20 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
-    raise NotImplementedError("local_response_norm is not implemented in tensorplug yet")
+    """``x / (k + alpha * mean of x^2 over `size` neighbouring channels) ** beta`` (torch's window:
+    ``size // 2`` channels before, ``(size - 1) // 2`` after, zero-padded)."""
+    if input.dim() < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.dim()} dimensions)")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = input * input
+    pad_spec = [0, 0] * (input.dim() - 2) + [size // 2, (size - 1) // 2]
+    padded = pad(sq, tuple(pad_spec))
+    total = padded[:, 0:c]
+    for j in range(1, size):
+        total = total + padded[:, j:j + c]
+    return input / (total * (alpha / size) + k) ** beta
 
 
 # padding ---------------------------------------------------------------------------------

@@ -643,20 +643,51 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(input, output_size, return_indices, k, name):
     spatial, outs = _adaptive_args(input, output_size, k, name)
-    if not all(n % o == 0 for n, o in zip(spatial, outs)):
-        raise NotImplementedError(f"{name}: output sizes that do not divide the input size ({list(spatial)} -> "
-                                  f"{list(outs)}) are not supported yet; use sizes that divide it")
-    s = tuple(n // o for n, o in zip(spatial, outs))
-    return _max_pool(input, s, s, 0, 1, False, return_indices, k, name)
+    if all(o and n % o == 0 for n, o in zip(spatial, outs)):
+        s = tuple(n // o for n, o in zip(spatial, outs))
+        return _max_pool(input, s, s, 0, 1, False, return_indices, k, name)
+    return _adaptive_max_windows(input, spatial, outs, return_indices)
+
+
+def _adaptive_max_windows(input, spatial, outs, return_indices):
+    """Sizes that do not divide: torch's windows [floor(i n / o), ceil((i + 1) n / o)) per output
+    position, each a max over a slice (differentiable through max's backward)."""
+    import itertools
+    from ..ops import stack
+    k = len(spatial)
+    lead = tuple(input.shape[:-k])
+    bounds = [[((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)] for n, o in zip(spatial, outs)]
+    values, indices = [], []
+    for window in itertools.product(*bounds):
+        block = input[(Ellipsis,) + tuple(slice(a, b) for a, b in window)]
+        widths = tuple(b - a for a, b in window)
+        v, arg = block.reshape(lead + (-1,)).max(-1)
+        values.append(v)
+        if return_indices:
+            flat = arg * 0  # the flat input index of each maximum: window offsets plus its place inside
+            rest = arg
+            for axis in reversed(range(k)):
+                pos = rest % widths[axis] + window[axis][0]
+                rest = rest // widths[axis]
+                stride = 1
+                for n in spatial[axis + 1:]:
+                    stride *= n
+                flat = flat + pos * stride
+            indices.append(flat)
+    shape = lead + tuple(outs)
+    out = stack(values, -1).reshape(shape) if values else input.new_zeros(shape)
+    if not return_indices:
+        return out
+    return out, (stack(indices, -1).reshape(shape) if indices else out.long())
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    """Max pooling to a fixed output length (output length must divide the input length)."""
+    """Max pooling to a fixed output length."""
     return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max pooling to a fixed output size (each output size must divide the input size)."""
+    """Max pooling to a fixed output size (``None`` keeps that input size)."""
     return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
 
 

@@ -112,3 +112,19 @@ def test_gradcheck_and_double_backward(fn):
     x = tensorplug.randn(4, 3, dtype=tensorplug.float64, requires_grad=True)
     assert tensorplug.autograd.gradcheck(fn, (x,))
     assert tensorplug.autograd.gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("shape", [(2, 6, 5), (2, 7, 4, 5), (1, 4, 2, 3, 3)])
+def test_local_response_norm_matches_torch(size, shape):
+    x0 = np.random.default_rng(size).standard_normal(shape)
+    layer, theirs = nn.LocalResponseNorm(size, 1e-2, 0.75, 2.0), torch.nn.LocalResponseNorm(size, 1e-2, 0.75, 2.0)
+    assert repr(layer) == repr(theirs)
+    x, tx = tensorplug.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    y, ty = layer(x), theirs(tx)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="Expected 3D or higher dimensionality input"):
+        layer(tensorplug.zeros(3, 4))

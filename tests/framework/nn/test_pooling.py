@@ -143,6 +143,16 @@ def test_adaptive_pools_1d_and_max(backend):
              lambda x: TF.adaptive_max_pool2d(x, (2, 3), return_indices=True), x1, indices=True)
 
 
+@pytest.mark.parametrize("size", [(3, 4), (4, None), (5, 7), 1])
+def test_adaptive_max_pool2d_with_sizes_that_do_not_divide(backend, size):
+    x0 = rng.standard_normal((2, 3, 7, 10))
+    _compare(lambda x: F.adaptive_max_pool2d(x, size, return_indices=True),
+             lambda x: TF.adaptive_max_pool2d(x, size, return_indices=True), x0, indices=True)
+    x1 = rng.standard_normal((2, 3, 11))
+    _compare(lambda x: F.adaptive_max_pool1d(x, 4, return_indices=True),
+             lambda x: TF.adaptive_max_pool1d(x, 4, return_indices=True), x1, indices=True)
+
+
 def test_max_unpool_matches_torch():
     x0 = rng.standard_normal((2, 3, 8, 9))
     y, idx = F.max_pool2d(tensorplug.tensor(x0), 2, return_indices=True)

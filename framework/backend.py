@@ -219,6 +219,17 @@ class ArrayAPIBackend(Backend):
         except (ValueError, TypeError, AttributeError):
             return None
 
+    def view_dtype(self, array, dtype):
+        """The same memory read as ``dtype`` (``Tensor.view(dtype)``), or None where the library cannot
+        (the Array API has no such call; NumPy and CuPy arrays have ``.view(dtype)``)."""
+        reinterpret = getattr(array, "view", None)
+        if reinterpret is None:
+            return None
+        try:
+            return reinterpret(self.native_dtype(dtype))
+        except (TypeError, ValueError):
+            return None
+
     # indexing ----------------------------------------------------------------
     def getitem(self, array, key):
         try:

@@ -118,12 +118,33 @@ def view(self, *shape):
     """The same data with another shape; fails where torch's view would (use reshape then)."""
     if len(shape) == 1 and type(shape[0]) is not int and not isinstance(shape[0], (tuple, list)) and hasattr(
             shape[0], "itemsize"):
-        if shape[0] is self._dtype:
-            return view(self, self._data.shape)
-        raise RuntimeError(f"view(dtype) reinterprets memory, which tensorplug does not support "
-                           f"({self._dtype} as {shape[0]}); use .to({shape[0]}) to convert the values")
+        return _view_dtype(self, shape[0])
     shape = infer_shape(shape, self.numel())
     return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
+
+
+def _view_dtype(self, dtype):
+    """``view(dtype)``: the same memory read as ``dtype`` (torch's rules; not differentiable, as in torch)."""
+    from ..tensor import Tensor
+    a, b = self._dtype, dtype
+    if a.itemsize != b.itemsize:
+        names = f"{a.legacy_name[:-6]} as {b.legacy_name[:-6]} (different element sizes)"
+        data = self._data
+        if data.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 to view {names}")
+        stride = self.stride(-1)
+        if stride != 1 and data.shape[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 to view {names}, but got {stride}")
+        if b.itemsize > a.itemsize and data.shape[-1] % (b.itemsize // a.itemsize):
+            raise RuntimeError(f"self.size(-1) must be divisible by {b.itemsize // a.itemsize} to view {names}, "
+                               f"but got {data.shape[-1]}")
+    out = self._backend.view_dtype(self._data, b)
+    if out is None:
+        raise RuntimeError(f"view(dtype): backend '{self._backend.name}' cannot reinterpret memory ({a} as {b}); "
+                           f"use .to({b}) to convert the values")
+    result = Tensor._make(out, b, self._backend)
+    result._version = self._version  # the same storage: in-place writes are seen through both
+    return result
 
 
 def reshape(self, *shape):

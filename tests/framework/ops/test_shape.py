@@ -64,3 +64,43 @@ def test_more_shape_ops_against_torch(case):
 ])
 def test_even_more_shape_ops_against_torch(case):
     same(case, X)
+
+
+@pytest.mark.parametrize("src, dst, shape", [
+    ("float32", "int32", (2, 3)), ("float32", "int16", (2, 3)), ("float32", "uint8", (4,)),
+    ("int16", "float32", (3, 4)), ("float64", "float32", (5,)), ("int64", "float64", (2, 2)),
+    ("uint8", "bool", (6,)), ("float32", "float32", (3,)),
+])
+def test_view_dtype_reinterprets_memory_like_torch(src, dst, shape):
+    torch = pytest.importorskip("torch")
+    n = int(np.prod(shape))
+    if dst == "bool":
+        x0 = (np.arange(n) % 2).astype(src).reshape(shape)
+    else:
+        x0 = (np.arange(n) * 1.7 + 3).astype(src).reshape(shape)
+    ours = tp.tensor(x0).view(getattr(tp, dst))
+    theirs = torch.tensor(x0).view(getattr(torch, dst))
+    assert ours.dtype == getattr(tp, dst) and tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.cpu().numpy(), theirs.numpy())
+
+
+def test_view_dtype_shares_storage_and_refuses_like_torch():
+    torch = pytest.importorskip("torch")
+    x = tp.zeros(4)
+    bits = x.view(tp.int32)
+    bits[1] = 1065353216  # the bits of 1.0f
+    assert x.tolist() == [0.0, 1.0, 0.0, 0.0] and bits._version is x._version
+    for make, phrase in ((lambda m: m.zeros(3).view(m.float64), "must be divisible by 2 to view Float as Double"),
+                         (lambda m: m.zeros(2, 3).t().view(m.int16), r"stride\(-1\) must be 1 to view Float as Short"),
+                         (lambda m: m.tensor(1.0).view(m.int16), "cannot be 0 to view Float as Short")):
+        for lib in (tp, torch):
+            with pytest.raises(RuntimeError, match=phrase):
+                make(lib)
+
+
+def test_view_dtype_without_support_in_the_backend_says_so(backend):
+    x = tp.ones(2, device=backend)
+    if x._backend.view_dtype(x._data, tp.int32) is not None:
+        pytest.skip("this backend reinterprets memory")
+    with pytest.raises(RuntimeError, match="cannot reinterpret memory"):
+        x.view(tp.int32)

@@ -1,6 +1,8 @@
 """Grad modes and the legacy Variable."""
 from __future__ import annotations
 
+import pytest
+
 import tensorplug as tp
 from tensorplug import autograd
 
@@ -84,3 +86,31 @@ def test_requires_grad_setter_and_method():
     assert t.requires_grad
     t.requires_grad_(False)
     assert not t.requires_grad
+
+
+def test_grad_mode_is_per_thread_like_torch():
+    import threading
+    torch = pytest.importorskip("torch")
+    for lib in (tp, torch):
+        seen = {}
+        inside = threading.Event()
+        release = threading.Event()
+
+        def worker(lib=lib):
+            seen["starts_enabled"] = lib.is_grad_enabled()  # whatever the main thread set
+            with lib.no_grad():
+                inside.set()
+                release.wait(10)
+            seen["restored"] = lib.is_grad_enabled()
+
+        with lib.no_grad():
+            t = threading.Thread(target=worker)
+            t.start()
+            inside.wait(10)
+        # the worker sits inside no_grad now: this thread still records
+        x = lib.ones(2, requires_grad=True)
+        recorded = (x * 2).requires_grad
+        release.set()
+        t.join()
+        assert seen == {"starts_enabled": True, "restored": True}, lib.__name__
+        assert recorded, lib.__name__

@@ -53,7 +53,35 @@ def seed() -> int:
 
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
-         "serialization": ".serialization"}
+         "serialization": ".serialization", "amp": ".amp", "backends": ".backends"}
+_FLOAT32_MATMUL_PRECISION = ["highest"]
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,  # noqa: A001
+            disable=False):
+    """torch.compile's signature; returns ``model`` itself (as a decorator too): tensorplug has no graph
+    compiler, so the eager model is what runs, like torch.compile with ``backend="eager"``."""
+    if model is None:
+        return lambda fn: fn
+    return model
+
+
+def set_float32_matmul_precision(precision):
+    """Accepts torch's 'highest' / 'high' / 'medium'; matmuls here always use full float32 precision."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid float32 matmul precision: {precision!r}; expected 'highest', 'high' or "
+                           f"'medium'")
+    _FLOAT32_MATMUL_PRECISION[0] = precision
+
+
+def get_float32_matmul_precision():
+    return _FLOAT32_MATMUL_PRECISION[0]
+
+
+def autocast(device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
+    """``tensorplug.amp.autocast`` (ops keep their dtypes; see tensorplug.amp)."""
+    from .amp import autocast as _autocast
+    return _autocast(device_type, dtype, enabled, cache_enabled)
 
 
 def __getattr__(name):

@@ -12,6 +12,8 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
+
 from .errors import BackendUnavailableError
 from .registry import REGISTRY, backend_specs
 
@@ -191,3 +193,31 @@ def get_device_name(device=None) -> str:
     backend = _backend(device)
     fn = getattr(backend, "device_name", None)
     return fn() if fn is not None else str(backend.device)
+
+
+
+def _amp_module():
+    """``tensorplug.cuda.amp``: the deprecated spellings of tensorplug.amp's autocast and GradScaler
+    (registered in sys.modules, so ``from tensorplug.cuda.amp import GradScaler`` works too)."""
+    import sys
+    import types
+    from . import amp as _amp
+
+    def autocast(enabled=True, dtype=None, cache_enabled=True):
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
+                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning, stacklevel=2)
+        return _amp.autocast("cuda", dtype, enabled, cache_enabled)
+
+    def GradScaler(init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                   enabled=True):
+        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use "
+                      "`torch.amp.GradScaler('cuda', args...)` instead.", FutureWarning, stacklevel=2)
+        return _amp.GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    module = types.ModuleType(__name__ + ".amp", _amp_module.__doc__)
+    module.autocast, module.GradScaler = autocast, GradScaler
+    sys.modules[module.__name__] = module
+    return module
+
+
+amp = _amp_module()

@@ -123,8 +123,9 @@ def _proxy(module):
         return existing
     proxy = _TorchModule(name, module)
     proxy.__package__ = name if hasattr(module, "__path__") else name.rpartition(".")[0]
-    if hasattr(module, "__path__"):
-        proxy.__path__ = []
+    # every proxy is a package to the import system: `import torch.backends.cudnn` must reach the finder
+    # even where tensorplug's module is a plain file with names registered in sys.modules
+    proxy.__path__ = []
     sys.modules[name] = proxy
     return proxy
 
@@ -135,6 +136,7 @@ class _AliasLoader(importlib.abc.Loader):
 
     def create_module(self, spec):
         proxy = _TorchModule(spec.name, self.target)
+        proxy.__path__ = []  # see _proxy
         return proxy
 
     def exec_module(self, module):
@@ -155,12 +157,11 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
                 raise
             parent, _, leaf = name.rpartition(".")
             module = getattr(sys.modules.get(parent), leaf, None)
-            if not isinstance(module, types.ModuleType):
+            if module is None or isinstance(module, (type, types.FunctionType)):
                 raise ModuleNotFoundError(
                     f"tensorplug does not provide {fullname} (used by {_user_site()}){_HELP_TAIL}",
                     name=fullname) from None
-        is_package = hasattr(module, "__path__")
-        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(module), is_package=is_package)
+        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(module), is_package=True)
         return spec
 
 

@@ -138,3 +138,37 @@ def test_run_path_in_process_leaves_no_alias(tmp_path):
     assert out["result"] == 3
     assert not any(name == "torch" and repr(mod).startswith("<module 'torch' (alias")
                    for name, mod in sys.modules.items())
+
+
+def test_amp_and_backend_switch_idioms_run_unmodified(tmp_path):
+    script = tmp_path / "amp_train.py"
+    script.write_text(
+        "import torch\n"
+        "import torch.nn as nn\n"
+        "import torch.backends.cudnn as cudnn\n"
+        "from torch.cuda.amp import autocast, GradScaler\n"
+        "from torch.testing import assert_close\n"
+        "cudnn.benchmark = True\n"
+        "torch.backends.cuda.matmul.allow_tf32 = True\n"
+        "torch.set_float32_matmul_precision('high')\n"
+        "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.compile(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)).to(device))\n"
+        "opt = torch.optim.AdamW(model.parameters(), lr=1e-2)\n"
+        "scaler = torch.amp.GradScaler(device)\n"
+        "x, y = torch.randn(32, 4, device=device), torch.randn(32, 1, device=device)\n"
+        "first = None\n"
+        "for _ in range(60):\n"
+        "    opt.zero_grad(set_to_none=True)\n"
+        "    with torch.autocast(device_type=device, dtype=torch.float16):\n"
+        "        loss = nn.functional.mse_loss(model(x), y)\n"
+        "    first = first if first is not None else loss.item()\n"
+        "    scaler.scale(loss).backward()\n"
+        "    scaler.step(opt)\n"
+        "    scaler.update()\n"
+        "assert_close(loss, loss.clone())\n"
+        "assert loss.item() < first, (first, loss.item())\n"
+        "print('ok', scaler.get_scale())\n")
+    out = _run(script)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")

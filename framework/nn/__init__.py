@@ -22,6 +22,7 @@ from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403
+from .upsampling import *  # noqa: F401,F403
 
 
 

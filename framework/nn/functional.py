@@ -549,3 +549,4 @@ def _pad_index(i, n, mode):
 from .loss import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: E402
                    binary_cross_entropy_with_logits)
 from .functional_conv import *  # noqa: E402,F401,F403
+from .functional_interp import *  # noqa: E402,F401,F403

@@ -1,0 +1,138 @@
+"""``interpolate`` (and ``upsample``): resizing with torch's nearest / linear / bilinear / trilinear rules.
+
+Each spatial axis is resized on its own (the modes are separable): nearest
+gathers one source slice per output position, the linear modes blend two
+neighbours with weights computed once per call. Gathers are ``index_select``,
+so the result is differentiable to any order.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import creation
+from .. import dtypes as _dt
+from ..ops import index_select
+from ..tensor import Tensor
+
+__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area")
+
+
+def _sizes(input, size, scale_factor, k, recompute_scale_factor):
+    spatial = tuple(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        out = tuple(size) if isinstance(size, (list, tuple)) else (size,) * k
+        if len(out) != k:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(spatial)} and output size of {list(out)}. Please "
+                             f"provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
+                             f"...,oK) format.")
+        return spatial, tuple(int(o) for o in out), None
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * k
+    if len(scales) != k:
+        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                         f"with spatial dimensions of {list(spatial)} and scale_factor of shape {list(scales)}. "
+                         f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, "
+                         f"s2, ...,sK) format.")
+    out = tuple(int(math.floor(n * float(s))) for n, s in zip(spatial, scales))
+    # torch maps coordinates with 1/scale_factor unless asked to recompute it from the sizes
+    return spatial, out, None if recompute_scale_factor else tuple(1.0 / float(s) for s in scales)
+
+
+def _ratio(n_in, n_out, inv_scale, align_corners):
+    if align_corners:
+        return (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    return inv_scale if inv_scale is not None else n_in / n_out
+
+
+def _index(values, like):
+    return creation.tensor(values, dtype=_dt.int64, device=like.device)
+
+
+def _nearest_axis(x, axis, n_in, n_out, inv_scale, exact):
+    scale = _ratio(n_in, n_out, inv_scale, False)
+    if exact:
+        src = [min(int(math.floor((i + 0.5) * scale)), n_in - 1) for i in range(n_out)]
+    else:
+        src = [min(int(math.floor(i * scale)), n_in - 1) for i in range(n_out)]
+    return index_select(x, axis, _index(src, x))
+
+
+def _linear_axis(x, axis, n_in, n_out, inv_scale, align_corners):
+    scale = _ratio(n_in, n_out, inv_scale, align_corners)
+    lo, hi, w_hi = [], [], []
+    for i in range(n_out):
+        src = i * scale if align_corners else max((i + 0.5) * scale - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), n_in - 1)
+        lo.append(i0)
+        hi.append(min(i0 + 1, n_in - 1))
+        w_hi.append(src - i0)
+    shape = [1] * x.dim()
+    shape[axis] = n_out
+    w1 = creation.tensor(w_hi, dtype=x.dtype, device=x.device).reshape(shape)
+    a = index_select(x, axis, _index(lo, x))
+    b = index_select(x, axis, _index(hi, x))
+    return a + (b - a) * w1
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims of ``(N, C, d1...)`` (torch's modes nearest, nearest-exact, linear,
+    bilinear, trilinear; ``size`` or ``scale_factor``).
+
+    Example:
+        >>> F.interpolate(tensorplug.randn(1, 3, 8, 8), scale_factor=2, mode="bilinear").shape
+        tensorplug.Size([1, 3, 16, 16])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"interpolate(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if mode not in _MODES:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
+                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode in ("bicubic", "area") or antialias:
+        raise NotImplementedError(f"interpolate: mode {mode!r}{' with antialias' if antialias else ''} is not "
+                                  f"implemented in tensorplug yet; nearest, nearest-exact, linear, bilinear and "
+                                  f"trilinear are")
+    if align_corners is not None and mode not in _LINEAR:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    k = input.dim() - 2
+    if k not in (1, 2, 3):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
+                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode in _LINEAR and _LINEAR[mode] != k:
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
+    spatial, outs, inv = _sizes(input, size, scale_factor, k, recompute_scale_factor)
+    if any(o <= 0 for o in outs):
+        raise ValueError(f"Input and output sizes should be greater than 0, but got input ({', '.join(map(str, spatial))}) "
+                         f"and output ({', '.join(map(str, outs))})")
+    out = input
+    for j in range(k):
+        axis = 2 + j
+        inv_j = None if inv is None else inv[j]
+        if mode in _LINEAR:
+            out = _linear_axis(out, axis, spatial[j], outs[j], inv_j, bool(align_corners))
+        elif spatial[j] != outs[j] or inv_j not in (None, 1.0):
+            out = _nearest_axis(out, axis, spatial[j], outs[j], inv_j, mode == "nearest-exact")
+    return out if out is not input else input.clone()
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of ``interpolate`` (as in torch)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,0 +1,70 @@
+"""F.interpolate and nn.Upsample against torch: every implemented mode, sizes and scale factors, gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+import tensorplug.nn as nn
+import tensorplug.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+rng = np.random.default_rng(0)
+
+CASES = [
+    ((1, 2, 5), dict(size=8, mode="nearest")), ((1, 2, 5), dict(scale_factor=2.5, mode="nearest")),
+    ((1, 2, 7), dict(size=3, mode="nearest-exact")),
+    ((1, 2, 5), dict(size=3, mode="linear")), ((1, 2, 5), dict(size=9, mode="linear", align_corners=True)),
+    ((2, 3, 4, 6), dict(scale_factor=2, mode="bilinear")),
+    ((2, 3, 4, 6), dict(size=(7, 5), mode="bilinear", align_corners=True)),
+    ((2, 3, 4, 6), dict(size=(3, 11), mode="nearest")),
+    ((2, 3, 4, 6), dict(scale_factor=(1.5, 0.5), mode="nearest-exact")),
+    ((2, 3, 4, 6), dict(scale_factor=1.7, mode="bilinear")),
+    ((2, 3, 4, 6), dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True)),
+    ((2, 3, 5, 5), dict(size=(2, 3), mode="bilinear")),
+    ((1, 2, 3, 4, 5), dict(scale_factor=2, mode="trilinear")),
+    ((1, 2, 3, 4, 5), dict(size=(2, 6, 7), mode="nearest")),
+]
+
+
+@pytest.mark.parametrize("shape, kw", CASES, ids=[f"{len(s) - 2}d-{k['mode']}-{i}" for i, (s, k) in enumerate(CASES)])
+def test_interpolate_matches_torch(backend, shape, kw):
+    x0 = rng.standard_normal(shape)
+    x = tensorplug.tensor(x0, requires_grad=True, device=backend)
+    tx = torch.tensor(x0, requires_grad=True)
+    a, b = F.interpolate(x, **kw), torch.nn.functional.interpolate(tx, **kw)
+    assert tuple(a.shape) == tuple(b.shape)
+    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().numpy(), atol=1e-12)
+    g = rng.standard_normal(tuple(b.shape))
+    (a * tensorplug.tensor(g, device=backend)).sum().backward()
+    (b * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+def test_upsample_modules_and_gradcheck():
+    for ours, theirs in ((nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+                         (nn.Upsample(size=(3, 4), mode="bilinear"), torch.nn.Upsample(size=(3, 4), mode="bilinear")),
+                         (nn.UpsamplingNearest2d(size=5), torch.nn.UpsamplingNearest2d(size=5)),
+                         (nn.UpsamplingBilinear2d(scale_factor=2), torch.nn.UpsamplingBilinear2d(scale_factor=2))):
+        assert repr(ours) == repr(theirs)
+        x0 = rng.standard_normal((1, 2, 3, 3))
+        np.testing.assert_allclose(ours(tensorplug.tensor(x0)).numpy(), theirs(torch.tensor(x0)).numpy(), atol=1e-12)
+    x = tensorplug.tensor(rng.standard_normal((1, 1, 3, 4)), requires_grad=True)
+    assert tensorplug.autograd.gradcheck(lambda t: F.interpolate(t, size=(5, 3), mode="bilinear"), (x,))
+    assert tensorplug.autograd.gradgradcheck(lambda t: F.interpolate(t, scale_factor=2, mode="bilinear"), (x,))
+
+
+@pytest.mark.parametrize("call, exc, phrase", [
+    (lambda m, x: m.nn.functional.interpolate(x), ValueError, "either size or scale_factor should be defined"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=4, scale_factor=2), ValueError,
+     "only one of size or scale_factor should be defined"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=4, align_corners=True), ValueError,
+     "align_corners option can only be set with the interpolating modes"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=4, mode="linear"), NotImplementedError,
+     "Got 4D input, but linear mode needs 3D input"),
+])
+def test_interpolate_errors_like_torch(call, exc, phrase):
+    for lib in (tensorplug, torch):
+        with pytest.raises(exc, match=phrase):
+            call(lib, lib.zeros(1, 1, 3, 3))

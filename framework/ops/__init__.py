@@ -16,7 +16,7 @@ from .gather import gather, scatter, scatter_add, index_select, masked_fill, tak
 from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
 from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
 from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
-from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, all, any
+from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, movedim, swapaxes
 from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,

@@ -350,3 +350,23 @@ def _logical_reduce(name):
 
 all = _logical_reduce("all")
 any = _logical_reduce("any")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M): (..., P, R).
+    Computed from the broadcast differences, so the gradient at a zero distance is 0, as torch's."""
+    if x1.dim() < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.dim()}D")
+    if x2.dim() < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X2 got: {x2.dim()}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if x1._dtype.category < _dt.FLOAT or x2._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
+    from .arithmetic import where
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    # pairs at distance 0 get 0 and a zero gradient (a p-norm's derivative is 0/0 there)
+    same = (diff == 0).all(-1)
+    return where(same, 0.0, norm(where(same.unsqueeze(-1), 1.0, diff), p, dim=-1))

@@ -68,3 +68,27 @@ def test_interpolate_errors_like_torch(call, exc, phrase):
     for lib in (tensorplug, torch):
         with pytest.raises(exc, match=phrase):
             call(lib, lib.zeros(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize("shape, r", [((1, 8, 2, 3), 2), ((2, 3, 18, 2, 2), 3), ((9, 1, 1), 3)])
+def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
+    x0 = rng.standard_normal(shape)
+    x, tx = tensorplug.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    a, b = nn.PixelShuffle(r)(x), torch.nn.PixelShuffle(r)(tx)
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    back, tback = F.pixel_unshuffle(a, r), torch.nn.functional.pixel_unshuffle(b, r)
+    np.testing.assert_array_equal(back.detach().numpy(), x0)
+    np.testing.assert_array_equal(back.detach().numpy(), tback.detach().numpy())
+    (a * a).sum().backward()
+    (b * b).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    assert repr(nn.PixelShuffle(r)) == repr(torch.nn.PixelShuffle(r))
+    assert repr(nn.PixelUnshuffle(r)) == repr(torch.nn.PixelUnshuffle(r))
+
+
+def test_pixel_shuffle_errors_like_torch():
+    for lib in (tensorplug, torch):
+        with pytest.raises(RuntimeError, match="input.size\\(-3\\)=7 is not divisible by 4"):
+            lib.nn.functional.pixel_shuffle(lib.zeros(1, 7, 2, 2), 2)
+        with pytest.raises(RuntimeError, match="expects height to be divisible by downscale_factor"):
+            lib.nn.functional.pixel_unshuffle(lib.zeros(1, 1, 3, 4), 2)

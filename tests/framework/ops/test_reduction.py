@@ -82,3 +82,28 @@ def test_mean_and_var_of_integers_are_errors():
 def test_var_of_one_element_is_nan_with_warning():
     with pytest.warns(UserWarning, match="degrees of freedom"):
         assert np.isnan(tp.tensor([2.0]).var().item())
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, float("inf")])
+def test_cdist_matches_torch_with_a_zero_distance(p):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 3))
+    b0[0, 1] = a0[0, 2]  # a zero distance: value 0, gradient 0 (not nan)
+    a, b = tp.tensor(a0, requires_grad=True), tp.tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    d, td = tp.cdist(a, b, p), torch.cdist(ta, tb, p)
+    np.testing.assert_allclose(d.detach().numpy(), td.detach().numpy(), atol=1e-12)
+    (d * d).sum().backward()
+    (td * td).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), atol=1e-12)
+
+
+def test_cdist_errors_like_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (tp, torch):
+        with pytest.raises(RuntimeError, match="X1 and X2 must have the same number of columns. X1: 2 X2: 3"):
+            lib.cdist(lib.zeros(3, 2), lib.zeros(4, 3))
+        with pytest.raises(RuntimeError, match="cdist only supports non-negative p values"):
+            lib.cdist(lib.zeros(3, 2), lib.zeros(4, 2), p=-1.0)

@@ -53,7 +53,8 @@ def seed() -> int:
 
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
-         "serialization": ".serialization", "amp": ".amp", "backends": ".backends"}
+         "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
+         "distributions": ".distributions"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 

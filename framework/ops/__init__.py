@@ -17,7 +17,7 @@ from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk,
 from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
 from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
-from .shape import flip, fliplr, flipud, broadcast_to, movedim, swapaxes
+from .shape import flip, fliplr, flipud, broadcast_to, broadcast_shapes, movedim, swapaxes
 from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
                    allclose, equal)

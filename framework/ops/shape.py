@@ -318,6 +318,24 @@ def broadcast_to(input, size):
     return expand(input, tuple(size))
 
 
+def broadcast_shapes(*shapes):
+    """The shape that ``shapes`` broadcast to (torch's rules and error), as a Size."""
+    from ..tensor import Size
+    out = []
+    for k, shape in enumerate(shapes):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        for i, n in enumerate(shape, len(out) - len(shape)):
+            if n != out[i] and n != 1:
+                if out[i] != 1:
+                    raise RuntimeError(f"Attempting to broadcast a dimension of length {n} at {i - len(out)}! "
+                                       f"Mismatching argument at index {k} had {shape}; but expected shape should "
+                                       f"be broadcastable to {out}")
+                out[i] = n
+    return Size(out)
+
+
 def movedim(input, source, destination):
     """Move dims ``source`` to positions ``destination`` (ints or sequences)."""
     n = input._data.ndim

@@ -18,6 +18,7 @@ from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
 from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, broadcast_shapes, movedim, swapaxes
+from .counting import unique, bincount, histc, searchsorted, bucketize
 from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
                    allclose, equal)
@@ -152,7 +153,7 @@ METHODS.update({
     "split": split, "chunk": chunk, "unbind": unbind,
     "max": max, "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin,
     "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clip,
-    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
+    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod, "unique": unique, "bincount": bincount, "histc": histc,
     "all": all, "any": any,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "repeat": shape.repeat, "broadcast_to": broadcast_to,
     "movedim": movedim, "swapaxes": swapaxes, "softmax": softmax, "log_softmax": log_softmax,

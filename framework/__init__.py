@@ -67,6 +67,16 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     return model
 
 
+def get_rng_state():
+    """The default backend's generator state (an opaque copy; torch returns a byte tensor)."""
+    return get_backend().get_rng_state()
+
+
+def set_rng_state(new_state):
+    """Restore ``get_rng_state()``'s copy on the default backend."""
+    get_backend().set_rng_state(new_state)
+
+
 def set_float32_matmul_precision(precision):
     """Accepts torch's 'highest' / 'high' / 'medium'; matmuls here always use full float32 precision."""
     if precision not in ("highest", "high", "medium"):

@@ -445,6 +445,19 @@ class ArrayAPIBackend(Backend):
             self._rng = numpy.random.default_rng()
         return self._rng
 
+    def get_rng_state(self):
+        """A copy of the generator's state, to hand back to ``set_rng_state`` (None where the generator
+        cannot be copied)."""
+        import copy
+        state = getattr(getattr(self._generator(), "bit_generator", None), "state", None)
+        return copy.deepcopy(state)
+
+    def set_rng_state(self, state):
+        """Restore a ``get_rng_state`` copy: the next draws repeat the ones made after it was taken."""
+        import copy
+        if state is not None:
+            self._generator().bit_generator.state = copy.deepcopy(state)
+
     def rand(self, shape, dtype):
         return self._from_host(self._generator().random(shape), dtype)
 

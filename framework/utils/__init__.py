@@ -1,6 +1,6 @@
-"""Utilities: data loading (``tensorplug.utils.data``)."""
+"""Utilities: data loading (``tensorplug.utils.data``) and activation checkpointing (``.checkpoint``)."""
 from __future__ import annotations
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["data", "checkpoint"]

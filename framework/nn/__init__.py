@@ -12,7 +12,7 @@ from .linear import Identity, Linear, Bilinear, LazyLinear
 from .activation import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .flatten import Flatten, Unflatten
 from .loss import *  # noqa: F401,F403
 from .loss import _Loss, _WeightedLoss

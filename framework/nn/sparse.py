@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from .. import creation
+from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module):
@@ -84,3 +85,136 @@ class Embedding(Module):
         rows, cols = embeddings.shape
         return cls(rows, cols, _weight=embeddings, _freeze=freeze, padding_idx=padding_idx, max_norm=max_norm,
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sum, mean or max of the embeddings of each bag: the rows of 2-D ``input``, or the runs of 1-D
+    ``input`` that ``offsets`` start (entries equal to ``padding_idx`` are left out of their bag)."""
+    from ..ops import index_add, stack
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                                  f"on GitHub.")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             f"fixed length sequences. However, found offsets of type {type(offsets).__name__}")
+        rows, width = input.shape
+        starts = [r * width for r in range(rows)]
+        flat = input.reshape(-1)
+        psw = None if per_sample_weights is None else per_sample_weights.reshape(-1)
+        ends = [s + width for s in starts]
+    elif input.dim() == 1:
+        if offsets is None or offsets.dim() != 1:
+            raise ValueError(f"offsets has to be a 1D Tensor but got {None if offsets is None else offsets.dim()}")
+        flat, psw = input, per_sample_weights
+        starts = [int(v) for v in offsets.tolist()]
+        n = flat.shape[0]
+        if starts and starts[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                               f"from position 0. However, got {starts[0]}")
+        if starts and starts[-1] > n:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length {n} but got offsets[-1] of "
+                               f"{starts[-1]}")
+        if include_last_offset:
+            starts, ends = starts[:-1], starts[1:]
+        else:
+            ends = starts[1:] + [n]
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    rows = F.embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    if psw is not None:
+        rows = rows * psw.unsqueeze(-1)
+    ids = flat.tolist()
+    bag_of, keep, counts = [], [], [0] * len(starts)
+    for b, (s, e) in enumerate(zip(starts, ends)):
+        for i in range(s, e):
+            if padding_idx is None or ids[i] != padding_idx:
+                bag_of.append(b)
+                keep.append(i)
+                counts[b] += 1
+    dim = weight.shape[1]
+    device = weight.device
+    if mode == "max":
+        out = []
+        for b, (s, e) in enumerate(zip(starts, ends)):
+            members = [i for i in range(s, e) if padding_idx is None or ids[i] != padding_idx]
+            if members:
+                picked = rows.index_select(0, creation.tensor(members, dtype=_dt.int64, device=device))
+                out.append(picked.amax(0))
+            else:
+                out.append(creation.zeros(dim, dtype=weight.dtype, device=device))
+        return stack(out) if out else creation.zeros((0, dim), dtype=weight.dtype, device=device)
+    keep_t = creation.tensor(keep, dtype=_dt.int64, device=device)
+    bags = creation.tensor(bag_of, dtype=_dt.int64, device=device)
+    total = index_add(creation.zeros((len(starts), dim), dtype=weight.dtype, device=device), 0, bags,
+                      rows.index_select(0, keep_t))
+    if mode == "sum":
+        return total
+    n = creation.tensor([max(c, 1) for c in counts], dtype=weight.dtype, device=device).unsqueeze(1)
+    return total / n
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of bags of embeddings, without materialising the per-entry rows' graph.
+
+    Example:
+        >>> bag = nn.EmbeddingBag(10, 3, mode="sum")
+        >>> bag(tensorplug.tensor([1, 2, 4, 5, 4]), tensorplug.tensor([0, 2])).shape
+        tensorplug.Size([2, 3])
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None,
+                 device=None, dtype=None):
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        if padding_idx is not None:
+            if padding_idx > 0 and padding_idx >= num_embeddings:
+                raise AssertionError("padding_idx must be within num_embeddings")
+            if padding_idx < 0:
+                if padding_idx < -num_embeddings:
+                    raise AssertionError("padding_idx must be within num_embeddings")
+                padding_idx = num_embeddings + padding_idx
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(creation.empty((num_embeddings, embedding_dim), device=device, dtype=dtype))
+            self.reset_parameters()
+        else:
+            if list(_weight.shape) != [num_embeddings, embedding_dim]:
+                raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
+            self.weight = Parameter(_weight)
+        self.mode = mode
+        self.sparse = sparse
+        self.include_last_offset = include_last_offset
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                             self.mode, self.sparse, per_sample_weights, self.include_last_offset,
+                             self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s

@@ -45,6 +45,11 @@ SCHEDULES = {
                                                          m.ExponentialLR(o, gamma=0.9)]),
     "SequentialLR": lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=4),
                                                     m.ExponentialLR(o, gamma=0.8)], milestones=[4]),
+    "CyclicLR": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4),
+    "CyclicLR2": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5,
+                                         mode="triangular2"),
+    "CyclicLRexp": lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=5, mode="exp_range",
+                                           gamma=0.9, base_momentum=0.7, max_momentum=0.95),
 }
 
 

@@ -54,7 +54,7 @@ def seed() -> int:
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
-         "distributions": ".distributions"}
+         "distributions": ".distributions", "linalg": ".linalg"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 

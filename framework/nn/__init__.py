@@ -23,6 +23,7 @@ from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 
 
 

@@ -226,6 +226,16 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / clamp(norm, min=eps)
 
 
+def prelu(input, weight):
+    """``max(0, x) + weight * min(0, x)``; a per-channel ``weight`` applies along dim 1."""
+    if weight.numel() != 1:
+        if input.dim() < 2 or input.shape[1] != weight.numel():
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {input.shape[1] if input.dim() > 1 else 1}.")
+        weight = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
+    return input.clamp(min=0) + weight * input.clamp(max=0)
+
+
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     dot = (x1 * x2).sum(dim)
     n1 = (x1 * x1).sum(dim).sqrt()

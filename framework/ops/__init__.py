@@ -19,6 +19,8 @@ from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clam
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, broadcast_shapes, movedim, swapaxes
 from .counting import unique, bincount, histc, searchsorted, bucketize
+from .misc import (meshgrid, cartesian_prod, tril_indices, triu_indices, diag_embed, trace, kron, logit, xlogy,
+                   sinc, nan_to_num)
 from .softmax import softmax, log_softmax
 from .trig import (sinh, cosh, asin, acos, atan, atan2, arctan2, log2, log10, exp2, isnan, isinf, isfinite, isclose,
                    allclose, equal)
@@ -153,7 +155,8 @@ METHODS.update({
     "split": split, "chunk": chunk, "unbind": unbind,
     "max": max, "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin,
     "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clip,
-    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod, "unique": unique, "bincount": bincount, "histc": histc,
+    "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod, "unique": unique, "bincount": bincount, "histc": histc, "diag_embed": diag_embed, "trace": trace,
+    "kron": kron, "logit": logit, "xlogy": xlogy, "sinc": sinc, "nan_to_num": nan_to_num,
     "all": all, "any": any,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "repeat": shape.repeat, "broadcast_to": broadcast_to,
     "movedim": movedim, "swapaxes": swapaxes, "softmax": softmax, "log_softmax": log_softmax,

@@ -1,0 +1,142 @@
+"""Small composites torch users reach for: meshgrid, cartesian_prod, tril/triu_indices, diag_embed, trace,
+kron, logit, xlogy, sinc, nan_to_num -- written with differentiable tensorplug ops."""
+from __future__ import annotations
+
+import math
+
+from .. import dtypes as _dt
+from ..tensor import Tensor
+
+__all__ = ["meshgrid", "cartesian_prod", "tril_indices", "triu_indices", "diag_embed", "trace", "kron", "logit",
+           "xlogy", "sinc", "nan_to_num"]
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors (``indexing='ij'`` by default, as torch; ``'xy'`` swaps the first two)."""
+    import warnings
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+                      "argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for t in tensors:
+        if t.dim() > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}")
+    ts = [t.reshape(-1) for t in tensors]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = shape[i]
+        grids.append(t.reshape(view).expand(shape))
+    if indexing == "xy" and len(ts) >= 2:  # the first two axes swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of the 1-D tensors' elements, one per row."""
+    from .join import stack
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([g.reshape(-1) for g in grids], 1)
+
+
+def _tri_indices(row, col, offset, lower, dtype, device):
+    from ..creation import tensor
+    rows, cols = [], []
+    for r in range(row):
+        for c in range(col):
+            if (c - r <= offset) if lower else (c - r >= offset):
+                rows.append(r)
+                cols.append(c)
+    return tensor([rows, cols], dtype=dtype or _dt.int64, device=device).reshape(2, len(rows))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row/column indices of the lower triangle of a ``row x col`` matrix."""
+    return _tri_indices(row, col, offset, True, dtype, device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row/column indices of the upper triangle of a ``row x col`` matrix."""
+    return _tri_indices(row, col, offset, False, dtype, device)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Square matrices (last two dims) with ``input``'s last dim on their ``offset`` diagonal."""
+    from ..creation import tensor
+    if (dim1, dim2) not in ((-2, -1), (input.dim() - 2, input.dim() - 1)):
+        raise NotImplementedError("diag_embed: only the last two dims (dim1=-2, dim2=-1) are supported")
+    m = input.shape[-1]
+    n = m + abs(offset)
+    # a constant one-hot map from the diagonal's k-th entry to its flat place (i, j) in the n x n matrix
+    place = [[0.0] * (n * n) for _ in range(m)]
+    for k in range(m):
+        place[k][(k + max(-offset, 0)) * n + k + max(offset, 0)] = 1.0
+    flat = input @ tensor(place, dtype=input.dtype, device=input.device)
+    return flat.reshape(tuple(input.shape[:-1]) + (n, n))
+
+
+def trace(input):
+    """The sum of a matrix's diagonal."""
+    if input.dim() != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.dim()}")
+    return input.diagonal().sum()
+
+
+def kron(input, other):
+    """The Kronecker product."""
+    a, b = input, other
+    n = max(a.dim(), b.dim())
+    a = a.reshape((1,) * (n - a.dim()) + tuple(a.shape))
+    b = b.reshape((1,) * (n - b.dim()) + tuple(b.shape))
+    inter_a, inter_b, out = [], [], []
+    for sa, sb in zip(a.shape, b.shape):
+        inter_a += [sa, 1]
+        inter_b += [1, sb]
+        out.append(sa * sb)
+    return (a.reshape(inter_a) * b.reshape(inter_b)).reshape(out)
+
+
+def logit(input, eps=None):
+    """``log(p / (1 - p))``, with ``p`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
+    p = input if eps is None else input.clamp(eps, 1 - eps)
+    return p.log() - (-p).log1p()
+
+
+def xlogy(input, other):
+    """``input * log(other)``, 0 where ``input`` is 0 (nan where ``other`` is)."""
+    from .arithmetic import where
+    if not isinstance(input, Tensor):
+        from ..creation import tensor
+        input = tensor(float(input), dtype=other.dtype, device=other.device)
+    if not isinstance(other, Tensor):
+        from ..creation import tensor
+        other = tensor(float(other), dtype=input.dtype, device=input.device)
+    zero = (input == 0) & ~other.isnan()
+    return where(zero, 0.0, input * where(zero, 1.0, other).log())
+
+
+def sinc(input):
+    """The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0."""
+    from .arithmetic import where
+    x = input if input.is_floating_point() else input.to(_dt.get_default_dtype())
+    zero = x == 0
+    px = where(zero, 1.0, x) * math.pi
+    return where(zero, 1.0, px.sin() / px)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's extremes by default)."""
+    from .arithmetic import where
+    if not input.is_floating_point():
+        return input.clone()
+    big = {"float16": 65504.0, "float32": 3.4028234663852886e38}.get(input._dtype.name, 1.7976931348623157e308)
+    out = where(input.isnan(), float(nan), input)
+    out = where(out == math.inf, big if posinf is None else float(posinf), out)
+    return where(out == -math.inf, -big if neginf is None else float(neginf), out)

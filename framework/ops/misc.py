@@ -47,14 +47,12 @@ def cartesian_prod(*tensors):
 
 
 def _tri_indices(row, col, offset, lower, dtype, device):
-    from ..creation import tensor
-    rows, cols = [], []
-    for r in range(row):
-        for c in range(col):
-            if (c - r <= offset) if lower else (c - r >= offset):
-                rows.append(r)
-                cols.append(c)
-    return tensor([rows, cols], dtype=dtype or _dt.int64, device=device).reshape(2, len(rows))
+    from ..creation import arange
+    from .gather import nonzero
+    rows = arange(row, device=device).unsqueeze(1)
+    cols = arange(col, device=device).unsqueeze(0)
+    keep = (cols - rows <= offset) if lower else (cols - rows >= offset)
+    return nonzero(keep).t().to(dtype or _dt.int64)  # row-major order, as torch lists them
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
@@ -69,16 +67,16 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Square matrices (last two dims) with ``input``'s last dim on their ``offset`` diagonal."""
-    from ..creation import tensor
+    from ..creation import arange, zeros
+    from .gather import index_add
     if (dim1, dim2) not in ((-2, -1), (input.dim() - 2, input.dim() - 1)):
         raise NotImplementedError("diag_embed: only the last two dims (dim1=-2, dim2=-1) are supported")
     m = input.shape[-1]
     n = m + abs(offset)
-    # a constant one-hot map from the diagonal's k-th entry to its flat place (i, j) in the n x n matrix
-    place = [[0.0] * (n * n) for _ in range(m)]
-    for k in range(m):
-        place[k][(k + max(-offset, 0)) * n + k + max(offset, 0)] = 1.0
-    flat = input @ tensor(place, dtype=input.dtype, device=input.device)
+    # the k-th diagonal entry goes to the flat place (k + max(-offset, 0)) * n + k + max(offset, 0)
+    places = arange(m, device=input.device) * (n + 1) + (max(-offset, 0) * n + max(offset, 0))
+    flat = index_add(zeros(tuple(input.shape[:-1]) + (n * n,), dtype=input.dtype, device=input.device), -1,
+                     places, input)
     return flat.reshape(tuple(input.shape[:-1]) + (n, n))
 
 

@@ -412,10 +412,9 @@ def bump_step(state):
 def axpy(y, alpha, x, fused=None):
     """``y += alpha * x`` in place, with no temporary when alpha is +1 or -1.
 
-    ``fused`` is the backend's optional ``axpy(y, alpha, x) -> bool`` (see
-    ``fused_axpy``): one pass over memory (BLAS axpy) instead of a multiply and
-    a subtract; it returns False where it cannot (layout, dtype) and the two
-    passes run instead.
+    ``fused`` is the backend's ``axpy(y, alpha, x) -> bool`` (``Backend.axpy``):
+    one pass over memory (BLAS axpy) instead of a multiply and a subtract; it
+    returns False where it cannot (layout, dtype) and the two passes run instead.
     """
     if alpha == 1:
         y += x
@@ -424,11 +423,6 @@ def axpy(y, alpha, x, fused=None):
     elif alpha != 0 and not (fused is not None and fused(y, alpha, x)):
         y += alpha * x
     return y
-
-
-def fused_axpy(backend):
-    """The backend's one-pass in-place ``axpy(y, alpha, x) -> bool`` (``Backend.axpy`` declines by default)."""
-    return backend.axpy
 
 
 def _cast(param, value, key):

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with torch's momentum, dampening and Nesterov rules."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, axpy, check_options, check_unsupported, fused_axpy
+from .optimizer import Optimizer, axpy, check_options, check_unsupported
 
 __all__ = ["SGD"]
 
@@ -73,7 +73,7 @@ class SGD(Optimizer):
                     p._version[0] += 1
                     continue
                 # one memory pass per update where the backend offers it (torch's add_ makes one)
-                fused = fused_axpy(p._backend)
+                fused = p._backend.axpy
                 if wd != 0:
                     # g' = s*g + wd*p, as a fresh array (the grad itself is never written)
                     g = axpy(d * wd, s, g)

@@ -101,8 +101,8 @@ def assert_close(actual, expected, *, allow_subclasses=True, rtol=None, atol=Non
     if check_dtype and a._dtype is not e._dtype:
         raise AssertionError(msg or f"The values for attribute 'dtype' do not match: {a.dtype} != {e.dtype}.")
     if rtol is None:
-        rtol, atol = _TOLERANCES.get(max(a._dtype, e._dtype, key=lambda d: d.itemsize).name
-                                     if a._dtype.name in _TOLERANCES or e._dtype.name in _TOLERANCES else "", (0.0, 0.0))
+        # the looser of the two dtypes' defaults; exact for integers and bool
+        rtol, atol = max((_TOLERANCES.get(d.name, (0.0, 0.0)) for d in (a._dtype, e._dtype)))
     x = np.asarray(a.detach().cpu().numpy())
     y = np.asarray(e.detach().cpu().numpy())
     wide = np.result_type(x.dtype, y.dtype, np.float64) if x.dtype.kind != "c" else np.complex128

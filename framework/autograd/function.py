@@ -282,6 +282,10 @@ class Op(Node):
     def needs_input_grad(self):
         return tuple(e is not None for e in self._edges)
 
+    def needs_grad(self, i):
+        """Whether input ``i`` wants a gradient (backward may return None for it otherwise)."""
+        return self._edges[i] is not None
+
     def output(self):
         """The op's result as a Tensor whose grad_fn is this node (torch's saved output)."""
         if self._saved is None:

@@ -483,9 +483,9 @@ class BinaryCrossEntropy(Op):
     def backward(ctx, g):
         x, t = ctx.saved_tensors_list()
         gx = gt = None
-        if ctx._edges[0] is not None:
+        if ctx.needs_grad(0):
             gx = g * (x - t) / clamp((1 - x) * x, min=1e-12)
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             gt = g * (clamp((1 - x).log(), min=-100.0) - clamp(x.log(), min=-100.0))
         return gx, gt
 

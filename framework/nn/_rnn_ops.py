@@ -298,7 +298,7 @@ class LSTMLayer(MultiOp):
         dc_out = xp.empty((B, H), dtype=dt)
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[3] is not None
+        need_h0 = ctx.needs_grad(3)
 
         def recur(b0, b1):
             # BPTT for the rows b0:b1 (independent of other rows, like the forward's blocks)
@@ -497,7 +497,7 @@ class RNNLayer(MultiOp):
         matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[3] is not None
+        need_h0 = ctx.needs_grad(3)
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
@@ -619,7 +619,7 @@ class GRULayer(MultiOp):
         matmul = xp.matmul
         # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
         stop = T - 1 if reverse else 0
-        need_h0 = ctx._edges[3] is not None
+        need_h0 = ctx.needs_grad(3)
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             if g_out is not None:
                 dh = dh + g_out[t, ...]

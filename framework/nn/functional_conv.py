@@ -90,9 +90,9 @@ class ConvInputGrad(Op):
     def backward(ctx, h):
         g, w = ctx.saved_tensors_list()
         gg = gw = None
-        if ctx._edges[0] is not None:
+        if ctx.needs_grad(0):
             gg = Convolution.apply(h, w, None, *ctx.params)
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             gw = ConvWeightGrad.apply(h, g, shape=w._data.shape, params=ctx.params)
         return gg, gw
 
@@ -111,9 +111,9 @@ class ConvWeightGrad(Op):
     def backward(ctx, h):
         x, g = ctx.saved_tensors_list()
         gx = gg = None
-        if ctx._edges[0] is not None:
+        if ctx.needs_grad(0):
             gx = ConvInputGrad.apply(g, h, shape=x._data.shape, params=ctx.params)
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             gg = Convolution.apply(x, h, None, *ctx.params)
         return gx, gg
 

@@ -61,7 +61,7 @@ class Sub(Op):
 
     @staticmethod
     def fast_backward(ctx, g):
-        return g, (-g if ctx._edges[1] is not None else None)
+        return g, (-g if ctx.needs_grad(1) else None)
 
 
 class Mul(Op):
@@ -99,13 +99,13 @@ class Div(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
         ga = g / b
-        return ga, -ga * a / b if ctx._edges[1] is not None else None
+        return ga, -ga * a / b if ctx.needs_grad(1) else None
 
     @staticmethod
     def fast_backward(ctx, g):
         a, b = ctx.saved_arrays()
         ga = g / b
-        return ga, -ga * a / b if ctx._edges[1] is not None else None
+        return ga, -ga * a / b if ctx.needs_grad(1) else None
 
 
 class Pow(Op):
@@ -119,9 +119,9 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        ga = g * b * a ** (b - 1) if ctx._edges[0] is not None else None
+        ga = g * b * a ** (b - 1) if ctx.needs_grad(0) else None
         gb = None
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             safe = where(a == 0, 1, a) if isinstance(a, Tensor) else a
             gb = g * ctx.output() * _log(safe)
         return ga, gb

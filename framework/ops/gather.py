@@ -69,7 +69,7 @@ class ScatterAdd(Op):
     @staticmethod
     def backward(ctx, g):
         gsrc = None
-        if ctx._edges[2] is not None:
+        if ctx.needs_grad(2):
             gsrc = Gather.apply(g, ctx.tensor(ctx.index), axis=ctx.axis)
             shape = ctx._shapes[2]
             if tuple(gsrc.shape) != tuple(shape):
@@ -98,9 +98,9 @@ class Scatter(Op):
     @staticmethod
     def backward(ctx, g):
         index = ctx.tensor(ctx.index)
-        ga = Scatter.apply(g, index, 0, axis=ctx.axis) if ctx._edges[0] is not None else None
+        ga = Scatter.apply(g, index, 0, axis=ctx.axis) if ctx.needs_grad(0) else None
         gsrc = None
-        if len(ctx._edges) > 2 and ctx._edges[2] is not None:
+        if ctx.needs_grad(2):
             gsrc = Gather.apply(g, index, axis=ctx.axis)
             shape = ctx._shapes[2]
             if shape is not None and tuple(gsrc.shape) != tuple(shape) and len(shape) == gsrc.ndim:

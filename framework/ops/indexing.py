@@ -110,8 +110,8 @@ class IndexPut(Op):
     @staticmethod
     def backward(ctx, g):
         zero = g.new_zeros(())
-        ga = IndexPut.apply(g, zero, key=ctx.key) if ctx._edges[0] is not None else None
-        gv = GetItem.apply(g, key=ctx.key) if ctx._edges[1] is not None else None
+        ga = IndexPut.apply(g, zero, key=ctx.key) if ctx.needs_grad(0) else None
+        gv = GetItem.apply(g, key=ctx.key) if ctx.needs_grad(1) else None
         return ga, gv
 
 

@@ -237,9 +237,9 @@ class CopySlices(Op):
 
     @staticmethod
     def backward(ctx, g):
-        gbase = g * ctx.tensor(ctx.mask) if ctx._edges[0] is not None else None
+        gbase = g * ctx.tensor(ctx.mask) if ctx.needs_grad(0) else None
         gnew = None
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             from .indexing import GetItem
             gnew = GetItem.apply(g.reshape(-1), key=(ctx.flat,))
         return gbase, gnew

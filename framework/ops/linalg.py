@@ -20,16 +20,16 @@ class MatMul(Op):
         if a.ndim == 1 and b.ndim == 1:
             return g * b, g * a
         if a.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
-            ga = (g.unsqueeze(-2) @ b.transpose(-1, -2)).squeeze(-2) if ctx._edges[0] is not None else None
-            gb = a.unsqueeze(-1) * g.unsqueeze(-2) if ctx._edges[1] is not None else None
+            ga = (g.unsqueeze(-2) @ b.transpose(-1, -2)).squeeze(-2) if ctx.needs_grad(0) else None
+            gb = a.unsqueeze(-1) * g.unsqueeze(-2) if ctx.needs_grad(1) else None
             return ga, gb
         if b.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
-            ga = g.unsqueeze(-1) * b if ctx._edges[0] is not None else None
-            gb = (a.transpose(-1, -2) @ g.unsqueeze(-1)).squeeze(-1) if ctx._edges[1] is not None else None
+            ga = g.unsqueeze(-1) * b if ctx.needs_grad(0) else None
+            gb = (a.transpose(-1, -2) @ g.unsqueeze(-1)).squeeze(-1) if ctx.needs_grad(1) else None
             return ga, gb
-        if ctx._edges[0] is not None:
+        if ctx.needs_grad(0):
             ga = g @ b.transpose(-1, -2)
-        if ctx._edges[1] is not None:
+        if ctx.needs_grad(1):
             gb = a.transpose(-1, -2) @ g
         return ga, gb
 
@@ -40,8 +40,8 @@ class MatMul(Op):
             grads = MatMul.backward(ctx, ctx.tensor(g))  # 1-D cases: the Tensor formulas
             return tuple(None if t is None else t._data for t in grads)
         xp = ctx.backend.xp
-        ga = xp.matmul(g, xp.matrix_transpose(b)) if ctx._edges[0] is not None else None
-        gb = xp.matmul(xp.matrix_transpose(a), g) if ctx._edges[1] is not None else None
+        ga = xp.matmul(g, xp.matrix_transpose(b)) if ctx.needs_grad(0) else None
+        gb = xp.matmul(xp.matrix_transpose(a), g) if ctx.needs_grad(1) else None
         return ga, gb
 
 
@@ -182,7 +182,7 @@ class Einsum(Op):
         operands = ctx.saved_tensors_list()
         grads = []
         for i, term in enumerate(ctx.terms):
-            if ctx._edges[i] is None:
+            if not ctx.needs_grad(i):
                 grads.append(None)
                 continue
             if len(set(term)) != len(term):

@@ -231,3 +231,35 @@ def test_import_path():
     import tensorplug.utils.data as d2
     assert d2.DataLoader is D.DataLoader
     assert tensorplug.utils.data.TensorDataset is D.TensorDataset
+
+
+def test_torch_submodule_paths_hold_the_same_objects():
+    from tensorplug.utils.data.dataloader import DataLoader, default_collate
+    from tensorplug.utils.data.dataset import Dataset, TensorDataset
+    from tensorplug.utils.data.sampler import RandomSampler, Sampler
+    assert (DataLoader, default_collate, Dataset) == (D.DataLoader, D.default_collate, D.Dataset)
+    assert (TensorDataset, RandomSampler, Sampler) == (D.TensorDataset, D.RandomSampler, D.Sampler)
+
+
+def test_samplers_draw_lazily():
+    import itertools
+    import types
+    endless = D.RandomSampler(range(10), replacement=True, num_samples=10 ** 12, generator=Gen(0))
+    assert isinstance(iter(endless), types.GeneratorType)
+    first = list(itertools.islice(iter(endless), 100))
+    assert len(first) == 100 and set(first) <= set(range(10))
+    weighted = D.WeightedRandomSampler([0.0, 1.0], num_samples=10 ** 12, generator=Gen(0))
+    assert list(itertools.islice(iter(weighted), 50)) == [1] * 50
+    loader = D.DataLoader(range(10), sampler=endless, batch_size=4)
+    assert len(loader) == 25 * 10 ** 10 and next(iter(loader)).shape == (4,)
+
+
+def test_random_sampler_without_replacement_makes_whole_passes_as_torch():
+    # torch: num_samples // n full permutations, then the head of one more
+    order = list(D.RandomSampler(range(4), num_samples=10, generator=Gen(3)))
+    assert len(order) == 10
+    assert sorted(order[:4]) == sorted(order[4:8]) == [0, 1, 2, 3]
+    assert len(set(order[8:])) == 2
+    torch = pytest.importorskip("torch")
+    theirs = list(torch.utils.data.RandomSampler(range(4), num_samples=10))
+    assert sorted(theirs[:4]) == sorted(theirs[4:8]) == [0, 1, 2, 3]

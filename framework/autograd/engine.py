@@ -40,76 +40,33 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     Otherwise nothing accumulates and the gradients of ``inputs`` (leaf or
     not) are returned in order, ``None`` where an input was not reached.
     """
-    from ..ops import sum_to_shape
-
-    capture = None
-    if inputs is not None:
-        capture = {}
-        for t in inputs:
-            capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = None
-
-    pending = {}
-    queue = []
-    root_nodes = []
-    # each leaf's gradients are summed first and delivered once at the end (torch's AccumulateGrad
-    # node): its hooks see the total, not one call per use of the leaf
-    leaves = {}
-    prev_mode = GradMode.enabled
-    GradMode.enabled = create_graph
+    capture = None if inputs is None else dict.fromkeys(_capture_key(t) for t in inputs)
     # arrays the caller owns (gradient=, the seed) must not become a leaf's .grad as they are
     delivered = {id(g._data) for g in grads}
+    prev_mode = GradMode.enabled
+    GradMode.enabled = create_graph
     try:
-        for tensor, g in zip(roots, grads):
-            node = tensor.grad_fn
-            if node is None:
-                _gather_leaf(leaves, tensor, g, create_graph)
-                continue
-            slot = pending.get(node)
-            if slot is None:
-                slot = pending[node] = [None] * node._n_outputs
-                heappush(queue, (-node._seq, node))
-            nr = tensor._output_nr
-            slot[nr] = g if slot[nr] is None else slot[nr] + g
-            root_nodes.append(node)
-
-        anomaly = GradMode.anomaly
+        pending, queue, leaves, root_nodes = _seed(roots, grads, create_graph)
         needed = None if capture is None else _needed(_topological_order(root_nodes), capture)
         # checked once: with no node hooks anywhere and nothing captured, skip the per-node lookups
-        slow = capture is not None or node_hooks[0]
+        hooked = capture is not None or node_hooks[0]
+        anomaly = GradMode.anomaly
         # nodes that hold gradients, newest first: every consumer of a node is newer than it, so
         # a node leaves the queue after all its gradients arrived (torch's order; no graph sort)
         while queue:
             node = heappop(queue)[1]
             node_grads = pending.pop(node)
-            if slow:
-                hooks = node._tensor_hooks
-                if hooks:
-                    node_grads = _run_tensor_hooks(node, hooks, node_grads)
-                if capture is not None:
-                    for nr, g in enumerate(node_grads):
-                        key = (id(node), nr)
-                        if key in capture:
-                            capture[key] = g
-                    if id(node) not in needed:
-                        continue  # autograd.grad runs only what leads to its inputs (torch does too)
-                pre = node._pre_hooks
-                if pre:
-                    for hook in pre:
-                        new = hook(tuple(node_grads))
-                        if new is not None:
-                            node_grads = list(new)
+            if hooked:
+                node_grads = _before_backward(node, node_grads, capture, needed)
+                if node_grads is None:
+                    continue  # autograd.grad runs only what leads to its inputs (torch does too)
             if node._saved is None:
                 node.saved_tensors_list()  # raises the freed-graph error
             in_grads = node.run_backward(node_grads)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if slow:
-                post = node._post_hooks
-                if post:
-                    for hook in post:
-                        new = hook(in_grads, tuple(node_grads))
-                        if new is not None:
-                            in_grads = tuple(new)
+            if hooked and node._post_hooks:
+                in_grads = _run_post_hooks(node, in_grads, node_grads)
             if not retain_graph:
                 node.release()
             shapes = node._shapes
@@ -117,9 +74,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             for i, (edge, g) in enumerate(zip(node._edges, in_grads)):
                 if edge is None or g is None:
                     continue
-                shape = shapes[i]
-                if g._data.shape != shape:
-                    g = sum_to_shape(g, shape) if create_graph else _sum_to_shape_array(g, shape)
+                if g._data.shape != shapes[i]:
+                    g = _reduce_to_shape(g, shapes[i], create_graph)
                 if anomaly:
                     _check_nan(node, i, g)
                 if isinstance(edge, Node):
@@ -133,12 +89,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                         slot = pending[edge] = [None] * edge._n_outputs
                     nr = nrs[i] if nrs else 0
                     old = slot[nr]
-                    if old is None:
-                        slot[nr] = g
-                    elif create_graph or old._dtype is not g._dtype:
-                        slot[nr] = old + g
-                    else:
-                        slot[nr] = old._make(old._data + g._data, old._dtype, old._backend)
+                    slot[nr] = g if old is None else _accumulate(old, g, create_graph)
                 else:
                     _gather_leaf(leaves, edge, g, create_graph)
         for leaf, g in leaves.values():
@@ -146,8 +97,80 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     finally:
         GradMode.enabled = prev_mode
     if capture is not None:
-        return [capture[id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] for t in inputs]
+        return [capture[_capture_key(t)] for t in inputs]
     return None
+
+
+def _capture_key(t):
+    """How autograd.grad finds an input's gradient: a leaf by identity, a non-leaf by (node, output)."""
+    return id(t) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)
+
+
+def _seed(roots, grads, create_graph):
+    """The queue, pending gradients and leaf gradients before the first node runs."""
+    pending = {}
+    queue = []
+    # each leaf's gradients are summed first and delivered once at the end (torch's AccumulateGrad
+    # node): its hooks see the total, not one call per use of the leaf
+    leaves = {}
+    root_nodes = []
+    for tensor, g in zip(roots, grads):
+        node = tensor.grad_fn
+        if node is None:
+            _gather_leaf(leaves, tensor, g, create_graph)
+            continue
+        slot = pending.get(node)
+        if slot is None:
+            slot = pending[node] = [None] * node._n_outputs
+            heappush(queue, (-node._seq, node))
+        nr = tensor._output_nr
+        slot[nr] = g if slot[nr] is None else slot[nr] + g
+        root_nodes.append(node)
+    return pending, queue, leaves, root_nodes
+
+
+def _accumulate(old, g, create_graph):
+    """``old + g``; without a graph to build (and one dtype) on arrays, skipping the op layer."""
+    if create_graph or old._dtype is not g._dtype:
+        return old + g
+    return old._make(old._data + g._data, old._dtype, old._backend)
+
+
+def _reduce_to_shape(g, shape, create_graph):
+    """A broadcast input's gradient summed back to the input's shape."""
+    if create_graph:
+        from ..ops import sum_to_shape
+        return sum_to_shape(g, shape)
+    return _sum_to_shape_array(g, shape)
+
+
+def _before_backward(node, grads, capture, needed):
+    """Tensor hooks, autograd.grad's capture and pre-hooks of ``node``; None when it need not run."""
+    hooks = node._tensor_hooks
+    if hooks:
+        grads = _run_tensor_hooks(node, hooks, grads)
+    if capture is not None:
+        for nr, g in enumerate(grads):
+            key = (id(node), nr)
+            if key in capture:
+                capture[key] = g
+        if id(node) not in needed:
+            return None
+    pre = node._pre_hooks
+    if pre:
+        for hook in pre:
+            new = hook(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    return grads
+
+
+def _run_post_hooks(node, in_grads, grads):
+    for hook in node._post_hooks:
+        new = hook(in_grads, tuple(grads))
+        if new is not None:
+            in_grads = tuple(new)
+    return in_grads
 
 
 def _sum_to_shape_array(g, shape):
@@ -182,11 +205,6 @@ def _needed(order, capture):
     return needed
 
 
-def _input_output_nr(node, i):
-    nrs = node._input_nrs
-    return nrs[i] if nrs else 0
-
-
 def _run_tensor_hooks(node, hooks, grads):
     grads = list(grads)
     for nr, fns in hooks.items():
@@ -204,11 +222,7 @@ def _gather_leaf(leaves, leaf, g, create_graph):
     if entry is None:
         leaves[id(leaf)] = [leaf, g]
         return
-    old = entry[1]
-    if create_graph or old._dtype is not g._dtype:
-        entry[1] = old + g
-    else:
-        entry[1] = old._make(old._data + g._data, old._dtype, old._backend)
+    entry[1] = _accumulate(entry[1], g, create_graph)
 
 
 def _deliver_leaf(leaf, g, capture, create_graph, delivered):

@@ -24,6 +24,7 @@ from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
+from . import modules  # torch's module paths (torch.nn.modules.linear.Linear), last: it reads the names above
 
 
 

@@ -92,9 +92,9 @@ def test_real_torch_is_hidden_then_restored():
 def test_missing_api_errors_name_the_pytorch_name():
     with torch_alias():
         import torch
-        with pytest.raises(ModuleNotFoundError, match=r"tensorplug does not provide torch\.distributed \(used by "
-                                                      r"test_runner\.py"):
-            import torch.distributed  # noqa: F401
+        with pytest.raises(ModuleNotFoundError, match=r"tensorplug does not provide torch\.no_such_module \(used "
+                                                      r"by test_runner\.py"):
+            import torch.no_such_module  # noqa: F401
         with pytest.raises(AttributeError, match=r"tensorplug does not provide torch\.no_such_function"):
             torch.no_such_function
         with pytest.raises(ImportError, match=r"tensorplug does not provide torch\.nn\.NoSuchLayer"):
@@ -172,3 +172,33 @@ def test_amp_and_backend_switch_idioms_run_unmodified(tmp_path):
     out = _run(script)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def test_torch_module_paths_hold_the_same_objects():
+    # paths scripts import from or name in annotations (issue 13, item 1)
+    with torch_alias():
+        import torch
+        import torch.nn.modules.module
+        from torch.distributions.categorical import Categorical
+        from torch.distributions.normal import Normal
+        from torch.nn.modules.loss import _Loss, CrossEntropyLoss
+        from torch.nn.modules.utils import _pair
+        from torch.utils.data.dataloader import DataLoader, default_collate
+        from torch.utils.data.dataset import Dataset
+        from torch.utils.data.sampler import RandomSampler
+
+        def forward(model: torch.nn.modules.linear.Linear, act: torch.nn.modules.activation.ReLU):
+            return act(model(torch.ones(1, 2)))
+
+        layer = torch.nn.Linear(2, 3)
+        assert isinstance(layer, torch.nn.modules.module.Module)
+        assert torch.nn.modules.container.Sequential is tensorplug.nn.Sequential
+        assert torch.nn.modules.conv.Conv2d is tensorplug.nn.Conv2d
+        assert torch.nn.modules.Linear is tensorplug.nn.Linear
+        assert issubclass(CrossEntropyLoss, _Loss) and _pair(3) == (3, 3)
+        assert forward(layer, torch.nn.ReLU()).shape == (1, 3)
+        assert Categorical is tensorplug.distributions.Categorical
+        assert Normal is tensorplug.distributions.Normal
+        assert DataLoader is tensorplug.utils.data.DataLoader and Dataset is tensorplug.utils.data.Dataset
+        assert default_collate is tensorplug.utils.data.default_collate
+        assert RandomSampler is tensorplug.utils.data.RandomSampler

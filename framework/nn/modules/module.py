@@ -1,0 +1,8 @@
+"""``torch.nn.modules.module``: the same classes as ``tensorplug.nn`` (for imports and annotations)."""
+from __future__ import annotations
+
+from ._reexport import reexport
+
+__all__ = reexport(globals(), [
+    "Module",
+])

@@ -1,0 +1,9 @@
+"""``torch.nn.modules.transformer``: the same classes as ``tensorplug.nn`` (for imports and annotations)."""
+from __future__ import annotations
+
+from ._reexport import reexport
+
+__all__ = reexport(globals(), [
+    "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+])

@@ -23,10 +23,6 @@ _make = None  # Tensor._make, set with it: a global read, not a class attribute 
 _new = object.__new__
 
 
-def _Tensor():
-    return _tensor_cls
-
-
 # True once any hook was put on a graph node (tensor hooks of non-leaves, retain_grad,
 # node pre/post hooks): until then the engine skips every per-node hook lookup
 node_hooks = [False]

@@ -2,6 +2,8 @@
 this module binds the Tensor methods and operators to them, once, at import."""
 from __future__ import annotations
 
+from types import ModuleType as _ModuleType
+
 from ..tensor import Tensor
 from . import (arithmetic, conversion, elementwise, gather, indexing, inplace, join, linalg, minmax, random,
                reduction, shape, softmax)
@@ -32,9 +34,9 @@ from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "Tensor", "annotations", "arithmetic", "conversion", "elementwise", "indexing", "inplace", "linalg",
-    "random", "reduction", "shape", "join", "minmax", "trig", "pointwise", "sorting")]
+# every public function imported above; submodules (and Tensor, annotations) are not part of the API
+__all__ = [n for n, v in list(globals().items())
+           if not n.startswith("_") and not isinstance(v, _ModuleType) and n not in ("Tensor", "annotations")]
 
 
 def _swap(fn):

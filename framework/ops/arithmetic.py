@@ -1,6 +1,8 @@
 """Binary arithmetic with broadcasting and torch's type promotion."""
 from __future__ import annotations
 
+import math
+
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
@@ -157,7 +159,7 @@ class Where(Op):
 
 def _log(x):
     from .elementwise import log
-    return log(x) if isinstance(x, Tensor) else __import__("math").log(x)
+    return log(x) if isinstance(x, Tensor) else math.log(x)
 
 
 # public functions ----------------------------------------------------------------
@@ -259,10 +261,13 @@ def remainder(input, other, *, out=None):
     return _out(binary(Remainder, input, other), out)
 
 
-fmod_note = "fmod keeps the dividend's sign; remainder the divisor's (torch semantics)"
-
-
 def fmod(input, other):
+    """The remainder of ``input / other`` with the dividend's sign (C's fmod; ``remainder`` takes the divisor's).
+
+    Example:
+        >>> tensorplug.fmod(tensorplug.tensor([-3.0, 3.0]), 2)
+        tensor([-1.,  1.])
+    """
     from .elementwise import trunc
     return input - trunc(div(input, other)) * other
 
@@ -315,5 +320,8 @@ def where(condition, input=None, other=None):
 def _out(result, out):
     if out is None:
         return result
-    out.copy_(result) if out._data.shape == result._data.shape else out.set_(result)
+    if out._data.shape == result._data.shape:
+        out.copy_(result)
+    else:
+        out.set_(result)
     return out

@@ -38,16 +38,6 @@ class OpInfo:
     def __repr__(self):
         return self.id
 
-    def call(self, module, *tensors):
-        fn = self.func(module) if self.func else getattr(module, self.name)
-        return fn(*tensors, *self.args, **self.kwargs)
-
-    def call_method(self, *tensors):
-        return getattr(tensors[0], self.name)(*tensors[1:], *self.args, **self.kwargs)
-
-    def call_inplace(self, *tensors):
-        return getattr(tensors[0], self.name + "_")(*tensors[1:], *self.args, **self.kwargs)
-
     def arrays(self, rng, shapes=None):
         out = []
         for shape in shapes or self.shapes:

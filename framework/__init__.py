@@ -15,7 +15,7 @@ from .device import device
 from .dtypes import (dtype, uint8, int8, int16, int32, int64, float16, float32, float64, complex64,
                      complex128, promote_types, get_default_dtype, set_default_dtype)
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
-from .registry import use_backend, get_backend, manual_seed
+from .registry import use_backend, get_backend
 from .tensor import (Tensor, Size, tensor, is_tensor, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
                      IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
@@ -45,6 +45,12 @@ def numel(input) -> int:
     return input.numel()
 
 
+def manual_seed(seed) -> Generator:
+    """Seed every backend's generator (and those created later); returns the default Generator, as torch."""
+    registry.manual_seed(seed)
+    return default_generator.manual_seed(seed)
+
+
 def seed() -> int:
     import random
     s = random.randrange(2 ** 63)
@@ -54,7 +60,8 @@ def seed() -> int:
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
-         "distributions": ".distributions", "linalg": ".linalg"}
+         "distributions": ".distributions", "linalg": ".linalg",
+         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 
@@ -65,6 +72,18 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     if model is None:
         return lambda fn: fn
     return model
+
+
+def set_default_device(device) -> None:
+    """Make ``device`` (``'cpu'``, ``'cuda:0'``, a backend name; None: back to the default) where new
+    tensors go when no ``device=`` is given, as torch.set_default_device. It sets the default backend of
+    this thread (``use_backend`` blocks still take precedence inside them)."""
+    registry._current.set(None if device is None else get_backend(device))
+
+
+def get_default_device():
+    """The device new tensors go to when no ``device=`` is given (``device(type='cpu')`` by default)."""
+    return get_backend().device
 
 
 def get_rng_state():

@@ -20,7 +20,8 @@ from .registry import REGISTRY, backend_specs
 __all__ = ["is_available", "unavailable_reason", "device_count", "current_device", "set_device",
            "synchronize", "manual_seed", "manual_seed_all", "seed", "initial_seed", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "memory_stats", "empty_cache", "get_device_name",
-           "is_initialized", "device"]
+           "is_initialized", "device", "max_memory_reserved", "reset_peak_memory_stats",
+           "reset_max_memory_allocated", "is_bf16_supported"]
 
 _state = {"current": 0, "seed": None}
 
@@ -186,6 +187,28 @@ def empty_cache() -> None:
         fn = getattr(_backend(), "empty_cache", None)
         if fn is not None:
             fn()
+
+
+def max_memory_reserved(device=None) -> int:
+    stats = memory_stats(device)
+    return int(stats.get("max_reserved_bytes", stats.get("reserved_bytes", 0)))
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    """Start the peak counters (``max_memory_allocated``) afresh; nothing to reset without CUDA."""
+    if is_available():
+        fn = getattr(_backend(device), "reset_peak_memory_stats", None)
+        if fn is not None:
+            fn()
+
+
+def reset_max_memory_allocated(device=None) -> None:
+    reset_peak_memory_stats(device)
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether CUDA can run bfloat16 here: False without CUDA, as torch answers on a CPU-only machine."""
+    return is_available()
 
 
 def get_device_name(device=None) -> str:

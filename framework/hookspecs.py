@@ -65,3 +65,19 @@ def tensorplug_add_optimizers():
         :class:`tensorplug.optim.Optimizer` subclasses; each becomes
         ``tensorplug.optim.<Name>``.
     """
+
+
+@hookspec
+def tensorplug_add_process_groups():
+    """Declare communication backends for :mod:`tensorplug.distributed`.
+
+    Called once, at the first ``init_process_group`` (or ``python -m
+    tensorplug info``). Import nothing heavy here: each spec's ``factory``
+    imports its library when a group is made.
+
+    :return: a list of :class:`tensorplug.distributed.ProcessGroupSpec`, e.g.
+        ``[ProcessGroupSpec("mpi", ("cpu",), factory=make, probe=why_not, aliases=("gloo",))]``.
+        ``factory(rank, world_size, timeout, init_method)`` returns a
+        :class:`tensorplug.distributed.ProcessGroup`; ``probe()`` returns None
+        when it can run here, else a sentence saying why not and how to fix it.
+    """

@@ -21,6 +21,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import os
+import re
 import runpy
 import sys
 import traceback
@@ -224,6 +225,55 @@ def run_path(script, args=()):
         sys.path[:] = old_path0
 
 
+_TENSOR_ATTRIBUTE = re.compile(r"^'(Tensor|Parameter)' object has no attribute '(\w+)'")
+_KEYWORD = re.compile(r"^([\w.]+)\(\) got an unexpected keyword argument '(\w+)'")
+
+
+def _is_tensorplug_file(filename):
+    package = os.path.dirname(os.path.abspath(importlib.import_module(_TARGET).__file__))
+    return os.path.abspath(filename).startswith(package + os.sep)
+
+
+def _tensorplug_callable(qualname):
+    """The torch spelling of a tensorplug function or class named by a TypeError's ``qualname``, or None."""
+    import tensorplug
+    owner, _, name = qualname.rpartition(".")
+    if name == "__init__":
+        owner, _, name = owner.rpartition(".")
+    places = [("", tensorplug), (".nn", tensorplug.nn), (".nn.functional", tensorplug.nn.functional),
+              (".optim", tensorplug.optim)]
+    if owner in ("", "Tensor") and hasattr(tensorplug.Tensor, name):
+        return f"{_ALIAS}.Tensor.{name}" if owner or name not in vars(tensorplug) else f"{_ALIAS}.{name}"
+    for suffix, place in places:
+        if name in vars(place):
+            return f"{_ALIAS}{suffix}.{name}"
+    return None
+
+
+def _missing_api_message(exc, tb):
+    """The runner's "tensorplug does not provide ..." wording for a missing Tensor attribute or keyword
+    argument met in the user's own code, or None when ``exc`` is something else."""
+    frames = list(traceback.walk_tb(tb))
+    if not frames or not isinstance(exc, (AttributeError, TypeError)) or len(exc.args) != 1:
+        return None
+    frame, line = frames[-1]
+    filename = frame.f_code.co_filename
+    if _is_tensorplug_file(filename) or filename.startswith("<"):
+        return None  # raised inside tensorplug, or not at a user's line: not a missing API
+    site = f"{os.path.basename(filename)}, line {line}"
+    text = str(exc.args[0])
+    attribute = _TENSOR_ATTRIBUTE.match(text)
+    if isinstance(exc, AttributeError) and attribute:
+        return f"tensorplug does not provide {_ALIAS}.Tensor.{attribute.group(2)} (used by {site}){_HELP_TAIL}"
+    keyword = _KEYWORD.match(text)
+    if isinstance(exc, TypeError) and keyword:
+        api = _tensorplug_callable(keyword.group(1))
+        if api is not None:
+            return (f"tensorplug does not provide the keyword argument '{keyword.group(2)}' of {api} "
+                    f"(used by {site}){_HELP_TAIL}")
+    return None
+
+
 def _is_runner_frame(filename):
     return filename.startswith("<frozen runpy") or filename == getattr(runpy, "__file__", None) or (
         not filename.startswith("<") and os.path.abspath(filename) == _HERE)
@@ -260,6 +310,9 @@ def main(argv=None) -> int:
         # hide the runner's own frames: the traceback starts in the user's script
         while tb is not None and _is_runner_frame(tb.tb_frame.f_code.co_filename):
             tb = tb.tb_next
+        message = _missing_api_message(exc, tb)
+        if message is not None:
+            exc.args = (message,)
         traceback.print_exception(exc_type, exc, tb)
         return 1
     return 0

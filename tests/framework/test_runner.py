@@ -202,3 +202,28 @@ def test_torch_module_paths_hold_the_same_objects():
         assert DataLoader is tensorplug.utils.data.DataLoader and Dataset is tensorplug.utils.data.Dataset
         assert default_collate is tensorplug.utils.data.default_collate
         assert RandomSampler is tensorplug.utils.data.RandomSampler
+
+
+def test_missing_tensor_method_or_keyword_names_the_pytorch_api(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import torch
+        x = torch.ones(2, 3)
+        assert not hasattr(x, "no_such_method")      # hasattr keeps working
+        if sys.argv[1] == "method":
+            x.no_such_method(1)
+        if sys.argv[1] == "keyword":
+            torch.nn.Linear(2, 3, no_such_keyword=1)
+        def mine(a):
+            return a
+        mine(b=1)                                     # the script's own mistake stays Python's error
+    """))
+    proc = _run(script, "method")
+    assert ("AttributeError: tensorplug does not provide torch.Tensor.no_such_method (used by prog.py, line 7)"
+            in proc.stderr), proc.stderr
+    proc = _run(script, "keyword")
+    assert ("TypeError: tensorplug does not provide the keyword argument 'no_such_keyword' of torch.nn.Linear "
+            "(used by prog.py, line 9)" in proc.stderr), proc.stderr
+    proc = _run(script, "none")
+    assert "TypeError: mine() got an unexpected keyword argument 'b'" in proc.stderr, proc.stderr

@@ -206,6 +206,9 @@ class MulMask(Op):
 class Embedding(Op):
     """Rows of ``weight`` picked by integer ``index`` (any shape)."""
 
+    # the index is saved with its version: an in-place write to it before backward is an error
+    save_inputs = (1,)
+
     @staticmethod
     def forward(ctx, weight, index, padding_idx):
         xp = ctx.backend.xp
@@ -217,6 +220,7 @@ class Embedding(Op):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors_list()
         return EmbeddingBackward.apply(g, ctx.index, num=ctx.num, padding_idx=ctx.padding_idx), None
 
 

@@ -7,6 +7,7 @@ import warnings
 from .. import dtypes as _dt
 from ..tensor import Tensor
 from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+from ..ops.gather import first_out_of_range as _first_out_of_range
 from ..ops.minmax import Clamp, clamp
 from ..ops.reduction import logsumexp as _logsumexp
 from . import _ops
@@ -317,13 +318,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     _check_index(input, "embedding")
     num = weight.shape[0]
     if padding_idx is not None:
-        if padding_idx < 0:
-            padding_idx += num
-    xp = input._backend.xp
-    data = input._data
-    if data.size and (int(xp.max(data)) >= num or int(xp.min(data)) < 0):
-        raise IndexError(f"index out of range in self (indices must be in [0, {num - 1}] for an embedding of "
-                         f"{num} rows, got values in [{int(xp.min(data))}, {int(xp.max(data))}])")
+        from .sparse import _padding_index
+        padding_idx = _padding_index(padding_idx, num, "Padding_idx")
+    bad = _first_out_of_range(input, num)
+    if bad is not None:
+        raise IndexError(f"index out of range in self: index {bad} given to an embedding of {num} rows "
+                         f"(indices must be in [0, {num - 1}]; embedding takes no negative indices)")
     if max_norm is not None:
         from ..autograd.grad_mode import no_grad
         with no_grad():
@@ -331,7 +331,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
             scale = clamp(max_norm / (norms + 1e-7), max=1.0)
             weight[input.reshape(-1)] = rows * scale
-    return _ops.Embedding.apply(weight, data, padding_idx=padding_idx)
+    return _ops.Embedding.apply(weight, input, padding_idx=padding_idx)
 
 
 def one_hot(tensor, num_classes=-1):

@@ -7,6 +7,24 @@ from ..tensor import Tensor
 from ._util import wrap_dim
 
 
+def first_out_of_range(index, size, negative_ok=False):
+    """The first value of ``index`` (a Tensor) outside ``[0, size)`` (``[-size, size)`` when
+    ``negative_ok``), or None: one min and one max over the array, as cheap as the lookup itself.
+
+    torch reads -1 as an error in gather/scatter/index_select/index_add/embedding, and NumPy would
+    silently read it as the last element, so every index argument passes through here first."""
+    data = index._data
+    if not data.size:
+        return None
+    xp = index._backend.xp
+    low = -size if negative_ok else 0
+    if int(xp.min(data)) >= low and int(xp.max(data)) < size:
+        return None
+    flat = xp.reshape(data, (-1,))
+    # name the first offender in order, as torch does (this runs only on the error path)
+    return int(flat[int(xp.argmax((flat < low) | (flat >= size)))])
+
+
 def _check_index(name, input, dim, index, src=None):
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
@@ -27,14 +45,10 @@ def _check_index(name, input, dim, index, src=None):
         if len(sshape) != len(ishape) or any(i > s for i, s in zip(ishape, sshape)):
             raise RuntimeError(f"Expected index {list(ishape)} to be smaller than self {list(input.shape)} "
                                f"apart from dimension {axis} and to be smaller size than src {list(sshape)}")
-    if index.numel():
-        xp = index._backend.xp
-        size = input._data.shape[axis] if n else 1
-        lo = int(xp.min(index._data))
-        hi = int(xp.max(index._data))
-        if lo < -size or hi >= size:
-            bad = hi if hi >= size else lo
-            raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+    size = input._data.shape[axis] if n else 1
+    bad = first_out_of_range(index, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
     return axis
 
 
@@ -43,34 +57,41 @@ def _region(shape, ishape, axis):
     return tuple(slice(None) if d == axis else slice(0, i) for d, i in enumerate(ishape))
 
 
+# The index ops save their index tensor (save_inputs): an in-place write to it before backward
+# is then torch's "modified by an inplace operation" error, not a gradient sent to the wrong rows.
+
 class Gather(Op):
+    save_inputs = (1,)
+
     @staticmethod
     def forward(ctx, a, index, axis):
         ctx.axis = axis
         ctx.shape = a.shape
-        ctx.index = index
         region = _region(a.shape, index.shape, axis)
         return ctx.backend.take_along_axis(a[region], index, axis)
 
     @staticmethod
     def backward(ctx, g):
+        (index,) = ctx.saved_tensors_list()
         zeros = Tensor._make(ctx.backend.zeros(ctx.shape, g._dtype), g._dtype, ctx.backend)
-        return ScatterAdd.apply(zeros, ctx.tensor(ctx.index), g, axis=ctx.axis), None
+        return ScatterAdd.apply(zeros, index, g, axis=ctx.axis), None
 
 
 class ScatterAdd(Op):
+    save_inputs = (1,)
+
     @staticmethod
     def forward(ctx, a, index, src, axis):
         ctx.axis = axis
-        ctx.index = index
         src = src[tuple(slice(0, i) for i in index.shape)] if src.shape != index.shape else src
         return ctx.backend.add_along_axis(a, index, src, axis)
 
     @staticmethod
     def backward(ctx, g):
+        (index,) = ctx.saved_tensors_list()
         gsrc = None
         if ctx.needs_grad(2):
-            gsrc = Gather.apply(g, ctx.tensor(ctx.index), axis=ctx.axis)
+            gsrc = Gather.apply(g, index, axis=ctx.axis)
             shape = ctx._shapes[2]
             if tuple(gsrc.shape) != tuple(shape):
                 # src was larger than index: the unused part gets zero
@@ -80,10 +101,11 @@ class ScatterAdd(Op):
 
 
 class Scatter(Op):
+    save_inputs = (1,)
+
     @staticmethod
     def forward(ctx, a, index, src, axis):
         ctx.axis = axis
-        ctx.index = index
         backend = ctx.backend
         xp = backend.xp
         if not hasattr(src, "shape") or src.shape == ():
@@ -97,7 +119,7 @@ class Scatter(Op):
 
     @staticmethod
     def backward(ctx, g):
-        index = ctx.tensor(ctx.index)
+        (index,) = ctx.saved_tensors_list()
         ga = Scatter.apply(g, index, 0, axis=ctx.axis) if ctx.needs_grad(0) else None
         gsrc = None
         if ctx.needs_grad(2):
@@ -149,23 +171,20 @@ def scatter_add(input, dim, index, src):
 
 def index_select(input, dim, index):
     """The slices of ``input`` at ``index`` (1-D integer tensor) along ``dim``."""
-    from .indexing import GetItem
+    from .indexing import IndexSelect
     if not isinstance(index, Tensor) or index._dtype.category != _dt.INT or index._data.ndim > 1:
         raise RuntimeError("index_select(): Expected a 1-D integer (long or int) index tensor")
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     size = input._data.shape[axis] if n else 1
-    if index.numel():
-        xp = index._backend.xp
-        hi = int(xp.max(index._data))
-        lo = int(xp.min(index._data))
-        if hi >= size or lo < -size:
-            raise IndexError(f"index out of range in self: index {hi if hi >= size else lo} is out of "
-                             f"bounds for dimension {axis} with size {size}")
+    bad = first_out_of_range(index, size)
+    if bad is not None:
+        raise IndexError(f"index out of range in self: index {bad} is out of bounds for dimension {axis} "
+                         f"with size {size} (index_select takes no negative indices)")
     if n == 0:
         return input.reshape(1).expand(index.numel()).reshape(index.shape) * 1
     idx = index._data if index._data.ndim else index._backend.xp.reshape(index._data, (1,))
-    return GetItem.apply(input, key=(slice(None),) * axis + (idx, ...))
+    return IndexSelect.apply(input, key=(slice(None),) * axis + (idx, ...), indices=(index,))
 
 
 def masked_fill(input, mask, value):
@@ -213,7 +232,21 @@ def take_along_dim(input, indices, dim=None):
         input = input.expand(*shape)
     if tuple(ishape) != indices._data.shape:
         indices = indices.expand(*ishape)
-    return gather(input, axis, indices)
+    return gather(input, axis, _from_the_end(indices, shape[axis], axis))
+
+
+def _from_the_end(indices, size, axis):
+    """take_along_dim's ``indices`` with each negative one read from the end, as torch reads them.
+
+    torch wraps every value modulo ``size``, so an index past the end silently picks a row from
+    the start; tensorplug raises gather's error for those instead (docs/differences.md)."""
+    bad = first_out_of_range(indices, size, negative_ok=True)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size} "
+                           f"(take_along_dim reads indices in [-{size}, {size}))")
+    if not indices.numel() or int(indices._backend.xp.min(indices._data)) >= 0:
+        return indices
+    return indices + (indices < 0).to(indices.dtype) * size
 
 
 def nonzero(input, *, as_tuple=False):
@@ -255,6 +288,11 @@ def index_add(input, dim, index, source, *, alpha=1):
     axis = wrap_dim(dim, n)
     if not isinstance(index, Tensor) or index._data.ndim > 1 or index._dtype.category != _dt.INT:
         raise RuntimeError("index_add_(): Expected a 1-D integer index tensor")
+    size = input._data.shape[axis] if n else 1
+    bad = first_out_of_range(index, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size} "
+                           f"(index_add takes no negative indices)")
     if alpha != 1:
         source = source * alpha
     if source._dtype is not input._dtype:
@@ -266,14 +304,20 @@ def index_add(input, dim, index, source, *, alpha=1):
                            f"{list(input.shape)}, excluding the specified dimension {axis}, with "
                            f"{index.numel()} slices along it")
     key = (slice(None),) * axis + (index._data,)
-    return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape)
+    return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape, indices=(index,))
 
 
 def index_fill(input, dim, index, value):
     """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value``."""
     from .indexing import IndexPut
-    axis = wrap_dim(dim, input._data.ndim)
+    n = input._data.ndim
+    axis = wrap_dim(dim, n)
+    size = input._data.shape[axis] if n else 1
+    # torch's index_fill reads a negative index from the end, as Python does
+    bad = first_out_of_range(index, size, negative_ok=True)
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
     if not isinstance(value, Tensor):
         value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
     key = (slice(None),) * axis + (index._data,)
-    return IndexPut.apply(input, value.to(input._dtype), key=key)
+    return IndexPut.apply(input, value.to(input._dtype), key=key, indices=(index,))

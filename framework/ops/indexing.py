@@ -66,6 +66,14 @@ def _index_error(x, exc):
     return IndexError(text)
 
 
+def _watch(ctx, indices):
+    """Keep the index tensors behind ``key`` with their versions: backward's ``saved_tensors_list()``
+    then raises torch's "modified by an inplace operation" error if one was written in place since,
+    instead of sending the gradient to the rows the new values name."""
+    if indices:
+        ctx._saved = [(t, t._version[0]) for t in indices]
+
+
 class GetItem(Op):
     @staticmethod
     def forward(ctx, a, key):
@@ -78,11 +86,31 @@ class GetItem(Op):
         return IndexAccumulate.apply(g, key=ctx.key, shape=ctx.shape)
 
 
+class Index(GetItem):
+    """``x[key]`` with index tensors in ``key`` (torch's IndexBackward0): a copy, whose backward
+    checks that those tensors were not written in place since."""
+
+    @staticmethod
+    def forward(ctx, a, key, indices):
+        _watch(ctx, indices)
+        return GetItem.forward(ctx, a, key)
+
+    @staticmethod
+    def backward(ctx, g):
+        ctx.saved_tensors_list()
+        return IndexAccumulate.apply(g, key=ctx.key, shape=ctx.shape)
+
+
+class IndexSelect(Index):
+    """``index_select``: ``Index`` named as torch names its node."""
+
+
 class IndexAccumulate(Op):
     """``zeros(shape)`` with ``g`` added at ``key`` (repeated indices accumulate)."""
 
     @staticmethod
-    def forward(ctx, g, key, shape):
+    def forward(ctx, g, key, shape, indices=()):
+        _watch(ctx, indices)
         ctx.key = key
         backend = ctx.backend
         out = backend.zeros(shape, backend.dtype_of(g))
@@ -94,6 +122,7 @@ class IndexAccumulate(Op):
 
     @staticmethod
     def backward(ctx, gg):
+        ctx.saved_tensors_list()
         return GetItem.apply(gg, key=ctx.key)
 
 
@@ -101,7 +130,8 @@ class IndexPut(Op):
     """A copy of ``a`` with ``v`` written at ``key``."""
 
     @staticmethod
-    def forward(ctx, a, v, key):
+    def forward(ctx, a, v, key, indices=()):
+        _watch(ctx, indices)
         ctx.key = key
         out = ctx.backend.copy(a)
         ctx.backend.setitem(out, key, v)
@@ -109,6 +139,7 @@ class IndexPut(Op):
 
     @staticmethod
     def backward(ctx, g):
+        ctx.saved_tensors_list()
         zero = g.new_zeros(())
         ga = IndexPut.apply(g, zero, key=ctx.key) if ctx.needs_grad(0) else None
         gv = GetItem.apply(g, key=ctx.key) if ctx.needs_grad(1) else None
@@ -134,14 +165,41 @@ def getitem(self, key):
         if isinstance(key, (int, slice)) or isinstance(key, tuple):
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        if _has_integer_index(key):
+            # NumPy reads x0d[[0]] as x0d[None][[0]]; torch refuses it
+            raise IndexError("too many indices for tensor of dimension 0: a 0-dim tensor has no dimension "
+                             "to index; use tensor.item() or tensor.reshape(1) first")
     k = convert_key(self, key)
+    advanced = _is_advanced(k)
     try:
-        out = GetItem.apply(self, key=k)
+        if advanced:
+            out = Index.apply(self, key=k, indices=_index_tensors(key))
+        else:
+            out = GetItem.apply(self, key=k)
     except IndexError as exc:
         raise _index_error(self, exc) from None
-    if _is_advanced(k):
+    if advanced:
         return out  # a copy, as in torch
     return mark_view(out, self, lambda t: GetItem.apply(t, key=k))
+
+
+def _index_tensors(key):
+    """The Tensors in a user key (backward checks they were not written in place)."""
+    if isinstance(key, Tensor):
+        return (key,)
+    if isinstance(key, tuple):
+        return tuple(k for k in key if isinstance(k, Tensor))
+    return ()
+
+
+def _has_integer_index(key):
+    """Whether a user key holds an integer index tensor or list (a bool one may index a 0-d tensor)."""
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, Tensor) and k._dtype is not _dt.bool_:
+            return True
+        if isinstance(k, list) and not all(isinstance(v, bool) for v in k):
+            return True
+    return False
 
 
 def setitem(self, key, value):
@@ -161,8 +219,9 @@ def setitem(self, key, value):
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
                                f"to indexing result ({exc})") from None
 
+    indices = _index_tensors(key)
     try:
-        inplace(self, lambda x, v: IndexPut.apply(x, v, key=k), value, fast=fast)
+        inplace(self, lambda x, v: IndexPut.apply(x, v, key=k, indices=indices), value, fast=fast)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     except ValueError as exc:

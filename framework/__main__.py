@@ -16,7 +16,7 @@ import warnings
 __all__ = ["main", "collect_info"]
 
 _ENV_VARS = ("TENSORPLUG_BACKEND", "TENSORPLUG_PLUGINS", "TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD",
-             "TENSORPLUG_STRICT_PLUGINS")
+             "TENSORPLUG_DISABLE_PLUGINS", "TENSORPLUG_STRICT_PLUGINS")
 
 # subcommand -> (module, what it does); each module has main(argv) -> int
 _DELEGATED = {
@@ -45,7 +45,7 @@ def collect_info():
                      "numpy": _version("numpy"), "pluggy": _version("pluggy")},
         "environment": {name: os.environ[name] for name in _ENV_VARS if name in os.environ},
         "selected": None, "selected_reason": None, "error": None,
-        "backends": [], "plugins": [], "losses": [], "optimizers": [],
+        "backends": [], "plugins": [], "not_loaded": [], "losses": [], "optimizers": [],
     }
     with warnings.catch_warnings():
         # broken plugins are listed below with their error; no need to warn twice
@@ -67,6 +67,10 @@ def collect_info():
                                     "distribution": plugin.distribution, "version": plugin.version,
                                     "provides": list(plugin.provides), "conflicts": list(plugin.conflicts),
                                     "error": plugin.error})
+        for plugin, why in registry.unloaded_plugins():  # from metadata: nothing is imported
+            info["not_loaded"].append({"name": plugin.name, "module": plugin.module,
+                                       "distribution": plugin.distribution, "version": plugin.version,
+                                       "why": why})
         try:
             backend = registry.default_backend()
             info["selected"] = {"name": backend.name, "device": str(backend.device)}
@@ -108,7 +112,12 @@ def _print_info(info, out):
         else:
             w(f"  {'':<{width}}  provides: {', '.join(p['provides']) or 'nothing'}\n")
         if p["conflicts"]:
-            w(f"  {'':<{width}}  ignored, name already taken: {', '.join(p['conflicts'])}\n")
+            w(f"  {'':<{width}}  ignored: {', '.join(p['conflicts'])}\n")
+    if info["not_loaded"]:
+        w("\ninstalled plugins not loaded:\n")
+        for p in info["not_loaded"]:
+            origin = f"{p['distribution']} {p['version']}" if p["distribution"] else "no distribution"
+            w(f"  {p['name']}  {origin}, module {p['module']}: {p['why']}\n")
     if info["losses"] or info["optimizers"]:
         w(f"\nplugin losses: {', '.join(info['losses']) or '-'}\n")
         w(f"plugin optimizers: {', '.join(info['optimizers']) or '-'}\n")
@@ -151,6 +160,7 @@ def _parser():
         epilog="Environment: TENSORPLUG_BACKEND=<name> picks the default backend; "
                "TENSORPLUG_PLUGINS=mod1,mod2 loads plugin modules; "
                "TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1 skips entry points; "
+               "TENSORPLUG_DISABLE_PLUGINS=a,b skips the named plugins; "
                "TENSORPLUG_STRICT_PLUGINS=1 makes a broken plugin an error.")
     sub = parser.add_subparsers(dest="command", metavar="{info,demo,run}")
     info = sub.add_parser("info", help="versions, the selected backend and why, backends, plugins",

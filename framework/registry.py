@@ -7,8 +7,14 @@ Environment variables:
 - ``TENSORPLUG_BACKEND``: the default backend (read once, on first use).
 - ``TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1``: skip entry points (the NumPy
   backend, the last resort of selection, is still registered).
-- ``TENSORPLUG_PLUGINS=a,b``: import and register these modules.
+- ``TENSORPLUG_PLUGINS=a,b``: import and register these modules (a module that
+  an installed entry point already loaded is not loaded twice).
+- ``TENSORPLUG_DISABLE_PLUGINS=a,b``: skip these plugins (entry-point or module
+  names), as pytest's ``-p no:name``.
 - ``TENSORPLUG_STRICT_PLUGINS=1``: a broken plugin raises instead of warning.
+
+A plugin that is not loaded is never imported, not even to build an error
+hint: hints name installed plugins from their entry-point metadata only.
 
 Backend selection order: an explicit ``device=`` argument, then
 ``use_backend(...)``, then ``TENSORPLUG_BACKEND``, then ``numpy``.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import keyword
 import os
 import sys
 import warnings
@@ -25,8 +32,8 @@ import warnings
 from .device import device as _device
 from .errors import BackendUnavailableError, PluginError
 
-__all__ = ["get_backend", "default_backend", "use_backend", "backend_specs", "backend_status",
-           "losses", "optimizers", "plugins", "provider_of", "selection_reason", "reset"]
+__all__ = ["get_backend", "default_backend", "use_backend", "backend_specs", "backend_status", "backend_of",
+           "losses", "optimizers", "plugins", "unloaded_plugins", "missing_hint", "selection_reason", "reset"]
 
 GROUP = "tensorplug"
 DEFAULT_BACKEND = "numpy"
@@ -73,7 +80,6 @@ class _Registry:
         self._instances = {}
         self._env_default = None
         self._env_reason = None
-        self._providers = {}
         self.seed = None
         self.num_threads = None
 
@@ -89,9 +95,11 @@ class _Registry:
         try:
             if not _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
                 for ep in _entry_points():
+                    if _disabled(ep.name, ep.value):
+                        continue
                     dist, version = _dist_of(ep)
                     self._register(PluginInfo(ep.name, ep.value, dist, version), ep.load)
-            else:
+            elif not _disabled(DEFAULT_BACKEND, DEFAULT_MODULE):
                 # autoload off skips every entry point, but the documented last resort of
                 # backend selection (numpy) stays, as pytest keeps its built-in plugins
                 dist, version = _dist_of_module(DEFAULT_MODULE)
@@ -99,6 +107,13 @@ class _Registry:
                                   source="the built-in default (autoload is off)")
                 self._register(info, lambda: importlib.import_module(DEFAULT_MODULE))
             for module in _env_list("TENSORPLUG_PLUGINS"):
+                if _disabled(module, module):
+                    continue
+                already = next((p for p in self.plugins.values() if p.module == module), None)
+                if already is not None:
+                    # installed and named too (both documented steps): one plugin, loaded once
+                    already.source += " and TENSORPLUG_PLUGINS"
+                    continue
                 dist, version = _dist_of_module(module)
                 info = PluginInfo(module, module, dist, version, source="TENSORPLUG_PLUGINS")
                 self._register(info, lambda module=module: importlib.import_module(module))
@@ -147,21 +162,37 @@ class _Registry:
         warnings.warn(message, RuntimeWarning, stacklevel=_outside_stacklevel())
 
     def _collect(self, hook_name, what):
-        """Call one hook plugin by plugin, so a failure or a name clash names its plugin.
+        """Call one hook plugin by plugin, so a failure or a bad value names its plugin.
 
         Plugins are asked in the order they were registered; the first to
-        claim a name keeps it.
+        claim a name keeps it, and built-in names (``tensorplug.optim.Adam``)
+        stay built-in.
         """
         pm = self._load()
         found = {}
+        provided = []
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, impl.plugin_name)
             try:
                 items = _as_items(impl.function(), what)
             except Exception as exc:
-                self._broken(info, exc, what=f"failed in {hook_name}() and its {what}s were skipped")
+                self._broken(info, exc, what=f"failed in {hook_name}() and its {_PLURAL[what]} were skipped")
                 continue
             for name, value in items:
+                problem = _bad_value(what, name, value)
+                if problem:
+                    info.conflicts.append(f"{what} {name!r} (invalid: {problem})")
+                    self._broken(info, PluginError(f"{hook_name}() gave {what} {name!r} = {value!r}: {problem}"),
+                                 what=f"gave an invalid {what}, which was skipped")
+                    continue
+                builtin = _builtin_name(what, name, value)
+                if builtin:
+                    info.conflicts.append(f"{what} {name} (built in: {builtin})")
+                    self._broken(info, PluginError(
+                        f"{what} '{name}' is the built-in {builtin}; built-in names stay built-in, so "
+                        f"the plugin's {name} is ignored: give it another name"),
+                        what=f"claims a built-in {what} name")
+                    continue
                 if name in found:
                     other = found[name][1]
                     info.conflicts.append(f"{what} {name} (taken by plugin '{other.name}')")
@@ -170,7 +201,9 @@ class _Registry:
                         f"the one from {info.label()} is ignored"), what=f"claims a taken {what} name")
                     continue
                 found[name] = (value, info)
-                info.provides.append(f"{what} {name}")
+                provided.append((info, f"{what} {name}"))
+        for info, text in provided:  # after strict mode had its say, so a retry does not list twice
+            info.provides.append(text)
         return found
     # registries -----------------------------------------------------------------
     def backends(self):
@@ -195,57 +228,56 @@ class _Registry:
                                 self._collect("tensorplug_add_optimizers", "optimizer").items()}
         return self._optimizers
 
-    def provider_of(self, kind, name):
-        """Which installed plugin that is not loaded would provide ``name``, or None.
+    def unloaded_plugins(self):
+        """Installed plugins that are not loaded, from entry-point metadata only (nothing is imported).
 
-        ``kind`` is ``"backend"``, ``"loss"`` or ``"optimizer"``. Used for error
-        messages when a name is missing (autoload off, or the plugin not in
-        ``TENSORPLUG_PLUGINS``). To give an honest answer it imports each
-        unloaded entry point into a private plugin manager and asks its hook;
-        nothing is added to the real registries. Returns a description like
-        ``"plugin 'extras' (distribution tensorplug 0.1.0, module tensorplug_extras)"``.
+        Returns ``[(PluginInfo, why), ...]``: ``why`` says what kept each one
+        out and how to load it.
         """
-        if kind not in _HOOK_OF:
-            raise ValueError(f"kind must be one of {sorted(_HOOK_OF)}, got {kind!r}")
-        if kind not in self._providers:
-            self._providers[kind] = self._scan_unloaded(kind)
-        return self._providers[kind].get(name)
-
-    def _scan_unloaded(self, kind):
-        import pluggy
-        from . import hookspecs
         self._load()
-        loaded = {info.module for info in self.plugins.values() if info.error is None}
-        names = {}
+        loaded = {info.module for info in self.plugins.values()}
+        out = []
         for ep in _entry_points():
             if ep.value in loaded:
                 continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    obj = ep.load()
-                pm = pluggy.PluginManager(GROUP)
-                pm.add_hookspecs(hookspecs)
-                pm.register(obj, name=ep.name)
-                for impl in getattr(pm.hook, _HOOK_OF[kind]).get_hookimpls():
-                    for found, _ in _as_items(impl.function(), kind):
-                        dist, version = _dist_of(ep)
-                        where = f"distribution {dist} {version}, " if dist else ""
-                        names.setdefault(found, f"plugin '{ep.name}' ({where}module {ep.value})")
-            except Exception:  # only looking: a broken plugin is reported when it is really loaded
-                continue
-        return names
+            dist, version = _dist_of(ep)
+            info = PluginInfo(ep.name, ep.value, dist, version, source="not loaded")
+            module = ep.value.partition(":")[0]
+            if _disabled(ep.name, ep.value):
+                why = f"TENSORPLUG_DISABLE_PLUGINS names it; remove '{ep.name}' from that list to load it"
+            else:
+                why = (f"plugin autoload is off (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1); "
+                       f"load it with TENSORPLUG_PLUGINS={module}")
+            out.append((info, why))
+        return out
 
     def missing_hint(self, kind, name):
-        """A sentence saying how to get ``name`` when no loaded plugin provides it ('' if unknown)."""
-        provider = self.provider_of(kind, name)
-        if provider is None:
+        """A sentence naming the installed plugins that are not loaded and might provide ``name`` ('' if none).
+
+        Built from entry-point metadata only: a plugin that is not loaded is
+        never imported to find out what it provides. Plugins whose name is part
+        of ``name`` (plugin 'tiny' for backend 'tiny' or optimizer 'TinySGD')
+        come first.
+        """
+        if kind not in _HOOK_OF:
+            raise ValueError(f"kind must be one of {sorted(_HOOK_OF)}, got {kind!r}")
+        unloaded = [info for info, _ in self.unloaded_plugins()]
+        if not unloaded:
             return ""
-        module = provider.rsplit("module ", 1)[-1].rstrip(")")
-        why = ("plugin autoload is off (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1)"
-               if _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD") else "it is not loaded")
-        return (f"{kind} '{name}' is provided by {provider}, but {why}; "
-                f"load it with TENSORPLUG_PLUGINS={module}")
+        unloaded.sort(key=lambda info: (info.name != name, info.name.lower() not in name.lower(),
+                                        info.distribution == "tensorplug", info.name))
+        parts = [f"no loaded plugin provides {kind} '{name}'"]
+        disabled = [info for info in unloaded if _disabled(info.name, info.module)]
+        skipped = [info for info in unloaded if info not in disabled]
+        if disabled:
+            parts.append(f"plugins disabled by TENSORPLUG_DISABLE_PLUGINS may: {_listing(disabled)}; "
+                         f"remove '{disabled[0].name}' from that list to load it")
+        if skipped:
+            parts.append(f"installed plugins that are not loaded (plugin autoload is off: "
+                         f"TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1) may: {_listing(skipped)}; load one with "
+                         f"TENSORPLUG_PLUGINS=<its module>, e.g. "
+                         f"TENSORPLUG_PLUGINS={skipped[0].module.partition(':')[0]}")
+        return "; ".join(parts)
 
     # backends -------------------------------------------------------------------
     def spec(self, name):
@@ -285,12 +317,18 @@ class _Registry:
                 raise BackendUnavailableError(
                     f"backend '{spec.name}' ({spec.device_type}) is unavailable: {reason}. "
                     f"TENSORPLUG_BACKEND=numpy (the CPU) works everywhere")
-            backend = spec.factory(index)
+            try:
+                backend = spec.factory(index)
+            except Exception as exc:
+                raise BackendUnavailableError(
+                    f"backend '{spec.name}' ({spec.device_type}) from {_spec_origin(spec, self.plugins)} could not be created: "
+                    f"its factory raised {type(exc).__name__}: {exc}. Fix or uninstall the plugin; "
+                    f"TENSORPLUG_BACKEND=numpy (the CPU) works everywhere") from exc
             from .backend import Backend
             if not isinstance(backend, Backend):
                 # the frontend calls the protocol's optional methods unconditionally: the base class
                 # supplies their defaults
-                raise TypeError(f"backend '{spec.name}' from {spec.plugin or 'its plugin'}: the factory returned "
+                raise TypeError(f"backend '{spec.name}' from {_spec_origin(spec, self.plugins)}: the factory returned "
                                 f"{type(backend).__name__}, which is not a tensorplug.Backend; subclass "
                                 f"tensorplug.ArrayAPIBackend (or tensorplug.Backend)")
             if self.seed is not None:
@@ -335,6 +373,7 @@ REGISTRY = _Registry()
 
 _HOOK_OF = {"backend": "tensorplug_add_backends", "loss": "tensorplug_add_losses",
             "optimizer": "tensorplug_add_optimizers"}
+_PLURAL = {"backend": "backends", "loss": "losses", "optimizer": "optimizers"}
 
 
 def _flag(name):
@@ -402,6 +441,13 @@ def _outside_stacklevel():
     return level
 
 
+def _spec_origin(spec, plugins):
+    info = plugins.get(spec.plugin)
+    if info is not None:
+        return info.label()
+    return f"plugin '{spec.plugin}'" if spec.plugin else "its plugin"
+
+
 def _probe(spec):
     try:
         return spec.probe()
@@ -410,18 +456,71 @@ def _probe(spec):
 
 
 def _as_items(result, what):
+    """The ``(name, value)`` pairs a hook returned (each checked later by ``_bad_value``)."""
     if result is None:
         return []
     if what == "backend":
         from .backend import BackendSpec
-        result = list(result)
-        for spec in result:
-            if not isinstance(spec, BackendSpec):
-                raise TypeError(f"tensorplug_add_backends must return BackendSpec objects, got {spec!r}")
-        return [(s.name, s) for s in result]
+        if isinstance(result, (BackendSpec, str)) or not hasattr(result, "__iter__"):
+            raise TypeError(f"{_HOOK_OF[what]}() must return a list of BackendSpec, got {type(result).__name__}")
+        return [(getattr(spec, "name", None), spec) for spec in result]
     if not hasattr(result, "items"):
-        raise TypeError(f"tensorplug_add_{what}s must return a mapping of name -> class, got {type(result).__name__}")
+        raise TypeError(f"{_HOOK_OF[what]}() must return a mapping of name -> class, got {type(result).__name__}")
     return list(result.items())
+
+
+def _bad_value(what, name, value):
+    """Why one hook value is unusable, or None: each becomes tensorplug.nn.<name> / optim.<name> / a backend."""
+    if what == "backend":
+        from .backend import BackendSpec
+        if not isinstance(value, BackendSpec):
+            return f"expected a tensorplug.BackendSpec, got {type(value).__name__}"
+        if not isinstance(value.device_type, str) or not value.device_type.isidentifier():
+            return f"device_type must be an identifier like 'cpu', got {value.device_type!r}"
+        if not callable(value.factory):
+            return f"factory must be callable (factory(index) -> Backend), got {type(value.factory).__name__}"
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        return f"the name must be a public Python identifier (like 'HuberLoss'), got {name!r}"
+    if what == "backend":
+        return None
+    base, base_name = _base_class(what)
+    if not isinstance(value, type):
+        return f"expected a class (a subclass of {base_name}), got {type(value).__name__}"
+    if not issubclass(value, base):
+        return f"expected a subclass of {base_name}, got the class {value.__qualname__}"
+    return None
+
+
+def _base_class(what):
+    if what == "loss":
+        from .nn import Module
+        return Module, "tensorplug.nn.Module"
+    from .optim import Optimizer
+    return Optimizer, "tensorplug.optim.Optimizer"
+
+
+def _builtin_name(what, name, value):
+    """``"tensorplug.optim.Adam"`` when a plugin claims a built-in name, else None."""
+    module = {"loss": "tensorplug.nn", "optimizer": "tensorplug.optim"}.get(what)
+    if module is None:
+        return None
+    present = vars(importlib.import_module(module)).get(name, value)
+    # tensorplug.nn caches the plugin losses it has handed out: that is not a built-in
+    return None if present is value else f"{module}.{name}"
+
+
+def _listing(infos, limit=8):
+    shown = [f"{info.label()[:-1]}, module {info.module})" if info.distribution else info.label()
+             for info in infos[:limit]]
+    if len(infos) > limit:
+        shown.append(f"and {len(infos) - limit} more (python -m tensorplug info lists them)")
+    return ", ".join(shown)
+
+
+def _disabled(name, module):
+    """Whether TENSORPLUG_DISABLE_PLUGINS names this plugin (by plugin or module name)."""
+    names = _env_list("TENSORPLUG_DISABLE_PLUGINS")
+    return name in names or module in names or module.partition(":")[0] in names
 
 
 # public API ---------------------------------------------------------------------
@@ -509,9 +608,26 @@ def backend_status():
     return {name: _probe(spec) for name, spec in sorted(REGISTRY.backends().items())}
 
 
-def provider_of(kind, name):
-    """Which installed plugin that is not loaded would provide ``name`` (see ``_Registry.provider_of``)."""
-    return REGISTRY.provider_of(kind, name)
+def unloaded_plugins():
+    """Installed plugins that are not loaded, as ``[(PluginInfo, why), ...]``, read from metadata only."""
+    return REGISTRY.unloaded_plugins()
+
+
+def backend_of(tensor):
+    """The backend that holds ``tensor``'s data.
+
+    Two backends can serve one device type (``device(type='cpu')`` for both);
+    this tells them apart. Move a tensor to another backend by name with
+    ``tensor.to("name")`` (or ``tensor.to(backend)``), which is differentiable.
+
+    Example:
+        >>> tensorplug.registry.backend_of(tensorplug.zeros(2)).name
+        'numpy'
+    """
+    backend = getattr(tensor, "_backend", None)
+    if backend is None:
+        raise TypeError(f"backend_of() expected a tensorplug.Tensor, got {type(tensor).__name__}")
+    return backend
 
 
 def missing_hint(kind, name):

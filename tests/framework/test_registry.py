@@ -1,8 +1,8 @@
 """The plugin registry, with real entry points of real installed distributions.
 
 The fixture distributions in ``fixtures/`` are pip-installed into one temporary
-virtual environment (built once per session, with the system site-packages,
-so tensorplug itself is visible there); each scenario runs that
+virtual environment (built once per session; it sees the packages of the
+interpreter running the tests, so tensorplug itself is visible there); each scenario runs that
 environment's python in a subprocess with its own environment variables.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -27,20 +28,33 @@ DISTS = ("tinybackend", "brokenplugin", "badhooks")
 
 @pytest.fixture(scope="session")
 def venv_python(tmp_path_factory):
-    """A venv that sees tensorplug (system site-packages) plus the fixture plugin distributions."""
+    """A venv that sees tensorplug (this interpreter's packages) plus the fixture plugin distributions."""
     root = tmp_path_factory.mktemp("plugin-venv")
     src = root / "src"
     for name in DISTS:  # build from a copy: setuptools writes build/ and *.egg-info next to the sources
         shutil.copytree(FIXTURES / name, src / name)
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    # the system pip is visible through system site-packages and installs into the venv's prefix
+    python = venv_seeing_this_python(root / "venv")
+    # this interpreter's pip (seen through the .pth) installs into the new venv's prefix
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--disable-pip-version-check", *(str(src / n) for n in DISTS)],
                    check=True, cwd=root)
     return str(python)
+
+
+def venv_seeing_this_python(venv):
+    """A new venv whose own packages come first, then this interpreter's (tensorplug, pip, setuptools).
+
+    ``--system-site-packages`` would show the base interpreter's packages, not those
+    of the venv running the tests; a .pth that adds this interpreter's site dirs (and
+    runs their .pth files, so an editable tensorplug is found) needs no network.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    lines = [f"import site; site.addsitedir({folder!r})" for folder in site.getsitepackages()]
+    Path(purelib, "_tensorplug_tests_parent.pth").write_text("\n".join(lines) + "\n")
+    return python
 
 
 def run_in(python, code, **env):
@@ -162,11 +176,62 @@ def test_broken_plugins_warn_with_name_and_distribution(venv_python):
     # a name clash names both plugins and both distributions
     assert any("'tiny_clash'" in w and "'tiny'" in w and "tensorplug-tinybackend" in w
                and "tensorplug-badhooks" in w for w in warns), text
-    assert len(warns) == 5, text
+    # built-in names claimed (2) and invalid hook values (4): test_hook_values_* below
+    assert len(warns) == 11, text
     # ... and everything else keeps working; the first to claim "tiny" keeps it
     assert out["values"] == [2.0, 2.0, 2.0]
     assert out["plugins"]["broken"]["error"].startswith("ImportError")
     assert out["plugins"]["tiny"]["error"] is None
+
+
+def test_built_in_names_stay_built_in(venv_python):
+    out = report(venv_python)
+    assert "Adam" not in out["optimizers"] and "MSELoss" not in out["losses"]
+    claims = [w for w in out["warnings"] if "claims a built-in" in w]
+    assert len(claims) == 2, out["warnings"]
+    adam = next(w for w in claims if "'Adam'" in w)
+    assert "plugin 'builtin' (distribution tensorplug-badhooks 0.0.2)" in adam
+    assert "tensorplug.optim.Adam" in adam and "another name" in adam
+    assert out["plugins"]["builtin"]["provides"] == []
+    code = """
+        import tensorplug
+        from tensorplug.optim.adam import Adam
+        from tensorplug.nn import MSELoss
+        assert tensorplug.optim.Adam is Adam and tensorplug.nn.MSELoss is MSELoss
+        print("ok")
+    """
+    proc = run_in(venv_python, code)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+    info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])")
+    assert "ignored: loss MSELoss (built in: tensorplug.nn.MSELoss)" in info.stdout, info.stdout
+    assert "optimizer Adam (built in: tensorplug.optim.Adam)" in info.stdout
+    # strict mode: an error naming the plugin
+    strict = run_in(venv_python, "import tensorplug; tensorplug.registry.optimizers()",
+                    TENSORPLUG_STRICT_PLUGINS="1", TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked")
+    assert strict.returncode != 0
+    last = strict.stderr.strip().splitlines()[-1]
+    assert last.startswith("tensorplug.errors.PluginError") and "plugin 'builtin'" in last, strict.stderr
+
+
+def test_hook_values_are_validated(venv_python):
+    out = report(venv_python)
+    assert "JunkOpt" not in out["optimizers"] and "PlainLoss" not in out["losses"]
+    assert "bad name" not in out["losses"]
+    text = "\n".join(out["warnings"])
+    junk = next(w for w in out["warnings"] if "JunkOpt" in w)
+    assert "plugin 'junk' (distribution tensorplug-badhooks 0.0.2)" in junk
+    assert "42" in junk and "expected a class (a subclass of tensorplug.optim.Optimizer)" in junk
+    assert any("PlainLoss" in w and "subclass of tensorplug.nn.Module" in w for w in out["warnings"]), text
+    assert any("'bad name'" in w and "identifier" in w for w in out["warnings"]), text
+    assert any("tensorplug_add_losses() must return a mapping" in w and "'junk'" in w
+               for w in out["warnings"]), text
+    assert "losss" not in text
+    # strict mode: tensorplug.optim.JunkOpt is an error naming the plugin, never the number 42
+    strict = run_in(venv_python, "import tensorplug; print(tensorplug.optim.JunkOpt)", TENSORPLUG_STRICT_PLUGINS="1",
+                    TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked,tiny_clash,builtin")
+    assert strict.returncode != 0 and "42" not in strict.stdout
+    last = strict.stderr.strip().splitlines()[-1]
+    assert last.startswith("tensorplug.errors.PluginError") and "plugin 'junk'" in last, strict.stderr
 
 
 def test_clash_keeps_the_first_plugins_backend(venv_python):
@@ -203,27 +268,96 @@ def test_autoload_off_skips_entry_points(venv_python):
     assert out["values"] == [2.0, 2.0, 2.0]
 
 
-def test_autoload_off_names_the_provider_of_a_missing_name(venv_python):
-    code = """
+FIXTURE_MODULES = ("tensorplug_tinybackend", "tensorplug_brokenplugin", "tensorplug_badhooks")
+
+
+def test_autoload_off_never_imports_an_entry_point(venv_python, tmp_path):
+    """Error hints come from entry-point metadata: hasattr, getattr, device= and load() import no plugin."""
+    code = f"""
         import sys, tensorplug
-        from tensorplug import registry
-        print(registry.provider_of("loss", "TinyLoss"))
-        print(registry.provider_of("optimizer", "NoSuchOptimizer"))
-        print(registry.missing_hint("optimizer", "TinySGD"))
+        from tensorplug import nn, optim, registry
+        assert not hasattr(optim, "TinySGD")
+        assert getattr(nn, "TinyLoss", None) is None
+        try:
+            optim.TinySGD
+        except AttributeError as exc:
+            print(exc)
         try:
             tensorplug.zeros(1, device="tiny")
         except ValueError as exc:
             print(exc)
-        assert "tensorplug_tinybackend" in sys.modules  # it was imported only to look
+        path = {str(tmp_path / "ckpt.pt")!r}
+        tensorplug.save({{"w": tensorplug.ones(2)}}, path)
+        try:
+            tensorplug.load(path, map_location={{"cpu": "tinydev"}})
+        except ValueError as exc:
+            print("load:", exc)
+        imported = [m for m in sys.modules if m.startswith({FIXTURE_MODULES!r})]
+        assert not imported, imported
         assert "tiny" not in registry.backend_specs()
     """
     proc = run_in(venv_python, code, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1")
     assert proc.returncode == 0, proc.stderr
-    provider, none, hint, error = proc.stdout.strip().splitlines()
-    assert provider == "plugin 'tiny' (distribution tensorplug-tinybackend 1.2.3, module tensorplug_tinybackend)"
-    assert none == "None"
-    assert "TENSORPLUG_PLUGINS=tensorplug_tinybackend" in hint and "autoload is off" in hint
-    assert "unknown backend 'tiny'" in error and "TENSORPLUG_PLUGINS=tensorplug_tinybackend" in error
+    attribute, device, load = proc.stdout.strip().splitlines()
+    tiny = "plugin 'tiny' (distribution tensorplug-tinybackend 1.2.3, module tensorplug_tinybackend)"
+    for message in (attribute, device, load):
+        assert tiny in message and "e.g. TENSORPLUG_PLUGINS=tensorplug_tinybackend" in message, message
+        assert "autoload is off" in message
+    assert "unknown backend 'tiny'" in device and "optimizer 'TinySGD'" in attribute
+    # the plugin named like the missing backend is listed first
+    assert device.index("plugin 'tiny'") < device.index("plugin 'badargs'")
+
+
+def test_disable_plugins_skips_the_named_ones(venv_python):
+    code = """
+        import sys, warnings, tensorplug
+        from tensorplug import registry
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            print(sorted(registry.plugins()))
+        print(len(caught))
+        try:
+            tensorplug.zeros(1, device="tiny")
+        except ValueError as exc:
+            print(exc)
+        assert "tensorplug_tinybackend" not in sys.modules and "tensorplug_brokenplugin" not in sys.modules
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_DISABLE_PLUGINS=" tiny, tensorplug_brokenplugin,badargs,typo,unmarked,tiny_clash")
+    assert proc.returncode == 0, proc.stderr
+    plugins, warned, error = proc.stdout.strip().splitlines()
+    assert "'tiny'" not in plugins and "'broken'" not in plugins and "'numpy'" in plugins
+    assert warned == "0"
+    assert "plugins disabled by TENSORPLUG_DISABLE_PLUGINS may: plugin 'tiny'" in error
+    assert "remove 'tiny' from that list" in error
+    info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])", TENSORPLUG_DISABLE_PLUGINS="tiny")
+    assert "installed plugins not loaded:" in info.stdout and "tensorplug-tinybackend 1.2.3" in info.stdout
+
+
+def test_plugin_both_installed_and_named_loads_once(venv_python):
+    """Both documented steps (install X, TENSORPLUG_PLUGINS=X) are one plugin, not a failure."""
+    out = report(venv_python, TENSORPLUG_PLUGINS="tensorplug_tinybackend",
+                 TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked,tiny_clash,builtin,junk")
+    assert out["warnings"] == []
+    assert "tensorplug_tinybackend" not in out["plugins"]
+    tiny = out["plugins"]["tiny"]
+    assert tiny["error"] is None and tiny["source"] == "entry point and TENSORPLUG_PLUGINS"
+    assert "backend tiny" in tiny["provides"]
+
+
+def test_a_factory_that_raises_names_backend_and_plugin(venv_python):
+    code = """
+        import tensorplug
+        from tensorplug.errors import BackendUnavailableError
+        try:
+            tensorplug.zeros(1, device="failing")
+        except BackendUnavailableError as exc:
+            assert isinstance(exc, RuntimeError) and isinstance(exc.__cause__, RuntimeError)
+            print(exc)
+    """
+    proc = run_in(venv_python, code)
+    assert proc.returncode == 0, proc.stderr
+    assert "backend 'failing' (cpu) from plugin 'failing' (distribution tensorplug-badhooks 0.0.2)" in proc.stdout
+    assert "RuntimeError: driver init failed" in proc.stdout and "TENSORPLUG_BACKEND=numpy" in proc.stdout
 
 
 def test_plugins_env_var_loads_named_modules(venv_python):
@@ -323,6 +457,6 @@ def test_errors_subclass_the_builtins():
         assert issubclass(cls, tensorplug.TensorplugError)
 
 
-def test_provider_of_rejects_unknown_kinds():
+def test_missing_hint_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="kind must be one of"):
-        registry.provider_of("layer", "Linear")
+        registry.missing_hint("layer", "Linear")

@@ -1,12 +1,16 @@
 """The reverse-mode engine: a queue of the nodes holding gradients, newest first."""
 from __future__ import annotations
 
+import threading
 from heapq import heappop, heappush
 
-from .function import Node, node_hooks
+from .function import Node, node_hooks, note_node_hook
 from .grad_mode import GradMode
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "ExecutionEngine"]
+
+# per thread, one list of queued callbacks per running backward (a hook may start a nested one)
+_running = threading.local()
 
 
 def _topological_order(roots):
@@ -45,11 +49,12 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     delivered = {id(g._data) for g in grads}
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
+    callbacks = _open_callbacks()
     try:
         pending, queue, leaves, root_nodes = _seed(roots, grads, create_graph)
-        needed = None if capture is None else _needed(_topological_order(root_nodes), capture)
-        # checked once: with no node hooks anywhere and nothing captured, skip the per-node lookups
+        # checked once: with no hooks anywhere and nothing captured, skip the per-node lookups
         hooked = capture is not None or node_hooks[0]
+        needed, uses = _plan(root_nodes, capture) if hooked else (None, None)
         anomaly = GradMode.anomaly
         # nodes that hold gradients, newest first: every consumer of a node is newer than it, so
         # a node leaves the queue after all its gradients arrived (torch's order; no graph sort)
@@ -92,10 +97,15 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     slot[nr] = g if old is None else _accumulate(old, g, create_graph)
                 else:
                     _gather_leaf(leaves, edge, g, create_graph)
+            if uses is not None:
+                _deliver_finished_leaves(node, leaves, uses, capture, create_graph, delivered)
+        # the leaves no hook could watch, and those whose consumers did not all run
         for leaf, g in leaves.values():
             _deliver_leaf(leaf, g, capture, create_graph, delivered)
+        _run_callbacks(callbacks)
     finally:
         GradMode.enabled = prev_mode
+        _running.stack.pop()
     if capture is not None:
         return [capture[_capture_key(t)] for t in inputs]
     return None
@@ -110,8 +120,8 @@ def _seed(roots, grads, create_graph):
     """The queue, pending gradients and leaf gradients before the first node runs."""
     pending = {}
     queue = []
-    # each leaf's gradients are summed first and delivered once at the end (torch's AccumulateGrad
-    # node): its hooks see the total, not one call per use of the leaf
+    # each leaf's gradients are summed first and delivered once (torch's AccumulateGrad node):
+    # its hooks see the total, not one call per use of the leaf
     leaves = {}
     root_nodes = []
     for tensor, g in zip(roots, grads):
@@ -127,6 +137,40 @@ def _seed(roots, grads, create_graph):
         slot[nr] = g if slot[nr] is None else slot[nr] + g
         root_nodes.append(node)
     return pending, queue, leaves, root_nodes
+
+
+def _plan(root_nodes, capture):
+    """For the hooked path: the nodes autograd.grad must run (None: all) and each leaf's use count.
+
+    A leaf's gradient is delivered once its last consumer ran (torch's AccumulateGrad order):
+    only hooks can observe when, so a backward without hooks skips this graph walk.
+    """
+    order = _topological_order(root_nodes)
+    needed = None if capture is None else _needed(order, capture)
+    return needed, _leaf_uses(order)
+
+
+def _leaf_uses(order):
+    """How many edges of the nodes in ``order`` lead to each leaf (by id)."""
+    uses = {}
+    for node in order:
+        for edge in node._edges:
+            if edge is not None and not isinstance(edge, Node):
+                uses[id(edge)] = uses.get(id(edge), 0) + 1
+    return uses
+
+
+def _deliver_finished_leaves(node, leaves, uses, capture, create_graph, delivered):
+    """Deliver the leaves whose last consumer was ``node`` (a None gradient counts as a use)."""
+    for edge in node._edges:
+        if edge is None or isinstance(edge, Node):
+            continue
+        left = uses[id(edge)] - 1
+        uses[id(edge)] = left
+        if left == 0:
+            entry = leaves.pop(id(edge), None)
+            if entry is not None:
+                _deliver_leaf(entry[0], entry[1], capture, create_graph, delivered)
 
 
 def _accumulate(old, g, create_graph):
@@ -264,6 +308,44 @@ class PostAccumulateHook:
 
     def __init__(self, fn):
         self.fn = fn
+        # a hook on the leaf's AccumulateGrad node: from now on the engine delivers leaves early
+        note_node_hook()
+
+
+def _open_callbacks():
+    stack = getattr(_running, "stack", None)
+    if stack is None:
+        stack = _running.stack = []
+    callbacks = []
+    stack.append(callbacks)
+    return callbacks
+
+
+def _run_callbacks(callbacks):
+    # a callback may queue another: it runs too (torch's loop over a growing list)
+    i = 0
+    while i < len(callbacks):
+        callbacks[i]()
+        i += 1
+
+
+class ExecutionEngine:
+    """The engine as torch exposes it (``autograd.Variable._execution_engine``)."""
+
+    def queue_callback(self, callback):
+        """Run ``callback()`` when the backward pass now running ends, after every leaf got its gradient.
+
+        Only callable during backward (from a hook or a Function's backward).
+
+        Example:
+            >>> def hook(grad):
+            ...     Variable._execution_engine.queue_callback(lambda: print("backward done"))
+        """
+        stack = getattr(_running, "stack", None)
+        if not stack:
+            raise RuntimeError("Final callbacks can only be installed during backward pass. Call "
+                               "queue_callback from a hook or a Function's backward, while backward runs.")
+        stack[-1].append(callback)
 
 
 def owned_grad(g, delivered=None):

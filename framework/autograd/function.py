@@ -24,7 +24,8 @@ _new = object.__new__
 
 
 # True once any hook was put on a graph node (tensor hooks of non-leaves, retain_grad,
-# node pre/post hooks): until then the engine skips every per-node hook lookup
+# node pre/post hooks, a leaf's post-accumulate hook): until then the engine skips every
+# per-node hook lookup and delivers leaf gradients at the end of the pass
 node_hooks = [False]
 
 

@@ -1,6 +1,8 @@
 """``Variable``: the pre-0.4 wrapper, now just a Tensor (as in torch)."""
 from __future__ import annotations
 
+from .engine import ExecutionEngine
+
 
 class _VariableMeta(type):
     def __instancecheck__(cls, obj):
@@ -14,6 +16,9 @@ class Variable(metaclass=_VariableMeta):
     Example:
         >>> x = Variable(tensorplug.Tensor([1, 2, 3]), requires_grad=True)
     """
+
+    # torch's handle on the engine: ``Variable._execution_engine.queue_callback(fn)``
+    _execution_engine = ExecutionEngine()
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
         from ..tensor import Tensor, tensor

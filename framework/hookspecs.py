@@ -17,7 +17,13 @@ validation), a ``tensorplug_*`` name with no stub and a stub-named function
 without ``@tensorplug.hookimpl`` are errors too. ``TENSORPLUG_STRICT_PLUGINS=1``
 turns every such warning into a ``tensorplug.PluginError``. When two plugins
 claim the same name, the first registered keeps it (the ``tensorplug``
-distribution's own plugins first, then by entry-point name).
+distribution's own plugins first, then by entry-point name); a built-in name
+(``tensorplug.optim.Adam``, ``tensorplug.nn.MSELoss``) always stays built-in.
+Every returned value is checked: a loss must be a subclass of
+``tensorplug.nn.Module``, an optimizer of ``tensorplug.optim.Optimizer``, a
+backend a ``BackendSpec``, and every name a public Python identifier; a bad
+value is skipped with a warning naming the plugin and its distribution.
+``TENSORPLUG_DISABLE_PLUGINS=a,b`` skips the named plugins.
 """
 from __future__ import annotations
 
@@ -50,7 +56,9 @@ def tensorplug_add_losses():
 
     :return: a mapping ``{"HuberLoss": HuberLoss, ...}`` of
         :class:`tensorplug.nn.Module` subclasses (usually of
-        ``tensorplug.nn.loss._Loss``); each becomes ``tensorplug.nn.<Name>``.
+        :class:`tensorplug.nn.Loss`, which takes ``reduction``); each becomes
+        ``tensorplug.nn.<Name>``. A name must be a public identifier not
+        already in ``tensorplug.nn``: built-in names stay built-in.
     """
 
 
@@ -63,7 +71,8 @@ def tensorplug_add_optimizers():
 
     :return: a mapping ``{"AdamW": AdamW, ...}`` of
         :class:`tensorplug.optim.Optimizer` subclasses; each becomes
-        ``tensorplug.optim.<Name>``.
+        ``tensorplug.optim.<Name>`` (names already in ``tensorplug.optim``
+        stay built-in).
     """
 
 

@@ -11,7 +11,7 @@ with tensorplug.use_backend("counting"):
     model = nn.Linear(3, 1)
     x = tensorplug.randn(32, 3)
     y = x @ tensorplug.tensor([[1.0], [-2.0], [0.5]])
-    loss_fn = nn.LogCoshLoss()
+    loss_fn = nn.PseudoHuberLoss()
     opt = optim.SignSGD(model.parameters(), lr=0.01)
     first = None
     for step in range(200):

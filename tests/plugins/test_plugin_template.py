@@ -4,13 +4,15 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
 
 import tensorplug
 
-TEMPLATE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "plugin-template"
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+TEMPLATE = EXAMPLES / "plugin-template"
 
 TRAIN = textwrap.dedent("""
     import tensorplug as torch
@@ -50,19 +52,39 @@ def test_not_installed_here():
     assert "Signum" not in tensorplug.registry.optimizers()
 
 
-def test_pip_install_into_a_venv_and_train(tmp_path):
-    source = tmp_path / "src"
-    shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    venv = tmp_path / "venv"
-    # the venv sees this interpreter's packages (tensorplug, pip, setuptools): no network needed
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+def venv_seeing_this_python(venv):
+    """A new venv whose own packages come first, then this interpreter's (tensorplug, pip, setuptools).
+
+    ``--system-site-packages`` would show the base interpreter's packages, not those of
+    the venv running the tests; a .pth adding this interpreter's site dirs needs no network.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    lines = [f"import site; site.addsitedir({folder!r})" for folder in site.getsitepackages()]
+    pathlib.Path(purelib, "_tensorplug_tests_parent.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
+def pip_install(tmp_path, *folders):
+    """A fresh venv with the example plugin ``folders`` pip-installed (copied first: builds write build/)."""
+    sources = []
+    for folder in folders:
+        source = tmp_path / "src" / folder.name
+        shutil.copytree(folder, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        sources.append(str(source))
+    python = venv_seeing_this_python(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORPLUG_")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                              "-q", str(source)], capture_output=True, text=True, env=env, timeout=300)
+                              "-q", *sources], capture_output=True, text=True, env=env, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
+    return python, env
+
+
+def test_pip_install_into_a_venv_and_train(tmp_path):
+    python, env = pip_install(tmp_path, TEMPLATE)
     run = subprocess.run([str(python), "-c", TRAIN], capture_output=True, text=True, env=env, timeout=300,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -71,3 +93,24 @@ def test_pip_install_into_a_venv_and_train(tmp_path):
     info = subprocess.run([str(python), "-m", "tensorplug", "info"], capture_output=True, text=True, env=env,
                           timeout=120, cwd=tmp_path)
     assert "tensorplug-signum" in info.stdout and "Signum" in info.stdout
+
+
+def test_both_example_plugins_install_side_by_side(tmp_path):
+    """The template and examples/backend_plugin give different names: installed together, nothing clashes."""
+    python, env = pip_install(tmp_path, TEMPLATE, EXAMPLES / "backend_plugin")
+    code = textwrap.dedent("""
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import tensorplug
+            from tensorplug import registry
+            losses, optimizers = registry.losses(), registry.optimizers()
+        assert not [w for w in caught if "tensorplug" in str(w.message)], [str(w.message) for w in caught]
+        assert {"LogCoshLoss", "PseudoHuberLoss"} <= set(losses) and {"Signum", "SignSGD"} <= set(optimizers)
+        assert issubclass(tensorplug.nn.PseudoHuberLoss, tensorplug.nn.Loss)
+        assert issubclass(tensorplug.nn.LogCoshLoss, tensorplug.nn.Loss)
+        print("ok")
+    """)
+    run = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0 and "ok" in run.stdout, run.stdout + run.stderr

@@ -32,8 +32,8 @@ def _probe():
 
 @tensorplug.hookimpl
 def tensorplug_add_losses():
-    from .losses import LogCoshLoss
-    return {"LogCoshLoss": LogCoshLoss}
+    from .losses import PseudoHuberLoss
+    return {"PseudoHuberLoss": PseudoHuberLoss}
 
 
 @tensorplug.hookimpl

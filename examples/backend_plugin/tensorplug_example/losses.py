@@ -1,26 +1,27 @@
-"""``LogCoshLoss``: log(cosh(input - target)), averaged; a loss plugin in a few lines."""
+"""``PseudoHuberLoss``: a smooth Huber loss; a loss plugin in a few lines."""
 from __future__ import annotations
-
-import math
 
 import tensorplug
 from tensorplug import nn
 
 
-class LogCoshLoss(nn.Module):
-    """Like MSE near zero, like L1 far away. Written with tensorplug ops, so autograd just works."""
+class PseudoHuberLoss(nn.Loss):
+    """delta^2 * (sqrt(1 + (d / delta)^2) - 1): like MSE / 2 near zero, like delta * L1 far away.
 
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{reduction} is not a valid value for reduction: expected 'mean', 'sum' or 'none'")
-        self.reduction = reduction
+    ``nn.Loss`` (the base of every built-in loss) takes ``reduction`` ('mean',
+    'sum' or 'none') and stores it as ``self.reduction``. Written with
+    tensorplug ops, so autograd just works.
+    """
+
+    def __init__(self, delta=1.0, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if not delta > 0:
+            raise ValueError(f"PseudoHuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
 
     def forward(self, input, target):
-        d = input - target
-        # log(cosh(d)) = |d| + log1p(exp(-2|d|)) - log 2, stable for large |d|
-        a = d.abs()
-        loss = a + tensorplug.log1p(tensorplug.exp(-2 * a)) - math.log(2.0)
+        d = (input - target) / self.delta
+        loss = self.delta ** 2 * (tensorplug.sqrt(1 + d * d) - 1)
         if self.reduction == "mean":
             return loss.mean()
         if self.reduction == "sum":

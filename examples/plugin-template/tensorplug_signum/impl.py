@@ -5,10 +5,10 @@ import math
 
 import tensorplug
 from tensorplug.nn import functional as F
-from tensorplug.nn.loss import _Loss
+from tensorplug.nn import Loss
 
 
-class LogCoshLoss(_Loss):
+class LogCoshLoss(Loss):
     """mean(log(cosh(input - target))): quadratic near 0, linear far away."""
 
     def forward(self, input, target):

@@ -45,7 +45,7 @@ def collect_info():
                      "numpy": _version("numpy"), "pluggy": _version("pluggy")},
         "environment": {name: os.environ[name] for name in _ENV_VARS if name in os.environ},
         "selected": None, "selected_reason": None, "error": None,
-        "backends": [], "plugins": [], "not_loaded": [], "losses": [], "optimizers": [],
+        "backends": [], "process_groups": [], "plugins": [], "not_loaded": [], "losses": [], "optimizers": [],
     }
     with warnings.catch_warnings():
         # broken plugins are listed below with their error; no need to warn twice
@@ -55,6 +55,7 @@ def collect_info():
             status = registry.backend_status()
             info["losses"] = sorted(registry.losses())
             info["optimizers"] = sorted(registry.optimizers())
+            groups = registry.process_groups()
         except Exception as exc:  # strict mode: the broken plugin is the answer
             info["error"] = f"{type(exc).__name__}: {exc}"
             return info
@@ -62,6 +63,11 @@ def collect_info():
             info["backends"].append({"name": name, "device_type": spec.device_type,
                                      "available": status[name] is None, "reason": status[name],
                                      "plugin": spec.plugin, "distribution": spec.distribution})
+        for name, spec in sorted(groups.items()):
+            reason = spec.why_unavailable()
+            info["process_groups"].append({"name": name, "aliases": list(spec.aliases),
+                                           "device_types": list(spec.device_types), "available": reason is None,
+                                           "reason": reason, "plugin": spec.plugin})
         for name, plugin in sorted(registry.plugins().items()):
             info["plugins"].append({"name": name, "module": plugin.module, "source": plugin.source,
                                     "distribution": plugin.distribution, "version": plugin.version,
@@ -100,6 +106,13 @@ def _print_info(info, out):
     for b in info["backends"]:
         state = "available" if b["available"] else f"UNAVAILABLE: {b['reason']}"
         w(f"  {b['name']:<{width}}  {b['device_type']:<{tw}}  {state}  (plugin '{b['plugin']}')\n")
+    w("\ndistributed backends (init_process_group(backend=...)):\n")
+    if not info["process_groups"]:
+        w("  (none registered)\n")
+    for g in info["process_groups"]:
+        names = "/".join([g["name"], *g["aliases"]])
+        state = "available" if g["available"] else f"UNAVAILABLE: {g['reason']}"
+        w(f"  {names}  {','.join(g['device_types'])}  {state}  (plugin '{g['plugin']}')\n")
     w("\nplugins:\n")
     if not info["plugins"]:
         w("  (none loaded)\n")

@@ -77,6 +77,7 @@ class _Registry:
         self._backends = None
         self._losses = None
         self._optimizers = None
+        self._process_groups = None
         self._instances = {}
         self._env_default = None
         self._env_reason = None
@@ -228,6 +229,14 @@ class _Registry:
                                 self._collect("tensorplug_add_optimizers", "optimizer").items()}
         return self._optimizers
 
+    def process_groups(self):
+        if self._process_groups is None:
+            found = self._collect("tensorplug_add_process_groups", "process group")
+            for spec, info in found.values():
+                spec.plugin = info.name
+            self._process_groups = {name: spec for name, (spec, _) in found.items()}
+        return self._process_groups
+
     def unloaded_plugins(self):
         """Installed plugins that are not loaded, from entry-point metadata only (nothing is imported).
 
@@ -372,8 +381,8 @@ REGISTRY = _Registry()
 
 
 _HOOK_OF = {"backend": "tensorplug_add_backends", "loss": "tensorplug_add_losses",
-            "optimizer": "tensorplug_add_optimizers"}
-_PLURAL = {"backend": "backends", "loss": "losses", "optimizer": "optimizers"}
+            "optimizer": "tensorplug_add_optimizers", "process group": "tensorplug_add_process_groups"}
+_PLURAL = {"backend": "backends", "loss": "losses", "optimizer": "optimizers", "process group": "process groups"}
 
 
 def _flag(name):
@@ -464,6 +473,10 @@ def _as_items(result, what):
         if isinstance(result, (BackendSpec, str)) or not hasattr(result, "__iter__"):
             raise TypeError(f"{_HOOK_OF[what]}() must return a list of BackendSpec, got {type(result).__name__}")
         return [(getattr(spec, "name", None), spec) for spec in result]
+    if what == "process group":
+        if isinstance(result, str) or not hasattr(result, "__iter__"):
+            raise TypeError(f"{_HOOK_OF[what]}() must return a list of ProcessGroupSpec, got {type(result).__name__}")
+        return [(getattr(spec, "name", None), spec) for spec in result]
     if not hasattr(result, "items"):
         raise TypeError(f"{_HOOK_OF[what]}() must return a mapping of name -> class, got {type(result).__name__}")
     return list(result.items())
@@ -479,6 +492,8 @@ def _bad_value(what, name, value):
             return f"device_type must be an identifier like 'cpu', got {value.device_type!r}"
         if not callable(value.factory):
             return f"factory must be callable (factory(index) -> Backend), got {type(value.factory).__name__}"
+    if what == "process group":
+        return _bad_process_group(value)
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         return f"the name must be a public Python identifier (like 'HuberLoss'), got {name!r}"
     if what == "backend":
@@ -488,6 +503,21 @@ def _bad_value(what, name, value):
         return f"expected a class (a subclass of {base_name}), got {type(value).__name__}"
     if not issubclass(value, base):
         return f"expected a subclass of {base_name}, got the class {value.__qualname__}"
+    return None
+
+
+def _bad_process_group(spec):
+    from .distributed.process_group import ProcessGroupSpec
+    if not isinstance(spec, ProcessGroupSpec):
+        return f"expected a tensorplug.distributed.ProcessGroupSpec, got {type(spec).__name__}"
+    names = [spec.name, *spec.aliases]
+    if not all(isinstance(n, str) and n.isidentifier() for n in names):
+        return f"the name and aliases must be identifiers like 'mpi', got {names!r}"
+    types = spec.device_types
+    if isinstance(types, str) or not all(isinstance(t, str) and t.isidentifier() for t in types):
+        return f"device_types must be a tuple of device types like ('cpu',), got {types!r}"
+    if not callable(spec.factory):
+        return f"factory must be callable (factory(rank, world_size, timeout, init_method)), got {spec.factory!r}"
     return None
 
 
@@ -595,6 +625,11 @@ def losses():
 def optimizers():
     """Optimizer classes that plugins add, by name."""
     return dict(REGISTRY.optimizers())
+
+
+def process_groups():
+    """Communication backends for tensorplug.distributed that plugins add, by name."""
+    return dict(REGISTRY.process_groups())
 
 
 def plugins():

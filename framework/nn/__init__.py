@@ -25,6 +25,8 @@ from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
+from .syncbatchnorm import SyncBatchNorm
+from . import parallel
 from . import modules  # torch's module paths (torch.nn.modules.linear.Linear), last: it reads the names above
 
 

@@ -30,7 +30,7 @@ from ._collectives import (all_gather, all_gather_into_tensor, all_reduce, barri
 
 __all__ = ["init_process_group", "destroy_process_group", "is_available", "is_initialized", "get_rank",
            "get_world_size", "get_backend", "get_process_group_ranks", "new_group", "ReduceOp", "Work",
-           "ProcessGroup", "ProcessGroupSpec", "DistError", "DistBackendError", "GroupMember", "group",
+           "ProcessGroup", "ProcessGroupSpec", "CompletedWork", "DistError", "DistBackendError", "GroupMember", "group",
            "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter_tensor",
            "reduce", "gather", "scatter", "barrier", "send", "recv", "isend", "irecv",
            "is_torchelastic_launched", "is_mpi_available", "is_nccl_available", "is_gloo_available",

@@ -27,7 +27,7 @@ def reset():
 
 def _fingerprint(seq, name, tensor, op, root):
     shape = list(tensor.shape) if tensor is not None else []
-    dtype = str(tensor.dtype).replace("torch.", "") if tensor is not None else ""
+    dtype = str(tensor.dtype).rpartition(".")[2] if tensor is not None else ""
     dims = (shape + [-1] * _MAX_DIMS)[:_MAX_DIMS]
     ops = ["-"] + [o.name for o in _reduce_ops()]
     return [seq, _OPS.index(name), _DTYPES.index(dtype) if dtype in _DTYPES else -1, len(shape), *dims,

@@ -121,12 +121,14 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if starts and starts[-1] > n:
             raise RuntimeError(f"offsets[-1] can not be greater than input's length {n} but got offsets[-1] of "
                                f"{starts[-1]}")
+        _check_offsets(starts, n)
         if include_last_offset:
             starts, ends = starts[:-1], starts[1:]
         else:
             ends = starts[1:] + [n]
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    _check_bag_indices(flat, weight.shape[0])
     rows = F.embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)
     if psw is not None:
         rows = rows * psw.unsqueeze(-1)
@@ -158,6 +160,27 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         return total
     n = creation.tensor([max(c, 1) for c in counts], dtype=weight.dtype, device=device).unsqueeze(1)
     return total / n
+
+
+def _check_offsets(starts, n):
+    """Bags must start in order inside the input (torch refuses the rest; NumPy slicing would not)."""
+    for b, (s, e) in enumerate(zip(starts, starts[1:])):
+        if e < 0 or e > n:
+            raise IndexError(f"index out of range in self: offsets[{b + 1}] = {e} is outside [0, {n}] for an "
+                             f"input of {n} indices")
+        if e < s:
+            raise RuntimeError(f"embedding_bag: offsets must be non-decreasing (Expected i < index_size), but "
+                               f"offsets[{b + 1}] = {e} is below offsets[{b}] = {s}; sort the bags")
+
+
+def _check_bag_indices(flat, num):
+    from ..ops.gather import first_out_of_range
+    bad = first_out_of_range(flat, num)
+    if bad is not None:
+        position = flat.tolist().index(bad)
+        raise RuntimeError(f"Index {position} of input takes value {bad} which is not in the valid range "
+                           f"[0, {num}): embedding_bag expects 0 <= idx < num_embeddings ({num}) and takes no "
+                           f"negative indices")
 
 
 class EmbeddingBag(Module):

@@ -1,15 +1,21 @@
 """The distribution: a built wheel holds every package and the entry points."""
 from __future__ import annotations
 
+import ast
 import configparser
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli there
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
@@ -90,26 +96,122 @@ def test_wheel_metadata(wheel):
     assert "Provides-Extra: test" in meta
 
 
-def test_readme_test_command_matches_ci():
-    readme = (ROOT / "README.md").read_text()
+def _project():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _dist_name(requirement):
+    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def test_supported_pythons_are_declared():
+    project = _project()
+    assert project["requires-python"] == ">=3.10"
+    for minor in (10, 11, 12, 13):
+        assert f"Programming Language :: Python :: 3.{minor}" in project["classifiers"]
+
+
+def test_test_extra_has_the_build_tools_the_wheel_tests_use():
+    # the wheel builds run without build isolation: setuptools 65 (a stock venv's) has no bdist_wheel
+    test = {_dist_name(r): r for r in _project()["optional-dependencies"]["test"]}
+    assert test["setuptools"].replace(" ", "") == "setuptools>=70.1" and "wheel" in test and "build" in test
+    assert "tomli" in test  # tomllib is 3.11+
+
+
+# imported by tests but deliberately not in the test extra: the oracle (.ci/run installs it) and the GPU extra
+NOT_IN_TEST_EXTRA = {"torch", "cupy", "cupyx"}
+
+
+def _third_party_imports():
+    """Top-level modules the tests import (``import``, ``from``, ``pytest.importorskip``) that are not theirs."""
+    local = {p.stem for p in (ROOT / "tests").rglob("*.py")} | {p.name for p in (ROOT / "tests").rglob("*")}
+    found = {}
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip" and node.args
+                  and isinstance(node.args[0], ast.Constant)):
+                names = [node.args[0].value]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in local and not top.startswith("tensorplug"):
+                    found.setdefault(top, path.relative_to(ROOT))
+    return found
+
+
+def test_test_extra_declares_every_module_the_tests_import():
+    """A newcomer's `pip install -e ".[test]"` brings everything the suite imports (no silent skips)."""
+    from importlib.metadata import packages_distributions
+    project = _project()
+    declared = {_dist_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    dists = packages_distributions()
+    missing = []
+    for module, where in sorted(_third_party_imports().items()):
+        if module in NOT_IN_TEST_EXTRA:
+            continue
+        # a module not installed here (tomli on 3.11+) is looked up under its own name
+        names = {_dist_name(d) for d in dists.get(module, [module])}
+        if not names & declared:
+            missing.append(f"{module} (imported by {where}; distribution {sorted(names) or 'not installed'})")
+    assert not missing, "add to the test extra in pyproject.toml: " + "; ".join(missing)
+
+
+def _readme_block(heading):
+    text = (ROOT / "README.md").read_text()
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0].strip()
+
+
+def test_ci_runs_the_readme_commands_in_a_fresh_venv():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -e ".[test]"' in readme and 'python -m pip install -e ".[test]"' in ci
-    assert "```bash\npython -m pytest\n```" in readme
-    assert "python -m pytest ||" in ci and "set -euo pipefail" in ci
+    assert _readme_block("Install") == 'pip install -e ".[test]"'
+    assert _readme_block("Test") == "python -m pytest"
+    # .ci/run reads both commands from README.md, so they cannot drift apart
+    assert "readme_block Install" in ci and "readme_block Test" in ci
+    assert "python -m venv" in ci and "--system-site-packages" not in ci
+    assert "set -euo pipefail" in ci
     assert (ROOT / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
 
 
-def test_ci_script_fails_when_pytest_collects_nothing(tmp_path):
-    """Run .ci/run's own logic with pip and pytest replaced by stubs that exit as told."""
+def _fake_ci(tmp_path):
+    """.ci/run with README.md beside it and a stub ``python`` on PATH whose venv's pip and pytest exit as told."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    stub = bin_dir / "python"
-    stub.write_text('#!/usr/bin/env bash\nif [ "$2" = "pytest" ]; then exit "${PYTEST_RC:-0}"; fi\nexit 0\n')
-    stub.chmod(0o755)
+    log = tmp_path / "log"
+    python = bin_dir / "python"
+    python.write_text(f"""#!/usr/bin/env bash
+echo "python $*" >> {log}
+if [ "$1 $2" = "-m venv" ]; then
+    mkdir -p "$3/bin"
+    printf '#!/usr/bin/env bash\\necho "pip $*" >> {log}\\nexit "${{PIP_RC:-0}}"\\n' > "$3/bin/pip"
+    chmod +x "$3/bin/pip"
+    echo "export PATH=$3/bin:\\$PATH" > "$3/bin/activate"
+    exit 0
+fi
+if [ "$2" = "pytest" ]; then exit "${{PYTEST_RC:-0}}"; fi
+exit 0
+""")
+    python.chmod(0o755)
     (tmp_path / ".ci").mkdir()
     shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
-    for rc, expect_zero in ((0, True), (1, False), (5, False)):
-        proc = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env={**env, "PYTEST_RC": str(rc)},
-                              capture_output=True, text=True)
-        assert (proc.returncode == 0) == expect_zero, (rc, proc.returncode, proc.stderr)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    return bin_dir, log
+
+
+@pytest.mark.parametrize("pip_rc, pytest_rc, ok", [(0, 0, True), (0, 1, False), (0, 5, False), (1, 0, False)])
+def test_ci_script_fails_on_test_failures_no_tests_or_a_failed_install(tmp_path, pip_rc, pytest_rc, ok):
+    bin_dir, log = _fake_ci(tmp_path)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PIP_RC": str(pip_rc), "PYTEST_RC": str(pytest_rc),
+           "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode == 0) == ok, (proc.returncode, proc.stdout, proc.stderr)
+    steps = log.read_text().splitlines()
+    assert steps[0].startswith("python -m venv ") and steps[1] == 'pip install -e .[test]'
+    if pip_rc == 0:
+        assert steps[2:] == ["python -m pip install torch==2.13.0", "python -m pytest"]
+    assert not list(tmp_path.glob("tensorplug-ci-venv.*")), "the temporary venv is removed"

@@ -122,3 +122,36 @@ def test_console_script_is_declared():
     from importlib.metadata import entry_points
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get("tensorplug") == "tensorplug.__main__:main"
+
+
+# python -m tensorplug.testing ---------------------------------------------------------
+
+def kit(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TENSORPLUG_")}
+    clean.update(env)
+    return subprocess.run([sys.executable, "-m", "tensorplug.testing", *args], env=clean, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_conformance_kit_help_is_help_not_a_backend():
+    proc = kit("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m tensorplug.testing") and "failed" not in proc.stdout
+
+
+def test_conformance_kit_names_the_backend_it_tested():
+    proc = kit("-k", "dtypes,creation")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("conformance of backend 'numpy' (NumpyBackend on cpu; chosen by the default")
+    assert lines[-1] == "2 passed, 0 failed"
+    named = kit("-k", "dtypes", "cpu", TENSORPLUG_BACKEND="numpy")
+    assert "backend 'numpy'" in named.stdout and "explicit device= argument (cpu)" in named.stdout
+
+
+def test_conformance_kit_usage_errors():
+    assert kit("-k", "nosuchcheck").returncode == 2
+    unknown = kit("nosuchbackend")
+    assert unknown.returncode == 2 and "unknown backend 'nosuchbackend'" in unknown.stdout
+    listed = kit("--list")
+    assert listed.returncode == 0 and "dtypes" in listed.stdout.split()

@@ -109,14 +109,13 @@ def _into(xp):
 
 def _projection_grads(xp, ctx, dxw, gb=None):
     """Array grads of ``x``, ``w_ih``, ``b_ih`` (inputs 0-2) from the grad of ``x @ w_ih.T + b_ih``."""
-    edges = ctx._edges
     x = ctx._saved[0][0]._data
     w_ih = ctx._saved[1][0]._data
-    gx = xp.matmul(dxw, w_ih) if edges[0] is not None else None
-    gw = xp.matmul(dxw.T, x) if edges[1] is not None else None
-    if edges[2] is not None and gb is None:
+    gx = xp.matmul(dxw, w_ih) if ctx.needs_grad(0) else None
+    gw = xp.matmul(dxw.T, x) if ctx.needs_grad(1) else None
+    if ctx.needs_grad(2) and gb is None:
         gb = xp.sum(dxw, axis=0)
-    return gx, gw, gb if edges[2] is not None else None
+    return gx, gw, gb if ctx.needs_grad(2) else None
 
 
 def _to_inner(xp, w, H):
@@ -244,7 +243,7 @@ class LSTMLayer(MultiOp):
     def fast_backward(ctx, grads):
         g_out, g_h, g_c = grads
         xp = ctx.backend.xp
-        matmul, mul, sub, _ = _into(xp)
+        mul = _into(xp)[1]
         acts, hs, cs, tcs = ctx.arrays
         T, B, G = acts.shape
         H = G // 4
@@ -253,39 +252,7 @@ class LSTMLayer(MultiOp):
         prev_h = hs[1:, ...] if reverse else hs[:T, ...]
         prev_c = cs[1:, ...] if reverse else cs[:T, ...]
         a4 = xp.reshape(acts, (T, B, 4, H))
-        # dz = p * [dc, dc, dc, dh] per gate (g, i, f, o), the derivatives through the activations
-        # (1 - g^2 for tanh, a (1 - a) for sigmoid) folded in:
-        # p = [i (1 - g^2), g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o)]
-        # computed as D * Q on whole contiguous arrays, D = [1 - g^2, i (1 - i), f (1 - f), o (1 - o)],
-        # Q = [i, g, c_prev, tanh(c)]: in-place passes over the strided gate blocks cost about twice as
-        # much as these flat ones (measured 0.74 vs 0.37 ms at 32x32x512)
-        p_buf, p = _take(xp, "p", (T, B, G), dt)
-        p4 = xp.reshape(p, (T, B, 4, H))
-        f_buf, f = _take(xp, "pf", (T, B, G), dt)
-        f4 = xp.reshape(f, (T, B, 4, H))
-        q_buf, q = _take(xp, "q", (T, B, H), dt)  # d c / d h through h = o * tanh(c)
-
-        def derivatives(t0, t1):
-            # the steps t0:t1 of p and q (disjoint slices: the backend may run blocks on its threads)
-            P, A4, P4, F4 = p[t0:t1, ...], a4[t0:t1, ...], p4[t0:t1, ...], f4[t0:t1, ...]
-            sub(1, acts[t0:t1, ...], out=P)
-            P *= acts[t0:t1, ...]
-            gate_g = A4[:, :, 0, :]
-            pg = P4[:, :, 0, :]
-            mul(gate_g, gate_g, out=pg)
-            sub(1, pg, out=pg)
-            F4[:, :, 0, :] = A4[:, :, 1, :]
-            F4[:, :, 1, :] = gate_g
-            F4[:, :, 2, :] = prev_c[t0:t1, ...]
-            F4[:, :, 3, :] = tcs[t0:t1, ...]
-            P *= f[t0:t1, ...]
-            Q = q[t0:t1, ...]
-            mul(tcs[t0:t1, ...], tcs[t0:t1, ...], out=Q)
-            sub(1, Q, out=Q)
-            Q *= A4[:, :, 3, :]
-
-        ctx.backend.parallel_for(derivatives, T, max(1, _ELEMENTS_PER_THREAD // (B * G)))
-        _give(xp, "pf", f_buf)
+        p_buf, p4, q_buf, q = _lstm_gate_factors(ctx, xp, acts, prev_c, tcs)
         fgate = a4[:, :, 2, :]
         p3 = p4[:, :, :3, :]
         po = p4[:, :, 3, :]
@@ -320,23 +287,11 @@ class LSTMLayer(MultiOp):
             dc_out[b0:b1, :] = dc_next
 
         ctx.backend.parallel_for(recur, B, _ROWS_PER_THREAD)
-        dh, dc_next = dh_out, dc_out
         _give(xp, "p", p_buf)
         _give(xp, "q", q_buf)
-        edges = ctx._edges
-        dz2 = xp.reshape(dz_all, (T * B, G))
-        gw = _to_torch(xp, xp.matmul(dz2.T, xp.reshape(prev_h, (T * B, H))), H) if edges[5] is not None else None
-        # b_ih and b_hh get the same gradient (a ones-vector matmul: one BLAS pass, about 2x xp.sum)
-        gb = None
-        if edges[2] is not None or edges[6] is not None:
-            gb = _to_torch(xp, xp.matmul(xp.ones((T * B,), dtype=dt), dz2), H)
-        gx = xp.matmul(dz2, _to_inner(xp, ctx._saved[1][0]._data, H)) if edges[0] is not None else None
-        gw_ih = _to_torch(xp, xp.matmul(dz2.T, ctx._saved[0][0]._data), H) if edges[1] is not None else None
+        grads = _lstm_input_grads(ctx, xp, xp.reshape(dz_all, (T * B, G)), prev_h, dh_out, dc_out)
         _give(xp, "dz", dz_buf)
-        return (gx, gw_ih, gb if edges[2] is not None else None,
-                dh if edges[3] is not None else None,
-                dc_next if edges[4] is not None else None,
-                gw, gb if edges[6] is not None else None)
+        return grads
 
     @staticmethod
     def backward(ctx, inputs, grads):
@@ -383,19 +338,86 @@ class LSTMLayer(MultiOp):
             dh = dz @ w_hh
             dc = dc * f
         dz2 = ops.stack(dzs, 0).reshape(T * B, G)
-        edges = ctx._edges
         gw = gb = None
-        if edges[5] is not None:
+        if ctx.needs_grad(5):
             hp = ops.stack([steps[t][6] for t in range(T)], 0)
             gw = dz2.t() @ hp.reshape(T * B, H)
-        if edges[2] is not None or edges[6] is not None:
+        if ctx.needs_grad(2) or ctx.needs_grad(6):
             gb = dz2.sum(0)
-        return (dz2 @ w_ih if edges[0] is not None else None,
-                dz2.t() @ x if edges[1] is not None else None,
-                gb if edges[2] is not None else None,
-                dh if edges[3] is not None else None,
-                dc if edges[4] is not None else None,
-                gw, gb if edges[6] is not None else None)
+        return (dz2 @ w_ih if ctx.needs_grad(0) else None,
+                dz2.t() @ x if ctx.needs_grad(1) else None,
+                gb if ctx.needs_grad(2) else None,
+                dh if ctx.needs_grad(3) else None,
+                dc if ctx.needs_grad(4) else None,
+                gw, gb if ctx.needs_grad(6) else None)
+
+
+def _lstm_gate_factors(ctx, xp, acts, prev_c, tcs):
+    """``(p_buf, p4, q_buf, q)`` of the LSTM's array backward (pooled buffers and their views).
+
+    dz = p * [dc, dc, dc, dh] per gate (g, i, f, o), the derivatives through the activations
+    (1 - g^2 for tanh, a (1 - a) for sigmoid) folded in:
+    p = [i (1 - g^2), g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o)],
+    computed as D * Q on whole contiguous arrays, D = [1 - g^2, i (1 - i), f (1 - f), o (1 - o)],
+    Q = [i, g, c_prev, tanh(c)]: in-place passes over the strided gate blocks cost about twice as
+    much as these flat ones (measured 0.74 vs 0.37 ms at 32x32x512). q = d c / d h through
+    h = o * tanh(c).
+    """
+    _, mul, sub, _ = _into(xp)
+    T, B, G = acts.shape
+    H = G // 4
+    dt = acts.dtype
+    a4 = xp.reshape(acts, (T, B, 4, H))
+    p_buf, p = _take(xp, "p", (T, B, G), dt)
+    p4 = xp.reshape(p, (T, B, 4, H))
+    f_buf, f = _take(xp, "pf", (T, B, G), dt)
+    f4 = xp.reshape(f, (T, B, 4, H))
+    q_buf, q = _take(xp, "q", (T, B, H), dt)
+
+    def derivatives(t0, t1):
+        # the steps t0:t1 of p and q (disjoint slices: the backend may run blocks on its threads)
+        P, A4, P4, F4 = p[t0:t1, ...], a4[t0:t1, ...], p4[t0:t1, ...], f4[t0:t1, ...]
+        sub(1, acts[t0:t1, ...], out=P)
+        P *= acts[t0:t1, ...]
+        gate_g = A4[:, :, 0, :]
+        pg = P4[:, :, 0, :]
+        mul(gate_g, gate_g, out=pg)
+        sub(1, pg, out=pg)
+        F4[:, :, 0, :] = A4[:, :, 1, :]
+        F4[:, :, 1, :] = gate_g
+        F4[:, :, 2, :] = prev_c[t0:t1, ...]
+        F4[:, :, 3, :] = tcs[t0:t1, ...]
+        P *= f[t0:t1, ...]
+        Q = q[t0:t1, ...]
+        mul(tcs[t0:t1, ...], tcs[t0:t1, ...], out=Q)
+        sub(1, Q, out=Q)
+        Q *= A4[:, :, 3, :]
+
+    ctx.backend.parallel_for(derivatives, T, max(1, _ELEMENTS_PER_THREAD // (B * G)))
+    _give(xp, "pf", f_buf)
+    return p_buf, p4, q_buf, q
+
+
+def _lstm_input_grads(ctx, xp, dz2, prev_h, dh, dc):
+    """The LSTM layer's seven input gradients (arrays, None where not needed) from the gates' dz.
+
+    ``dz2`` is (T * B, 4H) in the internal gate order; ``dh``/``dc`` the gradients of h0/c0.
+    """
+    H = dz2.shape[1] // 4
+    rows = dz2.shape[0]
+    gw = None
+    if ctx.needs_grad(5):
+        gw = _to_torch(xp, xp.matmul(dz2.T, xp.reshape(prev_h, (rows, H))), H)
+    # b_ih and b_hh get the same gradient (a ones-vector matmul: one BLAS pass, about 2x xp.sum)
+    gb = None
+    if ctx.needs_grad(2) or ctx.needs_grad(6):
+        gb = _to_torch(xp, xp.matmul(xp.ones((rows,), dtype=dz2.dtype), dz2), H)
+    gx = xp.matmul(dz2, _to_inner(xp, ctx._saved[1][0]._data, H)) if ctx.needs_grad(0) else None
+    gw_ih = _to_torch(xp, xp.matmul(dz2.T, ctx._saved[0][0]._data), H) if ctx.needs_grad(1) else None
+    return (gx, gw_ih, gb if ctx.needs_grad(2) else None,
+            dh if ctx.needs_grad(3) else None,
+            dc if ctx.needs_grad(4) else None,
+            gw, gb if ctx.needs_grad(6) else None)
 
 
 def lstm_layer(x, w_ih, b_ih, h0, c0, w_hh, b_hh, steps, reverse=False):
@@ -416,11 +438,11 @@ def _recompute_grads(ctx, inputs, grads, composite):
     walks the graph that produced the inputs nor mixes paths between inputs that share history.
     """
     from ..autograd import grad as autograd_grad
-    edges = ctx._edges
-    proxies = [x * 1 if x is not None and e is not None else x for x, e in zip(inputs, edges)]
+    needed = ctx.needs_input_grad
+    proxies = [x * 1 if x is not None and need else x for x, need in zip(inputs, needed)]
     outs = composite(*proxies)
     pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
-    wanted = [(i, p) for i, p in enumerate(proxies) if p is not None and edges[i] is not None]
+    wanted = [(i, p) for i, p in enumerate(proxies) if p is not None and needed[i]]
     found = autograd_grad([o for o, _ in pairs], [p for _, p in wanted], [g for _, g in pairs],
                           create_graph=True, allow_unused=True)
     result = [None] * len(inputs)
@@ -505,12 +527,11 @@ class RNNLayer(MultiOp):
             dz_all[t, ...] = dz
             if t != stop or need_h0:
                 dh = matmul(dz, w_hh)
-        edges = ctx._edges
         dz2 = xp.reshape(dz_all, (T * B, H))
-        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if edges[4] is not None else None
-        gb = xp.sum(dz2, axis=0) if edges[2] is not None or edges[5] is not None else None
+        gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if ctx.needs_grad(4) else None
+        gb = xp.sum(dz2, axis=0) if ctx.needs_grad(2) or ctx.needs_grad(5) else None
         return _projection_grads(xp, ctx, dz2, gb) + (
-            dh if edges[3] is not None else None, gw, gb if edges[5] is not None else None)
+            dh if ctx.needs_grad(3) else None, gw, gb if ctx.needs_grad(5) else None)
 
     @staticmethod
     def backward(ctx, inputs, grads):
@@ -635,12 +656,11 @@ class GRULayer(MultiOp):
             dw[:, 2 * H:] = dan * r[t, ...]
             if t != stop or need_h0:
                 dh = dh * z[t, ...] + matmul(dw, w_hh)
-        edges = ctx._edges
         dx2 = xp.reshape(dx_all, (T * B, 3 * H))
         dw2 = xp.reshape(dw_all, (T * B, 3 * H))
-        gw = matmul(dw2.T, xp.reshape(prev_h, (T * B, H))) if edges[4] is not None else None
-        gb = xp.sum(dw2, axis=0) if edges[5] is not None else None
-        return _projection_grads(xp, ctx, dx2) + (dh if edges[3] is not None else None, gw, gb)
+        gw = matmul(dw2.T, xp.reshape(prev_h, (T * B, H))) if ctx.needs_grad(4) else None
+        gb = xp.sum(dw2, axis=0) if ctx.needs_grad(5) else None
+        return _projection_grads(xp, ctx, dx2) + (dh if ctx.needs_grad(3) else None, gw, gb)
 
     @staticmethod
     def backward(ctx, inputs, grads):

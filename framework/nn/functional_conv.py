@@ -43,13 +43,12 @@ class Convolution(Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors_list()
-        edges = ctx._edges
         gx = gw = gb = None
-        if edges[0] is not None:
+        if ctx.needs_grad(0):
             gx = ConvInputGrad.apply(g, w, shape=x._data.shape, params=ctx.params)
-        if edges[1] is not None:
+        if ctx.needs_grad(1):
             gw = ConvWeightGrad.apply(x, g, shape=w._data.shape, params=ctx.params)
-        if len(edges) > 2 and edges[2] is not None:
+        if ctx.needs_grad(2):
             gb = g.sum((0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb
 
@@ -59,12 +58,11 @@ class Convolution(Op):
         # kernels directly, no ConvInputGrad/ConvWeightGrad nodes or sum op per step
         x, w = ctx.saved_arrays()
         backend = ctx.backend
-        edges = ctx._edges
         gx = gw = gb = None
-        if edges[0] is not None:
+        if ctx.needs_grad(0):
             gx = backend.conv_input_grad(g, w, x.shape, *ctx.params)
-        need_b = len(edges) > 2 and edges[2] is not None
-        if edges[1] is not None:
+        need_b = ctx.needs_grad(2)
+        if ctx.needs_grad(1):
             # the backend's optional ``conv_weight_bias_grad`` sums the bias's gradient in the same pass
             both = backend.conv_weight_bias_grad(x, g, w.shape, *ctx.params) if need_b else NotImplemented
             if both is not NotImplemented:

@@ -78,12 +78,12 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        edges = ctx._edges
-        return (g * b if edges[0] is not None else None), (g * a if edges[1] is not None else None)
+        return (g * b if ctx.needs_grad(0) else None), (g * a if ctx.needs_grad(1) else None)
 
     @staticmethod
     def fast_backward(ctx, g):
         a, b = ctx.saved_arrays()
+        # two index tests instead of two needs_grad() calls: 50 vs 185 ns, on a backward of ~1.5 us
         edges = ctx._edges
         return (g * b if edges[0] is not None else None), (g * a if edges[1] is not None else None)
 

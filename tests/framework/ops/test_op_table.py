@@ -224,11 +224,16 @@ def test_integer_inputs_match_torch(op):
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.grad], ids=[o.id for o in OPS if o.grad])
 def test_backward_and_double_backward_on_every_backend(op, backend):
-    """Backward formulas use only what every backend offers (the strict Array API backend included)."""
-    arrays = op.arrays(np.random.default_rng(10))
+    """Backward formulas use only what every backend offers (the strict Array API backend included);
+    the array fast paths equal the tensor-level formulas (create_graph) under a random upstream
+    gradient (with ones, a dropped ``g *`` would go unseen)."""
+    rng = np.random.default_rng(10)
+    arrays = op.arrays(rng)
     xs = [tp.tensor(a, requires_grad=True) for a in arrays]
-    fast = tp.autograd.grad(_call(op, tp, xs).sum(), xs)  # the array fast paths
-    grads = tp.autograd.grad(_call(op, tp, xs).sum(), xs, create_graph=True)
+    out = _call(op, tp, xs)
+    upstream = rng.standard_normal(tuple(out.shape))
+    fast = tp.autograd.grad(out, xs, tp.tensor(upstream))  # the array fast paths
+    grads = tp.autograd.grad(_call(op, tp, xs), xs, tp.tensor(upstream), create_graph=True)
     for f, g in zip(fast, grads):
         np.testing.assert_allclose(np.asarray(f.tolist()), np.asarray(g.detach().tolist()), rtol=1e-12)
     second = [g.sum() for g in grads if g.requires_grad]
@@ -237,7 +242,7 @@ def test_backward_and_double_backward_on_every_backend(op, backend):
     if backend != "numpy":
         with tp.use_backend("numpy"):
             ref = [tp.tensor(a, requires_grad=True) for a in arrays]
-            expected = tp.autograd.grad(_call(op, tp, ref).sum(), ref)
+            expected = tp.autograd.grad(_call(op, tp, ref), ref, tp.tensor(upstream))
         for g, e in zip(grads, expected):
             np.testing.assert_allclose(to_numpy(g), to_numpy(e), rtol=1e-10, atol=1e-12)
 

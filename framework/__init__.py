@@ -12,7 +12,7 @@ from .errors import (TensorplugError, OutOfMemoryError, BackendUnavailableError,
                      CheckpointError)
 from .backend import Backend, ArrayAPIBackend, BackendSpec
 from .device import device
-from .dtypes import (dtype, uint8, int8, int16, int32, int64, float16, float32, float64, complex64,
+from .dtypes import (dtype, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,
                      complex128, promote_types, get_default_dtype, set_default_dtype)
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
 from .registry import use_backend, get_backend

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "dtype", "bool_", "uint8", "int8", "int16", "int32", "int64",
-    "float16", "float32", "float64", "complex64", "complex128",
+    "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
     "promote_types", "result_type", "get_default_dtype", "set_default_dtype",
 ]
 
@@ -50,12 +50,13 @@ int16 = dtype("int16", 2, INT, True, "ShortTensor")
 int32 = dtype("int32", 4, INT, True, "IntTensor")
 int64 = dtype("int64", 8, INT, True, "LongTensor")
 float16 = dtype("float16", 2, FLOAT, True, "HalfTensor")
+bfloat16 = dtype("bfloat16", 2, FLOAT, True, "BFloat16Tensor")  # NumPy's through ml_dtypes
 float32 = dtype("float32", 4, FLOAT, True, "FloatTensor")
 float64 = dtype("float64", 8, FLOAT, True, "DoubleTensor")
 complex64 = dtype("complex64", 8, COMPLEX, True, "ComplexFloatTensor")
 complex128 = dtype("complex128", 16, COMPLEX, True, "ComplexDoubleTensor")
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 BY_NAME = {d.name: d for d in ALL}
 # torch's aliases
 BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
@@ -94,6 +95,8 @@ def _promote(a: dtype, b: dtype) -> dtype:
         signed, unsigned = (a, b) if a.is_signed else (b, a)
         # uint8 with int8 needs int16 to hold both ranges
         return signed if signed.itemsize > unsigned.itemsize else int16
+    if {a, b} == {float16, bfloat16}:
+        return float32  # neither holds the other: float16 has the precision, bfloat16 the range
     return a if a.itemsize >= b.itemsize else b
 
 

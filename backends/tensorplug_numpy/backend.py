@@ -23,6 +23,10 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         np.seterr(all="ignore")
         _malloc.tune()  # keep a step's big temporaries out of the page-fault path (_malloc.py says why)
         self._native = {d: np.dtype(n) for d, n in ((d, d.name) for d in self._native)}
+        import ml_dtypes  # torch.bfloat16 as a NumPy dtype (NumPy has none)
+        self._native[tensorplug.bfloat16] = np.dtype(ml_dtypes.bfloat16)
+        self._from_native.update({ml_dtypes.bfloat16: tensorplug.bfloat16,
+                                  np.dtype(ml_dtypes.bfloat16): tensorplug.bfloat16})
 
     def astype(self, array, dtype):
         return array.astype(self._native[dtype])

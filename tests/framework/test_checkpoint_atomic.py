@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import errno
 import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -133,3 +138,83 @@ def test_save_through_a_symlink_writes_its_target_like_torch(tmp_path):
     tensorplug.save({"v": 1}, dangling)
     assert torch_link.is_symlink() and dangling.is_symlink()
     assert (tmp_path / "torch_real.pt").exists() and (tmp_path / "our_real.tp").exists()
+
+
+# SIGKILL at a chosen point of a save -----------------------------------------------------------
+
+# The child saves version N, says "saved version N", then starts version N+1 and stops at write
+# number STOP of it (-1: after every write, before the rename), says "paused", and waits to be
+# killed. No sleeps: the parent acts on what the child says.
+_CHILD = textwrap.dedent("""
+    import sys
+    import tensorplug
+    from tensorplug.serialization import _native
+
+    path, version, stop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+    def state(v):
+        return {"version": v, "data": tensorplug.full((200, 100), float(v))}
+
+    def pause(where):
+        print(f"paused version {version + 1} {where}", flush=True)
+        sys.stdin.readline()
+
+    class Pausing:
+        def __init__(self, f):
+            self.f = f
+            self.n = 0
+
+        def write(self, b):
+            if self.n == stop:
+                self.f.write(b[:len(b) // 2])
+                self.f.flush()
+                pause(f"inside write {self.n}")
+            self.n += 1
+            return self.f.write(b)
+
+    tensorplug.save(state(version), path)
+    print(f"saved version {version}", flush=True)
+    real = _native.write_file
+
+    def pausing_write(f, *args):
+        real(Pausing(f), *args)
+        if stop == -1:
+            f.flush()
+            pause("before the rename")
+    _native.write_file = pausing_write
+    tensorplug.save(state(version + 1), path)
+    print(f"saved version {version + 1}", flush=True)
+""")
+
+
+def _expect(proc, prefix):
+    line = proc.stdout.readline().decode().strip()
+    assert line.startswith(prefix), (line, proc.stderr.read().decode() if proc.poll() is not None else "")
+    return line
+
+
+def test_sigkill_during_save_leaves_a_complete_file(tmp_path):
+    path = tmp_path / "live.tp"
+    rng = random.Random(1)
+    stops = [0, 3, 4, -1]          # inside the prefix, the tensor data, the digest; before the rename
+    rng.shuffle(stops)
+    for version, stop in enumerate(stops, start=1):
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(version), str(stop)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _expect(proc, f"saved version {version}")
+            _expect(proc, f"paused version {version + 1}")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        finally:
+            proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                stream.close()
+        obj = tensorplug.load(path)      # the last complete save, never the interrupted one
+        assert obj["version"] == version
+        assert (obj["data"].numpy() == float(version)).all()
+        # the killed save left exactly one temporary file: the next save removed the earlier ones
+        assert len(_temps(tmp_path)) == 1, _temps(tmp_path)
+    tensorplug.save({"version": 0}, path)
+    assert _temps(tmp_path) == []

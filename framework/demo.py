@@ -6,6 +6,7 @@ prints a summary and writes a loss/accuracy plot::
 
     python -m tensorplug demo                      # default backend (TENSORPLUG_BACKEND or numpy)
     python -m tensorplug demo --epochs 5 --out digits.png --backend numpy
+    python -m tensorplug demo --out plots/                # a directory: plots/tensorplug-demo.png
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import os
 import sys
 import time
 
-__all__ = ["main", "load_digits", "train"]
+__all__ = ["main", "load_digits", "train", "plot_path"]
+
+DEFAULT_PLOT = "tensorplug-demo.png"
 
 
 def _parser():
@@ -25,7 +28,9 @@ def _parser():
         epilog="The backend is, in order: --backend, TENSORPLUG_BACKEND, numpy.")
     p.add_argument("--backend", default=None, help="backend or device to train on (e.g. numpy, cupy, cuda:0)")
     p.add_argument("--epochs", type=int, default=20, help="passes over the training set (default 20)")
-    p.add_argument("--out", default="tensorplug-demo.png", help="where to write the plot (default %(default)s)")
+    p.add_argument("--out", default=DEFAULT_PLOT,
+                   help="where to write the plot: a file (.png, .pdf, .svg, ...) or an existing directory, "
+                        f"which gets {DEFAULT_PLOT} (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the split, init and shuffling")
     p.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
@@ -142,11 +147,42 @@ def plot(history, path):
     plt.close(fig)
 
 
+def plot_path(out):
+    """Where the plot goes for ``--out``: a directory gets tensorplug-demo.png in it.
+
+    Raises:
+        ValueError: the file name's extension is not an image format matplotlib writes.
+    """
+    if os.path.isdir(out):
+        return os.path.join(out, DEFAULT_PLOT)
+    formats = _plot_formats()
+    extension = os.path.splitext(out)[1].lstrip(".").lower()
+    if extension not in formats:
+        got = f"'.{extension}'" if extension else "no extension"
+        raise ValueError(f"--out {out}: the plot's file name must end in one of "
+                         f"{', '.join('.' + f for f in formats)}, got {got}; "
+                         f"name a .png file or an existing directory")
+    return out
+
+
+def _plot_formats():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:  # no plot will be written; the name must still make sense
+        return ["png", "pdf", "svg", "jpg", "jpeg"]
+    return sorted(FigureCanvasAgg.get_supported_filetypes())
+
+
 def main(argv=None) -> int:
     """Run the demo; returns the exit code (0 on success)."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.epochs < 1:
         sys.stderr.write(f"tensorplug demo: --epochs must be at least 1, got {args.epochs}\n")
+        return 2
+    try:  # before training: a bad --out must not cost a run
+        out = plot_path(args.out)
+    except ValueError as exc:
+        sys.stderr.write(f"tensorplug demo: {exc}\n")
         return 2
     import tensorplug
     from tensorplug import registry
@@ -165,7 +201,7 @@ def main(argv=None) -> int:
         return 2
     plot_note = None
     try:
-        plot(result["history"], args.out)
+        plot(result["history"], out)
     except ImportError:
         plot_note = "plot: skipped (matplotlib is not installed: pip install matplotlib)"
     print(f"tensorplug demo: digits MLP, {result['n_train']} training / {result['n_test']} test images, "
@@ -174,5 +210,5 @@ def main(argv=None) -> int:
     print(f"epochs: {result['epochs']}  final training loss: {result['history']['loss'][-1]:.4f}")
     print(f"final test accuracy: {result['test_accuracy']:.4f} ({result['test_correct']}/{result['n_test']})")
     print(f"time: {result['seconds']:.1f} s")
-    print(plot_note or f"plot: {os.path.abspath(args.out)}")
+    print(plot_note or f"plot: {os.path.abspath(out)}")
     return 0

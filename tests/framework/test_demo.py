@@ -74,3 +74,23 @@ def test_default_run_reaches_095_test_accuracy():
     assert result["epochs"] == 20
     assert result["test_accuracy"] >= 0.95
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+
+
+def test_out_may_be_an_existing_directory(tmp_path):
+    proc = _demo("--epochs", "1", "--no-progress", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    plot = tmp_path / "tensorplug-demo.png"
+    assert f"plot: {plot}" in proc.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_plot_extension_is_refused_before_training(tmp_path):
+    for name in ("plot.xyz123", "plot"):
+        proc = _demo("--epochs", "1", "--out", str(tmp_path / name))
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr and "training" not in proc.stderr  # no progress bar: no run
+        assert f"--out {tmp_path / name}" in proc.stderr and ".png" in proc.stderr
+        assert "existing directory" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    svg = _demo("--epochs", "1", "--no-progress", "--out", str(tmp_path / "plot.svg"))
+    assert svg.returncode == 0 and (tmp_path / "plot.svg").read_bytes().lstrip().startswith(b"<?xml")

@@ -20,23 +20,20 @@ needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
 
 
 class Job:
-    def __init__(self, returncode, stdout, stderr):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+    def __init__(self, returncode, stdout, stderr, folder):
+        self.returncode, self.stdout, self.stderr, self.folder = returncode, stdout, stderr, folder
 
     def results(self):
-        """The JSON object each rank printed on a line starting 'RESULT ', by rank."""
-        out = {}
-        for line in self.stdout.splitlines():
-            if line.startswith("RESULT "):
-                item = json.loads(line[len("RESULT "):])
-                out[item["rank"]] = item
-        return out
+        """What each rank wrote with ``RESULT(obj)`` (a file per rank: ranks' stdout lines interleave), by rank."""
+        return {int(f.stem.split("-")[1]): json.loads(f.read_text()) for f in self.folder.glob("result-*.json")}
 
 
 def launch(tmp_path, code, nproc=2, timeout=60, env=None, args=(), launcher_args=()):
     """Run ``code`` as a script on ``nproc`` ranks; returns the finished Job."""
     script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent(code))
+    for old in tmp_path.glob("result-*.json"):
+        old.unlink()
+    script.write_text(_PRELUDE + textwrap.dedent(code))
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TENSORPLUG_", "OMPI_", "PMI_"))}
     full_env.update(env or {})
     cmd = [sys.executable, "-m", "tensorplug.distributed.run", "--nproc-per-node", str(nproc),
@@ -49,4 +46,12 @@ def launch(tmp_path, code, nproc=2, timeout=60, env=None, args=(), launcher_args
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         pytest.fail(f"the job did not end within {timeout} s (killed)\nstdout:\n{stdout}\nstderr:\n{stderr}")
-    return Job(proc.returncode, stdout, stderr)
+    return Job(proc.returncode, stdout, stderr, tmp_path)
+
+
+_PRELUDE = """\
+def RESULT(obj):
+    import json, os
+    with open(f"result-{obj['rank']}.json", "w") as f:
+        json.dump(obj, f)
+"""

@@ -48,7 +48,7 @@ COLLECTIVES = """
                                                   "MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS")}
     dist.destroy_process_group()
     out["after_destroy"] = dist.is_initialized()
-    print("RESULT " + json.dumps(out), flush=True)
+    RESULT(out)
 """
 
 

@@ -170,22 +170,22 @@ class DistributedDataParallel(Module):
             if id(p) in reachable:
                 self._used.add(id(p))
             else:
-                self._mark_ready(p)
+                self._bucket_of[id(p)].ready.add(id(p))
 
     # backward -----------------------------------------------------------------------------------
     def _on_grad(self, param):
         if not self.require_backward_grad_sync:
             return
-        self._used.add(id(param))
-        self._mark_ready(param)
-
-    def _mark_ready(self, param):
         if not self._started:
             self._started = True
             from ...autograd import Variable
             Variable._execution_engine.queue_callback(self._finish_backward)
+        self._used.add(id(param))
         bucket = self._bucket_of[id(param)]
         bucket.ready.add(id(param))
+        self._launch_if_full(bucket)
+
+    def _launch_if_full(self, bucket):
         if len(bucket.ready) == len(bucket.params) and bucket.work is None:
             bucket.pack()
             first = bucket.params[0]
@@ -193,6 +193,8 @@ class DistributedDataParallel(Module):
             bucket.work = dist.all_reduce(flat, group=self.process_group, async_op=True)
 
     def _finish_backward(self):
+        for bucket in self._buckets:  # buckets of locally unused parameters only
+            self._launch_if_full(bucket)
         if any(b.work is None for b in self._buckets):
             return  # some parameter got no gradient: the next forward raises torch's error
         used = self._globally_used()

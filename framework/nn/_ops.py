@@ -13,6 +13,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..ops.elementwise import erf
 from ..ops.minmax import clamp
+from ..ops.linalg import matmul_arrays
 from ..ops.softmax import Softmax
 
 
@@ -23,7 +24,7 @@ class Linear(Op):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        out = ctx.backend.xp.matmul(x, w.T)
+        out = matmul_arrays(ctx.backend.xp, x, w.T)
         if b is not None:
             out += b
         return out
@@ -49,16 +50,16 @@ class Linear(Op):
         x, w = ctx.saved_arrays()
         xp = ctx.backend.xp
         need_w, need_b = ctx.needs_grad(1), ctx.needs_grad(2)
-        gx = xp.matmul(g, w) if ctx.needs_grad(0) else None
+        gx = matmul_arrays(xp, g, w) if ctx.needs_grad(0) else None
         gw = gb = None
         if need_w or need_b:
             g2 = xp.reshape(g, (-1, w.shape[0])) if g.ndim != 2 else g
             if need_w:
                 x2 = xp.reshape(x, (-1, w.shape[1])) if x.ndim != 2 else x
-                gw = xp.matmul(g2.T, x2)
+                gw = matmul_arrays(xp, g2.T, x2)
             if need_b:
                 # a GEMV with ones: 2-3x faster than numpy's column sum at these shapes
-                gb = xp.matmul(_ones(ctx.backend, g2.shape[0], g2.dtype), g2)
+                gb = matmul_arrays(xp, _ones(ctx.backend, g2.shape[0], g2.dtype), g2)
         return gx, gw, gb
 
 
@@ -116,25 +117,52 @@ class Elu(Op):
 
 
 class Gelu(Op):
-    """Exact GELU: ``x * Phi(x)``."""
+    """GELU: exact ``x * Phi(x)``, or ``approximate='tanh'``: ``0.5 * x * (1 + tanh(k * (x + c * x**3)))``.
+
+    Forward saves Phi(x) (or the tanh) for the backward; a backend's ``fused_gelu`` /
+    ``fused_gelu_backward`` (optional: may be absent or decline) compute both in a few passes.
+    """
 
     save_inputs = (0,)
 
     @staticmethod
-    def forward(ctx, a):
-        cdf = (ctx.backend.erf(a * _SQRT1_2) + 1) * 0.5
-        ctx.cdf = cdf
-        return a * cdf
+    def forward(ctx, a, approximate):
+        ctx.approximate = approximate
+        fused = getattr(ctx.backend, "fused_gelu", None)
+        done = NotImplemented if fused is None else fused(a, approximate)
+        if done is not NotImplemented:
+            out, ctx.saved = done
+            return out
+        if approximate == "tanh":
+            xp = ctx.backend.xp
+            ctx.saved = xp.tanh((a + a * a * a * _TANH_C) * _TANH_K)
+            return a * 0.5 * (ctx.saved + 1)
+        ctx.saved = (ctx.backend.erf(a * _SQRT1_2) + 1) * 0.5
+        return a * ctx.saved
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors_list()
-        if GradMode.enabled:
-            cdf = (erf(x * _SQRT1_2) + 1) * 0.5
-        else:
-            cdf = ctx.tensor(ctx.cdf)
+        if ctx.approximate == "tanh":
+            th = ((x + x * x * x * _TANH_C) * _TANH_K).tanh() if GradMode.enabled else ctx.tensor(ctx.saved)
+            inner = (x * x * (3 * _TANH_C) + 1) * _TANH_K
+            return g * ((th + 1) * 0.5 + x * 0.5 * (1 - th * th) * inner)
+        cdf = (erf(x * _SQRT1_2) + 1) * 0.5 if GradMode.enabled else ctx.tensor(ctx.saved)
         pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
         return g * (cdf + x * pdf)
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        (x,) = ctx.saved_arrays()
+        fused = getattr(ctx.backend, "fused_gelu_backward", None)
+        gx = NotImplemented if fused is None else fused(x, ctx.saved, g, ctx.approximate)
+        if gx is not NotImplemented:
+            return gx
+        xp = ctx.backend.xp
+        if ctx.approximate == "tanh":
+            th = ctx.saved
+            return g * ((th + 1) * 0.5 + x * 0.5 * (1 - th * th) * ((x * x * (3 * _TANH_C) + 1) * _TANH_K))
+        return g * (ctx.saved + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI)
 
 
 class Silu(Op):
@@ -509,3 +537,5 @@ class ConstantPad(Op):
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_K = math.sqrt(2 / math.pi)  # torch's kBeta and kKappa
+_TANH_C = 0.044715

@@ -120,11 +120,8 @@ def celu(input, alpha=1.0, inplace=False):
 def gelu(input, approximate="none"):
     """Gaussian error linear unit; ``approximate='tanh'`` uses the tanh formula."""
     _float_input(input, "gelu")
-    if approximate == "none":
-        return _ops.Gelu.apply(input)
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
-        return input * 0.5 * (inner.tanh() + 1)
+    if approximate in ("none", "tanh"):
+        return _ops.Gelu.apply(input, approximate=approximate)
     raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
 
 

@@ -11,7 +11,7 @@ class MatMul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return ctx.backend.xp.matmul(a, b)
+        return matmul_arrays(ctx.backend.xp, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -40,9 +40,16 @@ class MatMul(Op):
             grads = MatMul.backward(ctx, ctx.tensor(g))  # 1-D cases: the Tensor formulas
             return tuple(None if t is None else t._data for t in grads)
         xp = ctx.backend.xp
-        ga = xp.matmul(g, xp.matrix_transpose(b)) if ctx.needs_grad(0) else None
-        gb = xp.matmul(xp.matrix_transpose(a), g) if ctx.needs_grad(1) else None
+        ga = matmul_arrays(xp, g, xp.matrix_transpose(b)) if ctx.needs_grad(0) else None
+        gb = matmul_arrays(xp, xp.matrix_transpose(a), g) if ctx.needs_grad(1) else None
         return ga, gb
+
+
+def matmul_arrays(xp, a, b):
+    """``xp.matmul(a, b)`` in the inputs' dtype."""
+    out = xp.matmul(a, b)
+    # ml_dtypes' bfloat16 matmul returns float32 (accumulated in float32, as torch's is): round back
+    return out if out.dtype == a.dtype else xp.astype(out, a.dtype)
 
 
 def _check(a, b, name):

@@ -88,15 +88,16 @@ def num_threads():
     return blas.get_num_threads() if blas is not None else 1
 
 
-def split(fn, n, min_parts_size=1):
+def split(fn, n, grain=1):
     """``fn(start, stop)`` over consecutive parts of ``range(n)``, one part per thread; results in order.
 
-    ``min_parts_size``: no part smaller than this (small work is not worth a thread handoff).
+    ``grain``: no part smaller than this (small work is not worth a thread handoff); the name of
+    ``Backend.parallel_for``'s parameter, as this is the NumPy backend's ``parallel_for``.
     The first part runs on the calling thread. Parts must write disjoint outputs.
     """
     blas = _blas.load()
     k = blas.get_num_threads() if blas is not None else 1
-    parts = min(k, n // max(1, min_parts_size))
+    parts = min(k, n // max(1, grain))
     if parts <= 1 or not _lock.acquire(blocking=False):
         return [fn(0, n)]
     try:

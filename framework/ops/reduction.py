@@ -39,6 +39,12 @@ class Sum(Op):
         return _expand_array(ctx, g, ctx.shape, ctx.axes, ctx.keepdim)
 
 
+class SumDim(Sum):
+    """``sum(dim)``: torch's dim overload, a node of its own name."""
+
+    node_name = "SumBackward1"
+
+
 class Mean(Op):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -63,6 +69,12 @@ class Mean(Op):
         return _expand_array(ctx, g / ctx.count, ctx.shape, ctx.axes, ctx.keepdim)
 
 
+class MeanDim(Mean):
+    """``mean(dim)``: torch's dim overload."""
+
+    node_name = "MeanBackward1"
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
     axes = dims(dim, input._data.ndim)
@@ -71,7 +83,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is None and input._dtype.category < _dt.FLOAT:
         dtype = _dt.int64
     native = None if dtype is None else input._backend.native_dtype(dtype)
-    return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=native)
+    return (Sum if dim is None else SumDim).apply(input, axes=axes, keepdim=keepdim, dtype=native)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -81,7 +93,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {input._dtype.legacy_name[:-6]}; use x.float().mean()")
-    return Mean.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
+    return (Mean if dim is None else MeanDim).apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
 
 
 def _count(shape, axes):
@@ -126,7 +138,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.int64)
-    return Prod.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
+    op = Prod if dim is None else ProdDim
+    return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
 
 
 def _correction(unbiased, correction):
@@ -176,7 +189,14 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, dim, keepdim) if dim is not None else mean(input))
 
 
+class ProdDim(Prod):
+    """``prod(dim)``: torch's dim overload."""
+
+    node_name = "ProdBackward1"
+
+
 class LogSumExp(Op):
+    node_name = "LogsumexpBackward0"
     save_inputs = (0,)
     save_output = True
 
@@ -214,6 +234,7 @@ def logsumexp(input, dim=None, keepdim=False):
 
 
 class Norm2(Op):
+    node_name = "LinalgVectorNormBackward0"  # torch's norm is linalg.vector_norm
     save_inputs = (0,)
     save_output = True
 
@@ -266,6 +287,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 class CumSum(Op):
+    node_name = "CumsumBackward0"
+
     @staticmethod
     def forward(ctx, a, axis):
         ctx.axis = axis
@@ -295,6 +318,7 @@ def cumsum(input, dim, *, dtype=None):
 
 
 class CumProd(Op):
+    node_name = "CumprodBackward0"
     save_inputs = (0,)
     save_output = True
 

@@ -27,7 +27,7 @@ import sys
 import traceback
 import types
 
-__all__ = ["torch_alias", "run_path", "main"]
+__all__ = ["torch_alias", "run_path", "run_module", "alias_active", "main"]
 
 _ALIAS = "torch"
 _TARGET = "tensorplug"
@@ -274,6 +274,23 @@ def _missing_api_message(exc, tb):
     return None
 
 
+def alias_active() -> bool:
+    """Whether ``import torch`` gives tensorplug here (inside ``torch_alias`` or ``python -m tensorplug run``)."""
+    return isinstance(sys.modules.get(_ALIAS), _TorchModule)
+
+
+def run_module(name, args=()):
+    """``python -m name args`` with ``torch`` aliased: ``torch.distributed.run`` runs tensorplug's launcher."""
+    target = _target_name(name) if name == _ALIAS or name.startswith(_ALIAS + ".") else name
+    old_argv = sys.argv
+    sys.argv = [name, *args]
+    try:
+        with torch_alias():
+            return runpy.run_module(target, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv = old_argv
+
+
 def _is_runner_frame(filename):
     return filename.startswith("<frozen runpy") or filename == getattr(runpy, "__file__", None) or (
         not filename.startswith("<") and os.path.abspath(filename) == _HERE)
@@ -287,14 +304,19 @@ def main(argv=None) -> int:
                     "submodules (torch.nn, torch.optim, torch.utils.data, ...) resolve to tensorplug for "
                     "this run only. PyTorch APIs that tensorplug lacks fail with an error naming them.",
         epilog="The backend is chosen as usual: TENSORPLUG_BACKEND=<name> (default numpy).")
-    parser.add_argument("script", help="the Python file to run")
+    parser.add_argument("-m", dest="module", action="store_true",
+                        help="run the first argument as a module (python -m tensorplug run -m torch.distributed.run ...)")
+    parser.add_argument("script", help="the Python file to run (the module with -m)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
     ns = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    if not os.path.isfile(ns.script):
+    if not ns.module and not os.path.isfile(ns.script):
         sys.stderr.write(f"tensorplug run: can't open file '{ns.script}': no such file\n")
         return 2
     try:
-        run_path(ns.script, ns.args)
+        if ns.module:
+            run_module(ns.script, ns.args)
+        else:
+            run_path(ns.script, ns.args)
     except SystemExit as exc:
         code = exc.code
         if code is None:

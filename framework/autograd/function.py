@@ -360,8 +360,9 @@ def _edge(x):
 def _device_mismatch(a, b):
     raise RuntimeError(
         f"Expected all tensors to be on the same device, but found at least two devices, "
-        f"{a.device} and {b.device} (backends '{a.name}' and '{b.name}'); move one with "
-        f".to(other.device) first — tensorplug never copies between devices implicitly")
+        f"{a.device} and {b.device} (backends '{a.name}' and '{b.name}'); move one to the other's backend "
+        f"first, e.g. t.to('{b.name}') or t.to(tensorplug.registry.backend_of(other)) (which names a tensor's "
+        f"backend) — tensorplug never copies between backends implicitly")
 
 
 class FunctionCtx:

@@ -69,3 +69,66 @@ def test_cuda_without_a_gpu_says_why_and_what_works():
     if "cupy" in status:
         assert isinstance(exc.value, tensorplug.BackendUnavailableError)
         assert "backend 'cupy'" in text and status["cupy"] in text
+
+
+# two backends on one device type ------------------------------------------------------
+
+def _second_cpu_backend():
+    import numpy
+
+    class OtherCpu(tensorplug.ArrayAPIBackend):
+        name = "othercpu"
+        device_type = "cpu"
+        xp = numpy
+
+    return OtherCpu()
+
+
+def test_backend_of_tells_two_cpu_backends_apart():
+    other = _second_cpu_backend()
+    a = tensorplug.ones(2, device=other)
+    b = tensorplug.ones(2)
+    assert a.device == b.device == device("cpu")  # the device alone cannot tell them apart
+    assert tensorplug.registry.backend_of(a) is other
+    assert tensorplug.registry.backend_of(b).name == "numpy"
+    with pytest.raises(TypeError, match="expected a tensorplug.Tensor"):
+        tensorplug.registry.backend_of([1.0])
+
+
+def test_mixing_backends_says_how_to_move_and_moving_keeps_gradients():
+    other = _second_cpu_backend()
+    a = tensorplug.tensor([1.0, 2.0], device=other, requires_grad=True)
+    b = tensorplug.tensor([3.0, 4.0])
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device") as info:
+        a + b
+    message = str(info.value)
+    assert "t.to('numpy')" in message and "tensorplug.registry.backend_of(other)" in message
+    assert ".to(other.device)" not in message  # that is a no-op between backends of one device type
+    moved = a.to(tensorplug.registry.backend_of(b))
+    assert tensorplug.registry.backend_of(moved).name == "numpy"
+    assert tensorplug.registry.backend_of(b.to("numpy")) is tensorplug.registry.backend_of(b)
+    (moved * b).sum().backward()
+    # the gradient comes back to the backend that holds a, not to the default one of its device type
+    assert tensorplug.registry.backend_of(a.grad) is other
+    assert a.grad.tolist() == [3.0, 4.0]
+
+
+def test_numpy_backend_keeps_the_protocols_parameter_names():
+    """A caller may pass any protocol parameter by keyword (parallel_for's grain was min_parts_size)."""
+    import inspect
+
+    from tensorplug.backend import Backend
+    backend = tensorplug.get_backend("numpy")
+    for name, method in vars(Backend).items():
+        if name.startswith("_") or not callable(method) or not hasattr(backend, name):
+            continue
+        try:
+            ours = inspect.signature(getattr(backend, name)).parameters
+            protocol = [p for p in inspect.signature(method).parameters if p != "self"]
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in ours.values()):
+            continue
+        missing = [p for p in protocol if p not in ours]
+        assert not missing, f"NumpyBackend.{name} lacks the protocol's parameter(s) {missing}"
+    assert backend.parallel_for(lambda s, e: e - s, 8, grain=8) == [8]

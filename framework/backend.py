@@ -30,8 +30,12 @@ class BackendSpec:
             it imports the heavy library, so call it only on first use.
         probe: returns ``None`` when usable, else the reason it is not and
             how to fix it. Must be cheap and must not raise.
-        priority: among backends of the same device type, the highest serves
-            ``device=<type>`` requests.
+        priority: which backend serves a bare device type (``device="cpu"``,
+            ``TENSORPLUG_BACKEND=cuda``) among those of that type: the highest,
+            ties going to the first registered. The default backend (chosen by
+            ``use_backend`` or ``TENSORPLUG_BACKEND``) always serves its own
+            device type, whatever its priority. numpy and cupy use 10; leave a
+            plugin at 0 so it is used only when named.
     """
 
     __slots__ = ("name", "device_type", "factory", "probe", "priority", "plugin", "distribution")

@@ -160,6 +160,24 @@ def test_selection_order_device_over_use_backend_over_env(venv_python):
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
 
+def test_priority_picks_the_backend_for_a_bare_device_type(venv_python):
+    """As BackendSpec.priority says: numpy (10) serves device='cpu' over tiny (0) unless tiny is the default."""
+    code = """
+        import tensorplug
+        with tensorplug.use_backend("numpy"):
+            pass
+        print(tensorplug.zeros(1, device="cpu")._backend.name)
+        with tensorplug.use_backend("tiny"):
+            print(tensorplug.zeros(1, device="cpu")._backend.name)
+    """
+    proc = run_in(venv_python, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["numpy", "tiny"]
+    proc = run_in(venv_python, "import tensorplug; print(tensorplug.zeros(1, device='cpu')._backend.name)",
+                  TENSORPLUG_BACKEND="tiny")
+    assert proc.stdout.split() == ["tiny"], proc.stderr
+
+
 def test_broken_plugins_warn_with_name_and_distribution(venv_python):
     out = report(venv_python)
     warns = out["warnings"]

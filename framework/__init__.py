@@ -13,7 +13,7 @@ from .errors import (TensorplugError, OutOfMemoryError, BackendUnavailableError,
 from .backend import Backend, ArrayAPIBackend, BackendSpec
 from .device import device
 from .dtypes import (dtype, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,
-                     complex128, promote_types, get_default_dtype, set_default_dtype)
+                     complex128, promote_types, get_default_dtype, set_default_dtype, finfo, iinfo)
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
 from .registry import use_backend, get_backend
 from .tensor import (Tensor, Size, tensor, is_tensor, FloatTensor, DoubleTensor, HalfTensor, LongTensor,

@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = [
     "dtype", "bool_", "uint8", "int8", "int16", "int32", "int64",
     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
-    "promote_types", "result_type", "get_default_dtype", "set_default_dtype",
+    "promote_types", "result_type", "get_default_dtype", "set_default_dtype", "finfo", "iinfo",
 ]
 
 # Category decides who wins between a tensor and a scalar (torch's rule:
@@ -136,3 +136,65 @@ def result_type(a: dtype, a_dims: bool, b: dtype, b_dims: bool) -> dtype:
     if zero.category == COMPLEX and dim is float64:
         return complex128
     return zero
+
+
+# finfo / iinfo ------------------------------------------------------------------------
+# (mantissa bits with the implicit one, lowest normal exponent, largest exponent, printed resolution)
+_FLOAT_FORMATS = {"float16": (11, -14, 15, 1e-3), "bfloat16": (8, -126, 127, 1e-2),
+                  "float32": (24, -126, 127, 1e-6), "float64": (53, -1022, 1023, 1e-15)}
+_COMPLEX_PARTS = {"complex64": "float32", "complex128": "float64"}
+
+
+class finfo:
+    """Machine limits of a floating dtype, as ``torch.finfo`` (a complex dtype gives its parts').
+
+    Example:
+        >>> finfo(bfloat16).eps
+        0.0078125
+    """
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type: dtype = None):
+        type = get_default_dtype() if type is None else type
+        if not isinstance(type, dtype) or type.category not in (FLOAT, COMPLEX):
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            "'torch.finfo'")
+        name = _COMPLEX_PARTS.get(type.name, type.name)
+        digits, min_exp, max_exp, resolution = _FLOAT_FORMATS[name]
+        self.bits = BY_NAME[name].itemsize * 8
+        self.eps = 2.0 ** (1 - digits)
+        self.max = (2.0 - self.eps) * 2.0 ** max_exp
+        self.min = -self.max
+        self.tiny = self.smallest_normal = 2.0 ** min_exp
+        self.resolution = resolution
+        self.dtype = name
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Limits of an integer dtype, as ``torch.iinfo``.
+
+    Example:
+        >>> iinfo(int8).max
+        127
+    """
+
+    __slots__ = ("bits", "max", "min", "dtype")
+
+    def __init__(self, type: dtype):
+        if type is bool_:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if not isinstance(type, dtype) or type.category != INT:
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle "
+                            "'torch.iinfo'")
+        self.bits = type.itemsize * 8
+        self.min = -2 ** (self.bits - 1) if type.is_signed else 0
+        self.max = 2 ** (self.bits - 1) - 1 if type.is_signed else 2 ** self.bits - 1
+        self.dtype = type.name
+
+    def __repr__(self):
+        return f"iinfo(min={float(self.min):g}, max={float(self.max):g}, dtype={self.dtype})"

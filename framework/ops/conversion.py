@@ -7,6 +7,8 @@ from ..tensor import Tensor
 
 
 class Cast(Op):
+    node_name = "ToCopyBackward0"  # torch's .to(dtype)
+
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.src = ctx.backend.dtype_of(a)

@@ -86,6 +86,46 @@ class GetItem(Op):
         return IndexAccumulate.apply(g, key=ctx.key, shape=ctx.shape)
 
 
+class Select(GetItem):
+    node_name = "SelectBackward0"
+
+
+class Slice(GetItem):
+    node_name = "SliceBackward0"
+
+
+class UnsqueezeItem(GetItem):
+    node_name = "UnsqueezeBackward0"
+
+
+class Alias(GetItem):
+    node_name = "AliasBackward0"
+
+
+def _view_node(key, shape):
+    """The GetItem named as torch names ``x[key]`` for a basic key: torch applies the key's parts
+    left to right, so the last part that changes anything (an int: select, a partial slice: slice,
+    None: unsqueeze) names the node; a key that changes nothing gives an alias."""
+    parts = key if isinstance(key, tuple) else (key,)
+    node = Alias
+    dim = 0
+    for k in parts:
+        if k is None:
+            node = UnsqueezeItem
+        elif k is Ellipsis:
+            dim += len(shape) - sum(1 for p in parts if p is not None and p is not Ellipsis)
+        elif dim >= len(shape):
+            return GetItem  # too many indices: the backend's getitem raises torch's error
+        elif isinstance(k, slice):
+            if k.indices(shape[dim]) != (0, shape[dim], 1):
+                node = Slice
+            dim += 1
+        else:
+            node = Select
+            dim += 1
+    return node
+
+
 class Index(GetItem):
     """``x[key]`` with index tensors in ``key`` (torch's IndexBackward0): a copy, whose backward
     checks that those tensors were not written in place since."""
@@ -146,13 +186,17 @@ class IndexPut(Op):
         return ga, gv
 
 
+class SetSlices(IndexPut):
+    node_name = "CopySlices"
+
+
 def getitem(self, key):
     ndim = self._data.ndim
     if type(key) is int and ndim:
         # the commonest key, x[i]: no conversion needed
         k = (key, ...)  # the ... keeps a 0-d result a view (numpy gives a copied scalar for x[i] on 1-D)
         try:
-            out = GetItem.apply(self, key=k)
+            out = Select.apply(self, key=k)
         except IndexError as exc:
             raise _index_error(self, exc) from None
         return mark_view(out, self, lambda t: GetItem.apply(t, key=k))
@@ -175,7 +219,7 @@ def getitem(self, key):
         if advanced:
             out = Index.apply(self, key=k, indices=_index_tensors(key))
         else:
-            out = GetItem.apply(self, key=k)
+            out = _view_node(k, self._data.shape).apply(self, key=k)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     if advanced:
@@ -221,7 +265,9 @@ def setitem(self, key, value):
 
     indices = _index_tensors(key)
     try:
-        inplace(self, lambda x, v: IndexPut.apply(x, v, key=k, indices=indices), value, fast=fast)
+        # torch records x[slices] = v as a write into a view (CopySlices), x[index tensors] = v as index_put
+    op = IndexPut if indices else SetSlices
+    inplace(self, lambda x, v: op.apply(x, v, key=k, indices=indices), value, fast=fast)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     except ValueError as exc:

@@ -223,6 +223,8 @@ class CopySlices(Op):
     ``flat`` holds, for each element of the view, its flat index in the base.
     """
 
+    node_name = "CopySlices"  # torch's name has no Backward suffix
+
     @staticmethod
     def forward(ctx, base, new, flat):
         backend = ctx.backend

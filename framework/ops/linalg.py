@@ -6,6 +6,8 @@ from ..tensor import Tensor
 
 
 class MatMul(Op):
+    # torch's matmul of batched operands ends in a reshape of its bmm: that node's name
+    node_name = "UnsafeViewBackward0"
     save_inputs = (0, 1)
     save_needed_by = {0: (1,), 1: (0,)}
 
@@ -76,11 +78,33 @@ def _check(a, b, name):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
 
 
-def matmul(input, other):
+class Mm(MatMul):
+    node_name = "MmBackward0"
+
+
+class Mv(MatMul):
+    node_name = "MvBackward0"
+
+
+class Dot(MatMul):
+    node_name = "DotBackward0"
+
+
+class Bmm(MatMul):
+    node_name = "BmmBackward0"
+
+
+# the node torch records for matmul of operands of these ranks (torch dispatches to mm, mv, dot)
+_PRODUCTS = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot}
+
+
+def matmul(input, other, _op=None):
     """Matrix product with numpy's broadcasting rules (``@``)."""
     _check(input, other, "matmul")
+    if _op is None:
+        _op = _PRODUCTS.get((input.dim(), other.dim()), MatMul)
     try:
-        return MatMul.apply(input, other)
+        return _op.apply(input, other)
     except ValueError as exc:
         raise RuntimeError(f"matmul: batch dimensions do not broadcast: {list(input.shape)} @ "
                            f"{list(other.shape)} ({exc})") from None
@@ -98,7 +122,7 @@ def bmm(input, mat2):
     if input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
-    return matmul(input, mat2)
+    return matmul(input, mat2, Bmm)
 
 
 def mv(input, vec):

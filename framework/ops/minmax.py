@@ -122,13 +122,23 @@ def _reduce_with_indices(input, dim, keepdim, fn_arg, result):
     return result(values, idx)
 
 
+class MaxAll(Amax):
+    """``max(x)`` of every element: torch's overload without dim."""
+
+    node_name = "MaxBackward1"
+
+
+class MinAll(Amin):
+    node_name = "MinBackward1"
+
+
 def max(input, dim=None, keepdim=False, *, out=None):
     """``max(x)``: the largest element; ``max(x, dim)``: ``(values, indices)``; ``max(x, y)``: ``maximum``."""
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     if dim is None:
         _check_nonempty(input, "max", ())
-        return Amax.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
+        return MaxAll.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
     return _reduce_with_indices(input, dim, keepdim, argmax, max_result)
 
 
@@ -138,7 +148,7 @@ def min(input, dim=None, keepdim=False, *, out=None):
         return minimum(input, dim)
     if dim is None:
         _check_nonempty(input, "min", ())
-        return Amin.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
+        return MinAll.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
     return _reduce_with_indices(input, dim, keepdim, argmin, min_result)
 
 
@@ -187,6 +197,8 @@ class Clamp(Op):
     ``strict=True`` passes it only where ``lo < a < hi``: torch's hardtanh and
     hardsigmoid give 0 at the bounds, clamp gives 1.
     """
+
+    node_name = "ClampBackward1"  # torch's clamp with number bounds
 
     save_inputs = (0,)
 

@@ -79,6 +79,24 @@ class View(Reshape):
         return out
 
 
+class Unsqueeze(View):
+    node_name = "UnsqueezeBackward0"
+
+
+class SqueezeAll(View):
+    """``squeeze()``; ``squeeze(dim)`` and ``squeeze(dims)`` are torch's overloads 1 and 2."""
+
+    node_name = "SqueezeBackward0"
+
+
+class SqueezeDim(View):
+    node_name = "SqueezeBackward1"
+
+
+class SqueezeDims(View):
+    node_name = "SqueezeBackward2"
+
+
 class Permute(Op):
     @staticmethod
     def forward(ctx, a, axes):
@@ -170,7 +188,21 @@ def permute(self, *dims):
     return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
+class Transpose(Permute):
+    node_name = "TransposeBackward0"
+
+
+class TransposeT(Permute):
+    """``t()``: torch records it as its own op."""
+
+    node_name = "TBackward0"
+
+
 def transpose(self, dim0, dim1):
+    return _swap_dims(self, dim0, dim1, Transpose)
+
+
+def _swap_dims(self, dim0, dim1, op):
     n = self._data.ndim
     if n == 0:
         wrap_dim(dim0, 0), wrap_dim(dim1, 0)
@@ -179,14 +211,14 @@ def transpose(self, dim0, dim1):
     axes = list(range(n))
     axes[a], axes[b] = axes[b], axes[a]
     axes = tuple(axes)
-    return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
+    return mark_view(op.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
 def t(self):
     n = self._data.ndim
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D; use transpose(0, 1)")
-    return self if n < 2 else transpose(self, 0, 1)
+    return self if n < 2 else _swap_dims(self, 0, 1, TransposeT)
 
 
 def expand(self, *sizes):
@@ -224,13 +256,15 @@ def squeeze(self, dim=None):
     shape = self._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
+        op = SqueezeAll
     else:
+        op = SqueezeDim if isinstance(dim, int) else SqueezeDims
         axes = (dim,) if isinstance(dim, int) else tuple(dim)
         axes = {wrap_dim(d, len(shape)) for d in axes}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
     if new == shape:
         return self
-    return mark_view(View.apply(self, shape=new), self, lambda t: Reshape.apply(t, shape=new))
+    return mark_view(op.apply(self, shape=new), self, lambda t: Reshape.apply(t, shape=new))
 
 
 def unsqueeze(self, dim):
@@ -239,7 +273,7 @@ def unsqueeze(self, dim):
     shape = list(self._data.shape)
     shape.insert(d, 1)
     shape = tuple(shape)
-    return mark_view(View.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
+    return mark_view(Unsqueeze.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
 
 
 def flatten(self, start_dim=0, end_dim=-1):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import re
 
 import pytest
 
@@ -11,7 +12,7 @@ from tensorplug import dtypes as dt
 
 torch = pytest.importorskip("torch")
 
-REAL = [dt.bool_, dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64, dt.float16, dt.float32, dt.float64]
+REAL = [dt.bool_, dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64, dt.float16, dt.bfloat16, dt.float32, dt.float64]
 ALL = REAL + [dt.complex64, dt.complex128]
 
 
@@ -110,3 +111,48 @@ def test_numpy_agrees_where_torch_and_numpy_agree():
     for a, b in itertools.product([dt.float16, dt.float32, dt.float64], repeat=2):
         assert dt.promote_types(a, b).name == np.promote_types(a.name, b.name).name
     assert dt.promote_types(dt.uint8, dt.int8).name == np.promote_types("uint8", "int8").name
+
+
+@pytest.mark.parametrize("d", ALL)
+def test_finfo_and_iinfo_match_torch_fields_reprs_and_errors(d):
+    for ours, theirs in ((tensorplug.finfo, torch.finfo), (tensorplug.iinfo, torch.iinfo)):
+        try:
+            expected = theirs(tt(d))
+        except TypeError as exc:
+            with pytest.raises(TypeError, match=re.escape(str(exc))):
+                ours(d)
+            continue
+        got = ours(d)
+        assert repr(got) == repr(expected)
+        for field in got.__slots__:
+            assert getattr(got, field) == getattr(expected, field), (d, field)
+    assert repr(tensorplug.finfo()) == repr(torch.finfo())
+
+
+def test_bfloat16_prints_and_computes_as_torch():
+    values = [1.5, 2.25, 3.0001, -7.3]
+    ours = tensorplug.tensor(values, dtype=tensorplug.bfloat16)
+    theirs = torch.tensor(values, dtype=torch.bfloat16)
+    assert repr(ours).replace("tensorplug.", "torch.") == repr(theirs)
+    assert ours.tolist() == theirs.tolist()
+    for op in (lambda t: t * 2, lambda t: t + 1.5, lambda t: t.exp(), lambda t: t.float() + 1, lambda t: t.sum()):
+        got, expected = op(ours), op(theirs)
+        assert repr(got).replace("tensorplug.", "torch.") == repr(expected)
+    assert repr(tensorplug.tensor(3.14159, dtype=tensorplug.bfloat16)).endswith("dtype=tensorplug.bfloat16)")
+
+
+def test_bfloat16_linear_forward_and_backward_match_torch():
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((5, 3), (4, 3), (4,))]
+    results = []
+    for lib in (tensorplug, torch):
+        x, w, b = (lib.tensor(a).to(lib.bfloat16).requires_grad_() for a in arrays)
+        y = lib.nn.functional.linear(x, w, b)
+        (y * y).sum().backward()
+        results.append([y, x.grad, w.grad, b.grad])
+    for got, expected in zip(*results):
+        assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1] == "bfloat16"
+        # bfloat16 keeps 8 bits: the sums may round differently by an ulp or two
+        np.testing.assert_allclose(got.float().detach().numpy(), expected.float().detach().numpy(),
+                                   rtol=2 ** -6, atol=0.07)

@@ -264,10 +264,10 @@ def setitem(self, key, value):
                                f"to indexing result ({exc})") from None
 
     indices = _index_tensors(key)
-    try:
-        # torch records x[slices] = v as a write into a view (CopySlices), x[index tensors] = v as index_put
+    # torch records x[slices] = v as a write into a view (CopySlices), x[index tensors] = v as index_put
     op = IndexPut if indices else SetSlices
-    inplace(self, lambda x, v: op.apply(x, v, key=k, indices=indices), value, fast=fast)
+    try:
+        inplace(self, lambda x, v: op.apply(x, v, key=k, indices=indices), value, fast=fast)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     except ValueError as exc:

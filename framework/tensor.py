@@ -205,7 +205,7 @@ class Tensor:
     @property
     def data(self):
         """The same values as a tensor that autograd does not track (shares storage and version)."""
-        t = Tensor._make(self._data, self._dtype, self._backend)
+        t = Tensor._make(_shared_data(self), self._dtype, self._backend)
         t._version = self._version
         return t
 
@@ -213,13 +213,13 @@ class Tensor:
     def data(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        self._data = value._data
+        self._data = _shared_data(value)
         self._dtype = value._dtype
         self._backend = value._backend
 
     def detach(self):
         """A new tensor sharing storage, outside the graph."""
-        t = Tensor._make(self._data, self._dtype, self._backend)
+        t = Tensor._make(_shared_data(self), self._dtype, self._backend)
         t._version = self._version
         return t
 
@@ -308,10 +308,10 @@ class Tensor:
         if self._backend.device_type != "cpu" and not force:
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
                             f"Use Tensor.cpu() to copy the tensor to host memory first.")
-        return self._backend.to_numpy(self._data)
+        return self._backend.to_numpy(_shared_data(self))
 
     def __array__(self, dtype=None, copy=None):
-        out = self._backend.to_numpy(self._data)
+        out = self._backend.to_numpy(_shared_data(self))
         return out if dtype is None else out.astype(dtype)
 
     def __dlpack__(self, *args, **kwargs):
@@ -423,6 +423,20 @@ def is_tensor(obj) -> bool:
 
 
 # construction --------------------------------------------------------------------
+
+def _shared_data(t):
+    """``t``'s array, about to be shared with another tensor or the user.
+
+    NumPy gives immutable scalars for the 0-d results of its operators; a
+    shared storage must be writable in place (``s.detach().add_(1)`` changes
+    ``s`` in torch), so such a scalar becomes a 0-d array here, once. Checked
+    where storage is shared, not in every op: that costs nothing per op.
+    """
+    data = t._data
+    if not hasattr(data, "__setitem__"):
+        data = t._data = t._backend.asarray(data)
+    return data
+
 
 def _is_array_like(obj):
     return hasattr(obj, "__array_interface__") or hasattr(obj, "__cuda_array_interface__") or (

@@ -28,8 +28,13 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         self._from_native.update({ml_dtypes.bfloat16: tensorplug.bfloat16,
                                   np.dtype(ml_dtypes.bfloat16): tensorplug.bfloat16})
 
+    # No method returns a NumPy scalar (np.generic): those are immutable, and a tensor's storage must take
+    # in-place writes (torch's 0-d tensors alias like any other). numpy gives scalars for the 0-d results
+    # of its operators, indexing and reductions; each such path here turns them into 0-d arrays, and
+    # the frontend does so where a tensor's storage is shared (tensor.py: _shared_data).
     def astype(self, array, dtype):
-        return array.astype(self._native[dtype])
+        out = array.astype(self._native[dtype])
+        return out if type(out) is np.ndarray else np.asarray(out)
 
     def asarray(self, obj, dtype=None):
         return np.asarray(obj, dtype=None if dtype is None else self.native_dtype(dtype))
@@ -41,7 +46,16 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         return ndarray
 
     def copy(self, array):
-        return array.copy()
+        out = array.copy()
+        return out if type(out) is np.ndarray else np.asarray(out)
+
+    def getitem(self, array, key):
+        out = array[key]
+        if type(out) is not np.ndarray:
+            # integers picked one element: numpy copies it out as a scalar; with a trailing ... it is a
+            # 0-d view, as torch's x[i, j] is
+            out = array[(key if type(key) is tuple else (key,)) + (...,)]
+        return out
 
     def set_num_threads(self, n):
         """Limit NumPy's BLAS to ``n`` threads (through threadpoolctl, which finds the loaded BLAS)."""

@@ -125,6 +125,10 @@ def mark_view(out, base, replay):
     """
     if out is base:
         return out
+    if base._data.ndim == 0 and not hasattr(base._data, "__setitem__") and out._dtype is base._dtype and out.numel() == 1:
+        # base holds an immutable scalar (NumPy's 0-d results): give it an array the view can share
+        from ..tensor import _shared_data
+        out._data = base._backend.view(_shared_data(base), out._data.shape)
     out._version = base._version
     root = getattr(base, "_view", None)
     if root is None:

@@ -24,7 +24,9 @@ class _Extreme(Op):
     def forward(cls, ctx, a, axes, keepdim):
         ctx.axes = axes
         ctx.keepdim = keepdim
-        return getattr(ctx.backend.xp, cls.fn)(a, axis=axes, keepdims=keepdim)
+        from .reduction import _full
+        xp = ctx.backend.xp
+        return _full(getattr(xp, cls.fn)(a, axis=axes, keepdims=keepdim), xp, a.ndim, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):

@@ -6,6 +6,26 @@ from ..autograd.function import Op
 from ._util import dims
 
 
+def narrow_float(dtype):
+    """Floats under 32 bits (float16, bfloat16): torch accumulates their reductions and scans in float32
+    and casts the result back; summing 3000 float16 ones in float16 stops at 2048."""
+    return dtype.category == _dt.FLOAT and dtype.itemsize < 4
+
+
+def _scan_dtype(dtype):
+    """The dtype a running sum/product of ``dtype`` accumulates in: torch's CPU accumulation type (float32
+    for narrow floats, float64 for float32: 1e6 float32 steps of 0.1 drift 1% otherwise), or None."""
+    if dtype.category != _dt.FLOAT or dtype.itemsize >= 8:
+        return None
+    return _dt.float32 if dtype.itemsize < 4 else _dt.float64
+
+
+def _full(out, xp, ndim, axes, keepdim):
+    """A reduction's result as an array: reducing every axis, numpy returns an immutable scalar (a tensor's
+    storage must take in-place writes)."""
+    return xp.asarray(out) if not keepdim and len(axes) == ndim else out
+
+
 def _restore(g, shape, axes, keepdim):
     """Reshape a reduced gradient so it broadcasts against the input's ``shape``."""
     if not keepdim and axes:
@@ -28,7 +48,8 @@ class Sum(Op):
         ctx.shape = a.shape
         ctx.axes = axes
         ctx.keepdim = keepdim
-        return ctx.backend.xp.sum(a, axis=axes, keepdims=keepdim, dtype=dtype)
+        xp = ctx.backend.xp
+        return _full(xp.sum(a, axis=axes, keepdims=keepdim, dtype=dtype), xp, a.ndim, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -57,8 +78,10 @@ class Mean(Op):
         ctx.count = n
         xp = ctx.backend.xp
         if n == 0:  # torch gives nan silently; numpy's mean would warn "Mean of empty slice"
-            return xp.sum(a, axis=axes, keepdims=keepdim) / xp.asarray(0, dtype=a.dtype)
-        return xp.mean(a, axis=axes, keepdims=keepdim)
+            out = xp.sum(a, axis=axes, keepdims=keepdim) / xp.asarray(0, dtype=a.dtype)
+        else:
+            out = xp.mean(a, axis=axes, keepdims=keepdim)
+        return _full(out, xp, a.ndim, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -78,6 +101,8 @@ class MeanDim(Mean):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
     axes = dims(dim, input._data.ndim)
+    if dtype is None and narrow_float(input._dtype):
+        return sum(input.to(_dt.float32), axes, keepdim).to(input._dtype)
     if input._dtype is _dt.bool_:
         input = input.to(_dt.int64)  # the Array API sums numbers, not bools
     if dtype is None and input._dtype.category < _dt.FLOAT:
@@ -93,6 +118,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {input._dtype.legacy_name[:-6]}; use x.float().mean()")
+    if narrow_float(input._dtype):
+        return mean(input.to(_dt.float32), dim, keepdim).to(input._dtype)
     return (Mean if dim is None else MeanDim).apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
 
 
@@ -111,7 +138,8 @@ class Prod(Op):
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.axes = axes
         ctx.keepdim = keepdim
-        return ctx.backend.xp.prod(a, axis=axes, keepdims=keepdim, dtype=dtype)
+        xp = ctx.backend.xp
+        return _full(xp.prod(a, axis=axes, keepdims=keepdim, dtype=dtype), xp, a.ndim, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -138,6 +166,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.int64)
+    elif narrow_float(input._dtype):
+        return prod(input.to(_dt.float32), dim, keepdim).to(input._dtype)
     op = Prod if dim is None else ProdDim
     return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
 
@@ -155,6 +185,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
                            f"{input._dtype}; convert first, e.g. x.float()")
+    if narrow_float(input._dtype):
+        return var(input.to(_dt.float32), dim, unbiased, keepdim, correction=correction).to(input._dtype)
     axes = dims(dim, input._data.ndim)
     n = _count(input._data.shape, axes)
     c = _correction(unbiased, correction)
@@ -174,6 +206,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (see ``var`` for the correction)."""
     if isinstance(dim, bool):
         unbiased, dim = dim, None
+    if narrow_float(input._dtype):
+        return std(input.to(_dt.float32), dim, unbiased, keepdim, correction=correction).to(input._dtype)
     return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
 
 
@@ -206,7 +240,7 @@ class LogSumExp(Op):
         ctx.axes = axes
         ctx.keepdim = keepdim
         if a.size == 0:
-            return xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim))
+            return _full(xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keepdim)), xp, a.ndim, axes, keepdim)
         m = xp.max(a, axis=axes, keepdims=True)
         # subtract the max so exp never overflows; an all -inf (or inf) slice keeps its value
         m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=m.dtype))
@@ -230,6 +264,8 @@ def logsumexp(input, dim=None, keepdim=False):
         dim = tuple(range(input._data.ndim))
     if input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.get_default_dtype())
+    if narrow_float(input._dtype):
+        return logsumexp(input.to(_dt.float32), dim, keepdim).to(input._dtype)
     return LogSumExp.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
 
 
@@ -243,7 +279,7 @@ class Norm2(Op):
         xp = ctx.backend.xp
         ctx.axes = axes
         ctx.keepdim = keepdim
-        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+        return _full(xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim)), xp, a.ndim, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -264,6 +300,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
                            f"Got {input._dtype.legacy_name[:-6]}; convert first, e.g. x.float()")
+    if narrow_float(input._dtype):
+        return norm(input.to(_dt.float32), p, dim, keepdim).to(input._dtype)
     if isinstance(dim, int):
         dim = (dim,)
     axes = dims(dim, input._data.ndim)
@@ -286,18 +324,30 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return sum(_abs(input) ** p, axes, keepdim) ** (1.0 / p)
 
 
+def _scan(op, t, axis):
+    """``op`` (CumSum, CumProd) along ``axis``, accumulating in ``_scan_dtype``."""
+    acc = _scan_dtype(t._dtype)
+    return op.apply(t, axis=axis, acc=None if acc is None else t._backend.native_dtype(acc))
+
+
+def _scanned(xp, fn, a, axis, acc):
+    out = fn(a, axis=axis, dtype=acc)
+    return out if acc is None else xp.astype(out, a.dtype)
+
+
 class CumSum(Op):
     node_name = "CumsumBackward0"
 
     @staticmethod
-    def forward(ctx, a, axis):
+    def forward(ctx, a, axis, acc):
         ctx.axis = axis
-        return ctx.backend.xp.cumulative_sum(a, axis=axis)
+        xp = ctx.backend.xp
+        return _scanned(xp, xp.cumulative_sum, a, axis, acc)
 
     @staticmethod
     def backward(ctx, g):
         from .shape import flip
-        return flip(CumSum.apply(flip(g, (ctx.axis,)), axis=ctx.axis), (ctx.axis,))
+        return flip(_scan(CumSum, flip(g, (ctx.axis,)), ctx.axis), (ctx.axis,))
 
 
 def _cumulative(op, input, dim, dtype):
@@ -309,7 +359,7 @@ def _cumulative(op, input, dim, dtype):
     if input._data.ndim == 0:
         dims(dim, 0)
         return input.clone()
-    return op.apply(input, axis=dims(dim, input._data.ndim)[0])
+    return _scan(op, input, dims(dim, input._data.ndim)[0])
 
 
 def cumsum(input, dim, *, dtype=None):
@@ -323,9 +373,10 @@ class CumProd(Op):
     save_output = True
 
     @staticmethod
-    def forward(ctx, a, axis):
+    def forward(ctx, a, axis, acc):
         ctx.axis = axis
-        return ctx.backend.xp.cumulative_prod(a, axis=axis)
+        xp = ctx.backend.xp
+        return _scanned(xp, xp.cumulative_prod, a, axis, acc)
 
     @staticmethod
     def backward(ctx, g):
@@ -338,15 +389,15 @@ class CumProd(Op):
         axis = ctx.axis
 
         def revcumsum(t):
-            return flip(CumSum.apply(flip(t, (axis,)), axis=axis), (axis,))
+            return flip(_scan(CumSum, flip(t, (axis,)), axis), (axis,))
 
         zero = x == 0
-        zeros_so_far = CumSum.apply(zero.to(_dt.int64), axis=axis)
+        zeros_so_far = _scan(CumSum, zero.to(_dt.int64), axis)
         before = zeros_so_far == 0
         first = zero & (zeros_so_far == 1)
         grad = where(before, revcumsum(g * ctx.output()) / where(zero, 1, x), 0)
         if bool(first.any()):
-            y_first = CumProd.apply(where(first, 1, x), axis=axis)
+            y_first = _scan(CumProd, where(first, 1, x), axis)
             grad = where(first, revcumsum(g * y_first), grad)
         return grad
 

@@ -123,6 +123,32 @@ def check_copy_and_view(b):
 
 
 @check
+def check_zero_dim_results_are_arrays(b):
+    """0-d results are arrays that take in-place writes, never immutable scalars (NumPy's np.generic):
+    a 0-d tensor's storage is shared by its views, ``.data`` and ``detach()``, as any tensor's."""
+    f32, f64 = _dt("float32"), _dt("float64")
+    x = dev(b, np.arange(3, dtype="float32"))
+    zero_d = dev(b, np.ones((), "float32"))
+    results = {
+        "asarray(number)": b.asarray(2.0, f32), "zeros(())": b.zeros((), f32), "full((), v)": b.full((), 2.0, f32),
+        "copy(0-d)": b.copy(zero_d), "astype(0-d)": b.astype(zero_d, f64), "view(0-d, ())": b.view(zero_d, ()),
+        "getitem(x, (1,))": b.getitem(x, (1,)), "getitem(x, (1, ...))": b.getitem(x, (1, ...)),
+        "einsum('i,i->')": b.einsum("i,i->", x, x), "from_numpy(0-d)": b.from_numpy(np.ones((), "float32")),
+    }
+    for what, out in results.items():
+        _true(getattr(out, "shape", None) == (), f"{what}: expected a 0-d array, got {type(out).__name__}")
+        try:
+            b.setitem(out, (...,), 7.0)
+        except (TypeError, ValueError) as exc:
+            raise ConformanceError(f"{what}: a 0-d result must take in-place writes; got "
+                                   f"{type(out).__name__}, which refuses them ({exc})") from None
+        same(b, out, np.asarray(7.0, host(b, out).dtype), f"{what} after an in-place write")
+    view = b.getitem(x, (1, ...))
+    b.setitem(view, (...,), 5.0)
+    same(b, x, np.array([0, 5, 2], "float32"), "getitem(x, (1, ...)) must be a view (the frontend's x[1])")
+
+
+@check
 def check_dlpack(b):
     x = dev(b, _A)
     same(b, b.from_dlpack(x), _A, "from_dlpack of the backend's own array")

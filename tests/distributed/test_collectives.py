@@ -1,8 +1,6 @@
 """Collectives on real MPI ranks, torch's API and errors; failures end the job, never hang."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import tensorplug
@@ -81,35 +79,36 @@ def test_collectives_on_two_ranks(tmp_path):
 
 
 def test_a_rank_that_raises_ends_the_job_with_its_traceback(tmp_path):
-    start = time.monotonic()
+    # no clock: a job the abort does not end hangs in the all_reduce, and launch() fails it
     job = launch(tmp_path, """
-        import time
         import tensorplug as torch, tensorplug.distributed as dist
         dist.init_process_group("gloo")
         if dist.get_rank() == 1:
             raise ValueError("boom on rank 1")
         dist.all_reduce(torch.ones(1))   # rank 0 waits here; the abort must end it
-        time.sleep(60)
+        print("rank 0 got past an all_reduce that rank 1 never joined", flush=True)
     """)
     assert job.returncode != 0
     assert "ValueError: boom on rank 1" in job.stderr
-    assert time.monotonic() - start < 30
+    assert "got past" not in job.stdout
 
 
 def test_a_rank_that_never_joins_times_out_naming_the_collective(tmp_path):
-    start = time.monotonic()
+    # no clock in the test: rank 1 blocks for good (launch() fails a job that is not ended), and the
+    # short timeout starts after a barrier, so a rank slow to start under load is not the one timed out
     job = launch(tmp_path, """
-        import time
+        import threading
         from datetime import timedelta
         import tensorplug as torch, tensorplug.distributed as dist
-        dist.init_process_group("gloo", timeout=timedelta(seconds=2))
+        dist.init_process_group("gloo")
+        dist.barrier()
+        group = dist.new_group(timeout=timedelta(seconds=2))
         if dist.get_rank() == 1:
-            time.sleep(60)
-        dist.all_reduce(torch.ones(1))
+            threading.Event().wait()
+        dist.all_reduce(torch.ones(1), group=group)
     """)
     assert job.returncode != 0
     assert "DistBackendError: Timed out after 2 s waiting for all_reduce" in job.stderr
-    assert time.monotonic() - start < 40
 
 
 def test_debug_detail_reports_collectives_that_differ(tmp_path):

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..autograd.function import Op
+from ..errors import TensorplugError
 from ..tensor import Tensor
 from ._util import wrap_dim
+
+
+class IndexOutOfRangeError(TensorplugError, IndexError, RuntimeError):
+    """An index past its dimension in index_select or index_add.
+
+    torch raises IndexError or RuntimeError here depending on the input's rank, the dim and its
+    layout (its internal kernel choice), so this is both: an ``except`` written for torch catches it."""
 
 
 def first_out_of_range(index, size, negative_ok=False):
@@ -42,6 +50,10 @@ def _check_index(name, input, dim, index, src=None):
                                f"smaller than self {list(input.shape)} apart from dimension {axis}")
     if isinstance(src, Tensor):
         sshape = src._data.shape
+        if 0 < len(sshape) < len(ishape):
+            # torch reads src's size along each of index's dims: a missing one is its IndexError
+            raise IndexError(f"{name}(): Dimension out of range: src has {len(sshape)} dimension(s), index "
+                             f"has {len(ishape)}; give src the index's number of dimensions")
         if len(sshape) != len(ishape) or any(i > s for i, s in zip(ishape, sshape)):
             raise RuntimeError(f"Expected index {list(ishape)} to be smaller than self {list(input.shape)} "
                                f"apart from dimension {axis} and to be smaller size than src {list(sshape)}")
@@ -179,8 +191,8 @@ def index_select(input, dim, index):
     size = input._data.shape[axis] if n else 1
     bad = first_out_of_range(index, size)
     if bad is not None:
-        raise IndexError(f"index out of range in self: index {bad} is out of bounds for dimension {axis} "
-                         f"with size {size} (index_select takes no negative indices)")
+        raise IndexOutOfRangeError(f"index out of range in self: index {bad} is out of bounds for dimension "
+                                   f"{axis} with size {size} (index_select takes no negative indices)")
     if n == 0:
         return input.reshape(1).expand(index.numel()).reshape(index.shape) * 1
     idx = index._data if index._data.ndim else index._backend.xp.reshape(index._data, (1,))
@@ -214,11 +226,14 @@ def take_along_dim(input, indices, dim=None):
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     n = input._data.ndim
-    axis = wrap_dim(dim, n)
     if indices._data.ndim != n:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of "
                            f"dimensions, but got {n} dimensions for input, and {indices._data.ndim} "
                            f"dimensions for indices")
+    if n == 0:
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions; "
+                         f"use dim=None for a 0-d tensor")
+    axis = wrap_dim(dim, n)
     ishape = list(indices._data.shape)
     shape = list(input._data.shape)
     for d in range(n):
@@ -291,8 +306,8 @@ def index_add(input, dim, index, source, *, alpha=1):
     size = input._data.shape[axis] if n else 1
     bad = first_out_of_range(index, size)
     if bad is not None:
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size} "
-                           f"(index_add takes no negative indices)")
+        raise IndexOutOfRangeError(f"index out of range in self: index {bad} is out of bounds for dimension "
+                                   f"{axis} with size {size} (index_add takes no negative indices)")
     if alpha != 1:
         source = source * alpha
     if source._dtype is not input._dtype:

@@ -1,7 +1,13 @@
 """Differential test against PyTorch: seeded random compositions of ops, forward values and
-gradients compared in float64 (rtol 1e-5). Each case builds the same program for both libraries."""
+gradients compared in float64 (rtol 1e-5). Each case builds the same program for both libraries.
+
+The extended programs (``ExtendedProgram``) also draw what hides silent wrong answers: index
+arguments with negative and out-of-range values (torch's error class expected), 0-d operands,
+float16/bfloat16, inf/nan inputs and optimizer steps. CI runs 25; a long run:
+``TENSORPLUG_DIFFERENTIAL_CASES=1000 python -m pytest -q tests/framework/test_differential.py -k extended``."""
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -12,6 +18,7 @@ import tensorplug as tp
 torch = pytest.importorskip("torch")
 
 N_CASES = 400
+N_EXTENDED = int(os.environ.get("TENSORPLUG_DIFFERENTIAL_CASES", "25"))
 RTOL = 1e-5
 ATOL = 1e-8
 
@@ -272,3 +279,220 @@ def test_random_composition_matches_torch(seed):
         assert a.grad is not None, f"leaf {i} got no gradient"
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=RTOL, atol=ATOL,
                                    err_msg=f"gradient of leaf {i}; steps {program.steps}")
+
+
+# extended programs ------------------------------------------------------------------------------
+
+DTYPES = ["float64", "float32", "float16"] + (["bfloat16"] if hasattr(tp, "bfloat16") else [])
+# per dtype: tolerance relative to the largest magnitude torch produced (a chain of rounded ops)
+TOL = {"float64": 1e-5, "float32": 1e-4, "float16": 2e-2, "bfloat16": 1e-1}
+SPECIALS = (np.inf, -np.inf, np.nan)
+# index ops: those that read a negative index from the end (as torch does) and those that refuse it
+FROM_THE_END = ("getitem_tensor", "setitem_tensor", "index_fill", "take_along_dim", "int_index")
+NO_NEGATIVES = ("gather", "index_select", "index_add", "scatter_add", "scatter_value", "embedding")
+
+
+class ExtendedProgram(Program):
+    """A Program whose inputs and arguments go where the first one never did (see the module doc)."""
+
+    def __init__(self, seed):
+        self.rnd = random.Random(seed)
+        self.np = np.random.default_rng(seed)
+        r = self.rnd
+        self.dtype = r.choice(DTYPES)
+        self.specials = r.random() < 0.3
+        self.leaves = []
+        self.steps = []
+        self.past_the_end = False
+        ndim = r.choice([0, 0, 1, 2, 2, 3])
+        self.shape = tuple(r.randint(1, 4) for _ in range(ndim))
+        self.x0 = self._leaf(self.shape)
+        for _ in range(r.randint(1, 5)):
+            self._add_step()
+        self.weight = self.np.standard_normal(self.shape)
+        self.optimizer = r.choice([None, None, "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+
+    def _leaf(self, shape):
+        a = self.np.standard_normal(shape)
+        if self.specials:
+            a = np.where(self.np.random(shape) < 0.2, self.np.choice(SPECIALS, shape), a)
+        self.leaves.append(a)
+        return len(self.leaves) - 1
+
+    def _add_step(self):
+        r = self.rnd
+        if r.random() < 0.15:
+            leaf = self._leaf(())
+            self.steps.append(("binary", r.choice(["add", "mul", "div", "maximum", "where", "atan2"]), leaf))
+        elif self.shape and r.random() < 0.35:
+            self._add_index_step()
+        else:
+            super()._add_step()
+
+    def _bad(self, size, negative_ok):
+        """An index for a dim of ``size``: mostly valid, sometimes just past an end."""
+        r = self.rnd
+        choice = r.random()
+        if choice < 0.5:
+            return r.randrange(-size, size) if negative_ok else r.randrange(size)
+        return r.choice([-1, -size, size, -size - 1, size + r.randint(1, 5), -size - r.randint(2, 5)])
+
+    def _index(self, shape, size, negative_ok):
+        idx = self.np.integers(0, size, shape)
+        if idx.size and self.rnd.random() < 0.6:
+            idx.flat[self.rnd.randrange(idx.size)] = self._bad(size, negative_ok)
+        return idx
+
+    def _add_index_step(self):
+        r = self.rnd
+        shape = self.shape
+        d = r.randrange(len(shape))
+        size = shape[d]
+        names = list(FROM_THE_END + NO_NEGATIVES)
+        if len(shape) != 2:
+            names.remove("embedding")
+        name = r.choice(names)
+        negative_ok = name in FROM_THE_END
+        k = r.randint(1, 3)
+        if name == "int_index":
+            arg = self._bad(size, True)
+            self.shape = shape[:d] + shape[d + 1:]
+        elif name in ("gather", "scatter_add", "scatter_value"):
+            arg = self._index(shape, size, negative_ok)
+        elif name == "take_along_dim":
+            arg = self._index(shape[:d] + (k,) + shape[d + 1:], size, negative_ok)
+            self.shape = shape[:d] + (k,) + shape[d + 1:]
+            # torch wraps these modulo the size, we raise: a deliberate difference (docs/differences.md)
+            self.past_the_end |= bool(((arg < -size) | (arg >= size)).any())
+        elif name == "embedding":
+            arg = self._index((k,), shape[0], negative_ok)
+            self.shape = (k, shape[1])
+        elif name == "index_add":
+            arg = self._index((size,), size, negative_ok)
+        else:
+            arg = self._index((k,), size, negative_ok)
+            if name == "index_select" or name == "getitem_tensor":
+                self.shape = shape[:d] + (k,) + shape[d + 1:]
+        leaf = self._leaf(shape) if name in ("index_add", "scatter_add") else self._leaf(())
+        self.steps.append(("bad_index", name, (d, arg, leaf)))
+
+    def run(self, m):
+        dt = getattr(m, self.dtype)
+        leaves = [m.tensor(a, dtype=dt, requires_grad=True) for a in self.leaves]
+        if self.optimizer is None:
+            return self._forward_backward(m, leaves, dt)
+        opt = getattr(m.optim, self.optimizer)(leaves, lr=0.1, **OPTIMIZER_OPTIONS[self.optimizer])
+        for _ in range(3):
+            opt.zero_grad()
+            out, _ = self._forward_backward(m, leaves, dt)
+            opt.step()
+        return out, leaves
+
+    def _forward_backward(self, m, leaves, dt):
+        x = leaves[self.x0]
+        for kind, name, arg in self.steps:
+            x = _apply_extended(m, x, kind, name, arg, leaves)
+        loss = (x * m.tensor(self.weight, dtype=dt)).sum()
+        loss.backward()
+        return x, leaves
+
+
+OPTIMIZER_OPTIONS = {"SGD": {"momentum": 0.9, "weight_decay": 0.01}, "Adam": {}, "AdamW": {"weight_decay": 0.1},
+                     "RMSprop": {"momentum": 0.5}, "Adagrad": {}}
+
+
+def _apply_extended(m, x, kind, name, arg, leaves):
+    if kind != "bad_index":
+        return _apply(m, x, kind, name, arg, leaves)
+    d, idx, leaf = arg
+    other = leaves[leaf]
+    index = m.tensor(idx)
+    before = (slice(None),) * d
+    if name == "int_index":
+        return x[before + (idx,)]
+    if name == "getitem_tensor":
+        return x[before + (index,)]
+    if name == "setitem_tensor":
+        z = x * 1
+        z[before + (index,)] = other
+        return z
+    if name == "index_fill":
+        return x.index_fill(d, index, 0.5)
+    if name == "take_along_dim":
+        return m.take_along_dim(x, index, d)
+    if name == "gather":
+        return x.gather(d, index)
+    if name == "index_select":
+        return x.index_select(d, index)
+    if name == "index_add":
+        return x.index_add(d, index, other)
+    if name == "scatter_add":
+        return x.scatter_add(d, index, other)
+    if name == "scatter_value":
+        return x.scatter(d, index, 0.5)
+    return m.nn.functional.embedding(index, x)
+
+
+def _outcome(program, m):
+    try:
+        return program.run(m)
+    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+        return exc
+
+
+def _numpy(t):
+    return t.detach().double().numpy()
+
+
+def _assert_close(got, expected, tol, what):
+    got, expected = _numpy(got), _numpy(expected)
+    assert got.shape == expected.shape, f"{what}: shape {got.shape}, torch {expected.shape}"
+    finite = np.isfinite(expected)
+    scale = max(1.0, float(np.abs(expected[finite]).max())) if finite.any() else 1.0
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale, equal_nan=True, err_msg=what)
+
+
+def check_extended(seed):
+    program = ExtendedProgram(seed)
+    expected = _outcome(program, torch)
+    got = _outcome(program, tp)
+    what = f"seed {seed}: {program.dtype}, steps {program.steps}, optimizer {program.optimizer}"
+    if program.past_the_end and not isinstance(expected, Exception):
+        assert isinstance(got, RuntimeError) and "is out of bounds" in str(got), f"{what}: {got!r}"
+        return
+    if isinstance(expected, Exception):
+        if "not implemented for" in str(expected):
+            pytest.skip(f"torch lacks this op for {program.dtype}: {expected}")
+        assert isinstance(got, Exception), f"{what}: torch raised {expected!r}, tensorplug returned a value"
+        assert isinstance(got, type(expected)), f"{what}: {type(got).__name__}: {got}; torch: {expected!r}"
+        return
+    if isinstance(got, Exception):
+        raise AssertionError(f"{what}: tensorplug raised {got!r}, torch returned a value") from got
+    (out_tp, leaves_tp), (out_t, leaves_t) = got, expected
+    assert out_tp.dtype.name == str(out_t.dtype).split(".")[-1], what
+    tol = TOL[program.dtype]
+    _assert_close(out_tp, out_t, tol, f"{what}: output")
+    for i, (a, b) in enumerate(zip(leaves_tp, leaves_t)):
+        if program.optimizer:
+            _assert_close(a, b, tol, f"{what}: leaf {i} after the optimizer steps")
+        elif b.grad is None:
+            assert a.grad is None or not a.grad.double().numpy().any(), f"{what}: leaf {i}: torch has no grad"
+        else:
+            assert a.grad is not None, f"{what}: leaf {i} got no gradient"
+            _assert_close(a.grad, b.grad, tol, f"{what}: gradient of leaf {i}")
+
+
+# seeds whose mismatch is a known bug outside this test's reach, reported to its owner (remove on the fix)
+KNOWN_SEEDS = {
+    36: "maximum/minimum backward with a nan operand: torch gives both sides the gradient, tensorplug one",
+}
+
+
+@pytest.mark.parametrize("seed", range(N_EXTENDED))
+def test_extended_composition_matches_torch(seed):
+    try:
+        check_extended(seed)
+    except AssertionError:
+        if seed in KNOWN_SEEDS:
+            pytest.xfail(KNOWN_SEEDS[seed])
+        raise

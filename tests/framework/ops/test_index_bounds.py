@@ -212,3 +212,32 @@ def test_index_ops_gradients_still_match_torch(name):
         (y * m.arange(1.0, y.numel() + 1, dtype=m.float64).reshape(y.shape)).sum().backward()
         grads.append(w.grad.numpy())
     np.testing.assert_array_equal(*grads)
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 4), (3, 4, 2)])
+def test_index_select_and_index_add_raise_what_torch_raises_on_every_path(shape):
+    # torch's class depends on rank, dim and layout (IndexError or RuntimeError): ours is both
+    for d in range(len(shape)):
+        part = list(shape)
+        part[d] = 1
+        for bad in (shape[d], -1):
+            for name, fn in [("index_select", lambda m: m.zeros(shape).index_select(d, _i(m, [bad]))),
+                             ("index_add", lambda m: m.zeros(shape).index_add(d, _i(m, [bad]), m.ones(part)))]:
+                expected = _outcome(torch, lambda m, b: fn(m), bad)
+                got = _outcome(tp, lambda m, b: fn(m), bad)
+                assert isinstance(got, type(expected)), (name, shape, d, bad, got, expected)
+                assert isinstance(got, IndexError) and isinstance(got, RuntimeError)
+
+
+def test_shape_errors_of_the_index_ops_are_torchs_class():
+    cases = [lambda m: m.zeros(3, 3).scatter(0, m.zeros(2, 3, dtype=m.int64), m.ones(2)),
+             lambda m: m.zeros(3, 3).scatter_add(0, m.zeros(2, 3, dtype=m.int64), m.ones(2)),
+             lambda m: m.zeros(3, 3).scatter(0, m.zeros(2, 3, dtype=m.int64), m.ones(2, 3, 1)),
+             lambda m: m.take_along_dim(m.tensor(1.0), _i(m, [[0]]), 1),
+             lambda m: m.take_along_dim(m.tensor(1.0), _i(m, 0), 0),
+             lambda m: m.take_along_dim(m.ones(2, 2), _i(m, [0]), 5)]
+    for fn in cases:
+        expected = _outcome(torch, lambda m, b: fn(m), None)
+        got = _outcome(tp, lambda m, b: fn(m), None)
+        assert isinstance(expected, Exception) and type(got) is not type(None)
+        assert isinstance(got, type(expected)), (got, expected)

@@ -1,0 +1,190 @@
+"""Property layer over the op table (op_table.py): hypothesis draws shapes (the declared ones, broadcast
+variants, 0-d, empty and unrelated ones), dtypes (float64/32/16, bfloat16 where tensorplug has it) and
+inf/nan inputs for every op, and torch is the oracle: the same values, dtype and gradients, or the same
+error class when torch refuses the call.
+
+Deterministic (derandomize) and bounded: by default one test draws 60 (op, case) pairs from the whole
+table; ``TENSORPLUG_HYPOTHESIS_EXAMPLES=50`` also runs that many cases for every op (the long run)."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import tensorplug as tp
+
+from .op_table import OPS, resolve
+
+torch = pytest.importorskip("torch")
+
+EXAMPLES = int(os.environ.get("TENSORPLUG_HYPOTHESIS_EXAMPLES", "0"))
+SAMPLED = 60
+DTYPES = ["float64", "float32", "float16"] + (["bfloat16"] if hasattr(tp, "bfloat16") else [])
+# tolerance per dtype, relative to the largest finite magnitude torch produced
+TOL = {"float64": 1e-6, "float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
+SPECIALS = (np.inf, -np.inf, np.nan)
+# float16 gradients: torch rounds each backward step to half, as tensorplug does, but the order of
+# the steps differs in composite formulas; these ops' half gradients are compared at a looser tolerance
+HALF_GRAD_TOL = 5e-2
+
+
+# Mismatches with torch this file found in code outside the indexing family, reported to their owners and
+# skipped here until fixed (remove an entry when its fix lands): op id -> (when, what differs).
+# when: "specials" (inf/nan inputs), "bfloat16", "reshaped" (a shape other than the declared one)
+KNOWN = {
+    "abs": ("specials", "abs backward at nan: torch's sign(nan) is 0, ours nan"),
+    "sign": ("specials", "sign(nan): torch 0, ours nan"),
+    "norm_p1": ("specials", "1-norm backward at nan: sign(nan) as abs"),
+    "relu": ("specials", "relu backward at nan: torch passes the gradient (nan <= 0 is false), ours 0"),
+    "maximum": ("specials", "maximum/minimum backward with a nan operand: torch gives both sides the gradient"),
+    "minimum": ("specials", "as maximum"),
+    "max_all": ("specials", "max()/min() of a tensor with nan: torch's gradient goes to the nan, ours all nan"),
+    "min_all": ("specials", "as max_all"),
+    "prod": ("specials", "prod backward of a 0-d inf: torch 1, ours nan"),
+    "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
+    "var_dim_corr0": ("specials", "as var"),
+    "softmax": ("specials", "softmax/log_softmax with inf (issue item 6)"),
+    "log_softmax": ("specials", "as softmax"),
+    "sort_descending": ("specials", "sort/topk: torch orders nan as the largest value"),
+    "topk": ("specials", "as sort_descending"),
+    "logaddexp": ("specials", "logaddexp with inf in bfloat16/float16: ours nan"),
+    "clamp": ("bfloat16", "clamp of a bfloat16 tensor returns float32"),
+    "einsum": ("reshaped", "einsum: size-1 dims do not broadcast (NumPy's ValueError leaks); bfloat16 TypeError"),
+    "einsum_ellipsis": ("reshaped", "as einsum"),
+    "std_dim": ("reshaped", "std/norm over dim 0 of a 0-d tensor: raw IndexError/AxisError, torch returns a value"),
+    "norm_p3": ("reshaped", "as std_dim"),
+    "permute": ("reshaped", "permute of a 0-d tensor with 2 dims: IndexError, torch RuntimeError"),
+    "diagonal": ("reshaped", "diagonal of a 0-d/1-D tensor: RuntimeError, torch IndexError"),
+    "narrow": ("reshaped", "narrow of a 0-d tensor / start past a size-0 dim: error classes swapped vs torch"),
+    "mv": ("reshaped", "mv of 0-d operands: RuntimeError, torch IndexError"),
+    "sort": ("reshaped", "sort of a 0-d tensor along dim 1: returns a value, torch IndexError"),
+    "stack": ("reshaped", "stack of a 0-d and a 2-D tensor at dim 1: RuntimeError, torch IndexError"),
+    "outer": ("reshaped", "outer accepts 0-d and 2-D operands; torch requires 1-D"),
+    "addmm": ("reshaped", "addmm broadcasts an input torch refuses"),
+}
+
+def _known(op, shapes, dtype, specials):
+    when, _ = KNOWN.get(op.id, (None, None))
+    if when == "specials":
+        return bool(specials)
+    if when == "bfloat16":
+        return dtype == "bfloat16"
+    if when == "reshaped":
+        return [tuple(s) for s in shapes] != [tuple(s) for s in op.shapes] or dtype == "bfloat16"
+    return False
+
+
+def _varied(declared):
+    """Shapes near a declared one: itself, with dims set to 1 or 0, leading dims dropped, or 0-d."""
+    n = len(declared)
+    return st.one_of(
+        st.just(tuple(declared)),
+        st.lists(st.booleans(), min_size=n, max_size=n).map(
+            lambda ones: tuple(1 if one else s for one, s in zip(ones, declared))),
+        st.integers(0, n).map(lambda k: tuple(declared[k:])),
+        st.integers(0, max(n - 1, 0)).map(lambda d: tuple(0 if i == d else s for i, s in enumerate(declared))),
+        st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple),
+    )
+
+
+@st.composite
+def cases(draw, op):
+    """(shapes, dtype, seed, special-value rate) for one call of ``op``."""
+    shapes = [draw(_varied(s)) if draw(st.integers(0, 2)) else tuple(s) for s in op.shapes]
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2 ** 16))
+    specials = draw(st.sampled_from([0.0, 0.0, 0.3]))
+    return shapes, dtype, seed, specials
+
+
+def _arrays(op, shapes, seed, specials):
+    rng = np.random.default_rng(seed)
+    arrays = op.arrays(rng, shapes)
+    if specials:
+        arrays = [np.where(rng.random(a.shape) < specials, rng.choice(SPECIALS, a.shape), a) for a in arrays]
+    return arrays
+
+
+def _run(op, module, arrays, dtype):
+    """``op`` on ``arrays``: (output, input gradients), or the exception it raised."""
+    dt = getattr(module, dtype)
+    xs = [module.tensor(a, dtype=dt, requires_grad=op.grad) for a in arrays]
+    fn = op.func(module) if op.func else getattr(module, op.name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(*xs, *resolve(op.args, module), **op.kwargs)
+            if op.grad and out.requires_grad:
+                weights = module.arange(out.numel(), dtype=dt).reshape(out.shape) % 3 + 1
+                (out * weights).sum().backward()
+    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+        return exc
+    return out, [x.grad for x in xs]
+
+
+def _close(got, expected, tol, what):
+    got = got.detach().double().numpy()
+    expected = expected.detach().double().numpy()
+    assert got.shape == expected.shape, f"{what}: shape {got.shape}, torch {expected.shape}"
+    finite = np.isfinite(expected)
+    scale = max(1.0, float(np.abs(expected[finite]).max())) if finite.any() else 1.0
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale, equal_nan=True, err_msg=what)
+
+
+def check(op, shapes, dtype, seed, specials):
+    assume(not _known(op, shapes, dtype, specials))
+    arrays = _arrays(op, shapes, seed, specials)
+    expected = _run(op, torch, arrays, dtype)
+    assume(not (isinstance(expected, Exception) and "not implemented for" in str(expected)))
+    got = _run(op, tp, arrays, dtype)
+    what = f"{op.id} on shapes {shapes}, {dtype}, seed {seed}, specials {specials}"
+    if op.name == "take_along_dim" and isinstance(got, RuntimeError) and "take_along_dim reads" in str(got):
+        return  # past the end: torch wraps modulo the size, we raise (a deliberate difference)
+    if isinstance(expected, Exception):
+        assert isinstance(got, type(expected)), f"{what}: got {got!r:.300}; torch raised {expected!r:.300}"
+        return
+    if isinstance(got, Exception):
+        raise AssertionError(f"{what}: tensorplug raised {got!r}; torch returned a value") from got
+    (out, grads), (out_t, grads_t) = got, expected
+    assert out.dtype.name == str(out_t.dtype).split(".")[-1], f"{what}: dtype {out.dtype}, torch {out_t.dtype}"
+    tol = TOL[dtype]
+    _close(out, out_t, tol, f"{what}: output")
+    grad_tol = max(tol, HALF_GRAD_TOL) if dtype in ("float16", "bfloat16") else tol
+    for i, (g, g_t) in enumerate(zip(grads, grads_t)):
+        if g_t is None:
+            assert g is None or not g.double().numpy().any(), f"{what}: input {i} has a gradient, torch none"
+        else:
+            assert g is not None, f"{what}: input {i} got no gradient"
+            _close(g, g_t, grad_tol, f"{what}: gradient of input {i}")
+
+
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+@st.composite
+def op_and_case(draw):
+    op = draw(st.sampled_from(OPS))
+    return op, draw(cases(op))
+
+
+@settings(max_examples=SAMPLED, **SETTINGS)
+@given(op_and_case())
+def test_table_matches_torch_over_shapes_dtypes_and_specials(pair):
+    op, case = pair
+    check(op, *case)
+
+
+@pytest.mark.skipif(not EXAMPLES, reason="the long run: set TENSORPLUG_HYPOTHESIS_EXAMPLES")
+@pytest.mark.parametrize("op", OPS, ids=[o.id for o in OPS])
+def test_each_op_matches_torch_over_shapes_dtypes_and_specials(op):
+    @settings(max_examples=EXAMPLES, **SETTINGS)
+    @given(cases(op))
+    def run(case):
+        check(op, *case)
+
+    run()

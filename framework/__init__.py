@@ -22,6 +22,8 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is
 from .autograd.grad_mode import is_inference_mode_enabled
 from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
+from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
+                             normal)
 from ._format import set_printoptions
 from .generator import Generator, default_generator
 from .threads import set_num_threads, get_num_threads

@@ -90,11 +90,13 @@ UNUSED = """
             return self.a(x) + (self.b(x) if use_b else 0)
 
     from datetime import timedelta
-    dist.init_process_group("gloo", timeout=timedelta(seconds=3))
+    dist.init_process_group("gloo")
+    dist.barrier()  # both ranks are up: the short timeout below never meets a rank slow to start
+    group = dist.new_group(timeout=timedelta(seconds=3))
     r = dist.get_rank()
     torch.manual_seed(0)
     x = torch.randn(4, 3, dtype=torch.float64)
-    net = DDP(Net(), find_unused_parameters=FIND)
+    net = DDP(Net(), find_unused_parameters=FIND, process_group=group)
     net(x[2 * r: 2 * r + 2], use_b=(r == 0)).sum().backward()   # b is unused on rank 1
     out = {"rank": r, "a": net.module.a.weight.grad.tolist(),
            "b": None if net.module.b.weight.grad is None else net.module.b.weight.grad.tolist()}
@@ -130,11 +132,13 @@ def test_uneven_batch_counts_fail_with_a_timeout_not_a_hang(tmp_path):
         from datetime import timedelta
         import tensorplug as torch, tensorplug.nn as nn, tensorplug.distributed as dist
         from tensorplug.nn.parallel import DistributedDataParallel as DDP
-        dist.init_process_group("gloo", timeout=timedelta(seconds=2))
-        net = DDP(nn.Linear(2, 1))
+        dist.init_process_group("gloo")
+        dist.barrier()  # both ranks are up: the short timeout below never meets a rank slow to start
+        group = dist.new_group(timeout=timedelta(seconds=2))
+        net = DDP(nn.Linear(2, 1), process_group=group)
         for step in range(3 if dist.get_rank() == 0 else 2):
             net(torch.ones(1, 2)).sum().backward()
-        dist.barrier()
+        dist.barrier(group=group)
     """)
     assert job.returncode != 0
     assert "Timed out after 2 s waiting for" in job.stderr  # all_reduce on rank 0 or the barrier on rank 1

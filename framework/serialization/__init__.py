@@ -10,21 +10,86 @@ package: ``_atomic`` (crash-safe writes), ``_storage`` (storages and views),
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 
 from ..device import device as _device
 from ..errors import CheckpointError
 from ..registry import get_backend
-from . import _native, _objects
+from . import _native, _objects, _torchfile
 from ._atomic import atomic_write
 from ._native import FORMAT_VERSION, MAGIC, MAX_HEADER_BYTES
 from ._safetensors import load_safetensors, save_safetensors
 from ._storage import numpy as _numpy
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors", "CheckpointError",
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "CheckpointError", "WeightsOnlyError",
+           "add_safe_globals", "clear_safe_globals", "get_safe_globals", "safe_globals",
            "MAX_HEADER_BYTES", "FORMAT_VERSION", "atomic_write"]
 
+WeightsOnlyError = _objects.WeightsOnlyError
+
+
+# allow-listing classes and functions for weights_only loads ---------------------------
+
+def _checked_globals(entries):
+    entries = list(entries)
+    for entry in entries:
+        obj = entry[0] if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], str) else entry
+        if not callable(obj):
+            raise TypeError(f"safe globals are classes or functions, or (object, 'module.name') pairs; got "
+                            f"{entry!r}")
+    return entries
+
+
+def add_safe_globals(safe_globals) -> None:
+    """Allow ``load(..., weights_only=True)`` to rebuild these classes and call these functions.
+
+    Args:
+        safe_globals: classes or functions, or ``(obj, "module.name")`` pairs
+            naming them as the file does.
+
+    Example:
+        >>> tensorplug.serialization.add_safe_globals([MyModel])
+        >>> model = tensorplug.load("model.tp")
+    """
+    _objects.SAFE_GLOBALS.extend(_checked_globals(safe_globals))
+
+
+def clear_safe_globals() -> None:
+    """Forget every ``add_safe_globals`` entry."""
+    del _objects.SAFE_GLOBALS[:]
+
+
+def get_safe_globals() -> list:
+    """The allow-listed classes and functions."""
+    return list(_objects.SAFE_GLOBALS)
+
+
+class safe_globals(contextlib.ContextDecorator):  # noqa: N801 - torch's name
+    """``with safe_globals([MyModel]): load(...)``: allow-list these only inside the block.
+
+    Example:
+        >>> with tensorplug.serialization.safe_globals([MyModel]):
+        ...     model = tensorplug.load("model.tp")
+    """
+
+    def __init__(self, safe_globals):
+        self.entries = _checked_globals(safe_globals)
+        self.saved = None
+
+    def __enter__(self):
+        self.saved = list(_objects.SAFE_GLOBALS)
+        _objects.SAFE_GLOBALS.extend(self.entries)
+        return self
+
+    def __exit__(self, *exc):
+        _objects.SAFE_GLOBALS[:] = self.saved
+        return False
+
+
+# saving ---------------------------------------------------------------------------
 
 def _tensor_bytes(t):
     """A tensor's values as little-endian C-order bytes (for tensors saved as their own storage)."""
@@ -37,12 +102,13 @@ def _tensor_bytes(t):
 
 def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False) -> None:
-    """Save ``obj`` (nested dicts/lists/tuples of tensors, numbers, strings, None) to ``f``.
+    """Save ``obj`` to ``f``: tensors, numbers, strings, NumPy arrays, containers of them, and whole
+    objects such as a model (stored as their class's import path plus their state; no pickle).
 
     ``f`` is a path (the write is atomic: a crash leaves the old file or the
     complete new one; a symlink's target is written) or a binary file object.
     Tensors that share memory (a view and its base) are stored once and come
-    back sharing it. No pickle is involved.
+    back sharing it.
 
     Example:
         >>> tensorplug.save({"model": model.state_dict(), "step": 10}, "ckpt.tp")
@@ -62,19 +128,36 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
 
 # loading --------------------------------------------------------------------------
 
-def _read_all(f):
-    """(the whole file as a writable bytearray, its name for messages)."""
-    if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
-        name = repr(getattr(f, "name", "<file object>"))
-        return bytearray(f.read()), name
-    path = os.fspath(f)
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        buf = bytearray(size)
-        got = fh.readinto(buf)
-    if got != size:
-        raise CheckpointError(f"{path!r}: truncated: the file changed size while it was read")
-    return buf, repr(path)
+def _read_rest(fh, name):
+    """The rest of ``fh`` as one writable buffer (a native checkpoint is read whole, once)."""
+    try:
+        size = os.fstat(fh.fileno()).st_size - fh.tell()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return bytearray(fh.read())
+    buf = bytearray(size)
+    if fh.readinto(buf) != size:
+        raise CheckpointError(f"{name}: truncated: the file changed size while it was read")
+    return buf
+
+
+def _size_from_here(fh):
+    here = fh.tell()
+    end = fh.seek(0, os.SEEK_END)
+    fh.seek(here)
+    return end - here
+
+
+def _load_from(fh, name, map_location, weights_only):
+    head = fh.read(len(MAGIC))
+    fh.seek(-len(head), os.SEEK_CUR)
+    place = _placement(map_location, name)
+    if head == MAGIC:
+        return _native.decode_file(_read_rest(fh, name), name, place, _objects.Policy(weights_only is not False))
+    if head[:4] == b"PK\x03\x04":
+        return _torchfile.load_torch_zip(fh, name, _size_from_here(fh), place)
+    if len(head) < len(MAGIC) and MAGIC.startswith(head):
+        raise CheckpointError(f"{name}: truncated: the file has {len(head)} bytes, too few for a checkpoint")
+    raise CheckpointError(f"{name}: {_describe_foreign(head)}")
 
 
 def _describe_foreign(head):
@@ -83,11 +166,6 @@ def _describe_foreign(head):
                 "format); tensorplug never unpickles, since a pickle can run code. Re-save it where PyTorch is "
                 "installed with torch.save(obj, path) (the zip format, which tensorplug reads) or "
                 "safetensors.torch.save_file(state_dict, 'model.safetensors')")
-    if head[:4] == b"PK\x03\x04":
-        return ("not a tensorplug checkpoint: it is a zip archive (a torch.save file holds a pickle inside); "
-                "tensorplug never unpickles, since a pickle can run code. Convert it where PyTorch is installed "
-                "with safetensors.torch.save_file(state_dict, 'model.safetensors') and read that with "
-                "tensorplug.load_safetensors")
     return f"not a tensorplug checkpoint (it starts with {bytes(head[:8])!r}, expected {MAGIC!r})"
 
 
@@ -115,7 +193,7 @@ def _placement(map_location, name):
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
-    """Load what ``save`` wrote.
+    """Load what ``save`` wrote, or a file written by ``torch.save`` (read without running its pickle).
 
     Args:
         f: a path or a binary file object.
@@ -123,7 +201,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             or a dict mapping saved device strings to new ones. ``None`` puts
             each tensor back on the device it was saved from.
         weights_only: ``None`` or ``True`` (the default, as torch >= 2.6)
-            loads data only; ``False`` also rebuilds saved objects.
+            rebuilds data only, and objects of classes allow-listed with
+            ``add_safe_globals``; ``False`` also rebuilds other saved objects
+            (importing their classes: only for files you trust).
 
     Returns:
         The saved object, with tensors rebuilt.
@@ -131,6 +211,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     Raises:
         FileNotFoundError: no file at ``f``.
         CheckpointError: the file is truncated, corrupted, foreign or hostile.
+        WeightsOnlyError: (a CheckpointError and a ``pickle.UnpicklingError``,
+            as torch raises) the file holds an object that is not allowed.
 
     Example:
         >>> model.load_state_dict(tensorplug.load("ckpt.tp", map_location="cpu"))
@@ -144,11 +226,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     elif map_location is not None and not isinstance(map_location, (str, dict)) and not hasattr(map_location, "xp"):
         raise TypeError(f"map_location must be a device, a device or backend name, or a dict; got "
                         f"{type(map_location).__name__}")
-    buf, name = _read_all(f)
-    head = bytes(buf[:len(MAGIC)])
-    policy = _objects.Policy(weights_only is not False)
-    if head == MAGIC:
-        return _native.decode_file(buf, name, _placement(map_location, name), policy)
-    if len(buf) < len(MAGIC) and MAGIC.startswith(head):
-        raise CheckpointError(f"{name}: truncated: the file has {len(buf)} bytes, too few for a checkpoint")
-    raise CheckpointError(f"{name}: {_describe_foreign(head)}")
+    if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
+        name = repr(getattr(f, "name", "<file object>"))
+        if not (hasattr(f, "seekable") and f.seekable()):
+            f = io.BytesIO(f.read())
+        return _load_from(f, name, map_location, weights_only)
+    path = os.fspath(f)
+    with open(path, "rb") as fh:
+        return _load_from(fh, repr(path), map_location, weights_only)

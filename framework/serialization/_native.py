@@ -27,7 +27,7 @@ from .. import dtypes as _dt
 from ..errors import CheckpointError
 from ..tensor import Tensor
 from . import _objects
-from ._storage import ALIGN, StorageWriter, TensorSpec, build_tensor, check_specs, numpy
+from ._storage import ALIGN, StorageWriter, TensorSpec, ViewBudget, build_tensor, numpy
 
 MAGIC = b"TPLUGCKP"
 FORMAT_VERSION = 2
@@ -207,7 +207,9 @@ class Decoder:
         self.objects = objects               # the object-node policy (weights_only, allow-list)
         self.storages = _storages(name, header, data_start, len(buf) - DIGEST)
         self.specs = _specs(name, header, self.storages)
-        check_specs(self.specs, lambda i: self.storages[i][1], len(buf), name)
+        budget = ViewBudget(len(buf), name)
+        for spec in self.specs:
+            budget.charge(spec, self.storages[spec.storage][1])
         self.buf = buf
         self.data_start = data_start
         self.arrays = {}                    # storage index -> flat uint8 host array over buf

@@ -15,7 +15,7 @@ from .. import dtypes as _dt
 from ..errors import CheckpointError
 from ..tensor import Tensor
 
-__all__ = ["TensorSpec", "StorageWriter", "check_specs", "build_tensor", "numpy_dtype", "numpy"]
+__all__ = ["TensorSpec", "StorageWriter", "ViewBudget", "build_tensor", "numpy_dtype", "numpy"]
 
 # A load may hold its tensors as views; copies of them (a backend that cannot
 # view host memory, or a layout whose elements overlap) may together take at
@@ -186,27 +186,32 @@ def _contiguous(shape):
 
 # reading ---------------------------------------------------------------------------
 
-def check_specs(specs, storage_nbytes, file_bytes, name):
-    """Refuse views outside their storage and loads whose tensors would take far more memory
-    than the file holds (overlapping or broadcast layouts crafted to amplify it)."""
-    total = 0
-    for spec in specs:
+class ViewBudget:
+    """Refuses views outside their storage, and loads whose tensors would take far more memory than
+    the file holds (overlapping or broadcast layouts crafted to amplify it)."""
+
+    def __init__(self, file_bytes, name):
+        self.limit = VIEW_BYTES_PER_FILE_BYTE * file_bytes + VIEW_BYTES_ALLOWANCE
+        self.file_bytes = file_bytes
+        self.name = name
+        self.total = 0
+
+    def charge(self, spec, storage_nbytes):
+        name = self.name
         if len(spec.shape) > MAX_NDIM or len(spec.stride) != len(spec.shape):
             raise CheckpointError(f"{name}: a tensor has {len(spec.shape)} dimensions and {len(spec.stride)} "
                                   f"strides (at most {MAX_NDIM}, one stride per dimension)")
         if any(n < 0 for n in spec.shape) or any(s < 0 for s in spec.stride) or spec.offset < 0:
             raise CheckpointError(f"{name}: a tensor has a negative size, stride or offset "
                                   f"(shape {list(spec.shape)}, stride {list(spec.stride)}, offset {spec.offset})")
-        size = storage_nbytes(spec.storage)
-        if spec.extent() > size or spec.offset > size:
+        if spec.extent() > storage_nbytes or spec.offset > storage_nbytes:
             raise CheckpointError(f"{name}: a tensor of shape {list(spec.shape)}, stride {list(spec.stride)} at byte "
-                                  f"{spec.offset} reads bytes up to {spec.extent()} of a {size}-byte storage")
-        total += spec.nbytes()
-    limit = VIEW_BYTES_PER_FILE_BYTE * file_bytes + VIEW_BYTES_ALLOWANCE
-    if total > limit:
-        raise CheckpointError(f"{name}: its tensors add up to {total} bytes from a {file_bytes}-byte file (more than "
-                              f"{VIEW_BYTES_PER_FILE_BYTE}x its size: overlapping views crafted to exhaust memory); "
-                              f"the file is corrupted or hostile")
+                                  f"{spec.offset} reads bytes up to {spec.extent()} of a {storage_nbytes}-byte storage")
+        self.total += spec.nbytes()
+        if self.total > self.limit:
+            raise CheckpointError(f"{name}: its tensors add up to at least {self.total} bytes from a "
+                                  f"{self.file_bytes}-byte file (more than {VIEW_BYTES_PER_FILE_BYTE}x its size: "
+                                  f"overlapping views crafted to exhaust memory); the file is corrupted or hostile")
 
 
 def build_tensor(spec, storage, backend):

@@ -1,0 +1,340 @@
+"""Files written by ``torch.save`` (a zip of ``data.pkl`` and one entry per storage), read without torch
+and without running their pickle.
+
+``data.pkl`` runs on ``_pickle_vm.PickleReader``, which can only reach the
+names in ``_ALLOWED`` below: the containers and tensor-rebuild functions
+torch's own weights-only loader accepts, each implemented here, plus classes
+and functions the user allow-listed with ``add_safe_globals``. Any other name
+(``os.system``, a model class) is refused with torch's weights-only error.
+Storages become flat host arrays read once from their zip entries; tensors
+are views of them, charged against the file size like tensorplug's format.
+"""
+from __future__ import annotations
+
+import collections
+import re
+import zipfile
+
+from .. import dtypes as _dt
+from ..device import device as _device
+from ..errors import CheckpointError
+from ..tensor import Size, Tensor
+from . import _objects
+from ._pickle_vm import PickleFormatError, PickleReader
+from ._storage import TensorSpec, ViewBudget, build_tensor, numpy
+
+__all__ = ["load_torch_zip"]
+
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+_BLOCKED_MODULES = ("sys", "os", "posix", "nt")      # never, even allow-listed (as torch)
+_KEY = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+_STORAGE_DTYPES = {
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128", "UntypedStorage": "uint8",
+}
+_TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+                 "complex64", "complex128", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
+                 "complex32", "qint8", "quint8", "qint32")
+
+
+class _Named:
+    """A torch name the reader understands but that is no value of its own (a storage class, a type)."""
+
+    def __init__(self, path, value=None):
+        self.path = path
+        self.value = value
+
+    def __repr__(self):
+        return self.path
+
+
+_TENSOR = _Named("torch.Tensor")
+_PARAMETER = _Named("torch.nn.parameter.Parameter")
+
+
+def _dtype(name, file):
+    found = _dt.BY_NAME.get(name)
+    if found is None:
+        raise CheckpointError(f"{file}: it holds a tensor of dtype torch.{name}, which tensorplug does not support; "
+                              f"convert it in torch first (e.g. .float())")
+    return found
+
+
+class _Storage:
+    def __init__(self, key, dtype, location, array):
+        self.key = key
+        self.dtype = dtype
+        self.location = location
+        self.array = array      # flat uint8 host array
+
+
+class TorchReader:
+    """One load of one torch zip: its storages, the views' budget, and the allowed names."""
+
+    def __init__(self, zf, prefix, name, placement, file_bytes):
+        self.zf = zf
+        self.prefix = prefix
+        self.name = name
+        self.placement = placement
+        self.budget = ViewBudget(file_bytes, name)
+        self.file_bytes = file_bytes
+        self.read_bytes = 0
+        self.storages = {}
+        self.user = _objects.allowed_globals()
+
+    def bad(self, problem):
+        return CheckpointError(f"{self.name}: {problem}")
+
+    # names --------------------------------------------------------------------------
+    def find(self, module, name):
+        path = f"{module}.{name}"
+        found = _ALLOWED.get(path)
+        if found is not None:
+            return found
+        if module == "torch" and name in _TORCH_DTYPES:
+            return _dtype(name, self.name)
+        if module in ("torch", "torch.cuda", "torch.storage") and name in _STORAGE_DTYPES:
+            return _Named(path, _STORAGE_DTYPES[name])
+        if module in _BLOCKED_MODULES:
+            raise _objects.WeightsOnlyError(f"{self.name}: Weights only load failed: Trying to load unsupported "
+                                            f"GLOBAL {path} whose module {module} is blocked.")
+        if path in self.user:
+            return self.user[path]
+        if path.startswith("builtins."):
+            path = path[len("builtins."):]
+        raise _objects.weights_only_error(self.name, path, torch_file=True)
+
+    def call(self, func, args):
+        if isinstance(func, _Named) or not callable(func):
+            raise self.bad(f"the pickle calls {func!r}, which is not a function")
+        if func not in _ALLOWED_VALUES and func not in self.user.values():
+            raise self.bad(f"Trying to call reduce for unrecognized function {func!r}")
+        try:
+            if getattr(func, "_needs_reader", False):
+                return func(self, *args)
+            return func(*args)
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise self.bad(f"bad arguments to {getattr(func, '__name__', func)} in the pickle "
+                           f"({type(exc).__name__}: {exc})") from None
+
+    def new(self, cls, args):
+        if cls is _PARAMETER:
+            return _parameter(*args[:2])
+        if isinstance(cls, type) and cls in self.user.values():
+            return cls.__new__(cls, *args)
+        raise self.bad(f"Can only create new object for nn.Parameter or classes allowlisted via "
+                       f"`add_safe_globals` but got {cls!r}")
+
+    def build(self, inst, state):
+        if type(inst) is collections.OrderedDict and isinstance(state, dict):
+            # torch's state dicts carry their module versions in an attribute
+            inst.__dict__.update({k: v for k, v in state.items() if isinstance(k, str)})
+        elif isinstance(inst, Tensor) and not state:
+            pass
+        elif type(inst) in self.user.values():
+            _objects.set_state(inst, state, self.name)
+        else:
+            raise self.bad(f"Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
+                           f"`add_safe_globals`, but got {type(inst).__name__}")
+
+    # storages ------------------------------------------------------------------------
+    def persistent_load(self, pid):
+        if type(pid) is not tuple or len(pid) != 5 or pid[0] != "storage":
+            raise self.bad(f"unsupported persistent id {pid!r} in the pickle (only torch storages)")
+        _, kind, key, location, numel = pid
+        if not isinstance(kind, _Named) or kind.value is None:
+            raise self.bad(f"a storage of type {kind!r}, expected a torch storage class")
+        if not isinstance(key, str) or not _KEY.match(key) or not isinstance(location, str) \
+                or type(numel) is not int or numel < 0:
+            raise self.bad(f"a malformed storage reference {pid!r}")
+        found = self.storages.get(key)
+        if found is None:
+            dtype = _dtype(kind.value, self.name)
+            found = self.storages[key] = _Storage(key, dtype, location, self._entry(f"data/{key}"))
+        if numel * found.dtype.itemsize > found.array.size:
+            raise self.bad(f"storage {key} claims {numel} elements of {found.dtype} but holds {found.array.size} "
+                           f"bytes")
+        return found
+
+    def _entry(self, member):
+        try:
+            info = self.zf.getinfo(self.prefix + member)
+        except KeyError:
+            raise self.bad(f"the archive has no entry {self.prefix + member!r}; it is truncated or corrupted") from None
+        self.read_bytes += info.file_size
+        if self.read_bytes > self.file_bytes:
+            raise self.bad(f"its entries unpack to more than the file's {self.file_bytes} bytes (compressed data "
+                           f"crafted to exhaust memory?)")
+        np = numpy()
+        buf = bytearray(info.file_size)
+        try:
+            with self.zf.open(info) as entry:
+                got = entry.readinto(buf)
+                if got != info.file_size or entry.read(1):
+                    raise self.bad(f"entry {member} is shorter or longer than its header says")
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            raise self.bad(f"entry {member} cannot be read ({exc}); the file is corrupted") from None
+        return np.frombuffer(buf, np.uint8)
+
+    def tensor(self, storage, offset, size, stride, requires_grad=False, dtype=None):
+        if not isinstance(storage, _Storage):
+            raise self.bad(f"a tensor rebuilt from {type(storage).__name__}, expected a storage")
+        if type(offset) is not int or not _int_tuple(size) or not _int_tuple(stride):
+            raise self.bad(f"a tensor with offset {offset!r}, size {size!r}, stride {stride!r}: expected integers")
+        dtype = storage.dtype if dtype is None else dtype
+        if dtype is not storage.dtype:
+            raise self.bad(f"a {dtype} tensor over a {storage.dtype} storage")
+        spec = TensorSpec(storage.key, offset * dtype.itemsize, dtype, tuple(size), tuple(stride),
+                          bool(requires_grad) and dtype.category >= _dt.FLOAT)
+        self.budget.charge(spec, storage.array.size)
+        return build_tensor(spec, storage.array, self.placement(storage.location))
+
+
+def _int_tuple(value):
+    return isinstance(value, tuple) and all(type(v) is int for v in value)
+
+
+def _reader_function(fn):
+    fn._needs_reader = True
+    return fn
+
+
+@_reader_function
+def _rebuild_tensor(reader, storage, storage_offset, size, stride):
+    return reader.tensor(storage, storage_offset, size, stride)
+
+
+@_reader_function
+def _rebuild_tensor_v2(reader, storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                       metadata=None):
+    return reader.tensor(storage, storage_offset, size, stride, requires_grad)
+
+
+@_reader_function
+def _rebuild_tensor_v3(reader, storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
+                       metadata=None):
+    if not isinstance(dtype, _dt.dtype):
+        raise reader.bad(f"a tensor of dtype {dtype!r}")
+    return reader.tensor(storage, storage_offset, size, stride, requires_grad, dtype)
+
+
+def _parameter(data, requires_grad=True, backward_hooks=None, state=None):
+    from ..nn.parameter import Parameter
+    if not isinstance(data, Tensor):
+        raise TypeError(f"a Parameter of a {type(data).__name__}")
+    return Parameter(data, requires_grad=bool(requires_grad) and data.dtype.category >= _dt.FLOAT)
+
+
+@_reader_function
+def _rebuild_from_type_v2(reader, func, new_type, args, state):
+    if type(args) is not tuple:
+        raise reader.bad("_rebuild_from_type_v2 needs a tuple of arguments")
+    out = reader.call(func, args)
+    if new_type is _PARAMETER:
+        return _parameter(out, out.requires_grad)
+    if new_type is not _TENSOR:
+        raise reader.bad(f"a tensor subclass {new_type!r}, which tensorplug cannot rebuild")
+    return out
+
+
+def _unsupported(kind):
+    @_reader_function
+    def refuse(reader, *args):
+        raise reader.bad(f"it holds {kind}, which tensorplug does not support; convert it in torch to a dense "
+                         f"tensor on the CPU (e.g. .to_dense(), .dequantize()) and save again")
+    refuse.__name__ = f"refuse {kind}"
+    return refuse
+
+
+def _size(sizes=()):
+    if not _int_tuple(tuple(sizes)):
+        raise TypeError(f"torch.Size of {sizes!r}")
+    return Size(sizes)
+
+
+def _bytes_from_text(text, encoding="utf-8"):
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
+        raise TypeError("_codecs.encode of a non-string or an unknown encoding")
+    return text.encode(encoding)
+
+
+def _bytearray(data=b""):
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError("bytearray takes bytes here (a size would allocate)")
+    return bytearray(data)
+
+
+def _layout(name):
+    if name != "torch.strided":
+        raise TypeError(f"layout {name!r} (only torch.strided tensors are supported)")
+    return name
+
+
+_ALLOWED = {
+    "collections.OrderedDict": collections.OrderedDict,
+    "collections.Counter": collections.Counter,
+    "builtins.set": set,
+    "builtins.complex": complex,
+    "builtins.bytearray": _bytearray,
+    "_codecs.encode": _bytes_from_text,
+    "torch.Size": _size,
+    "torch.device": _device,
+    "torch.Tensor": _TENSOR,
+    "torch.nn.parameter.Parameter": _PARAMETER,
+    "torch.serialization._get_layout": _layout,
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
+    "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
+    "torch._utils._rebuild_parameter": _parameter,
+    "torch._utils._rebuild_parameter_with_state": _parameter,
+    "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+    "torch._utils._rebuild_qtensor": _unsupported("a quantized tensor"),
+    "torch._utils._rebuild_sparse_tensor": _unsupported("a sparse tensor"),
+    "torch._utils._rebuild_meta_tensor_no_storage": _unsupported("a meta tensor"),
+    "torch._utils._rebuild_nested_tensor": _unsupported("a nested tensor"),
+    "torch._utils._rebuild_wrapper_subclass": _unsupported("a tensor subclass"),
+    "torch._utils._rebuild_device_tensor_from_numpy": _unsupported("a tensor saved through NumPy"),
+    "torch._utils._rebuild_device_tensor_from_cpu_tensor": _unsupported("a device tensor saved from the CPU"),
+}
+_ALLOWED_VALUES = [v for v in _ALLOWED.values() if not isinstance(v, _Named)]
+
+
+def _archive_prefix(zf, name):
+    pickles = [n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+    if len(pickles) != 1:
+        raise CheckpointError(f"{name}: a zip archive with {len(pickles)} data.pkl entries; a torch.save file has one")
+    prefix = pickles[0][:-len("data.pkl")]
+    if prefix.count("/") > 1:
+        raise CheckpointError(f"{name}: data.pkl is nested in {prefix!r}; a torch.save file has it one folder deep")
+    return prefix
+
+
+def load_torch_zip(fh, name, file_bytes, placement):
+    """The object a ``torch.save`` zip holds, with tensorplug tensors; ``fh`` is a seekable binary file."""
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f"{name}: a damaged zip archive ({exc}); the file is truncated or corrupted") from None
+    with zf:
+        prefix = _archive_prefix(zf, name)
+        if prefix + "byteorder" in zf.namelist() and zf.read(prefix + "byteorder").strip() not in (b"", b"little"):
+            raise CheckpointError(f"{name}: written on a big-endian machine; tensorplug reads little-endian torch "
+                                  f"files (re-save it on a little-endian one)")
+        info = zf.getinfo(prefix + "data.pkl")
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{name}: its data.pkl claims {info.file_size} bytes, over the "
+                                  f"{MAX_PICKLE_BYTES}-byte limit; the file is corrupted or hostile")
+        reader = TorchReader(zf, prefix, name, placement, file_bytes)
+        data = reader._entry("data.pkl").tobytes()
+        vm = PickleReader(data, find=reader.find, persistent_load=reader.persistent_load, call=reader.call,
+                          new=reader.new, build=reader.build)
+        try:
+            return vm.load()
+        except PickleFormatError as exc:
+            raise CheckpointError(f"{name}: a malformed pickle in data.pkl: {exc}") from None
+        except RecursionError:
+            raise CheckpointError(f"{name}: the pickle is nested too deeply") from None

@@ -100,17 +100,19 @@ def test_grad_mode_is_per_thread_like_torch():
             seen["starts_enabled"] = lib.is_grad_enabled()  # whatever the main thread set
             with lib.no_grad():
                 inside.set()
-                release.wait(10)
+                release.wait()  # no timeout: under load a timed wait could leave no_grad too early
             seen["restored"] = lib.is_grad_enabled()
 
         with lib.no_grad():
-            t = threading.Thread(target=worker)
+            t = threading.Thread(target=worker, daemon=True)
             t.start()
-            inside.wait(10)
-        # the worker sits inside no_grad now: this thread still records
-        x = lib.ones(2, requires_grad=True)
-        recorded = (x * 2).requires_grad
-        release.set()
+            assert inside.wait(120), "the worker thread never started"  # a hang guard, not a timing
+        try:
+            # the worker sits inside no_grad now: this thread still records
+            x = lib.ones(2, requires_grad=True)
+            recorded = (x * 2).requires_grad
+        finally:
+            release.set()
         t.join()
         assert seen == {"starts_enabled": True, "restored": True}, lib.__name__
         assert recorded, lib.__name__

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import numpy_ref
+from . import numpy_ref, transformer
 
 
 @dataclass
@@ -150,7 +150,21 @@ WORKLOADS = [
     Workload("mlp_infer_b4096", "MLP inference, batch 4096, no_grad", "ms", fw_mlp_infer,
              numpy_ref.mlp_infer, targets={"numpy": 1.05}),
     Workload("lstm_b32", "LSTM 128->128 train step, seq 32, batch 32, SGD", "ms", fw_lstm_train,
-             numpy_ref.lstm_train, targets={"torch": 1.5}),
+             numpy_ref.lstm_train, targets={"torch": 1.3}),
+    Workload("decoder_train", "nanoGPT-style decoder train step (4 layers, n_embd 128, 4 heads, block 64, "
+             "batch 8), AdamW", "ms", transformer.fw_decoder_train,
+             transformer.np_unavailable("no hand-written NumPy transformer"), targets={"torch": 1.5}),
+    Workload("decoder_eval", "the same decoder's forward and loss under no_grad", "ms",
+             transformer.fw_decoder_eval, transformer.np_unavailable("no hand-written NumPy transformer"),
+             targets={"torch": 1.2}),
+    Workload("gelu_16384x384", "GELU forward + backward, 16384x384 float32", "ms", transformer.fw_gelu,
+             transformer.np_unavailable("numpy has no erf"), targets={"torch": 1.5}),
+    Workload("layer_norm", "LayerNorm(512) forward + backward, 2048 rows", "ms", transformer.fw_layer_norm,
+             transformer.np_layer_norm),
+    Workload("attention", "causal scaled_dot_product_attention forward + backward, 8x4x256x32", "ms",
+             transformer.fw_attention, transformer.np_attention),
+    Workload("embedding_bwd", "Embedding(50304, 128) lookup of 8192 tokens, backward", "ms",
+             transformer.fw_embedding_backward, transformer.np_embedding_backward),
     Workload("rss_200", "RSS growth over 200 MLP SGD steps (batch 64), after 20 warm-up steps", "MB",
              fw_rss_train, numpy_ref.rss_train, kind="rss"),
 ]

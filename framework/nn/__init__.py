@@ -17,7 +17,7 @@ from .flatten import Flatten, Unflatten
 from .loss import *  # noqa: F401,F403
 from .loss import _Loss, _WeightedLoss
 from .loss import _Loss as Loss  # the public base class for plugin losses (torch's is private)
-from . import functional, init, utils
+from . import attention, functional, init, utils
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403

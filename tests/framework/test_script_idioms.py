@@ -98,3 +98,18 @@ def test_runner_resolves_the_new_modules():
         from torch.accelerator import is_available
         assert is_available is tensorplug.accelerator.is_available
         assert aliased.jit.script is tensorplug.jit.script
+
+
+def test_sdpa_kernel_is_accepted_and_changes_nothing():
+    from tensorplug.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention import SDPBackend as TorchBackend
+    assert {m.name: m.value for m in SDPBackend} == {m.name: int(m) for m in TorchBackend.__members__.values()}
+    q = tensorplug.randn(1, 2, 4, 8)
+    expected = tensorplug.nn.functional.scaled_dot_product_attention(q, q, q)
+    with sdpa_kernel(SDPBackend.MATH):
+        assert tensorplug.equal(tensorplug.nn.functional.scaled_dot_product_attention(q, q, q), expected)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
+        pass
+    with pytest.raises(AssertionError, match="Backend must be an instance of SDPBackend"):
+        with sdpa_kernel("math"):
+            pass

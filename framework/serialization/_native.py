@@ -26,7 +26,7 @@ import struct
 from .. import dtypes as _dt
 from ..errors import CheckpointError
 from ..tensor import Tensor
-from . import _objects
+from . import _objects, _v1
 from ._storage import ALIGN, StorageWriter, TensorSpec, ViewBudget, build_tensor, numpy
 
 MAGIC = b"TPLUGCKP"
@@ -127,11 +127,9 @@ def read_verified(buf, name):
     if len(prefix) < PREFIX.size:
         raise bad(name, f"truncated: the file ends inside the {PREFIX.size}-byte prefix")
     _, version, header_len = PREFIX.unpack(prefix)
-    if version != FORMAT_VERSION:
-        hint = ("it was written by an older tensorplug: load it there and save it again"
-                if version < FORMAT_VERSION else "upgrade tensorplug or re-save the file")
-        raise bad(name, f"unsupported checkpoint format version {version} (this tensorplug reads version "
-                        f"{FORMAT_VERSION}); {hint}")
+    if version not in (1, FORMAT_VERSION):
+        raise bad(name, f"unsupported checkpoint format version {version} (this tensorplug reads versions 1 and "
+                        f"{FORMAT_VERSION}); upgrade tensorplug or re-save the file")
     if header_len > MAX_HEADER_BYTES:
         raise bad(name, f"header too large: it claims {header_len} bytes, the limit is {MAX_HEADER_BYTES}; "
                         f"the file is corrupted or hostile")
@@ -147,6 +145,8 @@ def read_verified(buf, name):
         raise bad(name, f"the header is not valid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict) or header.get("format") != "tensorplug-checkpoint" or "root" not in header:
         raise bad(name, "the header does not describe a tensorplug checkpoint")
+    if version == 1:
+        header = _v1.upgrade(header, name)
     return header, PREFIX.size + header_len
 
 

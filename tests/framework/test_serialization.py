@@ -346,10 +346,50 @@ def test_honest_views_load_without_copies(tmp_path):
     assert back[0][0, 0].item() == 42.0 and back[-2][0, 0].item() == 42.0
 
 
-def test_old_format_version_says_how_to_recover(tmp_path):
-    bad = tmp_path / "v1.tp"
-    bad.write_bytes(struct.pack("<8sIQ", S.MAGIC, 1, 2) + b"{}" + bytes(32))
-    with pytest.raises(CheckpointError, match="older tensorplug"):
+def _format1(root, data):
+    """A file as tensorplug wrote it before format 2: tensors inline, {offset, nbytes} into the data."""
+    header = json.dumps({"format": "tensorplug-checkpoint", "root": root}).encode()
+    body = struct.pack("<8sIQ", S.MAGIC, 1, len(header)) + header + data
+    return body + hashlib.sha256(body).digest()
+
+
+def _v1_tensor(offset, shape, dtype="float32", **extra):
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return {"$": "tensor", "dtype": dtype, "shape": shape, "offset": offset, "nbytes": nbytes, "device": "cpu",
+            **extra}
+
+
+def test_format_1_files_still_load(tmp_path):
+    w = _v1_tensor(0, [2, 2], requires_grad=True, parameter=True)
+    root = {"$": "dict", "items": [["w", w], ["again", w], ["b", _v1_tensor(16, [2], "int64")],
+                                   ["e1", _v1_tensor(32, [0])], ["e2", _v1_tensor(32, [0])]]}
+    data = np.arange(4, dtype=np.float32).tobytes() + np.array([5, 6]).tobytes()
+    path = tmp_path / "old.tp"
+    path.write_bytes(_format1(root, data))
+    back = tensorplug.load(path)
+    assert back["w"].tolist() == [[0.0, 1.0], [2.0, 3.0]] and back["b"].tolist() == [5, 6]
+    assert back["again"] is back["w"] and type(back["w"]).__name__ == "Parameter" and back["w"].requires_grad
+    assert back["e1"] is not back["e2"]
+
+
+def test_format_1_overlapping_ranges_refused(tmp_path):
+    # issue 12 item 10 as reported: a 1.3 MB format 1 file of many overlapping byte ranges reached 1.5 GB
+    data = bytes(1 << 20)
+    root = [_v1_tensor(i * 64, [(len(data) - i * 64) // 4]) for i in range(2000)]
+    path = tmp_path / "overlap.tp"
+    path.write_bytes(_format1(root, data))
+    assert path.stat().st_size < 1_400_000
+
+    def load():
+        with pytest.raises(CheckpointError, match="overlap"):
+            tensorplug.load(path)
+    assert _peak_bytes(load) < 10 * path.stat().st_size
+
+
+def test_unknown_format_version_refused(tmp_path):
+    bad = tmp_path / "v9.tp"
+    bad.write_bytes(struct.pack("<8sIQ", S.MAGIC, 9, 2) + b"{}" + bytes(32))
+    with pytest.raises(CheckpointError, match="version 9"):
         tensorplug.load(bad)
 
 

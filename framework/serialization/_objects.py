@@ -95,6 +95,15 @@ def _importable(obj):
     return found is obj
 
 
+# a subclass of these keeps its contents outside __dict__, which would be lost
+_BUILTIN_DATA = (int, float, complex, str, bytes, bytearray, tuple, list, dict, set, frozenset)
+
+
+def _own_reduce(cls):
+    """True when the class pickles itself some other way (__reduce__), which its __dict__ would not capture."""
+    return any(getattr(cls, name, None) is not getattr(object, name) for name in ("__reduce__", "__reduce_ex__"))
+
+
 def _own_getstate(cls):
     getstate = getattr(cls, "__getstate__", None)
     return getstate is not None and getstate is not getattr(object, "__getstate__", None)
@@ -155,7 +164,8 @@ class ObjectEncoder:
         number = self.ids.get(id(obj))
         if number is not None:
             return {"$": "ref", "id": number}
-        if not _importable(cls) or not (hasattr(obj, "__dict__") or _own_getstate(cls)):
+        if not _importable(cls) or not (hasattr(obj, "__dict__") or _own_getstate(cls)) \
+                or isinstance(obj, _BUILTIN_DATA) or _own_reduce(cls):
             raise TypeError(
                 f"cannot save {where}: objects of type {cls.__name__} are not supported; tensorplug.save takes "
                 f"tensors, numbers, strings, containers of them, NumPy arrays, and objects of classes defined at "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import enum
 import hashlib
 import io
 import json
@@ -149,13 +150,28 @@ def test_numpy_values_and_numbers_come_back_as_they_were():
     assert all(type(theirs[k]) is type(back[k]) for k in obj)
 
 
+class _TaggedDict(dict):
+    pass
+
+
+class _Color(enum.Enum):
+    RED = 1
+
+
 @pytest.mark.parametrize("value, problem", [
     (np.array(["text"]), "dtype"),
     (np.array([object()], dtype=object), "dtype"),
     (lambda x: x, "top level"),
     (collections.namedtuple("Local", "a")(1), "not supported"),
+    (collections.UserDict({"a": 1}), None),                     # a plain class with its data in __dict__: fine
+    (_TaggedDict(a=1), "not supported"),                       # its items live outside __dict__
+    (_Color.RED, "not supported"),                             # an Enum rebuilds itself through __reduce_ex__
 ])
 def test_unsavable_values_say_why(tmp_path, value, problem):
+    if problem is None:
+        tensorplug.save({"v": value}, tmp_path / "x.tp")
+        assert tensorplug.load(tmp_path / "x.tp", weights_only=False)["v"] == value
+        return
     with pytest.raises(TypeError, match=problem):
         tensorplug.save({"v": value}, tmp_path / "x.tp")
     assert not any(tmp_path.iterdir())

@@ -9,13 +9,9 @@ __all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "r
            "gather", "scatter", "barrier", "send", "recv", "isend", "irecv"]
 
 
-def _tensor_type():
-    from ..tensor import Tensor
-    return Tensor
-
-
 def _check(tensor, name, param="tensor"):
-    if not isinstance(tensor, _tensor_type()):
+    from ..tensor import Tensor
+    if not isinstance(tensor, Tensor):
         raise TypeError(f"Invalid function argument. Expected parameter `{param}` of type torch.Tensor "
                         f"but got {type(tensor)} instead. ({name})")
 

@@ -17,11 +17,17 @@ _MAX_DIMS = 6
 _sequence = {}
 
 
+_enabled = False
+
+
 def enabled() -> bool:
-    return os.environ.get("TENSORPLUG_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
+    return _enabled
 
 
 def reset():
+    """Read TENSORPLUG_DISTRIBUTED_DEBUG again (at init_process_group) and restart the sequence numbers."""
+    global _enabled
+    _enabled = os.environ.get("TENSORPLUG_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
     _sequence.clear()
 
 
@@ -57,7 +63,7 @@ def _describe(row):
 
 def check(pg, name, tensor, op=None, root=None):
     """In DETAIL mode, raise RuntimeError naming both sides if another rank runs another collective."""
-    if not enabled() or pg.size() == 1:
+    if not _enabled or pg.size() == 1:
         return
     seq = _sequence.get(id(pg), 0)
     _sequence[id(pg)] = seq + 1

@@ -45,25 +45,27 @@ class ReduceOp(enum.Enum):
 
 
 def wait_until(test, timeout, what):
-    """Poll ``test()`` until it returns True; spin briefly first, then back off to 1 ms sleeps.
+    """Poll ``test()`` until it returns True: spin for a millisecond, then back off to 1 ms sleeps.
 
-    Raises DistBackendError naming ``what`` when ``timeout`` (a timedelta or
-    seconds, None for no limit) passes first: a rank that never joins makes the
-    others fail, never hang.
+    Spinning keeps a small collective's latency at the library's (MPI makes
+    progress only inside its calls); the sleeps give a busy machine's cores
+    back during long waits. Raises DistBackendError naming ``what`` when
+    ``timeout`` (a timedelta or seconds, None for no limit) passes first: a
+    rank that never joins makes the others fail, never hang.
     """
     if test():
         return
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-    deadline = None if seconds is None else time.monotonic() + seconds
-    spins = 0
+    start = time.monotonic()
+    deadline = None if seconds is None else start + seconds
+    spin_until = start + 0.001
     pause = 0.0
     while not test():
-        spins += 1
-        if spins > 2000:
-            # latency first (a 4-byte all-reduce completes in microseconds), then yield the core
-            pause = min(0.001, pause * 2 or 1e-6)
+        now = time.monotonic()
+        if now > spin_until:
+            pause = min(0.001, pause * 2 or 5e-5)
             time.sleep(pause)
-        if deadline is not None and spins % 64 == 0 and time.monotonic() > deadline:
+        if deadline is not None and now > deadline:
             raise DistBackendError(
                 f"Timed out after {seconds:g} s waiting for {what} to complete: another rank has not "
                 f"joined it (it may have failed, finished early, or be running a different collective); "

@@ -8,11 +8,17 @@ pool works, numpy's OpenBLAS is pinned to one thread through its own
 ``openblas_set_num_threads`` (a ctypes call of well under a microsecond;
 threadpoolctl's context manager costs far more per call) and restored after.
 
-How many threads a kernel splits over is BLAS's current thread count, which
+How many threads a kernel splits over is BLAS's thread count, which
 ``tensorplug.set_num_threads`` sets; 1 (or no findable OpenBLAS) runs the
 kernel on the calling thread as one part. One split runs at a time (a lock):
-a second caller meanwhile, from another user thread, runs serially rather
-than fight over the BLAS setting.
+a second caller meanwhile, from another user thread, runs the same parts one
+after another on its own thread rather than fight over the BLAS setting.
+
+The parts never depend on load: kernels that sum partial results per part
+(a convolution's weight gradient) would otherwise round differently when
+another thread happens to be splitting (issue 12: results must be
+bit-identical whatever runs beside them). So the count is the configured one
+even while a split has BLAS pinned to one thread (``_busy_threads``).
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ import numpy as np
 from . import _blas
 
 _lock = threading.Lock()
+_config_lock = threading.Lock()  # BLAS's count and _busy_threads change together under it
+_busy_threads = 0  # while a split has BLAS pinned to 1: the count it pinned it from
 _workers: list = []
 _local = threading.local()
 _SCRATCH_MAX = 1 << 24
@@ -83,9 +91,21 @@ class _Worker:
 
 
 def num_threads():
-    """How many threads a split uses now (BLAS's thread count; 1 without a usable OpenBLAS)."""
+    """How many threads a split uses (BLAS's configured thread count; 1 without a usable OpenBLAS)."""
     blas = _blas.load()
-    return blas.get_num_threads() if blas is not None else 1
+    if blas is None:
+        return 1
+    with _config_lock:
+        return _busy_threads or blas.get_num_threads()
+
+
+def _pin_blas(k):
+    """BLAS to one thread for a split's parts (``k`` > 0), or back to ``-k`` threads after."""
+    global _busy_threads
+    blas = _blas.load()
+    with _config_lock:
+        _busy_threads = max(k, 0)
+        blas.set_num_threads(1 if k > 0 else -k)
 
 
 def split(fn, n, grain=1):
@@ -93,18 +113,21 @@ def split(fn, n, grain=1):
 
     ``grain``: no part smaller than this (small work is not worth a thread handoff); the name of
     ``Backend.parallel_for``'s parameter, as this is the NumPy backend's ``parallel_for``.
-    The first part runs on the calling thread. Parts must write disjoint outputs.
+    The first part runs on the calling thread. Parts must write disjoint outputs. The parts depend
+    only on ``n``, ``grain`` and the configured thread count: a caller that finds the pool busy
+    runs them one after another.
     """
-    blas = _blas.load()
-    k = blas.get_num_threads() if blas is not None else 1
+    k = num_threads()
     parts = min(k, n // max(1, grain))
-    if parts <= 1 or not _lock.acquire(blocking=False):
+    if parts <= 1:
         return [fn(0, n)]
+    bounds = [n * i // parts for i in range(parts + 1)]
+    if not _lock.acquire(blocking=False):
+        return [fn(bounds[i], bounds[i + 1]) for i in range(parts)]
     try:
         while len(_workers) < parts - 1:
             _workers.append(_Worker())
-        bounds = [n * i // parts for i in range(parts + 1)]
-        blas.set_num_threads(1)
+        _pin_blas(k)
         try:
             for i in range(1, parts):
                 _workers[i - 1].jobs.put((fn, (bounds[i], bounds[i + 1])))
@@ -119,7 +142,7 @@ def split(fn, n, grain=1):
                     error = value
                 results.append(value)
         finally:
-            blas.set_num_threads(k)
+            _pin_blas(-k)
         if error is not None:
             raise error
         return results

@@ -63,9 +63,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         threadpool_limits(limits=n, user_api="blas")
 
     def get_num_threads(self):
-        blas = _blas.load()
-        if blas is not None:
-            return blas.get_num_threads()
+        if _blas.load() is not None:
+            return _threads.num_threads()  # the configured count, also while a split has BLAS pinned
         from threadpoolctl import threadpool_info
         counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
         return max(counts) if counts else 1

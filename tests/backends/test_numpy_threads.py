@@ -172,3 +172,77 @@ def test_forked_child_splits_without_the_parents_threads(threads):
         pytest.fail("the forked child hung in a split")
     assert proc.exitcode == 0
     assert queue.get(timeout=5) == want
+
+
+def _training(steps=2):
+    """A few training steps of a small CNN and an LSTM on fixed data: final parameters and losses.
+
+    The CNN's weight gradients are sums of per-part partial sums (the batch split over threads),
+    so a split that changed with load would change their rounding."""
+    gen = np.random.default_rng(5)
+    cnn = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    lstm = nn.LSTM(16, 32)
+    params = list(cnn.parameters()) + list(lstm.parameters())
+    with tensorplug.no_grad():
+        for p in params:
+            p.copy_(tensorplug.tensor(gen.standard_normal(tuple(p.shape)).astype("float32") * 0.1))
+    opt = tensorplug.optim.SGD(params, lr=0.1)
+    images = tensorplug.tensor(gen.standard_normal((64, 1, 28, 28)).astype("float32"))
+    sequence = tensorplug.tensor(gen.standard_normal((12, 32, 16)).astype("float32"))
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        out, _ = lstm(sequence)
+        loss = (cnn(images) ** 2).mean() + (out * out).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach().numpy())
+    return [p.detach().numpy().copy() for p in params] + losses
+
+
+def _assert_bits_equal(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_busy_pool_splits_the_same_way():
+    """issue 12 item 5: a caller that finds the pool busy (another thread's split holds it, with BLAS
+    pinned to one thread) runs the same parts one after another, not one part of everything."""
+    old = tensorplug.get_num_threads()
+    tensorplug.set_num_threads(2)
+    try:
+        alone = _training()
+        with _threads._lock:  # as while another user thread's split runs ...
+            _threads._pin_blas(2)  # ... with BLAS pinned to one thread for its parts
+            try:
+                busy = _training()
+            finally:
+                _threads._pin_blas(-2)
+        assert tensorplug.get_num_threads() == 2
+    finally:
+        tensorplug.set_num_threads(old)
+    _assert_bits_equal(alone, busy)
+
+
+def test_training_from_two_threads_is_bit_identical():
+    old = tensorplug.get_num_threads()
+    tensorplug.set_num_threads(2)
+    try:
+        alone = _training()
+        results = [None, None]
+
+        def run(i):
+            results[i] = _training()
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        tensorplug.set_num_threads(old)
+    for r in results:
+        _assert_bits_equal(alone, r)

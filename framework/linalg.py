@@ -1,10 +1,27 @@
-"""``tensorplug.linalg``: the norms (``vector_norm``, ``matrix_norm``, ``norm``) and the matrix products
-torch.linalg offers; decompositions and solvers are not here yet."""
+"""``tensorplug.linalg``: norms (``vector_norm``, ``matrix_norm``, ``norm``), matrix products, and the
+solvers and decompositions of torch.linalg (``inv``, ``solve``, ``det``, ``slogdet``, ``cholesky``,
+``qr``, ``eigh``, ``svd``, ``pinv`` ...) with gradients.
+
+Forward runs the backend's ``xp.linalg`` (the Array API linalg extension);
+each backward is written with tensorplug ops (torch's formulas), so
+gradients of gradients work for ``inv``, ``solve``, ``det`` and ``cholesky``.
+"""
 from __future__ import annotations
 
-from .ops import matmul, norm as _norm
+from collections import namedtuple
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "vecdot"]
+from .autograd.function import Op
+from .ops import matmul, norm as _norm
+from .ops.join import MultiOp, apply_multi
+from .tensor import Tensor
+
+__all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "vecdot", "inv", "inv_ex", "solve", "det", "slogdet",
+           "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank",
+           "LinAlgError"]
+
+
+class LinAlgError(RuntimeError):
+    """torch.linalg's error for singular or non-positive-definite input (a RuntimeError)."""
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -54,3 +71,365 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 def vecdot(x, y, *, dim=-1):
     """The dot product of ``x`` and ``y`` along ``dim``."""
     return (x * y).sum(dim)
+
+
+# solvers and decompositions -----------------------------------------------------------
+
+slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
+qr_result = namedtuple("qr", ["Q", "R"])
+eigh_result = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
+svd_result = namedtuple("svd", ["U", "S", "Vh"])
+inv_ex_result = namedtuple("inv_ex", ["inverse", "info"])
+cholesky_ex_result = namedtuple("cholesky_ex", ["L", "info"])
+
+
+def _square(name, A):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.{name}(): argument 'A' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if not A.is_floating_point():
+        raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{str(A.dtype).replace('tensorplug.', '')}")
+
+
+def _checked(name, call, *arrays):
+    """``call(*arrays)``, with the library's singular-matrix error said as torch says it."""
+    try:
+        return call(*arrays)
+    except Exception as exc:  # numpy.linalg.LinAlgError and other libraries' equivalents
+        if "singular" in str(exc).lower() and name == "solve":
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+        if "singular" in str(exc).lower():
+            raise LinAlgError(f"linalg.{name}: The diagonal element 1 is zero, the inversion could not be "
+                              f"completed because the input matrix is singular.") from None
+        if "positive" in str(exc).lower() or "definite" in str(exc).lower():
+            raise LinAlgError(f"linalg.{name}: The factorization could not be completed because the input is "
+                              f"not positive-definite.") from None
+        raise
+
+
+def _mT(x):
+    return x.transpose(-2, -1)
+
+
+class Inv(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _checked("inv", ctx.backend.xp.linalg.inv, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output()
+        return -(_mT(y) @ g @ _mT(y))
+
+
+def inv(A, *, out=None):
+    """The inverse of each square matrix in ``A``; LinAlgError where one is singular.
+
+    Example:
+        >>> inv(tensorplug.tensor([[2.0, 0.0], [0.0, 4.0]]))
+        tensor([[0.5000, 0.0000],
+                [0.0000, 0.2500]])
+    """
+    _square("inv", A)
+    return Inv.apply(A)
+
+
+def inv_ex(A, *, check_errors=False):
+    return inv_ex_result(inv(A), Tensor._make(A._backend.xp.zeros(A.shape[:-2], dtype=A._backend.xp.int32),
+                                              _int32(), A._backend))
+
+
+def _int32():
+    from . import dtypes
+    return dtypes.int32
+
+
+class Solve(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _checked("solve", ctx.backend.xp.linalg.solve, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors_list()
+        x = ctx.output()
+        gb = solve(_mT(a), g)
+        ga = -(gb @ _mT(x)) if ctx.needs_grad(0) else None
+        return ga, gb
+
+
+def solve(A, B, *, left=True, out=None):
+    """``X`` with ``A @ X = B`` (``X @ A = B`` with ``left=False``); ``B`` may be a (batch of) vector(s)."""
+    _square("solve", A)
+    if not left:
+        return _mT(solve(_mT(A), _mT(B)))
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    if vector:
+        return solve(A, B.unsqueeze(-1)).squeeze(-1)
+    batch = tuple(_broadcast_batch(A.shape[:-2], B.shape[:-2]))
+    A = A.expand(*batch, *A.shape[-2:])
+    B = B.expand(*batch, *B.shape[-2:])
+    return Solve.apply(A, B)
+
+
+def _broadcast_batch(a, b):
+    from .ops import broadcast_shapes
+    return broadcast_shapes(tuple(a), tuple(b))
+
+
+class LogAbsDet(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.linalg.slogdet(a)[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors_list()
+        return g.unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
+
+
+def slogdet(A, *, out=None):
+    """``(sign, log|det A|)`` of each square matrix; the gradient flows through ``logabsdet``."""
+    _square("slogdet", A)
+    sign = Tensor._make(A._backend.xp.linalg.slogdet(A._data)[0], A._dtype, A._backend)
+    return slogdet_result(sign, LogAbsDet.apply(A))
+
+
+class Det(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.linalg.det(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors_list()
+        d = ctx.output()
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
+
+
+def det(A, *, out=None):
+    """The determinant of each square matrix in ``A``."""
+    _square("det", A)
+    return Det.apply(A)
+
+
+class Cholesky(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _checked("cholesky", ctx.backend.xp.linalg.cholesky, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's cholesky_backward: A's gradient from L's, L^-H Phi(L^H gL) L^-1 made symmetric
+        L = ctx.output()
+        phi = (_mT(L) @ g).tril()
+        phi = phi - 0.5 * phi.diagonal(0, -2, -1).diag_embed()
+        L_inv = inv(L)
+        ga = _mT(L_inv) @ phi @ L_inv
+        return 0.5 * (ga + _mT(ga))
+
+
+def cholesky(A, *, upper=False, out=None):
+    """The lower Cholesky factor ``L`` (``A = L L^T``), or its transpose with ``upper=True``."""
+    _square("cholesky", A)
+    L = Cholesky.apply(A)
+    return _mT(L) if upper else L
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    L = cholesky(A, upper=upper)
+    return cholesky_ex_result(L, Tensor._make(A._backend.xp.zeros(A.shape[:-2], dtype=A._backend.xp.int32),
+                                              _int32(), A._backend))
+
+
+def _as_tensor(ctx, array):
+    return Tensor._make(array, ctx.backend.dtype_of(array), ctx.backend)
+
+
+class Eigh(MultiOp):
+    saves = False
+
+    @staticmethod
+    def forward(ctx, a, *, upper):
+        xp = ctx.backend.xp
+        # the triangle torch reads: the other one is mirrored from it
+        tri = xp.triu(a) if upper else xp.tril(a)
+        sym = tri + xp.matrix_transpose(tri) - xp.eye(a.shape[-1], dtype=a.dtype) * a
+        w, v = xp.linalg.eigh(sym)
+        ctx.outs = (w, v)
+        return [w, v]
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        gw, gv = grads
+        w, v = (_as_tensor(ctx, x) for x in ctx.outs)
+        inner = 0
+        if gv is not None:
+            diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # E[i, j] = w_j - w_i
+            eye = diff.new_ones(diff.shape[-1]).diag_embed()
+            inner = (_mT(v) @ gv) / (diff + eye) * (1 - eye)
+            inner = 0.5 * (inner + _mT(inner))
+        if gw is not None:
+            inner = inner + gw.diag_embed()
+        return (v @ inner @ _mT(v),)
+
+    fast_backward = None
+
+
+def eigh(A, UPLO="L", *, out=None):
+    """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric ``A`` (read from its ``UPLO``
+    triangle)."""
+    _square("eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    w, v = apply_multi(Eigh, (A,), {"upper": UPLO == "U"}, 2)
+    return eigh_result(w, v)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    return eigh(A, UPLO).eigenvalues
+
+
+class QR(MultiOp):
+    saves = False
+
+    @staticmethod
+    def forward(ctx, a, *, mode):
+        q, r = ctx.backend.xp.linalg.qr(a, mode=mode)
+        ctx.outs = (q, r)
+        return [q, r]
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        # m >= n (reduced): M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T
+        gq, gr = grads
+        q, r = (_as_tensor(ctx, x) for x in ctx.outs)
+        m = 0
+        if gr is not None:
+            m = r @ _mT(gr)
+        if gq is not None:
+            m = m - _mT(gq) @ q
+        base = gq if gq is not None else 0
+        if isinstance(m, int):
+            return (None,)
+        lower = m.tril(-1)
+        copyltu = lower + _mT(lower) + m.diagonal(0, -2, -1).diag_embed()
+        b = base + q @ copyltu
+        return (_mT(solve(r, _mT(b))),)
+
+    fast_backward = None
+
+
+def qr(A, mode="reduced", *, out=None):
+    """``A = Q R`` with orthonormal ``Q`` and upper-triangular ``R`` (``mode`` 'reduced' or 'complete';
+    gradients for 'reduced' with rows >= columns)."""
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+                           f"'r', or 'complete'")
+    q, r = apply_multi(QR, (A,), {"mode": "reduced" if mode == "r" else mode}, 2)
+    if mode == "r":
+        return qr_result(A.new_empty(0), r)
+    return qr_result(q, r)
+
+
+class SVD(MultiOp):
+    saves = False
+
+    @staticmethod
+    def forward(ctx, a):
+        u, s, vh = ctx.backend.xp.linalg.svd(a, full_matrices=False)
+        ctx.outs = (u, s, vh)
+        return [u, s, vh]
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        return (_svd_backward(ctx, *grads),)
+
+    fast_backward = None
+
+
+def _svd_backward(ctx, gu, gs, gvh):
+    """torch's svd_backward for real input and the reduced factorization (distinct singular values)."""
+    u, s, vh = (_as_tensor(ctx, x) for x in ctx.outs)
+    v = _mT(vh)
+    gv = None if gvh is None else _mT(gvh)
+    if gu is None and gv is None:
+        return u @ gs.diag_embed() @ vh
+    s2 = s * s
+    diff = s2.unsqueeze(-2) - s2.unsqueeze(-1)  # s_j^2 - s_i^2
+    eye = s.new_ones(s.shape[-1]).diag_embed()
+    f = (1 - eye) / (diff + eye)
+    inner = gs.diag_embed() if gs is not None else 0
+    m, n = u.shape[-2], v.shape[-2]
+    if gu is not None:
+        ut_gu = _mT(u) @ gu
+        inner = inner + (f * (ut_gu - _mT(ut_gu))) * s.unsqueeze(-2)
+    if gv is not None:
+        vt_gv = _mT(v) @ gv
+        inner = inner + s.unsqueeze(-1) * (f * (vt_gv - _mT(vt_gv)))
+    ga = u @ inner @ vh
+    s_inv = 1 / s
+    if gu is not None and m > s.shape[-1]:
+        ga = ga + (gu - u @ (_mT(u) @ gu)) * s_inv.unsqueeze(-2) @ vh
+    if gv is not None and n > s.shape[-1]:
+        ga = ga + u @ (_mT(gv - v @ (_mT(v) @ gv)) * s_inv.unsqueeze(-1))
+    return ga
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    """``A = U diag(S) Vh``; gradients for the reduced form (``full_matrices=False``)."""
+    if full_matrices and A.shape[-1] != A.shape[-2]:
+        xp = A._backend.xp
+        u, s, vh = xp.linalg.svd(A._data, full_matrices=True)
+        make = lambda x: Tensor._make(x, A._dtype, A._backend)  # noqa: E731
+        return svd_result(make(u), make(s), make(vh))
+    u, s, vh = apply_multi(SVD, (A,), {}, 3)
+    return svd_result(u, s, vh)
+
+
+def svdvals(A, *, driver=None, out=None):
+    return svd(A, full_matrices=False).S
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """The pseudo-inverse from the reduced SVD, singular values under ``rtol * max(S)`` (or ``atol``)
+    taken as zero, as torch.linalg.pinv."""
+    u, s, vh = svd(A, full_matrices=False)
+    smax = s.amax(-1, keepdim=True)
+    if rtol is None:
+        from . import dtypes
+        rtol = dtypes.finfo(A.dtype).eps * max(A.shape[-2:]) if atol is None else 0.0
+    cutoff = smax * rtol
+    if atol is not None:
+        cutoff = cutoff.clamp_min(atol)
+    keep = s > cutoff
+    s_inv = (1 / s.masked_fill(~keep, 1.0)).masked_fill(~keep, 0.0)
+    return _mT(vh) @ (s_inv.unsqueeze(-1) * _mT(u))
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    s = svdvals(A.detach())
+    from . import dtypes
+    if rtol is None:
+        rtol = dtypes.finfo(A.dtype).eps * max(A.shape[-2:]) if atol is None else 0.0
+    cutoff = s.amax(-1, keepdim=True) * rtol
+    if atol is not None:
+        cutoff = cutoff.clamp_min(atol)
+    return (s > cutoff).sum(-1)

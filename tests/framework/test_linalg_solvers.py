@@ -1,0 +1,93 @@
+"""tensorplug.linalg solvers and decompositions against torch.linalg: values, gradients, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+
+torch = pytest.importorskip("torch")
+
+R = np.random.default_rng(1)
+A = R.standard_normal((3, 3))
+SPD = A @ A.T + 3 * np.eye(3)
+B = R.standard_normal((3, 2))
+TALL = R.standard_normal((4, 3))
+BATCH = R.standard_normal((2, 3, 3))
+
+
+def _run(lib, fn, arrays):
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    outs = fn(lib, *inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    loss = 0
+    for i, y in enumerate(outs):
+        if y.requires_grad:
+            weights = lib.tensor(np.cos(np.arange(y.numel()) + i).reshape(tuple(y.shape)))
+            loss = loss + (y * weights).sum()
+    loss.backward()
+    return [y.detach().numpy() for y in outs], [t.grad.numpy() for t in inputs]
+
+
+CASES = {
+    "inv": (lambda m, a: m.linalg.inv(a), [A]),
+    "inv_batch": (lambda m, a: m.linalg.inv(a), [BATCH]),
+    "det": (lambda m, a: m.linalg.det(a), [BATCH]),
+    "slogdet": (lambda m, a: m.linalg.slogdet(a), [A]),
+    "solve": (lambda m, a, b: m.linalg.solve(a, b), [A, B]),
+    "solve_vector": (lambda m, a, b: m.linalg.solve(a, b), [A, B[:, 0]]),
+    "solve_right": (lambda m, a, b: m.linalg.solve(a, b, left=False), [A, B.T]),
+    "cholesky": (lambda m, a: m.linalg.cholesky(a), [SPD]),
+    "cholesky_upper": (lambda m, a: m.linalg.cholesky(a, upper=True), [SPD]),
+    "eigvalsh": (lambda m, a: m.linalg.eigvalsh(a), [SPD]),
+    # eigenvector and singular vector signs are arbitrary: compare magnitudes
+    "eigh": (lambda m, a: tuple(x.abs() for x in m.linalg.eigh(a)), [SPD]),
+    "eigh_upper": (lambda m, a: m.linalg.eigh(a, UPLO="U").eigenvalues, [A]),
+    "qr": (lambda m, a: m.linalg.qr(a), [TALL]),
+    "svdvals": (lambda m, a: m.linalg.svdvals(a), [TALL]),
+    "svd": (lambda m, a: tuple(x.abs() for x in m.linalg.svd(a, full_matrices=False)), [TALL]),
+    "svd_wide": (lambda m, a: tuple(x.abs() for x in m.linalg.svd(a, full_matrices=False)), [TALL.T.copy()]),
+    "pinv": (lambda m, a: m.linalg.pinv(a), [TALL]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_torch(name):
+    fn, arrays = CASES[name]
+    ours, theirs = _run(tensorplug, fn, arrays), _run(torch, fn, arrays)
+    for got, expected in zip(ours[0] + ours[1], theirs[0] + theirs[1]):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_inverse_gradient_of_gradient_matches_torch():
+    results = []
+    for lib in (tensorplug, torch):
+        a = lib.tensor(A, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.linalg.inv(a).sum(), a, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), a)
+        results.append(gg.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-9)
+
+
+def test_values_on_every_backend(backend):
+    a = tensorplug.tensor(SPD, device=backend)
+    np.testing.assert_allclose(tensorplug.linalg.inv(a).cpu().numpy(), np.linalg.inv(SPD), rtol=1e-10)
+    np.testing.assert_allclose(tensorplug.linalg.det(a).item(), np.linalg.det(SPD), rtol=1e-10)
+    np.testing.assert_allclose(tensorplug.linalg.cholesky(a).cpu().numpy(), np.linalg.cholesky(SPD), rtol=1e-10)
+
+
+def test_errors_match_torch():
+    for lib in (tensorplug, torch):
+        with pytest.raises(RuntimeError, match="linalg.inv: The diagonal element 1 is zero"):
+            lib.linalg.inv(lib.zeros(2, 2))
+        with pytest.raises(RuntimeError, match="linalg.cholesky: The factorization could not be completed because "
+                                               "the input is not positive-definite"):
+            lib.linalg.cholesky(-lib.eye(2))
+        with pytest.raises(RuntimeError, match="linalg.solve: The solver failed because the input matrix is "
+                                               "singular"):
+            lib.linalg.solve(lib.zeros(2, 2), lib.ones(2))
+        with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3"):
+            lib.linalg.inv(lib.ones(2, 3))
+        with pytest.raises(RuntimeError, match="linalg.det: The input tensor A must have at least 2 dimensions"):
+            lib.linalg.det(lib.ones(3))
+    assert issubclass(tensorplug.linalg.LinAlgError, RuntimeError)

@@ -166,7 +166,12 @@ class Op(Node):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        cls.node_name = f"{cls.__name__}Backward0"
+        # torch's node names (AddBackward0); an op class that serves another overload of a torch
+        # function sets its own (``node_name = "SumBackward1"``)
+        if "node_name" not in cls.__dict__:
+            cls.node_name = f"{cls.__name__}Backward0"
+        # scripts print and compare type(t.grad_fn).__name__; __qualname__ keeps the class's own name
+        cls.__name__ = cls.node_name
 
     @classmethod
     def apply(cls, *inputs, **params):

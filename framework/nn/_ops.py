@@ -20,6 +20,8 @@ from ..ops.softmax import Softmax
 class Linear(Op):
     """``x @ w.T + b`` in one node (the backward of a 2-D matmul + bias add, without reshapes)."""
 
+    node_name = "AddmmBackward0"  # torch's linear on a matrix with a bias
+
     save_inputs = (0, 1)
 
     @staticmethod
@@ -219,8 +221,14 @@ class LogSigmoid(Op):
         return g * (-x).sigmoid()
 
 
+class LinearNoBias(Linear):
+    node_name = "MmBackward0"
+
+
 class MulMask(Op):
     """``a * mask`` for a constant ``mask`` array (dropout)."""
+
+    node_name = "MulBackward0"  # torch's dropout multiplies by its mask
 
     @staticmethod
     def forward(ctx, a, mask):
@@ -325,6 +333,7 @@ class CrossEntropy(Op):
     kernels on a GPU instead of about fifteen array operations).
     """
 
+    node_name = "NllLossBackward0"  # torch's cross_entropy is nll_loss of log_softmax
     save_inputs = (0,)
     fused = False
 

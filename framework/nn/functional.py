@@ -40,7 +40,7 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     if bias is not None and bias._dtype is not input._dtype:
         raise _dtype_error(input, bias)
-    return _ops.Linear.apply(input, weight, bias)
+    return (_ops.Linear if bias is not None else _ops.LinearNoBias).apply(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

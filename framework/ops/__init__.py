@@ -111,7 +111,7 @@ def _stride(self, dim=None):
 
 METHODS = {
     # operators
-    "__add__": add, "__radd__": _swap(add), "__sub__": sub, "__rsub__": _swap(sub),
+    "__add__": add, "__radd__": _swap(add), "__sub__": sub, "__rsub__": arithmetic.rsub,
     "__mul__": mul, "__rmul__": _swap(mul), "__truediv__": div, "__rtruediv__": _swap(div),
     "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
     "__mod__": remainder, "__rmod__": _swap(remainder), "__pow__": pow, "__rpow__": _swap(pow),

@@ -66,6 +66,12 @@ class Sub(Op):
         return g, (-g if ctx.needs_grad(1) else None)
 
 
+class Rsub(Sub):
+    """``number - tensor`` (the reflected operator): torch records it as rsub."""
+
+    node_name = "RsubBackward1"
+
+
 class Mul(Op):
     array_forward = True
     save_inputs = (0, 1)
@@ -129,6 +135,18 @@ class Pow(Op):
         return ga, gb
 
 
+class PowTensor(Pow):
+    """``tensor ** tensor``: torch's Tensor_Tensor overload, a node of its own name."""
+
+    node_name = "PowBackward1"
+
+
+class PowScalarBase(Pow):
+    """``number ** tensor``: torch's Scalar overload."""
+
+    node_name = "PowBackward2"
+
+
 class Neg(Op):
     @staticmethod
     def forward(ctx, a):
@@ -184,6 +202,11 @@ def sub(input, other, *, alpha=1, out=None):
         other = mul(other, alpha)
     result = binary(Sub, input, other)
     return result if out is None else _out(result, out)
+
+
+def rsub(input, other):
+    """``other - input`` (``Tensor.__rsub__``)."""
+    return binary(Rsub, other, input)
 
 
 def mul(input, other, *, out=None):
@@ -275,7 +298,7 @@ def fmod(input, other):
 def pow(input, exponent, *, out=None):
     """``input ** exponent`` elementwise."""
     if not isinstance(input, Tensor):
-        return _out(binary(Pow, input, exponent), out)
+        return _out(binary(PowScalarBase, input, exponent), out)
     if input._dtype.category <= _dt.INT:
         neg = False
         if isinstance(exponent, int) and not isinstance(exponent, bool):
@@ -285,7 +308,7 @@ def pow(input, exponent, *, out=None):
         if neg:
             raise RuntimeError("Integers to negative integer powers are not allowed; "
                                "convert the base to float first, e.g. x.float() ** -1")
-    return _out(binary(Pow, input, exponent), out)
+    return _out(binary(PowTensor if isinstance(exponent, Tensor) else Pow, input, exponent), out)
 
 
 def neg(input):

@@ -111,17 +111,16 @@ def test_grad_is_shape_checked_and_settable():
 def test_grad_fn_names_and_next_functions():
     x = leaf(1.0, 2.0)
     y = (x * 2).sum()
-    assert type(y.grad_fn).__name__ == "Sum" or y.grad_fn.name() == "SumBackward0"
+    assert type(y.grad_fn).__name__ == "SumBackward0"
     assert y.grad_fn.name() == "SumBackward0"
     assert "SumBackward0" in repr(y.grad_fn)
     (mul, _), = y.grad_fn.next_functions
     assert mul.name() == "MulBackward0"
     acc = mul.next_functions[0][0]
     assert acc.name() == "AccumulateGrad" and acc.variable is x
-    for t, name in [((x @ x), "MatMulBackward0"), (x.exp(), "ExpBackward0"), (x.softmax(0), "SoftmaxBackward0"),
-                    (tp.cat([x, x]), "CatBackward0"), (x[0], "GetItemBackward0"), (x.max(), "AmaxBackward0")]:
-        assert t.grad_fn.name() == name
-        assert t.grad_fn.name().endswith("Backward0")
+    for t, name in [((x @ x), "DotBackward0"), (x.exp(), "ExpBackward0"), (x.softmax(0), "SoftmaxBackward0"),
+                    (tp.cat([x, x]), "CatBackward0"), (x[0], "SelectBackward0"), (x.max(), "MaxBackward1")]:
+        assert t.grad_fn.name() == name == type(t.grad_fn).__name__
 
 
 def test_is_leaf_and_requires_grad_propagation():

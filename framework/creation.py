@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from . import dtypes as _dt
+from .generator import drawing_from
 from .registry import get_backend
 from .tensor import Size, Tensor, _as_dtype, check_shape, tensor
 
@@ -117,14 +118,18 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, ou
     """Uniform samples in [0, 1)."""
     backend = get_backend(device)
     dtype = _float_dtype(dtype, "check_uniform_bounds")
-    return _finish(backend.rand(_shape(size), dtype), dtype, backend, requires_grad)
+    with drawing_from(generator, backend, "rand()"):
+        data = backend.rand(_shape(size), dtype)
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Standard normal samples."""
     backend = get_backend(device)
     dtype = _float_dtype(dtype, "normal")
-    return _finish(backend.randn(_shape(size), dtype), dtype, backend, requires_grad)
+    with drawing_from(generator, backend, "randn()"):
+        data = backend.randn(_shape(size), dtype)
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
@@ -138,13 +143,17 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     backend = get_backend(device)
     dtype = _dtype(dtype or _dt.int64)
-    return _finish(backend.randint(low, high, _shape((size,)), dtype), dtype, backend, requires_grad)
+    with drawing_from(generator, backend, "randint()"):
+        data = backend.randint(low, high, _shape((size,)), dtype)
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None):
     backend = get_backend(device)
     dtype = _dtype(dtype or _dt.int64)
-    return _finish(backend.randperm(n, dtype), dtype, backend, requires_grad)
+    with drawing_from(generator, backend, "randperm()"):
+        data = backend.randperm(n, dtype)
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def _like(fn):

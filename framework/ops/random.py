@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 from .. import dtypes as _dt
+from ..generator import drawing_from
 from ..tensor import Tensor
 from .inplace import assign, check_leaf
 
@@ -41,7 +42,8 @@ def random_(self, from_=None, to=None, *, generator=None):
                           f"This warning will become an error in a future release; values above it "
                           f"cannot be represented exactly in {dtype}", UserWarning, stacklevel=2)
     backend = self._backend
-    values = backend.randint(from_, to, tuple(self._data.shape), _dt.int64)
+    with drawing_from(generator, backend, "random_()"):
+        values = backend.randint(from_, to, tuple(self._data.shape), _dt.int64)
     return _write(self, backend.astype(values, dtype))
 
 
@@ -50,7 +52,8 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None):
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
     backend = self._backend
-    data = backend.rand(tuple(self._data.shape), _dt.float64) * (to - from_) + from_
+    with drawing_from(generator, backend, "uniform_()"):
+        data = backend.rand(tuple(self._data.shape), _dt.float64) * (to - from_) + from_
     return _write(self, backend.astype(data, self._dtype))
 
 
@@ -59,7 +62,8 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     backend = self._backend
-    data = backend.randn(tuple(self._data.shape), _dt.float64) * std + mean
+    with drawing_from(generator, backend, "normal_()"):
+        data = backend.randn(tuple(self._data.shape), _dt.float64) * std + mean
     return _write(self, backend.astype(data, self._dtype))
 
 
@@ -71,14 +75,18 @@ def bernoulli_(self, p=0.5, *, generator=None):
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         prob = backend.full(tuple(self._data.shape), float(p), _dt.float64)
-    return _write(self, backend.bernoulli(prob, self._dtype))
+    with drawing_from(generator, backend, "bernoulli_()"):
+        data = backend.bernoulli(prob, self._dtype)
+    return _write(self, data)
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     backend = self._backend
-    return _write(self, backend.exponential(tuple(self._data.shape), lambd, self._dtype))
+    with drawing_from(generator, backend, "exponential_()"):
+        data = backend.exponential(tuple(self._data.shape), lambd, self._dtype)
+    return _write(self, data)
 
 
 def bernoulli(input, p=None, *, generator=None):
@@ -87,7 +95,9 @@ def bernoulli(input, p=None, *, generator=None):
     prob = input._data if p is None else backend.full(tuple(input._data.shape), float(p), input._dtype)
     if bool(backend.xp.any((prob < 0) | (prob > 1))):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-    return Tensor._make(backend.bernoulli(prob, input._dtype), input._dtype, backend)
+    with drawing_from(generator, backend, "bernoulli()"):
+        data = backend.bernoulli(prob, input._dtype)
+    return Tensor._make(data, input._dtype, backend)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
@@ -96,7 +106,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     probs = input.detach().double().tolist()
     rows = probs if input.dim() == 2 else [probs]
     backend = input._backend
-    seed = int(backend.randint(0, 2 ** 62, (), _dt.int64).item()) if hasattr(backend, "randint") else None
+    with drawing_from(generator, backend, "multinomial()"):
+        seed = int(backend.randint(0, 2 ** 62, (), _dt.int64).item())
     rng = _random.Random(seed)
     out = []
     for w in rows:

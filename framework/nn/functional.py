@@ -9,7 +9,7 @@ from ..tensor import Tensor
 from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.gather import first_out_of_range as _first_out_of_range
 from ..ops.minmax import Clamp, clamp
-from ..ops.reduction import logsumexp as _logsumexp
+from ..ops.reduction import logsumexp as _logsumexp, narrow_float
 from . import _ops
 
 
@@ -217,6 +217,8 @@ def logsumexp(input, dim, keepdim=False):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
+    if narrow_float(input._dtype):  # the norm of float16 overflows past 256: torch sums in float32
+        return normalize(input.to(_dt.float32), p, dim, eps).to(input._dtype)
     if p == 2:
         norm = (input * input).sum(dim, keepdim=True).sqrt()
     else:
@@ -235,6 +237,9 @@ def prelu(input, weight):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    if x1._dtype is x2._dtype and narrow_float(x1._dtype):
+        # float16 products and sums overflow at 65504: torch computes in float32
+        return cosine_similarity(x1.to(_dt.float32), x2.to(_dt.float32), dim, eps).to(x1._dtype)
     dot = (x1 * x2).sum(dim)
     n1 = (x1 * x1).sum(dim).sqrt()
     n2 = (x2 * x2).sum(dim).sqrt()
@@ -353,13 +358,17 @@ def one_hot(tensor, num_classes=-1):
 
 # normalisation -----------------------------------------------------------------------------
 
-def _stats(x, axes):
-    """Biased mean and variance of ``x``'s array over ``axes`` (kept as size-1 dims)."""
+def _stats(x, axes, mean_dtype=None):
+    """Biased mean and variance of ``x``'s array over ``axes`` (kept as size-1 dims); the mean is
+    returned rounded to ``mean_dtype`` when given (batch norm of float16 input)."""
     xp = x._backend.xp
     data = x._data
     mean = xp.mean(data, axis=axes, keepdims=True)
     d = data - mean
     var = xp.mean(d * d, axis=axes, keepdims=True)
+    if mean_dtype is not None:
+        backend = x._backend
+        mean = backend.astype(backend.astype(mean, mean_dtype), x._dtype)
     return mean, var
 
 
@@ -382,6 +391,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _float_input(input, "batch_norm")
     if input.dim() < 2:
         raise ValueError(f"expected 2D or more input (got {input.dim()}D input)")
+    if narrow_float(input._dtype):
+        # float16 statistics overflow and lose precision: torch computes them and the result in float32,
+        # normalising with the mean rounded to the input's dtype (where it stores it)
+        out = _batch_norm(input.to(_dt.float32), running_mean, running_var, weight, bias, training, momentum,
+                          eps, input._dtype)
+        return out.to(input._dtype)
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, None)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, mean_dtype):
     shape = (1, input.shape[1]) + (1,) * (input.dim() - 2)
     axes = (0,) + tuple(range(2, input.dim()))
     if training:
@@ -389,7 +408,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{input.shape}")
-        mean, var = _stats(input, axes)
+        mean, var = _stats(input, axes, mean_dtype)
         if running_mean is not None or running_var is not None:
             xp = input._backend.xp
             m = 0.0 if momentum is None else momentum
@@ -402,7 +421,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
     else:
         if running_mean is None or running_var is None:
-            mean, var = _stats(input, axes)
+            mean, var = _stats(input, axes, mean_dtype)
             out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
         else:
             rstd = (running_var.reshape(shape) + eps) ** -0.5

@@ -166,8 +166,6 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.int64)
-    elif narrow_float(input._dtype):
-        return prod(input.to(_dt.float32), dim, keepdim).to(input._dtype)
     op = Prod if dim is None else ProdDim
     return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ._util import wrap_dim
+from .reduction import narrow_float  # float16/bfloat16 normalise in float32, as torch does
 
 
 def _shifted(xp, a, axis):
     if a.shape[axis] == 0 or 0 in a.shape:
         return a  # nothing to normalise (xp.max refuses empty input)
-    m = xp.max(a, axis=axis, keepdims=True)
-    # a slice of all -inf would give nan from -inf - -inf: shift it by 0 instead
-    m = xp.where(xp.isfinite(m), m, 0.0)
-    return a - m
+    # torch subtracts the max even where it is infinite: a slice holding +inf (or all -inf) is nan
+    # throughout, values and gradients, never a half-finite answer
+    return a - xp.max(a, axis=axis, keepdims=True)
 
 
 class Softmax(Op):
@@ -82,6 +82,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, axis = _prepare(input, dim, dtype, "softmax")
     if input._data.ndim == 0:
         return input * 0 + 1
+    if narrow_float(input._dtype):
+        return Softmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
     return Softmax.apply(input, axis=axis)
 
 
@@ -90,4 +92,6 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, axis = _prepare(input, dim, dtype, "log_softmax")
     if input._data.ndim == 0:
         return input * 0
+    if narrow_float(input._dtype):
+        return LogSoftmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
     return LogSoftmax.apply(input, axis=axis)

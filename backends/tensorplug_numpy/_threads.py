@@ -11,8 +11,8 @@ threadpoolctl's context manager costs far more per call) and restored after.
 How many threads a kernel splits over is BLAS's thread count, which
 ``tensorplug.set_num_threads`` sets; 1 (or no findable OpenBLAS) runs the
 kernel on the calling thread as one part. One split runs at a time (a lock):
-a second caller meanwhile, from another user thread, runs the same parts one
-after another on its own thread rather than fight over the BLAS setting.
+a second caller meanwhile, from another user thread, waits for it rather than
+fight over the BLAS setting.
 
 The parts never depend on load: kernels that sum partial results per part
 (a convolution's weight gradient) would otherwise round differently when
@@ -114,16 +114,17 @@ def split(fn, n, grain=1):
     ``grain``: no part smaller than this (small work is not worth a thread handoff); the name of
     ``Backend.parallel_for``'s parameter, as this is the NumPy backend's ``parallel_for``.
     The first part runs on the calling thread. Parts must write disjoint outputs. The parts depend
-    only on ``n``, ``grain`` and the configured thread count: a caller that finds the pool busy
-    runs them one after another.
+    only on ``n``, ``grain`` and the configured thread count, never on what other threads run.
     """
     k = num_threads()
     parts = min(k, n // max(1, grain))
     if parts <= 1:
         return [fn(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
-    if not _lock.acquire(blocking=False):
-        return [fn(bounds[i], bounds[i + 1]) for i in range(parts)]
+    # a caller from another user thread waits for the running split rather than run these parts
+    # meanwhile: its BLAS calls would see the count pinned to 1 by that split, and a threaded GEMV
+    # rounds differently with 1 thread than with 2
+    _lock.acquire()
     try:
         while len(_workers) < parts - 1:
             _workers.append(_Worker())

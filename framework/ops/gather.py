@@ -50,8 +50,9 @@ def _check_index(name, input, dim, index, src=None):
                                f"smaller than self {list(input.shape)} apart from dimension {axis}")
     if isinstance(src, Tensor):
         sshape = src._data.shape
-        if 0 < len(sshape) < len(ishape):
+        if 0 < len(sshape) < len(ishape) and src._data.size > 1:
             # torch reads src's size along each of index's dims: a missing one is its IndexError
+            # (a one-element src fails its rank check first)
             raise IndexError(f"{name}(): Dimension out of range: src has {len(sshape)} dimension(s), index "
                              f"has {len(ishape)}; give src the index's number of dimensions")
         if len(sshape) != len(ishape) or any(i > s for i, s in zip(ishape, sshape)):

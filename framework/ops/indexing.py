@@ -132,8 +132,11 @@ class Index(GetItem):
 
     @staticmethod
     def forward(ctx, a, key, indices):
-        _watch(ctx, indices)
-        return GetItem.forward(ctx, a, key)
+        if indices:
+            ctx._saved = [(t, t._version[0]) for t in indices]
+        ctx.key = key
+        ctx.shape = a.shape
+        return ctx.backend.getitem(a, key)
 
     @staticmethod
     def backward(ctx, g):

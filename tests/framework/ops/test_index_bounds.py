@@ -233,6 +233,7 @@ def test_shape_errors_of_the_index_ops_are_torchs_class():
     cases = [lambda m: m.zeros(3, 3).scatter(0, m.zeros(2, 3, dtype=m.int64), m.ones(2)),
              lambda m: m.zeros(3, 3).scatter_add(0, m.zeros(2, 3, dtype=m.int64), m.ones(2)),
              lambda m: m.zeros(3, 3).scatter(0, m.zeros(2, 3, dtype=m.int64), m.ones(2, 3, 1)),
+             lambda m: m.zeros(3, 3).scatter(0, m.zeros(2, 3, dtype=m.int64), m.ones(1)),
              lambda m: m.take_along_dim(m.tensor(1.0), _i(m, [[0]]), 1),
              lambda m: m.take_along_dim(m.tensor(1.0), _i(m, 0), 0),
              lambda m: m.take_along_dim(m.ones(2, 2), _i(m, [0]), 5)]

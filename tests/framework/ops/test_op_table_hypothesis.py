@@ -140,6 +140,8 @@ def check(op, shapes, dtype, seed, specials):
     arrays = _arrays(op, shapes, seed, specials)
     expected = _run(op, torch, arrays, dtype)
     assume(not (isinstance(expected, Exception) and "not implemented for" in str(expected)))
+    # torch's own backward failing its shape check (scatter with a src larger than the index): ours is right
+    assume(not (isinstance(expected, Exception) and "returned an invalid gradient" in str(expected)))
     got = _run(op, tp, arrays, dtype)
     what = f"{op.id} on shapes {shapes}, {dtype}, seed {seed}, specials {specials}"
     if op.name == "take_along_dim" and isinstance(got, RuntimeError) and "take_along_dim reads" in str(got):

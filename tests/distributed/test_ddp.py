@@ -38,7 +38,7 @@ TRAIN = """
     opt = (torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9) if opt_name == "sgd"
            else torch.optim.Adam(net.parameters(), lr=0.01))
     ds = TensorDataset(X, Y)
-    for epoch in range(2):
+    for epoch in range(5):  # 4 steps an epoch: 20 optimizer steps
         samplers = [DistributedSampler(ds, num_replicas=2, rank=r, seed=3) for r in range(2)]
         for s in samplers:
             s.set_epoch(epoch)

@@ -24,6 +24,7 @@ from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
+from .ops.take_put import take, put, index_copy, index_put, select
 from ._format import set_printoptions
 from .generator import Generator, default_generator
 from .threads import set_num_threads, get_num_threads

@@ -26,6 +26,8 @@ from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, m
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select
 from ._format import set_printoptions
+from . import _out
+_out.install(globals())  # torch's out= keyword on the functions that take it
 from .generator import Generator, default_generator
 from .threads import set_num_threads, get_num_threads
 from . import autograd, ops, registry

@@ -343,8 +343,5 @@ def where(condition, input=None, other=None):
 def _out(result, out):
     if out is None:
         return result
-    if out._data.shape == result._data.shape:
-        out.copy_(result)
-    else:
-        out.set_(result)
-    return out
+    from .._out import write_out  # resizing, casting and the autograd refusal, as torch's out=
+    return write_out(None, out, result)

@@ -124,6 +124,12 @@ class Backend:
 class ArrayAPIBackend(Backend):
     """Every primitive written once against ``self.xp`` (an Array API namespace)."""
 
+    #: ``as_strided(x, shape, strides)`` of the library (numpy's, cupy's), or None where it has none:
+    #: ``sliding_windows`` then returns strided views instead of stacked copies
+    as_strided = None
+    #: the way out an out-of-memory error names (a GPU backend adds its cache)
+    oom_hint = "use a smaller size or free memory"
+
     #: dtypes this backend stores; others fail with a clear error
     supported_dtypes = ("bool", "uint8", "int8", "int16", "int32", "int64",
                         "float16", "float32", "float64", "complex64", "complex128")
@@ -176,13 +182,19 @@ class ArrayAPIBackend(Backend):
         try:
             return self.xp.full(shape, value, dtype=self.native_dtype(dtype))
         except MemoryError:
-            raise OutOfMemoryError(_oom_message(shape, dtype, self)) from None
+            raise self.out_of_memory(shape, dtype) from None
 
     def _alloc(self, fn, shape, dtype):
         try:
             return fn(shape, dtype=self.native_dtype(dtype))
         except MemoryError:
-            raise OutOfMemoryError(_oom_message(shape, dtype, self)) from None
+            raise self.out_of_memory(shape, dtype) from None
+
+    def out_of_memory(self, shape, dtype):
+        """The error for a failed allocation of ``shape`` x ``dtype`` (torch's phrase, then ``oom_hint``)."""
+        nbytes = math.prod(shape) * dtype.itemsize
+        return OutOfMemoryError(f"can't allocate memory: you tried to allocate {nbytes} bytes "
+                                f"({tuple(shape)} of {dtype}) on {self.device}; {self.oom_hint}")
 
     def arange(self, start, stop, step, dtype):
         return self.xp.arange(start, stop, step, dtype=self.native_dtype(dtype))
@@ -307,12 +319,25 @@ class ArrayAPIBackend(Backend):
         out[key] = x
         return out
 
+    @staticmethod
+    def strided_windows(x, window, stride, dilation, as_strided):
+        """``sliding_windows`` as a view through a library's ``as_strided(x, shape, strides)``: the one
+        place the strides of windows are worked out (backends' own kernels transpose the view)."""
+        k = len(window)
+        spatial, steps = x.shape[-k:], x.strides[-k:]
+        outs = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation))
+        strides = (x.strides[:-k] + tuple(st * s for st, s in zip(steps, stride))
+                   + tuple(st * d for st, d in zip(steps, dilation)))
+        return as_strided(x, x.shape[:-k] + outs + tuple(window), strides)
+
     def sliding_windows(self, x, window, stride, dilation):
         """Windows over the trailing ``len(window)`` axes of ``x``.
 
         Returns shape ``x.shape[:-k] + out_sizes + window``; a view where the
-        library can make one (numpy's ``as_strided``), else a copy.
+        library can make one (``as_strided``), else a copy.
         """
+        if self.as_strided is not None:
+            return self.strided_windows(x, window, stride, dilation, self.as_strided)
         xp = self.xp
         k = len(window)
         lead = x.shape[:-k]
@@ -515,9 +540,3 @@ def _to_numpy_key(backend, key):
     if isinstance(key, (int, slice, type(None), type(...))):
         return key
     return backend.to_numpy(key)
-
-
-def _oom_message(shape, dtype, backend):
-    nbytes = math.prod(shape) * dtype.itemsize
-    return (f"can't allocate memory: you tried to allocate {nbytes} bytes "
-            f"({tuple(shape)} of {dtype}) on {backend.device}; use a smaller size or free memory")

@@ -32,6 +32,9 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     name = "cupy"
     device_type = "cuda"
     xp = xpc
+    # sliding_windows (im2col, pooling) as strided views: no copy of the windows
+    as_strided = staticmethod(cupy.lib.stride_tricks.as_strided)
+    oom_hint = "use a smaller size, free tensors, or call tensorplug.cuda.empty_cache()"
 
     def __init__(self, index=None):
         index = 0 if index is None else index
@@ -127,16 +130,19 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
         return self._run_fused("cross_entropy_backward", NotImplemented, logp, target, ignore_index, g, den,
                                reduction)
 
-    def conv(self, x, w, stride, pads, dilation, groups):
+    def _fastpath(self, family, op, args, default):
+        """``op(*args)`` on the fastest path of ``family`` that takes it (cuDNN, a CUDA kernel), else
+        ``default(*args)``, on this backend's device (``fastpath_status`` says which ran, and why)."""
         with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "conv", "conv", (x, w, stride, pads, dilation, groups), super().conv)
+            return (self._fast or self._dispatcher()).run(family, op, args, default)
+
+    def conv(self, x, w, stride, pads, dilation, groups):
+        return self._fastpath("conv", "conv", (x, w, stride, pads, dilation, groups), super().conv)
 
     def conv_bias(self, x, w, b, stride, pads, dilation, groups):
         # the bias goes into the kernel that lays the GEMM's result out as (N, O, ...)
-        with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "conv", "conv_bias", (x, w, b, stride, pads, dilation, groups), self._conv_bias_default)
+        return self._fastpath("conv", "conv_bias", (x, w, b, stride, pads, dilation, groups),
+                              self._conv_bias_default)
 
     def _conv_bias_default(self, x, w, b, stride, pads, dilation, groups):
         y = tensorplug.ArrayAPIBackend.conv(self, x, w, stride, pads, dilation, groups)
@@ -144,27 +150,19 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
         return y
 
     def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
-        with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "conv", "conv_input_grad", (g, w, input_shape, stride, pads, dilation, groups),
-                super().conv_input_grad)
+        return self._fastpath("conv", "conv_input_grad", (g, w, input_shape, stride, pads, dilation, groups),
+                              super().conv_input_grad)
 
     def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
-        with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "conv", "conv_weight_grad", (x, g, weight_shape, stride, pads, dilation, groups),
-                super().conv_weight_grad)
+        return self._fastpath("conv", "conv_weight_grad", (x, g, weight_shape, stride, pads, dilation, groups),
+                              super().conv_weight_grad)
 
     def max_pool(self, x, window, stride, pads, dilation):
-        with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "max_pool", "max_pool", (x, window, stride, pads, dilation), super().max_pool)
+        return self._fastpath("max_pool", "max_pool", (x, window, stride, pads, dilation), super().max_pool)
 
     def max_unpool(self, values, index, shape, unique=False):
         # the kernel adds (atomically), which is right whether or not the indices repeat
-        with self._dev:
-            return (self._fast or self._dispatcher()).run(
-                "max_unpool", "max_unpool", (values, index, shape), super().max_unpool)
+        return self._fastpath("max_unpool", "max_unpool", (values, index, shape), super().max_unpool)
 
     # device management (used by tensorplug.cuda) ---------------------------------
     def device_count(self):
@@ -202,14 +200,14 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
             try:
                 return fn(shape, dtype=self.native_dtype(dtype))
             except cupy.cuda.memory.OutOfMemoryError:
-                raise tensorplug.OutOfMemoryError(_oom(shape, dtype, self)) from None
+                raise self.out_of_memory(shape, dtype) from None
 
     def full(self, shape, value, dtype):
         with self._dev:
             try:
                 return cupy.full(shape, value, dtype=self.native_dtype(dtype))
             except cupy.cuda.memory.OutOfMemoryError:
-                raise tensorplug.OutOfMemoryError(_oom(shape, dtype, self)) from None
+                raise self.out_of_memory(shape, dtype) from None
 
     def arange(self, start, stop, step, dtype):
         with self._dev:
@@ -300,16 +298,6 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     def pad(self, x, pad_width, value=0):
         return cupy.pad(x, pad_width, constant_values=value)
 
-    def sliding_windows(self, x, window, stride, dilation):
-        k = len(window)
-        spatial = x.shape[-k:]
-        outs = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation))
-        strides = x.strides[-k:]
-        shape = x.shape[:-k] + outs + tuple(window)
-        new_strides = (x.strides[:-k] + tuple(st * s for st, s in zip(strides, stride))
-                       + tuple(st * d for st, d in zip(strides, dilation)))
-        return cupy.lib.stride_tricks.as_strided(x, shape, new_strides)
-
     # random numbers: one cuRAND generator per device ------------------------------------
     def manual_seed(self, seed):
         self._seed = seed
@@ -357,10 +345,3 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     def _cast(self, array, dtype):
         native = self.native_dtype(dtype)
         return array if array.dtype == native else array.astype(native)
-
-
-def _oom(shape, dtype, backend):
-    import math
-    nbytes = math.prod(shape) * dtype.itemsize
-    return (f"can't allocate memory: you tried to allocate {nbytes} bytes ({tuple(shape)} of {dtype}) "
-            f"on {backend.device}; use a smaller size, free tensors, or call tensorplug.cuda.empty_cache()")

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+import tensorplug
+
 from ._threads import scratch, split
 
 _CHUNK = 1 << 20
@@ -71,14 +73,15 @@ def _out_sizes(spatial, window, stride, pads, dilation):
 def _windows(x, window, stride, dilation, outs, channels_first):
     """A strided view of the windows of (padded) x: (N, C, *window, *out), or (C, *window, N, *out)."""
     k = len(window)
-    st = x.strides
-    wst = tuple(st[2 + i] * dilation[i] for i in range(k))
-    ost = tuple(st[2 + i] * stride[i] for i in range(k))
-    n, c = x.shape[:2]
-    if channels_first:
-        shape, strides = (c,) + tuple(window) + (n,) + outs, (st[1],) + wst + (st[0],) + ost
-    else:
-        shape, strides = (n, c) + tuple(window) + outs, (st[0], st[1]) + wst + ost
+    # (N, C, *out, *window) cut to ``outs`` (x may be padded past them), then transposed
+    view = tensorplug.ArrayAPIBackend.strided_windows(x, window, stride, dilation, as_strided_readonly)
+    view = view[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
+    ws, os = tuple(range(2 + k, 2 + 2 * k)), tuple(range(2, 2 + k))
+    return view.transpose((1,) + ws + (0,) + os if channels_first else (0, 1) + ws + os)
+
+
+def as_strided_readonly(x, shape, strides):
+    """numpy's ``as_strided`` for views nobody may write through (windows overlap)."""
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas, _fused, _malloc, _special, _threads
+from . import _blas, _conv, _fused, _malloc, _special, _threads
 from ._conv import ConvKernels
 
 
@@ -81,6 +81,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     fused_adam = staticmethod(_fused.adam)
     fused_rmsprop = staticmethod(_fused.rmsprop)
 
+    # sliding_windows (im2col, pooling) as read-only strided views: no copy of the windows
+    as_strided = staticmethod(_conv.as_strided_readonly)
     # numpy has no erf: polynomials through ufuncs, within 1 ulp of math.erf in float64 (_special.py)
     erf = staticmethod(_special.erf)
     # GELU (exact and tanh) and its gradient in one blocked pass each, forward saving Phi(x) (_special.py)
@@ -107,13 +109,3 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         grids[axis] = index
         np.add.at(out, tuple(grids), values)
         return out
-
-    def sliding_windows(self, x, window, stride, dilation):
-        k = len(window)
-        spatial = x.shape[-k:]
-        outs = tuple((n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(spatial, window, stride, dilation))
-        strides = x.strides[-k:]
-        shape = x.shape[:-k] + outs + tuple(window)
-        new_strides = (x.strides[:-k] + tuple(st * s for st, s in zip(strides, stride))
-                       + tuple(st * d for st, d in zip(strides, dilation)))
-        return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)

@@ -1,45 +1,24 @@
-"""One graph node per loss, named as torch names it (``MseLossBackward0``), over the ops that compute it.
+"""Losses show one graph node named as torch names it (``MseLossBackward0``).
 
 tensorplug computes some losses from several ops where torch has one node, and scripts print
-``loss.grad_fn``. The node on top passes its gradient through unchanged: the ops below it still
-give the gradient, to any order.
+``loss.grad_fn``. The composite's last node takes torch's name: its type becomes a subclass
+that differs only in name (made once per op and name), so the graph and its gradients are
+exactly what they were, and cost nothing more (an identity node on top cost 4.5 us per call).
 """
 from __future__ import annotations
 
-from ..autograd.function import Op
+_RENAMED = {}
 
 
-class LossNode(Op):
-    """The identity, as the last node of a loss."""
-
-    @staticmethod
-    def forward(ctx, loss):
+def named(loss, name):
+    """``loss`` with its last node named ``name`` (when it has a graph to show)."""
+    node = loss.grad_fn
+    if node is None or node.node_name == name:
         return loss
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-    @staticmethod
-    def fast_backward(ctx, g):
-        return g
-
-
-class MseLoss(LossNode):
-    pass
-
-
-class BinaryCrossEntropy(LossNode):
-    pass
-
-
-class BinaryCrossEntropyWithLogits(LossNode):
-    pass
-
-
-def named(loss, node):
-    """``loss`` as the output of ``node`` (a LossNode subclass) when it has a graph to show."""
-    fn = loss.grad_fn
-    if fn is None or fn.node_name == node.node_name:
-        return loss
-    return node.apply(loss)
+    cls = type(node)
+    renamed = _RENAMED.get((cls, name))
+    if renamed is None:
+        renamed = type(name, (cls,), {"node_name": name, "__module__": __name__, "__qualname__": name})
+        _RENAMED[(cls, name)] = renamed
+    node.__class__ = renamed
+    return loss

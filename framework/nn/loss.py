@@ -75,7 +75,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     loss = diff * diff
     if weight is not None:
         loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), _loss_nodes.MseLoss)
+    return _loss_nodes.named(_reduce(loss, reduction), "MseLossBackward0")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -234,7 +234,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = _ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), _loss_nodes.BinaryCrossEntropy)
+    return _loss_nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -256,7 +256,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = -(target * log_p + (1 - target) * log_1mp)
     if weight is not None:
         loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), _loss_nodes.BinaryCrossEntropyWithLogits)
+    return _loss_nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 # modules --------------------------------------------------------------------------------

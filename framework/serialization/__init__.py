@@ -169,14 +169,45 @@ def _describe_foreign(head):
     return f"not a tensorplug checkpoint (it starts with {bytes(head[:8])!r}, expected {MAGIC!r})"
 
 
+class _StorageStandIn:
+    """What a callable ``map_location(storage, location)`` receives: torch passes the storage loaded on the
+    CPU, and scripts return it (``lambda storage, loc: storage``) or move it (``storage.cuda(0)``)."""
+
+    def __init__(self):
+        self.target = "cpu"
+
+    def cpu(self):
+        self.target = "cpu"
+        return self
+
+    def cuda(self, device=None, non_blocking=False):
+        self.target = "cuda" if device is None else str(_device("cuda", device) if isinstance(device, int) else device)
+        return self
+
+    def to(self, device, *args, **kwargs):
+        self.target = str(device)
+        return self
+
+
+def _mapped(map_location, saved):
+    if isinstance(map_location, dict):
+        return map_location.get(saved, saved)
+    if callable(map_location) and not hasattr(map_location, "xp"):
+        stand_in = _StorageStandIn()
+        out = map_location(stand_in, saved)
+        if not isinstance(out, _StorageStandIn):
+            raise TypeError(f"map_location(storage, location) returned a {type(out).__name__}; return the storage, "
+                            f"moved with .cpu() / .cuda() / .to(device) if needed")
+        return out.target
+    return map_location
+
+
 def _placement(map_location, name):
     """A function from a saved device string to the backend its tensors load on."""
     cache = {}
 
     def place(saved):
-        target = map_location
-        if isinstance(target, dict):
-            target = target.get(saved, saved)
+        target = _mapped(map_location, saved)
         if target is None:
             target = saved
         key = target if isinstance(target, str) else id(target)
@@ -198,8 +229,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     Args:
         f: a path or a binary file object.
         map_location: where tensors go: ``'cpu'``, a device, a backend name,
-            or a dict mapping saved device strings to new ones. ``None`` puts
-            each tensor back on the device it was saved from.
+            a dict mapping saved device strings to new ones, or torch's
+            ``lambda storage, loc: storage`` form. ``None`` puts each tensor
+            back on the device it was saved from.
         weights_only: ``None`` or ``True`` (the default, as torch >= 2.6)
             rebuilds data only, and objects of classes allow-listed with
             ``add_safe_globals``; ``False`` also rebuilds other saved objects
@@ -223,8 +255,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise TypeError(f"load() got unexpected keyword arguments {sorted(pickle_load_args)}")
     if isinstance(map_location, _device):
         map_location = str(map_location)
-    elif map_location is not None and not isinstance(map_location, (str, dict)) and not hasattr(map_location, "xp"):
-        raise TypeError(f"map_location must be a device, a device or backend name, or a dict; got "
+    elif map_location is not None and not isinstance(map_location, (str, dict)) and not hasattr(map_location, "xp") \
+            and not callable(map_location):
+        raise TypeError(f"map_location must be a device, a device or backend name, a dict or a function; got "
                         f"{type(map_location).__name__}")
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         name = repr(getattr(f, "name", "<file object>"))

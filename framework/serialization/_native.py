@@ -270,8 +270,9 @@ class Decoder:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise self.bad("a dict entry in the header is not a [key, value] pair")
             key = self.decode(pair[0], depth + 1)
+            value = self.decode(pair[1], depth + 1)
             try:
-                out[key] = self.decode(pair[1], depth + 1)
+                out[key] = value
             except TypeError:
                 raise self.bad(f"a dict key of type {type(key).__name__} is not hashable") from None
         return out

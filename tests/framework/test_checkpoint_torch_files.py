@@ -110,6 +110,8 @@ def test_file_object_and_map_location(tmp_path):
     torch.save({"w": torch.ones(3)}, buf)
     buf.seek(0)
     assert tensorplug.load(buf, map_location="cpu")["w"].tolist() == [1.0, 1.0, 1.0]
+    buf.seek(0)
+    assert tensorplug.load(buf, map_location=lambda storage, loc: storage)["w"].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_a_whole_torch_model_is_refused_with_torchs_error(tmp_path):

@@ -163,12 +163,19 @@ def test_requires_grad_kept(tmp_path):
     assert tensorplug.load(tmp_path / "g.tp")["x"].requires_grad
 
 
-@pytest.mark.parametrize("where", ["cpu", "numpy", tensorplug.device("cpu"), {"cpu": "cpu"}])
+@pytest.mark.parametrize("where", ["cpu", "numpy", tensorplug.device("cpu"), {"cpu": "cpu"},
+                                   lambda storage, loc: storage, lambda storage, loc: storage.cpu()])
 def test_map_location(tmp_path, where):
     tensorplug.save({"x": tensorplug.ones(2)}, tmp_path / "m.tp")
     x = tensorplug.load(tmp_path / "m.tp", map_location=where)["x"]
     assert x.device == tensorplug.device("cpu")
     assert x.tolist() == [1.0, 1.0]
+
+
+def test_map_location_function_must_return_the_storage(tmp_path):
+    tensorplug.save({"x": tensorplug.ones(2)}, tmp_path / "m.tp")
+    with pytest.raises(TypeError, match="return the storage"):
+        tensorplug.load(tmp_path / "m.tp", map_location=lambda storage, loc: "cpu")
 
 
 def test_unsupported_object_writes_nothing(tmp_path):

@@ -288,8 +288,9 @@ DTYPES = ["float64", "float32", "float16"] + (["bfloat16"] if hasattr(tp, "bfloa
 TOL = {"float64": 1e-5, "float32": 1e-4, "float16": 2e-2, "bfloat16": 1e-1}
 SPECIALS = (np.inf, -np.inf, np.nan)
 # index ops: those that read a negative index from the end (as torch does) and those that refuse it
-FROM_THE_END = ("getitem_tensor", "setitem_tensor", "index_fill", "take_along_dim", "int_index")
-NO_NEGATIVES = ("gather", "index_select", "index_add", "scatter_add", "scatter_value", "embedding")
+FROM_THE_END = ("getitem_tensor", "setitem_tensor", "index_fill", "take_along_dim", "int_index", "select",
+                "index_put", "take")
+NO_NEGATIVES = ("gather", "index_select", "index_add", "scatter_add", "scatter_value", "embedding", "index_copy")
 
 
 class ExtendedProgram(Program):
@@ -354,9 +355,13 @@ class ExtendedProgram(Program):
         name = r.choice(names)
         negative_ok = name in FROM_THE_END
         k = r.randint(1, 3)
-        if name == "int_index":
+        if name in ("int_index", "select"):
             arg = self._bad(size, True)
             self.shape = shape[:d] + shape[d + 1:]
+        elif name == "take":
+            numel = int(np.prod(shape))
+            arg = self._index((k,), numel, negative_ok)
+            self.shape = (k,)
         elif name in ("gather", "scatter_add", "scatter_value"):
             arg = self._index(shape, size, negative_ok)
         elif name == "take_along_dim":
@@ -369,11 +374,16 @@ class ExtendedProgram(Program):
             self.shape = (k, shape[1])
         elif name == "index_add":
             arg = self._index((size,), size, negative_ok)
+        elif name == "index_copy":
+            # a permutation: with a repeated index, which source row lands is unspecified in torch
+            arg = self.np.permutation(size)
+            if r.random() < 0.6:
+                arg[r.randrange(size)] = self._bad(size, negative_ok)
         else:
             arg = self._index((k,), size, negative_ok)
             if name == "index_select" or name == "getitem_tensor":
                 self.shape = shape[:d] + (k,) + shape[d + 1:]
-        leaf = self._leaf(shape) if name in ("index_add", "scatter_add") else self._leaf(())
+        leaf = self._leaf(shape) if name in ("index_add", "scatter_add", "index_copy") else self._leaf(())
         self.steps.append(("bad_index", name, (d, arg, leaf)))
 
     def run(self, m):
@@ -412,6 +422,15 @@ def _apply_extended(m, x, kind, name, arg, leaves):
     before = (slice(None),) * d
     if name == "int_index":
         return x[before + (idx,)]
+    if name == "select":
+        return x.select(d, idx)
+    if name == "take":
+        return m.take(x, index)
+    if name == "index_copy":
+        return x.index_copy(d, index, other)
+    if name == "index_put":
+        zeros = tuple(m.tensor(np.zeros_like(idx)) for _ in range(d))
+        return x.index_put(zeros + (index,), other, accumulate=True)
     if name == "getitem_tensor":
         return x[before + (index,)]
     if name == "setitem_tensor":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from . import dtypes as _dt
+from .errors import OutOfMemoryError
 from .generator import drawing_from
 from .registry import get_backend
 from .tensor import Size, Tensor, _as_dtype, check_shape, tensor
@@ -17,6 +18,26 @@ def _shape(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     return check_shape(tuple(int(s) if hasattr(s, "__index__") and not isinstance(s, int) else s for s in size))
+
+
+_MAX_BYTES = 2 ** 63 - 1  # torch counts a storage's bytes in int64
+
+
+def _allocate(shape, dtype, backend, make):
+    """``make()``, which allocates ``shape`` of ``dtype``, with torch's errors for a size that cannot be
+    stored (RuntimeError) or allocated (OutOfMemoryError naming the bytes of ``dtype``, though a backend
+    may draw random numbers in a wider dtype first)."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > _MAX_BYTES:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}: {nbytes} bytes of "
+                           f"{dtype} do not fit in 2**63 - 1; ask for fewer elements")
+    try:
+        return make()
+    except MemoryError as exc:
+        if isinstance(exc, OutOfMemoryError):
+            raise
+        raise OutOfMemoryError(f"can't allocate memory: you tried to allocate {nbytes} bytes ({tuple(shape)} of "
+                               f"{dtype}) on {backend.device}; use a smaller size or free memory") from None
 
 
 def _finish(data, dtype, backend, requires_grad):
@@ -36,21 +57,27 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=
     """A tensor of zeros. Example: ``zeros(2, 3)``."""
     backend = get_backend(device)
     dtype = _dtype(dtype)
-    return _finish(backend.zeros(_shape(size), dtype), dtype, backend, requires_grad)
+    shape = _shape(size)
+    data = _allocate(shape, dtype, backend, lambda: backend.zeros(shape, dtype))
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of ones."""
     backend = get_backend(device)
     dtype = _dtype(dtype)
-    return _finish(backend.ones(_shape(size), dtype), dtype, backend, requires_grad)
+    shape = _shape(size)
+    data = _allocate(shape, dtype, backend, lambda: backend.ones(shape, dtype))
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
     """An uninitialised tensor (its values are whatever the memory held)."""
     backend = get_backend(device)
     dtype = _dtype(dtype)
-    return _finish(backend.empty(_shape(size), dtype), dtype, backend, requires_grad)
+    shape = _shape(size)
+    data = _allocate(shape, dtype, backend, lambda: backend.empty(shape, dtype))
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -61,14 +88,18 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     dtype = _dtype(dtype)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _finish(backend.full(_shape((size,)), fill_value, dtype), dtype, backend, requires_grad)
+    shape = _shape((size,))
+    data = _allocate(shape, dtype, backend, lambda: backend.full(shape, fill_value, dtype))
+    return _finish(data, dtype, backend, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     backend = get_backend(device)
     dtype = _dtype(dtype)
-    check_shape((n,) if m is None else (n, m))
-    return _finish(backend.eye(n, n if m is None else m, dtype), dtype, backend, requires_grad)
+    m = n if m is None else m
+    check_shape((n, m))
+    return _finish(_allocate((n, m), dtype, backend, lambda: backend.eye(n, m, dtype)), dtype, backend,
+                   requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
@@ -91,9 +122,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     backend = get_backend(device)
     n = max(0, math.ceil((end - start) / step))
     if dtype.category == _dt.INT and all(isinstance(v, int) for v in values):
-        data = backend.arange(start, start + n * step, step, dtype)
+        data = _allocate((n,), dtype, backend, lambda: backend.arange(start, start + n * step, step, dtype))
     else:
-        data = backend.arange(0, n, 1, _dt.float64) * step + start
+        data = _allocate((n,), dtype, backend, lambda: backend.arange(0, n, 1, _dt.float64)) * step + start
         data = backend.astype(data, dtype)
     return _finish(data, dtype, backend, requires_grad)
 
@@ -103,7 +134,9 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
         raise RuntimeError(f"number of steps must be non-negative, got {steps}")
     backend = get_backend(device)
     dtype = _dtype(dtype)
-    data = backend.astype(backend.linspace(float(start), float(end), steps, _dt.float64), dtype)
+    lo, hi = float(start), float(end)
+    data = _allocate((steps,), dtype, backend, lambda: backend.linspace(lo, hi, steps, _dt.float64))
+    data = backend.astype(data, dtype)
     return _finish(data, dtype, backend, requires_grad)
 
 
@@ -119,7 +152,8 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, ou
     backend = get_backend(device)
     dtype = _float_dtype(dtype, "check_uniform_bounds")
     with drawing_from(generator, backend, "rand()"):
-        data = backend.rand(_shape(size), dtype)
+        shape = _shape(size)
+        data = _allocate(shape, dtype, backend, lambda: backend.rand(shape, dtype))
     return _finish(data, dtype, backend, requires_grad)
 
 
@@ -128,7 +162,8 @@ def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, o
     backend = get_backend(device)
     dtype = _float_dtype(dtype, "normal")
     with drawing_from(generator, backend, "randn()"):
-        data = backend.randn(_shape(size), dtype)
+        shape = _shape(size)
+        data = _allocate(shape, dtype, backend, lambda: backend.randn(shape, dtype))
     return _finish(data, dtype, backend, requires_grad)
 
 
@@ -144,7 +179,8 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
     backend = get_backend(device)
     dtype = _dtype(dtype or _dt.int64)
     with drawing_from(generator, backend, "randint()"):
-        data = backend.randint(low, high, _shape((size,)), dtype)
+        shape = _shape((size,))
+        data = _allocate(shape, dtype, backend, lambda: backend.randint(low, high, shape, dtype))
     return _finish(data, dtype, backend, requires_grad)
 
 
@@ -152,7 +188,7 @@ def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None)
     backend = get_backend(device)
     dtype = _dtype(dtype or _dt.int64)
     with drawing_from(generator, backend, "randperm()"):
-        data = backend.randperm(n, dtype)
+        data = _allocate((n,), dtype, backend, lambda: backend.randperm(n, dtype))
     return _finish(data, dtype, backend, requires_grad)
 
 

@@ -519,7 +519,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         try:
             arr = backend.asarray(data, dt)
         except OverflowError as exc:
-            raise RuntimeError(f"value cannot be converted to type {dt} without overflow: {exc}") from None
+            # torch's message for an int beyond int64; it is a ValueError there too
+            raise ValueError(f"Overflow when unpacking long long: a value does not fit {dt} ({exc}); use a "
+                             f"float dtype for such numbers, e.g. dtype=tensorplug.float64") from None
     t = Tensor._make(arr, dt, backend)
     if requires_grad:
         t.requires_grad_(True)
@@ -559,6 +561,9 @@ def check_shape(shape):
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}. "
                                f"invalid shape dimension {s}; sizes must be >= 0")
+        if s >= 1 << 63:
+            raise TypeError(f"size {s} in {list(shape)}: Overflow when unpacking long long; a size must be "
+                            f"below 2**63")
     return shape
 
 

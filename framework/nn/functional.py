@@ -217,6 +217,9 @@ def logsumexp(input, dim, keepdim=False):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
+    if input._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{input._dtype.legacy_name[:-6]}; convert it first, e.g. x.float()")
     if narrow_float(input._dtype):  # the norm of float16 overflows past 256: torch sums in float32
         return normalize(input.to(_dt.float32), p, dim, eps).to(input._dtype)
     if p == 2:
@@ -237,6 +240,10 @@ def prelu(input, weight):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    common = _dt.result_type(x1._dtype, True, x2._dtype, True)
+    if common.category < _dt.FLOAT:
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
+                           f"{common.legacy_name[:-6]}; convert the inputs first, e.g. x1.float()")
     if x1._dtype is x2._dtype and narrow_float(x1._dtype):
         # float16 products and sums overflow at 65504: torch computes in float32
         return cosine_similarity(x1.to(_dt.float32), x2.to(_dt.float32), dim, eps).to(x1._dtype)

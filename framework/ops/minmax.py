@@ -47,10 +47,10 @@ class Amin(_Extreme):
     fn = "min"
 
 
-def _check_nonempty(input, name, axes):
+def _check_nonempty(input, name, axes, dim_given=True):
     shape = input._data.shape
     if input.numel() == 0:
-        if len(axes) == len(shape) and len(shape) != 1 or not axes:
+        if len(axes) == len(shape) and len(shape) != 1 or not axes or not dim_given:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                f"Specify the reduction dim with the 'dim' argument.")
         if builtins_any(shape[i] == 0 for i in axes):
@@ -69,14 +69,14 @@ def builtins_any(it):
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
     axes = dims(dim if dim != () else None, input._data.ndim)
-    _check_nonempty(input, "amax", axes)
+    _check_nonempty(input, "amax", axes, dim != ())
     return Amax.apply(input, axes=axes, keepdim=keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
     axes = dims(dim if dim != () else None, input._data.ndim)
-    _check_nonempty(input, "amin", axes)
+    _check_nonempty(input, "amin", axes, dim != ())
     return Amin.apply(input, axes=axes, keepdim=keepdim)
 
 
@@ -86,7 +86,8 @@ def _arg(name):
         data = input._data
         if dim is None:
             if input.numel() == 0:
-                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                                 f"An empty tensor has no {name[3:]}imum: pass dim=, or check numel() first")
             out = getattr(xp, name)(xp.reshape(data, (-1,)))
             if keepdim:
                 out = xp.reshape(out, (1,) * data.ndim)
@@ -116,6 +117,9 @@ def _reduce_with_indices(input, dim, keepdim, fn_arg, result):
     if ndim == 0:
         idx = Tensor._make(input._backend.zeros((), _dt.int64), _dt.int64, input._backend)
         return result(input.clone() if input._requires_grad else input, idx)
+    if input._data.shape[axis] == 0:
+        raise IndexError(f"{result.__name__}(): Expected reduction dim {axis} to have non-zero size; an empty "
+                         f"dimension has no {result.__name__}imum")
     idx = fn_arg(input, axis, keepdim=True)
     values = Gather.apply(input, idx, axis=axis)  # indices from argmax need no bounds check
     if not keepdim:

@@ -2,10 +2,20 @@
 logaddexp, clamp_min/clamp_max."""
 from __future__ import annotations
 
+from .. import dtypes as _dt
+
+
+def _float_kernel(name, *tensors):
+    """torch has no integer kernel for ``name``: NotImplementedError when every operand is integer or bool."""
+    if all(t._dtype.category < _dt.FLOAT for t in tensors if hasattr(t, "_dtype")):
+        kind = tensors[0]._dtype.legacy_name[:-6]
+        raise NotImplementedError(f"\"{name}\" not implemented for '{kind}': the operands are integer; "
+                                  f"convert them to float first, e.g. x.float()")
 
 
 def lerp(input, end, weight):
     """``input + weight * (end - input)``."""
+    _float_kernel("lerp_kernel_tensor" if hasattr(weight, "_dtype") else "lerp_kernel_scalar", input)
     return input + weight * (end - input)
 
 
@@ -17,6 +27,10 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 / tensor2``."""
+    if tensor1._dtype.category < _dt.FLOAT and tensor2._dtype.category < _dt.FLOAT:
+        raise RuntimeError("Integer division with addcdiv is no longer supported: tensor1 and tensor2 are "
+                           "integer; for true division convert one to float, for floor division use "
+                           "input + value * (tensor1 // tensor2)")
     quot = tensor1 / tensor2
     return input + (quot if value == 1 else quot * value)
 
@@ -25,6 +39,7 @@ def logaddexp(input, other):
     """``log(exp(input) + exp(other))`` without overflow."""
     from .minmax import maximum
     from .elementwise import abs as _abs, exp, log1p
+    _float_kernel("logaddexp_cpu", input, other)
     m = maximum(input, other)
     return m + log1p(exp(-_abs(input - other)))
 

@@ -67,7 +67,7 @@ def _prepare(input, dim, dtype, name):
     if dtype is not None:
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{input._dtype.legacy_name[:-6]}'; "
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{input._dtype.legacy_name[:-6]}'; "
                            f"convert the input to float first, e.g. x.float()")
     return input, wrap_dim(dim, input._data.ndim)
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 
-from .optimizer import (Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch,
-                        zeros_state)
+from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "adam_update"]
 
 
 class Adam(Optimizer):
@@ -51,54 +50,59 @@ class Adam(Optimizer):
             beta1, beta2 = (float(b) for b in group["betas"])
             eps = float(group["eps"])
             wd = float(group["weight_decay"])
-            amsgrad = group["amsgrad"]
             decoupled = group.get("decoupled_weight_decay", False)
-            maximize = group["maximize"]
+            keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+            sign = -1.0 if group["maximize"] else 1.0
+            l2 = 0.0 if decoupled else wd
+            decay = 1 - lr * wd if decoupled else 1.0
             for p in group["params"]:
-                grad = p._grad
-                if grad is None:
+                if p._grad is None:
                     continue
                 state = self.state[p]
                 if not state:
-                    init_state(state, p, "exp_avg", "exp_avg_sq")
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = zeros_state(p)
-                xp = p._backend.xp
-                d = p._data
-                g = grad._data
+                    init_state(state, p, *keys)
                 step = bump_step(state)
                 bc1 = 1 - beta1 ** step
                 bc2_sqrt = math.sqrt(1 - beta2 ** step)
-                vmax = state["max_exp_avg_sq"]._data if amsgrad else None
-                # one pass over memory where the backend fuses the update (one kernel on a GPU)
-                if p._backend.fused_adam(d, g, state["exp_avg"]._data, state["exp_avg_sq"]._data, vmax,
-                                         sign=-1.0 if maximize else 1.0, weight_decay=0.0 if decoupled else wd,
-                                         decay=1 - lr * wd if decoupled else 1.0, beta1=beta1, beta2=beta2,
-                                         step_size=lr * bc2_sqrt / bc1, eps=eps * bc2_sqrt):
-                    touch(p, state, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if amsgrad else ()))
-                    continue
-                negate = maximize
-                if wd != 0:
-                    if decoupled:
-                        d *= 1 - lr * wd
-                    else:
-                        g = axpy(d * wd, -1.0 if maximize else 1.0, g)
-                        negate = False
-                adam_moments(state["exp_avg"]._data, state["exp_avg_sq"]._data, g, beta1, beta2, negate)
-                m = state["exp_avg"]._data
-                v = state["exp_avg_sq"]._data
-                if amsgrad:
-                    vmax[...] = xp.maximum(vmax, v)
-                    v = vmax
-                    state["max_exp_avg_sq"]._version[0] += 1
-                # p -= lr/bc1 * m / (sqrt(v)/bc2_sqrt + eps), with bc2_sqrt folded into the scalars
-                denom = xp.sqrt(v)
-                denom += eps * bc2_sqrt
-                ratio = m / denom
-                ratio *= lr * bc2_sqrt / bc1
-                d -= ratio
-                touch(p, state, "exp_avg", "exp_avg_sq")
+                # the bias corrections folded into two scalars: p -= lr/bc1 * m / (sqrt(v)/bc2_sqrt + eps)
+                step_size = lr * bc2_sqrt / bc1
+                eps_hat = eps * bc2_sqrt
+                backend, d, g = p._backend, p._data, p._grad._data
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                vmax = state["max_exp_avg_sq"]._data if len(keys) == 3 else None
+                # one pass over memory where the backend fuses the update (one kernel on a GPU); keywords
+                # spelled out, not **options: that costs a microsecond per parameter
+                (backend.fused_adam(d, g, m, v, vmax, sign=sign, weight_decay=l2, decay=decay, beta1=beta1,
+                                    beta2=beta2, step_size=step_size, eps=eps_hat)
+                 or adam_update(backend, d, g, m, v, vmax, sign=sign, weight_decay=l2, decay=decay, beta1=beta1,
+                                beta2=beta2, step_size=step_size, eps=eps_hat))
+                touch(p, state, *keys)
         return loss
+
+
+def adam_update(backend, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):
+    """One Adam step on ``backend``'s arrays in place: ``Backend.fused_adam`` written with array operations.
+
+    ``p *= decay`` (AdamW's decoupled decay), ``d = sign * g + weight_decay * p``,
+    ``m``, ``v`` the moving averages of ``d`` and ``d * d``, ``vmax = max(vmax, v)``
+    unless None, then ``p -= step_size * m / (sqrt(v) + eps)``. ``g`` is never written. Returns True.
+    """
+    if decay != 1:
+        p *= decay
+    negate = sign != 1
+    if weight_decay != 0:
+        g = axpy(p * weight_decay, sign, g)  # a fresh array
+        negate = False
+    adam_moments(m, v, g, beta1, beta2, negate)
+    if vmax is not None:
+        vmax[...] = backend.xp.maximum(vmax, v)
+        v = vmax
+    denom = backend.xp.sqrt(v)
+    denom += eps
+    ratio = m / denom
+    ratio *= step_size
+    p -= ratio
+    return True
 
 
 def adam_moments(m, v, g, beta1, beta2, negate):

@@ -362,9 +362,14 @@ def check_unsupported(foreach=None, fused=None, differentiable=False, capturable
                            "leave it False")
 
 
+def state_like(p, array):
+    """Optimizer state over ``array`` (a backend array shaped like ``p``), with ``p``'s dtype and backend."""
+    return Tensor._make(array, p._dtype, p._backend)
+
+
 def zeros_state(p):
     """A zero tensor shaped like ``p``, on its backend (optimizer state)."""
-    return Tensor._make(p._backend.xp.zeros_like(p._data), p._dtype, p._backend)
+    return state_like(p, p._backend.xp.zeros_like(p._data))
 
 
 def step_state():

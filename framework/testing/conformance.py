@@ -7,6 +7,7 @@ test kit: it never runs on a compute path of tensorplug itself).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -373,50 +374,115 @@ def check_xp_linalg_and_shapes(b):
 
 # optional fused operations: checked where the backend implements them (declining is conformant) ---
 
+class _HostReference:
+    """The backend the optimizers' update functions run on as the reference: NumPy, nothing fused."""
+
+    xp = np
+
+    @staticmethod
+    def axpy(y, alpha, x):
+        return False
+
+
+def _sgd_options():
+    for momentum, dampening, nesterov in ((0.0, 0.0, False), (0.9, 0.0, False), (0.9, 0.2, False), (0.9, 0.0, True)):
+        for first in ((True, False) if momentum else (False,)):
+            for weight_decay in (0.0, 0.01):
+                for sign in (1.0, -1.0):
+                    yield dict(lr=0.1, weight_decay=weight_decay, momentum=momentum, dampening=dampening,
+                               nesterov=nesterov, sign=sign, first=first)
+
+
+def _adam_options():
+    for amsgrad in (False, True):
+        for weight_decay, decay in ((0.0, 1.0), (0.1, 1.0), (0.0, 0.99), (0.1, 0.99)):
+            for sign in (1.0, -1.0):
+                yield amsgrad, dict(sign=sign, weight_decay=weight_decay, decay=decay, beta1=0.9, beta2=0.999,
+                                    step_size=0.01, eps=1e-8)
+
+
+def _rmsprop_options():
+    for centered in (False, True):
+        for momentum in (0.0, 0.5):
+            for weight_decay in (0.0, 0.01):
+                for sign in (1.0, -1.0):
+                    yield centered, dict(sign=sign, lr=0.01, alpha=0.9, eps=1e-8, weight_decay=weight_decay,
+                                         momentum=momentum)
+
+
+def _fused_cases():
+    """``(method, update function, array names, array scales, options)`` for every option combination of
+    the fused optimizer updates: parameter and gradient are standard normal, each state array is
+    ``|normal| * scale``, and a scale of None passes None (a state the options do not use)."""
+    from ..optim.adam import adam_update
+    from ..optim.rmsprop import rmsprop_update
+    from ..optim.sgd import sgd_update
+
+    for o in _sgd_options():
+        yield ("fused_sgd", sgd_update, ("parameter", "gradient", "momentum_buffer"),
+               (1.0 if o["momentum"] else None,), o)
+    for amsgrad, o in _adam_options():
+        yield ("fused_adam", adam_update, ("parameter", "gradient", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+               (1.0, 1.0, 1.5 if amsgrad else None), dict(o, amsgrad=amsgrad))
+    for centered, o in _rmsprop_options():
+        # square_avg above grad_avg**2, as an update keeps it
+        yield ("fused_rmsprop", rmsprop_update, ("parameter", "gradient", "square_avg", "momentum_buffer", "grad_avg"),
+               (1.0, 1.0 if o["momentum"] else None, 0.1 if centered else None), dict(o, centered=centered))
+
+
+@functools.lru_cache(maxsize=2)
+def _normal_arrays(n):
+    rng = np.random.default_rng(n)
+    return tuple(rng.standard_normal(n) for _ in range(5))
+
+
+def _fused_arrays(n, scales):
+    p, g, *states = _normal_arrays(n)
+    return [p, g] + [None if s is None else np.abs(a) * s for a, s in zip(states, scales)]
+
+
+#: a backend may decline small arrays (the NumPy backend fuses from half a million elements): a method
+#: is checked at the first of these sizes it accepts
+_FUSED_SIZES = (37, 1 << 19)
+
+
+def _run_fused(b, name, arrays, options):
+    """``b.<name>`` on device copies of ``arrays``: the updated copies, or None where it declined."""
+    devs = [None if a is None else dev(b, a.copy()) for a in arrays]  # updated in place
+    done = getattr(b, name)(*devs, **options)
+    _true(done in (True, False), f"{name} returned {done!r}, expected True (done) or False (declined)")
+    return devs if done else None
+
+
 @check
 def check_fused_updates(b):
-    p0, g, m0, v0 = (_RNG.standard_normal(37).astype("float64") for _ in range(4))
-    v0 = np.abs(v0)
-
-    def run(name, arrays, **options):
-        devs = [dev(b, a.copy()) for a in arrays]  # updated in place: never the reference arrays
-        done = getattr(b, name)(*devs, **options) if name != "axpy" else b.axpy(*devs[:1], options["alpha"], devs[1])
-        _true(done in (True, False), f"{name} returned {done!r}, expected True (done) or False (declined)")
-        return devs if done else None
-
-    out = run("axpy", [p0, g], alpha=-0.3)
-    if out:
-        same(b, out[0], p0 - 0.3 * g, "axpy")
-    for first, nesterov in ((True, False), (False, True)):
-        out = run("fused_sgd", [p0, g, m0], lr=0.1, weight_decay=0.01, momentum=0.9, dampening=0.2,
-                  nesterov=nesterov, sign=-1.0, first=first)
-        if out:
-            d = -g + 0.01 * p0
-            buf = d if first else 0.9 * m0 + 0.8 * d
-            step = d + 0.9 * buf if nesterov else buf
-            same(b, out[2], buf, f"fused_sgd momentum buffer (first={first})")
-            same(b, out[0], p0 - 0.1 * step, f"fused_sgd (first={first}, nesterov={nesterov})")
-    out = run("fused_adam", [p0, g, m0, v0, v0 * 1.5], sign=1.0, weight_decay=0.1, decay=0.99, beta1=0.9,
-              beta2=0.999, step_size=0.01, eps=1e-8)
-    if out:
-        p = p0 * 0.99
-        d = g + 0.1 * p
-        m = 0.9 * m0 + 0.1 * d
-        v = 0.999 * v0 + 0.001 * d * d
-        vmax = np.maximum(v0 * 1.5, v)
-        same(b, out[2], m, "fused_adam exp_avg")
-        same(b, out[3], v, "fused_adam exp_avg_sq")
-        same(b, out[4], vmax, "fused_adam max_exp_avg_sq")
-        same(b, out[0], p - 0.01 * m / (np.sqrt(vmax) + 1e-8), "fused_adam parameter")
-    out = run("fused_rmsprop", [p0, g, v0, m0, g * 0.1], sign=1.0, lr=0.01, alpha=0.9, eps=1e-8,
-              weight_decay=0.0, momentum=0.5)
-    if out:
-        sq = 0.9 * v0 + 0.1 * g * g
-        ga = 0.9 * g * 0.1 + 0.1 * g
-        buf = 0.5 * m0 + g / (np.sqrt(sq - ga * ga) + 1e-8)
-        same(b, out[2], sq, "fused_rmsprop square_avg")
-        same(b, out[4], ga, "fused_rmsprop grad_avg")
-        same(b, out[0], p0 - 0.01 * buf, "fused_rmsprop parameter")
+    """Each fused optimizer update equals the optimizer's own update function (``sgd_update``,
+    ``adam_update``, ``rmsprop_update``) in every option combination, and leaves the gradient alone."""
+    p0, g = _fused_arrays(37, ())
+    out = dev(b, p0.copy())
+    done = b.axpy(out, -0.3, dev(b, g))
+    _true(done in (True, False), f"axpy returned {done!r}, expected True (done) or False (declined)")
+    if done:
+        same(b, out, p0 - 0.3 * g, "axpy")
+    size = {}  # method -> the size it accepts (None: it declines every size)
+    for name, update, names, scales, options in _fused_cases():
+        label = f"{name}({', '.join(f'{k}={v}' for k, v in options.items())})"
+        for k in ("amsgrad", "centered"):
+            options.pop(k, None)  # said by which arrays are None
+        if name not in size:
+            size[name] = next((n for n in _FUSED_SIZES if _run_fused(b, name, _fused_arrays(n, scales), options)),
+                              None)
+        if size[name] is None:
+            continue
+        arrays = _fused_arrays(size[name], scales)
+        got = _run_fused(b, name, arrays, options)
+        if got is None:  # declining some options is conformant too
+            continue
+        expected = [None if a is None else a.copy() for a in arrays]
+        update(_HostReference(), *expected, **options)
+        for what, out, want in zip(names, got, expected):
+            if want is not None:
+                same(b, out, want, f"{name} {what} [{label}]", rtol=1e-10, atol=1e-12)
 
 
 @check

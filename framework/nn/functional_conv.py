@@ -509,6 +509,12 @@ def _max_unpool(input, indices, kernel_size, stride, padding, output_size, k, na
                                  f'{base - s} and {base + s})')
     if idx._dtype is not _dt.int64:
         idx = idx.long()
+    from ..ops.gather import first_out_of_range
+    bad = first_out_of_range(idx, math.prod(spatial))  # NumPy would read -1 as the plane's last element
+    if bad is not None:
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{'x'.join(map(str, spatial))}{'x1' if k == 1 else ''}); pass the indices "
+                           f"max_pool{k}d(return_indices=True) gave for this input")
     shape = tuple(x.shape[:2]) + tuple(spatial)
     out = MaxUnpool.apply(x, idx, shape=shape)
     return out.squeeze(0) if unbatched else out

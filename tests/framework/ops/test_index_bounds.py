@@ -57,6 +57,11 @@ F_CASES = {
     "embedding_bag_float64": (lambda m, b: m.nn.functional.embedding_bag(_i(m, [b]), _x(m), _i(m, [0])),
                               "idx < num_embeddings"),
     "EmbeddingBag": (lambda m, b: m.nn.EmbeddingBag(3, 2, mode="sum")(_i(m, [b]), _i(m, [0])), "not in the valid range"),
+    # the output planes here: 6 elements (max_unpool1d), 3 x 6 (max_unpool2d)
+    "max_unpool1d": (lambda m, b: m.nn.functional.max_unpool1d(m.ones(1, 1, 3), _i(m, [[[0, b * 2, 1]]]), 2),
+                     "Found an invalid max index"),
+    "max_unpool2d": (lambda m, b: m.nn.functional.max_unpool2d(m.ones(1, 1, 1, 2), _i(m, [[[[b * 6, 0]]]]), 3),
+                     "Found an invalid max index"),
 }
 
 # torch reads a negative index from the end here (-1 is the last row); past either end is its error

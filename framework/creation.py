@@ -24,17 +24,17 @@ _MAX_BYTES = 2 ** 63 - 1  # torch counts a storage's bytes in int64
 
 
 def _allocate(shape, dtype, backend, make):
-    """``make()``, which allocates ``shape`` of ``dtype``, with torch's errors for a size that cannot be
-    stored (RuntimeError) or allocated (OutOfMemoryError naming the bytes of ``dtype``, though a backend
-    may draw random numbers in a wider dtype first)."""
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > _MAX_BYTES:
-        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}: {nbytes} bytes of "
-                           f"{dtype} do not fit in 2**63 - 1; ask for fewer elements")
+    """``make()``, which allocates ``shape`` of ``dtype``, with torch's errors where that fails: a byte
+    count beyond int64 is RuntimeError, a failed allocation OutOfMemoryError naming the bytes of ``dtype``
+    (a backend may draw random numbers in a wider dtype first). Sizes are checked only on failure."""
     try:
         return make()
-    except MemoryError as exc:
-        if isinstance(exc, OutOfMemoryError):
+    except (MemoryError, ValueError) as exc:
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > _MAX_BYTES:
+            raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}: {nbytes} bytes "
+                               f"of {dtype} do not fit in 2**63 - 1; ask for fewer elements") from None
+        if isinstance(exc, ValueError) or isinstance(exc, OutOfMemoryError):
             raise
         raise OutOfMemoryError(f"can't allocate memory: you tried to allocate {nbytes} bytes ({tuple(shape)} of "
                                f"{dtype}) on {backend.device}; use a smaller size or free memory") from None

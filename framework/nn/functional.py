@@ -457,10 +457,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
                            f"{list(input.shape)}")
-    axes = tuple(range(input.dim() - k, input.dim()))
-    mean, var = _stats(input, axes)
-    out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
-    return _affine(out, weight, bias, None)
+    return _ops.LayerNorm.apply(input, weight, bias, dims=k, eps=eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

@@ -119,6 +119,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if dtype is None:
         dtype = _dt.int64 if all(isinstance(v, int) for v in values) else _dt.get_default_dtype()
     dtype = _dtype(dtype)
+    _numeric(dtype, "arange_cpu")
     backend = get_backend(device)
     n = max(0, math.ceil((end - start) / step))
     if dtype.category == _dt.INT and all(isinstance(v, int) for v in values):
@@ -134,16 +135,23 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
         raise RuntimeError(f"number of steps must be non-negative, got {steps}")
     backend = get_backend(device)
     dtype = _dtype(dtype)
+    _numeric(dtype, "linspace_cpu")
     lo, hi = float(start), float(end)
     data = _allocate((steps,), dtype, backend, lambda: backend.linspace(lo, hi, steps, _dt.float64))
     data = backend.astype(data, dtype)
     return _finish(data, dtype, backend, requires_grad)
 
 
+def _numeric(dtype, name):
+    if dtype is _dt.bool_:  # torch has no bool kernel for ranges
+        raise NotImplementedError(f"\"{name}\" not implemented for 'Bool': make the range as int64 and "
+                                  f"compare, e.g. arange(n) > 0")
+
+
 def _float_dtype(dtype, name):
     dtype = _dtype(dtype)
     if dtype.category != _dt.FLOAT:
-        raise RuntimeError(f"\"{name}\" not implemented for '{dtype.legacy_name[:-6]}': use a floating dtype")
+        raise NotImplementedError(f"\"{name}\" not implemented for '{dtype.legacy_name[:-6]}': use a floating dtype")
     return dtype
 
 
@@ -160,7 +168,7 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, ou
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Standard normal samples."""
     backend = get_backend(device)
-    dtype = _float_dtype(dtype, "normal")
+    dtype = _float_dtype(dtype, "normal_kernel_cpu")
     with drawing_from(generator, backend, "randn()"):
         shape = _shape(size)
         data = _allocate(shape, dtype, backend, lambda: backend.randn(shape, dtype))

@@ -82,6 +82,8 @@ def amin(input, dim=(), keepdim=False):
 
 def _arg(name):
     def arg(input, dim=None, keepdim=False):
+        if input._dtype is _dt.bool_:
+            raise RuntimeError(f"{name}(): does not support bool input; convert it first, e.g. x.int()")
         xp = input._backend.xp
         data = input._data
         if dim is None:
@@ -120,7 +122,8 @@ def _reduce_with_indices(input, dim, keepdim, fn_arg, result):
     if input._data.shape[axis] == 0:
         raise IndexError(f"{result.__name__}(): Expected reduction dim {axis} to have non-zero size; an empty "
                          f"dimension has no {result.__name__}imum")
-    idx = fn_arg(input, axis, keepdim=True)
+    # argmax/argmin refuse bool (as torch's do); max/min(dim) take it: the same order as uint8
+    idx = fn_arg(input if input._dtype is not _dt.bool_ else input.to(_dt.uint8), axis, keepdim=True)
     values = Gather.apply(input, idx, axis=axis)  # indices from argmax need no bounds check
     if not keepdim:
         values = values.squeeze(axis)

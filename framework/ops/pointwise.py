@@ -21,6 +21,9 @@ def lerp(input, end, weight):
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2``."""
+    if all(getattr(t, "_dtype", None) is _dt.bool_ for t in (input, tensor1, tensor2)):
+        raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool': the operands are bool; use "
+                                  "input | (tensor1 & tensor2), or convert them to int first")
     prod = tensor1 * tensor2
     return input + (prod if value == 1 else prod * value)
 

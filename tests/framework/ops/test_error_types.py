@@ -41,6 +41,14 @@ CASES = {
     "logaddexp_int": (lambda m: m.logaddexp(m.tensor([1, 2]), m.tensor([3, 4])), "logaddexp_cpu"),
     "addcdiv_int": (lambda m: m.addcdiv(m.tensor([1.0, 2]), m.tensor([3, 4]), m.tensor([3, 4])),
                     "Integer division with addcdiv is no longer supported"),
+    "argmax_bool": (lambda m: m.tensor([True, False]).argmax(), "argmax(): does not support bool input"),
+    "argmin_bool_dim": (lambda m: m.tensor([True, False]).argmin(0), "argmin(): does not support bool input"),
+    "addcmul_bool": (lambda m: m.addcmul(*(m.tensor([True]),) * 3), "addcmul_cpu_out"),
+    "rand_int64": (lambda m: m.rand(3, dtype=m.int64), "\"check_uniform_bounds\" not implemented for 'Long'"),
+    "rand_like_int": (lambda m: m.rand_like(m.ones(2, dtype=m.int64)), "check_uniform_bounds"),
+    "randn_int32": (lambda m: m.randn(3, dtype=m.int32), "\"normal_kernel_cpu\" not implemented for 'Int'"),
+    "arange_bool": (lambda m: m.arange(3, dtype=m.bool), "\"arange_cpu\" not implemented for 'Bool'"),
+    "linspace_bool": (lambda m: m.linspace(0, 1, 3, dtype=m.bool), "\"linspace_cpu\" not implemented"),
     "cosine_similarity_int": (lambda m: m.nn.functional.cosine_similarity(m.tensor([[1, 2]]), m.tensor([[1, 2]])),
                               "expected common dtype to be floating point"),
     "normalize_int": (lambda m: m.nn.functional.normalize(m.tensor([[1, 2]])),
@@ -72,3 +80,9 @@ def test_out_of_memory_names_the_bytes_of_the_dtype_asked_for(factory):
     assert isinstance(info.value, RuntimeError)
     assert "can't allocate memory" in str(info.value)
     assert f"{2 ** 60} bytes" in str(info.value)  # float32: 4 bytes each, not the 8 of randn's float64 draw
+
+
+def test_max_and_min_over_a_dim_still_take_bool():
+    for m in (tp, torch):
+        values, indices = m.tensor([[False, True], [True, True]]).max(1)
+        assert values.tolist() == [True, True] and indices.tolist() == [1, 0]

@@ -26,7 +26,9 @@ from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, m
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select
 from ._format import set_printoptions
-from . import _out
+from . import _out, linalg
+from .linalg import TOP_LEVEL as _LINALG_TOP_LEVEL
+globals().update(_LINALG_TOP_LEVEL)  # torch.inverse, torch.det, torch.svd ... (also Tensor methods)
 _out.install(globals())  # torch's out= keyword on the functions that take it
 from .generator import Generator, default_generator
 from .threads import set_num_threads, get_num_threads
@@ -65,7 +67,7 @@ def seed() -> int:
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
-         "distributions": ".distributions", "linalg": ".linalg",
+         "distributions": ".distributions",
          "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 

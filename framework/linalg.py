@@ -433,3 +433,39 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
     if atol is not None:
         cutoff = cutoff.clamp_min(atol)
     return (s > cutoff).sum(-1)
+
+
+# torch's older top-level spellings (torch.inverse, torch.det, Tensor.logdet ...) ----------------
+
+svd_old_result = namedtuple("svd", ["U", "S", "V"])
+
+
+def logdet(A):
+    """``log det A``: NaN where the determinant is negative, -inf where it is zero (torch.logdet)."""
+    sign, logabs = slogdet(A)
+    return logabs + (sign < 0).to(logabs.dtype).masked_fill(sign < 0, float("nan"))
+
+
+def _old_svd(A, some=True, compute_uv=True):
+    u, s, vh = svd(A, full_matrices=not some)
+    return svd_old_result(u, s, _mT(vh))
+
+
+def _old_qr(A, some=True):
+    return qr(A, "reduced" if some else "complete")
+
+
+def _old_cholesky(A, upper=False):
+    return cholesky(A, upper=upper)
+
+
+TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet, "slogdet": slogdet, "pinverse": pinv,
+             "cholesky": _old_cholesky, "svd": _old_svd, "qr": _old_qr}
+
+
+def _bind_methods():
+    from .ops import bind
+    bind(TOP_LEVEL)
+
+
+_bind_methods()

@@ -91,3 +91,22 @@ def test_errors_match_torch():
         with pytest.raises(RuntimeError, match="linalg.det: The input tensor A must have at least 2 dimensions"):
             lib.linalg.det(lib.ones(3))
     assert issubclass(tensorplug.linalg.LinAlgError, RuntimeError)
+
+
+def test_older_top_level_spellings_match_torch():
+    import warnings
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    negative = np.array([[-2.0, 0.0], [0.0, 1.0]])
+    results = []
+    for lib in (tensorplug, torch):
+        x = lib.tensor(a)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.cholesky / torch.svd are deprecated in torch
+            results.append([lib.logdet(x).item(), lib.det(x).item(), x.inverse().tolist(), x.logdet().item(),
+                            lib.pinverse(x).tolist(), lib.cholesky(x).tolist(), lib.slogdet(x).logabsdet.item(),
+                            lib.svd(lib.tensor(TALL)).V.abs().tolist(), lib.qr(lib.tensor(TALL)).R.abs().tolist(),
+                            tuple(lib.svd(lib.tensor(TALL), some=False).U.shape)])
+        assert np.isnan(lib.logdet(lib.tensor(negative)).item())
+    np.testing.assert_allclose(np.array(results[0][0:2]), np.array(results[1][0:2]), rtol=1e-12)
+    for got, expected in zip(results[0][2:], results[1][2:]):
+        np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-9, atol=1e-12)

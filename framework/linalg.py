@@ -17,7 +17,7 @@ from .tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "vecdot", "inv", "inv_ex", "solve", "det", "slogdet",
            "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank",
-           "LinAlgError"]
+           "lstsq", "matrix_exp", "LinAlgError"]
 
 
 class LinAlgError(RuntimeError):
@@ -433,6 +433,44 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
     if atol is not None:
         cutoff = cutoff.clamp_min(atol)
     return (s > cutoff).sum(-1)
+
+
+lstsq_result = namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution of ``A X = B`` (through the pseudo-inverse), as torch.linalg.lstsq on
+    the CPU: ``residuals`` empty, ``rank`` set, ``singular_values`` only for drivers 'gelsd' / 'gelss'."""
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "
+                           f"but got {driver}")
+    vector = B.ndim == A.ndim - 1
+    rhs = B.unsqueeze(-1) if vector else B
+    solution = pinv(A, rtol=rcond) @ rhs
+    empty = A.new_empty(0)
+    singular = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
+    return lstsq_result(solution.squeeze(-1) if vector else solution, empty, matrix_rank(A, rtol=rcond),
+                        singular)
+
+
+def matrix_exp(A):
+    """``exp(A)`` of each square matrix: Taylor series of ``A / 2^s`` squared ``s`` times, written with
+    tensorplug ops (so it is differentiable)."""
+    _square("matrix_exp", A)
+    import math
+    norm1 = A.detach().abs().sum(-2).amax().item() if A.numel() else 0.0
+    # scale until ||A|| <= 1/2: 18 Taylor terms then reach float64 precision
+    squarings = max(0, math.ceil(math.log2(norm1 / 0.5))) if norm1 > 0.5 else 0
+    X = A / (2.0 ** squarings)
+    eye = A.new_ones(A.shape[-1]).diag_embed().expand(A.shape)
+    term = eye
+    total = eye
+    for k in range(1, 19):
+        term = term @ X / k
+        total = total + term
+    for _ in range(squarings):
+        total = total @ total
+    return total
 
 
 # torch's older top-level spellings (torch.inverse, torch.det, Tensor.logdet ...) ----------------

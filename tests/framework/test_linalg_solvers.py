@@ -48,6 +48,9 @@ CASES = {
     "svd": (lambda m, a: tuple(x.abs() for x in m.linalg.svd(a, full_matrices=False)), [TALL]),
     "svd_wide": (lambda m, a: tuple(x.abs() for x in m.linalg.svd(a, full_matrices=False)), [TALL.T.copy()]),
     "pinv": (lambda m, a: m.linalg.pinv(a), [TALL]),
+    "lstsq": (lambda m, a, b: m.linalg.lstsq(a, b).solution, [TALL, R.standard_normal((4, 2))]),
+    "matrix_exp": (lambda m, a: m.linalg.matrix_exp(a), [A]),
+    "matrix_exp_large": (lambda m, a: m.linalg.matrix_exp(a), [5 * BATCH]),
 }
 
 
@@ -110,3 +113,12 @@ def test_older_top_level_spellings_match_torch():
     np.testing.assert_allclose(np.array(results[0][0:2]), np.array(results[1][0:2]), rtol=1e-12)
     for got, expected in zip(results[0][2:], results[1][2:]):
         np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_fields_match_torch():
+    a, b = TALL, R.standard_normal((4, 2))
+    for driver in (None, "gelsd"):
+        ours = tensorplug.linalg.lstsq(tensorplug.tensor(a), tensorplug.tensor(b), driver=driver)
+        theirs = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver)
+        assert ours.rank.item() == theirs.rank.item() and tuple(ours.residuals.shape) == (0,)
+        np.testing.assert_allclose(ours.singular_values.numpy(), theirs.singular_values.numpy(), rtol=1e-10)

@@ -143,3 +143,41 @@ def test_fused_adam_and_rmsprop_follow_torch(monkeypatch, name, options):
     for ts, ps in zip(t_hist, p_hist):
         for t, p in zip(ts, ps):
             np.testing.assert_allclose(p, t, rtol=1e-10, atol=1e-12)
+
+
+_fused = pytest.importorskip("tensorplug_numpy._fused")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_add_rows_is_np_add_at(dtype):
+    rng = np.random.default_rng(4)
+    index = rng.integers(0, 37, 500)
+    values = (rng.standard_normal((500, 3, 2)) * 100).astype(dtype)
+    want = np.zeros((40, 3, 2), dtype)
+    np.add.at(want, index, values)
+    got = np.zeros((40, 3, 2), dtype)
+    assert _fused.add_rows(got, index, values)
+    np.testing.assert_allclose(got, want, atol=2e-3 if dtype == "float32" else 1e-10)  # sums of ~13 x 100
+    again = np.zeros((40, 3, 2), dtype)
+    _fused.add_rows(again, index, values)
+    np.testing.assert_array_equal(got, again)
+
+
+def test_add_rows_declines_what_it_cannot_do_exactly():
+    target = np.zeros((5, 2))
+    assert not _fused.add_rows(target, np.array([0, -1, 4]), np.ones((3, 2)))  # -1 and 4: one row
+    assert not _fused.add_rows(target, np.array([True, False, True, False, True]), np.ones((5, 2)))
+    assert not _fused.add_rows(target, np.array([1, 2]), np.ones((1, 2)))  # broadcast values
+    assert not target.any()
+
+
+def test_embedding_backward_matches_torch_with_repeated_indices():
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 11, (4, 9))
+    w = rng.standard_normal((11, 6)).astype("float32")
+    g = rng.standard_normal((4, 9, 6)).astype("float32")
+    ours = tensorplug.tensor(w, requires_grad=True)
+    theirs = torch.tensor(w, requires_grad=True)
+    F.embedding(tensorplug.tensor(idx), ours, padding_idx=3).backward(tensorplug.tensor(g))
+    torch.nn.functional.embedding(torch.tensor(idx), theirs, padding_idx=3).backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -114,3 +114,17 @@ def test_normal_forms_shapes_dtypes_and_zero_gradients():
     assert abs(big.mean().item() - 3.0) < 0.1 and abs(big.std().item() - 2.0) < 0.1
     out = tensorplug.empty(4)
     assert tensorplug.normal(0.0, 1.0, (4,), out=out) is out
+
+
+def test_values_on_every_backend(backend):
+    x = tensorplug.tensor(Y, device=backend)
+    np.testing.assert_allclose(tensorplug.quantile(x, 0.3, dim=1).cpu().numpy(), np.quantile(Y, 0.3, axis=1))
+    np.testing.assert_allclose(x.unfold(1, 2, 1).cpu().numpy(), np.lib.stride_tricks.sliding_window_view(Y, 2, 1))
+    np.testing.assert_allclose(x.repeat_interleave(2, dim=0).cpu().numpy(), np.repeat(Y, 2, axis=0))
+    counts = tensorplug.tensor([1, 0, 2], device=backend)
+    np.testing.assert_allclose(x.repeat_interleave(counts, dim=0).cpu().numpy(), np.repeat(Y, [1, 0, 2], axis=0))
+    np.testing.assert_allclose(tensorplug.kthvalue(x, 2, 1).values.cpu().numpy(), np.sort(Y, 1)[:, 1])
+    np.testing.assert_allclose(tensorplug.nanmean(tensorplug.tensor(WITH_NAN, device=backend), 1).cpu().numpy(),
+                               np.nanmean(WITH_NAN, 1))
+    np.testing.assert_allclose(tensorplug.mode(tensorplug.tensor(TIES, device=backend), 1).values.cpu().numpy(),
+                               [2.0, 1.0, 4.0])

@@ -47,8 +47,8 @@ KNOWN = {
     "prod": ("specials", "prod backward of a 0-d inf: torch 1, ours nan"),
     "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
     "var_dim_corr0": ("specials", "as var"),
-    "softmax": ("specials", "softmax/log_softmax with inf (issue item 6)"),
-    "log_softmax": ("specials", "as softmax"),
+    "log_softmax": ("specials", "log_softmax with inf: nan/-inf where torch has -inf/nan (issue item 6)"),
+    "cumprod": ("specials", "cumprod backward with inf/nan along a size-1 dim: ours nan, torch 1"),
     "sort_descending": ("specials", "sort/topk: torch orders nan as the largest value"),
     "topk": ("specials", "as sort_descending"),
     "logaddexp": ("specials", "logaddexp with inf in bfloat16/float16: ours nan"),
@@ -65,6 +65,7 @@ KNOWN = {
     "stack": ("reshaped", "stack of a 0-d and a 2-D tensor at dim 1: RuntimeError, torch IndexError"),
     "outer": ("reshaped", "outer accepts 0-d and 2-D operands; torch requires 1-D"),
     "addmm": ("reshaped", "addmm broadcasts an input torch refuses"),
+    "cat": ("reshaped", "cat skipping a legacy empty (0,) tensor leaves it no gradient; torch gives a (0,) one"),
 }
 
 def _known(op, shapes, dtype, specials):

@@ -27,6 +27,8 @@ from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, m
 from .ops.take_put import take, put, index_copy, index_put, select
 from ._format import set_printoptions
 from . import _out, linalg
+from .ops import bind as _bind, _cast_method
+_bind({"bfloat16": _cast_method("bfloat16")})  # Tensor.bfloat16(), as .half() / .float()
 from .linalg import TOP_LEVEL as _LINALG_TOP_LEVEL
 globals().update(_LINALG_TOP_LEVEL)  # torch.inverse, torch.det, torch.svd ... (also Tensor methods)
 _out.install(globals())  # torch's out= keyword on the functions that take it

@@ -139,6 +139,7 @@ def test_bfloat16_prints_and_computes_as_torch():
         got, expected = op(ours), op(theirs)
         assert repr(got).replace("tensorplug.", "torch.") == repr(expected)
     assert repr(tensorplug.tensor(3.14159, dtype=tensorplug.bfloat16)).endswith("dtype=tensorplug.bfloat16)")
+    assert tensorplug.ones(2).bfloat16().dtype is tensorplug.bfloat16
 
 
 def test_bfloat16_linear_forward_and_backward_match_torch():

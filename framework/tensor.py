@@ -166,6 +166,8 @@ class Tensor:
             raise RuntimeError(
                 f"Only Tensors of floating point and complex dtype can require gradients "
                 f"(this one is {self._dtype}); convert it first, e.g. x.float().requires_grad_()")
+        if requires_grad:
+            _shared_data(self)  # a leaf that learns is updated in place: never an immutable scalar
         self._requires_grad = requires_grad
         return self
 

@@ -10,8 +10,9 @@ _new = object.__new__
 
 def _share(cls, data, requires_grad):
     """A ``cls`` instance aliasing ``data``'s storage and version counter."""
+    from ..tensor import _shared_data  # a 0-d result's scalar becomes an array both can write
     p = _new(cls)
-    p._data = data._data
+    p._data = _shared_data(data)
     p._dtype = data._dtype
     p._backend = data._backend
     p._requires_grad = False

@@ -125,10 +125,13 @@ def mark_view(out, base, replay):
     """
     if out is base:
         return out
-    if base._data.ndim == 0 and not hasattr(base._data, "__setitem__") and out._dtype is base._dtype and out.numel() == 1:
+    if base._data.ndim == 0 and not hasattr(base._data, "__setitem__") and out._dtype is base._dtype:
         # base holds an immutable scalar (NumPy's 0-d results): give it an array the view can share
         from ..tensor import _shared_data
-        out._data = base._backend.view(_shared_data(base), out._data.shape)
+        backend = base._backend
+        shape = out._data.shape
+        one = backend.view(_shared_data(base), (1,) * len(shape))
+        out._data = one if out.numel() == 1 else backend.xp.broadcast_to(one, shape)
     out._version = base._version
     root = getattr(base, "_view", None)
     if root is None:

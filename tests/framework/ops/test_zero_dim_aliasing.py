@@ -102,3 +102,56 @@ def test_sgd_momentum_on_a_0d_parameter_matches_torch():
             opt.step()
         finals.append(w.item())
     assert finals[0] == pytest.approx(finals[1], rel=1e-6)
+
+
+# leaves made from 0-d results: the optimizers update their storage in place
+LEAVES = {
+    "requires_grad_": lambda m: (m.tensor(1.0) * 2).requires_grad_(),
+    "requires_grad=": lambda m: _set_requires_grad(m.tensor(3.0) * 1),
+    "Parameter": lambda m: m.nn.Parameter(m.tensor(2.0) + 1),
+    "Parameter_of_sum": lambda m: m.nn.Parameter(m.tensor([1.0, 2.0]).sum()),
+}
+OPTIMIZERS = {
+    "sgd": lambda m, p: m.optim.SGD([p], lr=0.1),
+    "sgd_momentum": lambda m, p: m.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True),
+    "adam": lambda m, p: m.optim.Adam([p], lr=0.1),
+    "rmsprop": lambda m, p: m.optim.RMSprop([p], lr=0.01),
+}
+
+
+def _set_requires_grad(t):
+    t.requires_grad = True
+    return t
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("leaf", LEAVES)
+def test_optimizers_update_0d_leaves_made_from_results(leaf, optimizer):
+    finals = []
+    for m in (tp, torch):
+        p = LEAVES[leaf](m)
+        opt = OPTIMIZERS[optimizer](m, p)
+        for _ in range(3):
+            opt.zero_grad()
+            (p * p).backward()
+            opt.step()
+        finals.append(p.item())
+    assert finals[0] == pytest.approx(finals[1], rel=1e-5)
+
+
+EXPANDS = {
+    "expand": lambda s: s.expand(3),
+    "unsqueeze_expand": lambda s: s.unsqueeze(0).expand(2, 2),
+    "broadcast_to": lambda s: s.broadcast_to((2,)),
+}
+
+
+@pytest.mark.parametrize("name", EXPANDS)
+def test_expanded_0d_result_sees_later_writes(name):
+    got, want = [], []
+    for m, out in ((tp, got), (torch, want)):
+        s = m.tensor(1.0) * 2
+        e = EXPANDS[name](s)
+        s.add_(1)
+        out.append(e.tolist())
+    assert got == want

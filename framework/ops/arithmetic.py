@@ -327,6 +327,12 @@ def where(condition, input=None, other=None):
     if input is None and other is None:
         from .gather import nonzero
         return nonzero(condition, as_tuple=True)
+    return where_as(Where, condition, input, other)
+
+
+def where_as(op, condition, input, other):
+    """``where(condition, input, other)`` recorded as ``op``: a Where named for the torch function
+    built on it (masked_fill, tril), as torch names that node."""
     a, b = promote(input, other) if isinstance(input, Tensor) or isinstance(other, Tensor) else (input, other)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         from ._util import as_tensor_like
@@ -335,7 +341,7 @@ def where(condition, input=None, other=None):
     if condition._dtype is not _dt.bool_:
         condition = condition.to(_dt.bool_)
     try:
-        return Where.apply(condition, a, b)
+        return op.apply(condition, a, b)
     except ValueError:
         raise broadcast_error(condition._data.shape, shape_of(a)) from None
 

@@ -6,6 +6,7 @@ from ..autograd.function import Op
 from ..errors import TensorplugError
 from ..tensor import Tensor
 from ._util import wrap_dim
+from .arithmetic import Where, where_as
 
 
 class IndexOutOfRangeError(TensorplugError, IndexError, RuntimeError):
@@ -200,9 +201,12 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, key=(slice(None),) * axis + (idx, ...), indices=(index,))
 
 
+class MaskedFill(Where):
+    node_name = "MaskedFillBackward0"
+
+
 def masked_fill(input, mask, value):
     """``input`` with ``value`` where ``mask`` (bool, broadcastable) is true."""
-    from .arithmetic import where
     if not isinstance(mask, Tensor) or mask._dtype is not _dt.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{getattr(mask, 'dtype', type(mask).__name__)}; use mask.bool()")
@@ -215,7 +219,7 @@ def masked_fill(input, mask, value):
         if input._dtype.category < _dt.FLOAT and isinstance(value, float) and value != int(value):
             pass  # torch truncates silently
         value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
-    out = where(mask, value, input)
+    out = where_as(MaskedFill, mask, value, input)
     if out._data.shape != input._data.shape:
         raise RuntimeError(f"masked_fill: mask of shape {list(mask.shape)} must broadcast to the input's "
                            f"shape {list(input.shape)}")

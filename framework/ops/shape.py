@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd.function import Op
 from ._util import mark_view, wrap_dim
+from .arithmetic import Where, where_as
 
 
 def infer_shape(shape, numel):
@@ -444,7 +445,6 @@ def diag(input, diagonal=0):
 def _tri(input, diagonal, lower):
     from .. import dtypes as _dt
     from ..tensor import Tensor
-    from .arithmetic import where
     n = input._data.ndim
     if n < 2:
         raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions")
@@ -455,7 +455,16 @@ def _tri(input, diagonal, lower):
     c = xp.reshape(backend.arange(0, cols, 1, _dt.int64), (1, cols))
     keep = (c - r <= diagonal) if lower else (c - r >= diagonal)
     mask = Tensor._make(keep, _dt.bool_, backend)
-    return where(mask, input, Tensor._make(backend.zeros((), input._dtype), input._dtype, backend))
+    zero = Tensor._make(backend.zeros((), input._dtype), input._dtype, backend)
+    return where_as(Tril if lower else Triu, mask, input, zero)
+
+
+class Tril(Where):
+    node_name = "TrilBackward0"
+
+
+class Triu(Where):
+    node_name = "TriuBackward0"
 
 
 def tril(input, diagonal=0):

@@ -41,7 +41,7 @@ def _cases(m):
         "pow_tensor": lambda: x ** x, "rpow": lambda: 2 ** x, "exp": lambda: x.exp(), "log": lambda: x.log(),
         "sqrt": lambda: x.sqrt(), "abs": lambda: x.abs(), "relu": lambda: x.relu(),
         "sigmoid": lambda: x.sigmoid(), "tanh": lambda: x.tanh(), "clamp": lambda: x.clamp(0.2, 0.5),
-        "where": lambda: m.where(x > 0.3, x, x * 2),
+        "where": lambda: m.where(x > 0.3, x, x * 2), "masked_fill": lambda: x.masked_fill(x > 0.3, 0.0),
         "gelu": lambda: F.gelu(x), "leaky_relu": lambda: F.leaky_relu(x), "dropout": lambda: F.dropout(x, 0.5),
         # reductions
         "sum": lambda: x.sum(), "sum_dim": lambda: x.sum(0), "mean": lambda: x.mean(),
@@ -59,7 +59,8 @@ def _cases(m):
         "squeeze": lambda: x.unsqueeze(0).squeeze(), "squeeze_dim": lambda: x.unsqueeze(0).squeeze(0),
         "clone": lambda: x.clone(), "to_dtype": lambda: x.to(m.float32), "float": lambda: x.float(),
         "cat": lambda: m.cat([x, x]), "stack": lambda: m.stack([x, x]), "split": lambda: x.split(1)[0],
-        "unbind": lambda: x.unbind(0)[0], "flip": lambda: x.flip(0),
+        "unbind": lambda: x.unbind(0)[0], "flip": lambda: x.flip(0), "tril": lambda: x.tril(),
+        "triu": lambda: x.triu(1),
         # indexing
         "select": lambda: x[0], "slice": lambda: x[:, 1:], "narrow": lambda: x.narrow(1, 0, 2),
         "index": lambda: x[m.tensor([0, 1])], "gather": lambda: x.gather(1, m.tensor([[0], [1]])),
@@ -80,8 +81,8 @@ def _cases(m):
     }
 
 
-# still named for their last op (composites of where, var/std, the norms, pooling): masked_fill,
-# tril/triu, var/std, layer_norm/batch_norm, avg/max pooling; smooth_l1_loss is not implemented yet
+# still named for their last op (composites): var/std, layer_norm/batch_norm, avg/max pooling;
+# smooth_l1_loss is not implemented yet
 NAMES = list(_cases(tensorplug))
 
 

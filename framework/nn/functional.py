@@ -583,8 +583,7 @@ def _pad_index(i, n, mode):
     return i if i < n else period - i
 
 
-# losses live in loss.py (next to their Modules); convolution and pooling in functional_conv.py
-from .loss import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,  # noqa: E402
-                   binary_cross_entropy_with_logits)
+# losses live in functional_loss.py (their Modules in loss.py); convolution and pooling in functional_conv.py
+from .functional_loss import *  # noqa: E402,F401,F403
 from .functional_conv import *  # noqa: E402,F401,F403
 from .functional_interp import *  # noqa: E402,F401,F403

@@ -1,18 +1,23 @@
-"""Optimizers and learning-rate schedulers.
+"""Optimizers and learning-rate schedulers: every optimizer of ``torch.optim`` that tensorplug has.
 
-``SGD``, ``Adam`` and ``RMSprop`` are built in; plugins add more (the
-bundled extras plugin adds ``AdamW``, ``Adagrad``, ``Lion``...), found
+Plugins add more (the bundled extras plugin adds ``Lion`` and ``LAMB``), found
 lazily here as ``tensorplug.optim.<Name>``.
 """
 from __future__ import annotations
 
 from .optimizer import Optimizer, required
 from .sgd import SGD
-from .adam import Adam
+from .adam import Adam, AdamW
 from .rmsprop import RMSprop
+from .adagrad import Adagrad
+from .adadelta import Adadelta
+from .adamax import Adamax
+from .nadam import NAdam
+from .radam import RAdam
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+           "lr_scheduler"]
 
 
 def __getattr__(name):
@@ -28,7 +33,8 @@ def __getattr__(name):
     if hint:
         message += f": {hint}"
     elif name[:1].isupper():
-        message += (f"; the optimizers are {sorted(['SGD', 'Adam', 'RMSprop', *found])} "
+        built_in = [n for n in __all__ if n[:1].isupper() and n != "Optimizer"]
+        message += (f"; the optimizers are {sorted([*built_in, *found])} "
                     f"(plugins add more through the tensorplug_add_optimizers hook)")
     raise AttributeError(message)
 

@@ -5,7 +5,7 @@ import math
 
 from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch
 
-__all__ = ["Adam", "adam_update"]
+__all__ = ["Adam", "AdamW", "adam_update"]
 
 
 class Adam(Optimizer):
@@ -78,6 +78,21 @@ class Adam(Optimizer):
                                 beta2=beta2, step_size=step_size, eps=eps_hat))
                 touch(p, state, *keys)
         return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay`` each step,
+    through Adam's own update (``adam_update``'s ``decay``).
+
+    Example:
+        >>> opt = tensorplug.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
 
 
 def adam_update(backend, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):

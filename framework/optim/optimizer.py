@@ -414,6 +414,32 @@ def bump_step(state):
     return float(t._data)
 
 
+def grad_array(p, maximize, weight_decay):
+    """The gradient array a step uses: negated when maximizing, plus ``weight_decay * p`` (L2); a fresh
+    array wherever it differs from the gradient (which is never written)."""
+    g = p._grad._data
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p._data
+    return g
+
+
+def decayed_grad(p, group, lr, weight_decay):
+    """``grad_array`` for optimizers with a ``decoupled_weight_decay`` option (NAdam, RAdam): with it the
+    weights decay (``p *= 1 - lr * weight_decay``) and the gradient is left alone."""
+    if weight_decay != 0 and group["decoupled_weight_decay"]:
+        p._data *= 1 - lr * weight_decay
+        return grad_array(p, group["maximize"], 0.0)
+    return grad_array(p, group["maximize"], weight_decay)
+
+
+def lerp_(m, g, weight):
+    """``m += weight * (g - m)`` in place (torch's ``lerp_``)."""
+    m *= 1 - weight
+    m += weight * g
+
+
 def axpy(y, alpha, x, fused=None):
     """``y += alpha * x`` in place, with no temporary when alpha is +1 or -1.
 

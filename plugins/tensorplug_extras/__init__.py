@@ -1,4 +1,4 @@
-"""Extra losses and optimizers, as a plugin.
+"""Extra losses and optimizers that torch does not have (focal loss, Lion, LAMB), as a plugin.
 
 Registered only through the ``tensorplug`` entry point ``extras``; tensorplug
 calls the two hooks below the first time ``tensorplug.nn.<Name>`` or
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import tensorplug
 
-LOSSES = ("HuberLoss", "SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
-          "TripletMarginLoss", "FocalLoss")
-OPTIMIZERS = ("AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB")
+# only what torch lacks: torch's own losses and optimizers are built into tensorplug
+LOSSES = ("FocalLoss",)
+OPTIMIZERS = ("Lion", "LAMB")
 
 
 @tensorplug.hookimpl

@@ -771,11 +771,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         value = _repeat_heads(value, groups)
     length, source = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+                           "is_causal=True")
+    if _fusable(query, key, value, attn_mask, dropout_p):
+        mask = None if attn_mask is None else attn_mask._data
+        return Attention.apply(query, key, value, mask=mask, causal=is_causal, scale=scale)
     scores = (query @ key.transpose(-2, -1)) * scale
     if is_causal:
-        if attn_mask is not None:
-            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
-                               "is_causal=True")
         rows = creation.arange(length, device=query.device).unsqueeze(-1)
         cols = creation.arange(source, device=query.device).unsqueeze(0)
         scores = scores.masked_fill(cols > rows, -math.inf)
@@ -795,3 +798,88 @@ def _repeat_heads(t, groups):
     lead, heads = shape[:-3], shape[-3]
     expanded = t.unsqueeze(-3).expand(*lead, heads, groups, *shape[-2:])
     return expanded.reshape(*lead, heads * groups, *shape[-2:])
+
+
+def _fusable(query, key, value, attn_mask, dropout_p):
+    """Whether the one-node Attention takes this call: same batch dims, one dtype, no dropout, and a
+    mask that is bool or a float one nobody differentiates."""
+    if dropout_p > 0.0 or query.dim() < 2 or key.dim() != query.dim() or value.dim() != query.dim():
+        return False
+    if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2] and key.shape[-2] == value.shape[-2]):
+        return False
+    if not (query.dtype == key.dtype == value.dtype) or not query.dtype.is_floating_point:
+        return False
+    return attn_mask is None or attn_mask.dtype is _dt.bool_ or (
+        attn_mask.dtype == query.dtype and not attn_mask.requires_grad)
+
+
+class Attention(Op):
+    """``softmax(q @ k^T * scale + mask) @ v`` in one node (scaled_dot_product_attention).
+
+    The scale goes into ``q`` (an (L, E) pass instead of an (L, S) one), the mask and the softmax
+    are applied in place on the scores, and the probabilities are kept for the backward: about
+    half the memory passes of the composed matmul, mul, masked_fill, softmax and matmul nodes.
+    """
+
+    save_inputs = (0, 1, 2)
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, causal, scale):
+        xp = ctx.backend.xp
+        ctx.scale = scale
+        ctx.mask, ctx.causal = mask, causal
+        s = xp.matmul(q * scale, xp.matrix_transpose(k))
+        blocked = _blocked(xp, mask, causal, s.shape[-2], s.shape[-1])
+        if blocked is not None:
+            s = xp.where(blocked, -math.inf, s)
+        elif mask is not None:  # a float mask is added (and may broadcast the scores)
+            s = s + mask
+        s -= xp.max(s, axis=-1, keepdims=True)
+        s = xp.exp(s)
+        s /= xp.sum(s, axis=-1, keepdims=True)
+        ctx.p = s
+        return xp.matmul(s, v)
+
+    @staticmethod
+    def backward(ctx, g):
+        # the composed formulas in tensor ops (double backward): p recomputed from q and k
+        from . import functional as F
+        q, k, v = ctx.saved_tensors_list()
+        s = (q * ctx.scale) @ k.transpose(-2, -1)
+        blocked = _blocked(ctx.backend.xp, ctx.mask, ctx.causal, s.shape[-2], s.shape[-1])
+        if blocked is not None:
+            s = s.masked_fill(ctx.tensor(blocked), -math.inf)
+        elif ctx.mask is not None:
+            s = s + ctx.tensor(ctx.mask)
+        p = F.softmax(s, -1)
+        gp = g @ v.transpose(-2, -1)
+        gs = p * (gp - (gp * p).sum(-1, keepdim=True)) * ctx.scale
+        return gs @ k, gs.transpose(-2, -1) @ q, p.transpose(-2, -1) @ g
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        q, k, v = ctx.saved_arrays()
+        xp = ctx.backend.xp
+        p = ctx.p
+        gp = xp.matmul(g, xp.matrix_transpose(v))
+        gp -= xp.sum(gp * p, axis=-1, keepdims=True)
+        gp *= p  # d(scores); the scale goes on the (L, E) and (S, E) results
+        gq = xp.matmul(gp, k) if ctx.needs_grad(0) else None
+        gk = xp.matmul(xp.matrix_transpose(gp), q) if ctx.needs_grad(1) else None
+        gv = xp.matmul(xp.matrix_transpose(p), g) if ctx.needs_grad(2) else None
+        if gq is not None:
+            gq *= ctx.scale
+        if gk is not None:
+            gk *= ctx.scale
+        return gq, gk, gv
+
+
+def _blocked(xp, mask, causal, length, source):
+    """A bool array, True where a query may not attend (causal: keys after it; a bool mask's False),
+    or None when nothing is blocked this way."""
+    if causal:
+        rows = xp.reshape(xp.arange(length), (length, 1))
+        return xp.reshape(xp.arange(source), (1, source)) > rows
+    if mask is not None and mask.dtype == xp.bool:
+        return xp.logical_not(mask)
+    return None

@@ -1,0 +1,79 @@
+"""scaled_dot_product_attention as one node (functional_conv.Attention) against torch: every mask kind,
+gradients, double backward; the composed path where the fused one does not apply."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug
+import tensorplug.nn.functional as F
+from tensorplug.nn.functional_conv import Attention
+
+torch = pytest.importorskip("torch")
+
+rng = np.random.default_rng(0)
+L, S, E = 5, 7, 4
+MASKS = {
+    "none": None,
+    "causal": "causal",
+    "bool": rng.random((L, S)) > 0.3,
+    "float": rng.standard_normal((2, 1, L, S)),
+}
+
+
+def _inputs(dtype):
+    return [rng.standard_normal((2, 3, n, E)).astype(dtype) for n in (L, S, S)]
+
+
+@pytest.mark.parametrize("mask", list(MASKS))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_attention_matches_torch(mask, dtype, monkeypatch):
+    calls = []
+    real = Attention.forward
+    monkeypatch.setattr(Attention, "forward", staticmethod(lambda *a, **k: calls.append(1) or real(*a, **k)))
+    arrays = _inputs(dtype)
+    m = MASKS[mask]
+    kw_ours, kw_theirs = {}, {}
+    if mask == "causal":
+        arrays[1], arrays[2] = arrays[1][:, :, :L], arrays[2][:, :, :L]
+        kw_ours = kw_theirs = {"is_causal": True}
+    elif m is not None:
+        m = m.astype(dtype) if m.dtype != bool else m
+        kw_ours, kw_theirs = {"attn_mask": tensorplug.tensor(m)}, {"attn_mask": torch.tensor(m)}
+    ours = [tensorplug.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    a = F.scaled_dot_product_attention(*ours, scale=0.7, **kw_ours)
+    t = torch.nn.functional.scaled_dot_product_attention(*theirs, scale=0.7, **kw_theirs)
+    g = rng.standard_normal(tuple(t.shape)).astype(dtype)
+    a.backward(tensorplug.tensor(g))
+    t.backward(torch.tensor(g))
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol)
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=tol, atol=tol)
+    assert calls  # the one-node path ran
+
+
+def test_double_backward_matches_torch():
+    arrays = [a[:, :, :L] for a in _inputs("float64")]
+    results = []
+    future = torch.ones(L, L, dtype=torch.bool).triu(1)
+    for lib in (tensorplug, torch):
+        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+        if lib is torch:  # torch's fused CPU kernel has no double backward: its math, written out
+            scores = (q @ k.transpose(-2, -1) / 2.0).masked_fill(future, -float("inf"))
+            out = torch.softmax(scores, -1) @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        gq, gk = lib.autograd.grad((out * out).sum(), (q, k), create_graph=True)
+        (gq.sum() + (gk * gk).sum()).backward()
+        results.append([gq.detach().numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()])
+    for x, y in zip(*results):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+def test_a_float_mask_that_wants_a_gradient_takes_the_composed_path():
+    q, k, v = (tensorplug.tensor(a) for a in _inputs("float64"))
+    mask = tensorplug.zeros(L, S, dtype=tensorplug.float64, requires_grad=True)
+    F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
+    assert mask.grad is not None and mask.grad.shape == (L, S)

@@ -90,6 +90,11 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     fused_gelu_backward = staticmethod(_special.gelu_backward)
 
     def einsum(self, equation, *operands):
+        dtype = np.result_type(*operands)
+        if dtype.itemsize < 4 and dtype.kind in "fV":
+            # float16 sums stall and overflow, and numpy has no bfloat16 einsum: float32, as torch accumulates
+            out = np.einsum(equation, *(o.astype(np.float32) for o in operands), optimize=len(operands) > 2)
+            return np.asarray(out).astype(dtype)
         return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 2))
 
     def pad(self, x, pad_width, value=0):

@@ -481,6 +481,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got "
                            f"input of shape {input.shape} and num_groups={num_groups}")
+    if narrow_float(input._dtype):  # torch computes float16 group statistics and the result in float32
+        return group_norm(input.to(_dt.float32), num_groups, weight, bias, eps).to(input._dtype)
     grouped = input.reshape(n, num_groups, -1)
     mean, var = _stats(grouped, (2,))
     out = _ops.Normalize.apply(grouped, mean=mean, var=var, axes=(2,), eps=eps).reshape(input.shape)
@@ -492,10 +494,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                   momentum=0.1, eps=1e-5):
     n, c = input.shape[0], input.shape[1]
     axes = tuple(range(2, input.dim()))
-    mean, var = _stats(input, axes)
-    out = _ops.Normalize.apply(input, mean=mean, var=var, axes=axes, eps=eps)
+    narrow = narrow_float(input._dtype)  # as batch_norm: float32, with the mean rounded to float16
+    x = input.to(_dt.float32) if narrow else input
+    mean, var = _stats(x, axes, input._dtype if narrow else None)
+    out = _ops.Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps)
     shape = (1, c) + (1,) * (input.dim() - 2)
-    return _affine(out, weight, bias, shape)
+    out = _affine(out, weight, bias, shape)
+    return out.to(input._dtype) if narrow else out
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

@@ -438,6 +438,10 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise RuntimeError("cdist only supports non-negative p values")
     if x1._dtype.category < _dt.FLOAT or x2._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
+    if narrow_float(x1._dtype) or narrow_float(x2._dtype):
+        narrow = x1._dtype if narrow_float(x1._dtype) else x2._dtype
+        raise NotImplementedError(f"\"cdist\" not implemented for '{narrow.legacy_name[:-6]}' (torch has no "
+                                  f"kernel for it); convert the inputs first, e.g. x1.float()")
     from .arithmetic import where
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     # pairs at distance 0 get 0 and a zero gradient (a p-norm's derivative is 0/0 there)

@@ -29,7 +29,16 @@ CASES = {
     "cosine_similarity": lambda m, d: m.nn.functional.cosine_similarity(
         m.full((1, 4), 300.0, dtype=d), m.full((1, 4), 400.0, dtype=d)),
     "normalize": lambda m, d: m.nn.functional.normalize(m.tensor([[300.0, 400.0]], dtype=d)),
+    "einsum": lambda m, d: m.einsum("ij,ij->i", m.full((2, 3000), 300.0, dtype=d), m.ones(2, 3000, dtype=d)),
+    "group_norm": lambda m, d: m.nn.functional.group_norm(_offset(m, d), 2),
+    "instance_norm": lambda m, d: m.nn.functional.instance_norm(_offset(m, d)),
 }
+
+
+def _offset(m, dtype):
+    """(2, 4, 64) values around 1000: their float16 sums overflow, their float16 mean loses the spread."""
+    x = np.random.default_rng(0).normal(1000, 1, (2, 4, 64)).astype(np.float32)
+    return m.tensor(x).to(dtype)
 
 
 def _tol(dtype):

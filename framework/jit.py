@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import typing
 
+from .nn import Module as _Module
+
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "interface", "Final", "Attribute",
            "annotate", "is_scripting", "is_tracing", "script_if_tracing", "ScriptModule", "ScriptFunction",
-           "TracerWarning", "save", "load", "freeze", "optimize_for_inference", "fork", "wait", "enable_onednn_fusion"]
+           "script_method", "TracerWarning", "save", "load", "freeze", "optimize_for_inference", "fork", "wait", "enable_onednn_fusion"]
 
 Final = typing.Final
 
@@ -75,8 +77,13 @@ def is_tracing() -> bool:
     return False
 
 
-class ScriptModule:
-    """No object is a ScriptModule here (``isinstance(m, torch.jit.ScriptModule)`` is False)."""
+class ScriptModule(_Module):
+    """A plain ``nn.Module`` here: old code that subclasses it (with ``@script_method``) runs eagerly, and
+    no module made otherwise is an instance of it (``isinstance(m, torch.jit.ScriptModule)`` is False)."""
+
+
+def script_method(fn):
+    return fn
 
 
 class ScriptFunction:

@@ -79,6 +79,17 @@ def test_jit_spellings_return_the_eager_object():
     assert helper(1) == 2 and dropped(3) == 3 and unused(4) == 4 and WithFinal() is not None
     assert tensorplug.jit.is_scripting() is torch.jit.is_scripting() is False
     assert not isinstance(model, tensorplug.jit.ScriptModule)
+
+    class Old(tensorplug.jit.ScriptModule):  # the pre-1.0 way: runs eagerly
+        def __init__(self):
+            super().__init__()
+            self.lin = tensorplug.nn.Linear(2, 1)
+
+        @tensorplug.jit.script_method
+        def forward(self, x):
+            return self.lin(x)
+
+    assert Old()(tensorplug.ones(3, 2)).shape == (3, 1)
     with pytest.raises(NotImplementedError, match=r"torch\.jit\.save"):
         tensorplug.jit.save(model, "model.pt")
 

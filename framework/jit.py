@@ -14,7 +14,8 @@ from .nn import Module as _Module
 
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "interface", "Final", "Attribute",
            "annotate", "is_scripting", "is_tracing", "script_if_tracing", "ScriptModule", "ScriptFunction",
-           "script_method", "TracerWarning", "save", "load", "freeze", "optimize_for_inference", "fork", "wait", "enable_onednn_fusion"]
+           "script_method", "TracerWarning", "save", "load", "freeze", "optimize_for_inference", "fork", "wait",
+           "enable_onednn_fusion"]
 
 Final = typing.Final
 

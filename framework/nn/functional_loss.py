@@ -439,7 +439,8 @@ def _class_targets(input, target, name):
         raise RuntimeError(f"{name}: inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}; give a 1-D or 2-D input (N, C) and one class index per row")
     if target._dtype is not _dt.int64:
-        raise RuntimeError(f"{name}: expected target dtype to be Long, but got {target._dtype}; use target.long()")
+        raise RuntimeError(f"{name}: expected scalar type Long but found {target._dtype.legacy_name[:-6]}; "
+                           f"the target holds class indices: use target.long()")
     c = input.shape[-1] if input.dim() else 1
     data = target._data
     if data.size and bool(target._backend.xp.any((data < 0) | (data >= c))):
@@ -480,15 +481,16 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
         raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(target.shape)} for input "
                            f"of size: {list(input.shape)}; the target has the input's shape")
     if target._dtype is not _dt.int64:
-        raise RuntimeError(f"multilabel_margin_loss: expected target dtype to be Long, got {target._dtype}")
+        raise RuntimeError(f"multilabel_margin_loss: expected scalar type Long but found "
+                           f"{target._dtype.legacy_name[:-6]}; the target holds class indices: use target.long()")
     c = input.shape[-1] if input.dim() else 1
     x = input.reshape(-1, c)
     xp = target._backend.xp
     y = xp.reshape(target._data, (-1, c))
     listed = xp.cumulative_sum(xp.astype(y < 0, xp.int64), axis=1) == 0  # the positions before the first -1
     if bool(xp.any(listed & (y >= c))):
-        raise RuntimeError(f"multilabel_margin_loss: target out of range: class indices must be in [0, {c}) "
-                           f"(or -1 to end a row's list)")
+        raise RuntimeError(f"multilabel_margin_loss: argument #2 'target' is out of range: class indices must be "
+                           f"in [0, {c}), or -1 to end a row's list")
     safe = xp.where(listed, y, 0)
     classes = xp.arange(c, dtype=y.dtype)
     is_target = xp.any(listed[:, :, None] & (safe[:, :, None] == classes), axis=1)  # (N, C)
@@ -505,9 +507,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos(x1, x2) - margin)`` where ``target == -1``."""
     from ..ops import where
     reduction = _reduction(size_average, reduce, reduction)
-    if input1.dim() not in (1, 2) or input1.shape != input2.shape:
-        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of the same shape, got "
-                           f"{list(input1.shape)} and {list(input2.shape)}")
+    if target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.dim() != target.dim() + 1 or input2.dim() != target.dim() + 1:
+        raise RuntimeError(f"{target.dim()}D target tensor expects {target.dim() + 1}D input tensors, but found "
+                           f"inputs with sizes {list(input1.shape)} and {list(input2.shape)}.")
     dim = input1.dim() - 1
     eps = 1e-12
     prod = (input1 * input2).sum(dim)

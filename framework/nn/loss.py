@@ -268,6 +268,9 @@ class TripletMarginWithDistanceLoss(_Loss):
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
                              f"instead")
+        if distance_function is None:
+            from . import PairwiseDistance
+            distance_function = PairwiseDistance()  # a submodule, as torch's (it shows in the repr)
         self.distance_function = distance_function
         self.margin = margin
         self.swap = swap

@@ -1,47 +1,10 @@
-"""The extras plugin's optimizers: torch's trajectories; Lion and LAMB against NumPy references of the papers."""
+"""The extras plugin's optimizers: Lion and LAMB against NumPy references of the papers."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import tensorplug
-
-torch = pytest.importorskip("torch")
-
-CASES = [
-    ("AdamW", dict(lr=0.1)),
-    ("AdamW", dict(lr=0.1, weight_decay=0.3, amsgrad=True, maximize=True)),
-    ("Adagrad", dict(lr=0.1)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5, maximize=True)),
-    ("Adadelta", dict()),
-    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
-    ("Adamax", dict(lr=0.1)),
-    ("Adamax", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
-    ("NAdam", dict(lr=0.1)),
-    ("NAdam", dict(lr=0.1, weight_decay=0.1, momentum_decay=0.01)),
-    ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
-    ("RAdam", dict(lr=0.1)),
-    ("RAdam", dict(lr=0.1, weight_decay=0.1, maximize=True)),
-    ("RAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
-]
-
-
-@pytest.mark.parametrize("name, kwargs", CASES, ids=str)
-def test_trajectory_matches_torch(backend, trajectory, name, kwargs):
-    trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), kwargs, steps=40)
-
-
-@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"])
-def test_defaults_and_state_layout_match_torch(name):
-    p = tensorplug.ones(2, requires_grad=True)
-    t = torch.ones(2, requires_grad=True)
-    ours, theirs = getattr(tensorplug.optim, name)([p]), getattr(torch.optim, name)([t])
-    assert repr(ours) == repr(theirs)
-    p.grad = tensorplug.ones(2)
-    t.grad = torch.ones(2)
-    ours.step()
-    theirs.step()
-    assert sorted(ours.state_dict()["state"][0]) == sorted(theirs.state_dict()["state"][0])
 
 
 def _lion_reference(p, grads, lr, beta1, beta2, wd):
@@ -112,7 +75,7 @@ def test_lamb_trust_ratio_is_one_for_zero_weights():
     np.testing.assert_allclose(p.detach().cpu().numpy(), -0.1 * np.ones(3), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])
+@pytest.mark.parametrize("name", ["Lion", "LAMB"])
 def test_state_dict_round_trip_is_bit_identical(name):
     cls = getattr(tensorplug.optim, name)
     rng = np.random.default_rng(5)
@@ -132,7 +95,7 @@ def test_state_dict_round_trip_is_bit_identical(name):
     np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
 
 
-@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Lion", "LAMB"])
+@pytest.mark.parametrize("name", ["Lion", "LAMB"])
 def test_errors_follow_torch(name):
     cls = getattr(tensorplug.optim, name)
     with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):

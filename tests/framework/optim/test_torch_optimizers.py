@@ -1,0 +1,113 @@
+"""torch's optimizers beyond SGD/Adam/RMSprop, built into tensorplug.optim: trajectories, defaults,
+state layout, checkpoints and errors against torch, and present with plugin autoload off."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tensorplug
+
+torch = pytest.importorskip("torch")
+
+NAMES = ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+
+CASES = [
+    ("AdamW", dict(lr=0.1)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.3, amsgrad=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.1)),
+    ("Adamax", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.1)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=str)
+def test_trajectory_matches_torch(backend, trajectory, name, kwargs):
+    trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), kwargs, steps=40)
+
+
+@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"])
+def test_defaults_and_state_layout_match_torch(name):
+    p = tensorplug.ones(2, requires_grad=True)
+    t = torch.ones(2, requires_grad=True)
+    ours, theirs = getattr(tensorplug.optim, name)([p]), getattr(torch.optim, name)([t])
+    assert repr(ours) == repr(theirs)
+    p.grad = tensorplug.ones(2)
+    t.grad = torch.ones(2)
+    ours.step()
+    theirs.step()
+    assert sorted(ours.state_dict()["state"][0]) == sorted(theirs.state_dict()["state"][0])
+
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_round_trip_is_bit_identical(name):
+    cls = getattr(tensorplug.optim, name)
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(6).astype(np.float32) for _ in range(10)]
+    p = tensorplug.randn(6, requires_grad=True)
+    opt = cls([p], lr=0.01)
+    for g in grads[:4]:
+        p.grad = tensorplug.tensor(g)
+        opt.step()
+    q = p.detach().clone().requires_grad_()
+    resumed = cls([q], lr=0.01)
+    resumed.load_state_dict(opt.state_dict())
+    for g in grads[4:]:
+        for x, o in ((p, opt), (q, resumed)):
+            x.grad = tensorplug.tensor(g)
+            o.step()
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_errors_follow_torch(name):
+    cls = getattr(tensorplug.optim, name)
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
+        cls([tensorplug.zeros(2, requires_grad=True)], lr=-0.1)
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        cls([])
+    with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts"):
+        cls(tensorplug.zeros(2, requires_grad=True))
+
+
+def test_adamw_runs_adams_update_function(monkeypatch):
+    # one update function for both (decoupled decay is its `decay`), as torch's AdamW is its Adam
+    from tensorplug.optim import adam
+    seen = []
+    real = adam.adam_update
+    monkeypatch.setattr(adam, "adam_update", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    p = tensorplug.ones(3, requires_grad=True)
+    p.grad = tensorplug.ones(3)
+    tensorplug.optim.AdamW([p], lr=0.1, weight_decay=0.5).step()
+    assert issubclass(tensorplug.optim.AdamW, tensorplug.optim.Adam)
+    assert seen and seen[0]["decay"] == pytest.approx(1 - 0.1 * 0.5) and seen[0]["weight_decay"] == 0.0
+
+
+def test_core_names_with_plugin_autoload_off():
+    code = ("import sys, tensorplug\n"
+            f"for name in {NAMES!r}:\n"
+            "    assert issubclass(getattr(tensorplug.optim, name), tensorplug.optim.Optimizer), name\n"
+            "assert 'tensorplug_extras' not in sys.modules\n")
+    env = dict(os.environ, TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_torch_optimizer_is_here():
+    # torch 2.13's optimizers tensorplug does not have yet, by name
+    missing = {"ASGD", "Adafactor", "LBFGS", "Muon", "Rprop", "SparseAdam"}
+    theirs = {n for n in dir(torch.optim) if n[:1].isupper()}
+    assert theirs - missing <= set(dir(tensorplug.optim)), sorted(theirs - missing - set(dir(tensorplug.optim)))

@@ -237,6 +237,8 @@ def test_torch_submodule_paths_hold_the_same_objects():
     from tensorplug.utils.data.dataloader import DataLoader, default_collate
     from tensorplug.utils.data.dataset import Dataset, TensorDataset
     from tensorplug.utils.data.sampler import RandomSampler, Sampler
+    from tensorplug.utils.data._utils.collate import default_collate as private_path_collate
+    assert private_path_collate is D.default_collate
     assert (DataLoader, default_collate, Dataset) == (D.DataLoader, D.default_collate, D.Dataset)
     assert (TensorDataset, RandomSampler, Sampler) == (D.TensorDataset, D.RandomSampler, D.Sampler)
 

@@ -24,7 +24,7 @@ from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
-from .ops.take_put import take, put, index_copy, index_put, select
+from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce
 from ._format import set_printoptions
 from . import _out, linalg
 from .ops import bind as _bind, _cast_method

@@ -1,15 +1,19 @@
-"""More index-driven ops: take / put, index_copy, index_put, select. Each checks its index as torch does
+"""More index-driven ops: take / put, index_copy, index_put, select, scatter_reduce. Each checks its index as torch does
 (one min and one max over it) before NumPy could read -1 as the last element, and is written with the
 indexing ops, so gradients flow and an index written in place before backward is torch's error."""
 from __future__ import annotations
 
+import numpy
+
 from .. import dtypes as _dt
+from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import wrap_dim
-from .gather import first_out_of_range
+from .gather import _check_index, first_out_of_range, gather, scatter, scatter_add
+from .arithmetic import where
 from .indexing import IndexAccumulate, IndexPut
 
-__all__ = ["take", "put", "index_copy", "index_put", "select"]
+__all__ = ["take", "put", "index_copy", "index_put", "select", "scatter_reduce"]
 
 
 def _long_index(name, index):
@@ -143,10 +147,128 @@ def select(input, dim, index):
     return input[(slice(None),) * axis + (index,)]
 
 
+_UFUNCS = {"sum": numpy.add, "mean": numpy.add, "prod": numpy.multiply, "amax": numpy.maximum,
+           "amin": numpy.minimum}
+
+
+def _identity(reduce, dtype):
+    """What a scattered position starts from when ``include_self=False``."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    big = numpy.iinfo(dtype).max if dtype.kind in "iu" else numpy.inf  # bfloat16's kind is "V"
+    return -big if reduce == "amax" else big
+
+
+class ScatterReduce(Op):
+    """``src`` reduced into a copy of ``a`` at ``index`` along ``axis`` (NumPy's ufunc.at on the host, as
+    the backend's add_along_axis does: the array API has no scatter with a reduction)."""
+
+    save_inputs = (0, 1, 2)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, index, src, axis, reduce, include_self):
+        ctx.axis = axis
+        ctx.reduce = reduce
+        ctx.include_self = include_self
+        backend = ctx.backend
+        host = numpy.array(backend.to_numpy(a))
+        idx = backend.to_numpy(index)
+        grids = list(numpy.indices(idx.shape, sparse=True))
+        grids[axis] = idx
+        grids = tuple(grids)
+        values = backend.to_numpy(src)[tuple(slice(0, s) for s in idx.shape)]
+        if not include_self:
+            host[grids] = _identity(reduce, host.dtype)
+        _UFUNCS[reduce].at(host, grids, values)
+        if reduce == "mean":
+            count = numpy.zeros(host.shape, dtype=numpy.int64) + (1 if include_self else 0)
+            numpy.add.at(count, grids, 1)
+            count = numpy.maximum(count, 1)
+            host = host // count if host.dtype.kind in "iu" else (host / count).astype(host.dtype)
+        return backend.from_numpy(host)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, index, src = ctx.saved_tensors_list()
+        out = ctx.output()
+        src = src[tuple(slice(0, s) for s in index.shape)] if src.shape != index.shape else src
+        gself, gsrc = _SCATTER_GRADS[ctx.reduce](ctx, g, a, index, src, out)
+        if not ctx.include_self:
+            gself = scatter(gself, ctx.axis, index, 0.0)  # scattered positions did not use self
+        if gsrc is not None and tuple(gsrc.shape) != tuple(ctx._shapes[2] or gsrc.shape):
+            gsrc = IndexAccumulate.apply(gsrc, key=tuple(slice(0, s) for s in gsrc.shape), shape=ctx._shapes[2])
+        return gself, None, gsrc
+
+
+def _sum_grads(ctx, g, a, index, src, out):
+    return g, gather(g, ctx.axis, index)
+
+
+def _mean_grads(ctx, g, a, index, src, out):
+    start = g.new_ones(g.shape) if ctx.include_self else g.new_zeros(g.shape)
+    count = scatter_add(start, ctx.axis, index, g.new_ones(index.shape)).clamp(min=1)
+    return g / count, gather(g / count, ctx.axis, index)
+
+
+def _extreme_grads(ctx, g, a, index, src, out):
+    # torch's rule: the gradient is shared evenly by every element equal to the result (self counted even
+    # with include_self=False; its own share is dropped afterwards)
+    axis = ctx.axis
+    self_hit = (a == out).to(g.dtype)
+    src_hit = (src == gather(out, axis, index)).to(g.dtype)
+    share = g / scatter_add(self_hit, axis, index, src_hit)
+    return self_hit * share, src_hit * gather(share, axis, index)
+
+
+def _prod_grads(ctx, g, a, index, src, out):
+    # torch's rule: a zero factor's gradient is the product of the others when it is the only zero
+    axis = ctx.axis
+    nonzero_self = a.masked_fill(a == 0, 1)
+    gself = g * scatter_reduce(nonzero_self, axis, index, src, "prod", include_self=ctx.include_self) / nonzero_self
+    src_zero = src == 0
+    zeros_there = gather(scatter_add(g.new_zeros(g.shape), axis, index, src_zero.to(g.dtype)), axis, index)
+    single_zero = src_zero & (zeros_there == 1)
+    without_it = scatter_reduce(a, axis, index, src.masked_fill(single_zero, 1), "prod",
+                                include_self=ctx.include_self)
+    gsrc = where(single_zero, gather(g * without_it, axis, index),
+                 gather(g * out, axis, index) / src.masked_fill(src_zero, 1))
+    return gself, gsrc
+
+
+_SCATTER_GRADS = {"sum": _sum_grads, "mean": _mean_grads, "prod": _prod_grads, "amax": _extreme_grads,
+                  "amin": _extreme_grads}
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """A copy of ``input`` with ``src`` reduced in at ``index`` along ``dim``: "sum", "prod", "mean", "amax"
+    or "amin" (``include_self=False`` leaves ``input``'s value out where something is scattered).
+
+    Example:
+        >>> tensorplug.zeros(2).scatter_reduce(0, tensorplug.tensor([0, 0, 1]), tensorplug.tensor([1., 3., 2.]),
+        ...                                     "amax", include_self=False)
+        tensor([3., 2.])
+    """
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # torch's undocumented aliases
+    if reduce not in _UFUNCS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    if not isinstance(src, Tensor) or src._dtype is not input._dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype "
+                           f"({input._dtype} vs {getattr(src, 'dtype', type(src).__name__)})")
+    axis = _check_index("scatter_reduce", input, dim, index, src)
+    if input._data.ndim == 0:
+        input, index, src = input.reshape(1), index.reshape(1), src.reshape(1)
+        return ScatterReduce.apply(input, index, src, axis=0, reduce=reduce, include_self=include_self)[0]
+    return ScatterReduce.apply(input, index, src, axis=axis, reduce=reduce, include_self=include_self)
+
+
 def _bind():
     from . import bind
     from .inplace import make_inplace
     bind({"take": take, "put": put, "index_copy": index_copy, "index_put": index_put, "select": select,
+          "scatter_reduce": scatter_reduce, "scatter_reduce_": make_inplace(scatter_reduce, "scatter_reduce_"),
           "put_": make_inplace(put, "put_"), "index_copy_": make_inplace(index_copy, "index_copy_"),
           "index_put_": make_inplace(index_put, "index_put_")})
 

@@ -102,3 +102,44 @@ def test_index_written_in_place_before_backward_is_torchs_error():
             i[0] = 2
             with pytest.raises(RuntimeError, match="modified by an inplace operation"):
                 y.sum().backward()
+
+
+SELF = np.array([[1.0, 5.0], [2.0, 4.0], [3.0, 0.0], [-1.0, 7.0]])
+SRC = np.array([[4.0, 1.0], [9.0, 0.0], [9.0, 7.0]])
+INDEX = np.array([[0, 0], [0, 2], [1, 2]])
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("specials", [False, True])
+def test_scatter_reduce_against_torch(reduce, include_self, specials):
+    x = SELF.copy()
+    if specials:
+        x[1, 1] = np.nan
+        x[3, 0] = np.inf
+    same(lambda m, a, s: a.scatter_reduce(0, m.tensor(INDEX), s, reduce, include_self=include_self), x, SRC)
+    same(lambda m, a, s: m.scatter_reduce(a, 1, m.tensor(INDEX[:, :1]), s[:, :1] * 2, reduce,
+                                          include_self=include_self), x[:3], SRC)
+
+
+def test_scatter_reduce_integers_and_in_place():
+    for m in (tp, torch):
+        x = m.tensor([[1, 5], [2, 3]])
+        out = x.scatter_reduce(0, m.tensor([[0, 0]]), m.tensor([[4, 1]]), "mean")
+        assert out.tolist() == [[2, 3], [2, 3]]  # floor division, as torch
+        assert x.scatter_reduce_(0, m.tensor([[1, 1]]), m.tensor([[9, 9]]), "amax", include_self=False) is x
+        assert x.tolist() == [[1, 5], [9, 9]]
+
+
+@pytest.mark.parametrize("bad", [-1, 4, -5])
+def test_scatter_reduce_index_bounds_like_torch(bad):
+    errors = []
+    for m in (tp, torch):
+        with pytest.raises(RuntimeError) as info:
+            m.zeros(4, 2).scatter_reduce(0, m.tensor([[0, bad]]), m.ones(1, 2), "sum")
+        errors.append(str(info.value))
+    assert f"index {bad} is out of bounds for dimension 0 with size 4" in errors[0]
+    for m in (tp, torch):
+        with pytest.raises(RuntimeError, match="reduce argument must be either sum, prod, mean, amax or amin"):
+            m.zeros(2).scatter_reduce(0, m.tensor([0]), m.ones(1), "foo")
+        assert m.zeros(2).scatter_reduce(0, m.tensor([0]), m.ones(1), "max").tolist() == [1.0, 0.0]

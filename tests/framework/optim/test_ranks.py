@@ -24,6 +24,8 @@ OPTIMIZERS = [
     ("Adamax", dict(lr=0.1, weight_decay=0.1)),
     ("NAdam", dict(lr=0.1, decoupled_weight_decay=True, weight_decay=0.1)),
     ("RAdam", dict(lr=0.1, weight_decay=0.1)),
+    ("Rprop", dict(lr=0.05, maximize=True)),
+    ("ASGD", dict(lr=0.05, t0=3, weight_decay=0.1)),
 ]
 
 #: one parameter of each rank, 0 to 4 (a size-1 dim among them)

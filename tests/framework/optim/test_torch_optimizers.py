@@ -13,7 +13,7 @@ import tensorplug
 
 torch = pytest.importorskip("torch")
 
-NAMES = ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+NAMES = ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD"]
 
 CASES = [
     ("AdamW", dict(lr=0.1)),
@@ -30,6 +30,10 @@ CASES = [
     ("RAdam", dict(lr=0.1)),
     ("RAdam", dict(lr=0.1, weight_decay=0.1, maximize=True)),
     ("RAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=1e-2, alpha=0.5, t0=10, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -38,7 +42,7 @@ def test_trajectory_matches_torch(backend, trajectory, name, kwargs):
     trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), kwargs, steps=40)
 
 
-@pytest.mark.parametrize("name", ["AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"])
+@pytest.mark.parametrize("name", NAMES)
 def test_defaults_and_state_layout_match_torch(name):
     p = tensorplug.ones(2, requires_grad=True)
     t = torch.ones(2, requires_grad=True)
@@ -108,6 +112,14 @@ def test_core_names_with_plugin_autoload_off():
 
 def test_every_torch_optimizer_is_here():
     # torch 2.13's optimizers tensorplug does not have yet, by name
-    missing = {"ASGD", "Adafactor", "LBFGS", "Muon", "Rprop", "SparseAdam"}
+    missing = {"Adafactor", "LBFGS", "Muon", "SparseAdam"}
     theirs = {n for n in dir(torch.optim) if n[:1].isupper()}
     assert theirs - missing <= set(dir(tensorplug.optim)), sorted(theirs - missing - set(dir(tensorplug.optim)))
+
+
+def test_rprop_and_asgd_errors_follow_torch():
+    p = [tensorplug.zeros(2, requires_grad=True)]
+    with pytest.raises(ValueError, match="Invalid eta values: 1.5, 1.2"):
+        tensorplug.optim.Rprop(p, etas=(1.5, 1.2))
+    with pytest.raises(ValueError, match="Invalid weight_decay value: -1"):
+        tensorplug.optim.ASGD(p, weight_decay=-1)

@@ -112,7 +112,7 @@ def test_core_names_with_plugin_autoload_off():
 
 def test_every_torch_optimizer_is_here():
     # torch 2.13's optimizers tensorplug does not have yet, by name
-    missing = {"Adafactor", "LBFGS", "Muon", "SparseAdam"}
+    missing = {"Adafactor", "Muon", "SparseAdam"}
     theirs = {n for n in dir(torch.optim) if n[:1].isupper()}
     assert theirs - missing <= set(dir(tensorplug.optim)), sorted(theirs - missing - set(dir(tensorplug.optim)))
 
@@ -123,3 +123,47 @@ def test_rprop_and_asgd_errors_follow_torch():
         tensorplug.optim.Rprop(p, etas=(1.5, 1.2))
     with pytest.raises(ValueError, match="Invalid weight_decay value: -1"):
         tensorplug.optim.ASGD(p, weight_decay=-1)
+
+
+def _lbfgs_run(lib, steps=3, **kwargs):
+    """LBFGS on a least-squares term plus a quartic and a coupling term, over two parameters."""
+    rng = np.random.default_rng(0)
+    a, b = lib.tensor(rng.standard_normal((6, 3))), lib.tensor(rng.standard_normal(6))
+    w = lib.tensor(np.zeros(3), requires_grad=True)
+    v = lib.tensor(np.ones(2), requires_grad=True)
+    opt = lib.optim.LBFGS([w, v], **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        r = a @ w - b
+        loss = (r * r).sum() + ((v - 3) ** 4).sum() + (w[0] * v[1]) ** 2
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure).detach()) for _ in range(steps)]
+    state = opt.state[w]
+    return losses, w.detach().numpy(), v.detach().numpy(), state["func_evals"], state["n_iter"]
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(line_search_fn="strong_wolfe"),
+                                    dict(lr=0.5, history_size=3, max_iter=7),
+                                    dict(line_search_fn="strong_wolfe", history_size=2, max_iter=5, max_eval=9),
+                                    dict(tolerance_change=1e-3)], ids=str)
+def test_lbfgs_follows_torch(kwargs):
+    ours, theirs = _lbfgs_run(tensorplug, **kwargs), _lbfgs_run(torch, **kwargs)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-9, atol=1e-12)
+    assert ours[3:] == theirs[3:]  # the same closure evaluations and iterations
+
+
+def test_lbfgs_repr_and_errors_follow_torch():
+    p = tensorplug.zeros(2, requires_grad=True)
+    assert repr(tensorplug.optim.LBFGS([p])) == repr(torch.optim.LBFGS([torch.zeros(2, requires_grad=True)]))
+    with pytest.raises(ValueError, match="per-parameter options"):
+        tensorplug.optim.LBFGS([{"params": [p]}, {"params": [tensorplug.zeros(1, requires_grad=True)]}])
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        tensorplug.optim.LBFGS([p], lr=-1)
+    opt = tensorplug.optim.LBFGS([p], line_search_fn="backtracking")
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        opt.step(lambda: (p - 1).pow(2).sum().backward() or (p - 1).pow(2).sum())

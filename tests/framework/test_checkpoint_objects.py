@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import enum
 import hashlib
+import importlib
 import io
 import json
 import pickle
@@ -96,9 +97,9 @@ def test_refusal_imports_nothing(tmp_path, monkeypatch):
     (tmp_path / "ckpt_side_effect.py").write_text(
         "import pathlib\npathlib.Path(__file__).with_name('imported').touch()\nclass Thing:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import ckpt_side_effect
+    side_effect = importlib.import_module("ckpt_side_effect")   # a module this test writes
     path = tmp_path / "thing.tp"
-    tensorplug.save(ckpt_side_effect.Thing(), path)
+    tensorplug.save(side_effect.Thing(), path)
     (tmp_path / "imported").unlink()
     del sys.modules["ckpt_side_effect"]
     with pytest.raises(pickle.UnpicklingError, match="GLOBAL ckpt_side_effect.Thing"):

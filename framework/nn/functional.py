@@ -222,11 +222,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
                            f"{input._dtype.legacy_name[:-6]}; convert it first, e.g. x.float()")
     if narrow_float(input._dtype):  # the norm of float16 overflows past 256: torch sums in float32
         return normalize(input.to(_dt.float32), p, dim, eps).to(input._dtype)
-    if p == 2:
-        norm = (input * input).sum(dim, keepdim=True).sqrt()
-    else:
-        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
-    return input / clamp(norm, min=eps)
+    # the norm op's gradient is zero at a zero norm (sqrt of a sum of squares would give nan there)
+    return input / clamp(input.norm(p, dim, keepdim=True), min=eps)
 
 
 def prelu(input, weight):
@@ -247,10 +244,16 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     if x1._dtype is x2._dtype and narrow_float(x1._dtype):
         # float16 products and sums overflow at 65504: torch computes in float32
         return cosine_similarity(x1.to(_dt.float32), x2.to(_dt.float32), dim, eps).to(x1._dtype)
-    dot = (x1 * x2).sum(dim)
-    n1 = (x1 * x1).sum(dim).sqrt()
-    n2 = (x2 * x2).sum(dim).sqrt()
-    return dot / clamp(n1 * n2, min=eps)
+    # torch's formula: each input divided by its norm, the norms clamped to eps in value only (the
+    # gradient flows as if unclamped, and is zero at a zero vector instead of nan)
+    from ..ops import broadcast_shapes
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = x1.expand(shape), x2.expand(shape)
+    n1 = x1.norm(2, dim, keepdim=True)
+    n2 = x2.norm(2, dim, keepdim=True)
+    n1 = n1 + (clamp(n1, min=eps) - n1).detach()
+    n2 = n2 + (clamp(n2, min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

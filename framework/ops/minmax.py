@@ -6,7 +6,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import broadcast_error, dims, promote, shape_of, wrap_dim
+from ._util import as_tensor_like, broadcast_error, dims, promote, shape_of, wrap_dim
 
 # torch.return_types.max / min: tuples with .values and .indices
 max_result = namedtuple("max", ["values", "indices"])
@@ -171,11 +171,12 @@ class Maximum(Op):
 
     @classmethod
     def backward(cls, ctx, g):
+        from .arithmetic import where
         a, b = ctx.saved_tensors_list()
-        wins = (a > b) if cls.fn == "maximum" else (a < b)
-        # ties split the gradient evenly (torch)
-        wa = wins.to(g._dtype) + (a == b).to(g._dtype) * 0.5
-        return g * wa, g * (1 - wa)
+        a_wins, b_wins = (a > b, a < b) if cls.fn == "maximum" else (a < b, a > b)
+        # torch: ties split the gradient evenly, and a NaN (neither wins) sends it to both
+        share = where(a == b, 0.5, 1.0).to(g._dtype)
+        return g * where(b_wins, 0.0, share), g * where(a_wins, 0.0, share)
 
 
 class Minimum(Maximum):
@@ -236,15 +237,63 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
+            raise TypeError(f"clamp() received an invalid combination of arguments - got min="
+                            f"{type(min).__name__}, max={type(max).__name__}: the bounds must be both numbers "
+                            f"or both tensors (or None); wrap the number, e.g. tensorplug.tensor(0.0)")
+        return _clamp_tensor(input, min, max)
     if input._dtype.category < _dt.FLOAT and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(_dt.get_default_dtype())
     return Clamp.apply(input, lo=min, hi=max)
 
 
 clip = clamp
+
+
+class ClampTensor(Op):
+    """``clamp`` with tensor bounds (NaN anywhere propagates). torch's gradient: to the input where
+    ``lo <= x <= hi`` (a tie at a bound included), to a bound where it is crossed; not split as maximum's."""
+
+    node_name = "ClampBackward0"
+    save_inputs = (0, 1, 2)
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = ctx.backend.xp
+        out = a if lo is None else xp.maximum(a, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ._util import sum_to_shape
+        from .arithmetic import where
+        x, lo, hi = ctx.saved_tensors_list()
+        keep = None
+        grads = [None, None, None]
+        for i, bound, crossed in ((1, lo, lambda: x < lo), (2, hi, lambda: x > hi)):
+            if bound is None:
+                continue
+            inside = (x >= lo) if i == 1 else (x <= hi)
+            keep = inside if keep is None else keep & inside
+            if ctx.needs_grad(i):
+                grads[i] = sum_to_shape(where(crossed(), g, 0.0), bound._data.shape)
+        if ctx.needs_grad(0):
+            grads[0] = sum_to_shape(where(keep, g, 0.0), x._data.shape)
+        return tuple(grads)
+
+
+def _clamp_tensor(input, lo, hi):
+    operands = [input] + [b for b in (lo, hi) if b is not None]
+    dtype = operands[0]._dtype if isinstance(operands[0], Tensor) else None
+    for b in operands[1:]:
+        dtype = _dt.result_type(dtype, input._data.ndim > 0, b._dtype if isinstance(b, Tensor) else
+                                _dt.scalar_dtype(b), isinstance(b, Tensor) and b._data.ndim > 0)
+    cast = [t.to(dtype) if isinstance(t, Tensor) else as_tensor_like(t, input).to(dtype) for t in (input, lo, hi)
+            if t is not None]
+    x = cast[0]
+    lo = cast[1] if lo is not None else None
+    hi = cast[-1] if hi is not None else None
+    try:
+        return ClampTensor.apply(x, lo, hi)
+    except ValueError:
+        raise broadcast_error(shape_of(x), shape_of(lo if lo is not None else hi)) from None

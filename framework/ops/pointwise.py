@@ -15,8 +15,14 @@ def _float_kernel(name, *tensors):
 
 def lerp(input, end, weight):
     """``input + weight * (end - input)``."""
+    from .arithmetic import where
     _float_kernel("lerp_kernel_tensor" if hasattr(weight, "_dtype") else "lerp_kernel_scalar", input)
-    return input + weight * (end - input)
+    # torch's two-sided formula: exact at weight 1, and an infinite end does not meet inf - inf
+    low = input + weight * (end - input)
+    high = end - (end - input) * (1 - weight)
+    if not hasattr(weight, "_dtype"):
+        return low if abs(weight) < 0.5 else high
+    return where(weight.abs() < 0.5, low, high)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
@@ -42,9 +48,13 @@ def logaddexp(input, other):
     """``log(exp(input) + exp(other))`` without overflow."""
     from .minmax import maximum
     from .elementwise import abs as _abs, exp, log1p
+    from .arithmetic import where
     _float_kernel("logaddexp_cpu", input, other)
     m = maximum(input, other)
-    return m + log1p(exp(-_abs(input - other)))
+    out = m + log1p(exp(-_abs(input - other)))
+    # two infinities of one sign: inf - inf would make it nan; torch returns that infinity
+    same_inf = (input == other) & (m.abs() == float("inf"))
+    return where(same_inf, m, out)
 
 
 def clamp_min(input, min):

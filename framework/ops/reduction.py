@@ -206,7 +206,25 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         unbiased, dim = dim, None
     if narrow_float(input._dtype):
         return std(input.to(_dt.float32), dim, unbiased, keepdim, correction=correction).to(input._dtype)
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    return StdSqrt.apply(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+class StdSqrt(Op):
+    """``sqrt`` of a variance: zero where the variance is zero (a constant slice), as torch's std_backward,
+    instead of the 0 * inf = nan that sqrt's own gradient gives there."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        return xp.asarray(xp.sqrt(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        out = ctx.output()
+        return where(out == 0, 0, g / (2 * out))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -319,7 +337,38 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return sum((input != 0).to(input._dtype), axes, keepdim)
     if p == 1:
         return sum(_abs(input), axes, keepdim)
-    return sum(_abs(input) ** p, axes, keepdim) ** (1.0 / p)
+    return NormP.apply(input, axes=axes, keepdim=keepdim, p=float(p))
+
+
+class NormP(Op):
+    """``sum(|x|^p) ** (1/p)`` for p other than 0, 1, 2 and inf, with torch's gradient: zero where the norm
+    is zero (and, for p < 1, where x is zero) instead of the nan that composing pow ops gives there."""
+
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, p):
+        xp = ctx.backend.xp
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        ctx.p = p
+        out = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
+        return _full(out, xp, a.ndim, axes, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        from .elementwise import abs as _abs, sign
+        (a,) = ctx.saved_tensors_list()
+        shape = a._data.shape
+        p = ctx.p
+        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
+        g = _restore(g, shape, ctx.axes, ctx.keepdim)
+        scaled = sign(a) * _abs(a) ** (p - 1)
+        if p < 1:
+            scaled = where(a == 0, 0, scaled)
+        return scaled * where(out == 0, 0, g / out ** (p - 1))
 
 
 def _scan(op, t, axis):

@@ -52,6 +52,8 @@ CASES = {
     "cdist_half": (lambda m: m.cdist(m.ones(2, 3, dtype=m.float16), m.ones(2, 3, dtype=m.float16)),
                    "\"cdist\" not implemented for 'Half'"),
     "cdist_bfloat16": (lambda m: m.cdist(m.ones(2, 3, dtype=m.bfloat16), m.ones(2, 3)), "not implemented for"),
+    "clamp_number_and_tensor": (lambda m: m.clamp(m.ones(2), min=0.0, max=m.ones(2)),
+                                "received an invalid combination of arguments"),
     "cosine_similarity_int": (lambda m: m.nn.functional.cosine_similarity(m.tensor([[1, 2]]), m.tensor([[1, 2]])),
                               "expected common dtype to be floating point"),
     "normalize_int": (lambda m: m.nn.functional.normalize(m.tensor([[1, 2]])),

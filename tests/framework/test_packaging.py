@@ -222,3 +222,13 @@ def test_ci_script_fails_on_test_failures_no_tests_or_a_failed_install(tmp_path,
     if pip_rc == 0:
         assert steps[2:] == ["python -m pip install torch==2.13.0", "python -m pytest"]
     assert not list(tmp_path.glob("tensorplug-ci-venv.*")), "the temporary venv is removed"
+
+
+def test_test_file_names_are_unique():
+    """tests/ has no __init__.py: two test files with one basename stop `python -m pytest` at collection."""
+    seen = {}
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name == "conftest.py" or "fixtures" in path.parts:
+            continue
+        other = seen.setdefault(path.name, path)
+        assert other == path, f"{other.relative_to(ROOT)} and {path.relative_to(ROOT)} share a name: rename one"

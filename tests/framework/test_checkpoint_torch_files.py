@@ -15,7 +15,7 @@ from tensorplug.errors import CheckpointError
 from tensorplug.serialization import WeightsOnlyError
 
 DTYPES = ["float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "bool",
-          "complex64", "complex128"]
+          "complex64", "complex128"] + (["bfloat16"] if hasattr(tensorplug, "bfloat16") else [])
 
 
 def _torch():

@@ -122,6 +122,16 @@ def test_dtype_views_share_memory():
     assert back["as_int"][1].item() == 0
 
 
+def test_bfloat16_round_trip_keeps_views():
+    if not hasattr(tensorplug, "bfloat16"):
+        pytest.skip("this tensorplug has no bfloat16")
+    x = tensorplug.tensor([1.5, -2.0, 3.25]).to(tensorplug.bfloat16)
+    back = _load_back(tensorplug, {"x": x, "tail": x[1:]})
+    assert back["x"].dtype is tensorplug.bfloat16 and back["x"].float().tolist() == [1.5, -2.0, 3.25]
+    back["x"][1] = 7.0
+    assert back["tail"].float().tolist() == [7.0, 3.25]
+
+
 def test_view_saved_alone_stores_only_its_bytes(tmp_path):
     # beyond torch (which writes the whole storage): a small slice of a big tensor stays small
     big = tensorplug.randn(100_000)

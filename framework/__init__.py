@@ -70,7 +70,7 @@ def seed() -> int:
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
          "distributions": ".distributions",
-         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit"}
+         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 
@@ -81,6 +81,12 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     if model is None:
         return lambda fn: fn
     return model
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    """``tensorplug.func.vmap``, as torch.vmap."""
+    from .func import vmap as _vmap
+    return _vmap(func, in_dims, out_dims, randomness, chunk_size=chunk_size)
 
 
 def set_default_device(device) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
-from .function import Node, node_hooks, note_node_hook
+from .function import Node, leaf_hooks, node_hooks
 from .grad_mode import GradMode
 
 __all__ = ["run_backward", "ExecutionEngine"]
@@ -54,7 +54,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         pending, queue, leaves, root_nodes = _seed(roots, grads, create_graph)
         # checked once: with no hooks anywhere and nothing captured, skip the per-node lookups
         hooked = capture is not None or node_hooks[0]
-        needed, uses = _plan(root_nodes, capture) if hooked else (None, None)
+        needed = uses = consumers = None
+        if hooked or leaf_hooks[0]:
+            needed, uses, consumers = _plan(root_nodes, capture)
         anomaly = GradMode.anomaly
         # nodes that hold gradients, newest first: every consumer of a node is newer than it, so
         # a node leaves the queue after all its gradients arrived (torch's order; no graph sort)
@@ -97,8 +99,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     slot[nr] = g if old is None else _accumulate(old, g, create_graph)
                 else:
                     _gather_leaf(leaves, edge, g, create_graph)
-            if uses is not None:
-                _deliver_finished_leaves(node, leaves, uses, capture, create_graph, delivered)
+            if consumers is not None and node in consumers:
+                _deliver_finished_leaves(consumers[node], leaves, uses, capture, create_graph, delivered)
         # the leaves no hook could watch, and those whose consumers did not all run
         for leaf, g in leaves.values():
             _deliver_leaf(leaf, g, capture, create_graph, delivered)
@@ -140,36 +142,43 @@ def _seed(roots, grads, create_graph):
 
 
 def _plan(root_nodes, capture):
-    """For the hooked path: the nodes autograd.grad must run (None: all) and each leaf's use count.
+    """For the hooked path: the nodes autograd.grad must run (None: all), each leaf's number of
+    uses (by id) and each node's leaf inputs.
 
     A leaf's gradient is delivered once its last consumer ran (torch's AccumulateGrad order):
     only hooks can observe when, so a backward without hooks skips this graph walk.
     """
-    order = _topological_order(root_nodes)
-    needed = None if capture is None else _needed(order, capture)
-    return needed, _leaf_uses(order)
-
-
-def _leaf_uses(order):
-    """How many edges of the nodes in ``order`` lead to each leaf (by id)."""
+    needed = None if capture is None else _needed(_topological_order(root_nodes), capture)
     uses = {}
-    for node in order:
+    consumers = {}
+    seen = set(root_nodes)
+    stack = list(seen)
+    while stack:  # one walk, in any order: only the counts matter
+        node = stack.pop()
+        inputs = None
         for edge in node._edges:
-            if edge is not None and not isinstance(edge, Node):
-                uses[id(edge)] = uses.get(id(edge), 0) + 1
-    return uses
+            if edge is None:
+                continue
+            if isinstance(edge, Node):
+                if edge not in seen:
+                    seen.add(edge)
+                    stack.append(edge)
+                continue
+            if inputs is None:
+                inputs = consumers[node] = []
+            inputs.append(edge)
+            uses[id(edge)] = uses.get(id(edge), 0) + 1
+    return needed, uses, consumers
 
 
-def _deliver_finished_leaves(node, leaves, uses, capture, create_graph, delivered):
-    """Deliver the leaves whose last consumer was ``node`` (a None gradient counts as a use)."""
-    for edge in node._edges:
-        if edge is None or isinstance(edge, Node):
-            continue
-        left = uses[id(edge)] - 1
-        uses[id(edge)] = left
+def _deliver_finished_leaves(inputs, leaves, uses, capture, create_graph, delivered):
+    """Deliver the leaves among ``inputs`` (a node's, after it ran) that have no use left."""
+    for leaf in inputs:
+        left = uses[id(leaf)] - 1
+        uses[id(leaf)] = left
         if left == 0:
-            entry = leaves.pop(id(edge), None)
-            if entry is not None:
+            entry = leaves.pop(id(leaf), None)
+            if entry is not None:  # None: its consumers sent no gradient
                 _deliver_leaf(entry[0], entry[1], capture, create_graph, delivered)
 
 
@@ -308,8 +317,7 @@ class PostAccumulateHook:
 
     def __init__(self, fn):
         self.fn = fn
-        # a hook on the leaf's AccumulateGrad node: from now on the engine delivers leaves early
-        note_node_hook()
+        leaf_hooks[0] = True  # from now on the engine delivers leaves as soon as they are final
 
 
 def _open_callbacks():

@@ -24,9 +24,12 @@ _new = object.__new__
 
 
 # True once any hook was put on a graph node (tensor hooks of non-leaves, retain_grad,
-# node pre/post hooks, a leaf's post-accumulate hook): until then the engine skips every
-# per-node hook lookup and delivers leaf gradients at the end of the pass
+# node pre/post hooks): until then the engine skips every per-node hook lookup
 node_hooks = [False]
+
+# True once a leaf got a post-accumulate-grad hook (a hook on its AccumulateGrad node): from then
+# on the engine counts each leaf's uses to deliver it as soon as its last consumer ran
+leaf_hooks = [False]
 
 
 # numbers nodes in creation order (Tensor._make and _set_history): a node is always numbered

@@ -294,6 +294,23 @@ class ArrayAPIBackend(Backend):
         numpy.add.at(host, tuple(grids), self.to_numpy(values))
         return self.from_numpy(host)
 
+    def reduce_along_axis(self, array, index, values, axis, reduce, include_self=True):
+        """A copy of ``array`` with ``values`` reduced in at ``index`` along ``axis``: reduce is "add",
+        "multiply", "maximum" or "minimum" (repeats accumulate); with ``include_self=False`` the
+        positions written start from the reduction's identity instead of ``array``'s value."""
+        import numpy
+        host = numpy.array(self.to_numpy(array))
+        idx = self.to_numpy(index)
+        grids = list(numpy.indices(idx.shape, sparse=True))
+        grids[axis] = idx
+        grids = tuple(grids)
+        ufunc = getattr(numpy, reduce)
+        if not include_self:
+            big = numpy.iinfo(host.dtype).max if host.dtype.kind in "iu" else numpy.inf  # bfloat16's kind is "V"
+            host[grids] = {"add": 0, "multiply": 1, "maximum": -big, "minimum": big}[reduce]
+        ufunc.at(host, grids, self.to_numpy(values))
+        return self.from_numpy(host)
+
     # math the standard lacks -------------------------------------------------
     def erf(self, x):
         xp = self.xp

@@ -3,8 +3,6 @@
 indexing ops, so gradients flow and an index written in place before backward is torch's error."""
 from __future__ import annotations
 
-import numpy
-
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -147,23 +145,12 @@ def select(input, dim, index):
     return input[(slice(None),) * axis + (index,)]
 
 
-_UFUNCS = {"sum": numpy.add, "mean": numpy.add, "prod": numpy.multiply, "amax": numpy.maximum,
-           "amin": numpy.minimum}
-
-
-def _identity(reduce, dtype):
-    """What a scattered position starts from when ``include_self=False``."""
-    if reduce in ("sum", "mean"):
-        return 0
-    if reduce == "prod":
-        return 1
-    big = numpy.iinfo(dtype).max if dtype.kind in "iu" else numpy.inf  # bfloat16's kind is "V"
-    return -big if reduce == "amax" else big
+# scatter_reduce's reductions as the backend's reduce_along_axis names them (mean: a sum, then a division)
+_UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
 
 
 class ScatterReduce(Op):
-    """``src`` reduced into a copy of ``a`` at ``index`` along ``axis`` (NumPy's ufunc.at on the host, as
-    the backend's add_along_axis does: the array API has no scatter with a reduction)."""
+    """``src`` reduced into a copy of ``a`` at ``index`` along ``axis`` (the backend's reduce_along_axis)."""
 
     save_inputs = (0, 1, 2)
     save_output = True
@@ -174,21 +161,17 @@ class ScatterReduce(Op):
         ctx.reduce = reduce
         ctx.include_self = include_self
         backend = ctx.backend
-        host = numpy.array(backend.to_numpy(a))
-        idx = backend.to_numpy(index)
-        grids = list(numpy.indices(idx.shape, sparse=True))
-        grids[axis] = idx
-        grids = tuple(grids)
-        values = backend.to_numpy(src)[tuple(slice(0, s) for s in idx.shape)]
-        if not include_self:
-            host[grids] = _identity(reduce, host.dtype)
-        _UFUNCS[reduce].at(host, grids, values)
-        if reduce == "mean":
-            count = numpy.zeros(host.shape, dtype=numpy.int64) + (1 if include_self else 0)
-            numpy.add.at(count, grids, 1)
-            count = numpy.maximum(count, 1)
-            host = host // count if host.dtype.kind in "iu" else (host / count).astype(host.dtype)
-        return backend.from_numpy(host)
+        region = tuple(slice(0, s) for s in index.shape)
+        values = src[region] if src.shape != index.shape else src
+        out = backend.reduce_along_axis(a, index, values, axis, _UFUNCS[reduce], include_self)
+        if reduce != "mean":
+            return out
+        start = backend.zeros(a.shape, backend.dtype_of(a)) + (1 if include_self else 0)
+        count = backend.add_along_axis(start, index, backend.zeros(index.shape, backend.dtype_of(a)) + 1, axis)
+        count = backend.xp.maximum(count, 1)
+        if backend.dtype_of(a).category == _dt.INT:
+            return out // count  # torch floors an integer mean
+        return out / count
 
     @staticmethod
     def backward(ctx, g):

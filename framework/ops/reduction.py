@@ -158,6 +158,12 @@ class Prod(Op):
         return g * where(zero, at_zero, out / safe)
 
 
+class ProdDim(Prod):
+    """``prod(dim)``: torch's dim overload."""
+
+    node_name = "ProdBackward1"
+
+
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements over ``dim`` (all when None). Integer products are int64."""
     if dim is not None and not isinstance(dim, int):
@@ -237,12 +243,6 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``."""
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(input, dim, keepdim) if dim is not None else mean(input))
-
-
-class ProdDim(Prod):
-    """``prod(dim)``: torch's dim overload."""
-
-    node_name = "ProdBackward1"
 
 
 class LogSumExp(Op):

@@ -20,6 +20,8 @@ from .loss import _Loss as Loss  # the public base class for plugin losses (torc
 from . import attention, functional, init, utils
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .pooling3d import *  # noqa: F401,F403
+from .fold import Fold, Unfold
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403

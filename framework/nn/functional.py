@@ -595,3 +595,4 @@ def _pad_index(i, n, mode):
 from .functional_loss import *  # noqa: E402,F401,F403
 from .functional_conv import *  # noqa: E402,F401,F403
 from .functional_interp import *  # noqa: E402,F401,F403
+from .functional_pool3d import *  # noqa: E402,F401,F403

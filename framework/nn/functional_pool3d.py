@@ -1,0 +1,65 @@
+"""3-D pooling and transposed convolution over (N, C, D, H, W) input, on the k-dimensional kernels of
+``functional_conv`` (the same windows, geometry and errors as the 1-D and 2-D forms)."""
+from __future__ import annotations
+
+from . import functional_conv as _fc
+
+__all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool3d",
+           "conv_transpose3d"]
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of (N, C, D, H, W) input; indices are flat positions in each D*H*W volume.
+
+    Example:
+        >>> F.max_pool3d(tensorplug.randn(1, 2, 4, 4, 4), 2).shape
+        tensorplug.Size([1, 2, 2, 2, 2])
+    """
+    return _fc._max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3, "max_pool3d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average over sliding windows of (N, C, D, H, W) input."""
+    return _fc._avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3,
+                         "avg_pool3d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average pooling to a fixed (D, H, W) size (``None`` keeps that input size), torch's window rule.
+
+    Example:
+        >>> F.adaptive_avg_pool3d(tensorplug.randn(1, 2, 5, 6, 7), (2, 3, 1)).shape
+        tensorplug.Size([1, 2, 2, 3, 1])
+    """
+    spatial, outs = _fc._adaptive_args(input, output_size, 3, "adaptive_avg_pool3d")
+    if all(o and n % o == 0 for n, o in zip(spatial, outs)):
+        s = tuple(n // o for n, o in zip(spatial, outs))
+        return avg_pool3d(input, s, s)
+    depth, height, width = (_fc._adaptive_matrix(input, n, o) for n, o in zip(spatial, outs))
+    # one averaging matrix per axis: W by a right product, H by a left product, D over the flattened H*W
+    out = height @ (input @ width.t())
+    lead = tuple(out.shape[:-3])
+    flat = out.reshape(lead + (spatial[0], outs[1] * outs[2]))
+    return (depth @ flat).reshape(lead + tuple(outs))
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max pooling to a fixed (D, H, W) size; indices are flat positions in each D*H*W volume."""
+    return _fc._adaptive_max(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool3d (``return_indices=True``): values at ``indices``, zeros elsewhere."""
+    return _fc._max_unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-D transposed convolution (the gradient of conv3d); weight (C_in, C_out/groups, kD, kH, kW).
+
+    Example:
+        >>> F.conv_transpose3d(tensorplug.randn(1, 4, 3, 3, 3), tensorplug.randn(4, 2, 2, 2, 2), stride=2).shape
+        tensorplug.Size([1, 2, 6, 6, 6])
+    """
+    return _fc._conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                               "conv_transpose3d")

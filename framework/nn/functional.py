@@ -596,3 +596,4 @@ from .functional_loss import *  # noqa: E402,F401,F403
 from .functional_conv import *  # noqa: E402,F401,F403
 from .functional_interp import *  # noqa: E402,F401,F403
 from .functional_pool3d import *  # noqa: E402,F401,F403
+from .functional_grid import *  # noqa: E402,F401,F403

@@ -60,3 +60,32 @@ def trajectory(request, monkeypatch):
             for t, p in zip(ts, ps):
                 np.testing.assert_allclose(p, t, rtol=1e-10, atol=1e-12, err_msg=f"step {step + 1}, {kwargs}")
     return check
+
+
+def assert_resumes_bit_identically(cls):
+    """Four steps, ``state_dict()`` into a fresh optimizer, six more: both copies end bit-identical."""
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(6).astype(np.float32) for _ in range(10)]
+    p = tensorplug.randn(6, requires_grad=True)
+    opt = cls([p], lr=0.01)
+    for g in grads[:4]:
+        p.grad = tensorplug.tensor(g)
+        opt.step()
+    q = p.detach().clone().requires_grad_()
+    resumed = cls([q], lr=0.01)
+    resumed.load_state_dict(opt.state_dict())
+    for g in grads[4:]:
+        for x, o in ((p, opt), (q, resumed)):
+            x.grad = tensorplug.tensor(g)
+            o.step()
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
+
+
+def assert_construction_errors_follow_torch(cls):
+    """A negative lr, an empty parameter list and a lone tensor give torch's errors."""
+    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
+        cls([tensorplug.zeros(2, requires_grad=True)], lr=-0.1)
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        cls([])
+    with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts"):
+        cls(tensorplug.zeros(2, requires_grad=True))

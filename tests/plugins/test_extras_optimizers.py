@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tensorplug
+from optim_reference import assert_construction_errors_follow_torch, assert_resumes_bit_identically
 
 
 def _lion_reference(p, grads, lr, beta1, beta2, wd):
@@ -77,33 +78,12 @@ def test_lamb_trust_ratio_is_one_for_zero_weights():
 
 @pytest.mark.parametrize("name", ["Lion", "LAMB"])
 def test_state_dict_round_trip_is_bit_identical(name):
-    cls = getattr(tensorplug.optim, name)
-    rng = np.random.default_rng(5)
-    grads = [rng.standard_normal(6).astype(np.float32) for _ in range(10)]
-    p = tensorplug.randn(6, requires_grad=True)
-    opt = cls([p], lr=0.01)
-    for g in grads[:4]:
-        p.grad = tensorplug.tensor(g)
-        opt.step()
-    q = p.detach().clone().requires_grad_()
-    resumed = cls([q], lr=0.01)
-    resumed.load_state_dict(opt.state_dict())
-    for g in grads[4:]:
-        for x, o in ((p, opt), (q, resumed)):
-            x.grad = tensorplug.tensor(g)
-            o.step()
-    np.testing.assert_array_equal(p.detach().cpu().numpy(), q.detach().cpu().numpy())
+    assert_resumes_bit_identically(getattr(tensorplug.optim, name))
 
 
 @pytest.mark.parametrize("name", ["Lion", "LAMB"])
 def test_errors_follow_torch(name):
-    cls = getattr(tensorplug.optim, name)
-    with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
-        cls([tensorplug.zeros(2, requires_grad=True)], lr=-0.1)
-    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
-        cls([])
-    with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts"):
-        cls(tensorplug.zeros(2, requires_grad=True))
+    assert_construction_errors_follow_torch(getattr(tensorplug.optim, name))
 
 
 def test_trains_a_model():

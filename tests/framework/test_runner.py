@@ -195,7 +195,8 @@ def test_torch_module_paths_hold_the_same_objects():
         assert torch.nn.modules.container.Sequential is tensorplug.nn.Sequential
         assert torch.nn.modules.conv.Conv2d is tensorplug.nn.Conv2d
         assert torch.nn.modules.Linear is tensorplug.nn.Linear
-        assert isinstance(torch.nn.MultiheadAttention(4, 2).out_proj, torch.nn.modules.linear.NonDynamicallyQuantizableLinear)
+        out_proj = torch.nn.MultiheadAttention(4, 2).out_proj
+        assert isinstance(out_proj, torch.nn.modules.linear.NonDynamicallyQuantizableLinear)
         assert issubclass(CrossEntropyLoss, _Loss) and _pair(3) == (3, 3)
         assert forward(layer, torch.nn.ReLU()).shape == (1, 3)
         assert Categorical is tensorplug.distributions.Categorical

@@ -26,6 +26,7 @@ OPTIMIZERS = [
     ("RAdam", dict(lr=0.1, weight_decay=0.1)),
     ("Rprop", dict(lr=0.05, maximize=True)),
     ("ASGD", dict(lr=0.05, t0=3, weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1)),
 ]
 
 #: one parameter of each rank, 0 to 4 (a size-1 dim among them)

@@ -37,8 +37,9 @@ def first_out_of_range(index, size, negative_ok=False):
 def _check_index(name, input, dim, index, src=None):
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    if index._dtype is not _dt.int64 and index._dtype.category != _dt.INT:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index._dtype}; use index.long()")
+    if index._dtype not in (_dt.int64, _dt.int32):
+        raise RuntimeError(f"{name.split('_')[0]}(): Expected dtype int32/int64 for index, got {index._dtype}; "
+                           f"use index.long()")
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     ishape = index._data.shape
@@ -186,8 +187,9 @@ def scatter_add(input, dim, index, src):
 def index_select(input, dim, index):
     """The slices of ``input`` at ``index`` (1-D integer tensor) along ``dim``."""
     from .indexing import IndexSelect
-    if not isinstance(index, Tensor) or index._dtype.category != _dt.INT or index._data.ndim > 1:
-        raise RuntimeError("index_select(): Expected a 1-D integer (long or int) index tensor")
+    if not isinstance(index, Tensor) or index._dtype not in (_dt.int64, _dt.int32) or index._data.ndim > 1:
+        raise RuntimeError(f"index_select(): Expected dtype int32 or int64 for index, as a 1-D tensor; got "
+                           f"{getattr(index, 'dtype', type(index).__name__)}; use index.long()")
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     size = input._data.shape[axis] if n else 1
@@ -228,6 +230,9 @@ def masked_fill(input, mask, value):
 
 def take_along_dim(input, indices, dim=None):
     """Values of ``input`` at ``indices`` along ``dim`` (of the flattened input when None)."""
+    if not isinstance(indices, Tensor) or indices._dtype is not _dt.int64:
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{getattr(indices, 'dtype', type(indices).__name__)}; use indices.long()")
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     n = input._data.ndim
@@ -306,8 +311,9 @@ def index_add(input, dim, index, source, *, alpha=1):
     from .indexing import IndexAccumulate
     n = input._data.ndim
     axis = wrap_dim(dim, n)
-    if not isinstance(index, Tensor) or index._data.ndim > 1 or index._dtype.category != _dt.INT:
-        raise RuntimeError("index_add_(): Expected a 1-D integer index tensor")
+    if not isinstance(index, Tensor) or index._data.ndim > 1 or index._dtype not in (_dt.int64, _dt.int32):
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index, as a 1-D tensor, but got: "
+                           f"{getattr(index, 'dtype', type(index).__name__)}; use index.long()")
     size = input._data.shape[axis] if n else 1
     bad = first_out_of_range(index, size)
     if bad is not None:
@@ -330,6 +336,9 @@ def index_add(input, dim, index, source, *, alpha=1):
 def index_fill(input, dim, index, value):
     """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value``."""
     from .indexing import IndexPut
+    if not isinstance(index, Tensor) or index._dtype is not _dt.int64:
+        raise IndexError(f"index_fill_(): Expected dtype int64 for index, got "
+                         f"{getattr(index, 'dtype', type(index).__name__)}; use index.long()")
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     size = input._data.shape[axis] if n else 1

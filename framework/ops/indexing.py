@@ -23,8 +23,13 @@ def convert_key(x, key):
             if k._backend is not x._backend:
                 raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed "
                                    f"tensor ({x.device})")
-            if k._dtype.category > _dt.INT:
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if k._dtype not in (_dt.int64, _dt.int32, _dt.uint8, _dt.bool_):
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got "
+                                 f"{k._dtype}; use index.long()")
+            if k._dtype is _dt.uint8:
+                warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool "
+                              "instead.", UserWarning, stacklevel=3)
+                k = k.bool()
             out.append(k._data if k._data.ndim or k._dtype is _dt.bool_ else int(k.item()))
         elif isinstance(k, bool):
             out.append(x._backend.asarray(k))

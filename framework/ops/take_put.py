@@ -108,9 +108,6 @@ def index_put(input, indices, values, accumulate=False):
     from .indexing import convert_key, _index_error
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")
-    for i in indices:
-        if isinstance(i, Tensor) and i._dtype.category > _dt.INT:
-            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     key = convert_key(input, tuple(indices))
     tensors = tuple(i for i in indices if isinstance(i, Tensor))
     if not isinstance(values, Tensor):

@@ -247,3 +247,37 @@ def test_shape_errors_of_the_index_ops_are_torchs_class():
         got = _outcome(tp, lambda m, b: fn(m), None)
         assert isinstance(expected, Exception) and type(got) is not type(None)
         assert isinstance(got, type(expected)), (got, expected)
+
+
+INDEX_DTYPE_CASES = {
+    "gather": lambda m, d: m.zeros(3, 4).gather(0, m.zeros(1, 4, dtype=d)),
+    "scatter": lambda m, d: m.zeros(3, 4).scatter(0, m.zeros(1, 4, dtype=d), 1.0),
+    "scatter_add": lambda m, d: m.zeros(3, 4).scatter_add(0, m.zeros(1, 4, dtype=d), m.ones(1, 4)),
+    "index_select": lambda m, d: m.zeros(3, 4).index_select(0, m.zeros(1, dtype=d)),
+    "index_add": lambda m, d: m.zeros(3, 4).index_add(0, m.zeros(1, dtype=d), m.ones(1, 4)),
+    "index_fill": lambda m, d: m.zeros(3, 4).index_fill(0, m.zeros(1, dtype=d), 1.0),
+    "take_along_dim": lambda m, d: m.zeros(3, 4).take_along_dim(m.zeros(1, 4, dtype=d), 0),
+    "embedding": lambda m, d: m.nn.functional.embedding(m.zeros(1, dtype=d), m.zeros(3, 4)),
+    "getitem": lambda m, d: m.zeros(3, 4)[m.zeros(1, dtype=d)],
+}
+
+
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8", "bool", "float32"])
+@pytest.mark.parametrize("name", INDEX_DTYPE_CASES)
+def test_index_dtypes_accepted_and_refused_as_torch_does(name, dtype):
+    fn = INDEX_DTYPE_CASES[name]
+    expected = _outcome(torch, lambda m, b: fn(m, getattr(m, dtype)), None)
+    got = _outcome(tp, lambda m, b: fn(m, getattr(m, dtype)), None)
+    if not isinstance(expected, Exception):
+        assert not isinstance(got, Exception), got
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    else:
+        assert isinstance(got, type(expected)), (got, expected)
+
+
+def test_a_uint8_index_is_a_mask_with_torchs_warning():
+    for m in (tp, torch):
+        with pytest.warns(UserWarning, match="indexing with dtype torch.uint8 is now deprecated"):
+            out = _x(m)[m.tensor([1, 0, 1], dtype=m.uint8)]
+        np.testing.assert_array_equal(out.numpy(), np.arange(12.0).reshape(3, 4)[[0, 2]])

@@ -161,3 +161,15 @@ def test_adafactor_errors_follow_torch(kwargs, phrase):
         torch.optim.Adafactor([torch.zeros(2, requires_grad=True)], **kwargs)
     with pytest.raises(ValueError, match=phrase):
         tensorplug.optim.Adafactor([tensorplug.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_torch_module_paths():
+    # scripts import optimizers from torch's modules too (from torch.optim.adamw import AdamW)
+    from tensorplug.optim.adamw import AdamW
+    from tensorplug.optim.lbfgs import LBFGS
+    from tensorplug.optim.rprop import Rprop
+    assert (AdamW, LBFGS, Rprop) == (tensorplug.optim.AdamW, tensorplug.optim.LBFGS, tensorplug.optim.Rprop)
+    for name in ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "rprop",
+                 "asgd", "lbfgs"):
+        assert hasattr(__import__(f"torch.optim.{name}", fromlist=["x"]), "__all__")
+        __import__(f"tensorplug.optim.{name}")

@@ -22,6 +22,7 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .pooling3d import *  # noqa: F401,F403
 from .fold import Fold, Unfold
+from .ctc import CTCLoss
 from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .transformer_decoder import *  # noqa: F401,F403

@@ -597,3 +597,4 @@ from .functional_conv import *  # noqa: E402,F401,F403
 from .functional_interp import *  # noqa: E402,F401,F403
 from .functional_pool3d import *  # noqa: E402,F401,F403
 from .functional_grid import *  # noqa: E402,F401,F403
+from .ctc import ctc_loss  # noqa: E402,F401

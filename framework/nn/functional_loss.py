@@ -285,7 +285,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:
         return _reduce(a, reduction)
     from ..ops import where
-    return _reduce(where(a < beta, 0.5 * diff * diff / beta, a - 0.5 * beta), reduction)
+    loss = _reduce(where(a < beta, 0.5 * diff * diff / beta, a - 0.5 * beta), reduction)
+    return _loss_nodes.named(loss, "SmoothL1LossBackward0")
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -306,9 +307,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     diff = input - target
     a = diff.abs()
     loss = where(a < delta, 0.5 * diff * diff, delta * (a - 0.5 * delta))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if weight is not None:  # torch too shows the weighting's nodes then
+        return _reduce(loss * weight, reduction)
+    return _loss_nodes.named(_reduce(loss, reduction), "HuberLossBackward0")
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -401,7 +402,12 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {list(input1.shape)}, input2: {list(input2.shape)}, "
                            f"target: {list(target.shape)}")
-    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+    return _reduce(_clamp_min_0(-target * (input1 - input2) + margin), reduction)
+
+
+def _clamp_min_0(x):
+    """``x.clamp_min(0)``, its node named as torch's (tensorplug's clamp node is ClampBackward1)."""
+    return _loss_nodes.named(x.clamp_min(0), "ClampMinBackward0")
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
@@ -418,7 +424,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     _check_pair(input, target, "soft_margin_loss")
     reduction = _reduction(size_average, reduce, reduction)
     _size_warning(input, target)
-    return _reduce((-target * input).exp().log1p(), reduction)
+    return _loss_nodes.named(_reduce((-target * input).exp().log1p(), reduction), "SoftMarginLossBackward0")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -470,7 +476,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     loss = (z * others).sum(1) / c
     if input.dim() < 2:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _loss_nodes.named(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -500,7 +506,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     loss = ((1 - picked.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0) * as_tensor(pairs)).sum((1, 2)) / c
     if input.dim() < 2:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _loss_nodes.named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
@@ -558,4 +564,4 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     d_an = distance(anchor, negative)
     if swap:
         d_an = minimum(d_an, distance(positive, negative))
-    return _reduce((margin + d_ap - d_an).clamp(min=0), reduction)
+    return _reduce(_clamp_min_0(margin + d_ap - d_an), reduction)

@@ -421,3 +421,16 @@ def test_every_torch_loss_is_here():
     assert theirs - missing <= set(dir(nn)), sorted(theirs - missing - set(dir(nn)))
     f_theirs = {n for n in dir(TF) if n.endswith("_loss") or n == "kl_div"} - {"ctc_loss"}
     assert f_theirs <= set(dir(F)), sorted(f_theirs - set(dir(F)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", range(len(LOSS_CASES)), ids=lambda i: f"{LOSS_CASES[i][0]}-{i}")
+def test_torch_losses_graph_node_names(case, reduction):
+    # scripts print loss.grad_fn: the last node is named as torch's
+    fname, mname, arrays, fkwargs, mkwargs, no_grad = LOSS_CASES[case]
+    ours, theirs = zip(*(_as_pair(a, i not in no_grad) for i, a in enumerate(arrays)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = _loss_call(tensorplug, fname, mname, False, ours, fkwargs, reduction)
+        ref = _loss_call(torch, fname, mname, False, theirs, fkwargs, reduction)
+    assert type(out.grad_fn).__name__ == type(ref.grad_fn).__name__

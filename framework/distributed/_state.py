@@ -96,6 +96,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if not isinstance(pg, ProcessGroup):
         raise TypeError(f"the factory of distributed backend '{spec.name}' (plugin '{spec.plugin}') returned "
                         f"{type(pg).__name__}, not a tensorplug.distributed.ProcessGroup")
+    _check_agrees(pg, spec, "RANK", pg.rank(), rank)
+    _check_agrees(pg, spec, "WORLD_SIZE", pg.size(), world_size)
     pg.name = name
     pg.timeout = timeout
     pg.device_types = tuple(spec.device_types)
@@ -103,6 +105,16 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _ranks[pg] = list(range(pg.size()))
     from . import _debug
     _debug.reset()
+
+
+def _check_agrees(pg, spec, name, got, given):
+    """A group whose rank or size differs from what the launcher (or the caller) said would mix up data."""
+    want = _env_int(name, given)
+    if want >= 0 and got != want:
+        pg.close()
+        raise ValueError(f"distributed backend '{spec.name}' (plugin '{spec.plugin}') made a group with "
+                         f"{name.lower()} {got}, but {name} is {want} (from the launcher or the arguments): "
+                         f"this backend cannot serve this job; use one that supports {name.lower()} {want}")
 
 
 def destroy_process_group(group=None):

@@ -169,3 +169,24 @@ def test_unknown_backend_lists_the_known_ones():
 def test_collective_argument_errors_match_torch():
     with pytest.raises(TypeError, match="Expected parameter `tensor` of type torch.Tensor"):
         dist.all_reduce([1.0])
+
+
+def test_a_group_whose_size_disagrees_with_the_launcher_is_refused(tmp_path):
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "tp_careless.py").write_text(
+        "import tensorplug\n"
+        "from tensorplug.distributed import CompletedWork, ProcessGroup, ProcessGroupSpec\n"
+        "class Careless(ProcessGroup):\n"
+        "    def all_reduce(self, array, op):\n"
+        "        return CompletedWork('all_reduce')\n"
+        "@tensorplug.hookimpl\n"
+        "def tensorplug_add_process_groups():\n"
+        "    return [ProcessGroupSpec('careless', ('cpu',), factory=lambda r, w, t, i: Careless(0, 1, t))]\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), TENSORPLUG_PLUGINS="tp_careless", RANK="0", WORLD_SIZE="2")
+    code = "import tensorplug.distributed as dist\ndist.init_process_group('careless')"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert ("ValueError: distributed backend 'careless' (plugin 'tp_careless') made a group with world_size 1, "
+            "but WORLD_SIZE is 2") in proc.stderr

@@ -40,20 +40,16 @@ KNOWN = {
     "sign": ("specials", "sign(nan): torch 0, ours nan"),
     "norm_p1": ("specials", "1-norm backward at nan: sign(nan) as abs"),
     "relu": ("specials", "relu backward at nan: torch passes the gradient (nan <= 0 is false), ours 0"),
-    "maximum": ("specials", "maximum/minimum backward with a nan operand: torch gives both sides the gradient"),
-    "minimum": ("specials", "as maximum"),
     "max_all": ("specials", "max()/min() of a tensor with nan: torch's gradient goes to the nan, ours all nan"),
     "min_all": ("specials", "as max_all"),
     "prod": ("specials", "prod backward of a 0-d inf: torch 1, ours nan"),
     "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
     "var_dim_corr0": ("specials", "as var"),
     "log_softmax": ("specials", "log_softmax with inf: nan/-inf where torch has -inf/nan (issue item 6)"),
-    "cumprod": ("specials", "cumprod backward with inf/nan along a size-1 dim: ours nan, torch 1"),
     "sort_descending": ("specials", "sort/topk: torch orders nan as the largest value"),
     "topk": ("specials", "as sort_descending"),
-    "logaddexp": ("specials", "logaddexp with inf in bfloat16/float16: ours nan"),
     "clamp": ("bfloat16", "clamp of a bfloat16 tensor returns float32"),
-    "einsum": ("reshaped", "einsum: size-1 dims do not broadcast (NumPy's ValueError leaks); bfloat16 TypeError"),
+    "einsum": ("reshaped", "einsum: size-1 dims do not broadcast (NumPy's ValueError leaks)"),
     "einsum_ellipsis": ("reshaped", "as einsum"),
     "std_dim": ("reshaped", "std/norm over dim 0 of a 0-d tensor: raw IndexError/AxisError, torch returns a value"),
     "norm_p3": ("reshaped", "as std_dim"),
@@ -65,7 +61,14 @@ KNOWN = {
     "stack": ("reshaped", "stack of a 0-d and a 2-D tensor at dim 1: RuntimeError, torch IndexError"),
     "outer": ("reshaped", "outer accepts 0-d and 2-D operands; torch requires 1-D"),
     "addmm": ("reshaped", "addmm broadcasts an input torch refuses"),
-    "cat": ("reshaped", "cat skipping a legacy empty (0,) tensor leaves it no gradient; torch gives a (0,) one"),
+    "adaptive_avg_pool3d": ("specials", "adaptive_avg_pool3d with inf: the averaging matmul spreads nan to windows "
+                                        "without the inf"),
+    "grid_sample": ("specials", "grid_sample's grid gradient with inf/nan: nan where torch has +-inf"),
+    "conv_transpose3d": ("bfloat16", "conv_transpose3d of bfloat16 returns float32"),
+    "nn_unfold": ("reshaped", "F.unfold/F.fold accept zero channels; torch raises RuntimeError"),
+    "nn_fold": ("reshaped", "as nn_unfold"),
+    "ctc_loss": ("reshaped", "ctc_loss with a target label >= the class count: NumPy's IndexError leaks "
+                             "(torch returns an unchecked value; raise a clean error)"),
 }
 
 def _known(op, shapes, dtype, specials):

@@ -63,7 +63,8 @@ def cross_entropy(x, target, ignore_index, reduction):
 
 
 def cross_entropy_backward(logp, target, ignore_index, g, den, reduction):
-    """``(softmax - onehot) * g`` (per row for 'none', over ``den`` for 'mean'); ignored rows 0."""
+    """``(softmax - onehot) * g`` (per row for 'none', over ``den`` for 'mean'); ignored rows 0 (NaN
+    where their softmax is NaN, as torch)."""
     if g.dtype != logp.dtype:
         return NotImplemented
     m, c = logp.shape
@@ -74,7 +75,7 @@ def cross_entropy_backward(logp, target, ignore_index, g, den, reduction):
         valid = target != ignore_index
         rows = np.flatnonzero(valid)
         grad[rows, target[rows]] -= 1
-        grad[~valid] = 0
+        grad[~valid] *= 0  # torch's gradient there is softmax * 0: NaN where the row's logits hold inf or NaN
     if reduction == "none":
         grad *= g.reshape(m, 1)
     else:

@@ -444,9 +444,9 @@ class CrossEntropy(Op):
         ctx.logp = logp
         safe, w_t, valid = CrossEntropy.row_weights(ctx)
         picked = xp.reshape(backend.take_along_axis(logp, xp.reshape(safe, (m, 1)), 1), (m,))
-        loss = -(w_t * picked)
+        zero = xp.zeros((), dtype=x.dtype)
+        loss = xp.where(valid, -(w_t * picked), zero)  # an ignored row adds 0 even where its logits are inf
         if smoothing:
-            zero = xp.zeros((), dtype=x.dtype)
             smooth = -(xp.sum(logp * weight, axis=1) if weight is not None else xp.sum(logp, axis=1))
             smooth = xp.where(valid, smooth, zero)
             loss = loss * (1 - smoothing) + smooth * (smoothing / c)

@@ -85,7 +85,12 @@ def _ctc_grad(xp, lp, ext, lpe, skip, alpha_all, nll, input_lengths, label_lengt
     onehot = xp.astype(xp.reshape(ext, (N, S, 1)) == xp.reshape(xp.arange(C), (1, 1, C)), lp.dtype)
     summed = xp.matmul(xp.reshape(xp.exp(both - top), (T, N, 1, S)), onehot)[:, :, 0, :]  # (T, N, C)
     nll_b = xp.reshape(nll, (1, N, 1))
-    term = xp.where(summed > 0, summed * xp.exp(top + nll_b - lp), xp.zeros_like(summed))
+    # torch's exp(lcab + nll - lp) with lcab = log(summed) + top: -inf where no path uses the class,
+    # so an infinite or nan nll gives nan there too, as torch's
+    found = summed > 0
+    lcab = xp.where(found, xp.log(xp.where(found, summed, xp.ones_like(summed))) + top,
+                    xp.where(xp.isnan(summed), summed, xp.full_like(summed, -math.inf)))
+    term = xp.exp(lcab + nll_b - lp)
     grad = xp.exp(lp) - term
     active = xp.reshape(xp.arange(T), (T, 1, 1)) < xp.reshape(input_lengths, (1, N, 1))
     grad = xp.where(active, grad, xp.zeros_like(grad))
@@ -144,12 +149,16 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     """
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    unbatched = log_probs.dim() == 2
+    if log_probs.dim() == 0:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+    unbatched = log_probs.dim() < 3
     if unbatched:
         log_probs = log_probs.unsqueeze(1)
         targets = targets.unsqueeze(0) if targets.dim() == 1 else targets
     if log_probs.dim() != 3:
-        raise RuntimeError(f"ctc_loss: expected log_probs to be (T, N, C) or (T, C), got {list(log_probs.shape)}")
+        raise RuntimeError(f"Expected 3-dimensional tensor, but got {log_probs.dim()}-dimensional tensor for "
+                           f"argument #1 'log_probs' (while checking arguments for ctc_loss_cpu); pass (T, N, C) "
+                           f"or unbatched (T, C) log-probabilities")
     if not log_probs.is_floating_point():
         raise RuntimeError(f"\"ctc_loss_cpu\" not implemented for '{log_probs.dtype.legacy_name[:-6]}'")
     T, N, C = log_probs.shape
@@ -162,6 +171,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
             raise RuntimeError(f"Expected input_lengths to have value at most {T}, but got value {length} (while "
                                f"checking arguments for ctc_loss_cpu)")
     ext = _extended_labels(targets, lab_lengths, N, blank)
+    bad = [label for row in ext for label in row if not 0 <= label < C]
+    if bad:
+        # torch reads out of bounds here; a clean error instead of a wrong value
+        raise RuntimeError(f"ctc_loss: target label {bad[0]} is out of range for log_probs with {C} classes; labels "
+                           f"must be in [0, {C - 1}]")
     backend = log_probs._backend
     xp = backend.xp
     nll = CtcLoss.apply(log_probs, ext=xp.asarray(ext, dtype=xp.int64),

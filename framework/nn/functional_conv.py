@@ -698,6 +698,13 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # unfold / fold ------------------------------------------------------------------------------------
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding local blocks of (N, C, H, W) as (N, C*kH*kW, L) (im2col)."""
+    if isinstance(input, Tensor) and input.dim() < 3:  # torch reads dim 1 and 2 before checking the rank
+        d = input.dim()
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions" if not d else
+                         f"Dimension out of range (expected to be in range of [{-d}, {d - 1}], but got {d})")
+    if isinstance(input, Tensor) and (input.dim() > 4 or not all(input.shape[-3:])):
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
     x, unbatched = _check_input(input, 2, "unfold")
     window = _tuple(kernel_size, 2, "kernel_size")
     dilation = _tuple(dilation, 2, "dilation")
@@ -720,6 +727,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if not isinstance(input, Tensor) or input._data.ndim not in (2, 3):
         raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to fold, but got input of size: "
                            f"{list(input.shape) if isinstance(input, Tensor) else type(input).__name__}")
+    if not all(input.shape[-2:]):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
     unbatched = input._data.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
     spatial = _tuple(output_size, 2, "output_size")

@@ -86,12 +86,15 @@ def _check(input, grid, mode, padding_mode):
         if not isinstance(t, Tensor):
             raise TypeError(f"grid_sample(): argument '{name}' must be Tensor, not {type(t).__name__}")
     nd = input.dim()
-    if nd not in (4, 5) or grid.dim() != nd:
-        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
-                           f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if not nd or not grid.dim():
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.shape[0] != grid.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with "
                            f"sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if nd not in (4, 5) or grid.dim() != nd:
+        ranks = f"{nd}D" if nd in (4, 5) else "4D or 5D"
+        raise RuntimeError(f"grid_sampler(): expected {ranks} input and grid with same number of dimensions, but "
+                           f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
     if grid.shape[-1] != nd - 2:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {nd - 2} in last dimension, but got grid "
                            f"with sizes {list(grid.shape)}")
@@ -124,7 +127,8 @@ def _source_coordinate(g, n, padding_mode, align_corners):
     if padding_mode == "reflection":
         c = _reflect(c, 0, 2 * (n - 1)) if align_corners else _reflect(c, -1, 2 * n - 1)
     if padding_mode in ("border", "reflection"):
-        c = c.clamp(0, n - 1)
+        # torch's CPU kernel clips a nan coordinate to 0
+        c = c.clamp(0, n - 1).nan_to_num(0.0)
     return c
 
 
@@ -132,8 +136,8 @@ def _gather(input, index):
     """``input[n, c, *position]`` for each flat position ``index`` (N, *out) -> (N, C, *out)."""
     n, channels = input.shape[:2]
     out = tuple(index.shape[1:])
-    flat = input.reshape(n, channels, -1)
-    idx = index.reshape(n, 1, -1).expand(n, channels, index[0].numel())
+    flat = input.reshape(n, channels, math.prod(input.shape[2:]))
+    idx = index.reshape(n, 1, math.prod(out)).expand(n, channels, math.prod(out))
     return flat.gather(2, idx).reshape((n, channels) + out)
 
 
@@ -142,6 +146,8 @@ def _corner(positions, sizes):
     index = None
     inside = None
     for pos, n in zip(positions, sizes):
+        # nan/inf positions (from a nan/inf grid) are outside: -1 keeps the integer index defined
+        pos = pos.nan_to_num(-1.0, -1.0, -1.0)
         ok = (pos >= 0) & (pos <= n - 1)
         flat = pos.clamp(0, n - 1).long()
         index = flat if index is None else index * n + flat

@@ -2,6 +2,8 @@
 ``functional_conv`` (the same windows, geometry and errors as the 1-D and 2-D forms)."""
 from __future__ import annotations
 
+import itertools
+
 from . import functional_conv as _fc
 
 __all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool3d",
@@ -25,6 +27,12 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                          "avg_pool3d")
 
 
+def _check_rank(input, output_size):
+    # torch's Python wrapper fills None sizes from the input before the kernel checks its rank
+    if isinstance(output_size, (list, tuple)) and hasattr(input, "dim") and input.dim() <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+
+
 def adaptive_avg_pool3d(input, output_size):
     """Average pooling to a fixed (D, H, W) size (``None`` keeps that input size), torch's window rule.
 
@@ -32,20 +40,24 @@ def adaptive_avg_pool3d(input, output_size):
         >>> F.adaptive_avg_pool3d(tensorplug.randn(1, 2, 5, 6, 7), (2, 3, 1)).shape
         tensorplug.Size([1, 2, 2, 3, 1])
     """
+    _check_rank(input, output_size)
     spatial, outs = _fc._adaptive_args(input, output_size, 3, "adaptive_avg_pool3d")
     if all(o and n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
         return avg_pool3d(input, s, s)
-    depth, height, width = (_fc._adaptive_matrix(input, n, o) for n, o in zip(spatial, outs))
-    # one averaging matrix per axis: W by a right product, H by a left product, D over the flattened H*W
-    out = height @ (input @ width.t())
-    lead = tuple(out.shape[:-3])
-    flat = out.reshape(lead + (spatial[0], outs[1] * outs[2]))
-    return (depth @ flat).reshape(lead + tuple(outs))
+    # each output cell averages its own slice (torch's [floor(i n / o), ceil((i + 1) n / o)) windows); an
+    # averaging matrix would turn an inf into nan through its zeros
+    from ..ops.join import stack
+    bounds = [_fc._adaptive_bounds(n, o) for n, o in zip(spatial, outs)]
+    cells = [input[(Ellipsis,) + tuple(slice(a, b) for a, b in window)].mean((-3, -2, -1))
+             for window in itertools.product(*bounds)]
+    lead = tuple(input.shape[:-3])
+    return stack(cells, -1).reshape(lead + tuple(outs)) if cells else input.new_zeros(lead + tuple(outs))
 
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Max pooling to a fixed (D, H, W) size; indices are flat positions in each D*H*W volume."""
+    _check_rank(input, output_size)
     return _fc._adaptive_max(input, output_size, return_indices, 3, "adaptive_max_pool3d")
 
 
@@ -61,5 +73,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> F.conv_transpose3d(tensorplug.randn(1, 4, 3, 3, 3), tensorplug.randn(4, 2, 2, 2, 2), stride=2).shape
         tensorplug.Size([1, 2, 6, 6, 6])
     """
+    if hasattr(weight, "dim") and weight.dim() == 5 and not weight.numel():
+        raise RuntimeError(f"non-empty 5D (n_output_plane x n_input_plane x kernel_depth x kernel_height x "
+                           f"kernel_width) tensor expected for weight, but got: {list(weight.shape)}")
     return _fc._conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
                                "conv_transpose3d")

@@ -177,12 +177,13 @@ class Relu(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.output() > 0)
+        from .arithmetic import where
+        return where(ctx.output() <= 0, 0.0, g)  # threshold_backward: NaN passes; a NaN g stays out where cut
 
     @staticmethod
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
-        return g * xp.astype(ctx.output_array() > 0, g.dtype)
+        return xp.where(ctx.output_array() <= 0, xp.zeros((), dtype=g.dtype), g)
 
 
 class Trunc(_Steps):

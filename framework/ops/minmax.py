@@ -176,7 +176,8 @@ class Maximum(Op):
         a_wins, b_wins = (a > b, a < b) if cls.fn == "maximum" else (a < b, a > b)
         # torch: ties split the gradient evenly, and a NaN (neither wins) sends it to both
         share = where(a == b, 0.5, 1.0).to(g._dtype)
-        return g * where(b_wins, 0.0, share), g * where(a_wins, 0.0, share)
+        # where, not a mask product: a NaN gradient must not leak into the operand that lost (torch gives 0)
+        return where(b_wins, 0.0, g * share), where(a_wins, 0.0, g * share)
 
 
 class Minimum(Maximum):
@@ -229,7 +230,8 @@ class Clamp(Op):
         if hi is not None:
             below = (a < hi) if ctx.strict else (a <= hi)
             keep = below if keep is None else keep & below
-        return g * keep
+        from .arithmetic import where
+        return where(keep, g, 0.0)  # a NaN gradient stays out of the clamped elements, as torch's
 
 
 def clamp(input, min=None, max=None):

@@ -106,6 +106,22 @@ def test_ctc_errors_match_torch(call, phrase):
             call(lib)
 
 
+def test_ctc_label_out_of_range_is_a_clean_error():
+    # torch reads past the class axis (an unchecked value); tensorplug refuses
+    with pytest.raises(RuntimeError, match="target label 5 is out of range for log_probs with 5 classes"):
+        tensorplug.nn.functional.ctc_loss(tensorplug.tensor(LOGITS).log_softmax(2), tensorplug.tensor(PADDED + 3),
+                                          IN_LENGTHS, TARGET_LENGTHS)
+
+
+def test_ctc_nan_input_gives_nan_gradient_as_torch():
+    logits = LOGITS.copy()
+    logits[0, 0, 1] = np.nan
+    ours = _run(tensorplug, logits, PADDED, IN_LENGTHS, TARGET_LENGTHS, reduction="none")
+    theirs = _run(torch, logits, PADDED, IN_LENGTHS, TARGET_LENGTHS, reduction="none")
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
 def test_ctc_on_every_backend(backend):
     ours, ours_grad = _run(tensorplug, LOGITS, PADDED, IN_LENGTHS, TARGET_LENGTHS, reduction="none")
     theirs, their_grad = _run(torch, LOGITS, PADDED, IN_LENGTHS, TARGET_LENGTHS, reduction="none")

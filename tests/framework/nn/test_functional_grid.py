@@ -93,6 +93,8 @@ def test_grid_sample_gradcheck(mode, pad, align):
     lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 3, 3), m.zeros(1, 2, 2, 3), align_corners=False),
     lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 3, 3), m.zeros(2, 2, 2, 2), align_corners=False),
     lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 3), m.zeros(1, 2, 2), align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(()), m.zeros(1, 2, 2, 2), align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 3, 3), m.zeros(0, 2, 2, 2), align_corners=False),
     lambda m: m.nn.functional.affine_grid(m.zeros(1, 2, 3, dtype=m.int64), (1, 1, 2, 2), align_corners=False),
     lambda m: m.nn.functional.affine_grid(m.zeros(1, 3, 3), (1, 1, 2, 2), align_corners=False),
     lambda m: m.nn.functional.affine_grid(m.zeros(1, 2, 3), (1, 1, 2), align_corners=False),
@@ -105,6 +107,28 @@ def test_errors_match_torch(call):
         call(tensorplug)
     key = str(theirs.value).split(":")[0].split(",")[0][:40]
     assert key.replace("torch.", "") in str(ours.value)
+
+
+@pytest.mark.parametrize("shapes", [((0, 2, 3, 4), (0, 3, 2, 2)), ((1, 0, 3, 4), (1, 3, 2, 2)),
+                                    ((1, 2, 3, 4), (1, 0, 2, 2))])
+def test_grid_sample_empty_matches_torch(shapes):
+    for mode in ("bilinear", "nearest", "bicubic"):
+        ours = tensorplug.nn.functional.grid_sample(tensorplug.zeros(shapes[0]), tensorplug.zeros(shapes[1]), mode,
+                                                    align_corners=True)
+        theirs = torch.nn.functional.grid_sample(torch.zeros(shapes[0]), torch.zeros(shapes[1]), mode,
+                                                 align_corners=True)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+
+
+def test_nan_grid_is_outside_as_torch():
+    grid = G4.copy()
+    grid[0, 0, 0] = np.nan
+    grid[0, 0, 1, 0] = np.inf
+    for pad in ("zeros", "border"):
+        ours = tensorplug.nn.functional.grid_sample(tensorplug.tensor(X4), tensorplug.tensor(grid), "bilinear", pad,
+                                                    True).numpy()
+        theirs = torch.nn.functional.grid_sample(torch.tensor(X4), torch.tensor(grid), "bilinear", pad, True).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12, equal_nan=True)
 
 
 def test_align_corners_default_warns_as_torch():

@@ -119,12 +119,25 @@ def test_conv_transpose3d_module_matches_torch():
     lambda m: m.nn.functional.conv_transpose3d(m.ones(1, 2, 3, 3, 3), m.ones(3, 2, 2, 2, 2)),
     lambda m: m.nn.functional.fold(m.ones(1, 5, 12), (4, 5), 2),
     lambda m: m.nn.functional.unfold(m.ones(1, 1, 2, 2), 3),
+    lambda m: m.nn.functional.unfold(m.ones(1, 0, 3, 4), 2),
+    lambda m: m.nn.functional.unfold(m.ones(3, 4), 2),
+    lambda m: m.nn.functional.unfold(m.ones(1, 1, 1, 3, 4), 2),
+    lambda m: m.nn.functional.fold(m.ones(1, 0, 6), (3, 4), 2),
+    lambda m: m.nn.functional.adaptive_avg_pool3d(m.ones(3, 5, 4), (2, 2, 2)),
 ])
 def test_errors_match_torch(call):
     with pytest.raises(Exception) as theirs:
         call(torch)
     with pytest.raises(type(theirs.value)):
         call(tensorplug)
+
+
+def test_adaptive_avg_pool3d_inf_stays_in_its_window():
+    x = X5.copy()
+    x[0, 0, 0, 0, 0] = np.inf
+    ours = tensorplug.nn.functional.adaptive_avg_pool3d(tensorplug.tensor(x), (2, 4, 3)).numpy()
+    theirs = torch.nn.functional.adaptive_avg_pool3d(torch.tensor(x), (2, 4, 3)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_on_every_backend(backend):

@@ -266,3 +266,132 @@ OPS = [
 ]
 
 BY_ID = {op.id: op for op in OPS}
+
+
+# nn ops of issue 13 item 9: 3-D pooling, transposed 3-D convolution, fold/unfold, grid sampling, CTC -----------
+def _windows(a, size, step):
+    """(N, C, *out, *window) sliding windows over the trailing len(size) axes with ``step``."""
+    k = len(size)
+    view = np.lib.stride_tricks.sliding_window_view(a, size, axis=tuple(range(a.ndim - k, a.ndim)))
+    return view[(Ellipsis,) + tuple(slice(None, None, s) for s in step) + (slice(None),) * k]
+
+
+def _adaptive_avg3d(a, outs):
+    out = np.zeros(a.shape[:2] + tuple(outs))
+    spans = [[((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)] for n, o in zip(a.shape[2:], outs)]
+    for i, (d0, d1) in enumerate(spans[0]):
+        for j, (h0, h1) in enumerate(spans[1]):
+            for k, (w0, w1) in enumerate(spans[2]):
+                out[:, :, i, j, k] = a[:, :, d0:d1, h0:h1, w0:w1].mean(axis=(2, 3, 4))
+    return out
+
+
+def _conv_transpose3d(x, w, stride):
+    n, _, *spatial = x.shape
+    kernel = w.shape[2:]
+    out = np.zeros((n, w.shape[1]) + tuple((i - 1) * stride + k for i, k in zip(spatial, kernel)))
+    for d, h, v in np.ndindex(*spatial):
+        block = np.einsum("nc,cokij->nokij", x[:, :, d, h, v], w)
+        out[:, :, d * stride:d * stride + kernel[0], h * stride:h * stride + kernel[1],
+            v * stride:v * stride + kernel[2]] += block
+    return out
+
+
+def _unfold(a, k):
+    cols = _windows(a, (k, k), (1, 1))  # (N, C, oh, ow, k, k)
+    n, c, oh, ow = cols.shape[:4]
+    return cols.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * k * k, oh * ow)
+
+
+def _fold(cols, size, k):
+    n = cols.shape[0]
+    oh, ow = size[0] - k + 1, size[1] - k + 1
+    blocks = cols.reshape(n, -1, k, k, oh, ow)
+    out = np.zeros((n, blocks.shape[1]) + tuple(size))
+    for i, j in np.ndindex(k, k):
+        out[:, :, i:i + oh, j:j + ow] += blocks[:, :, i, j]
+    return out
+
+
+def _grid_sample_bilinear(x, grid):
+    """align_corners=True, zeros padding."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+    px = (grid[..., 0] + 1) / 2 * (w - 1)
+    py = (grid[..., 1] + 1) / 2 * (h - 1)
+    for b, i, j in np.ndindex(n, *grid.shape[1:3]):
+        x0, y0 = int(np.floor(px[b, i, j])), int(np.floor(py[b, i, j]))
+        for dx, dy in np.ndindex(2, 2):
+            xx, yy = x0 + dx, y0 + dy
+            if 0 <= xx < w and 0 <= yy < h:
+                weight = (1 - abs(px[b, i, j] - xx)) * (1 - abs(py[b, i, j] - yy))
+                out[b, :, i, j] += weight * x[b, :, yy, xx]
+    return out
+
+
+def _affine_grid(theta, size):
+    n, _, h, w = size
+    xs = np.linspace(-1, 1, w) * (w - 1) / w
+    ys = np.linspace(-1, 1, h) * (h - 1) / h
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((h, w))), -1)
+    return np.einsum("hwk,nik->nhwi", base, theta)
+
+
+_CTC_TARGETS = np.array([[1, 2, 2], [3, 1, 0]])
+_CTC_LENGTHS = ([5, 4], [3, 2])
+
+
+def _ctc_nll(logits, labels, t_len):
+    lp = logits[:t_len] - np.log(np.exp(logits[:t_len]).sum(-1, keepdims=True))
+    ext = [0]
+    for label in labels:
+        ext += [label, 0]
+    alpha = np.full(len(ext), -np.inf)
+    alpha[:2] = lp[0, ext[:2]]
+    for t in range(1, t_len):
+        prev = alpha.copy()
+        for s in range(len(ext)):
+            terms = [prev[s]] + ([prev[s - 1]] if s else []) + \
+                ([prev[s - 2]] if s > 1 and ext[s] != 0 and ext[s] != ext[s - 2] else [])
+            alpha[s] = np.logaddexp.reduce(terms) + lp[t, ext[s]]
+    return -np.logaddexp(alpha[-1], alpha[-2])
+
+
+def _ctc_ref(logits):
+    return np.array([_ctc_nll(logits[:, b], _CTC_TARGETS[b, :n], t)
+                     for b, (t, n) in enumerate(zip(*_CTC_LENGTHS))])
+
+
+_NN_OPS = [
+    OpInfo("max_pool3d", lambda a: _windows(a, (2, 2, 2), (2, 2, 2)).max(axis=(-3, -2, -1)),
+           shapes=((1, 2, 4, 4, 4),), func=lambda m: (lambda a: m.nn.functional.max_pool3d(a, 2)), method=False,
+           domain="distinct", zero_dim=False, empty=False),
+    OpInfo("avg_pool3d", lambda a: _windows(a, (2, 3, 2), (1, 2, 2)).mean(axis=(-3, -2, -1)),
+           shapes=((1, 2, 3, 5, 4),), func=lambda m: (lambda a: m.nn.functional.avg_pool3d(a, (2, 3, 2), (1, 2, 2))),
+           method=False, zero_dim=False, empty=False),
+    OpInfo("adaptive_avg_pool3d", lambda a: _adaptive_avg3d(a, (2, 3, 2)), shapes=((1, 2, 3, 5, 4),),
+           func=lambda m: (lambda a: m.nn.functional.adaptive_avg_pool3d(a, (2, 3, 2))), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("conv_transpose3d", lambda x, w: _conv_transpose3d(x, w, 2), shapes=((1, 2, 2, 2, 2), (2, 3, 2, 2, 2)),
+           func=lambda m: (lambda x, w: m.nn.functional.conv_transpose3d(x, w, stride=2)), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("unfold", lambda a: _unfold(a, 2), shapes=((1, 2, 3, 4),),
+           func=lambda m: (lambda a: m.nn.functional.unfold(a, 2)), method=False, zero_dim=False, empty=False,
+           id="nn_unfold"),
+    OpInfo("fold", lambda a: _fold(a, (3, 4), 2), shapes=((1, 8, 6),),
+           func=lambda m: (lambda a: m.nn.functional.fold(a, (3, 4), 2)), method=False, zero_dim=False,
+           empty=False, id="nn_fold"),
+    OpInfo("grid_sample", _grid_sample_bilinear, shapes=((1, 2, 3, 4), (1, 2, 3, 2)), domain="unit",
+           func=lambda m: (lambda x, g: m.nn.functional.grid_sample(x, g, align_corners=True)), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("affine_grid", lambda t: _affine_grid(t, (2, 1, 3, 4)), shapes=((2, 2, 3),),
+           func=lambda m: (lambda t: m.nn.functional.affine_grid(t, (2, 1, 3, 4), align_corners=False)),
+           method=False, zero_dim=False, empty=False),
+    # torch's CTC gradient assumes log_softmax inputs: the op is declared through log_softmax
+    OpInfo("ctc_loss", _ctc_ref, shapes=((5, 2, 4),), gradgrad=False,
+           func=lambda m: (lambda a: m.nn.functional.ctc_loss(a.log_softmax(-1), m.tensor(_CTC_TARGETS),
+                                                              *_CTC_LENGTHS, reduction="none")),
+           method=False, zero_dim=False, empty=False),
+]
+OPS += _NN_OPS
+BY_ID.update({op.id: op for op in _NN_OPS})

@@ -65,6 +65,8 @@ class ParametrizationList(ModuleList):
                                  f"original.shape: {original.shape}\nright_inverse(original).shape: {new.shape}\n")
             _set_in_place(original, new)
             _register(self, "original", original)
+            if not unsafe:
+                self._check_consistent(original)
             return
         for i, part in enumerate(new):
             if not isinstance(part, Tensor):
@@ -74,6 +76,20 @@ class ParametrizationList(ModuleList):
             if isinstance(original, Parameter):
                 part = Parameter(part, original.requires_grad)
             _register(self, f"original{i}", part)
+        if not unsafe:
+            self._check_consistent(original)
+
+    def _check_consistent(self, original):
+        # torch evaluates the parametrization once at registration to check it
+        value = self()
+        if not isinstance(value, Tensor):
+            raise ValueError(f"A parametrization must return a tensor. Got {type(value).__name__}.")
+        for what, got, expected in (("dtype", value.dtype, original.dtype),
+                                    ("shape", tuple(value.shape), tuple(original.shape))):
+            if got != expected:
+                raise ValueError(f"Registering a parametrization may not change the {what} of the tensor, unless "
+                                 f"`unsafe` flag is enabled.\nunparametrized {what}: {expected}\nparametrized "
+                                 f"{what}: {got}")
 
     def right_inverse(self, value):
         """Set the originals so that the parametrized tensor becomes ``value``."""

@@ -182,6 +182,26 @@ def test_parametrization_errors_match_torch():
             pz.remove_parametrizations(m, "weight", leave_parametrized=False)
 
 
+def test_registration_evaluates_once_and_checks_shape_as_torch():
+    for lib in (tensorplug, torch):
+        calls = []
+
+        class Counting(lib.nn.Module):
+            def forward(self, x):
+                calls.append(1)
+                return x
+
+        class Flatten(lib.nn.Module):
+            def forward(self, x):
+                return x.reshape(-1)
+        m = lib.nn.Linear(3, 3)
+        lib.nn.utils.parametrize.register_parametrization(m, "weight", Counting())
+        assert len(calls) == 1
+        with pytest.raises(ValueError, match="Registering a parametrization may not change the shape of the tensor"):
+            lib.nn.utils.parametrize.register_parametrization(lib.nn.Linear(3, 3), "weight", Flatten())
+        lib.nn.utils.parametrize.register_parametrization(lib.nn.Linear(3, 3), "weight", Flatten(), unsafe=True)
+
+
 def test_weight_norm_gradcheck():
     m = tensorplug.nn.utils.parametrizations.weight_norm(tensorplug.nn.Linear(3, 2).double())
     g, v = m.parametrizations.weight.original0, m.parametrizations.weight.original1

@@ -13,8 +13,8 @@ import functools
 from .tensor import Tensor
 from .utils._pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap",
-           "stack_module_state"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+           "stack_module_state", "functionalize"]
 
 _MISSING = object()
 
@@ -295,6 +295,54 @@ def vjp(func, *primals, has_aux=False):
         return _undo(tree_unflatten(found, in_spec), own)
     result = (_undo(output, own), vjp_fn)
     return result + (_undo(aux, own),) if has_aux else result
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(func(*primals), J @ tangents)`` (and ``aux``): the Jacobian-vector product, here by two reverse
+    passes (the gradient of a vjp with respect to its cotangent).
+
+    Example:
+        >>> tensorplug.func.jvp(tensorplug.sin, (tensorplug.zeros(2),), (tensorplug.ones(2),))
+        (tensor([0., 0.]), tensor([1., 1.]))
+    """
+    from .autograd.grad_mode import enable_grad
+    from .creation import zeros_like
+    api = "jvp(f, primals, tangents)"
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{api}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals).")
+    flat_primals, primals_spec = tree_flatten(primals)
+    flat_tangents, tangents_spec = tree_flatten(tangents)
+    if primals_spec != tangents_spec:
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python structure. For example, "
+                           f"if primals is a tuple of 3 tensors, tangents also must be. Got primals with structure "
+                           f"{primals_spec} and tangents with structure {tangents_spec}")
+    for p, t in zip(flat_primals, flat_tangents):
+        if isinstance(p, Tensor) and isinstance(t, Tensor) and tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError(f"{api}: Expected primals and tangents to have the same shape; got a primal of shape "
+                               f"{list(p.shape)} and its tangent of shape {list(t.shape)}")
+    with enable_grad():
+        flat_in = [_differentiable(p) for p in flat_primals]
+        output, aux = _split_aux(func(*tree_unflatten(flat_in, primals_spec)), has_aux, api)
+        flat_out, out_spec = tree_flatten(output)
+        _check_outputs(flat_out)
+        cotangents = [zeros_like(o).requires_grad_(True) for o in flat_out]
+        pulled = _grads(flat_out, flat_in, cotangents)
+        pushed = _grads(pulled, cotangents, list(flat_tangents))
+    own = {id(x) for x in flat_in + cotangents}
+    result = (_undo(output, own), _undo(tree_unflatten(pushed, out_spec), own))
+    return result + (_undo(aux, own),) if has_aux else result
+
+
+def functionalize(func, *, remove="mutations"):
+    """torch.func.functionalize: the same function (eager tensorplug has no mutation-removing graph pass;
+    the values are the same)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. "
+                           f"Valid options are:\n     remove='mutations': all inplace and out= operators will be "
+                           f"removed from the program, and replaced with their out-of-place equivalents.\n     "
+                           f"remove='mutations_and_views': In addition to the above, all aliasing operators "
+                           f"{{view}} will be replaced with their non-aliasing counterparts, {{view}}_copy.\n")
+    return func
 
 
 def _check_outputs(flat_out):

@@ -126,6 +126,40 @@ def test_derivatives_match_torch(build):
     _close(ours, theirs)
 
 
+def _jvp(m, f, a):
+    return f.jvp(lambda x, v: (x.sin() * v.sum(), (x * x).sum()), (a[0], a[1]), (m.ones_like(a[0]), a[1] * 2))
+
+
+def _jvp_aux(m, f, a):
+    return f.jvp(lambda x: (x.exp(), x.cos()), (a[1],), (a[1],), has_aux=True)
+
+
+@pytest.mark.parametrize("build", [_jvp, _jvp_aux,
+                                   lambda m, f, a: f.jvp(lambda x: x * 0 + 1, (a[1],), (a[1],)),
+                                   lambda m, f, a: f.functionalize(lambda x: x.add_(1))(a[1].clone())],
+                         ids=["jvp", "jvp_aux", "jvp_constant", "functionalize"])
+def test_forward_mode_matches_torch(build):
+    ours, theirs = _both(build, X, V)
+    _close(ours, theirs)
+
+
+def test_jvp_errors_match_torch():
+    for lib, f in ((torch, torch.func), (tensorplug, func)):
+        with pytest.raises(RuntimeError, match="Expected primals to be a tuple"):
+            f.jvp(lib.sin, lib.ones(2), lib.ones(2))
+        with pytest.raises(RuntimeError, match="Expected primals and tangents to have the same python structure"):
+            f.jvp(lib.sin, (lib.ones(2),), (lib.ones(2), lib.ones(2)))
+
+
+def test_stateless_functional_call_warns_as_torch():
+    for lib in (torch, tensorplug):
+        m = lib.nn.Linear(2, 1)
+        with pytest.warns(FutureWarning, match="stateless.functional_call` is deprecated"):
+            out = lib.nn.utils.stateless.functional_call(m, {"weight": lib.ones(1, 2), "bias": lib.zeros(1)},
+                                                        (lib.ones(1, 2),))
+        assert out.item() == 2.0
+
+
 def test_vjp_cotangent_structure_error():
     for lib, f in ((torch, torch.func), (tensorplug, func)):
         _, fn = f.vjp(lambda x: (x, x), lib.tensor(V))

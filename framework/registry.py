@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import difflib
 import importlib
 import keyword
 import os
@@ -79,6 +80,8 @@ class _Registry:
         self._optimizers = None
         self._process_groups = None
         self._instances = {}
+        # (kind, name) -> why a plugin's value for that name was rejected, for the missing-name error
+        self.rejected = {}
         self._env_default = None
         self._env_reason = None
         self.seed = None
@@ -96,33 +99,49 @@ class _Registry:
         try:
             if not _flag("TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD"):
                 for ep in _entry_points():
-                    if _disabled(ep.name, ep.value):
+                    if _disabled_by(ep.name, ep.value):
                         continue
                     dist, version = _dist_of(ep)
                     self._register(PluginInfo(ep.name, ep.value, dist, version), ep.load)
-            elif not _disabled(DEFAULT_BACKEND, DEFAULT_MODULE):
+            elif not _disabled_by(DEFAULT_BACKEND, DEFAULT_MODULE):
                 # autoload off skips every entry point, but the documented last resort of
                 # backend selection (numpy) stays, as pytest keeps its built-in plugins
                 dist, version = _dist_of_module(DEFAULT_MODULE)
                 info = PluginInfo(DEFAULT_BACKEND, DEFAULT_MODULE, dist, version,
                                   source="the built-in default (autoload is off)")
                 self._register(info, lambda: importlib.import_module(DEFAULT_MODULE))
-            for module in _env_list("TENSORPLUG_PLUGINS"):
-                if _disabled(module, module):
-                    continue
-                already = next((p for p in self.plugins.values() if p.module == module), None)
-                if already is not None:
-                    # installed and named too (both documented steps): one plugin, loaded once
-                    already.source += " and TENSORPLUG_PLUGINS"
-                    continue
-                dist, version = _dist_of_module(module)
-                info = PluginInfo(module, module, dist, version, source="TENSORPLUG_PLUGINS")
-                self._register(info, lambda module=module: importlib.import_module(module))
+            self._load_named_modules()
+            _warn_unmatched_disabled()
+            # the hooks are called now, not at the first missing name: a claim on a built-in name
+            # (optim.Adam) never reaches a lookup, and its warning must not wait for one
+            self.backends()
+            self.losses()
+            self.optimizers()
         except PluginError:
             # strict mode: forget the half-done discovery so the next read raises again
             self.reset()
             raise
         return pm
+
+    def _load_named_modules(self):
+        """The modules of ``TENSORPLUG_PLUGINS``, unless ``TENSORPLUG_DISABLE_PLUGINS`` names them."""
+        for module in _env_list("TENSORPLUG_PLUGINS"):
+            blocked = _disabled_by(module, module) or _disabled_entry_point_of(module)
+            if blocked:
+                # disabling wins (as pytest's -p no:name), but both lists were written on purpose: say so
+                warnings.warn(f"tensorplug: TENSORPLUG_PLUGINS names {module}, but TENSORPLUG_DISABLE_PLUGINS "
+                              f"disables it (as '{blocked}'), so it is not loaded; remove '{blocked}' from "
+                              f"TENSORPLUG_DISABLE_PLUGINS to load it, or {module} from TENSORPLUG_PLUGINS to "
+                              f"silence this", RuntimeWarning, stacklevel=_outside_stacklevel())
+                continue
+            already = next((p for p in self.plugins.values() if p.module == module), None)
+            if already is not None:
+                # installed and named too (both documented steps): one plugin, loaded once
+                already.source += " and TENSORPLUG_PLUGINS"
+                continue
+            dist, version = _dist_of_module(module)
+            info = PluginInfo(module, module, dist, version, source="TENSORPLUG_PLUGINS")
+            self._register(info, lambda module=module: importlib.import_module(module))
 
     def _register(self, info, load):
         if info.name in self.plugins:
@@ -183,6 +202,8 @@ class _Registry:
                 problem = _bad_value(what, name, value)
                 if problem:
                     info.conflicts.append(f"{what} {name!r} (invalid: {problem})")
+                    self.rejected[(what, name)] = (f"{info.label()} offered {what} '{name}', "
+                                                   f"which was rejected: {problem}")
                     self._broken(info, PluginError(f"{hook_name}() gave {what} {name!r} = {value!r}: {problem}"),
                                  what=f"gave an invalid {what}, which was skipped")
                     continue
@@ -208,6 +229,7 @@ class _Registry:
         return found
     # registries -----------------------------------------------------------------
     def backends(self):
+        self._load()  # discovery fills the registries itself: before the check, so never twice
         if self._backends is None:
             found = self._collect("tensorplug_add_backends", "backend")
             specs = {}
@@ -219,17 +241,20 @@ class _Registry:
         return self._backends
 
     def losses(self):
+        self._load()
         if self._losses is None:
             self._losses = {n: v for n, (v, _) in self._collect("tensorplug_add_losses", "loss").items()}
         return self._losses
 
     def optimizers(self):
+        self._load()
         if self._optimizers is None:
             self._optimizers = {n: v for n, (v, _) in
                                 self._collect("tensorplug_add_optimizers", "optimizer").items()}
         return self._optimizers
 
     def process_groups(self):
+        self._load()
         if self._process_groups is None:
             found = self._collect("tensorplug_add_process_groups", "process group")
             for spec, info in found.values():
@@ -252,40 +277,38 @@ class _Registry:
             dist, version = _dist_of(ep)
             info = PluginInfo(ep.name, ep.value, dist, version, source="not loaded")
             module = ep.value.partition(":")[0]
-            if _disabled(ep.name, ep.value):
-                why = f"TENSORPLUG_DISABLE_PLUGINS names it; remove '{ep.name}' from that list to load it"
+            entry = _disabled_by(ep.name, ep.value)
+            if entry:
+                why = f"TENSORPLUG_DISABLE_PLUGINS names it; remove '{entry}' from that list to load it"
             else:
                 why = (f"plugin autoload is off (TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1); "
                        f"load it with TENSORPLUG_PLUGINS={module}")
             out.append((info, why))
         return out
 
-    def missing_hint(self, kind, name):
-        """A sentence naming the installed plugins that are not loaded and might provide ``name`` ('' if none).
+    def missing_hint(self, kind, name, choices=()):
+        """A sentence on how to get a missing backend/loss/optimizer ``name`` ('' when there is nothing to say).
 
-        Built from entry-point metadata only: a plugin that is not loaded is
-        never imported to find out what it provides. Plugins whose name is part
-        of ``name`` (plugin 'tiny' for backend 'tiny' or optimizer 'TinySGD')
-        come first.
+        It says which plugin offered ``name`` and why it was rejected, lists
+        the close matches among ``choices`` (the names that do exist), and
+        names the installed plugins that are not loaded. Those come from
+        entry-point metadata only: a plugin that is not loaded is never
+        imported, so what it provides is unknown; they are ranked by how
+        closely their names match ``name``.
         """
         if kind not in _HOOK_OF:
             raise ValueError(f"kind must be one of {sorted(_HOOK_OF)}, got {kind!r}")
+        self._load()
+        parts = []
+        rejected = self.rejected.get((kind, name))
+        if rejected:
+            parts.append(rejected)
+        close = difflib.get_close_matches(name, sorted(set(choices)), n=5, cutoff=0.6)
+        if close:
+            parts.append(f"close matches: {', '.join(close)}")
         unloaded = [info for info, _ in self.unloaded_plugins()]
-        if not unloaded:
-            return ""
-        unloaded.sort(key=lambda info: (info.name != name, info.name.lower() not in name.lower(),
-                                        info.distribution == "tensorplug", info.name))
-        parts = [f"no loaded plugin provides {kind} '{name}'"]
-        disabled = [info for info in unloaded if _disabled(info.name, info.module)]
-        skipped = [info for info in unloaded if info not in disabled]
-        if disabled:
-            parts.append(f"plugins disabled by TENSORPLUG_DISABLE_PLUGINS may: {_listing(disabled)}; "
-                         f"remove '{disabled[0].name}' from that list to load it")
-        if skipped:
-            parts.append(f"installed plugins that are not loaded (plugin autoload is off: "
-                         f"TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1) may: {_listing(skipped)}; load one with "
-                         f"TENSORPLUG_PLUGINS=<its module>, e.g. "
-                         f"TENSORPLUG_PLUGINS={skipped[0].module.partition(':')[0]}")
+        if unloaded:
+            parts.append(_unloaded_hint(kind, name, unloaded))
         return "; ".join(parts)
 
     # backends -------------------------------------------------------------------
@@ -499,6 +522,10 @@ def _bad_value(what, name, value):
     if what == "backend":
         return None
     base, base_name = _base_class(what)
+    if isinstance(value, base):
+        cls = type(value).__name__
+        return (f"expected a class (a subclass of {base_name}), got an instance of {cls}; "
+                f"return the class itself ({cls}, not {cls}())")
     if not isinstance(value, type):
         return f"expected a class (a subclass of {base_name}), got {type(value).__name__}"
     if not issubclass(value, base):
@@ -547,10 +574,92 @@ def _listing(infos, limit=8):
     return ", ".join(shown)
 
 
-def _disabled(name, module):
-    """Whether TENSORPLUG_DISABLE_PLUGINS names this plugin (by plugin or module name)."""
-    names = _env_list("TENSORPLUG_DISABLE_PLUGINS")
-    return name in names or module in names or module.partition(":")[0] in names
+def _disabled_by(name, module):
+    """The entry of TENSORPLUG_DISABLE_PLUGINS, as the user wrote it, that names this plugin (or None)."""
+    for entry in _env_list("TENSORPLUG_DISABLE_PLUGINS"):
+        if entry in (name, module, module.partition(":")[0]):
+            return entry
+    return None
+
+
+def _disabled_entry_point_of(module):
+    """The disabling entry for an installed plugin whose entry point loads ``module`` (metadata only)."""
+    if not _env_list("TENSORPLUG_DISABLE_PLUGINS"):
+        return None
+    for ep in _entry_points():
+        if module in (ep.value, ep.value.partition(":")[0]):
+            entry = _disabled_by(ep.name, ep.value)
+            if entry:
+                return entry
+    return None
+
+
+def _warn_unmatched_disabled():
+    """A name in TENSORPLUG_DISABLE_PLUGINS that matches no plugin disables nothing: a typo, most likely."""
+    entries = _env_list("TENSORPLUG_DISABLE_PLUGINS")
+    if not entries:
+        return
+    eps = _entry_points()
+    known = {DEFAULT_BACKEND, DEFAULT_MODULE, *_env_list("TENSORPLUG_PLUGINS")}
+    for ep in eps:
+        known.update((ep.name, ep.value, ep.value.partition(":")[0]))
+    names = sorted({ep.name for ep in eps} | {DEFAULT_BACKEND})
+    for entry in entries:
+        if entry in known:
+            continue
+        close = difflib.get_close_matches(entry, sorted(known), n=3, cutoff=0.6)
+        guess = f" (close matches: {', '.join(close)})" if close else ""
+        warnings.warn(f"tensorplug: TENSORPLUG_DISABLE_PLUGINS names '{entry}', which matches no installed plugin, "
+                      f"so it disables nothing{guess}; the installed plugins are {names} (entry-point names; "
+                      f"their module names work too, as does a module of TENSORPLUG_PLUGINS)",
+                      RuntimeWarning, stacklevel=_outside_stacklevel())
+
+
+def _match_score(name, info):
+    """How closely a plugin's names (entry point, module, distribution) match a missing name, 0..1."""
+    target = name.lower()
+    keys = {info.name, info.module.partition(":")[0].split(".")[0], info.distribution or ""}
+    best = 0.0
+    for key in keys:
+        key = key.lower()
+        for prefix in ("tensorplug_", "tensorplug-", "tp_", "tp-"):
+            key = key[len(prefix):] if key.startswith(prefix) else key
+        if key == target:
+            return 1.0
+        if len(key) >= 3 and (key in target or target in key):
+            # 'tiny' in 'tinysgd': strong, and stronger the more of the longer name it covers
+            best = max(best, 0.8 + 0.2 * min(len(key), len(target)) / max(len(key), len(target)))
+        elif key:
+            best = max(best, difflib.SequenceMatcher(None, target, key).ratio())
+    return best
+
+
+def _unloaded_hint(kind, name, unloaded):
+    """The installed plugins that are not loaded, ranked by name match; one suggested only if it stands out."""
+    scores = {info.name: _match_score(name, info) for info in unloaded}
+    unloaded = sorted(unloaded, key=lambda info: (-scores[info.name], info.distribution == "tensorplug", info.name))
+    ranked = [scores[info.name] for info in unloaded]
+    # "e.g." only for a plugin whose name clearly matches and matches better than every other one
+    best = unloaded[0] if ranked[0] >= 0.6 and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
+    parts = [f"no loaded plugin provides {kind} '{name}'"]
+    disabled = [info for info in unloaded if _disabled_by(info.name, info.module)]
+    skipped = [info for info in unloaded if info not in disabled]
+    unknown = "what an unloaded plugin provides is unknown until it is loaded (nothing is imported to find out)"
+    if disabled:
+        entry = _disabled_by(best.name, best.module) if best in disabled else None
+        way = (f"remove '{entry}' from that list to load it (its name matches '{name}')" if entry else
+               "remove a plugin's entry from that list to load it")
+        parts.append(f"plugins disabled by TENSORPLUG_DISABLE_PLUGINS, ranked by how closely their names match: "
+                     f"{_listing(disabled)}; {way}")
+    if skipped:
+        example = (f", e.g. TENSORPLUG_PLUGINS={best.module.partition(':')[0]} (its name matches '{name}')"
+                   if best in skipped else "")
+        parts.append(f"installed plugins not loaded because plugin autoload is off "
+                     f"(TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1), ranked by how closely their names match: "
+                     f"{_listing(skipped)}; "
+                     f"load one with TENSORPLUG_PLUGINS=<its module>{example}")
+    parts.append(unknown)
+    return "; ".join(parts)
 
 
 # public API ---------------------------------------------------------------------
@@ -665,9 +774,12 @@ def backend_of(tensor):
     return backend
 
 
-def missing_hint(kind, name):
-    """How to get a missing backend/loss/optimizer ``name``, as a sentence ('' when nothing provides it)."""
-    return REGISTRY.missing_hint(kind, name)
+def missing_hint(kind, name, choices=()):
+    """How to get a missing backend/loss/optimizer ``name``, as a sentence ('' when there is nothing to say).
+
+    ``choices`` are the names that do exist: the close matches among them are listed.
+    """
+    return REGISTRY.missing_hint(kind, name, choices)
 
 
 def manual_seed(seed):

@@ -43,6 +43,7 @@ def __getattr__(name):
         if found is not None:
             globals()[name] = found
             return found
-        # an installed plugin that is not loaded (autoload off, or not named) would provide it
-        hint = registry.missing_hint("loss", name)
+        # a plugin's rejected value, close matches, installed plugins that are not loaded
+        names = [n for n in globals() if not n.startswith("_")] + list(registry.losses())
+        hint = registry.missing_hint("loss", name, choices=names)
     raise AttributeError(f"module 'tensorplug.nn' has no attribute '{name}'" + (f"; {hint}" if hint else ""))

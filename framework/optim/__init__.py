@@ -33,13 +33,11 @@ def __getattr__(name):
     if name in found:
         return found[name]
     message = f"module 'tensorplug.optim' has no attribute '{name}'"
-    hint = registry.missing_hint("optimizer", name)
+    # as tensorplug.nn: a plugin's rejected value, close matches, installed plugins that are not loaded
+    names = [n for n in globals() if not n.startswith("_")] + list(found)
+    hint = registry.missing_hint("optimizer", name, choices=names)
     if hint:
-        message += f": {hint}"
-    elif name[:1].isupper():
-        built_in = [n for n in __all__ if n[:1].isupper() and n != "Optimizer"]
-        message += (f"; the optimizers are {sorted([*built_in, *found])} "
-                    f"(plugins add more through the tensorplug_add_optimizers hook)")
+        message += f"; {hint}"
     raise AttributeError(message)
 
 

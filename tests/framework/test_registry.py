@@ -198,8 +198,8 @@ def test_broken_plugins_warn_with_name_and_distribution(venv_python):
     # a name clash names both plugins and both distributions
     assert any("'tiny_clash'" in w and "'tiny'" in w and "tensorplug-tinybackend" in w
                and "tensorplug-badhooks" in w for w in warns), text
-    # built-in names claimed (2) and invalid hook values (4): test_hook_values_* below
-    assert len(warns) == 11, text
+    # built-in names claimed (2) and invalid hook values (5): test_hook_values_* below
+    assert len(warns) == 12, text
     # ... and everything else keeps working; the first to claim "tiny" keeps it
     assert out["values"] == [2.0, 2.0, 2.0]
     assert out["plugins"]["broken"]["error"].startswith("ImportError")
@@ -229,7 +229,7 @@ def test_built_in_names_stay_built_in(venv_python):
     assert "optimizer Adam (built in: tensorplug.optim.Adam)" in info.stdout
     # strict mode: an error naming the plugin
     strict = run_in(venv_python, "import tensorplug; tensorplug.registry.optimizers()",
-                    TENSORPLUG_STRICT_PLUGINS="1", TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked")
+                    TENSORPLUG_STRICT_PLUGINS="1", TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked,tiny_clash")
     assert strict.returncode != 0
     last = strict.stderr.strip().splitlines()[-1]
     assert last.startswith("tensorplug.errors.PluginError") and "plugin 'builtin'" in last, strict.stderr
@@ -327,7 +327,7 @@ def test_autoload_off_never_imports_an_entry_point(venv_python, tmp_path):
         assert "autoload is off" in message
     assert "unknown backend 'tiny'" in device and "optimizer 'TinySGD'" in attribute
     # the plugin named like the missing backend is listed first
-    assert device.index("plugin 'tiny'") < device.index("plugin 'badargs'")
+    assert "closely their names match: plugin 'tiny' (" in device, device
 
 
 def test_disable_plugins_skips_the_named_ones(venv_python):
@@ -344,15 +344,123 @@ def test_disable_plugins_skips_the_named_ones(venv_python):
             print(exc)
         assert "tensorplug_tinybackend" not in sys.modules and "tensorplug_brokenplugin" not in sys.modules
     """
-    proc = run_in(venv_python, code, TENSORPLUG_DISABLE_PLUGINS=" tiny, tensorplug_brokenplugin,badargs,typo,unmarked,tiny_clash")
+    proc = run_in(venv_python, code,
+                  TENSORPLUG_DISABLE_PLUGINS=" tiny, tensorplug_brokenplugin,badargs,typo,unmarked,tiny_clash,builtin,junk")
     assert proc.returncode == 0, proc.stderr
     plugins, warned, error = proc.stdout.strip().splitlines()
     assert "'tiny'" not in plugins and "'broken'" not in plugins and "'numpy'" in plugins
     assert warned == "0"
-    assert "plugins disabled by TENSORPLUG_DISABLE_PLUGINS may: plugin 'tiny'" in error
-    assert "remove 'tiny' from that list" in error
+    assert "plugins disabled by TENSORPLUG_DISABLE_PLUGINS, ranked by how closely their names match: " \
+           "plugin 'tiny'" in error
+    assert "remove 'tiny' from that list to load it (its name matches 'tiny')" in error
     info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])", TENSORPLUG_DISABLE_PLUGINS="tiny")
     assert "installed plugins not loaded:" in info.stdout and "tensorplug-tinybackend 1.2.3" in info.stdout
+
+
+LOOKUP = """
+    import sys, warnings, tensorplug
+    from tensorplug import nn, optim
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for module, name in {lookups!r}:
+            try:
+                getattr({{"nn": nn, "optim": optim}}[module], name)
+            except AttributeError as exc:
+                print("error:", exc)
+        tensorplug.zeros(1)
+    for w in caught:
+        if "(distribution tensorplug " not in str(w.message):
+            print("warning:", w.message)
+    print("imported:", sorted(m for m in sys.modules if m.startswith({modules!r})))
+"""
+
+
+def lookup(python, lookups, **env):
+    """``(errors, warnings, imported fixture modules)`` of ``getattr(nn or optim, name)`` for each lookup."""
+    proc = run_in(python, LOOKUP.format(lookups=lookups, modules=FIXTURE_MODULES), **env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    pick = lambda tag: [line[len(tag) + 2:] for line in lines if line.startswith(tag + ":")]
+    return pick("error"), pick("warning"), pick("imported")[0]
+
+
+def test_a_rejected_loss_says_which_plugin_offered_it_and_why(venv_python):
+    errors, warns, _ = lookup(venv_python, [("nn", "LogCoshLoss"), ("nn", "LogCoshLoss")])
+    assert len(errors) == 2, errors
+    for message in errors:  # every lookup says it, not only the one that warned
+        assert message.startswith("module 'tensorplug.nn' has no attribute 'LogCoshLoss'; ")
+        assert "plugin 'builtin' (distribution tensorplug-badhooks 0.0.2) offered loss 'LogCoshLoss', " \
+               "which was rejected: expected a class (a subclass of tensorplug.nn.Module), got an instance " \
+               "of LogCoshLoss; return the class itself (LogCoshLoss, not LogCoshLoss())" in message, message
+    assert sum("LogCoshLoss" in w for w in warns) == 1, warns
+
+
+def test_nn_and_optim_misses_list_close_matches_alike(venv_python):
+    errors, _, _ = lookup(venv_python, [("nn", "MSELos"), ("optim", "Adamm"), ("optim", "Foo")])
+    mse, adam, foo = errors
+    assert mse.startswith("module 'tensorplug.nn' has no attribute 'MSELos'; close matches: MSELoss"), mse
+    assert adam.startswith("module 'tensorplug.optim' has no attribute 'Adamm'; close matches: Adam"), adam
+    assert "LBFGS" not in adam and "Rprop" not in adam  # close matches, not every optimizer
+    assert foo == "module 'tensorplug.optim' has no attribute 'Foo'", foo
+
+
+def test_autoload_off_hint_says_plugins_are_unknown_and_ranks_them(venv_python):
+    errors, _, imported = lookup(venv_python, [("nn", "LogCoshLoss"), ("nn", "TinyLoss")],
+                                 TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1")
+    logcosh, tiny = errors
+    assert imported == "[]", imported
+    for message in errors:
+        assert " may" not in message, message  # metadata cannot say what a plugin provides
+        assert "what an unloaded plugin provides is unknown until it is loaded" in message
+    # no plugin is named like LogCoshLoss: none is singled out
+    assert "e.g." not in logcosh and "TENSORPLUG_PLUGINS=<its module>" in logcosh, logcosh
+    assert "e.g. TENSORPLUG_PLUGINS=tensorplug_tinybackend (its name matches 'TinyLoss')" in tiny, tiny
+    assert "closely their names match: plugin 'tiny' (" in tiny, tiny
+
+
+def test_disabling_an_entry_point_blocks_its_module_in_tensorplug_plugins(venv_python):
+    _, warns, imported = lookup(venv_python, [], TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1",
+                                TENSORPLUG_DISABLE_PLUGINS="tiny", TENSORPLUG_PLUGINS="tensorplug_tinybackend")
+    assert imported == "[]", imported
+    assert len(warns) == 1, warns
+    assert "TENSORPLUG_PLUGINS names tensorplug_tinybackend, but TENSORPLUG_DISABLE_PLUGINS disables it " \
+           "(as 'tiny'), so it is not loaded; remove 'tiny'" in warns[0], warns[0]
+
+
+def test_disable_hints_quote_the_entry_as_written(venv_python):
+    errors, warns, _ = lookup(venv_python, [("optim", "TinySGD")],
+                              TENSORPLUG_DISABLE_PLUGINS="tensorplug_tinybackend,badargs,typo,unmarked,broken,"
+                                                         "builtin,junk")
+    assert warns == [], warns
+    assert "remove 'tensorplug_tinybackend' from that list to load it" in errors[0], errors[0]
+    assert "remove 'tiny'" not in errors[0]
+    info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])",
+                  TENSORPLUG_DISABLE_PLUGINS="tensorplug_tinybackend")
+    assert "remove 'tensorplug_tinybackend' from that list" in info.stdout, info.stdout
+
+
+def test_a_disabled_name_that_matches_no_plugin_warns(venv_python):
+    _, warns, _ = lookup(venv_python, [], TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD="1", TENSORPLUG_DISABLE_PLUGINS="tinyy")
+    assert len(warns) == 1, warns
+    assert "TENSORPLUG_DISABLE_PLUGINS names 'tinyy', which matches no installed plugin, so it disables " \
+           "nothing (close matches: tiny" in warns[0], warns[0]
+    assert "'badargs'" in warns[0] and "'numpy'" in warns[0]  # the known plugins are named
+
+
+def test_a_built_in_name_claim_warns_when_plugins_load(venv_python):
+    """No lookup reaches the registry for optim.Adam: the claim is reported when the plugins are discovered."""
+    code = """
+        import warnings, tensorplug
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            w = tensorplug.zeros(2, requires_grad=True)
+            tensorplug.optim.Adam([w])
+        print([str(x.message) for x in caught if "claims a built-in" in str(x.message)])
+    """
+    proc = run_in(venv_python, code, TENSORPLUG_DISABLE_PLUGINS="badargs,broken,typo,unmarked,tiny_clash,junk")
+    assert proc.returncode == 0, proc.stderr
+    assert "optimizer 'Adam' is the built-in tensorplug.optim.Adam" in proc.stdout, proc.stdout
+    assert "loss 'MSELoss' is the built-in tensorplug.nn.MSELoss" in proc.stdout
 
 
 def test_plugin_both_installed_and_named_loads_once(venv_python):

@@ -10,8 +10,8 @@ from . import parametrize, parametrizations, stateless
 from .weight_norm import weight_norm, remove_weight_norm, spectral_norm, remove_spectral_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters", "get_total_norm", "rnn", "parametrize", "parametrizations", "stateless", "weight_norm",
-           "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
+           "vector_to_parameters", "get_total_norm", "rnn", "parametrize", "parametrizations", "stateless",
+           "weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
 
 
 def _as_list(parameters):

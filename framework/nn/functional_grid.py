@@ -9,6 +9,7 @@ import itertools
 import math
 import warnings
 
+from ..autograd.function import Op
 from ..tensor import Tensor
 
 __all__ = ["affine_grid", "grid_sample"]
@@ -168,6 +169,20 @@ def _linear(input, coords, sizes):
     return out
 
 
+class GridZeroGrad(Op):
+    """A 0-d zero that hands ``grid`` a zero gradient: nearest sampling is piecewise constant in the grid, and
+    torch gives the grid a zero gradient rather than none."""
+
+    @staticmethod
+    def forward(ctx, grid):
+        ctx.shape = tuple(grid.shape)
+        return ctx.backend.xp.zeros((), dtype=grid.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.new_zeros(ctx.shape)
+
+
 def _nearest(input, coords, sizes):
     # round half to even, as torch's nearbyint
     index, inside = _corner([c.detach().round() for c in coords], sizes)
@@ -239,4 +254,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     # grid channel i addresses spatial axis k - 1 - i
     coords = [_source_coordinate(grid[..., k - 1 - axis], sizes[axis], padding_mode, align_corners)
               for axis in range(k)]
-    return _linear(input, coords, sizes) if mode == "bilinear" else _nearest(input, coords, sizes)
+    if mode == "bilinear":
+        return _linear(input, coords, sizes)
+    out = _nearest(input, coords, sizes)
+    return out + GridZeroGrad.apply(grid) if grid.requires_grad else out

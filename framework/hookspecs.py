@@ -37,13 +37,17 @@ hookimpl = pluggy.HookimplMarker("tensorplug")
 def tensorplug_add_backends():
     """Declare the backends this plugin provides.
 
-    Called once, when the first backend is needed. Import nothing heavy here:
-    each spec's ``factory`` imports its library when the backend is first used.
+    Called once, when the plugins are discovered (the first tensor made).
+    Import nothing heavy here: each spec's ``factory`` imports its library
+    when the backend is first used.
 
     :return: a list of :class:`tensorplug.BackendSpec`, e.g.
         ``[BackendSpec("numpy", "cpu", factory=make, probe=why_not)]``.
-        ``probe()`` returns ``None`` when the backend can run here, else a
-        sentence saying why not and how to fix it.
+        ``factory(index)`` returns the backend for device ``index`` (1 for
+        ``"cuda:1"``; for a bare name None on the CPU, else 0, or for CUDA
+        the current device), called once per index; ``probe()`` returns
+        ``None`` when the backend can run here, else a sentence saying why
+        not and how to fix it.
     """
 
 
@@ -51,8 +55,10 @@ def tensorplug_add_backends():
 def tensorplug_add_losses():
     """Declare extra loss modules.
 
-    Called once, the first time ``tensorplug.nn.<Name>`` misses the built-in
-    names or the registry is listed.
+    Called once, when the plugins are discovered (the first tensor made, the
+    first ``tensorplug.nn.<Name>`` that misses the built-in names, or
+    ``python -m tensorplug info``), so a claim on a built-in name is reported
+    then. Import loss modules inside the hook, not at the plugin's import.
 
     :return: a mapping ``{"HuberLoss": HuberLoss, ...}`` of
         :class:`tensorplug.nn.Module` subclasses (usually of
@@ -66,8 +72,9 @@ def tensorplug_add_losses():
 def tensorplug_add_optimizers():
     """Declare extra optimizers.
 
-    Called once, the first time ``tensorplug.optim.<Name>`` misses the
-    built-in names or the registry is listed.
+    Called once, when the plugins are discovered (the first tensor made, the
+    first ``tensorplug.optim.<Name>`` that misses the built-in names, or
+    ``python -m tensorplug info``), so a claim on ``Adam`` is reported then.
 
     :return: a mapping ``{"AdamW": AdamW, ...}`` of
         :class:`tensorplug.optim.Optimizer` subclasses; each becomes

@@ -12,11 +12,12 @@ topk_result = namedtuple("topk", ["values", "indices"])
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """Indices that sort ``input`` along ``dim`` (int64)."""
+    """Indices that sort ``input`` along ``dim`` (int64). NaN sorts as the largest value, as torch's: last
+    ascending, first descending."""
     xp = input._backend.xp
+    axis = wrap_dim(dim, input._data.ndim)  # a 0-d tensor takes dim -1 or 0 only, as torch
     if input._data.ndim == 0:
         return Tensor._make(input._backend.zeros((), _dt.int64), _dt.int64, input._backend)
-    axis = wrap_dim(dim, input._data.ndim)
     data = input._data
     if descending:
         # negate rather than pass descending= (numpy lacks it); a stable sort keeps ties in order, as torch does
@@ -26,8 +27,20 @@ def argsort(input, dim=-1, descending=False, stable=False):
     elif input._dtype is _dt.bool_:
         data = input._backend.astype(data, _dt.uint8)
     idx = xp.argsort(data, axis=axis, stable=True)
+    if descending and input._dtype.category >= _dt.FLOAT:
+        idx = _nan_first(input._backend, input._data, idx, axis)
     idx = input._backend.astype(idx, _dt.int64)
     return Tensor._make(idx, _dt.int64, input._backend)
+
+
+def _nan_first(backend, data, idx, axis):
+    """``idx`` (NaN last, in index order) reordered so the NaNs come first, still in index order."""
+    xp = backend.xp
+    nan_at = backend.take_along_axis(xp.isnan(data), idx, axis)
+    if not xp.any(nan_at):
+        return idx
+    order = xp.argsort(backend.astype(~nan_at, _dt.uint8), axis=axis, stable=True)
+    return backend.take_along_axis(idx, order, axis)
 
 
 def sort(input, dim=-1, descending=False, stable=False):
@@ -63,33 +76,43 @@ median_result = namedtuple("median", ["values", "indices"])
 
 
 def median(input, dim=None, keepdim=False):
-    """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``."""
+    """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``. A NaN in the
+    reduced elements gives NaN and the first NaN's index, as torch's (``nanmedian`` skips them)."""
     from .gather import gather
+    if input._dtype is _dt.bool_:
+        kernel = "median_cpu" if dim is None else "median_out"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool': median() takes numbers; convert "
+                                  f"first, e.g. x.int().median()")
     if dim is None:
         if input.numel() == 0:
             return Tensor._make(input._backend.full((), float("nan"), input._dtype), input._dtype, input._backend)
-        flat = input.reshape(-1)
-        idx = argsort(flat, 0)
-        k = (flat._data.shape[0] - 1) // 2
-        pick = Tensor._make(idx._backend.getitem(idx._data, (slice(k, k + 1),)), _dt.int64, idx._backend)
-        return gather(flat, 0, pick).reshape(())
+        return gather(input.reshape(-1), 0, _median_index(input.reshape(-1), 0)).reshape(())
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     if n == 0:
         return median_result(input.clone(), Tensor._make(input._backend.zeros((), _dt.int64), _dt.int64,
                                                          input._backend))
-    size = input._data.shape[axis]
-    if size == 0:
+    if input._data.shape[axis] == 0:
         raise IndexError(f"median(): Expected reduction dim {axis} to have non-zero size.")
-    idx = argsort(input, axis)
-    k = (size - 1) // 2
-    key = (slice(None),) * axis + (slice(k, k + 1), ...)
-    pick = Tensor._make(idx._backend.getitem(idx._data, key), _dt.int64, idx._backend)
+    pick = _median_index(input, axis)
     values = gather(input, axis, pick)
     if not keepdim:
         values = values.squeeze(axis)
         pick = pick.squeeze(axis)
     return median_result(values, pick)
+
+
+def _median_index(input, axis):
+    """Where the lower median sits along ``axis`` (kept as size 1): the first NaN where there is one."""
+    backend = input._backend
+    xp = backend.xp
+    idx = argsort(input, axis)._data
+    size = input._data.shape[axis]
+    k = xp.full(input._data.shape[:axis] + (1,) + input._data.shape[axis + 1:], (size - 1) // 2, dtype=xp.int64)
+    if input._dtype.category >= _dt.FLOAT:
+        nans = xp.sum(backend.astype(xp.isnan(input._data), _dt.int64), axis=axis, keepdims=True)
+        k = xp.where(nans > 0, size - nans, k)  # argsort puts NaNs last, in index order
+    return Tensor._make(backend.take_along_axis(idx, k, axis), _dt.int64, backend)
 
 
 def count_nonzero(input, dim=None):

@@ -95,8 +95,10 @@ class Atan2(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
+        from .arithmetic import where
         denom = a * a + b * b
-        return g * b / denom, -g * a / denom
+        recip = where(denom == 0, 0.0, 1 / denom)  # torch: a zero gradient at (0, 0), not 0/0
+        return g * b * recip, g * -a * recip
 
 
 def sinh(input):

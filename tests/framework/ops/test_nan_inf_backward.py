@@ -54,3 +54,17 @@ def test_nan_incoming_gradient_stays_where_torch_sends_it(case):
         assert (e is None) == (g is None), f"{case}: gradient of {name}"
         if e is not None:
             np.testing.assert_array_equal(g, e, err_msg=f"{case}: gradient of {name}")
+
+
+def test_atan2_gradient_at_zeros_inf_and_nan_matches_torch():
+    specials = [float("inf"), -float("inf"), NAN, 0.0, -0.0, 1.0, -2.0, 1e30]
+    a_values = [a for a in specials for _ in specials]
+    b_values = [b for _ in specials for b in specials]
+    grads = []
+    for m in (torch, tp):
+        a = m.tensor(a_values, requires_grad=True)
+        b = m.tensor(b_values, requires_grad=True)
+        m.atan2(a, b).backward(m.ones(len(a_values)))
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for name, e, g in zip("ab", *grads):
+        np.testing.assert_array_equal(g, e, err_msg=f"atan2 gradient of {name}")

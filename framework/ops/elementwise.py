@@ -101,6 +101,14 @@ class _Steps(Op):
 class Sign(_Steps):
     fn = "sign"
 
+    @classmethod
+    def forward(cls, ctx, a):
+        xp = ctx.backend.xp
+        out = xp.sign(a)
+        if not xp.isdtype(a.dtype, "real floating"):
+            return out
+        return xp.where(xp.isnan(a), _zero(ctx.backend, a.dtype), out)  # torch: sign(nan) is 0
+
 
 class Sin(Op):
     save_inputs = (0,)
@@ -175,6 +183,7 @@ class Relu(Op):
         backend = ctx.backend
         return backend.xp.maximum(a, _zero(backend, a.dtype))
 
+    # torch's threshold_backward: the gradient stops where the output is <= 0; NaN passes
     @staticmethod
     def backward(ctx, g):
         from .arithmetic import where

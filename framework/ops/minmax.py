@@ -14,11 +14,13 @@ min_result = namedtuple("min", ["values", "indices"])
 
 
 class _Extreme(Op):
-    """amax / amin: ties share the gradient evenly, as torch does."""
+    """amax / amin: ties share the gradient evenly, as torch does. With ``nan_ties`` a NaN extreme shares
+    it among the NaN elements (torch's max() and inf-norms; amax gives NaN to every element)."""
 
     save_inputs = (0,)
     save_output = True
     fn = "max"
+    nan_ties = False
 
     @classmethod
     def forward(cls, ctx, a, axes, keepdim):
@@ -28,13 +30,16 @@ class _Extreme(Op):
         xp = ctx.backend.xp
         return _full(getattr(xp, cls.fn)(a, axis=axes, keepdims=keepdim), xp, a.ndim, axes, keepdim)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         from .reduction import _restore, sum
         (a,) = ctx.saved_tensors_list()
         shape = a._data.shape
         out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
-        mask = (a == out).to(g._dtype)
+        mask = a == out
+        if cls.nan_ties:
+            mask = mask | (a.isnan() & out.isnan())
+        mask = mask.to(g._dtype)
         count = sum(mask, ctx.axes, keepdim=True)
         return _restore(g, shape, ctx.axes, ctx.keepdim) * mask / count
 
@@ -45,6 +50,18 @@ class Amax(_Extreme):
 
 class Amin(_Extreme):
     fn = "min"
+
+
+class NormInfMax(Amax):
+    """The inf-norm's reduction of ``|x|``: a NaN norm's gradient goes to the NaN elements."""
+
+    node_name = "LinalgVectorNormBackward0"
+    nan_ties = True
+
+
+class NormInfMin(Amin):
+    node_name = "LinalgVectorNormBackward0"
+    nan_ties = True
 
 
 def _check_nonempty(input, name, axes, dim_given=True):
@@ -135,10 +152,12 @@ class MaxAll(Amax):
     """``max(x)`` of every element: torch's overload without dim."""
 
     node_name = "MaxBackward1"
+    nan_ties = True
 
 
 class MinAll(Amin):
     node_name = "MinBackward1"
+    nan_ties = True
 
 
 def max(input, dim=None, keepdim=False, *, out=None):

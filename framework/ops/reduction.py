@@ -133,35 +133,80 @@ def _count(shape, axes):
 class Prod(Op):
     save_inputs = (0,)
     save_output = True
+    per_dim = False
 
     @staticmethod
-    def forward(ctx, a, axes, keepdim, dtype):
+    def forward(ctx, a, axes, keepdim, dtype, narrow=False):
         ctx.axes = axes
         ctx.keepdim = keepdim
         xp = ctx.backend.xp
+        if narrow:
+            return _prod_rounding_each_step(xp, a, axes, keepdim)
         return _full(xp.prod(a, axis=axes, keepdims=keepdim, dtype=dtype), xp, a.ndim, axes, keepdim)
 
-    @staticmethod
-    def backward(ctx, g):
-        from .arithmetic import where
+    @classmethod
+    def backward(cls, ctx, g):
         (a,) = ctx.saved_tensors_list()
         shape = a._data.shape
         out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
         g = _restore(g, shape, ctx.axes, ctx.keepdim)
-        zero = a == 0
-        # d prod / d x_i is the product of the others: out / x_i, except where x_i is 0
-        # (then it is the product of the non-zeros if x_i is the only zero, else 0)
-        safe = where(zero, 1, a)
-        nonzero_prod = Prod.apply(safe, axes=ctx.axes, keepdim=True, dtype=None)
-        n_zero = sum(zero, ctx.axes, keepdim=True)
-        at_zero = where(n_zero == 1, nonzero_prod, 0)
-        return g * where(zero, at_zero, out / safe)
+        # d prod / d x_i is the product of the others: out / x_i while no element is 0 (torch's test is
+        # over the whole tensor); else a prefix times a suffix product, as torch, so that an inf or NaN
+        # sharing a slice with a 0 gives torch's 0, inf or NaN
+        zeros = int((a == 0).sum())
+        if not zeros:
+            return g * out / a
+        if cls.per_dim:
+            return g * _products_of_others(a, ctx.axes[0])
+        if zeros > 1:  # torch's prod() of all elements: every product of the others holds a 0
+            return a.detach().clone().fill_(0)
+        return g * _products_of_others(a.reshape(-1), 0).reshape(shape)
+
+
+def _prod_rounding_each_step(xp, a, axes, keepdim):
+    """torch's CPU prod of float16/bfloat16 rounds every partial product to the dtype (unlike its sums
+    and cumprod, which accumulate in float32), so it overflows to inf or underflows to 0 where a float32
+    product would not (300 * 400 * 2**-9 is inf there). Its order, followed here so the same partial
+    products overflow: over trailing axes, blocks of 64 go into 4 x 16 vector lanes, the lanes are
+    multiplied together and into the result one by one, then the rest one by one; else one by one."""
+    rest = tuple(i for i in range(a.ndim) if i not in axes)
+    n = _count(a.shape, axes)
+    m = _count(a.shape, rest)
+    rows = xp.reshape(xp.permute_dims(a, tuple(axes) + rest), (n, m))
+    inner = tuple(axes) == tuple(range(a.ndim - len(axes), a.ndim))
+    blocks = n // 64 if inner else 0
+    out = xp.ones((m,), dtype=a.dtype)
+    if blocks:
+        lanes = xp.reshape(rows[:blocks * 64], (blocks, 4, 16, m))
+        acc = xp.ones((4, 16, m), dtype=a.dtype)
+        for b in range(blocks):
+            acc = acc * lanes[b]
+        lane = acc[0] * acc[1] * acc[2] * acc[3]
+        for k in range(16):
+            out = out * lane[k]
+    for i in range(blocks * 64, n):
+        out = out * rows[i]
+    kept = tuple(1 if i in axes else s for i, s in enumerate(a.shape)) if keepdim else \
+        tuple(a.shape[i] for i in rest)
+    return xp.reshape(out, kept)
+
+
+def _products_of_others(x, axis):
+    """``prod_{j != i} x_j`` along ``axis``, without dividing: exclusive prefix times exclusive suffix."""
+    from .join import cat
+    from .shape import flip
+    n = x.shape[axis]
+    one = x.narrow(axis, 0, 1).detach().clone().fill_(1)
+    before = _scan(CumProd, cat([one, x.narrow(axis, 0, n - 1)], axis), axis)
+    after = _scan(CumProd, cat([one, flip(x.narrow(axis, 1, n - 1), (axis,))], axis), axis)
+    return before * flip(after, (axis,))
 
 
 class ProdDim(Prod):
     """``prod(dim)``: torch's dim overload."""
 
     node_name = "ProdBackward1"
+    per_dim = True
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -173,7 +218,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     elif input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.int64)
     op = Prod if dim is None else ProdDim
-    return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None)
+    return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim, dtype=None,
+                    narrow=narrow_float(input._dtype))
 
 
 def _correction(unbiased, correction):
@@ -194,9 +240,11 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = dims(dim, input._data.ndim)
     n = _count(input._data.shape, axes)
     c = _correction(unbiased, correction)
+    denom = n - c
+    if denom > 0:
+        return Var.apply(input, axes=axes, keepdim=keepdim, denom=denom)
     centered = input - mean(input, axes, keepdim=True)
     total = sum(centered * centered, axes, keepdim=keepdim)
-    denom = n - c
     if denom <= 0:
         # torch returns nan (inf for a positive sum / 0) with a warning; match its value
         import warnings
@@ -204,6 +252,30 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
                       "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
         return total / max(denom, 0) if denom == 0 else total * float("nan")
     return total / denom
+
+
+class Var(Op):
+    """``sum((x - mean)^2) / denom`` with torch's gradient ``2 g (x - mean) / denom``: the mean's own path
+    (zero in exact arithmetic) is left out, so an inf gives torch's -inf to the others instead of NaN."""
+
+    node_name = "VarBackward0"
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, denom):
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        ctx.denom = denom
+        xp = ctx.backend.xp
+        centered = a - xp.mean(a, axis=axes, keepdims=True)
+        total = xp.sum(centered * centered, axis=axes, keepdims=keepdim)
+        return _full(total / xp.asarray(denom, dtype=a.dtype), xp, a.ndim, axes, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors_list()
+        g = _restore(g, a._data.shape, ctx.axes, ctx.keepdim)
+        return g * (2.0 / ctx.denom) * (a - mean(a, ctx.axes, keepdim=True))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -327,12 +399,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         raise RuntimeError(f"norm(): p={p!r} is not supported for vector norms; use 'fro', a number, "
                            f"inf or -inf")
     inf = float("inf")
-    if p == inf:
-        from .minmax import amax
-        return amax(_abs(input), axes, keepdim)
-    if p == -inf:
-        from .minmax import amin
-        return amin(_abs(input), axes, keepdim)
+    if p == inf or p == -inf:
+        from .minmax import NormInfMax, NormInfMin, _check_nonempty
+        _check_nonempty(input, "amax" if p == inf else "amin", axes, axes != ())
+        extreme = NormInfMax if p == inf else NormInfMin
+        return extreme.apply(_abs(input), axes=axes, keepdim=keepdim)
     if p == 0:
         return sum((input != 0).to(input._dtype), axes, keepdim)
     if p == 1:
@@ -442,7 +513,13 @@ class CumProd(Op):
         zeros_so_far = _scan(CumSum, zero.to(_dt.int64), axis)
         before = zeros_so_far == 0
         first = zero & (zeros_so_far == 1)
-        grad = where(before, revcumsum(g * ctx.output()) / where(zero, 1, x), 0)
+        # torch's first-order formula sums, before the first zero, only the outputs before it: an inf past
+        # the zero gives no 0 * inf = NaN there (its differentiable formula under create_graph keeps them)
+        from ..autograd.grad_mode import GradMode
+        w = g * ctx.output()
+        if not GradMode.enabled:
+            w = where(before, w, 0)
+        grad = where(before, revcumsum(w) / where(zero, 1, x), 0)
         if bool(first.any()):
             y_first = _scan(CumProd, where(first, 1, x), axis)
             grad = where(first, revcumsum(g * y_first), grad)

@@ -531,6 +531,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, k, name):
+    if isinstance(input, Tensor) and input.is_floating_point() and input._dtype.itemsize < 4:
+        # torch sums float16/bfloat16 windows in float32: a 16x16 float16 window of 3000s overflows
+        out = _avg_pool(input.float(), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override, k, name)
+        return out.to(input._dtype)
     x, unbatched, window, stride, pad, _ = _pool_args(input, kernel_size, stride, padding, 1, k, name)
     if any(p * 2 > w for p, w in zip(pad, window)):
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad="
@@ -848,7 +853,8 @@ class Attention(Op):
         s = xp.exp(s)
         s /= xp.sum(s, axis=-1, keepdims=True)
         ctx.p = s
-        return xp.matmul(s, v)
+        out = xp.matmul(s, v)
+        return out if out.dtype == v.dtype else xp.astype(out, v.dtype)  # NumPy's bfloat16 matmul is float32
 
     @staticmethod
     def backward(ctx, g):

@@ -207,7 +207,7 @@ def _split_aux(output, has_aux, api):
     return output
 
 
-def _grads(outputs, inputs, cotangents):
+def _grads(outputs, inputs, cotangents, create_graph=True):
     from .autograd import grad as autograd_grad
     from .creation import zeros_like
     cotangents = cotangents or [None] * len(outputs)
@@ -216,7 +216,7 @@ def _grads(outputs, inputs, cotangents):
     if not pairs:
         return [zeros_like(x) for x in inputs]
     found = autograd_grad([o for o, _ in pairs], inputs, [c for _, c in pairs], retain_graph=True,
-                          create_graph=True, allow_unused=True)
+                          create_graph=create_graph, allow_unused=True)
     return [zeros_like(x) if g is None else g for g, x in zip(found, inputs)]
 
 
@@ -238,7 +238,10 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                    f"APIs instead?")
             flat, spec = tree_flatten(diff)
             own = {id(x) for x in flat}
-            gradient = tree_unflatten(_grads([output], flat, None), spec)
+            # a graph for the gradient only where something outside (an outer transform, outer autograd, a
+            # closed-over tensor that requires grad) can differentiate it
+            outer = _reaches_outside([output], own)
+            gradient = tree_unflatten(_grads([output], flat, None, create_graph=outer), spec)
         value = _undo(output, own)
         return _undo(gradient, own), ((value, _undo(aux, own)) if has_aux else value)
     return wrapper
@@ -382,13 +385,15 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
             _check_outputs(flat_out)
             flat_in, in_spec = tree_flatten(diff)
             own = {id(x) for x in flat_in}
-            jac = tree_unflatten([tree_unflatten(_jacobian_of(o, flat_in), in_spec) for o in flat_out], out_spec)
+            outer = _reaches_outside(flat_out, own)
+            jac = tree_unflatten([tree_unflatten(_jacobian_of(o, flat_in, outer), in_spec) for o in flat_out],
+                                 out_spec)
         jac = _undo(jac, own)
         return (jac, _undo(aux, own)) if has_aux else jac
     return wrapper
 
 
-def _jacobian_of(output, inputs):
+def _jacobian_of(output, inputs, create_graph=True):
     """One Jacobian per input, ``output.shape + input.shape``, from one backward pass per output element."""
     from .ops.join import stack
     rows = []
@@ -396,7 +401,7 @@ def _jacobian_of(output, inputs):
     for i in range(flat.numel()):
         basis = flat.new_zeros(flat.shape)
         basis[i] = 1
-        rows.append(_grads([output], inputs, [basis.reshape(output.shape)]))
+        rows.append(_grads([output], inputs, [basis.reshape(output.shape)], create_graph))
     out = []
     for k, x in enumerate(inputs):
         shape = tuple(output.shape) + tuple(x.shape)
@@ -524,7 +529,8 @@ class _RandomDraws:
             self.backend.set_rng_state(self.start)
 
     def after(self, i):
-        if self.randomness == "error" and not _same_state(self.start, self.backend.get_rng_state()):
+        # the first example shows whether the function draws (a state copy per example would cost more)
+        if self.randomness == "error" and i == 0 and not _same_state(self.start, self.backend.get_rng_state()):
             raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use "
                                "the 'same' or 'different' randomness flags on vmap or perform the randomness "
                                "operation out of vmap")

@@ -467,6 +467,10 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     axes = tuple(range(input.dim() - len(normalized_shape), input.dim()))
+    if narrow_float(input._dtype):
+        # torch computes in float32 (its eps too) and rounds once: float16 squares of 300 overflow
+        out = rms_norm(input.to(_dt.float32), normalized_shape, None, eps)
+        return (out if weight is None else out * weight).to(input._dtype)
     if eps is None:
         eps = _dt_eps(input._dtype)
     out = input * ((input * input).mean(axes, keepdim=True) + eps) ** -0.5

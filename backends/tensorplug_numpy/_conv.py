@@ -121,7 +121,9 @@ class ConvKernels:
 
     def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
         if any(s != 1 for s in stride):
-            return np.ascontiguousarray(super().conv_input_grad(g, w, input_shape, stride, pads, dilation, groups))
+            out = super().conv_input_grad(g, w, input_shape, stride, pads, dilation, groups)
+            # NumPy's matmul of bfloat16 gives float32: the result keeps the operands' dtype, as torch's
+            return np.ascontiguousarray(out, dtype=np.result_type(g.dtype, w.dtype))
         # Stride 1: lay g on the padded input's grid (zeros in the columns past the output), so a
         # window offset is one flat shift of a plane and col2im is one add of long contiguous runs
         # per offset (instead of many short rows). Per chunk: g into a zero-bordered buffer, one

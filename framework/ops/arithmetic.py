@@ -166,7 +166,10 @@ class Where(Op):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        return ctx.backend.xp.where(cond, a, b)
+        xp = ctx.backend.xp
+        if not hasattr(a, "dtype") and hasattr(b, "dtype"):
+            a = xp.asarray(a, dtype=b.dtype)  # NumPy's where(c, 1.0, bfloat16) is float32; torch keeps bfloat16
+        return xp.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):

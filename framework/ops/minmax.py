@@ -237,7 +237,8 @@ class Clamp(Op):
         ctx.lo = lo
         ctx.hi = hi
         ctx.strict = strict
-        return ctx.backend.xp.clip(a, lo, hi)
+        out = ctx.backend.xp.clip(a, lo, hi)
+        return out if out.dtype == a.dtype else ctx.backend.xp.astype(out, a.dtype)  # NumPy: bfloat16 -> float32
 
     @staticmethod
     def backward(ctx, g):

@@ -134,7 +134,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     from .arithmetic import where
     if not input.is_floating_point():
         return input.clone()
-    big = {"float16": 65504.0, "float32": 3.4028234663852886e38}.get(input._dtype.name, 1.7976931348623157e308)
+    big = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
+           "float32": 3.4028234663852886e38}.get(input._dtype.name, 1.7976931348623157e308)
     out = where(input.isnan(), float(nan), input)
     out = where(out == math.inf, big if posinf is None else float(posinf), out)
     return where(out == -math.inf, -big if neginf is None else float(neginf), out)

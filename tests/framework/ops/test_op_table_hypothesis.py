@@ -46,7 +46,6 @@ KNOWN = {
     "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
     "var_dim_corr0": ("specials", "as var"),
     "log_softmax": ("specials", "log_softmax with inf: nan/-inf where torch has -inf/nan (issue item 6)"),
-    "clamp": ("bfloat16", "clamp of a bfloat16 tensor returns float32"),
     "einsum": ("reshaped", "einsum: size-1 dims do not broadcast (NumPy's ValueError leaks)"),
     "einsum_ellipsis": ("reshaped", "as einsum"),
     "std_dim": ("reshaped", "std/norm over dim 0 of a 0-d tensor: raw IndexError/AxisError, torch returns a value"),
@@ -62,8 +61,6 @@ KNOWN = {
                                         "without the inf"),
     "grid_sample": ("specials+reshaped", "grid_sample's grid gradient with inf/nan: nan where torch has +-inf; "
                                          "a 0-d input: RuntimeError where torch raises IndexError"),
-    "conv_transpose3d": ("reshaped", "conv_transpose3d of bfloat16 returns float32; zero output channels "
-                                     "accepted where torch raises"),
     "nn_unfold": ("reshaped", "F.unfold/F.fold accept zero channels; torch raises RuntimeError"),
     "nn_fold": ("reshaped", "as nn_unfold"),
     "ctc_loss": ("reshaped", "ctc_loss with a target label >= the class count: NumPy's IndexError leaks "

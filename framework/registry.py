@@ -636,27 +636,29 @@ def _match_score(name, info):
 
 def _unloaded_hint(kind, name, unloaded):
     """The installed plugins that are not loaded, ranked by name match; one suggested only if it stands out."""
-    scores = {info.name: _match_score(name, info) for info in unloaded}
+    # a weak resemblance ranks nothing: below 0.6, third-party plugins first, then by name
+    scores = {info.name: score if (score := _match_score(name, info)) >= 0.6 else 0.0 for info in unloaded}
     unloaded = sorted(unloaded, key=lambda info: (-scores[info.name], info.distribution == "tensorplug", info.name))
     ranked = [scores[info.name] for info in unloaded]
+    order = ("ranked by how closely their names match" if ranked[0] else f"none of them named like '{name}'")
     # "e.g." only for a plugin whose name clearly matches and matches better than every other one
-    best = unloaded[0] if ranked[0] >= 0.6 and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
+    best = unloaded[0] if ranked[0] and (len(ranked) == 1 or ranked[0] > ranked[1]) else None
     parts = [f"no loaded plugin provides {kind} '{name}'"]
     disabled = [info for info in unloaded if _disabled_by(info.name, info.module)]
     skipped = [info for info in unloaded if info not in disabled]
     unknown = "what an unloaded plugin provides is unknown until it is loaded (nothing is imported to find out)"
     if disabled:
-        entry = _disabled_by(best.name, best.module) if best in disabled else None
-        way = (f"remove '{entry}' from that list to load it (its name matches '{name}')" if entry else
+        only = best if best in disabled else disabled[0] if len(disabled) == 1 else None
+        entry = _disabled_by(only.name, only.module) if only else None  # quoted as the user wrote it
+        match = f" (its name matches '{name}')" if only is best else ""
+        way = (f"remove '{entry}' from that list to load it{match}" if entry else
                "remove a plugin's entry from that list to load it")
-        parts.append(f"plugins disabled by TENSORPLUG_DISABLE_PLUGINS, ranked by how closely their names match: "
-                     f"{_listing(disabled)}; {way}")
+        parts.append(f"plugins disabled by TENSORPLUG_DISABLE_PLUGINS ({order}): {_listing(disabled)}; {way}")
     if skipped:
         example = (f", e.g. TENSORPLUG_PLUGINS={best.module.partition(':')[0]} (its name matches '{name}')"
                    if best in skipped else "")
         parts.append(f"installed plugins not loaded because plugin autoload is off "
-                     f"(TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1), ranked by how closely their names match: "
-                     f"{_listing(skipped)}; "
+                     f"(TENSORPLUG_DISABLE_PLUGIN_AUTOLOAD=1; {order}): {_listing(skipped)}; "
                      f"load one with TENSORPLUG_PLUGINS=<its module>{example}")
     parts.append(unknown)
     return "; ".join(parts)

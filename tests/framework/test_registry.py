@@ -327,7 +327,7 @@ def test_autoload_off_never_imports_an_entry_point(venv_python, tmp_path):
         assert "autoload is off" in message
     assert "unknown backend 'tiny'" in device and "optimizer 'TinySGD'" in attribute
     # the plugin named like the missing backend is listed first
-    assert "closely their names match: plugin 'tiny' (" in device, device
+    assert "closely their names match): plugin 'tiny' (" in device, device
 
 
 def test_disable_plugins_skips_the_named_ones(venv_python):
@@ -345,12 +345,13 @@ def test_disable_plugins_skips_the_named_ones(venv_python):
         assert "tensorplug_tinybackend" not in sys.modules and "tensorplug_brokenplugin" not in sys.modules
     """
     proc = run_in(venv_python, code,
-                  TENSORPLUG_DISABLE_PLUGINS=" tiny, tensorplug_brokenplugin,badargs,typo,unmarked,tiny_clash,builtin,junk")
+                  TENSORPLUG_DISABLE_PLUGINS=" tiny, tensorplug_brokenplugin,badargs,typo,unmarked,tiny_clash,"
+                                             "builtin,junk")
     assert proc.returncode == 0, proc.stderr
     plugins, warned, error = proc.stdout.strip().splitlines()
     assert "'tiny'" not in plugins and "'broken'" not in plugins and "'numpy'" in plugins
     assert warned == "0"
-    assert "plugins disabled by TENSORPLUG_DISABLE_PLUGINS, ranked by how closely their names match: " \
+    assert "plugins disabled by TENSORPLUG_DISABLE_PLUGINS (ranked by how closely their names match): " \
            "plugin 'tiny'" in error
     assert "remove 'tiny' from that list to load it (its name matches 'tiny')" in error
     info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])", TENSORPLUG_DISABLE_PLUGINS="tiny")
@@ -414,8 +415,9 @@ def test_autoload_off_hint_says_plugins_are_unknown_and_ranks_them(venv_python):
         assert "what an unloaded plugin provides is unknown until it is loaded" in message
     # no plugin is named like LogCoshLoss: none is singled out
     assert "e.g." not in logcosh and "TENSORPLUG_PLUGINS=<its module>" in logcosh, logcosh
+    assert "none of them named like 'LogCoshLoss'" in logcosh and "ranked" not in logcosh
     assert "e.g. TENSORPLUG_PLUGINS=tensorplug_tinybackend (its name matches 'TinyLoss')" in tiny, tiny
-    assert "closely their names match: plugin 'tiny' (" in tiny, tiny
+    assert "closely their names match): plugin 'tiny' (" in tiny, tiny
 
 
 def test_disabling_an_entry_point_blocks_its_module_in_tensorplug_plugins(venv_python):
@@ -434,6 +436,10 @@ def test_disable_hints_quote_the_entry_as_written(venv_python):
     assert warns == [], warns
     assert "remove 'tensorplug_tinybackend' from that list to load it" in errors[0], errors[0]
     assert "remove 'tiny'" not in errors[0]
+    # the only disabled plugin, though not named like the missing name: still quoted as written
+    errors, _, _ = lookup(venv_python, [("nn", "WassersteinLoss")], TENSORPLUG_DISABLE_PLUGINS="tensorplug_tinybackend")
+    assert "none of them named like 'WassersteinLoss'" in errors[0], errors[0]
+    assert "remove 'tensorplug_tinybackend' from that list to load it;" in errors[0], errors[0]
     info = run_in(venv_python, "from tensorplug.__main__ import main; main(['info'])",
                   TENSORPLUG_DISABLE_PLUGINS="tensorplug_tinybackend")
     assert "remove 'tensorplug_tinybackend' from that list" in info.stdout, info.stdout

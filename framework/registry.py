@@ -10,7 +10,9 @@ Environment variables:
 - ``TENSORPLUG_PLUGINS=a,b``: import and register these modules (a module that
   an installed entry point already loaded is not loaded twice).
 - ``TENSORPLUG_DISABLE_PLUGINS=a,b``: skip these plugins (entry-point or module
-  names), as pytest's ``-p no:name``.
+  names), as pytest's ``-p no:name``; that also keeps their modules out of
+  ``TENSORPLUG_PLUGINS`` (with a warning), and a name that matches no
+  installed plugin gives a warning.
 - ``TENSORPLUG_STRICT_PLUGINS=1``: a broken plugin raises instead of warning.
 
 A plugin that is not loaded is never imported, not even to build an error

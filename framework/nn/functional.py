@@ -258,6 +258,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     d = (x1 - x2 + eps).abs()
+    if narrow_float(d._dtype):  # torch's norm sums float16 powers in float32: squares of 300 overflow
+        return pairwise_distance(d.to(_dt.float32), 0.0, p, 0.0, keepdim).to(d._dtype)
     return (d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p)
 
 

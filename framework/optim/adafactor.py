@@ -49,12 +49,7 @@ class Adafactor(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             eps1, eps2 = group["eps"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    self._init_state(state, p)
+            for p, state in self._params_with_grad(group):
                 if eps1 is None:  # torch keeps the first parameter's for the rest of the group
                     eps1 = float(p._backend.xp.finfo(p._data.dtype).eps)
                 self._update(p, state, group, eps1, float(eps2))
@@ -62,7 +57,7 @@ class Adafactor(Optimizer):
         return loss
 
     @staticmethod
-    def _init_state(state, p):
+    def _init_state(state, p, group):
         xp = p._backend.xp
         state["step"] = step_state()
         shape = tuple(p._data.shape)

@@ -22,32 +22,25 @@ class Adagrad(Optimizer):
                                       maximize=maximize, differentiable=differentiable, fused=fused))
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                # torch creates Adagrad's state up front (it shows in state_dict before any step)
+                self._init_state(self.state[p], p, group)
 
-    def _init_state(self, p, group):
-        # torch creates Adagrad's state up front (it shows in state_dict before any step)
-        state = self.state[p]
+    @staticmethod
+    def _init_state(state, p, group):
         init_state(state, p, "sum")
         state["sum"]._data += float(group["initial_accumulator_value"])
-        return state
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p] or self._init_state(p, group)
-                step = bump_step(state)
-                g = grad_array(p, group["maximize"], float(group["weight_decay"]))
-                clr = lr / (1 + (step - 1) * lr_decay)
-                s = state["sum"]._data
-                s += g * g
-                std = p._backend.xp.sqrt(s)
-                std += eps
-                ratio = g / std
-                ratio *= clr
-                p._data -= ratio
-                touch(p, state, "sum")
-        return loss
+    @staticmethod
+    def _update(p, state, group):
+        lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
+        step = bump_step(state)
+        g = grad_array(p, group["maximize"], float(group["weight_decay"]))
+        clr = lr / (1 + (step - 1) * lr_decay)
+        s = state["sum"]._data
+        s += g * g
+        std = p._backend.xp.sqrt(s)
+        std += eps
+        ratio = g / std
+        ratio *= clr
+        p._data -= ratio
+        touch(p, state, "sum")

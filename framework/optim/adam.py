@@ -51,16 +51,11 @@ class Adam(Optimizer):
             eps = float(group["eps"])
             wd = float(group["weight_decay"])
             decoupled = group.get("decoupled_weight_decay", False)
-            keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+            keys = _buffers(group)
             sign = -1.0 if group["maximize"] else 1.0
             l2 = 0.0 if decoupled else wd
             decay = 1 - lr * wd if decoupled else 1.0
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    init_state(state, p, *keys)
+            for p, state in self._params_with_grad(group):
                 step = bump_step(state)
                 bc1 = 1 - beta1 ** step
                 bc2_sqrt = math.sqrt(1 - beta2 ** step)
@@ -79,6 +74,10 @@ class Adam(Optimizer):
                 touch(p, state, *keys)
         return loss
 
+    @staticmethod
+    def _init_state(state, p, group):
+        init_state(state, p, *_buffers(group))
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay`` each step,
@@ -93,6 +92,11 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True)
+
+
+def _buffers(group):
+    """The state buffers of a group's parameters (besides ``step``)."""
+    return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
 
 def adam_update(backend, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):

@@ -1,13 +1,15 @@
 """Adamax (Adam with the infinity norm), with torch's exact update."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, bump_step, check_options, check_unsupported, grad_array, init_state, lerp_, touch
+from .optimizer import Optimizer, bump_step, check_options, check_unsupported, grad_array, lerp_, touch
 
 __all__ = ["Adamax"]
 
 
 class Adamax(Optimizer):
     """Adamax: Adam with the infinity norm, ``u = max(beta2 * u, |g| + eps)`` (torch's rule)."""
+
+    _state_keys = ("exp_avg", "exp_inf")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
@@ -16,29 +18,21 @@ class Adamax(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, eps = float(group["lr"]), float(group["eps"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    init_state(state, p, "exp_avg", "exp_inf")
-                xp = p._backend.xp
-                step = bump_step(state)
-                g = grad_array(p, group["maximize"], float(group["weight_decay"]))
-                m = state["exp_avg"]._data
-                u = state["exp_inf"]._data
-                lerp_(m, g, 1 - beta1)
-                u *= beta2
-                a = xp.abs(g)
-                a += eps
-                u[...] = xp.maximum(u, a)
-                ratio = m / u
-                ratio *= lr / (1 - beta1 ** step)
-                p._data -= ratio
-                touch(p, state, "exp_avg", "exp_inf")
-        return loss
+    @staticmethod
+    def _update(p, state, group):
+        lr, eps = float(group["lr"]), float(group["eps"])
+        beta1, beta2 = map(float, group["betas"])
+        xp = p._backend.xp
+        step = bump_step(state)
+        g = grad_array(p, group["maximize"], float(group["weight_decay"]))
+        m = state["exp_avg"]._data
+        u = state["exp_inf"]._data
+        lerp_(m, g, 1 - beta1)
+        u *= beta2
+        a = xp.abs(g)
+        a += eps
+        u[...] = xp.maximum(u, a)
+        ratio = m / u
+        ratio *= lr / (1 - beta1 ** step)
+        p._data -= ratio
+        touch(p, state, "exp_avg", "exp_inf")

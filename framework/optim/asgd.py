@@ -29,36 +29,31 @@ class ASGD(Optimizer):
                                       foreach=foreach, maximize=maximize, differentiable=differentiable,
                                       capturable=capturable))
 
-    def step(self, closure=None):
-        """Perform one update; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, lambd, alpha, t0 = (float(group[k]) for k in ("lr", "lambd", "alpha", "t0"))
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_state()
-                    state["eta"] = _scalar_state(lr)
-                    state["mu"] = _scalar_state(1.0)
-                    state["ax"] = zeros_state(p)
-                step = bump_step(state)
-                g = grad_array(p, group["maximize"], float(group["weight_decay"]))
-                eta = float(state["eta"]._data)
-                d = p._data
-                d *= 1 - lambd * eta
-                d -= eta * g
-                ax = state["ax"]._data
-                mu = float(state["mu"]._data)
-                if mu != 1:
-                    ax += (d - ax) * mu
-                else:
-                    ax[...] = d
-                _set_scalar(state["eta"], lr / ((1 + lambd * lr * step) ** alpha))
-                _set_scalar(state["mu"], 1 / max(1, step - t0))
-                touch(p, state, "ax", "eta", "mu")
-        return loss
+    @staticmethod
+    def _init_state(state, p, group):
+        state["step"] = step_state()
+        state["eta"] = _scalar_state(float(group["lr"]))
+        state["mu"] = _scalar_state(1.0)
+        state["ax"] = zeros_state(p)
+
+    @staticmethod
+    def _update(p, state, group):
+        lr, lambd, alpha, t0 = (float(group[k]) for k in ("lr", "lambd", "alpha", "t0"))
+        step = bump_step(state)
+        g = grad_array(p, group["maximize"], float(group["weight_decay"]))
+        eta = float(state["eta"]._data)
+        d = p._data
+        d *= 1 - lambd * eta
+        d -= eta * g
+        ax = state["ax"]._data
+        mu = float(state["mu"]._data)
+        if mu != 1:
+            ax += (d - ax) * mu
+        else:
+            ax[...] = d
+        _set_scalar(state["eta"], lr / ((1 + lambd * lr * step) ** alpha))
+        _set_scalar(state["mu"], 1 / max(1, step - t0))
+        touch(p, state, "ax", "eta", "mu")
 
 
 def _scalar_state(value):

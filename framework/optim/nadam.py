@@ -22,39 +22,35 @@ class NAdam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            decay = float(group["momentum_decay"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_state()
-                    state["mu_product"] = step_state()
-                    state["mu_product"]._data += 1
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                xp = p._backend.xp
-                step = bump_step(state)
-                g = decayed_grad(p, group, lr, wd)
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
-                # mu_product is a float32 0-d tensor, as in torch: its rounding is part of the rule
-                mp = state["mu_product"]
-                mp._data *= mu
-                mu_product = float(mp._data)
-                m = state["exp_avg"]._data
-                v = state["exp_avg_sq"]._data
-                lerp_(m, g, 1 - beta1)
-                ema_sq_(v, g, beta2)
-                denom = xp.sqrt(v / (1 - beta2 ** step))
-                denom += eps
-                d = p._data
-                d += (g / denom) * (-lr * (1.0 - mu) / (1.0 - mu_product))
-                d += (m / denom) * (-lr * mu_next / (1.0 - mu_product * mu_next))
-                touch(p, state, "exp_avg", "exp_avg_sq", "mu_product")
-        return loss
+    @staticmethod
+    def _init_state(state, p, group):
+        state["step"] = step_state()
+        state["mu_product"] = step_state()
+        state["mu_product"]._data += 1
+        state["exp_avg"] = zeros_state(p)
+        state["exp_avg_sq"] = zeros_state(p)
+
+    @staticmethod
+    def _update(p, state, group):
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = map(float, group["betas"])
+        decay = float(group["momentum_decay"])
+        xp = p._backend.xp
+        step = bump_step(state)
+        g = decayed_grad(p, group, lr, wd)
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
+        # mu_product is a float32 0-d tensor, as in torch: its rounding is part of the rule
+        mp = state["mu_product"]
+        mp._data *= mu
+        mu_product = float(mp._data)
+        m = state["exp_avg"]._data
+        v = state["exp_avg_sq"]._data
+        lerp_(m, g, 1 - beta1)
+        ema_sq_(v, g, beta2)
+        denom = xp.sqrt(v / (1 - beta2 ** step))
+        denom += eps
+        d = p._data
+        d += (g / denom) * (-lr * (1.0 - mu) / (1.0 - mu_product))
+        d += (m / denom) * (-lr * mu_next / (1.0 - mu_product * mu_next))
+        touch(p, state, "exp_avg", "exp_avg_sq", "mu_product")

@@ -215,7 +215,21 @@ class Optimizer:
                 g._version[0] += 1
 
     def step(self, closure=None):
-        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss.
+
+        Runs ``self._update(p, state, group)`` for each parameter with a gradient: an optimizer writes
+        its rule for one parameter (and ``_state_keys`` or ``_init_state``), or its own ``step``.
+        """
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            for p, state in self._params_with_grad(group):
+                self._update(p, state, group)
+        return loss
+
+    def _update(self, p, state, group):
+        """One parameter's update, in place; ``state`` is filled by ``_init_state`` on the first step."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _closure(self, closure):
@@ -227,6 +241,23 @@ class Optimizer:
             return closure()
         finally:
             GradMode.enabled = prev
+
+    # one parameter at a time ---------------------------------------------------------
+    _state_keys = ()  # the zero buffers like ``p`` that the default ``_init_state`` creates
+
+    def _params_with_grad(self, group):
+        """``(p, state)`` for each parameter of ``group`` that has a gradient, its state filled on first use."""
+        for p in group["params"]:
+            if p._grad is None:
+                continue
+            state = self.state[p]
+            if not state:
+                self._init_state(state, p, group)
+            yield p, state
+
+    def _init_state(self, state, p, group):
+        """Fill a parameter's empty ``state``: the ``step`` counter and the buffers ``_state_keys``."""
+        init_state(state, p, *self._state_keys)
 
     # state ------------------------------------------------------------------------
     def state_dict(self):

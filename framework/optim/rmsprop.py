@@ -46,19 +46,13 @@ class RMSprop(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             momentum = float(group["momentum"])
-            keys = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) + \
-                (("grad_avg",) if group["centered"] else ())
+            keys = _buffers(group)
             sign = -1.0 if group["maximize"] else 1.0
             lr = float(group["lr"])
             alpha = float(group["alpha"])
             eps = float(group["eps"])
             wd = float(group["weight_decay"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    init_state(state, p, *keys)
+            for p, state in self._params_with_grad(group):
                 bump_step(state)
                 backend, d, g, sq = p._backend, p._data, p._grad._data, state["square_avg"]._data
                 buf = state["momentum_buffer"]._data if momentum > 0 else None
@@ -71,6 +65,16 @@ class RMSprop(Optimizer):
                                    weight_decay=wd, momentum=momentum))
                 touch(p, state, *keys)
         return loss
+
+    @staticmethod
+    def _init_state(state, p, group):
+        init_state(state, p, *_buffers(group))
+
+
+def _buffers(group):
+    """The state buffers of a group's parameters (besides ``step``)."""
+    return ("square_avg",) + (("momentum_buffer",) if float(group["momentum"]) > 0 else ()) + \
+        (("grad_avg",) if group["centered"] else ())
 
 
 def rmsprop_update(backend, p, g, square_avg, buf, grad_avg, *, sign, lr, alpha, eps, weight_decay, momentum):

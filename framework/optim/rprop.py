@@ -1,7 +1,8 @@
 """Rprop (resilient backpropagation), with torch's exact update."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, bump_step, check_options, check_unsupported, state_like, step_state, touch
+from .optimizer import (Optimizer, bump_step, check_options, check_unsupported, state_like, step_state, touch,
+                        zeros_state)
 
 __all__ = ["Rprop"]
 
@@ -35,30 +36,25 @@ class Rprop(Optimizer):
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
                                       differentiable=differentiable, capturable=capturable))
 
-    def step(self, closure=None):
-        """Perform one update; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = (float(e) for e in group["etas"])
-            low, high = (float(s) for s in group["step_sizes"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                xp = p._backend.xp
-                state = self.state[p]
-                if not state:
-                    state["step"] = step_state()
-                    state["prev"] = state_like(p, xp.zeros_like(p._data))
-                    state["step_size"] = state_like(p, xp.full_like(p._grad._data, float(group["lr"])))
-                bump_step(state)
-                g = -p._grad._data if group["maximize"] else p._grad._data
-                prev, step_size = state["prev"]._data, state["step_size"]._data
-                agreement = xp.sign(g * prev)
-                factor = xp.where(agreement > 0, etaplus, xp.where(agreement < 0, etaminus, xp.ones_like(step_size)))
-                step_size *= factor
-                step_size[...] = xp.clip(step_size, low, high)
-                g = xp.where(factor == etaminus, xp.zeros_like(g), g)  # a flipped sign: no step, forget it
-                p._data -= xp.sign(g) * step_size
-                prev[...] = g
-                touch(p, state, "prev", "step_size")
-        return loss
+    @staticmethod
+    def _init_state(state, p, group):
+        state["step"] = step_state()
+        state["prev"] = zeros_state(p)
+        state["step_size"] = state_like(p, p._backend.xp.full_like(p._grad._data, float(group["lr"])))
+
+    @staticmethod
+    def _update(p, state, group):
+        etaminus, etaplus = (float(e) for e in group["etas"])
+        low, high = (float(s) for s in group["step_sizes"])
+        xp = p._backend.xp
+        bump_step(state)
+        g = -p._grad._data if group["maximize"] else p._grad._data
+        prev, step_size = state["prev"]._data, state["step_size"]._data
+        agreement = xp.sign(g * prev)
+        factor = xp.where(agreement > 0, etaplus, xp.where(agreement < 0, etaminus, xp.ones_like(step_size)))
+        step_size *= factor
+        step_size[...] = xp.clip(step_size, low, high)
+        g = xp.where(factor == etaminus, xp.zeros_like(g), g)  # a flipped sign: no step, forget it
+        p._data -= xp.sign(g) * step_size
+        prev[...] = g
+        touch(p, state, "prev", "step_size")

@@ -8,8 +8,7 @@ from __future__ import annotations
 import math
 
 from tensorplug.optim import Optimizer
-from tensorplug.optim.optimizer import (bump_step, check_options, ema_sq_, grad_array, init_state, lerp_, touch,
-                                        zeros_state)
+from tensorplug.optim.optimizer import bump_step, check_options, ema_sq_, grad_array, lerp_, touch, zeros_state
 
 __all__ = ["Lion", "LAMB"]
 
@@ -28,31 +27,27 @@ class Lion(Optimizer):
         check_options(lr=lr, weight_decay=weight_decay, betas=betas)
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, wd = float(group["lr"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["exp_avg"] = zeros_state(p)
-                xp = p._backend.xp
-                g = grad_array(p, group["maximize"], 0.0)
-                m = state["exp_avg"]._data
-                d = p._data
-                if wd != 0:
-                    d *= 1 - lr * wd
-                c = m * beta1
-                c += (1 - beta1) * g
-                c = xp.sign(c)
-                c *= lr
-                d -= c
-                lerp_(m, g, 1 - beta2)
-                touch(p, state, "exp_avg")
-        return loss
+    @staticmethod
+    def _init_state(state, p, group):
+        state["exp_avg"] = zeros_state(p)
+
+    @staticmethod
+    def _update(p, state, group):
+        lr, wd = float(group["lr"]), float(group["weight_decay"])
+        beta1, beta2 = map(float, group["betas"])
+        xp = p._backend.xp
+        g = grad_array(p, group["maximize"], 0.0)
+        m = state["exp_avg"]._data
+        d = p._data
+        if wd != 0:
+            d *= 1 - lr * wd
+        c = m * beta1
+        c += (1 - beta1) * g
+        c = xp.sign(c)
+        c *= lr
+        d -= c
+        lerp_(m, g, 1 - beta2)
+        touch(p, state, "exp_avg")
 
 
 class LAMB(Optimizer):
@@ -63,39 +58,33 @@ class LAMB(Optimizer):
         p -= lr * (||p|| / ||r||) * r          (trust ratio 1 when either norm is 0)
     """
 
+    _state_keys = ("exp_avg", "exp_avg_sq")
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *, maximize=False):
         check_options(lr=lr, eps=eps, weight_decay=weight_decay, betas=betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    init_state(state, p, "exp_avg", "exp_avg_sq")
-                xp = p._backend.xp
-                step = bump_step(state)
-                g = grad_array(p, group["maximize"], 0.0)
-                m = state["exp_avg"]._data
-                v = state["exp_avg_sq"]._data
-                d = p._data
-                lerp_(m, g, 1 - beta1)
-                ema_sq_(v, g, beta2)
-                denom = xp.sqrt(v / (1 - beta2 ** step))
-                denom += eps
-                r = m / denom
-                r *= 1 / (1 - beta1 ** step)
-                if wd != 0:
-                    r += wd * d
-                w_norm = math.sqrt(float(xp.sum(d * d)))
-                r_norm = math.sqrt(float(xp.sum(r * r)))
-                trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
-                r *= lr * trust
-                d -= r
-                touch(p, state, "exp_avg", "exp_avg_sq")
-        return loss
+    @staticmethod
+    def _update(p, state, group):
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = map(float, group["betas"])
+        xp = p._backend.xp
+        step = bump_step(state)
+        g = grad_array(p, group["maximize"], 0.0)
+        m = state["exp_avg"]._data
+        v = state["exp_avg_sq"]._data
+        d = p._data
+        lerp_(m, g, 1 - beta1)
+        ema_sq_(v, g, beta2)
+        denom = xp.sqrt(v / (1 - beta2 ** step))
+        denom += eps
+        r = m / denom
+        r *= 1 / (1 - beta1 ** step)
+        if wd != 0:
+            r += wd * d
+        w_norm = math.sqrt(float(xp.sum(d * d)))
+        r_norm = math.sqrt(float(xp.sum(r * r)))
+        trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+        r *= lr * trust
+        d -= r
+        touch(p, state, "exp_avg", "exp_avg_sq")

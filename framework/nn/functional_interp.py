@@ -114,6 +114,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(o <= 0 for o in outs):
         raise ValueError(f"Input and output sizes should be greater than 0, but got input ({', '.join(map(str, spatial))}) "
                          f"and output ({', '.join(map(str, outs))})")
+    if mode in _LINEAR and input._dtype.itemsize < 4 and input.is_floating_point():
+        # torch blends float16/bfloat16 in float32 and rounds once; one rounding per axis doubled the error
+        return interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
+                           antialias).to(input._dtype)
     out = input
     for j in range(k):
         axis = 2 + j

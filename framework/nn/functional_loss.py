@@ -438,15 +438,20 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+def _check_long(target, name):
+    """torch's error for a target of class indices that is not int64."""
+    if target._dtype is not _dt.int64:
+        raise RuntimeError(f"{name}: expected scalar type Long but found {target._dtype.legacy_name[:-6]}; "
+                           f"the target holds class indices: use target.long()")
+
+
 def _class_targets(input, target, name):
     """``(input as (N, C), target as (N,))`` for the multi-class margin loss, with torch's checks."""
     if input.dim() > 2 or (input.dim() == 2 and target.dim() != 1) or (input.dim() < 2 and target.dim() > 1) \
             or target.numel() != (input.shape[0] if input.dim() == 2 else 1):
         raise RuntimeError(f"{name}: inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}; give a 1-D or 2-D input (N, C) and one class index per row")
-    if target._dtype is not _dt.int64:
-        raise RuntimeError(f"{name}: expected scalar type Long but found {target._dtype.legacy_name[:-6]}; "
-                           f"the target holds class indices: use target.long()")
+    _check_long(target, name)
     c = input.shape[-1] if input.dim() else 1
     data = target._data
     if data.size and bool(target._backend.xp.any((data < 0) | (data >= c))):
@@ -486,9 +491,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if input.dim() > 2 or tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(target.shape)} for input "
                            f"of size: {list(input.shape)}; the target has the input's shape")
-    if target._dtype is not _dt.int64:
-        raise RuntimeError(f"multilabel_margin_loss: expected scalar type Long but found "
-                           f"{target._dtype.legacy_name[:-6]}; the target holds class indices: use target.long()")
+    _check_long(target, "multilabel_margin_loss")
     c = input.shape[-1] if input.dim() else 1
     x = input.reshape(-1, c)
     xp = target._backend.xp

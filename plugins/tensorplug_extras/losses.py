@@ -15,14 +15,6 @@ from tensorplug.nn.loss import _Loss
 __all__ = ["FocalLoss"]
 
 
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
 def _check(reduction, allowed=("none", "mean", "sum")):
     if reduction not in allowed:
         raise ValueError(f"{reduction} is not a valid value for reduction; expected one of {list(allowed)}")
@@ -64,4 +56,6 @@ class FocalLoss(_Loss):
         loss = ce * (1 - p_t) ** self.gamma if self.gamma != 0 else ce
         if self.alpha >= 0:
             loss = (self.alpha * target + (1 - self.alpha) * (1 - target)) * loss
-        return _reduce(loss, self.reduction)
+        if self.reduction == "mean":
+            return loss.mean()
+        return loss.sum() if self.reduction == "sum" else loss

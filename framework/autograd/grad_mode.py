@@ -49,9 +49,13 @@ class _Mode:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with self._again():
                 return fn(*args, **kwargs)
         return wrapper
+
+    def _again(self):
+        """A fresh manager with this one's setting: each call of a decorated function enters its own."""
+        return type(self)()
 
 
 class no_grad(_Mode):
@@ -83,14 +87,11 @@ class set_grad_enabled(_Mode):
         return self
 
     def __call__(self, fn):
-        GradMode.enabled = self._prev
-        mode = self._target
+        GradMode.enabled = self._prev  # as a decorator it sets nothing until the function runs
+        return super().__call__(fn)
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    def _again(self):
+        return set_grad_enabled(self._target)
 
 
 class inference_mode(_Mode):
@@ -112,11 +113,5 @@ class inference_mode(_Mode):
         GradMode.inference = self._prev_inf
         return False
 
-    def __call__(self, fn):
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    def _again(self):
+        return inference_mode(self._mode)

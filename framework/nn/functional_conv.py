@@ -353,6 +353,13 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if not isinstance(weight, Tensor) or weight._data.ndim != k + 2:
         raise RuntimeError(f"{name}: expected weight to be {k + 2}-dimensional")
     _same_dtype(x, weight, bias)
+    if x._dtype.name == "bfloat16":
+        # torch sums the overlapping bfloat16 contributions in float32 and rounds once (rounded per add:
+        # twice torch's error); its float16 rounds as ours does
+        wide_bias = None if bias is None else bias.float()
+        out = _conv_transpose(input.float(), weight.float(), wide_bias, stride, padding, output_padding,
+                              groups, dilation, k, name)
+        return out.to(x._dtype)
     stride = _tuple(stride, k, "stride")
     pad = _tuple(padding, k, "padding")
     opad = _tuple(output_padding, k, "output_padding")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch
+from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -51,7 +51,7 @@ class Adam(Optimizer):
             eps = float(group["eps"])
             wd = float(group["weight_decay"])
             decoupled = group.get("decoupled_weight_decay", False)
-            keys = _buffers(group)
+            keys = self._buffers(group)
             sign = -1.0 if group["maximize"] else 1.0
             l2 = 0.0 if decoupled else wd
             decay = 1 - lr * wd if decoupled else 1.0
@@ -75,8 +75,8 @@ class Adam(Optimizer):
         return loss
 
     @staticmethod
-    def _init_state(state, p, group):
-        init_state(state, p, *_buffers(group))
+    def _buffers(group):
+        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
 
 class AdamW(Adam):
@@ -92,11 +92,6 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True)
-
-
-def _buffers(group):
-    """The state buffers of a group's parameters (besides ``step``)."""
-    return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
 
 
 def adam_update(backend, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):

@@ -243,7 +243,7 @@ class Optimizer:
             GradMode.enabled = prev
 
     # one parameter at a time ---------------------------------------------------------
-    _state_keys = ()  # the zero buffers like ``p`` that the default ``_init_state`` creates
+    _state_keys = ()  # the zero buffers like ``p`` that a parameter's state holds besides ``step``
 
     def _params_with_grad(self, group):
         """``(p, state)`` for each parameter of ``group`` that has a gradient, its state filled on first use."""
@@ -255,9 +255,13 @@ class Optimizer:
                 self._init_state(state, p, group)
             yield p, state
 
+    def _buffers(self, group):
+        """The names of the zero buffers of a parameter's state in ``group`` (options may add some)."""
+        return self._state_keys
+
     def _init_state(self, state, p, group):
-        """Fill a parameter's empty ``state``: the ``step`` counter and the buffers ``_state_keys``."""
-        init_state(state, p, *self._state_keys)
+        """Fill a parameter's empty ``state``: the ``step`` counter and the zero buffers ``_buffers(group)``."""
+        init_state(state, p, *self._buffers(group))
 
     # state ------------------------------------------------------------------------
     def state_dict(self):

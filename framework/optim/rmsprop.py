@@ -1,7 +1,7 @@
 """RMSprop, with torch's exact update (optionally centered, with momentum)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, init_state, touch
+from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
 
 __all__ = ["RMSprop", "rmsprop_update"]
 
@@ -46,7 +46,7 @@ class RMSprop(Optimizer):
         loss = self._closure(closure)
         for group in self.param_groups:
             momentum = float(group["momentum"])
-            keys = _buffers(group)
+            keys = self._buffers(group)
             sign = -1.0 if group["maximize"] else 1.0
             lr = float(group["lr"])
             alpha = float(group["alpha"])
@@ -67,14 +67,9 @@ class RMSprop(Optimizer):
         return loss
 
     @staticmethod
-    def _init_state(state, p, group):
-        init_state(state, p, *_buffers(group))
-
-
-def _buffers(group):
-    """The state buffers of a group's parameters (besides ``step``)."""
-    return ("square_avg",) + (("momentum_buffer",) if float(group["momentum"]) > 0 else ()) + \
-        (("grad_avg",) if group["centered"] else ())
+    def _buffers(group):
+        return ("square_avg",) + (("momentum_buffer",) if float(group["momentum"]) > 0 else ()) + \
+            (("grad_avg",) if group["centered"] else ())
 
 
 def rmsprop_update(backend, p, g, square_avg, buf, grad_avg, *, sign, lr, alpha, eps, weight_decay, momentum):

@@ -1,8 +1,8 @@
 """NAdam (Adam with Nesterov momentum), with torch's exact update and momentum-decay schedule."""
 from __future__ import annotations
 
-from .optimizer import (Optimizer, bump_step, check_options, check_unsupported, decayed_grad, ema_sq_, lerp_,
-                        step_state, touch, zeros_state)
+from .optimizer import (Optimizer, bump_step, check_options, check_unsupported, decayed_grad, step_state, touch,
+                        update_moments, zeros_state)
 
 __all__ = ["NAdam"]
 
@@ -44,10 +44,7 @@ class NAdam(Optimizer):
         mp = state["mu_product"]
         mp._data *= mu
         mu_product = float(mp._data)
-        m = state["exp_avg"]._data
-        v = state["exp_avg_sq"]._data
-        lerp_(m, g, 1 - beta1)
-        ema_sq_(v, g, beta2)
+        m, v = update_moments(state, g, beta1, beta2)
         denom = xp.sqrt(v / (1 - beta2 ** step))
         denom += eps
         d = p._data

@@ -469,6 +469,16 @@ def decayed_grad(p, group, lr, weight_decay):
     return grad_array(p, group["maximize"], weight_decay)
 
 
+def update_moments(state, g, beta1, beta2):
+    """Adam's moving averages ``state['exp_avg']`` of ``g`` and ``state['exp_avg_sq']`` of ``g * g``,
+    updated in place; returns their arrays ``(m, v)`` (RAdam, NAdam, LAMB)."""
+    m = state["exp_avg"]._data
+    v = state["exp_avg_sq"]._data
+    lerp_(m, g, 1 - beta1)
+    ema_sq_(v, g, beta2)
+    return m, v
+
+
 def lerp_(m, g, weight):
     """``m += weight * (g - m)`` in place (torch's ``lerp_``)."""
     m *= 1 - weight

@@ -1,7 +1,7 @@
 """RAdam (rectified Adam), with torch's exact update."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, bump_step, check_options, check_unsupported, decayed_grad, ema_sq_, lerp_, touch
+from .optimizer import Optimizer, bump_step, check_options, check_unsupported, decayed_grad, touch, update_moments
 
 __all__ = ["RAdam"]
 
@@ -26,10 +26,7 @@ class RAdam(Optimizer):
         xp = p._backend.xp
         step = bump_step(state)
         g = decayed_grad(p, group, lr, wd)
-        m = state["exp_avg"]._data
-        v = state["exp_avg_sq"]._data
-        lerp_(m, g, 1 - beta1)
-        ema_sq_(v, g, beta2)
+        m, v = update_moments(state, g, beta1, beta2)
         bc1 = 1 - beta1 ** step
         bc2 = 1 - beta2 ** step
         rho_inf = 2 / (1 - beta2) - 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from tensorplug.optim import Optimizer
-from tensorplug.optim.optimizer import bump_step, check_options, ema_sq_, grad_array, lerp_, touch, zeros_state
+from tensorplug.optim.optimizer import bump_step, check_options, grad_array, lerp_, touch, update_moments, zeros_state
 
 __all__ = ["Lion", "LAMB"]
 
@@ -71,11 +71,8 @@ class LAMB(Optimizer):
         xp = p._backend.xp
         step = bump_step(state)
         g = grad_array(p, group["maximize"], 0.0)
-        m = state["exp_avg"]._data
-        v = state["exp_avg_sq"]._data
+        m, v = update_moments(state, g, beta1, beta2)
         d = p._data
-        lerp_(m, g, 1 - beta1)
-        ema_sq_(v, g, beta2)
         denom = xp.sqrt(v / (1 - beta2 ** step))
         denom += eps
         r = m / denom

@@ -104,7 +104,7 @@ class LeakyRelu(Op):
 def _narrow(a):
     """float16 / bfloat16 arrays: torch computes their activations in float32 and rounds once (in float16,
     gelu's 1 + tanh(x) cancels: gelu(-4) came out 97% off)."""
-    return a.dtype.itemsize == 2 and a.dtype.kind not in "iu"
+    return getattr(a.dtype, "itemsize", 4) == 2 and a.dtype.kind not in "iu"  # the Array API's have none
 
 
 def _in_float32(ctx, a, forward, *args):

@@ -850,6 +850,11 @@ class Attention(Op):
         xp = ctx.backend.xp
         ctx.scale = scale
         ctx.mask, ctx.causal = mask, causal
+        dtype = v.dtype
+        if getattr(dtype, "itemsize", 4) == 2:  # torch computes float16/bfloat16 attention in float32 and rounds once
+            q, k, v = (xp.astype(t, xp.float32) for t in (q, k, v))
+            if mask is not None and mask.dtype == dtype:
+                mask = xp.astype(mask, xp.float32)
         s = xp.matmul(q * scale, xp.matrix_transpose(k))
         blocked = _blocked(xp, mask, causal, s.shape[-2], s.shape[-1])
         if blocked is not None:
@@ -859,9 +864,9 @@ class Attention(Op):
         s -= xp.max(s, axis=-1, keepdims=True)
         s = xp.exp(s)
         s /= xp.sum(s, axis=-1, keepdims=True)
-        ctx.p = s
+        ctx.p = s if s.dtype == dtype else xp.astype(s, dtype)
         out = xp.matmul(s, v)
-        return out if out.dtype == v.dtype else xp.astype(out, v.dtype)  # NumPy's bfloat16 matmul is float32
+        return out if out.dtype == dtype else xp.astype(out, dtype)  # NumPy's bfloat16 matmul is float32
 
     @staticmethod
     def backward(ctx, g):

@@ -72,6 +72,11 @@ def dims(dim, ndim):
     """Normalise ``dim`` (None, int or sequence) into a sorted tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
+    if ndim == 0:
+        # torch: a 0-d tensor takes dim 0 or -1 and reduces over nothing
+        for d in dim if isinstance(dim, (list, tuple)) else (dim,):
+            _wrap_dim(d, 0)
+        return ()
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
         return axes if axes or ndim else ()

@@ -279,11 +279,11 @@ def stack(tensors, dim=0, *, out=None):
     """Join tensors of equal shape along a new ``dim``."""
     tensors = _tensors(tensors, "stack")
     shape = tensors[0]._data.shape
+    axis = wrap_dim(dim, len(shape) + 1)  # torch checks the dim before the shapes
     for i, t in enumerate(tensors):
         if t._data.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                                f"and {list(t.shape)} at entry {i}")
-    axis = wrap_dim(dim, len(shape) + 1)
     return Stack.apply(*tensors, axis=axis)
 
 

@@ -126,6 +126,9 @@ def bmm(input, mat2):
 
 
 def mv(input, vec):
+    if input.dim() == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions: mv expects a 2-D matrix and a "
+                         "1-D vector")
     if input.dim() != 2 or vec.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.dim()}, {vec.dim()}")
     return matmul(input, vec)
@@ -137,15 +140,35 @@ def dot(input, other):
     return matmul(input, other)
 
 
+def _check_expands_to(input, shape):
+    """torch expands addmm's input to the product's shape: the product never grows to fit the input."""
+    have = tuple(input.shape)
+    if len(have) > len(shape):
+        raise RuntimeError(f"expand({list(have)}, size={list(shape)}): the number of sizes provided ({len(shape)}) "
+                           f"must be greater or equal to the number of dimensions in the tensor ({len(have)}); "
+                           f"addmm's input must broadcast to the product's shape")
+    for k in range(1, len(have) + 1):
+        if have[-k] not in (1, shape[-k]):
+            raise RuntimeError(f"The expanded size of the tensor ({shape[-k]}) must match the existing size "
+                               f"({have[-k]}) at non-singleton dimension {len(shape) - k}.  Target sizes: "
+                               f"{list(shape)}.  Tensor sizes: {list(have)}; addmm's input must broadcast to "
+                               f"the product's shape")
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``."""
     prod = mm(mat1, mat2)
+    _check_expands_to(input, tuple(prod.shape))
     if alpha != 1:
         prod = prod * alpha
     return prod + (input if beta == 1 else input * beta)
 
 
 def outer(input, vec2):
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.dim() != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.dim()}-D; flatten it first "
+                               f"(torch.outer takes vectors only)")
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 
@@ -199,13 +222,6 @@ class Einsum(Op):
     def forward(ctx, *arrays, terms, rhs):
         ctx.terms = terms
         ctx.rhs = rhs
-        ctx.sizes = {}
-        for t, a in zip(terms, arrays):
-            for c, s in zip(t, a.shape):
-                if s != 1:
-                    ctx.sizes[c] = s
-                else:
-                    ctx.sizes.setdefault(c, s)
         return ctx.backend.einsum(",".join(terms) + "->" + rhs, *arrays)
 
     @staticmethod
@@ -223,16 +239,20 @@ class Einsum(Op):
             other_ops = [o for j, o in enumerate(operands) if j != i]
             present = "".join(c for c in term if c in ctx.rhs or any(c in t for t in others))
             r = einsum(",".join([ctx.rhs] + others) + "->" + present, g, *other_ops)
-            if present != term:
-                shape = [1] * len(term)
-                full = []
-                for k, c in enumerate(term):
-                    full.append(ctx.sizes[c])
-                    if c in present:
-                        shape[k] = ctx.sizes[c]
-                r = r.reshape(tuple(shape)).expand(*full)
-            grads.append(r)
+            grads.append(_fit_einsum_grad(r, present, term, operands[i]._data.shape))
         return tuple(grads)
+
+
+def _fit_einsum_grad(r, present, term, shape):
+    """``r`` (subscripts ``present``) laid out as the operand (``term``, ``shape``): subscripts only this
+    operand has are broadcast, size-1 dims that broadcast against others are summed back to 1."""
+    if present != term:
+        sizes = dict(zip(present, r.shape))
+        r = r.reshape(tuple(sizes.get(c, 1) for c in term))
+    summed = tuple(k for k, (got, want) in enumerate(zip(r.shape, shape)) if want == 1 and got != 1)
+    if summed:
+        r = r.sum(summed, keepdim=True)
+    return r if tuple(r.shape) == tuple(shape) else r.expand(*shape)
 
 
 _EINSUM_OPS = {}
@@ -244,6 +264,18 @@ def _einsum_op(n):
         op = _EINSUM_OPS[n] = type("Einsum", (Einsum,), {"save_inputs": tuple(range(n)),
                                                          "__module__": __name__})
     return op
+
+
+def _check_einsum_sizes(terms, operands):
+    """torch's rule: a subscript's sizes across operands agree or are 1 (size-1 dims broadcast)."""
+    seen = {}
+    for k, (term, operand) in enumerate(zip(terms, operands)):
+        for letter, size in zip(term, operand.shape):
+            previous = seen.get(letter, 1)
+            if size != previous and size != 1 and previous != 1:
+                raise RuntimeError(f"einsum(): subscript {letter} has size {size} for operand {k} which does not "
+                                   f"broadcast with previously seen size {previous}; make the sizes equal or 1")
+            seen[letter] = size if previous == 1 else previous
 
 
 def einsum(equation, *operands):
@@ -261,6 +293,7 @@ def einsum(equation, *operands):
             raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {dt} and "
                                f"{o._dtype}; convert one first")
     terms, rhs = _parse_einsum(equation, [o._data.shape for o in operands])
+    _check_einsum_sizes(terms, operands)
     try:
         out = _einsum_op(len(operands)).apply(*operands, terms=tuple(terms), rhs=rhs)
     except ValueError as exc:

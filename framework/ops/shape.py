@@ -177,15 +177,19 @@ def reshape(self, *shape):
 
 
 def permute(self, *dims):
+    if not dims:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"; pass the new order of '
+                        'the dimensions, e.g. x.permute(1, 0) (a 0-d tensor takes ())')
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     n = self._data.ndim
-    axes = tuple(wrap_dim(d, n) for d in dims)
-    if len(axes) != n or len(set(axes)) != n:
+    if len(dims) != n:  # torch checks the count before the range of each dim
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
                            f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
-                           f"equal to len(dims) = {len(axes)}" if len(axes) != n else
-                           f"permute(): duplicate dims are not allowed, got {list(dims)}")
+                           f"equal to len(dims) = {len(dims)}")
+    axes = tuple(wrap_dim(d, n) for d in dims)
+    if len(set(axes)) != n:
+        raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
     return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
@@ -396,11 +400,17 @@ def swapaxes(input, axis0, axis1):
 def narrow(input, dim, start, length):
     """The slice ``start:start+length`` along ``dim`` (a view)."""
     n = input._data.ndim
+    if n == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.; reshape it to 1-D first (x.reshape(1))")
+    if length < 0:
+        raise RuntimeError(f"narrow(): length must be non-negative. Got {length}")
     axis = wrap_dim(dim, n)
     size = input._data.shape[axis]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
     if start < 0:
         start += size
-    if start < 0 or length < 0 or start + length > size:
+    if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return input[(slice(None),) * axis + (slice(start, start + length),)]
 
@@ -418,9 +428,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of the ``dim1``/``dim2`` planes, as the last dim (a copy in tensorplug)."""
     from .indexing import GetItem
     n = input._data.ndim
-    if n < 2:
-        raise RuntimeError(f"diagonal dimensions requires ndim larger than 1, got {n}")
-    a, b = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    a, b = wrap_dim(dim1, n), wrap_dim(dim2, n)  # below 2-D: torch's IndexError, or identical dims
     if a == b:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     rest = [d for d in range(n) if d not in (a, b)]

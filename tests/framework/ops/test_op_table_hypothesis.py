@@ -46,17 +46,6 @@ KNOWN = {
     "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
     "var_dim_corr0": ("specials", "as var"),
     "log_softmax": ("specials", "log_softmax with inf: nan/-inf where torch has -inf/nan (issue item 6)"),
-    "einsum": ("reshaped", "einsum: size-1 dims do not broadcast (NumPy's ValueError leaks)"),
-    "einsum_ellipsis": ("reshaped", "as einsum"),
-    "std_dim": ("reshaped", "std/norm over dim 0 of a 0-d tensor: raw IndexError/AxisError, torch returns a value"),
-    "norm_p3": ("reshaped", "as std_dim"),
-    "permute": ("reshaped", "permute of a 0-d tensor with 2 dims: IndexError, torch RuntimeError"),
-    "diagonal": ("reshaped", "diagonal of a 0-d/1-D tensor: RuntimeError, torch IndexError"),
-    "narrow": ("reshaped", "narrow of a 0-d tensor / start past a size-0 dim: error classes swapped vs torch"),
-    "mv": ("reshaped", "mv of 0-d operands: RuntimeError, torch IndexError"),
-    "stack": ("reshaped", "stack of a 0-d and a 2-D tensor at dim 1: RuntimeError, torch IndexError"),
-    "outer": ("reshaped", "outer accepts 0-d and 2-D operands; torch requires 1-D"),
-    "addmm": ("reshaped", "addmm broadcasts an input torch refuses"),
     "adaptive_avg_pool3d": ("specials", "adaptive_avg_pool3d with inf: the averaging matmul spreads nan to windows "
                                         "without the inf"),
     "grid_sample": ("specials+reshaped", "grid_sample's grid gradient with inf/nan: nan where torch has +-inf; "

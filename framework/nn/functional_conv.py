@@ -851,7 +851,7 @@ class Attention(Op):
         ctx.scale = scale
         ctx.mask, ctx.causal = mask, causal
         dtype = v.dtype
-        if getattr(dtype, "itemsize", 4) == 2:  # torch computes float16/bfloat16 attention in float32 and rounds once
+        if getattr(dtype, "itemsize", 4) == 2:  # torch computes float16/bfloat16 in float32, rounds once
             q, k, v = (xp.astype(t, xp.float32) for t in (q, k, v))
             if mask is not None and mask.dtype == dtype:
                 mask = xp.astype(mask, xp.float32)

@@ -1,6 +1,7 @@
 """Gradients at NaN and inf that torch defines on purpose: sign(NaN) is 0 (abs, p=1 and p=inf norms, l1
-loss), max() and inf-norms send a NaN result's gradient to the NaN elements, relu passes it at NaN (torch's
-hardtanh and hardswish differ between their vectorised and scalar loops there: left alone), an ignored cross-entropy row holding inf gives NaN; and the reductions' special rows (median of bool,
+loss), max() and inf-norms send a NaN result's gradient to the NaN elements, relu passes it at NaN
+(torch's hardtanh and hardswish differ between their vectorised and scalar loops there: left alone), an
+ignored cross-entropy row holding inf gives NaN; and the reductions' special rows (median of bool,
 float16 prod overflow, var/prod/cumprod gradients where inf and 0 share a row). Each compared with torch."""
 from __future__ import annotations
 

@@ -101,6 +101,28 @@ class LeakyRelu(Op):
         return g * ctx.tensor(scale)
 
 
+class Hardswish(Op):
+    """``x * clip(x + 3, 0, 6) / 6``; torch's backward is a where, so a NaN gradient stays out below -3."""
+
+    save_inputs = (0,)
+    node_name = "HardswishBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        x = xp.astype(a, xp.float32) if _narrow(a) else a  # half: in float32, rounded once, as torch
+        return xp.astype(x * xp.clip(x + 3, 0, 6) / 6, a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..ops.arithmetic import where
+        (x,) = ctx.saved_tensors_list()
+        wide = _narrow(x._data)
+        xw, gw = (x.float(), g.float()) if wide else (x, g)
+        gx = where(xw <= -3, 0.0, where(xw < 3, gw * (xw / 3 + 0.5), gw))
+        return gx.to(g.dtype) if wide else gx
+
+
 def _narrow(a):
     """float16 / bfloat16 arrays: torch computes their activations in float32 and rounds once (in float16,
     gelu's 1 + tanh(x) cancels: gelu(-4) came out 97% off)."""
@@ -132,7 +154,7 @@ class Elu(Op):
         from ..ops.arithmetic import where
         (x,) = ctx.saved_tensors_list()
         y = ctx.output()
-        return g * where(x > 0, ctx.scale, y + ctx.alpha * ctx.scale)
+        return g * where(x <= 0, y + ctx.alpha * ctx.scale, ctx.scale)  # torch's test: NaN takes the scale
 
 
 class Gelu(Op):
@@ -572,8 +594,9 @@ class NllLoss(Op):
         safe = xp.where(valid, target, xp.zeros_like(target))
         picked = xp.reshape(backend.take_along_axis(x, xp.reshape(safe, (m, 1)), 1), (m,))
         w_t = xp.take(weight, safe, axis=0) if weight is not None else xp.ones((m,), dtype=x.dtype)
-        w_t = xp.where(valid, w_t, xp.zeros((), dtype=x.dtype))
-        loss = -(w_t * picked)
+        zero = xp.zeros((), dtype=x.dtype)
+        w_t = xp.where(valid, w_t, zero)
+        loss = xp.where(valid, -(w_t * picked), zero)  # an ignored row adds 0 even where it holds inf
         ctx.shape = x.shape
         ctx.safe = safe
         ctx.w_t = w_t

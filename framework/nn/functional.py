@@ -157,8 +157,7 @@ def hardsigmoid(input, inplace=False):
 
 
 def hardswish(input, inplace=False):
-    return _inplace_apply(input, lambda x: x * Clamp.apply(x + 3, lo=0.0, hi=6.0, strict=True) / 6,
-                          inplace)
+    return _inplace_apply(input, _ops.Hardswish.apply, inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -182,7 +181,8 @@ def tanhshrink(input):
 
 def threshold(input, threshold, value, inplace=False):
     from ..ops.arithmetic import where
-    return _inplace_apply(input, lambda x: where(x > threshold, x, value), inplace)
+    # torch's test is x <= threshold: NaN is kept (and passes the gradient), not replaced by value
+    return _inplace_apply(input, lambda x: where(x <= threshold, value, x), inplace)
 
 
 def _softmax_dim(ndim, name):
@@ -233,7 +233,9 @@ def prelu(input, weight):
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
                                f"{weight.numel()} and channel size = {input.shape[1] if input.dim() > 1 else 1}.")
         weight = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
-    return input.clamp(min=0) + weight * input.clamp(max=0)
+    from ..ops.arithmetic import where
+    # torch's x > 0 ? x : weight * x: at 0 and at NaN the gradient is weight (two clamps gave 1 + weight at 0)
+    return where(input > 0, input, weight * input)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

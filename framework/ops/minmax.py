@@ -21,6 +21,7 @@ class _Extreme(Op):
     save_output = True
     fn = "max"
     nan_ties = False
+    fills = False  # torch's max()/min() fill the gradient in (a NaN g stays out); amax multiplies a mask
 
     @classmethod
     def forward(cls, ctx, a, axes, keepdim):
@@ -39,6 +40,10 @@ class _Extreme(Op):
         mask = a == out
         if cls.nan_ties:
             mask = mask | (a.isnan() & out.isnan())
+        if cls.fills:
+            from .arithmetic import where
+            count = sum(mask.to(g._dtype), ctx.axes, keepdim=True)
+            return where(mask, _restore(g, shape, ctx.axes, ctx.keepdim) / count, 0.0)
         mask = mask.to(g._dtype)
         count = sum(mask, ctx.axes, keepdim=True)
         return _restore(g, shape, ctx.axes, ctx.keepdim) * mask / count
@@ -153,11 +158,13 @@ class MaxAll(Amax):
 
     node_name = "MaxBackward1"
     nan_ties = True
+    fills = True
 
 
 class MinAll(Amin):
     node_name = "MinBackward1"
     nan_ties = True
+    fills = True
 
 
 def max(input, dim=None, keepdim=False, *, out=None):

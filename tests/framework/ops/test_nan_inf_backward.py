@@ -29,8 +29,13 @@ NAN_GRAD_CASES = {
     "hardtanh": lambda m, x, y: m.nn.functional.hardtanh(x * 0.5),
     "relu6": lambda m, x, y: m.nn.functional.relu6(x),
     "hardsigmoid": lambda m, x, y: m.nn.functional.hardsigmoid(x * 3),
+    "hardswish": lambda m, x, y: m.nn.functional.hardswish(x * 3),
     "max_dim": lambda m, x, y: x.reshape(2, 2).max(1)[0],
     "amax": lambda m, x, y: x.reshape(2, 2).amax(1),
+    "amax_all": lambda m, x, y: x.amax(),
+    "max_all": lambda m, x, y: x.max(),
+    "min_all": lambda m, x, y: x.min(),
+    "norm_inf": lambda m, x, y: x.norm(float("inf")),
     "max_pool1d": lambda m, x, y: m.nn.functional.max_pool1d(x.reshape(1, 1, 4), 2).flatten(),
     "margin_ranking_loss": lambda m, x, y: m.nn.functional.margin_ranking_loss(
         x, y, m.tensor([1.0, -1.0, 1.0, -1.0]), reduction="none"),

@@ -1,7 +1,8 @@
 """Gradients at NaN and inf that torch defines on purpose: sign(NaN) is 0 (abs, p=1 and p=inf norms, l1
-loss), max() and inf-norms send a NaN result's gradient to the NaN elements, relu passes it at NaN
-(torch's hardtanh and hardswish differ between their vectorised and scalar loops there: left alone), an
-ignored cross-entropy row holding inf gives NaN; and the reductions' special rows (median of bool,
+loss), max() and inf-norms send a NaN result's gradient to the NaN elements; relu, elu, prelu and
+threshold test x <= 0, so NaN passes (prelu's gradient at 0 is its weight, threshold keeps NaN; torch's
+hardtanh and hardswish differ between their vectorised and scalar loops there: left alone); an ignored
+cross-entropy or nll row holding inf gives NaN / adds 0; and the reductions' special rows (median of bool,
 float16 prod overflow, var/prod/cumprod gradients where inf and 0 share a row). Each compared with torch."""
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ CASES = {
     "relu": (lambda m, x: m.relu(x), ROW),
     "F.relu": (lambda m, x: m.nn.functional.relu(x), ROW),
     "hardsigmoid": (lambda m, x: m.nn.functional.hardsigmoid(x), ROW),
+    "elu": (lambda m, x: m.nn.functional.elu(x), ROW),
+    "prelu_at_zero_and_nan": (lambda m, x: m.nn.functional.prelu(x, m.tensor([0.25], dtype=x.dtype)), ROW),
+    "threshold": (lambda m, x: m.nn.functional.threshold(x, 0.5, -1.0), ROW),
+    "nll_loss_ignored_inf": (lambda m, x: m.nn.functional.nll_loss(x[:3], m.tensor([-100, 1, 0])), INF_ZERO),
     "clamp": (lambda m, x: m.clamp(x, -1, 0.5), ROW),
     "prod_dim": (lambda m, x: x.prod(1), INF_ZERO),
     "prod_all_inf_zero": (lambda m, x: x[0].prod(), INF_ZERO),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .optimizer import Optimizer, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
+from .optimizer import Optimizer, adam_options, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -46,10 +46,7 @@ class Adam(Optimizer):
         """Perform one update; returns ``closure()``'s loss when a closure is given."""
         loss = self._closure(closure)
         for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            eps = float(group["eps"])
-            wd = float(group["weight_decay"])
+            lr, eps, wd, beta1, beta2 = adam_options(group)
             decoupled = group.get("decoupled_weight_decay", False)
             keys = self._buffers(group)
             sign = -1.0 if group["maximize"] else 1.0

@@ -1,7 +1,7 @@
 """Adamax (Adam with the infinity norm), with torch's exact update."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, bump_step, check_options, check_unsupported, grad_array, lerp_, touch
+from .optimizer import Optimizer, adam_options, bump_step, check_options, check_unsupported, grad_array, lerp_, touch
 
 __all__ = ["Adamax"]
 
@@ -20,11 +20,10 @@ class Adamax(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
-        beta1, beta2 = map(float, group["betas"])
+        lr, eps, wd, beta1, beta2 = adam_options(group)
         xp = p._backend.xp
         step = bump_step(state)
-        g = grad_array(p, group["maximize"], float(group["weight_decay"]))
+        g = grad_array(p, group["maximize"], wd)
         m = state["exp_avg"]._data
         u = state["exp_inf"]._data
         lerp_(m, g, 1 - beta1)

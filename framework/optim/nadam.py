@@ -1,8 +1,8 @@
 """NAdam (Adam with Nesterov momentum), with torch's exact update and momentum-decay schedule."""
 from __future__ import annotations
 
-from .optimizer import (Optimizer, bump_step, check_options, check_unsupported, decayed_grad, step_state, touch,
-                        update_moments, zeros_state)
+from .optimizer import (Optimizer, adam_options, bump_step, check_options, check_unsupported, decayed_grad, step_state,
+                        touch, update_moments, zeros_state)
 
 __all__ = ["NAdam"]
 
@@ -32,8 +32,7 @@ class NAdam(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = map(float, group["betas"])
+        lr, eps, wd, beta1, beta2 = adam_options(group)
         decay = float(group["momentum_decay"])
         xp = p._backend.xp
         step = bump_step(state)

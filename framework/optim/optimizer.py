@@ -469,6 +469,12 @@ def decayed_grad(p, group, lr, weight_decay):
     return grad_array(p, group["maximize"], weight_decay)
 
 
+def adam_options(group):
+    """An Adam-family group's ``(lr, eps, weight_decay, beta1, beta2)``, as floats."""
+    beta1, beta2 = group["betas"]
+    return float(group["lr"]), float(group["eps"]), float(group["weight_decay"]), float(beta1), float(beta2)
+
+
 def update_moments(state, g, beta1, beta2):
     """Adam's moving averages ``state['exp_avg']`` of ``g`` and ``state['exp_avg_sq']`` of ``g * g``,
     updated in place; returns their arrays ``(m, v)`` (RAdam, NAdam, LAMB)."""

@@ -1,7 +1,8 @@
 """RAdam (rectified Adam), with torch's exact update."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, bump_step, check_options, check_unsupported, decayed_grad, touch, update_moments
+from .optimizer import (Optimizer, adam_options, bump_step, check_options, check_unsupported, decayed_grad, touch,
+                        update_moments)
 
 __all__ = ["RAdam"]
 
@@ -21,8 +22,7 @@ class RAdam(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = map(float, group["betas"])
+        lr, eps, wd, beta1, beta2 = adam_options(group)
         xp = p._backend.xp
         step = bump_step(state)
         g = decayed_grad(p, group, lr, wd)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from tensorplug.optim import Optimizer
-from tensorplug.optim.optimizer import bump_step, check_options, grad_array, lerp_, touch, update_moments, zeros_state
+from tensorplug.optim.optimizer import (adam_options, bump_step, check_options, grad_array, lerp_, touch,
+                                        update_moments, zeros_state)
 
 __all__ = ["Lion", "LAMB"]
 
@@ -66,8 +67,7 @@ class LAMB(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = map(float, group["betas"])
+        lr, eps, wd, beta1, beta2 = adam_options(group)
         xp = p._backend.xp
         step = bump_step(state)
         g = grad_array(p, group["maximize"], 0.0)

@@ -59,6 +59,8 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) elements along ``dim`` as ``(values, indices)``."""
     from .gather import gather
+    if input._dtype is _dt.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU: convert first, e.g. x.int().topk(k)")
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     size = input._data.shape[axis] if n else 1

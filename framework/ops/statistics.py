@@ -135,6 +135,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The ``k``-th smallest value along ``dim`` and its index, as torch.kthvalue."""
+    if input._dtype is _dt.bool_:
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool': kthvalue() takes numbers; "
+                                  "convert first, e.g. x.int().kthvalue(k)")
     d = wrap_dim(dim, max(input.ndim, 1))
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:

@@ -105,3 +105,12 @@ def test_median_of_bool_is_refused_like_torch():
             m.tensor([True, False, True]).median()
         with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
             m.tensor([True, False, True]).median(0)
+
+
+@pytest.mark.parametrize("call, error", [(lambda t: t.kthvalue(1), NotImplementedError),
+                                         (lambda t: t.topk(1), RuntimeError)])
+def test_bool_selection_is_refused_like_torch(call, error):
+    phrase = {NotImplementedError: "not implemented for 'Bool'", RuntimeError: "topk does not support bool"}[error]
+    for m in (tp, torch):
+        with pytest.raises(error, match=phrase):
+            call(m.tensor([True, False, True]))

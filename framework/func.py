@@ -93,13 +93,13 @@ def _untie(module, values):
 
 def _check_keys(module, values):
     names = {name for name, _ in _named_tensors(module)}
-    unexpected = [k for k in values if k not in names]
-    missing = [k for k in names if k not in values]
+    unexpected = sorted(k for k in values if k not in names)
+    missing = sorted(k for k in names if k not in values)
     errors = []
     if unexpected:
         errors.append(f"Unexpected key(s): {', '.join(map(repr, unexpected))}.")
     if missing:
-        errors.append(f"Missing key(s): {', '.join(map(repr, sorted(missing)))}.")
+        errors.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
     if errors:
         raise RuntimeError("Error(s) in reparametrizing for {}:\n\t{}".format(module._get_name(),
                                                                               "\n\t".join(errors)))

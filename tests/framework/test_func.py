@@ -296,6 +296,16 @@ def test_functional_call_strict_and_tied_errors():
         func.functional_call(tied, {"a.weight": tensorplug.ones(2, 2), "b.weight": tensorplug.zeros(2, 2)}, ())
 
 
+def test_functional_call_strict_message_is_torchs():
+    ours, theirs = _models()
+    messages = []
+    for m, lib in ((ours, tensorplug), (theirs, torch)):
+        with pytest.raises(RuntimeError) as info:
+            lib.func.functional_call(m, {"z": lib.ones(1), "a": lib.ones(1)}, lib.tensor(X), strict=True)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
 def test_functional_call_ties_weights():
     results = []
     for lib in (tensorplug, torch):

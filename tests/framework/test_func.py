@@ -202,6 +202,14 @@ def test_vmap_on_every_backend(backend):
     np.testing.assert_allclose(grads.numpy(), 2 * X, rtol=1e-12)
 
 
+def test_vmap_gradcheck_float64():
+    x = tensorplug.tensor(X[:2, :3], requires_grad=True)
+    w = tensorplug.tensor(V[:3], requires_grad=True)
+    mapped = func.vmap(lambda r, v: (r.sin() * v).sum() * r, in_dims=(0, None), out_dims=1)
+    assert tensorplug.autograd.gradcheck(mapped, (x, w))
+    assert tensorplug.autograd.gradgradcheck(mapped, (x, w))
+
+
 def test_vmap_gradient_flows_to_inputs():
     ours, theirs = _pair(X)
     for lib, x in ((tensorplug, ours[0]), (torch, theirs[0])):

@@ -73,3 +73,21 @@ def test_atan2_gradient_at_zeros_inf_and_nan_matches_torch():
         grads.append((a.grad.numpy(), b.grad.numpy()))
     for name, e, g in zip("ab", *grads):
         np.testing.assert_array_equal(g, e, err_msg=f"atan2 gradient of {name}")
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("loss, options", [("nll_loss", {}), ("nll_loss", {"weight": [1.0, 0.0, 1.0, 1.0]}),
+                                           ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.1}),
+                                           ("cross_entropy", {"weight": [1.0, 0.0, 2.0, 1.0]})])
+def test_nan_gradient_stays_out_of_ignored_rows_and_other_classes(loss, options, reduction, create_graph):
+    logits = np.random.default_rng(0).standard_normal((4, 4))
+    grads = []
+    for m in (torch, tp):
+        x = m.tensor(logits, dtype=m.float32, requires_grad=True)
+        kwargs = {k: m.tensor(v) if k == "weight" else v for k, v in options.items()}
+        out = getattr(m.nn.functional, loss)(x, m.tensor([0, -100, 1, 2]), reduction=reduction, **kwargs)
+        g = m.tensor([1.0, NAN, NAN, 2.0]) if reduction == "none" else m.tensor(NAN)
+        out.backward(g, create_graph=create_graph)
+        grads.append(x.grad.detach().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, equal_nan=True)

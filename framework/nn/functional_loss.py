@@ -140,10 +140,11 @@ def _weight_array(weight, input, c):
     if weight.shape != (c,):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
-    w = weight._data
     if weight._dtype is not input._dtype:
-        w = input._backend.astype(w, input._dtype)
-    return w
+        have, want = (t._dtype.legacy_name[:-6] for t in (weight, input))
+        raise RuntimeError(f"expected scalar type {want} but found {have}: the class weights must have the "
+                           f"input's dtype ({input._dtype}); pass weight.to({input._dtype})")
+    return weight._data
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

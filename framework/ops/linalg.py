@@ -157,6 +157,9 @@ def _check_expands_to(input, shape):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``."""
+    if isinstance(input, Tensor) and input._dtype is not mat2._dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {input._dtype.legacy_name[:-6]} and "
+                           f"{mat2._dtype.legacy_name[:-6]}; convert input with .to({mat2._dtype})")
     prod = mm(mat1, mat2)
     _check_expands_to(input, tuple(prod.shape))
     if alpha != 1:

@@ -91,8 +91,12 @@ def index_copy(input, dim, index, source):
     if bad is not None:
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {axis} with size {size} "
                          f"(index_copy takes no negative indices)")
+    if source._dtype is not input._dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                           f"{input._dtype.legacy_name[:-6]} and (source) {source._dtype.legacy_name[:-6]}; "
+                           f"convert source with .to({input._dtype})")
     key = (slice(None),) * axis + (index.reshape(-1)._data,)
-    value = source.reshape(expected).to(input._dtype)
+    value = source.reshape(expected)
     return IndexPut.apply(input, value, key=key, indices=(index,))
 
 
@@ -112,7 +116,10 @@ def index_put(input, indices, values, accumulate=False):
     tensors = tuple(i for i in indices if isinstance(i, Tensor))
     if not isinstance(values, Tensor):
         values = Tensor._make(input._backend.asarray(values, input._dtype), input._dtype, input._backend)
-    values = values.to(input._dtype)
+    if values._dtype is not input._dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{input._dtype.legacy_name[:-6]} for the destination and {values._dtype.legacy_name[:-6]} "
+                           f"for the source; convert the values with .to({input._dtype}) (x[i] = v casts)")
     try:
         if not accumulate:
             return IndexPut.apply(input, values, key=key, indices=tensors)

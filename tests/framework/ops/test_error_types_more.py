@@ -67,6 +67,19 @@ ERRORS = {
                            "must match the existing size"),
     "einsum_sizes": (lambda m: m.einsum("ij,kj->ik", m.ones(2, 2), m.ones(4, 3)), RuntimeError,
                      "which does not broadcast with previously seen size"),
+    # mixed dtypes torch refuses (tensorplug cast silently)
+    "nll_loss_weight_dtype": (lambda m: m.nn.functional.nll_loss(m.ones(3, 4, dtype=m.float64), m.tensor([0, 1, 2]),
+                                                                 weight=m.ones(4)), RuntimeError,
+                              "expected scalar type Double but found Float"),
+    "cross_entropy_weight_dtype": (lambda m: m.nn.functional.cross_entropy(m.ones(3, 4), m.tensor([0, 1, 2]),
+                                                                           weight=m.ones(4, dtype=m.float16)),
+                                   RuntimeError, "expected scalar type Float but found Half"),
+    "addmm_input_dtype": (lambda m: m.addmm(m.ones(3, 4, dtype=m.float64), m.ones(3, 2), m.ones(2, 4)), RuntimeError,
+                          "self and mat2 must have the same dtype"),
+    "index_put_dtype": (lambda m: m.ones(3, dtype=m.float64).index_put((m.tensor([0]),), m.tensor(1.0)), RuntimeError,
+                        "Index put requires the source and destination dtypes match"),
+    "index_copy_dtype": (lambda m: m.ones(3, 4, dtype=m.float64).index_copy(0, m.tensor([0]), m.ones(1, 4)),
+                         RuntimeError, "self and source expected to have the same dtype"),
 }
 
 

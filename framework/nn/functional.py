@@ -228,6 +228,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def prelu(input, weight):
     """``max(0, x) + weight * min(0, x)``; a per-channel ``weight`` applies along dim 1."""
+    if weight._dtype is not input._dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {input._dtype.legacy_name[:-6]} and "
+                           f"{weight._dtype.legacy_name[:-6]}; convert the weight with .to({input._dtype})")
     if weight.numel() != 1:
         if input.dim() < 2 or input.shape[1] != weight.numel():
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "

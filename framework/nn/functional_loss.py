@@ -263,7 +263,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("all elements of input should be between 0 and 1; apply torch.sigmoid first, "
                            "or use binary_cross_entropy_with_logits on the raw scores")
     if target._dtype is not input._dtype:
-        target = target.to(input._dtype)
+        raise RuntimeError(f"Found dtype {target._dtype.legacy_name[:-6]} but expected "
+                           f"{input._dtype.legacy_name[:-6]}: binary_cross_entropy's target must have the input's "
+                           f"dtype; pass target.to({input._dtype})")
     loss = _ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight

@@ -13,10 +13,20 @@ def _float_kernel(name, *tensors):
                                   f"convert them to float first, e.g. x.float()")
 
 
+def _c_name(dtype):
+    """A dtype as torch's C++ messages spell it (double, float, c10::Half)."""
+    return {"float64": "double", "float32": "float", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16"}.get(dtype.name, dtype.name)
+
+
 def lerp(input, end, weight):
     """``input + weight * (end - input)``."""
     from .arithmetic import where
     _float_kernel("lerp_kernel_tensor" if hasattr(weight, "_dtype") else "lerp_kernel_scalar", input)
+    for name, t in (("end", end), ("weight", weight)):
+        if hasattr(t, "_dtype") and t._dtype is not input._dtype:  # torch does not promote here
+            raise RuntimeError(f"expected dtype {_c_name(input._dtype)} for `{name}` but got dtype "
+                               f"{_c_name(t._dtype)}; convert it with .to({input._dtype})")
     # torch's two-sided formula: exact at weight 1, and an infinite end does not meet inf - inf
     low = input + weight * (end - input)
     high = end - (end - input) * (1 - weight)

@@ -80,6 +80,14 @@ ERRORS = {
                         "Index put requires the source and destination dtypes match"),
     "index_copy_dtype": (lambda m: m.ones(3, 4, dtype=m.float64).index_copy(0, m.tensor([0]), m.ones(1, 4)),
                          RuntimeError, "self and source expected to have the same dtype"),
+    "lerp_end_dtype": (lambda m: m.lerp(m.ones(3, dtype=m.float64), m.ones(3), 0.5), RuntimeError,
+                       "expected dtype double for `end` but got dtype float"),
+    "lerp_weight_dtype": (lambda m: m.lerp(m.ones(3), m.ones(3), m.ones(3, dtype=m.float64)), RuntimeError,
+                          "expected dtype float for `weight` but got dtype double"),
+    "binary_cross_entropy_target_dtype": (lambda m: m.nn.functional.binary_cross_entropy(
+        m.ones(3, dtype=m.float64) * 0.5, m.ones(3) * 0.5), RuntimeError, "Found dtype Float but expected Double"),
+    "prelu_weight_dtype": (lambda m: m.nn.functional.prelu(m.ones(3), m.ones(1, dtype=m.float64)), RuntimeError,
+                           "prelu: Type promoting not supported. Got Float and Double"),
 }
 
 

@@ -289,6 +289,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = -(pos_weight * target * log_p + (1 - target) * log_1mp)
     else:
         loss = -(target * log_p + (1 - target) * log_1mp)
+    if target.is_floating_point() and target._dtype is not loss._dtype:
+        loss = loss.to(target._dtype)  # torch's kernel writes into a tensor of the target's dtype
     if weight is not None:
         loss = loss * weight
     return _loss_nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")

@@ -90,3 +90,16 @@ def test_nan_to_num_of_bfloat16_uses_its_own_largest_value():
     x = [float("inf"), -float("inf"), float("nan")]
     got = tp.nan_to_num(tp.tensor(x, dtype=tp.bfloat16)).float().tolist()
     assert got == torch.nan_to_num(torch.tensor(x, dtype=torch.bfloat16)).float().tolist()
+
+
+@pytest.mark.parametrize("input_dtype, target_dtype", [("float64", "float32"), ("float32", "float64"),
+                                                       ("float32", "float16"), ("float16", "float32"),
+                                                       ("float32", "bfloat16")])
+def test_bce_with_logits_result_has_the_targets_dtype_as_torch(input_dtype, target_dtype):
+    results = []
+    for m in (torch, tp):
+        x = m.ones(3, dtype=getattr(m, input_dtype), requires_grad=True)
+        out = m.nn.functional.binary_cross_entropy_with_logits(x, m.ones(3, dtype=getattr(m, target_dtype)) * 0.5)
+        out.backward()
+        results.append((str(out.dtype).split(".")[-1], str(x.grad.dtype).split(".")[-1]))
+    assert results[1] == results[0]

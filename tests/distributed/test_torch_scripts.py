@@ -44,10 +44,13 @@ dist.destroy_process_group()
 """
 
 
-def _run(cmd, tmp_path):
+def _run(cmd, tmp_path, tries=1):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORPLUG_")}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-                          start_new_session=True)
+    for _ in range(tries):
+        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+                              start_new_session=True)
+        if proc.returncode == 0:
+            break
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 
@@ -60,6 +63,9 @@ def test_a_torch_ddp_script_runs_unmodified_and_matches_torch(tmp_path):
     assert ours[0] == "tensorplug.nn.parallel.distributed"
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed: the tensorplug run is checked, the comparison is not")
-    theirs = _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "train.py"], tmp_path)
+    # the oracle itself: torch's gloo rank once aborted at exit ("terminate called without an active
+    # exception", SIGABRT) on a loaded machine; a second try tells that apart from a real difference
+    theirs = _run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "train.py"], tmp_path,
+                  tries=2)
     assert theirs[0] == "torch.nn.parallel.distributed"
     assert abs(float(ours[1]) - float(theirs[1])) < 1e-9

@@ -192,7 +192,13 @@ class Relu(Op):
     @staticmethod
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
-        return xp.where(ctx.output_array() <= 0, xp.zeros((), dtype=g.dtype), g)
+        out = ctx.output_array()
+        grad = g * xp.astype(out > 0, g.dtype)
+        # the product turns a NaN/inf g into NaN where relu cut (torch gives 0); where() on a random mask
+        # costs 13x the product (1.37 ms vs 0.10 ms on 64x8x26x26), so it runs only for a non-finite g
+        if not bool(xp.isfinite(xp.sum(g))):
+            grad = xp.where(out <= 0, xp.zeros((), dtype=g.dtype), g)
+        return grad
 
 
 class Trunc(_Steps):

@@ -9,6 +9,7 @@
 #   2 conformance  python -m tensorplug.testing cupy
 #   3 tests-cupy   pytest: the backend-fixture tests restricted to cupy, gpu-marked tests
 #   4 tests-env    pytest with TENSORPLUG_BACKEND=cupy as the default backend (autograd, nn, optim)
+#     nccl         the NCCL process group: collectives and DDP on CUDA tensors
 #   5 fastpaths    the cupy backend's fast conv/pool paths (cuDNN, CUDA kernels) against the defaults,
 #                  printing which path the backend picks and the tracebacks of any that failed
 #   6 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
@@ -89,6 +90,9 @@ stage tests-env 70 env TENSORPLUG_BACKEND=cupy TENSORPLUG_TEST_BACKENDS=cupy $PY
   tests/framework/nn/test_activation.py tests/framework/nn/test_packed_sequence.py \
   tests/framework/nn/test_backward_hooks.py tests/framework/optim/test_sgd.py \
   tests/framework/optim/test_optimizer_hooks.py --junitxml="$REPORT/tests-env.xml"
+
+# NCCL through CuPy (needs the distributed extra: mpi4py + mpich); one rank per GPU, so world size 1 on one GPU
+stage nccl 40 $PYTEST tests/distributed/test_nccl.py -m gpu --junitxml="$REPORT/tests-nccl.xml"
 
 stage fastpaths 35 env TENSORPLUG_TEST_BACKENDS=cupy $PYTEST -rs -s tests/backends/test_cupy_fastpaths.py \
   --junitxml="$REPORT/tests-fastpaths.xml"

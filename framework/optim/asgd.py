@@ -38,7 +38,7 @@ class ASGD(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        lr, lambd, alpha, t0 = (float(group[k]) for k in ("lr", "lambd", "alpha", "t0"))
+        lr, lambd, alpha, t0 = float(group["lr"]), float(group["lambd"]), float(group["alpha"]), float(group["t0"])
         step = bump_step(state)
         g = grad_array(p, group["maximize"], float(group["weight_decay"]))
         eta = float(state["eta"]._data)

@@ -44,8 +44,8 @@ class Rprop(Optimizer):
 
     @staticmethod
     def _update(p, state, group):
-        etaminus, etaplus = (float(e) for e in group["etas"])
-        low, high = (float(s) for s in group["step_sizes"])
+        etaminus, etaplus = map(float, group["etas"])
+        low, high = map(float, group["step_sizes"])
         xp = p._backend.xp
         bump_step(state)
         g = -p._grad._data if group["maximize"] else p._grad._data

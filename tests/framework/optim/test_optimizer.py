@@ -191,3 +191,22 @@ def test_a_step_between_forward_and_backward_is_caught():
     SGD([w], lr=0.1).step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_a_subclass_without_step_raises_like_torch():
+    # the base step runs the one-parameter rule _update; a plain subclass still has no step, as in torch
+    torch = pytest.importorskip("torch")
+
+    class Plain(Optimizer):
+        pass
+
+    class TorchPlain(torch.optim.Optimizer):
+        pass
+
+    p = tensorplug.zeros(2, requires_grad=True)
+    p.grad = tensorplug.ones(2)
+    with pytest.raises(NotImplementedError) as ours:
+        Plain([p], {}).step()
+    with pytest.raises(NotImplementedError):
+        TorchPlain([torch.zeros(2, requires_grad=True)], {}).step()
+    assert "Plain" in str(ours.value)

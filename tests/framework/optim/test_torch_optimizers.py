@@ -45,18 +45,31 @@ def test_trajectory_matches_torch(backend, trajectory, name, kwargs):
     trajectory(getattr(tensorplug.optim, name), getattr(torch.optim, name), kwargs, steps=40)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_defaults_and_state_layout_match_torch(name):
+# every optimizer, and the options that add state buffers
+LAYOUTS = [(name, {}) for name in NAMES + ["SGD", "Adam", "RMSprop"]] + [
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("Adam", dict(amsgrad=True)),
+    ("RMSprop", dict(momentum=0.9, centered=True)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", LAYOUTS, ids=str)
+def test_defaults_and_state_layout_match_torch(name, kwargs):
     p = tensorplug.ones(2, requires_grad=True)
     t = torch.ones(2, requires_grad=True)
-    ours, theirs = getattr(tensorplug.optim, name)([p]), getattr(torch.optim, name)([t])
+    ours, theirs = getattr(tensorplug.optim, name)([p], **kwargs), getattr(torch.optim, name)([t], **kwargs)
     assert repr(ours) == repr(theirs)
     p.grad = tensorplug.ones(2)
     t.grad = torch.ones(2)
     ours.step()
     theirs.step()
-    assert sorted(ours.state_dict()["state"][0]) == sorted(theirs.state_dict()["state"][0])
-
+    ps, ts = ours.state_dict(), theirs.state_dict()
+    assert ps["param_groups"] == ts["param_groups"]
+    ours_state, theirs_state = ps["state"].get(0, {}), ts["state"].get(0, {})
+    assert list(ours_state) == list(theirs_state)  # the same keys in the same order
+    if "step" in theirs_state:
+        assert float(ours_state["step"]) == 1.0
+        assert ours_state["step"].dtype == tensorplug.float32
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -6,6 +6,7 @@ import pytest
 
 import tensorplug
 import tensorplug.nn.functional as F
+from call_spy import record_calls
 
 torch = pytest.importorskip("torch")
 
@@ -19,18 +20,7 @@ TARGETS = {
 @pytest.fixture
 def calls(monkeypatch):
     """The real fused functions, with each call recorded (the test must see the fused path taken)."""
-    backend = tensorplug.get_backend("numpy")
-    seen = []
-    for name in ("fused_cross_entropy", "fused_cross_entropy_backward"):
-        real = getattr(backend, name)
-
-        def spy(*args, real=real, name=name):
-            out = real(*args)
-            seen.append((name, out is not NotImplemented))
-            return out
-
-        monkeypatch.setattr(backend, name, spy)
-    return seen
+    return record_calls(monkeypatch, tensorplug.get_backend("numpy"), ("fused_cross_entropy", "fused_cross_entropy_backward"))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

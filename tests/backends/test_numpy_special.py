@@ -8,6 +8,7 @@ import pytest
 
 import tensorplug
 import tensorplug.nn.functional as F
+from call_spy import record_calls
 
 _special = pytest.importorskip("tensorplug_numpy._special")
 # x * x overflows for |x| > 1e154 on the way to erf = +-1 (the backend ignores such warnings, as torch)
@@ -87,18 +88,7 @@ def test_blocks_and_thread_parts_do_not_change_a_bit(monkeypatch):
 @pytest.fixture
 def calls(monkeypatch):
     """The real fused GELU functions, with each call recorded (the test must see the fused path taken)."""
-    backend = tensorplug.get_backend("numpy")
-    seen = []
-    for name in ("fused_gelu", "fused_gelu_backward"):
-        real = getattr(backend, name)
-
-        def spy(*args, real=real, name=name):
-            out = real(*args)
-            seen.append((name, out is not NotImplemented))
-            return out
-
-        monkeypatch.setattr(backend, name, spy)
-    return seen
+    return record_calls(monkeypatch, tensorplug.get_backend("numpy"), ("fused_gelu", "fused_gelu_backward"))
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

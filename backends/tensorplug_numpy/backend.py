@@ -9,6 +9,21 @@ from . import _blas, _conv, _fused, _malloc, _special, _threads
 from ._conv import ConvKernels
 
 
+class _DtypeTable(dict):
+    """A dtype table whose bfloat16 entries appear on first use: importing ml_dtypes takes ~0.6 s, which
+    every program's first tensor paid although most never touch bfloat16."""
+
+    def __init__(self, entries, add_bfloat16):
+        super().__init__(entries)
+        self._add_bfloat16 = add_bfloat16
+
+    def __missing__(self, key):
+        if "bfloat16" not in (getattr(key, "name", None), getattr(key, "__name__", None)):
+            raise KeyError(key)
+        self._add_bfloat16()
+        return dict.__getitem__(self, key)
+
+
 class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # conv, conv_bias, conv_input_grad, conv_weight_grad, max_pool, max_unpool: _conv.py
     name = "numpy"
@@ -22,11 +37,15 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         # thread that creates the backend (docs/differences.md says so).
         np.seterr(all="ignore")
         _malloc.tune()  # keep a step's big temporaries out of the page-fault path (_malloc.py says why)
-        self._native = {d: np.dtype(n) for d, n in ((d, d.name) for d in self._native)}
+        self._native = _DtypeTable({d: np.dtype(n) for d, n in ((d, d.name) for d in self._native)},
+                                   self._add_bfloat16)
+        self._from_native = _DtypeTable(self._from_native, self._add_bfloat16)
+
+    def _add_bfloat16(self):
         import ml_dtypes  # torch.bfloat16 as a NumPy dtype (NumPy has none)
-        self._native[tensorplug.bfloat16] = np.dtype(ml_dtypes.bfloat16)
-        self._from_native.update({ml_dtypes.bfloat16: tensorplug.bfloat16,
-                                  np.dtype(ml_dtypes.bfloat16): tensorplug.bfloat16})
+        dict.__setitem__(self._native, tensorplug.bfloat16, np.dtype(ml_dtypes.bfloat16))
+        for key in (ml_dtypes.bfloat16, np.dtype(ml_dtypes.bfloat16)):
+            dict.__setitem__(self._from_native, key, tensorplug.bfloat16)
 
     # No method returns a NumPy scalar (np.generic): those are immutable, and a tensor's storage must take
     # in-place writes (torch's 0-d tensors alias like any other). numpy gives scalars for the 0-d results

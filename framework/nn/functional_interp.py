@@ -20,26 +20,27 @@ _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area")
 
 
+def _per_axis(value, k, spatial, subject, got, form):
+    """``value`` as one entry per spatial axis (a scalar repeated), with torch's error for a wrong count."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * k
+    if len(values) != k:
+        raise ValueError(f"Input and {subject} must have the same number of spatial dimensions, but got input "
+                         f"with spatial dimensions of {list(spatial)} and {got} {value}. Please provide input "
+                         f"tensor in (N, C, d1, d2, ...,dK) format and {form} format.")
+    return values
+
+
 def _sizes(input, size, scale_factor, k, recompute_scale_factor):
     spatial = tuple(input.shape[2:])
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is not None:
-        out = tuple(size) if isinstance(size, (list, tuple)) else (size,) * k
-        if len(out) != k:
-            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
-                             f"with spatial dimensions of {list(spatial)} and output size of {list(out)}. Please "
-                             f"provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
-                             f"...,oK) format.")
+        out = _per_axis(size, k, spatial, "output", "output size of", "output size in (o1, o2, ...,oK)")
         return spatial, tuple(int(o) for o in out), None
     if scale_factor is None:
         raise ValueError("either size or scale_factor should be defined")
-    scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * k
-    if len(scales) != k:
-        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
-                         f"with spatial dimensions of {list(spatial)} and scale_factor of shape {list(scales)}. "
-                         f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, "
-                         f"s2, ...,sK) format.")
+    scales = _per_axis(scale_factor, k, spatial, "scale_factor", "scale_factor of shape",
+                       "scale_factor in (s1, s2, ...,sK)")
     out = tuple(int(math.floor(n * float(s))) for n, s in zip(spatial, scales))
     # torch maps coordinates with 1/scale_factor unless asked to recompute it from the sizes
     return spatial, out, None if recompute_scale_factor else tuple(1.0 / float(s) for s in scales)
@@ -73,48 +74,104 @@ def _linear_axis(x, axis, n_in, n_out, inv_scale, align_corners):
         lo.append(i0)
         hi.append(min(i0 + 1, n_in - 1))
         w_hi.append(src - i0)
-    shape = [1] * x.dim()
-    shape[axis] = n_out
-    w1 = creation.tensor(w_hi, dtype=x.dtype, device=x.device).reshape(shape)
     a = index_select(x, axis, _index(lo, x))
     b = index_select(x, axis, _index(hi, x))
-    return a + (b - a) * w1
+    return a + (b - a) * _weights(w_hi, x, axis)
+
+
+def _weights(values, like, axis):
+    """One weight per output position along ``axis``, shaped to broadcast against ``like``."""
+    shape = [1] * like.dim()
+    shape[axis] = len(values)
+    return creation.tensor(values, dtype=like.dtype, device=like.device).reshape(shape)
+
+
+_CUBIC_A = -0.75  # torch's (and Keys') cubic convolution coefficient
+
+
+def _cubic_near(t):
+    return ((_CUBIC_A + 2) * t - (_CUBIC_A + 3)) * t * t + 1  # |t| <= 1
+
+
+def _cubic_far(t):
+    return ((_CUBIC_A * t - 5 * _CUBIC_A) * t + 8 * _CUBIC_A) * t - 4 * _CUBIC_A  # 1 < |t| < 2
+
+
+def _cubic_axis(x, axis, n_in, n_out, inv_scale, align_corners):
+    """Four taps per output position, at floor(src) - 1 ... + 2 clamped to the border, as torch's
+    upsample_bicubic2d (the source index is not clamped at 0 first, unlike the linear modes)."""
+    scale = _ratio(n_in, n_out, inv_scale, align_corners)
+    taps = ([], [], [], [])
+    weights = ([], [], [], [])
+    for i in range(n_out):
+        src = i * scale if align_corners else (i + 0.5) * scale - 0.5
+        i0 = min(int(math.floor(src)), n_in - 1)
+        t = min(max(src - i0, 0.0), 1.0)
+        for k, w in enumerate((_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t))):
+            taps[k].append(min(max(i0 - 1 + k, 0), n_in - 1))
+            weights[k].append(w)
+    out = None
+    for tap, w in zip(taps, weights):
+        term = index_select(x, axis, _index(tap, x)) * _weights(w, x, axis)
+        out = term if out is None else out + term
+    return out
+
+
+def _area(input, outs):
+    """torch's area mode is adaptive average pooling to the output size."""
+    from . import functional as F
+    pools = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+    return pools[len(outs)](input, outs if len(outs) > 1 else outs[0])
+
+
+def _mode_error(input, mode):
+    return NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
+                               f"for the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area "
+                               f"| nearest-exact (got {mode})")
+
+
+def _check_mode(input, mode, align_corners, antialias):
+    if mode not in _MODES and mode != "lanczos":
+        raise _mode_error(input, mode)
+    if align_corners is not None and mode not in _LINEAR and mode != "bicubic":
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
+                         "4-D tensor as input")
+    if input.dim() not in (3, 4, 5) or (mode in ("bicubic", "lanczos") and input.dim() != 4):
+        raise _mode_error(input, mode)
+    if mode in _LINEAR and _LINEAR[mode] != input.dim() - 2:
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
+    if mode == "lanczos" or antialias:
+        raise NotImplementedError(f"interpolate: mode {mode!r} with antialias=True is not implemented in "
+                                  f"tensorplug yet; use antialias=False (or blur before a downscale)")
+    if mode == "bicubic" and not input.is_floating_point():
+        raise NotImplementedError(f'"compute_indices_weights_cubic" not implemented for '
+                                  f"'{input.dtype.legacy_name[:-6]}'; convert the input with .float() first")
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of ``(N, C, d1...)`` (torch's modes nearest, nearest-exact, linear,
-    bilinear, trilinear; ``size`` or ``scale_factor``).
+    bilinear, bicubic, trilinear, area; ``size`` or ``scale_factor``).
 
     Example:
-        >>> F.interpolate(tensorplug.randn(1, 3, 8, 8), scale_factor=2, mode="bilinear").shape
+        >>> F.interpolate(tensorplug.randn(1, 3, 8, 8), scale_factor=2, mode="bicubic").shape
         tensorplug.Size([1, 3, 16, 16])
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if mode not in _MODES:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
-                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                  f"nearest-exact (got {mode})")
-    if mode in ("bicubic", "area") or antialias:
-        raise NotImplementedError(f"interpolate: mode {mode!r}{' with antialias' if antialias else ''} is not "
-                                  f"implemented in tensorplug yet; nearest, nearest-exact, linear, bilinear and "
-                                  f"trilinear are")
-    if align_corners is not None and mode not in _LINEAR:
-        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
-                         "bicubic | trilinear")
+    _check_mode(input, mode, align_corners, antialias)
     k = input.dim() - 2
-    if k not in (1, 2, 3):
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
-                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                  f"nearest-exact (got {mode})")
-    if mode in _LINEAR and _LINEAR[mode] != k:
-        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
     spatial, outs, inv = _sizes(input, size, scale_factor, k, recompute_scale_factor)
     if any(o <= 0 for o in outs):
         raise ValueError(f"Input and output sizes should be greater than 0, but got input ({', '.join(map(str, spatial))}) "
                          f"and output ({', '.join(map(str, outs))})")
-    if mode in _LINEAR and input._dtype.itemsize < 4 and input.is_floating_point():
+    if mode == "area":
+        return _area(input, outs)
+    blend = _BLENDS.get(mode)
+    if blend is not None and input._dtype.itemsize < 4 and input.is_floating_point():
         # torch blends float16/bfloat16 in float32 and rounds once; one rounding per axis doubled the error
         return interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
                            antialias).to(input._dtype)
@@ -122,11 +179,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     for j in range(k):
         axis = 2 + j
         inv_j = None if inv is None else inv[j]
-        if mode in _LINEAR:
-            out = _linear_axis(out, axis, spatial[j], outs[j], inv_j, bool(align_corners))
+        if blend is not None:
+            out = blend(out, axis, spatial[j], outs[j], inv_j, bool(align_corners))
         elif spatial[j] != outs[j] or inv_j not in (None, 1.0):
             out = _nearest_axis(out, axis, spatial[j], outs[j], inv_j, mode == "nearest-exact")
     return out if out is not input else input.clone()
+
+
+_BLENDS = {"linear": _linear_axis, "bilinear": _linear_axis, "trilinear": _linear_axis, "bicubic": _cubic_axis}
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

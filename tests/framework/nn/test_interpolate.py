@@ -25,6 +25,16 @@ CASES = [
     ((2, 3, 5, 5), dict(size=(2, 3), mode="bilinear")),
     ((1, 2, 3, 4, 5), dict(scale_factor=2, mode="trilinear")),
     ((1, 2, 3, 4, 5), dict(size=(2, 6, 7), mode="nearest")),
+    # bicubic: taps past the border are clamped, downscaling reaches below index 0 (not clamped first)
+    ((2, 3, 4, 6), dict(scale_factor=2, mode="bicubic")),
+    ((2, 3, 4, 6), dict(size=(7, 5), mode="bicubic", align_corners=True)),
+    ((2, 3, 9, 8), dict(size=(3, 2), mode="bicubic")),
+    ((2, 3, 4, 6), dict(scale_factor=1.7, mode="bicubic")),
+    ((1, 1, 1, 5), dict(size=(3, 1), mode="bicubic", align_corners=True)),
+    # area: adaptive average pooling to the output size (a scale_factor is turned into a size)
+    ((1, 2, 7), dict(size=3, mode="area")), ((2, 3, 9, 6), dict(size=(4, 6), mode="area")),
+    ((2, 3, 5, 6), dict(scale_factor=0.6, mode="area")), ((2, 3, 4, 6), dict(scale_factor=1.5, mode="area")),
+    ((1, 2, 4, 5, 6), dict(size=(2, 3, 4), mode="area")),
 ]
 
 
@@ -40,6 +50,32 @@ def test_interpolate_matches_torch(backend, shape, kw):
     (a * tensorplug.tensor(g, device=backend)).sum().backward()
     (b * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("mode", ["bicubic", "area"])
+def test_bicubic_and_area_keep_narrow_dtypes(dtype, mode):
+    x0 = rng.standard_normal((1, 2, 5, 6))
+    a = F.interpolate(tensorplug.tensor(x0).to(getattr(tensorplug, dtype)), size=(8, 4), mode=mode)
+    b = torch.nn.functional.interpolate(torch.tensor(x0).to(getattr(torch, dtype)), size=(8, 4), mode=mode)
+    assert a.dtype.name == str(b.dtype).split(".")[-1]
+    tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 2e-2}[dtype]
+    np.testing.assert_allclose(a.float().numpy(), b.float().numpy(), atol=tol, rtol=tol)
+
+
+def test_bicubic_upsample_module_and_gradgradcheck():
+    ours, theirs = nn.Upsample(scale_factor=3, mode="bicubic"), torch.nn.Upsample(scale_factor=3, mode="bicubic")
+    assert repr(ours) == repr(theirs)
+    x0 = rng.standard_normal((1, 2, 3, 4))
+    np.testing.assert_allclose(ours(tensorplug.tensor(x0)).numpy(), theirs(torch.tensor(x0)).numpy(), atol=1e-12)
+    x = tensorplug.tensor(rng.standard_normal((1, 1, 3, 4)), requires_grad=True)
+    assert tensorplug.autograd.gradgradcheck(lambda t: F.interpolate(t, size=(5, 2), mode="bicubic"), (x,))
+    assert tensorplug.autograd.gradgradcheck(lambda t: F.interpolate(t, size=(2, 3), mode="area"), (x,))
+
+
+def test_antialias_is_refused_with_a_clear_error():
+    with pytest.raises(NotImplementedError, match="antialias=True is not implemented"):
+        F.interpolate(tensorplug.zeros(1, 1, 8, 8), size=(3, 3), mode="bilinear", antialias=True)
 
 
 def test_upsample_modules_and_gradcheck():
@@ -63,6 +99,20 @@ def test_upsample_modules_and_gradcheck():
      "align_corners option can only be set with the interpolating modes"),
     (lambda m, x: m.nn.functional.interpolate(x, size=4, mode="linear"), NotImplementedError,
      "Got 4D input, but linear mode needs 3D input"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=4, mode="area", align_corners=False), ValueError,
+     "align_corners option can only be set with the interpolating modes"),
+    (lambda m, x: m.nn.functional.interpolate(x[0], size=4, mode="bicubic"), NotImplementedError,
+     r"Only 3D, 4D and 5D input Tensors supported \(got 3D\) for the modes"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=4, mode="nearest", antialias=True), ValueError,
+     "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes"),
+    (lambda m, x: m.nn.functional.interpolate(x.long(), size=4, mode="bicubic"), NotImplementedError,
+     "\"compute_indices_weights_cubic\" not implemented for 'Long'"),
+    (lambda m, x: m.nn.functional.interpolate(x, size=(4, 5, 6)), ValueError,
+     r"Input and output must have the same number of spatial dimensions, but got input with spatial "
+     r"dimensions of \[3, 3\] and output size of \(4, 5, 6\)"),
+    (lambda m, x: m.nn.functional.interpolate(x, scale_factor=[2]), ValueError,
+     r"Input and scale_factor must have the same number of spatial dimensions, but got input with spatial "
+     r"dimensions of \[3, 3\] and scale_factor of shape \[2\]"),
 ])
 def test_interpolate_errors_like_torch(call, exc, phrase):
     for lib in (tensorplug, torch):

@@ -8,32 +8,37 @@ variant, gradgradcheck, 0-d and empty inputs.
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
+@dataclass(eq=False)  # compared by identity: ops are pytest parameters and dict values
 class OpInfo:
-    def __init__(self, name, ref, shapes=((2, 3),), args=(), kwargs=None, domain="real", method=True,
-                 inplace=False, grad=True, gradgrad=True, zero_dim=True, empty=True, func=None, id=None,
-                 promote=False, ints=False):
-        self.name = name
-        self.ref = ref
-        self.shapes = shapes
-        self.args = args
-        self.kwargs = kwargs or {}
-        self.domain = domain
-        self.method = method
-        self.inplace = inplace
-        self.grad = grad
-        self.gradgrad = gradgrad
-        self.zero_dim = zero_dim
-        self.empty = empty
-        self.func = func
-        self.id = id or name
-        self.promote = promote  # binary elementwise op: result dtype follows torch's promotion
-        self.ints = ints  # accepts integer inputs
+    name: str
+    ref: Callable
+    shapes: tuple = ((2, 3),)
+    args: tuple = ()
+    kwargs: dict | None = None
+    domain: str = "real"
+    method: bool = True
+    inplace: bool = False
+    grad: bool = True
+    gradgrad: bool = True
+    zero_dim: bool = True
+    empty: bool = True
+    func: Callable | None = None
+    id: str | None = None
+    promote: bool = False  # binary elementwise op: result dtype follows torch's promotion
+    ints: bool = False  # accepts integer inputs
+
+    def __post_init__(self):
+        self.kwargs = self.kwargs or {}
+        self.id = self.id or self.name
 
     def __repr__(self):
         return self.id
@@ -78,6 +83,21 @@ def resolve(args, module):
             out.append(a)
     return tuple(out)
 
+
+
+def run_with_backward(op, module, arrays, dtype, weights=None):
+    """``(output, inputs)`` of ``op`` on ``arrays`` as ``module`` tensors of ``dtype`` (module: tensorplug or
+    torch), warnings silenced. Where ``op.grad``, backward has run from ``output.sum()`` or, given
+    ``weights(module, output)``, from ``(output * weights).sum()``. What the call raises propagates."""
+    dt = getattr(module, dtype)
+    xs = [module.tensor(a, dtype=dt, requires_grad=op.grad) for a in arrays]
+    fn = op.func(module) if op.func else getattr(module, op.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*xs, *resolve(op.args, module), **op.kwargs)
+        if op.grad and out.requires_grad:
+            (out if weights is None else out * weights(module, out)).sum().backward()
+    return out, xs
 
 def _softmax(a, axis):
     e = np.exp(a - a.max(axis=axis, keepdims=True))

@@ -8,7 +8,6 @@ table; ``TENSORPLUG_HYPOTHESIS_EXAMPLES=50`` also runs that many cases for every
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 import tensorplug as tp
 
-from .op_table import OPS, resolve
+from .op_table import OPS, run_with_backward
 
 torch = pytest.importorskip("torch")
 
@@ -94,16 +93,11 @@ def _arrays(op, shapes, seed, specials):
 
 def _run(op, module, arrays, dtype):
     """``op`` on ``arrays``: (output, input gradients), or the exception it raised."""
-    dt = getattr(module, dtype)
-    xs = [module.tensor(a, dtype=dt, requires_grad=op.grad) for a in arrays]
-    fn = op.func(module) if op.func else getattr(module, op.name)
+    def weights(m, out):
+        return m.arange(out.numel(), dtype=getattr(m, dtype)).reshape(out.shape) % 3 + 1
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = fn(*xs, *resolve(op.args, module), **op.kwargs)
-            if op.grad and out.requires_grad:
-                weights = module.arange(out.numel(), dtype=dt).reshape(out.shape) % 3 + 1
-                (out * weights).sum().backward()
+        out, xs = run_with_backward(op, module, arrays, dtype, weights)
     except (RuntimeError, IndexError, ValueError, TypeError) as exc:
         return exc
     return out, [x.grad for x in xs]

@@ -2,14 +2,13 @@
 gradients (a NumPy routine that upcasts, or a float32 accumulator left in the result, shows up here)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 
 import tensorplug as tp
 
-from .op_table import OPS, resolve
+from .op_table import OPS, run_with_backward
 
 torch = pytest.importorskip("torch")
 
@@ -18,15 +17,8 @@ HALF_DTYPES = ["float16"] + (["bfloat16"] if hasattr(tp, "bfloat16") else [])
 
 def _run(op, module, arrays, dtype):
     """(output dtype, input gradient dtypes) of ``op``, or None where the call raises."""
-    dt = getattr(module, dtype)
-    xs = [module.tensor(a, dtype=dt, requires_grad=op.grad) for a in arrays]
-    fn = op.func(module) if op.func else getattr(module, op.name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = fn(*xs, *resolve(op.args, module), **op.kwargs)
-            if op.grad and out.requires_grad:
-                out.sum().backward()
+        out, xs = run_with_backward(op, module, arrays, dtype)
     except (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError):
         return None
     name = lambda d: str(d).split(".")[-1]  # noqa: E731

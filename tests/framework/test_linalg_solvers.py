@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tensorplug
+from torch_compare import outputs_and_grads
 
 torch = pytest.importorskip("torch")
 
@@ -14,19 +15,6 @@ SPD = A @ A.T + 3 * np.eye(3)
 B = R.standard_normal((3, 2))
 TALL = R.standard_normal((4, 3))
 BATCH = R.standard_normal((2, 3, 3))
-
-
-def _run(lib, fn, arrays):
-    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
-    outs = fn(lib, *inputs)
-    outs = outs if isinstance(outs, tuple) else (outs,)
-    loss = 0
-    for i, y in enumerate(outs):
-        if y.requires_grad:
-            weights = lib.tensor(np.cos(np.arange(y.numel()) + i).reshape(tuple(y.shape)))
-            loss = loss + (y * weights).sum()
-    loss.backward()
-    return [y.detach().numpy() for y in outs], [t.grad.numpy() for t in inputs]
 
 
 CASES = {
@@ -57,7 +45,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name):
     fn, arrays = CASES[name]
-    ours, theirs = _run(tensorplug, fn, arrays), _run(torch, fn, arrays)
+    ours, theirs = outputs_and_grads(tensorplug, fn, arrays), outputs_and_grads(torch, fn, arrays)
     for got, expected in zip(ours[0] + ours[1], theirs[0] + theirs[1]):
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 

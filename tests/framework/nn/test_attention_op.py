@@ -8,6 +8,7 @@ import pytest
 import tensorplug
 import tensorplug.nn.functional as F
 from tensorplug.nn.functional_conv import Attention
+from torch_compare import assert_backward_matches
 
 torch = pytest.importorskip("torch")
 
@@ -45,12 +46,7 @@ def test_attention_matches_torch(mask, dtype, monkeypatch):
     a = F.scaled_dot_product_attention(*ours, scale=0.7, **kw_ours)
     t = torch.nn.functional.scaled_dot_product_attention(*theirs, scale=0.7, **kw_theirs)
     g = rng.standard_normal(tuple(t.shape)).astype(dtype)
-    a.backward(tensorplug.tensor(g))
-    t.backward(torch.tensor(g))
-    tol = 1e-12 if dtype == "float64" else 2e-5
-    np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol)
-    for x, y in zip(ours, theirs):
-        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=tol, atol=tol)
+    assert_backward_matches(a, t, ours, theirs, g, tol=1e-12 if dtype == "float64" else 2e-5)
     assert calls  # the one-node path ran
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import tensorplug
 import tensorplug.nn.functional as F
+from torch_compare import assert_backward_matches
 
 torch = pytest.importorskip("torch")
 
@@ -29,12 +30,7 @@ def test_layer_norm_and_its_gradients_match_torch(affine, shape, normalized, dty
     ours, theirs = _both(x, *extra)
     a = F.layer_norm(ours[0], normalized, *ours[1:], eps=1e-5)
     t = torch.nn.functional.layer_norm(theirs[0], normalized, *theirs[1:], eps=1e-5)
-    a.backward(tensorplug.tensor(g))
-    t.backward(torch.tensor(g))
-    tol = 1e-12 if dtype == "float64" else 1e-5
-    np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol)
-    for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=tol, atol=tol)
+    assert_backward_matches(a, t, ours, theirs, g, tol=1e-12 if dtype == "float64" else 1e-5)
     assert a.dtype == ours[0].dtype
 
 

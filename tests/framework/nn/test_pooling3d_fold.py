@@ -5,25 +5,13 @@ import numpy as np
 import pytest
 
 import tensorplug
+from torch_compare import outputs_and_grads
 
 torch = pytest.importorskip("torch")
 
 R = np.random.default_rng(7)
 X5 = R.standard_normal((2, 3, 5, 6, 7))
 X4 = R.standard_normal((2, 3, 5, 6))
-
-
-def _run(lib, fn, arrays):
-    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
-    outs = fn(lib, *inputs)
-    outs = outs if isinstance(outs, tuple) else (outs,)
-    loss = 0
-    for i, y in enumerate(outs):
-        if y.requires_grad:
-            weights = lib.tensor(np.cos(np.arange(y.numel()) + i).reshape(tuple(y.shape)))
-            loss = loss + (y * weights).sum()
-    loss.backward()
-    return [y.detach().numpy() for y in outs], [t.grad.numpy() for t in inputs]
 
 
 W3 = R.standard_normal((3, 2, 2, 3, 2))
@@ -58,8 +46,8 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_torch(name):
     fn, arrays = CASES[name]
-    ours_vals, ours_grads = _run(tensorplug, fn, arrays)
-    torch_vals, torch_grads = _run(torch, fn, arrays)
+    ours_vals, ours_grads = outputs_and_grads(tensorplug, fn, arrays)
+    torch_vals, torch_grads = outputs_and_grads(torch, fn, arrays)
     for a, b in zip(ours_vals + ours_grads, torch_vals + torch_grads):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -434,8 +434,6 @@ def _apply_extended(m, x, kind, name, arg, leaves):
         return x.select(d, idx)
     if name == "take":
         return m.take(x, index)
-    if name == "index_copy":
-        return x.index_copy(d, index, other)
     if name == "index_put":
         zeros = tuple(m.tensor(np.zeros_like(idx)) for _ in range(d))
         return x.index_put(zeros + (index,), other, accumulate=True)
@@ -449,14 +447,10 @@ def _apply_extended(m, x, kind, name, arg, leaves):
         return x.index_fill(d, index, 0.5)
     if name == "take_along_dim":
         return m.take_along_dim(x, index, d)
-    if name == "gather":
-        return x.gather(d, index)
-    if name == "index_select":
-        return x.index_select(d, index)
-    if name == "index_add":
-        return x.index_add(d, index, other)
-    if name == "scatter_add":
-        return x.scatter_add(d, index, other)
+    if name in ("gather", "index_select"):  # the methods of torch's (dim, index) signature
+        return getattr(x, name)(d, index)
+    if name in ("index_copy", "index_add", "scatter_add"):  # (dim, index, source)
+        return getattr(x, name)(d, index, other)
     if name == "scatter_value":
         return x.scatter(d, index, 0.5)
     return m.nn.functional.embedding(index, x)

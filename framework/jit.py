@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing
 
+from ._stubs import unsupported
 from .nn import Module as _Module
 
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "interface", "Final", "Attribute",
@@ -95,20 +96,13 @@ class TracerWarning(Warning):
     pass
 
 
-def _compiled_only(name):
-    def unsupported(*args, **kwargs):
-        raise NotImplementedError(
-            f"torch.jit.{name}: tensorplug has no TorchScript; script() and trace() return the eager object, "
-            f"so save it with tensorplug.save(model.state_dict(), path) and load it into the same class")
-    unsupported.__name__ = name
-    unsupported.__qualname__ = name
-    return unsupported
+_NO_TORCHSCRIPT = ("tensorplug has no TorchScript; script() and trace() return the eager object, so save it with "
+                   "tensorplug.save(model.state_dict(), path) and load it into the same class")
 
-
-save = _compiled_only("save")
-load = _compiled_only("load")
-freeze = _compiled_only("freeze")
-optimize_for_inference = _compiled_only("optimize_for_inference")
-fork = _compiled_only("fork")
-wait = _compiled_only("wait")
-enable_onednn_fusion = _compiled_only("enable_onednn_fusion")
+save = unsupported("torch.jit.save", _NO_TORCHSCRIPT)
+load = unsupported("torch.jit.load", _NO_TORCHSCRIPT)
+freeze = unsupported("torch.jit.freeze", _NO_TORCHSCRIPT)
+optimize_for_inference = unsupported("torch.jit.optimize_for_inference", _NO_TORCHSCRIPT)
+fork = unsupported("torch.jit.fork", _NO_TORCHSCRIPT)
+wait = unsupported("torch.jit.wait", _NO_TORCHSCRIPT)
+enable_onednn_fusion = unsupported("torch.jit.enable_onednn_fusion", _NO_TORCHSCRIPT)

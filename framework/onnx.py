@@ -5,6 +5,8 @@ NotImplementedError naming the function; ``is_in_onnx_export()`` is False.
 """
 from __future__ import annotations
 
+from ._stubs import unsupported
+
 __all__ = ["export", "dynamo_export", "is_in_onnx_export", "OnnxExporterError"]
 
 
@@ -12,18 +14,11 @@ class OnnxExporterError(RuntimeError):
     pass
 
 
-def _unsupported(name):
-    def unsupported(*args, **kwargs):
-        raise NotImplementedError(
-            f"torch.onnx.{name}: tensorplug cannot export ONNX graphs; save the weights with "
-            f"tensorplug.save(model.state_dict(), path) and export with PyTorch")
-    unsupported.__name__ = name
-    unsupported.__qualname__ = name
-    return unsupported
+_NO_EXPORTER = ("tensorplug cannot export ONNX graphs; save the weights with tensorplug.save(model.state_dict(), "
+                "path) and export with PyTorch")
 
-
-export = _unsupported("export")
-dynamo_export = _unsupported("dynamo_export")
+export = unsupported("torch.onnx.export", _NO_EXPORTER)
+dynamo_export = unsupported("torch.onnx.dynamo_export", _NO_EXPORTER)
 
 
 def is_in_onnx_export() -> bool:

@@ -98,11 +98,15 @@ class _AdaptiveNd(Module):
         return f"output_size={self.output_size}"
 
 
+class _AdaptiveMaxNd(_AdaptiveNd):
+    # torch's _AdaptiveMaxPoolNd: the adaptive max pools also return the argmax indices on request
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
 class AdaptiveAvgPool1d(_AdaptiveNd):
     """Average pooling of (N, C, L) input to a fixed length."""
-
-    def __init__(self, output_size):
-        super().__init__(output_size)
 
     def forward(self, input):
         return FC.adaptive_avg_pool1d(input, self.output_size)
@@ -116,30 +120,19 @@ class AdaptiveAvgPool2d(_AdaptiveNd):
         tensorplug.Size([2, 8, 1, 1])
     """
 
-    def __init__(self, output_size):
-        super().__init__(output_size)
-
     def forward(self, input):
         return FC.adaptive_avg_pool2d(input, self.output_size)
 
 
-class AdaptiveMaxPool1d(_AdaptiveNd):
+class AdaptiveMaxPool1d(_AdaptiveMaxNd):
     """Max pooling to a fixed length (the length must divide the input's)."""
-
-    def __init__(self, output_size, return_indices=False):
-        super().__init__(output_size)
-        self.return_indices = return_indices
 
     def forward(self, input):
         return FC.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool2d(_AdaptiveNd):
+class AdaptiveMaxPool2d(_AdaptiveMaxNd):
     """Max pooling to a fixed size (each size must divide the input's)."""
-
-    def __init__(self, output_size, return_indices=False):
-        super().__init__(output_size)
-        self.return_indices = return_indices
 
     def forward(self, input):
         return FC.adaptive_max_pool2d(input, self.output_size, self.return_indices)

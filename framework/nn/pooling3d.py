@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import functional_pool3d as F3
 from .conv import _ConvTransposeNd
-from .pooling import _AdaptiveNd, _MaxPoolNd, _MaxUnpoolNd, AvgPool2d
+from .pooling import _AdaptiveMaxNd, _AdaptiveNd, _MaxPoolNd, _MaxUnpoolNd, AvgPool2d
 
 __all__ = ["MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "MaxUnpool3d", "ConvTranspose3d"]
 
@@ -36,12 +36,8 @@ class AdaptiveAvgPool3d(_AdaptiveNd):
         return F3.adaptive_avg_pool3d(input, self.output_size)
 
 
-class AdaptiveMaxPool3d(_AdaptiveNd):
+class AdaptiveMaxPool3d(_AdaptiveMaxNd):
     """Max pooling of (N, C, D, H, W) input to a fixed size."""
-
-    def __init__(self, output_size, return_indices=False):
-        super().__init__(output_size)
-        self.return_indices = return_indices
 
     def forward(self, input):
         return F3.adaptive_max_pool3d(input, self.output_size, self.return_indices)

@@ -72,30 +72,16 @@ def inplace(x, op, *args, fast=None):
     recording = GradMode.enabled and (x._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not recording:
-        if fast is not None:
+        if fast is None:
+            _write_unrecorded(x, op, args)
+        else:
             try:
                 fast(x._data, *(a._data if isinstance(a, Tensor) else a for a in args))
             except ValueError as exc:
                 value = args[0] if args else None
                 raise write_error(x, value._data if isinstance(value, Tensor) else value, exc) from None
-            except TypeError:
-                prev = GradMode.enabled
-                GradMode.enabled = False
-                try:
-                    r = op(x, *args)
-                finally:
-                    GradMode.enabled = prev
-                check_cast(r._dtype, x)
-                assign(x, r._data if r._dtype is x._dtype else r.to(x._dtype)._data)
-        else:
-            prev = GradMode.enabled
-            GradMode.enabled = False
-            try:
-                r = op(x, *args)
-            finally:
-                GradMode.enabled = prev
-            check_cast(r._dtype, x)
-            assign(x, r._data if r._dtype is x._dtype else r.to(x._dtype)._data)
+            except TypeError:  # the backend cannot write these operands in place: the out-of-place op can
+                _write_unrecorded(x, op, args)
         x._version[0] += 1
         return x
     old = Tensor._make(x._backend.copy(x._data), x._dtype, x._backend)
@@ -122,6 +108,18 @@ def inplace(x, op, *args, fast=None):
         out, _, _, dtype = r.grad_fn._out
         r.grad_fn._out = (x._data, x._version, x._version[0], dtype)
     return x
+
+
+def _write_unrecorded(x, op, args):
+    """``op(x, *args)`` computed with grad mode off, then cast to and written into ``x``'s storage."""
+    prev = GradMode.enabled
+    GradMode.enabled = False
+    try:
+        r = op(x, *args)
+    finally:
+        GradMode.enabled = prev
+    check_cast(r._dtype, x)
+    assign(x, r._data if r._dtype is x._dtype else r.to(x._dtype)._data)
 
 
 def _binary_inplace(op_fn, name, aug):

@@ -157,21 +157,23 @@ def _float_dtype(dtype, name):
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Uniform samples in [0, 1)."""
-    backend = get_backend(device)
-    dtype = _float_dtype(dtype, "check_uniform_bounds")
-    with drawing_from(generator, backend, "rand()"):
-        shape = _shape(size)
-        data = _allocate(shape, dtype, backend, lambda: backend.rand(shape, dtype))
-    return _finish(data, dtype, backend, requires_grad)
+    return _float_samples("rand", "check_uniform_bounds", size, dtype, device, requires_grad, generator)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Standard normal samples."""
+    return _float_samples("randn", "normal_kernel_cpu", size, dtype, device, requires_grad, generator)
+
+
+def _float_samples(name, kernel, size, dtype, device, requires_grad, generator):
+    """``backend.<name>(shape, dtype)`` drawn from ``generator``; ``kernel`` is the torch kernel that
+    names itself in the error for a dtype that is not floating."""
     backend = get_backend(device)
-    dtype = _float_dtype(dtype, "normal_kernel_cpu")
-    with drawing_from(generator, backend, "randn()"):
+    dtype = _float_dtype(dtype, kernel)
+    draw = getattr(backend, name)
+    with drawing_from(generator, backend, f"{name}()"):
         shape = _shape(size)
-        data = _allocate(shape, dtype, backend, lambda: backend.randn(shape, dtype))
+        data = _allocate(shape, dtype, backend, lambda: draw(shape, dtype))
     return _finish(data, dtype, backend, requires_grad)
 
 

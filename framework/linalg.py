@@ -8,16 +8,18 @@ gradients of gradients work for ``inv``, ``solve``, ``det`` and ``cholesky``.
 """
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 from .autograd.function import Op
 from .ops import matmul, norm as _norm
+from .ops._util import wrap_dim
 from .ops.join import MultiOp, apply_multi
 from .tensor import Tensor
 
 __all__ = ["vector_norm", "matrix_norm", "norm", "matmul", "vecdot", "inv", "inv_ex", "solve", "det", "slogdet",
            "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank",
-           "lstsq", "matrix_exp", "LinAlgError"]
+           "lstsq", "matrix_exp", "cond", "LinAlgError"]
 
 
 class LinAlgError(RuntimeError):
@@ -25,38 +27,99 @@ class LinAlgError(RuntimeError):
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
-    """The ``ord``-norm of ``x`` over ``dim`` (all elements when None) as a vector norm."""
+    """The ``ord``-norm of ``x`` over ``dim`` (all elements when None) as a vector norm: any real ``ord``,
+    ``inf``, ``-inf`` and 0 (the count of nonzeros, whose gradient is zero as torch's).
+
+    Example:
+        >>> vector_norm(tensorplug.tensor([3.0, -4.0]), 1)
+        tensor(7.)
+    """
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not str; use "
+                        f"linalg.matrix_norm(A, {ord!r}) for matrix norms")
     if isinstance(dim, list):
         dim = tuple(dim)
+    if ord == 0 and x.requires_grad:
+        return _count_nonzero(x, dim, keepdim, dtype)
     return _norm(x, ord, dim, keepdim, dtype=dtype)
 
 
+class CountNonzero(Op):
+    """The 0-"norm" recorded as torch records it: a node whose gradient reaches nothing (x.grad stays None)."""
+
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, a, count):
+        return count
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+def _count_nonzero(x, dim, keepdim, dtype):
+    count = _norm(x.detach(), 0, dim, keepdim, dtype=dtype)
+    return CountNonzero.apply(x, count=count._data)
+
+
+_MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf)
+
+
+def _matrix_dims(A, ord, dim, name="linalg.matrix_norm"):
+    if not A.is_floating_point():
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{A.dtype.legacy_name[:-6]}; convert first, e.g. A.double()")
+    if A.dim() < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) != 2:
+        raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dims))}")
+    d0, d1 = (wrap_dim(d, A.dim()) for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"{name}: dims must be different. Got ({d0}, {d1})")
+    if not any(ord == o and type(ord) is type(o) or ord == o and not isinstance(ord, str) for o in _MATRIX_ORDS):
+        raise RuntimeError(f"{name}: Order {ord} not supported.")
+    return d0, d1
+
+
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
-    """Frobenius (``'fro'``), max-column-sum (1, -1) or max-row-sum (inf, -inf) norms of the matrices in
-    ``dim``."""
-    import math
+    """The ``ord`` norm of the matrices spanning ``dim``: ``'fro'``, ``'nuc'`` (sum of singular values),
+    2 / -2 (largest / smallest singular value), 1 / -1 (max / min column sum of ``|A|``), inf / -inf (rows).
+
+    Example:
+        >>> matrix_norm(tensorplug.tensor([[1.0, -2.0], [3.0, 4.0]]), 1)
+        tensor(6.)
+    """
+    d0, d1 = _matrix_dims(A, ord, dim)
+    if ord in ("nuc", 2, -2) and A.dtype.itemsize < 4:
+        raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
+                           f"{A.dtype.legacy_name[:-6]}; the singular values need A.float() or A.double()")
     if dtype is not None:
         A = A.to(dtype)
-    if A.dim() < 2:
-        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
-    d0, d1 = (d % A.dim() for d in dim)
     if ord == "fro":
         return _norm(A, 2, (d0, d1), keepdim)
-    if ord in (1, -1, math.inf, -math.inf):
-        reduce_dim, pick_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
-        sums = A.abs().sum(reduce_dim, keepdim=True)
-        out = sums.amax(pick_dim, keepdim=True) if ord > 0 else sums.amin(pick_dim, keepdim=True)
-        return out if keepdim else out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
-    raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} is not implemented in tensorplug yet "
-                              f"('fro', 1, -1, inf, -inf are)")
+    if (A.shape[d0] == 0 or A.shape[d1] == 0) and (ord == "nuc" or ord > 0):
+        return A.abs().sum((d0, d1), keepdim=keepdim)  # torch's norms of empty matrices are 0 (amin refuses)
+    if ord in ("nuc", 2, -2):
+        moved = A.movedim((d0, d1), (-2, -1))
+        s = svdvals(moved)
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        return out.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (d0, d1)) if keepdim else out
+    reduce_dim, pick_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+    sums = A.abs().sum(reduce_dim, keepdim=True)
+    out = sums.amax(pick_dim, keepdim=True) if ord > 0 else sums.amin(pick_dim, keepdim=True)
+    return out if keepdim else out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
-    """``vector_norm`` for a vector ``dim`` (or 1-D input), ``matrix_norm`` for a pair of dims (or 2-D input);
-    ``ord=None`` is the 2-norm of the flattened input."""
+    """``vector_norm`` for a vector ``dim`` (or 1-D input), ``matrix_norm`` for a pair of dims (or 2-D input,
+    or a string ``ord``); ``ord=None`` is the 2-norm of the flattened input."""
+    if isinstance(ord, str):
+        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
     if isinstance(dim, int) or (dim is not None and len(dim) == 1):
         return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
-    if dim is not None and len(dim) == 2:
+    if dim is not None:
         return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
@@ -66,6 +129,39 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
                        f"{A.dim()}D.")
+
+
+def cond(A, p=None, *, out=None):
+    """The condition number of each matrix: ``sigma_max / sigma_min`` for ``p`` None / 2 (inverse for -2),
+    else ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` of square matrices.
+
+    Example:
+        >>> cond(tensorplug.tensor([[2.0, 0.0], [0.0, 0.5]]))
+        tensor(4.)
+    """
+    _matrix_dims(A, 2 if p is None else p, (-2, -1), "linalg.svd" if p in (None, 2, -2) else "linalg.cond")
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        big, small = s[..., 0], s[..., -1]
+        return big / small if p != -2 else small / big
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def dist(input, other, p=2):
+    """``vector_norm(input - other, p)`` of the broadcast difference (torch.dist).
+
+    Example:
+        >>> dist(tensorplug.tensor([1.0, 1.0]), tensorplug.tensor([4.0, 5.0]))
+        tensor(5.)
+    """
+    diff = input - other
+    if not diff.is_floating_point():
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{diff.dtype.legacy_name[:-6]} instead.")
+    return vector_norm(diff, p)
 
 
 def vecdot(x, y, *, dim=-1):
@@ -116,12 +212,14 @@ def _mT(x):
     return x.transpose(-2, -1)
 
 
+def _library_call(name):
+    """A forward that runs ``xp.linalg.<name>``, its singular / not-definite errors said as torch's."""
+    return staticmethod(lambda ctx, a: _checked(name, getattr(ctx.backend.xp.linalg, name), a))
+
+
 class Inv(Op):
     save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _checked("inv", ctx.backend.xp.linalg.inv, a)
+    forward = _library_call("inv")
 
     @staticmethod
     def backward(ctx, g):
@@ -230,10 +328,7 @@ def det(A, *, out=None):
 
 class Cholesky(Op):
     save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return _checked("cholesky", ctx.backend.xp.linalg.cholesky, a)
+    forward = _library_call("cholesky")
 
     @staticmethod
     def backward(ctx, g):
@@ -263,6 +358,16 @@ def _as_tensor(ctx, array):
     return Tensor._make(array, ctx.backend.dtype_of(array), ctx.backend)
 
 
+def _keep(ctx, *arrays):
+    """A decomposition's outputs, returned and kept for its backward (``_kept``)."""
+    ctx.outs = arrays
+    return list(arrays)
+
+
+def _kept(ctx):
+    return [_as_tensor(ctx, x) for x in ctx.outs]
+
+
 class Eigh(MultiOp):
     saves = False
 
@@ -272,14 +377,12 @@ class Eigh(MultiOp):
         # the triangle torch reads: the other one is mirrored from it
         tri = xp.triu(a) if upper else xp.tril(a)
         sym = tri + xp.matrix_transpose(tri) - xp.eye(a.shape[-1], dtype=a.dtype) * a
-        w, v = xp.linalg.eigh(sym)
-        ctx.outs = (w, v)
-        return [w, v]
+        return _keep(ctx, *xp.linalg.eigh(sym))
 
     @staticmethod
     def backward(ctx, inputs, grads):
         gw, gv = grads
-        w, v = (_as_tensor(ctx, x) for x in ctx.outs)
+        w, v = _kept(ctx)
         inner = 0
         if gv is not None:
             diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # E[i, j] = w_j - w_i
@@ -312,15 +415,13 @@ class QR(MultiOp):
 
     @staticmethod
     def forward(ctx, a, *, mode):
-        q, r = ctx.backend.xp.linalg.qr(a, mode=mode)
-        ctx.outs = (q, r)
-        return [q, r]
+        return _keep(ctx, *ctx.backend.xp.linalg.qr(a, mode=mode))
 
     @staticmethod
     def backward(ctx, inputs, grads):
         # m >= n (reduced): M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T
         gq, gr = grads
-        q, r = (_as_tensor(ctx, x) for x in ctx.outs)
+        q, r = _kept(ctx)
         m = 0
         if gr is not None:
             m = r @ _mT(gr)
@@ -354,9 +455,7 @@ class SVD(MultiOp):
 
     @staticmethod
     def forward(ctx, a):
-        u, s, vh = ctx.backend.xp.linalg.svd(a, full_matrices=False)
-        ctx.outs = (u, s, vh)
-        return [u, s, vh]
+        return _keep(ctx, *ctx.backend.xp.linalg.svd(a, full_matrices=False))
 
     @staticmethod
     def backward(ctx, inputs, grads):
@@ -367,7 +466,7 @@ class SVD(MultiOp):
 
 def _svd_backward(ctx, gu, gs, gvh):
     """torch's svd_backward for real input and the reduced factorization (distinct singular values)."""
-    u, s, vh = (_as_tensor(ctx, x) for x in ctx.outs)
+    u, s, vh = _kept(ctx)
     v = _mT(vh)
     gv = None if gvh is None else _mT(gvh)
     if gu is None and gv is None:
@@ -497,7 +596,7 @@ def _old_cholesky(A, upper=False):
     return cholesky(A, upper=upper)
 
 
-TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet, "slogdet": slogdet, "pinverse": pinv,
+TOP_LEVEL = {"dist": dist, "inverse": inv, "det": det, "logdet": logdet, "slogdet": slogdet, "pinverse": pinv,
              "cholesky": _old_cholesky, "svd": _old_svd, "qr": _old_qr}
 
 

@@ -11,6 +11,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import GradMode, no_grad
+from ..ops.conversion import parse_to
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -445,7 +446,7 @@ class Module:
         Only floating-point tensors change dtype. The Parameter objects stay
         the same, so an optimizer built before keeps working.
         """
-        device, dtype = _parse_to(args, kwargs)
+        device, dtype = parse_to(args, kwargs)
         if dtype is not None and dtype.category < _dt.FLOAT:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got "
                             f"desired dtype={dtype}")
@@ -614,29 +615,3 @@ def _remove_from(module, name, d, *stores):
             else:
                 table.pop(name, None)
     d.pop(name, None)
-
-
-def _parse_to(args, kwargs):
-    from ..tensor import _as_dtype
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for arg in args:
-        if arg is None:
-            continue
-        if isinstance(arg, _dt.dtype):
-            dtype = arg
-        elif isinstance(arg, Tensor):
-            device, dtype = arg._backend, arg._dtype
-        elif isinstance(arg, str) and arg in _dt.BY_NAME:
-            dtype = _dt.BY_NAME[arg]
-        elif isinstance(arg, (str, int)) or hasattr(arg, "xp") or hasattr(arg, "index"):
-            device = f"cuda:{arg}" if isinstance(arg, int) else arg
-        else:
-            dtype = _as_dtype(arg)
-    if dtype is not None and not isinstance(dtype, _dt.dtype):
-        dtype = _as_dtype(dtype)
-    return device, dtype

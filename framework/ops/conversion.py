@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..autograd.function import Op
-from ..tensor import Tensor
+from ..tensor import Tensor, _as_dtype
 
 
 class Cast(Op):
@@ -18,6 +18,8 @@ class Cast(Op):
     def backward(ctx, g):
         if ctx.src.category < _dt.FLOAT:
             return None
+        if g._dtype.category == _dt.COMPLEX and ctx.src.category == _dt.FLOAT:
+            g = g.real  # torch: a real input's gradient is the real part, without the cast's warning
         return g.to(ctx.src)
 
 
@@ -64,32 +66,38 @@ def clone(input, *, memory_format=None):
     return Clone.apply(input)
 
 
-def to(self, *args, **kwargs):
-    """Cast and/or move: ``.to(dtype)``, ``.to(device)``, ``.to(other)``, ``.to(device, dtype)``."""
-    from ..registry import get_backend
-    from ..tensor import _as_dtype
-    dtype = kwargs.pop("dtype", None)
+def parse_to(args, kwargs):
+    """``(device, dtype)`` from ``.to()``'s arguments, for tensors and modules (torch's ``_parse_to``):
+    ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``, the keywords; None where not given."""
     device = kwargs.pop("device", None)
-    copy = kwargs.pop("copy", False)
+    dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     for arg in args:
+        if arg is None:
+            continue
         if isinstance(arg, _dt.dtype):
             dtype = arg
         elif isinstance(arg, Tensor):
-            dtype, device = arg._dtype, arg._backend
-        elif arg is not None:
-            if hasattr(arg, "xp") or isinstance(arg, str) or hasattr(arg, "type"):
-                try:
-                    device = arg if not isinstance(arg, str) or arg not in _dt.BY_NAME else None
-                    if device is None:
-                        dtype = _dt.BY_NAME[arg]
-                except KeyError:
-                    device = arg
-            else:
-                dtype = _as_dtype(arg)
+            device, dtype = arg._backend, arg._dtype
+        elif isinstance(arg, str) and arg in _dt.BY_NAME:
+            dtype = _dt.BY_NAME[arg]
+        elif isinstance(arg, (str, int)) or hasattr(arg, "xp") or hasattr(arg, "index"):
+            device = f"cuda:{arg}" if isinstance(arg, int) else arg
+        else:
+            dtype = _as_dtype(arg)
+    if dtype is not None and not isinstance(dtype, _dt.dtype):
+        dtype = _as_dtype(dtype)
+    return device, dtype
+
+
+def to(self, *args, **kwargs):
+    """Cast and/or move: ``.to(dtype)``, ``.to(device)``, ``.to(other)``, ``.to(device, dtype)``."""
+    from ..registry import get_backend
+    copy = kwargs.pop("copy", False)
+    device, dtype = parse_to(args, kwargs)
     out = self
     if device is not None:
         target = get_backend(device)

@@ -169,22 +169,22 @@ class MinAll(Amin):
 
 def max(input, dim=None, keepdim=False, *, out=None):
     """``max(x)``: the largest element; ``max(x, dim)``: ``(values, indices)``; ``max(x, y)``: ``maximum``."""
-    if isinstance(dim, Tensor):
-        return maximum(input, dim)
-    if dim is None:
-        _check_nonempty(input, "max", ())
-        return MaxAll.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
-    return _reduce_with_indices(input, dim, keepdim, argmax, max_result)
+    return _extreme(input, dim, keepdim, maximum, MaxAll, argmax, max_result)
 
 
 def min(input, dim=None, keepdim=False, *, out=None):
     """``min(x)``: the smallest element; ``min(x, dim)``: ``(values, indices)``; ``min(x, y)``: ``minimum``."""
+    return _extreme(input, dim, keepdim, minimum, MinAll, argmin, min_result)
+
+
+def _extreme(input, dim, keepdim, elementwise, of_all, arg, result):
+    """max or min's three overloads: of two tensors, of every element, or ``result(values, indices)`` along dim."""
     if isinstance(dim, Tensor):
-        return minimum(input, dim)
+        return elementwise(input, dim)
     if dim is None:
-        _check_nonempty(input, "min", ())
-        return MinAll.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
-    return _reduce_with_indices(input, dim, keepdim, argmin, min_result)
+        _check_nonempty(input, result.__name__, ())
+        return of_all.apply(input, axes=tuple(range(input._data.ndim)), keepdim=False)
+    return _reduce_with_indices(input, dim, keepdim, arg, result)
 
 
 class Maximum(Op):

@@ -42,6 +42,19 @@ def _expand_array(ctx, g, shape, axes, keepdim):
     return xp.broadcast_to(g, shape)
 
 
+class _ReductionOfInputAndOutput(Op):
+    """A reduction over ``ctx.axes`` whose gradient reads both its input and its output."""
+
+    save_inputs = (0,)
+    save_output = True
+
+    def restored(self, g):
+        """The saved input, with the output and ``g`` reshaped to broadcast against it."""
+        (a,) = self.saved_tensors_list()
+        shape = a._data.shape
+        return a, _restore(self.output(), shape, self.axes, self.keepdim), _restore(g, shape, self.axes, self.keepdim)
+
+
 class Sum(Op):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
@@ -130,9 +143,7 @@ def _count(shape, axes):
     return n
 
 
-class Prod(Op):
-    save_inputs = (0,)
-    save_output = True
+class Prod(_ReductionOfInputAndOutput):
     per_dim = False
 
     @staticmethod
@@ -146,10 +157,7 @@ class Prod(Op):
 
     @classmethod
     def backward(cls, ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        shape = a._data.shape
-        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
-        g = _restore(g, shape, ctx.axes, ctx.keepdim)
+        a, out, g = ctx.restored(g)
         # d prod / d x_i is the product of the others: out / x_i while no element is 0 (torch's test is
         # over the whole tensor); else a prefix times a suffix product, as torch, so that an inf or NaN
         # sharing a slice with a 0 gives torch's 0, inf or NaN
@@ -160,7 +168,7 @@ class Prod(Op):
             return g * _products_of_others(a, ctx.axes[0])
         if zeros > 1:  # torch's prod() of all elements: every product of the others holds a 0
             return a.detach().clone().fill_(0)
-        return g * _products_of_others(a.reshape(-1), 0).reshape(shape)
+        return g * _products_of_others(a.reshape(-1), 0).reshape(a.shape)
 
 
 def _prod_rounding_each_step(xp, a, axes, keepdim):
@@ -317,10 +325,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, dim, keepdim) if dim is not None else mean(input))
 
 
-class LogSumExp(Op):
+class LogSumExp(_ReductionOfInputAndOutput):
     node_name = "LogsumexpBackward0"
-    save_inputs = (0,)
-    save_output = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -340,10 +346,8 @@ class LogSumExp(Op):
     @staticmethod
     def backward(ctx, g):
         from .elementwise import exp
-        (a,) = ctx.saved_tensors_list()
-        shape = a._data.shape
-        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
-        return _restore(g, shape, ctx.axes, ctx.keepdim) * exp(a - out)
+        a, out, g = ctx.restored(g)
+        return g * exp(a - out)
 
 
 def logsumexp(input, dim=None, keepdim=False):
@@ -357,10 +361,8 @@ def logsumexp(input, dim=None, keepdim=False):
     return LogSumExp.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
 
 
-class Norm2(Op):
+class Norm2(_ReductionOfInputAndOutput):
     node_name = "LinalgVectorNormBackward0"  # torch's norm is linalg.vector_norm
-    save_inputs = (0,)
-    save_output = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -372,10 +374,7 @@ class Norm2(Op):
     @staticmethod
     def backward(ctx, g):
         from .arithmetic import where
-        (a,) = ctx.saved_tensors_list()
-        shape = a._data.shape
-        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
-        g = _restore(g, shape, ctx.axes, ctx.keepdim)
+        a, out, g = ctx.restored(g)
         # torch's subgradient at 0 is 0, not nan
         return a * where(out == 0, 0, g / where(out == 0, 1, out))
 
@@ -411,12 +410,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return NormP.apply(input, axes=axes, keepdim=keepdim, p=float(p))
 
 
-class NormP(Op):
+class NormP(_ReductionOfInputAndOutput):
     """``sum(|x|^p) ** (1/p)`` for p other than 0, 1, 2 and inf, with torch's gradient: zero where the norm
     is zero (and, for p < 1, where x is zero) instead of the nan that composing pow ops gives there."""
-
-    save_inputs = (0,)
-    save_output = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, p):
@@ -431,11 +427,8 @@ class NormP(Op):
     def backward(ctx, g):
         from .arithmetic import where
         from .elementwise import abs as _abs, sign
-        (a,) = ctx.saved_tensors_list()
-        shape = a._data.shape
+        a, out, g = ctx.restored(g)
         p = ctx.p
-        out = _restore(ctx.output(), shape, ctx.axes, ctx.keepdim)
-        g = _restore(g, shape, ctx.axes, ctx.keepdim)
         scaled = sign(a) * _abs(a) ** (p - 1)
         if p < 1:
             scaled = where(a == 0, 0, scaled)

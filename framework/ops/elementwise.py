@@ -270,6 +270,7 @@ class Tan(Op):
 
 
 class Log1p(Op):
+    node_name = "Log1PBackward0"  # torch's name
     save_inputs = (0,)
 
     @staticmethod

@@ -45,3 +45,12 @@ def test_in_place_methods(name):
     expected = getattr(tp, name[:-1])(tp.tensor(np.abs(X) + 0.1))
     assert getattr(t, name)() is t
     np.testing.assert_allclose(to_numpy(t), to_numpy(expected))
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "sign", "sin", "cos", "tan", "tanh", "sigmoid",
+                                  "relu", "trunc", "floor", "ceil", "round", "log1p", "expm1", "rsqrt",
+                                  "reciprocal", "erf", "sinh", "cosh", "asin", "acos", "atan", "log2", "log10"])
+def test_grad_fn_names_match_torch(name):
+    torch = pytest.importorskip("torch")
+    expected = getattr(torch, name)(torch.tensor([0.25, 0.5], requires_grad=True)).grad_fn.name()
+    assert getattr(tp, name)(tp.tensor([0.25, 0.5], requires_grad=True)).grad_fn.name() == expected

@@ -70,7 +70,7 @@ def seed() -> int:
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
          "distributions": ".distributions",
-         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func"}
+         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func", "fft": ".fft"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 

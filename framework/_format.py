@@ -51,6 +51,11 @@ class _Formatter:
     def __init__(self, values, floating, complex_):
         self.floating = floating
         self.complex = complex_
+        if complex_:  # torch formats the real and the imaginary parts each with its own formatter
+            self.parts = (_Formatter([v.real for v in values], True, False),
+                          _Formatter([v.imag for v in values], True, False))
+            self.width = max((len(self.format(v)) for v in values), default=1)
+            return
         self.int_mode = True
         self.sci = False
         if floating:
@@ -71,7 +76,10 @@ class _Formatter:
 
     def format(self, v):
         if self.complex:
-            return f"{self._real(v.real)}{'+' if v.imag >= 0 or math.isnan(v.imag) else '-'}{self._real(abs(v.imag))}j"
+            real, imag = self.parts
+            imag_str = (imag.format(v.imag).rjust(imag.width) + "j").lstrip()
+            sign = "" if imag_str[0] in "+-" else "+"
+            return real.format(v.real).rjust(real.width) + sign + imag_str
         if not self.floating:
             return str(v)
         return self._real(v)

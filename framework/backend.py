@@ -246,6 +246,38 @@ class ArrayAPIBackend(Backend):
         except (TypeError, ValueError):
             return None
 
+    def view_as_real(self, array):
+        """A complex array's (real, imaginary) pairs as a real array of shape ``(..., 2)``: sharing its
+        memory where the library can (``Tensor.real``, ``torch.view_as_real``), else a copy (the standard
+        has no such view)."""
+        xp = self.xp
+        part = self.native_dtype(_dt.COMPLEX_PARTS[self.dtype_of(array)])
+        flat = self.view_dtype(array, _dt.COMPLEX_PARTS[self.dtype_of(array)]) if array.ndim else None
+        pairs = None if flat is None else self.view(flat, tuple(array.shape) + (2,))
+        if pairs is None:
+            pairs = xp.stack([xp.astype(xp.real(array), part), xp.astype(xp.imag(array), part)], axis=-1)
+        return pairs
+
+    def view_as_complex(self, array):
+        """``view_as_real``'s inverse: a real ``(..., 2)`` array read as complex numbers (shape ``...``),
+        sharing memory where the library can, else a copy."""
+        xp = self.xp
+        dtype = _dt.COMPLEX_OF[self.dtype_of(array)]
+        pairs = self.view_dtype(array, dtype)
+        if pairs is not None:
+            return pairs[..., 0]
+        native = self.native_dtype(dtype)
+        unit = xp.asarray(1j, dtype=native)
+        return xp.astype(array[..., 0], native) + xp.astype(array[..., 1], native) * unit
+
+    def fft(self, x, kind, s, axes, norm):
+        """The discrete Fourier transform ``kind`` ("fft", "ifft", "rfft" or "irfft") of ``x`` over
+        ``axes``: the Array API fft extension's ``fftn`` / ``ifftn`` / ``rfftn`` / ``irfftn`` with
+        ``norm`` "backward", "ortho" or "forward". The frontend passes complex ``x`` (real for "rfft")
+        of the result's precision, already sized along ``axes``; ``s`` is None except for "irfft",
+        whose last entry is the real output's length."""
+        return getattr(self.xp.fft, kind + "n")(x, s=s, axes=axes, norm=norm)
+
     # indexing ----------------------------------------------------------------
     def getitem(self, array, key):
         try:

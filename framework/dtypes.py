@@ -58,6 +58,9 @@ complex128 = dtype("complex128", 16, COMPLEX, True, "ComplexDoubleTensor")
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 BY_NAME = {d.name: d for d in ALL}
+# a complex dtype's parts and back (view_as_real, .real, abs, the FFTs' result dtypes)
+COMPLEX_PARTS = {complex64: float32, complex128: float64}
+COMPLEX_OF = {float32: complex64, float64: complex128}
 # torch's aliases
 BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
                 "int": int32, "short": int16, "cfloat": complex64, "cdouble": complex128})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from ..dtypes import COMPLEX as _COMPLEX
 from .grad_mode import GradMode
 
 __all__ = ["Node", "Op", "Function", "FunctionCtx", "AccumulateGrad", "once_differentiable"]
@@ -317,8 +318,15 @@ class Op(Node):
     # skips the per-op Python layers of tensorplug ops. Returns an array, or a tuple with
     # None where an input needs no gradient; results take g's dtype.
     fast_backward = None
+    # torch's gradient for a complex tensor is the conjugate Wirtinger derivative. A backward written as
+    # the real formula (J^T g) gives it as conj(J^T conj(g)) for holomorphic ops (mul, div, matmul, exp)
+    # and for real-linear ones (add, sum, views); ops whose backward follows the convention itself
+    # (real, imag, view_as_complex, conj, the FFTs) set this False.
+    holomorphic = True
 
     def run_backward(self, grads):
+        if grads[0]._dtype.category == _COMPLEX and self.holomorphic:
+            return _conjugated_backward(self, grads[0])
         fast = self.fast_backward
         if fast is not None and not GradMode.enabled:
             g = grads[0]
@@ -355,6 +363,14 @@ class Op(Node):
         if self.save_inputs or self.save_output:
             self._saved = None
             self._out = None
+
+
+def _conjugated_backward(node, g):
+    """``conj(backward(conj(g)))``: a real-formula backward under torch's complex gradient convention."""
+    grads = node.backward(node, g.conj())
+    if type(grads) is not tuple:
+        return grads.conj()
+    return tuple(None if x is None else x.conj() for x in grads)
 
 
 def _edge(x):

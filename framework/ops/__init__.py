@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType as _ModuleType
 
 from ..tensor import Tensor
+from . import complex_numbers as _complex_ops
 from . import (arithmetic, conversion, elementwise, gather, indexing, inplace, join, linalg, minmax, random,
                reduction, shape, softmax)
 from ._util import sum_to_shape
@@ -33,6 +34,8 @@ from .gather import nonzero, argwhere, masked_select, index_add, index_fill
 from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
+from .complex_numbers import (view_as_real, view_as_complex, real, imag, conj, conj_physical, resolve_conj,
+                              resolve_neg, is_conj, is_complex, angle, sgn, polar, complex)
 
 # every public function imported above; submodules (and Tensor, annotations) are not part of the API
 __all__ = [n for n, v in list(globals().items())
@@ -175,6 +178,7 @@ METHODS.update({
     "stride": _stride,
 })
 METHODS.update(inplace.binary_inplace_methods())
+METHODS.update(_complex_ops.bind_methods())
 for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs), ("neg_", neg),
                    ("sigmoid_", sigmoid), ("tanh_", tanh), ("relu_", relu), ("pow_", pow),
                    ("sin_", sin), ("cos_", cos), ("sign_", sign), ("trunc_", trunc),

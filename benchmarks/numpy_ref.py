@@ -248,13 +248,13 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def lstm_train(seq=32, batch=32, hidden=128, inputs=128):
+def lstm_train(seq=32, batch=32, hidden=128, inputs=128, optimizer="sgd"):
     rng = _rng()
     bound = 1.0 / np.sqrt(hidden)
     w_ih = rng.uniform(-bound, bound, (4 * hidden, inputs)).astype(F32)
     w_hh = rng.uniform(-bound, bound, (4 * hidden, hidden)).astype(F32)
     b = rng.uniform(-bound, bound, (4 * hidden,)).astype(F32)
-    opt = _SGD([w_ih, w_hh, b], lr=0.01)
+    opt = _SGD([w_ih, w_hh, b], lr=0.01) if optimizer == "sgd" else _Adam([w_ih, w_hh, b], lr=1e-3)
     x = rng.standard_normal((seq, batch, inputs), dtype=F32)
     hsz = hidden
 

@@ -107,10 +107,13 @@ def fw_cnn_train(lib, batch=64):
     return _train_step(lib, model, opt, x, y)
 
 
-def fw_lstm_train(lib, seq=32, batch=32, hidden=128, inputs=128):
+def fw_lstm_train(lib, seq=32, batch=32, hidden=128, inputs=128, optimizer="sgd"):
     lib.manual_seed(0)
     lstm = lib.nn.LSTM(inputs, hidden)
-    opt = lib.optim.SGD(lstm.parameters(), lr=0.01)
+    if optimizer == "sgd":
+        opt = lib.optim.SGD(lstm.parameters(), lr=0.01)
+    else:
+        opt = lib.optim.Adam(lstm.parameters(), lr=1e-3)
     x = lib.randn(seq, batch, inputs)
 
     def step():
@@ -128,7 +131,7 @@ def fw_rss_train(lib):
 
 WORKLOADS = [
     Workload("add_nograd", "2x2 add, no grad", "us", lambda lib: fw_per_op(lib, False),
-             lambda: numpy_ref.per_op(False), per_step=100, targets={"torch": 1.0}),
+             lambda: numpy_ref.per_op(False), per_step=100, targets={"torch": 0.8}),
     Workload("add_grad", "2x2 add, requires_grad, backward every 100 ops", "us",
              lambda lib: fw_per_op(lib, True), lambda: numpy_ref.per_op(True), per_step=100,
              targets={"torch": 1.0}),
@@ -146,11 +149,14 @@ WORKLOADS = [
              lambda lib: fw_mlp_train(lib, 512, "adam"), lambda: numpy_ref.mlp_train(512, "adam"),
              targets={"torch": 1.1, "numpy": 1.10}),
     Workload("cnn_b64", "CNN 1x28x28 conv16-pool-conv32-pool-linear10 train step, SGD, batch 64", "ms",
-             fw_cnn_train, numpy_ref.cnn_train, targets={"torch": 1.5}),
+             fw_cnn_train, numpy_ref.cnn_train, targets={"torch": 1.0}),
     Workload("mlp_infer_b4096", "MLP inference, batch 4096, no_grad", "ms", fw_mlp_infer,
              numpy_ref.mlp_infer, targets={"numpy": 1.05}),
     Workload("lstm_b32", "LSTM 128->128 train step, seq 32, batch 32, SGD", "ms", fw_lstm_train,
              numpy_ref.lstm_train, targets={"torch": 1.3}),
+    Workload("lstm_adam_b32", "LSTM 32->128 train step, seq 32, batch 32, Adam", "ms",
+             lambda lib: fw_lstm_train(lib, inputs=32, optimizer="adam"),
+             lambda: numpy_ref.lstm_train(inputs=32, optimizer="adam"), targets={"torch": 1.3}),
     Workload("decoder_train", "nanoGPT-style decoder train step (4 layers, n_embd 128, 4 heads, block 64, "
              "batch 8), AdamW", "ms", transformer.fw_decoder_train,
              transformer.np_unavailable("no hand-written NumPy transformer"), targets={"torch": 1.5}),

@@ -127,6 +127,9 @@ class ArrayAPIBackend(Backend):
     #: ``as_strided(x, shape, strides)`` of the library (numpy's, cupy's), or None where it has none:
     #: ``sliding_windows`` then returns strided views instead of stacked copies
     as_strided = None
+    #: the same call for views that may be written through (``diagonal_view``, ``unfold_view``), or None:
+    #: those ops then return copies
+    as_strided_writeable = None
     #: the way out an out-of-memory error names (a GPU backend adds its cache)
     oom_hint = "use a smaller size or free memory"
 
@@ -400,6 +403,34 @@ class ArrayAPIBackend(Backend):
             pieces.append(x[key])
         stacked = xp.stack(pieces, axis=-1)
         return xp.reshape(stacked, lead + tuple(outs) + tuple(window))
+
+    def diagonal_view(self, array, offset, axis1, axis2):
+        """The ``offset`` diagonal of the ``axis1``/``axis2`` planes as a last axis, sharing ``array``'s
+        memory (torch's ``diagonal`` is a view), or None where the library makes no writable strided views
+        (the frontend then copies)."""
+        if self.as_strided_writeable is None:
+            return None
+        start = [slice(None)] * array.ndim
+        start[axis1] = slice(max(0, -offset), None)
+        start[axis2] = slice(max(0, offset), None)
+        corner = array[tuple(start)]
+        rest = [d for d in range(array.ndim) if d not in (axis1, axis2)]
+        shape = tuple(corner.shape[d] for d in rest) + (min(corner.shape[axis1], corner.shape[axis2]),)
+        strides = tuple(corner.strides[d] for d in rest) + (corner.strides[axis1] + corner.strides[axis2],)
+        return self.as_strided_writeable(corner, shape, strides)
+
+    def unfold_view(self, array, axis, size, step):
+        """``Tensor.unfold``'s windows (``size`` long, ``step`` apart along ``axis``, as a new last axis)
+        sharing ``array``'s memory, writable as torch's (even where windows overlap), or None where the
+        library makes no writable strided views."""
+        as_strided = self.as_strided_writeable
+        if as_strided is None:
+            return None
+        shape = list(array.shape)
+        shape[axis] = (shape[axis] - size) // step + 1
+        strides = list(array.strides)
+        strides[axis] *= step
+        return as_strided(array, tuple(shape) + (size,), tuple(strides) + (array.strides[axis],))
 
     # convolution and pooling windows ------------------------------------------
     # Arrays are (N, C, *spatial); ``pads`` holds (before, after) per spatial axis.

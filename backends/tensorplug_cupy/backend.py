@@ -34,6 +34,8 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     xp = xpc
     # sliding_windows (im2col, pooling) as strided views: no copy of the windows
     as_strided = staticmethod(cupy.lib.stride_tricks.as_strided)
+    # diagonal and unfold write through to their base (cupy's strided views are writable)
+    as_strided_writeable = as_strided
     oom_hint = "use a smaller size, free tensors, or call tensorplug.cuda.empty_cache()"
 
     def __init__(self, index=None):

@@ -102,6 +102,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
 
     # sliding_windows (im2col, pooling) as read-only strided views: no copy of the windows
     as_strided = staticmethod(_conv.as_strided_readonly)
+    # diagonal and unfold as views that write through to their base, as torch's
+    as_strided_writeable = staticmethod(np.lib.stride_tricks.as_strided)
     # numpy has no erf: polynomials through ufuncs, within 1 ulp of math.erf in float64 (_special.py)
     erf = staticmethod(_special.erf)
     # GELU (exact and tanh) and its gradient in one blocked pass each, forward saving Phi(x) (_special.py)

@@ -424,17 +424,131 @@ def _diag_index(backend, rows, cols, offset):
     return xp.asarray(i), xp.asarray(j), n
 
 
+class Diagonal(Op):
+    """``diagonal``: a view of the backend's strided diagonal (a gathered copy where it has none)."""
+
+    @staticmethod
+    def forward(ctx, a, offset, axes):
+        ctx.shape, ctx.offset, ctx.axes = a.shape, offset, axes
+        backend = ctx.backend
+        out = backend.diagonal_view(a, offset, *axes)
+        if out is None:
+            xp = backend.xp
+            planes = _planes_last(a.shape, axes)
+            flat = xp.reshape(xp.permute_dims(a, planes[0]), planes[1] + (-1,))
+            out = xp.take(flat, _diag_flat_index(backend, a.shape, offset, axes), axis=-1)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's diagonal_backward: zeros with g written on the diagonal (planes last and flat, then back)
+        from ..tensor import Tensor
+        order, lead = _planes_last(ctx.shape, ctx.axes)
+        index = Tensor._make(_diag_flat_index(g._backend, ctx.shape, ctx.offset, ctx.axes), _int64(), g._backend)
+        rows, cols = (ctx.shape[d] for d in ctx.axes)
+        full = g.new_zeros(lead + (rows * cols,)).index_add(-1, index, g)
+        return full.reshape(lead + (rows, cols)).permute(*_inverse(order))
+
+
+class DiagonalCopy(Diagonal):
+    """``diag`` of a matrix: its diagonal copied (torch's diagonal_copy)."""
+
+    node_name = "DiagonalBackward0_copy"
+
+    @staticmethod
+    def forward(ctx, a, offset, axes):
+        return ctx.backend.copy(Diagonal.forward(ctx, a, offset, axes))
+
+
+def _planes_last(shape, axes):
+    """The order that moves ``axes`` last, and the sizes of the other dims."""
+    rest = [d for d in range(len(shape)) if d not in axes]
+    return tuple(rest) + tuple(axes), tuple(shape[d] for d in rest)
+
+
+def _diag_flat_index(backend, shape, offset, axes):
+    """The diagonal's positions in the flattened ``axes`` planes (row-major)."""
+    rows, cols = (shape[d] for d in axes)
+    i, j, _ = _diag_index(backend, rows, cols, offset)
+    return i * cols + j
+
+
+def _inverse(order):
+    inverse = [0] * len(order)
+    for i, d in enumerate(order):
+        inverse[d] = i
+    return inverse
+
+
 def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The diagonal of the ``dim1``/``dim2`` planes, as the last dim (a copy in tensorplug)."""
-    from .indexing import GetItem
+    """The diagonal of the ``dim1``/``dim2`` planes as the last dim: a view sharing ``input``'s storage
+    (writes through it reach ``input``), a copy on backends without strided views."""
     n = input._data.ndim
     a, b = wrap_dim(dim1, n), wrap_dim(dim2, n)  # below 2-D: torch's IndexError, or identical dims
     if a == b:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    rest = [d for d in range(n) if d not in (a, b)]
-    moved = permute(input, *(rest + [a, b]))
-    i, j, _ = _diag_index(input._backend, input._data.shape[a], input._data.shape[b], offset)
-    return GetItem.apply(moved, key=(slice(None),) * len(rest) + (i, j))
+    out = Diagonal.apply(input, offset=offset, axes=(a, b))
+    if input._backend.as_strided_writeable is None:
+        return out
+    return mark_view(out, input, lambda t: Diagonal.apply(t, offset=offset, axes=(a, b)))
+
+
+class Unfold(Op):
+    """``Tensor.unfold``: a view of the backend's strided windows (a gathered copy where it has none)."""
+
+    @staticmethod
+    def forward(ctx, a, axis, size, step):
+        ctx.shape, ctx.axis, ctx.size, ctx.step = a.shape, axis, size, step
+        backend = ctx.backend
+        out = backend.unfold_view(a, axis, size, step)
+        if out is None:
+            xp = backend.xp
+            count = (a.shape[axis] - size) // step + 1
+            taken = xp.take(a, xp.reshape(_window_index(backend, count, size, step), (-1,)), axis=axis)
+            windows = xp.reshape(taken, a.shape[:axis] + (count, size) + a.shape[axis + 1:])
+            out = xp.moveaxis(windows, axis + 1, -1)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's unfold_backward: every window's gradient added back where it was read (overlaps sum)
+        from ..tensor import Tensor
+        axis, size, step = ctx.axis, ctx.size, ctx.step
+        backend = g._backend
+        count = g._data.shape[axis]
+        index = backend.xp.reshape(_window_index(backend, count, size, step), (-1,))
+        flat = g.movedim(-1, axis + 1).flatten(axis, axis + 1)
+        zeros = g.new_zeros(ctx.shape)
+        return zeros.index_add(axis, Tensor._make(index, _int64(), backend), flat)
+
+
+def _int64():
+    from .. import dtypes as _dt
+    return _dt.int64
+
+
+def _window_index(backend, count, size, step):
+    """(count, size): the positions each window reads along the unfolded dim."""
+    xp = backend.xp
+    starts = xp.reshape(backend.arange(0, count * step, step, _int64()), (-1, 1))
+    return starts + xp.reshape(backend.arange(0, size, 1, _int64()), (1, -1))
+
+
+def unfold(self, dimension, size, step):
+    """Tensor.unfold: every ``size``-long slice along ``dimension``, ``step`` apart, as a new last dim: a
+    view of ``self``'s storage, a copy on backends without strided views."""
+    if self._data.ndim == 0:
+        return unfold(self.reshape(1), 0, size, step).squeeze(0)
+    d = wrap_dim(dimension, self._data.ndim)
+    length = self._data.shape[d]
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    out = Unfold.apply(self, axis=d, size=size, step=step)
+    if self._backend.as_strided_writeable is None:
+        return out
+    return mark_view(out, self, lambda t: Unfold.apply(t, axis=d, size=size, step=step))
 
 
 def diag(input, diagonal=0):
@@ -442,7 +556,7 @@ def diag(input, diagonal=0):
     from .indexing import IndexAccumulate
     n = input._data.ndim
     if n == 2:
-        return globals()["diagonal"](input, diagonal)
+        return DiagonalCopy.apply(input, offset=diagonal, axes=(0, 1))
     if n != 1:
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {n}D")
     size = input._data.shape[0] + abs(diagonal)

@@ -8,6 +8,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._util import wrap_dim
+from .shape import unfold  # Tensor.unfold is a view: it lives with the other views
 
 __all__ = ["quantile", "nanquantile", "nanmean", "nansum", "kthvalue", "mode", "repeat_interleave", "unfold",
            "normal"]
@@ -202,24 +203,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             raise RuntimeError("repeats can not be negative")
         index = xp.repeat(xp.arange(n), count)
     return x.index_select(d, _index_tensor(x._backend, index))
-
-
-def unfold(self, dimension, size, step):
-    """Tensor.unfold: every ``size``-long slice along ``dimension``, ``step`` apart, as a new last dim
-    (a copy here; torch returns a view)."""
-    d = wrap_dim(dimension, max(self.ndim, 1))
-    length = self.shape[d] if self.ndim else 1
-    if size > length:
-        raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is {size}")
-    if step <= 0:
-        raise RuntimeError(f"step is {step} but must be > 0")
-    count = (length - size) // step + 1
-    xp = self._backend.xp
-    index = xp.reshape(xp.reshape(xp.arange(count) * step, (-1, 1)) + xp.arange(size), (-1,))
-    x = self if self.ndim else self.reshape(1)
-    gathered = x.index_select(d, _index_tensor(self._backend, index))
-    windows = gathered.unflatten(d, (count, size)).movedim(d + 1, -1)
-    return windows.squeeze(0) if self.ndim == 0 else windows
 
 
 # sampling ------------------------------------------------------------------------

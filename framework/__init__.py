@@ -31,6 +31,13 @@ from .ops import bind as _bind, _cast_method
 _bind({"bfloat16": _cast_method("bfloat16")})  # Tensor.bfloat16(), as .half() / .float()
 from .linalg import TOP_LEVEL as _LINALG_TOP_LEVEL
 globals().update(_LINALG_TOP_LEVEL)  # torch.inverse, torch.det, torch.svd ... (also Tensor methods)
+from .layout import layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc
+from . import sparse
+from .sparse import sparse_coo_tensor, spmm
+from .sparse._coo import DENSE_METHODS as _SPARSE_DENSE_METHODS
+from .sparse._ops import dispatching as _sparse_dispatching
+_bind(_SPARSE_DENSE_METHODS)  # Tensor.to_sparse / to_dense / layout / is_sparse
+mm, matmul = _sparse_dispatching(mm), _sparse_dispatching(matmul)  # noqa: F405 - sparse @ dense too
 _out.install(globals())  # torch's out= keyword on the functions that take it
 from .generator import Generator, default_generator
 from .threads import set_num_threads, get_num_threads

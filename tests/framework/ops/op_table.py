@@ -283,6 +283,19 @@ OPS = [
     OpInfo("einsum", lambda a, b: np.einsum("bij,bj->bi", a, b), shapes=((2, 2, 3), (2, 3)),
            func=lambda m: (lambda a, b: m.einsum("...ij,...j", a, b)), method=False, zero_dim=False,
            id="einsum_ellipsis", empty=False),
+    # sparse COO (random normal inputs: every entry is non-zero, so to_sparse keeps the whole pattern)
+    OpInfo("sparse_mm", np.matmul, shapes=((2, 3), (3, 2)), func=lambda m: (lambda a, b: m.sparse.mm(
+        a.to_sparse(), b)), method=False, zero_dim=False, empty=False),
+    OpInfo("sparse_matmul_vec", np.matmul, shapes=((2, 3), (3,)), func=lambda m: (lambda a, b: m.matmul(
+        a.to_sparse(), b)), method=False, zero_dim=False, empty=False),
+    OpInfo("dense_mm_sparse", np.matmul, shapes=((2, 3), (3, 2)), func=lambda m: (lambda a, b: m.mm(
+        a, b.to_sparse())), method=False, zero_dim=False, empty=False),
+    OpInfo("sparse_to_dense", lambda a: a, shapes=((2, 3, 2),), func=lambda m: (lambda a: a.to_sparse(
+        2).coalesce().to_dense()), method=False, zero_dim=False, empty=False),
+    OpInfo("sparse_sum", lambda a: a.sum(axis=(0, 2)), shapes=((2, 3, 2),), func=lambda m: (
+        lambda a: m.sparse.sum(a.to_sparse(), (0, 2)).to_dense()), method=False, zero_dim=False, empty=False),
+    OpInfo("sparse_softmax", lambda a: _softmax(a, 0), shapes=((3, 2),), func=lambda m: (
+        lambda a: m.sparse.softmax(a.to_sparse(), 0).to_dense()), method=False, zero_dim=False, empty=False),
 ]
 
 BY_ID = {op.id: op for op in OPS}

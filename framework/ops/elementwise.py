@@ -25,6 +25,38 @@ def _float(x):
     return x if x._dtype.category >= _dt.FLOAT else x.to(_dt.get_default_dtype())
 
 
+def _unary(fn, *, input=None, output=None, node_name=None):
+    """The Op computing ``xp.<fn>(a)``, whose gradient is ``input(g, x)`` of its saved input ``x`` or
+    ``output(g, y)`` of its output ``y``: one formula per function, as torch's derivatives.yaml."""
+    def forward(ctx, a):
+        return getattr(ctx.backend.xp, fn)(a)
+
+    if output is not None:
+        def backward(ctx, g):
+            return output(g, ctx.output())
+        body = {"save_output": True}
+    else:
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors_list()
+            return input(g, x)
+        body = {"save_inputs": (0,)}
+    name = fn.capitalize()
+    body.update(forward=staticmethod(forward), backward=staticmethod(backward), __qualname__=name)
+    if node_name is not None:
+        body["node_name"] = node_name
+    return type(name, (Op,), body)
+
+
+# the functions that are one array call, each with its gradient (x: the saved input, y: the output)
+Sqrt = _unary("sqrt", output=lambda g, y: g / (2 * y))
+Abs = _unary("abs", input=lambda g, x: g * sign(x))
+Sin = _unary("sin", input=lambda g, x: g * cos(x))
+Cos = _unary("cos", input=lambda g, x: -g * sin(x))
+Tan = _unary("tan", output=lambda g, y: g * (1 + y * y))
+Log1p = _unary("log1p", input=lambda g, x: g / (x + 1), node_name="Log1PBackward0")
+Expm1 = _unary("expm1", output=lambda g, y: g * (y + 1))
+
+
 class Exp(Op):
     save_output = True
 
@@ -59,31 +91,6 @@ class Log(Op):
         return g / a
 
 
-class Sqrt(Op):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.sqrt(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / (2 * ctx.output())
-
-
-class Abs(Op):
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g * sign(a)
-
-
 class _Steps(Op):
     """Piecewise-constant functions (sign, trunc, floor, ceil, round): the gradient is zero."""
 
@@ -108,32 +115,6 @@ class Sign(_Steps):
         if a.dtype == xp.bool:
             return out  # (numpy's isdtype refuses bfloat16, so NaN is looked for in every numeric dtype)
         return xp.where(xp.isnan(a), _zero(ctx.backend, a.dtype), out)  # torch: sign(nan) is 0
-
-
-class Sin(Op):
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.sin(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g * cos(a)
-
-
-class Cos(Op):
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.cos(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return -g * sin(a)
 
 
 class Tanh(Op):
@@ -254,45 +235,6 @@ def relu(input):
 
 def trunc(input):
     return input if input._dtype.category < _dt.FLOAT else Trunc.apply(input)
-
-
-class Tan(Op):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.tan(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        y = ctx.output()
-        return g * (1 + y * y)
-
-
-class Log1p(Op):
-    node_name = "Log1PBackward0"  # torch's name
-    save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.log1p(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g / (a + 1)
-
-
-class Expm1(Op):
-    save_output = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.expm1(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * (ctx.output() + 1)
 
 
 class Rsqrt(Op):

@@ -4,85 +4,17 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise import _float, exp, sqrt
+from .elementwise import _float, _unary, exp, sqrt
 
 
-class _Unary(Op):
-    fn = "sinh"
-
-    @classmethod
-    def forward(cls, ctx, a):
-        return getattr(ctx.backend.xp, cls.fn)(a)
-
-
-class Sinh(_Unary):
-    fn = "sinh"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g * cosh(a)
-
-
-class Cosh(_Unary):
-    fn = "cosh"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g * sinh(a)
-
-
-class Asin(_Unary):
-    fn = "asin"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g / sqrt(1 - a * a)
-
-
-class Acos(_Unary):
-    fn = "acos"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return -g / sqrt(1 - a * a)
-
-
-class Atan(_Unary):
-    fn = "atan"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g / (1 + a * a)
-
-
-class Log2(_Unary):
-    fn = "log2"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g / (a * 0.6931471805599453)
-
-
-class Log10(_Unary):
-    fn = "log10"
-    save_inputs = (0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors_list()
-        return g / (a * 2.302585092994046)
+# the functions that are one array call, each with its gradient (x: the saved input)
+Sinh = _unary("sinh", input=lambda g, x: g * cosh(x))
+Cosh = _unary("cosh", input=lambda g, x: g * sinh(x))
+Asin = _unary("asin", input=lambda g, x: g / sqrt(1 - x * x))
+Acos = _unary("acos", input=lambda g, x: -g / sqrt(1 - x * x))
+Atan = _unary("atan", input=lambda g, x: g / (1 + x * x))
+Log2 = _unary("log2", input=lambda g, x: g / (x * 0.6931471805599453))  # ln 2
+Log10 = _unary("log10", input=lambda g, x: g / (x * 2.302585092994046))  # ln 10
 
 
 class Atan2(Op):

@@ -36,6 +36,13 @@ def _stack(tensors, dim):
     return tensorplug.stack(tensors, dim)
 
 
+def _reset_uniform(module):
+    """torch's init of recurrent layers and cells: every parameter from U(-1/sqrt(H), 1/sqrt(H))."""
+    stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU (torch's constructor and parameter layout)."""
 
@@ -89,9 +96,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
 
     def flatten_parameters(self):
         """A no-op kept for torch compatibility (cuDNN's packed weights do not exist here)."""
@@ -248,6 +253,16 @@ class RNNBase(Module):
         data = _pack(out, packed.batch_sizes.tolist(), sorted_order)
         return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), finals
 
+    def _forward_one_state(self, input, hx):
+        """``forward`` of the layers whose state is h alone (RNN, GRU): ``(output, h_n)``."""
+        if isinstance(input, PackedSequence):
+            output, (h_n,) = self._forward_packed(input, hx)
+            return output, h_n
+        x, states, batched = self._prepare(input, hx)
+        output, finals = self._run(x, states)
+        output, (h_n,) = self._finish(output, finals, batched)
+        return output, h_n
+
     def _finish(self, output, finals, batched):
         if not batched:
             output = output.squeeze(1)
@@ -278,13 +293,7 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        if isinstance(input, PackedSequence):
-            output, (h_n,) = self._forward_packed(input, hx)
-            return output, h_n
-        x, states, batched = self._prepare(input, hx)
-        output, (h_n,) = self._run(x, states)
-        output, (h_n,) = self._finish(output, (h_n,), batched)
-        return output, h_n
+        return self._forward_one_state(input, hx)
 
 
 class LSTM(RNNBase):
@@ -324,13 +333,7 @@ class GRU(RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input, hx=None):
-        if isinstance(input, PackedSequence):
-            output, (h_n,) = self._forward_packed(input, hx)
-            return output, h_n
-        x, states, batched = self._prepare(input, hx)
-        output, (h_n,) = self._run(x, states)
-        output, (h_n,) = self._finish(output, (h_n,), batched)
-        return output, h_n
+        return self._forward_one_state(input, hx)
 
 
 # cells -------------------------------------------------------------------------------------------
@@ -354,9 +357,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -44,6 +44,46 @@ def _c_transpose(xp, w, scale=None):
     return out
 
 
+
+def _steps(T, reverse):
+    """The time steps in the order a recurrence visits them (backpropagation: ``_steps(T, not reverse)``)."""
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+
+def _bptt_steps(ctx, T):
+    """``(t, carry)`` for each step of backpropagation through time, the last step first: ``carry`` is
+    whether dh must go on through the recurrent weight. The first step's dh feeds only h0's gradient
+    (input 3), so its matmul is skipped when h0 needs none."""
+    reverse = ctx.reverse
+    first = T - 1 if reverse else 0
+    need_h0 = ctx.needs_grad(3)
+    return [(t, t != first or need_h0) for t in _steps(T, not reverse)]
+
+
+def _put_initial(states, init, reverse):
+    """Write the initial state ``init`` (zeros where None) into ``states`` and return its slot.
+
+    ``states`` holds T + 1 states (T + 1, B, H) in time order; the initial state sits before step 0
+    (forward) or after step T-1 (reverse), so step t reads slot t (+1) and writes t + 1 (t).
+    """
+    first = states.shape[0] - 1 if reverse else 0
+    if init is None:
+        states[first, ...] = 0
+    else:
+        states[first, ...] = init
+    return first
+
+
+def _written(states, reverse):
+    """The T states the steps wrote, in time order (the layer's output; layout of ``_put_initial``)."""
+    return states[:-1, ...] if reverse else states[1:, ...]
+
+
+def _read(states, reverse):
+    """The T states the steps read, in time order (each step's previous state)."""
+    return states[1:, ...] if reverse else states[:-1, ...]
+
 # scratch arrays ------------------------------------------------------------------------------------
 # A fused layer needs several (steps, B, 4H) arrays per call (2 MB each at 32x32x512). Fresh ones
 # cost more than the arithmetic on them: glibc hands the freed top of the heap back to the OS, so
@@ -176,30 +216,20 @@ class LSTMLayer(MultiOp):
         acts_buf, acts = _take(xp, "acts", (T, B, G), dt)
         cs_buf, cs = _take(xp, "cs", (T + 1, B, H), dt)
         tcs_buf, tcs = _take(xp, "tcs", (T, B, H), dt)
-        # hs / cs hold T + 1 states in time order; the initial state sits before step 0
-        # (forward) or after step T-1 (reverse), so step t reads slot t (+1) and writes t + 1 (t).
-        # hs is the layer's output (a view of it), so it is not pooled.
+        # hs is the layer's output (a view of it), so it is not pooled
         hs = xp.empty((T + 1, B, H), dtype=dt)
-        prev = T if reverse else 0
-        if h0 is None:
-            hs[prev, ...] = 0
-        else:
-            hs[prev, ...] = h0
-        if c0 is None:
-            cs[prev, ...] = 0
-        else:
-            cs[prev, ...] = c0
+        first = _put_initial(hs, h0, reverse)
+        _put_initial(cs, c0, reverse)
         a4 = xp.reshape(acts, (T, B, 4, H))
         g_g, g_i, g_f, g_o = a4[:, :, 0, :], a4[:, :, 1, :], a4[:, :, 2, :], a4[:, :, 3, :]
         sig = acts[:, :, H:]
-        first = prev
 
         def recur(b0, b1):
             # the rows b0:b1 of every step: batch rows never interact, so the backend may run row
             # blocks on its threads (parallel_for); each block writes only its own rows
             prev = first
             tmp = xp.empty((b1 - b0, H), dtype=dt)
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in _steps(T, reverse):
                 a = acts[t, b0:b1, :]
                 matmul(hs[prev, b0:b1, :], w_s, out=a)
                 a += xs[t, b0:b1, :]
@@ -228,8 +258,7 @@ class LSTMLayer(MultiOp):
         else:
             for key, buf in (("acts", acts_buf), ("cs", cs_buf), ("tcs", tcs_buf)):
                 _give(xp, key, buf)
-        out = hs[:T, ...] if reverse else hs[1:, ...]
-        return out, ctx.backend.copy(hs[prev, ...]), ctx.backend.copy(cs[prev, ...])
+        return _written(hs, reverse), ctx.backend.copy(hs[prev, ...]), ctx.backend.copy(cs[prev, ...])
 
     def release(self):
         pooled = self.__dict__.pop("pooled", None)
@@ -249,8 +278,8 @@ class LSTMLayer(MultiOp):
         H = G // 4
         dt = acts.dtype
         reverse = ctx.reverse
-        prev_h = hs[1:, ...] if reverse else hs[:T, ...]
-        prev_c = cs[1:, ...] if reverse else cs[:T, ...]
+        prev_h = _read(hs, reverse)
+        prev_c = _read(cs, reverse)
         a4 = xp.reshape(acts, (T, B, 4, H))
         p_buf, p4, q_buf, q = _lstm_gate_factors(ctx, xp, acts, prev_c, tcs)
         fgate = a4[:, :, 2, :]
@@ -263,16 +292,15 @@ class LSTMLayer(MultiOp):
         w_p = _to_inner(xp, ctx._saved[5][0]._data, H)  # (4H, H), rows in the internal order
         dh_out = xp.empty((B, H), dtype=dt)
         dc_out = xp.empty((B, H), dtype=dt)
-        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
-        stop = T - 1 if reverse else 0
-        need_h0 = ctx.needs_grad(3)
+
+        bptt = _bptt_steps(ctx, T)
 
         def recur(b0, b1):
             # BPTT for the rows b0:b1 (independent of other rows, like the forward's blocks)
             dh = g_h[b0:b1, :] if g_h is not None else xp.zeros((b1 - b0, H), dtype=dt)
             dc = xp.empty((b1 - b0, H), dtype=dt)
             dc_next = None if g_c is None else g_c[b0:b1, :]
-            for t in (range(T) if reverse else range(T - 1, -1, -1)):
+            for t, carry in bptt:
                 if g_out is not None:
                     dh = dh + g_out[t, b0:b1, :]  # not in place: dh may be the caller's g_h
                 mul(dh, q[t, b0:b1, :], out=dc)
@@ -281,7 +309,7 @@ class LSTMLayer(MultiOp):
                 mul(p3[t, b0:b1, :, :], dc[:, None, :], out=dz3[t, b0:b1, :, :])
                 mul(po[t, b0:b1, :], dh, out=dzo[t, b0:b1, :])
                 dc_next = dc * fgate[t, b0:b1, :]
-                if t != stop or need_h0:
+                if carry:
                     dh = xp.matmul(dz_all[t, b0:b1, :], w_p)
             dh_out[b0:b1, :] = dh
             dc_out[b0:b1, :] = dc_next
@@ -313,7 +341,7 @@ class LSTMLayer(MultiOp):
         zeros = creation.zeros((B, H), dtype=x.dtype, device=x.device)
         h = h0 if h0 is not None else zeros
         c = c0 if c0 is not None else zeros
-        order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
+        order = _steps(T, reverse)
         w_t = w_hh.t()
         steps = {}
         for t in order:
@@ -476,15 +504,10 @@ class RNNLayer(MultiOp):
         xs = xp.reshape(xs, (T, B, H))
         w_t = _c_transpose(xp, w_hh)
         hs = xp.empty((T + 1, B, H), dtype=dt)
-        first = T if reverse else 0
-        if h0 is None:
-            hs[first, ...] = 0
-        else:
-            hs[first, ...] = h0
-        h = hs[first, ...]
+        h = hs[_put_initial(hs, h0, reverse), ...]
         matmul = xp.matmul
         tanh = xp.tanh
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        for t in _steps(T, reverse):
             z = matmul(h, w_t)
             z += xs[t, ...]
             slot = t if reverse else t + 1
@@ -498,8 +521,7 @@ class RNNLayer(MultiOp):
         ctx.relu = relu
         ctx.steps = T
         ctx.arrays = (hs,)
-        out = hs[:T, ...] if reverse else hs[1:, ...]
-        return out, ctx.backend.copy(h)
+        return _written(hs, reverse), ctx.backend.copy(h)
 
     @staticmethod
     def fast_backward(ctx, grads):
@@ -511,21 +533,18 @@ class RNNLayer(MultiOp):
         T = T1 - 1
         dt = hs.dtype
         reverse = ctx.reverse
-        out = hs[:T, ...] if reverse else hs[1:, ...]
-        prev_h = hs[1:, ...] if reverse else hs[:T, ...]
+        out = _written(hs, reverse)
+        prev_h = _read(hs, reverse)
         deriv = xp.astype(out > 0, dt) if ctx.relu else 1 - out * out
         dz_all = xp.empty((T, B, H), dtype=dt)
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
-        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
-        stop = T - 1 if reverse else 0
-        need_h0 = ctx.needs_grad(3)
-        for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        for t, carry in _bptt_steps(ctx, T):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
             dz = dh * deriv[t, ...]
             dz_all[t, ...] = dz
-            if t != stop or need_h0:
+            if carry:
                 dh = matmul(dz, w_hh)
         dz2 = xp.reshape(dz_all, (T * B, H))
         gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if ctx.needs_grad(4) else None
@@ -545,7 +564,7 @@ class RNNLayer(MultiOp):
             h = h0 if h0 is not None else _zeros_state(xw, B, H)
             hs = [None] * T
             w_t = w_hh.t()
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in _steps(T, reverse):
                 z = xs[t] + h @ w_t
                 if b_hh is not None:
                     z = z + b_hh
@@ -585,15 +604,10 @@ class GRULayer(MultiOp):
         rz = xp.empty((T, B, 2 * H), dtype=dt)   # sigmoid(r), sigmoid(z)
         ns = xp.empty((T, B, H), dtype=dt)
         hns = xp.empty((T, B, H), dtype=dt)      # h W_hn^T + b_hn
-        first = T if reverse else 0
-        if h0 is None:
-            hs[first, ...] = 0
-        else:
-            hs[first, ...] = h0
-        h = hs[first, ...]
+        h = hs[_put_initial(hs, h0, reverse), ...]
         matmul = xp.matmul
         tanh = xp.tanh
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        for t in _steps(T, reverse):
             hw = matmul(h, w_t)
             x_t = xs[t, ...]
             a = hw[:, :2 * H] + x_t[:, :2 * H]
@@ -614,8 +628,7 @@ class GRULayer(MultiOp):
         ctx.reverse = reverse
         ctx.steps = T
         ctx.arrays = (hs, rz, ns, hns)
-        out = hs[:T, ...] if reverse else hs[1:, ...]
-        return out, ctx.backend.copy(h)
+        return _written(hs, reverse), ctx.backend.copy(h)
 
     @staticmethod
     def fast_backward(ctx, grads):
@@ -627,7 +640,7 @@ class GRULayer(MultiOp):
         H = G2 // 2
         dt = hs.dtype
         reverse = ctx.reverse
-        prev_h = hs[1:, ...] if reverse else hs[:T, ...]
+        prev_h = _read(hs, reverse)
         r = rz[:, :, :H]
         z = rz[:, :, H:]
         drz = rz * (1 - rz)                  # sigmoid'
@@ -638,10 +651,7 @@ class GRULayer(MultiOp):
         dw_all = xp.empty((T, B, 3 * H), dtype=dt)  # grad of h W_hh^T + b_hh
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
-        # the first step's dh feeds only h0's gradient: skip its matmul when h0 needs none
-        stop = T - 1 if reverse else 0
-        need_h0 = ctx.needs_grad(3)
-        for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        for t, carry in _bptt_steps(ctx, T):
             if g_out is not None:
                 dh = dh + g_out[t, ...]
             dan = dh * one_minus_z[t, ...]
@@ -654,7 +664,7 @@ class GRULayer(MultiOp):
             dw = dw_all[t, ...]
             dw[:, :2 * H] = dx[:, :2 * H]
             dw[:, 2 * H:] = dan * r[t, ...]
-            if t != stop or need_h0:
+            if carry:
                 dh = dh * z[t, ...] + matmul(dw, w_hh)
         dx2 = xp.reshape(dx_all, (T * B, 3 * H))
         dw2 = xp.reshape(dw_all, (T * B, 3 * H))
@@ -674,7 +684,7 @@ class GRULayer(MultiOp):
             h = h0 if h0 is not None else _zeros_state(xw, B, G // 3)
             hs = [None] * T
             w_t = w_hh.t()
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in _steps(T, reverse):
                 hw = h @ w_t
                 if b_hh is not None:
                     hw = hw + b_hh

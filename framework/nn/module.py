@@ -54,6 +54,21 @@ class RemovableHandle:
         self.remove()
 
 
+
+def _add_hook(hooks, hook, prepend, takes_kwargs=None):
+    """Register ``hook`` in the ordered dict ``hooks`` (first when ``prepend``); return its handle.
+
+    ``takes_kwargs`` is the dict that marks the hooks called with the keyword arguments too (given only
+    for a hook registered ``with_kwargs``); the handle removes the hook from both.
+    """
+    handle = RemovableHandle(hooks) if takes_kwargs is None else RemovableHandle(hooks, takes_kwargs)
+    hooks[handle.id] = hook
+    if takes_kwargs is not None:
+        takes_kwargs[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     __slots__ = ()
 
@@ -141,41 +156,22 @@ class Module:
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` before ``forward``; it may return new args (a tuple or one value)."""
-        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_pre_hooks, hook, prepend,
+                         self._forward_pre_hooks_with_kwargs if with_kwargs else None)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """``hook(module, args, output)`` after ``forward``; it may return a new output."""
-        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs if with_kwargs else None)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are known; it may
         return new ones (a tuple)."""
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the module's positional
         inputs are computed; it may return new ``grad_input`` (a tuple, None for non-tensors)."""
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_hooks, hook, prepend)
 
     # attribute routing -----------------------------------------------------------
     def __getattr__(self, name):

@@ -53,31 +53,30 @@ def _dtype(dtype):
     return dtype if isinstance(dtype, _dt.dtype) else _as_dtype(dtype)
 
 
+def _new(make, size, dtype, backend, requires_grad):
+    """``make(shape, dtype)`` (the backend's zeros, ones, empty, rand, randn) as a tensor, with torch's
+    errors for a bad size and a failed allocation."""
+    shape = _shape(size)
+    data = _allocate(shape, dtype, backend, lambda: make(shape, dtype))
+    return _finish(data, dtype, backend, requires_grad)
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of zeros. Example: ``zeros(2, 3)``."""
     backend = get_backend(device)
-    dtype = _dtype(dtype)
-    shape = _shape(size)
-    data = _allocate(shape, dtype, backend, lambda: backend.zeros(shape, dtype))
-    return _finish(data, dtype, backend, requires_grad)
+    return _new(backend.zeros, size, _dtype(dtype), backend, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of ones."""
     backend = get_backend(device)
-    dtype = _dtype(dtype)
-    shape = _shape(size)
-    data = _allocate(shape, dtype, backend, lambda: backend.ones(shape, dtype))
-    return _finish(data, dtype, backend, requires_grad)
+    return _new(backend.ones, size, _dtype(dtype), backend, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
     """An uninitialised tensor (its values are whatever the memory held)."""
     backend = get_backend(device)
-    dtype = _dtype(dtype)
-    shape = _shape(size)
-    data = _allocate(shape, dtype, backend, lambda: backend.empty(shape, dtype))
-    return _finish(data, dtype, backend, requires_grad)
+    return _new(backend.empty, size, _dtype(dtype), backend, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -170,11 +169,8 @@ def _float_samples(name, kernel, size, dtype, device, requires_grad, generator):
     names itself in the error for a dtype that is not floating."""
     backend = get_backend(device)
     dtype = _float_dtype(dtype, kernel)
-    draw = getattr(backend, name)
     with drawing_from(generator, backend, f"{name}()"):
-        shape = _shape(size)
-        data = _allocate(shape, dtype, backend, lambda: draw(shape, dtype))
-    return _finish(data, dtype, backend, requires_grad)
+        return _new(getattr(backend, name), size, dtype, backend, requires_grad)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):

@@ -158,6 +158,8 @@ class Prod(_ReductionOfInputAndOutput):
     @classmethod
     def backward(cls, ctx, g):
         a, out, g = ctx.restored(g)
+        if a.dim() == 0:  # torch's prod_backward: the gradient itself (out / a is NaN at 0, inf, NaN)
+            return g
         # d prod / d x_i is the product of the others: out / x_i while no element is 0 (torch's test is
         # over the whole tensor); else a prefix times a suffix product, as torch, so that an inf or NaN
         # sharing a slice with a 0 gives torch's 0, inf or NaN
@@ -441,19 +443,22 @@ def _scan(op, t, axis):
     return op.apply(t, axis=axis, acc=None if acc is None else t._backend.native_dtype(acc))
 
 
-def _scanned(xp, fn, a, axis, acc):
-    out = fn(a, axis=axis, dtype=acc)
-    return out if acc is None else xp.astype(out, a.dtype)
+class _Scan(Op):
+    """A running ``xp.<fn>`` along ``axis``, accumulated in ``acc`` (None: in the input's dtype)."""
 
+    fn = "cumulative_sum"
 
-class CumSum(Op):
-    node_name = "CumsumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, axis, acc):
+    @classmethod
+    def forward(cls, ctx, a, axis, acc):
         ctx.axis = axis
         xp = ctx.backend.xp
-        return _scanned(xp, xp.cumulative_sum, a, axis, acc)
+        out = getattr(xp, cls.fn)(a, axis=axis, dtype=acc)
+        return out if acc is None else xp.astype(out, a.dtype)
+
+
+class CumSum(_Scan):
+    node_name = "CumsumBackward0"
+    fn = "cumulative_sum"
 
     @staticmethod
     def backward(ctx, g):
@@ -478,16 +483,11 @@ def cumsum(input, dim, *, dtype=None):
     return _cumulative(CumSum, input, dim, dtype)
 
 
-class CumProd(Op):
+class CumProd(_Scan):
     node_name = "CumprodBackward0"
+    fn = "cumulative_prod"
     save_inputs = (0,)
     save_output = True
-
-    @staticmethod
-    def forward(ctx, a, axis, acc):
-        ctx.axis = axis
-        xp = ctx.backend.xp
-        return _scanned(xp, xp.cumulative_prod, a, axis, acc)
 
     @staticmethod
     def backward(ctx, g):
@@ -498,6 +498,8 @@ class CumProd(Op):
         from .shape import flip
         (x,) = ctx.saved_tensors_list()
         axis = ctx.axis
+        if x.numel() <= 1 or x.dim() == 0 or x.shape[axis] == 1:
+            return g  # torch's cumprod_backward: a slice of one is the identity (inf/NaN included)
 
         def revcumsum(t):
             return flip(_scan(CumSum, flip(t, (axis,)), axis), (axis,))

@@ -8,7 +8,7 @@ from .reduction import narrow_float  # float16/bfloat16 normalise in float32, as
 
 
 def _shifted(xp, a, axis):
-    if a.shape[axis] == 0 or 0 in a.shape:
+    if 0 in a.shape:
         return a  # nothing to normalise (xp.max refuses empty input)
     # torch subtracts the max even where it is infinite: a slice holding +inf (or all -inf) is nan
     # throughout, values and gradients, never a half-finite answer
@@ -69,7 +69,9 @@ def _prepare(input, dim, dtype, name):
     elif input._dtype.category < _dt.FLOAT:
         raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{input._dtype.legacy_name[:-6]}'; "
                            f"convert the input to float first, e.g. x.float()")
-    return input, wrap_dim(dim, input._data.ndim)
+    # a 0-d input is its own slice: reducing over no axes keeps torch's x - x (NaN for inf/NaN)
+    axis = wrap_dim(dim, input._data.ndim)
+    return input, axis if input._data.ndim else ()
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -80,8 +82,6 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         tensor([0.0900, 0.2447, 0.6652])
     """
     input, axis = _prepare(input, dim, dtype, "softmax")
-    if input._data.ndim == 0:
-        return input * 0 + 1
     if narrow_float(input._dtype):
         return Softmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
     return Softmax.apply(input, axis=axis)
@@ -90,8 +90,6 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``log(softmax(x, dim))`` computed stably (``x - logsumexp(x, dim)``)."""
     input, axis = _prepare(input, dim, dtype, "log_softmax")
-    if input._data.ndim == 0:
-        return input * 0
     if narrow_float(input._dtype):
         return LogSoftmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
     return LogSoftmax.apply(input, axis=axis)

@@ -36,17 +36,6 @@ HALF_GRAD_TOL = 5e-2
 # when: "specials" (inf/nan inputs), "bfloat16", "reshaped" (a shape other than the declared one), or
 # several joined by "+"
 KNOWN = {
-    "abs": ("specials", "abs backward at nan: torch's sign(nan) is 0, ours nan"),
-    "sign": ("specials", "sign(nan): torch 0, ours nan"),
-    "norm_p1": ("specials", "1-norm backward at nan: sign(nan) as abs"),
-    "max_all": ("specials", "max()/min() of a tensor with nan: torch's gradient goes to the nan, ours all nan"),
-    "min_all": ("specials", "as max_all"),
-    "prod": ("specials", "prod backward of a 0-d inf: torch 1, ours nan"),
-    "var": ("specials", "var backward with inf: torch -inf/nan pattern, ours all nan"),
-    "var_dim_corr0": ("specials", "as var"),
-    "log_softmax": ("specials", "log_softmax with inf: nan/-inf where torch has -inf/nan (issue item 6)"),
-    "adaptive_avg_pool3d": ("specials", "adaptive_avg_pool3d with inf: the averaging matmul spreads nan to windows "
-                                        "without the inf"),
     "grid_sample": ("specials+reshaped", "grid_sample's grid gradient with inf/nan: nan where torch has +-inf; "
                                          "a 0-d input: RuntimeError where torch raises IndexError"),
     "nn_unfold": ("reshaped", "F.unfold/F.fold accept zero channels; torch raises RuntimeError"),

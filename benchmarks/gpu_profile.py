@@ -24,6 +24,7 @@ import pstats  # noqa: E402
 import timeit  # noqa: E402
 
 from benchmarks.gpu_check import build, load, make_data, shared_weights  # noqa: E402
+from benchmarks.workloads import train_step  # noqa: E402
 
 
 def per_op(backend):
@@ -85,15 +86,7 @@ def profile_step(backend, kind, steps, rows=32):
     x_np, y_np = make_data()
     x, y = tensorplug.tensor(x_np).to(b.device), tensorplug.tensor(y_np).to(b.device)
     opt = tensorplug.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = tensorplug.nn.CrossEntropyLoss()
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = train_step(tensorplug, model, opt, x, y)
     for _ in range(5):
         step()
     b.synchronize()

@@ -59,7 +59,8 @@ def _mlp(lib):
     return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
-def _train_step(lib, model, opt, x, y):
+def train_step(lib, model, opt, x, y):
+    """A training step of ``model`` on (x, y) with cross-entropy: zero_grad, forward, backward, step."""
     cross_entropy = lib.nn.functional.cross_entropy
 
     def step():
@@ -79,7 +80,7 @@ def fw_mlp_train(lib, batch, optimizer):
         opt = lib.optim.Adam(model.parameters(), lr=1e-3)
     x = lib.randn(batch, 784)
     y = lib.randint(0, 10, (batch,))
-    return _train_step(lib, model, opt, x, y)
+    return train_step(lib, model, opt, x, y)
 
 
 def fw_mlp_infer(lib, batch=4096):
@@ -104,7 +105,7 @@ def fw_cnn_train(lib, batch=64):
     opt = lib.optim.SGD(model.parameters(), lr=0.01)
     x = lib.randn(batch, 1, 28, 28)
     y = lib.randint(0, 10, (batch,))
-    return _train_step(lib, model, opt, x, y)
+    return train_step(lib, model, opt, x, y)
 
 
 def fw_lstm_train(lib, seq=32, batch=32, hidden=128, inputs=128, optimizer="sgd"):

@@ -255,17 +255,24 @@ class CudnnOps:
             return (0, pads[0][0]), (1, stride[0]), (1, dilation[0])
         return tuple(lo for lo, _ in pads), tuple(stride), tuple(dilation)
 
-    def conv(self, x, w, stride, pads, dilation, groups):
-        geo = self._geo((x, w), w.shape[2:], stride, pads, dilation)
+    def _operands(self, a, b, window, stride, pads, dilation):
+        """``((pad, stride, dilation), one_d, a, b)`` for a cuDNN call: the geometry per axis and both
+        operands contiguous, 1-D (``a`` is (N, C, L)) as 2-D; None where cuDNN does not apply."""
+        geo = self._geo((a, b), window, stride, pads, dilation)
         if geo is None:
+            return None
+        one_d = a.ndim == 3
+        if one_d:
+            a, b = _unsqueeze(a), _unsqueeze(b)
+        return geo, one_d, self.cupy.ascontiguousarray(a), self.cupy.ascontiguousarray(b)
+
+    def conv(self, x, w, stride, pads, dilation, groups):
+        operands = self._operands(x, w, w.shape[2:], stride, pads, dilation)
+        if operands is None:
             return NotImplemented
-        cp = self.cupy
-        pad, st, dil = geo
-        one_d = x.ndim == 3
-        xc = cp.ascontiguousarray(_unsqueeze(x) if one_d else x)
-        wc = cp.ascontiguousarray(_unsqueeze(w) if one_d else w)
+        (pad, st, dil), one_d, xc, wc = operands
         out = tuple(_out_size(n, p, p, k, s, d) for n, p, k, s, d in zip(xc.shape[2:], pad, wc.shape[2:], st, dil))
-        y = cp.empty((xc.shape[0], wc.shape[0]) + out, dtype=x.dtype)
+        y = self.cupy.empty((xc.shape[0], wc.shape[0]) + out, dtype=x.dtype)
         self.cudnn.convolution_forward(xc, wc, None, y, pad, st, dil, groups, auto_tune=False, tensor_core="auto")
         return y.reshape(y.shape[:2] + y.shape[3:]) if one_d else y
 
@@ -276,34 +283,29 @@ class CudnnOps:
         return y
 
     def conv_input_grad(self, g, w, input_shape, stride, pads, dilation, groups):
-        geo = self._geo((g, w), w.shape[2:], stride, pads, dilation)
-        if geo is None:
+        operands = self._operands(g, w, w.shape[2:], stride, pads, dilation)
+        if operands is None:
             return NotImplemented
-        cp = self.cupy
-        pad, st, dil = geo
-        one_d = g.ndim == 3
-        gc = cp.ascontiguousarray(_unsqueeze(g) if one_d else g)
-        wc = cp.ascontiguousarray(_unsqueeze(w) if one_d else w)
-        shape = tuple(input_shape)
-        gx = cp.empty(shape[:2] + (1,) + shape[2:] if one_d else shape, dtype=g.dtype)
+        (pad, st, dil), one_d, gc, wc = operands
+        gx = self._empty_grad(input_shape, one_d, g.dtype)
         self.cudnn.convolution_backward_data(wc, gc, None, gx, pad, st, dil, groups, deterministic=False,
                                              auto_tune=False, tensor_core="auto")
-        return gx.reshape(shape)
+        return gx.reshape(tuple(input_shape))
 
     def conv_weight_grad(self, x, g, weight_shape, stride, pads, dilation, groups):
-        geo = self._geo((x, g), tuple(weight_shape[2:]), stride, pads, dilation)
-        if geo is None:
+        operands = self._operands(x, g, tuple(weight_shape[2:]), stride, pads, dilation)
+        if operands is None:
             return NotImplemented
-        cp = self.cupy
-        pad, st, dil = geo
-        one_d = x.ndim == 3
-        xc = cp.ascontiguousarray(_unsqueeze(x) if one_d else x)
-        gc = cp.ascontiguousarray(_unsqueeze(g) if one_d else g)
-        shape = tuple(weight_shape)
-        gw = cp.empty(shape[:2] + (1,) + shape[2:] if one_d else shape, dtype=x.dtype)
+        (pad, st, dil), one_d, xc, gc = operands
+        gw = self._empty_grad(weight_shape, one_d, x.dtype)
         self.cudnn.convolution_backward_filter(xc, gc, gw, pad, st, dil, groups, deterministic=False,
                                                auto_tune=False, tensor_core="auto")
-        return gw.reshape(shape)
+        return gw.reshape(tuple(weight_shape))
+
+    def _empty_grad(self, shape, one_d, dtype):
+        """The gradient's array for cuDNN to fill: ``shape``, with the unit axis of 1-D as 2-D."""
+        shape = tuple(shape)
+        return self.cupy.empty(shape[:2] + (1,) + shape[2:] if one_d else shape, dtype=dtype)
 
 
 # choosing a tier ----------------------------------------------------------------------------------

@@ -90,12 +90,7 @@ def _norm(norm):
 def _float_input(name, x, complex_out):
     """``x`` in the dtype the transform computes in: ints and bools in the default float dtype; complex
     when ``complex_out`` (torch's promote_tensor_fft)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"fft_{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     dtype = x._dtype
-    if dtype in (_dt.float16, _dt.bfloat16):
-        raise RuntimeError(f"Unsupported dtype {_torch_name(dtype)}: fft_{name} on the CPU takes float32, "
-                           f"float64 or complex input; convert with .float()")
     if dtype.category < _dt.FLOAT:
         x = x.to(_dt.get_default_dtype())
     if complex_out and not x.is_complex():
@@ -103,8 +98,14 @@ def _float_input(name, x, complex_out):
     return x
 
 
-def _torch_name(dtype):
-    return {"float16": "Half", "bfloat16": "BFloat16"}.get(dtype.name, dtype.name)
+def _supported(x):
+    """torch's first check: half-precision FFTs exist on CUDA only."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"fft: argument 'input' must be Tensor, not {type(x).__name__}")
+    if x._dtype in (_dt.float16, _dt.bfloat16):
+        name = {"float16": "Half", "bfloat16": "BFloat16"}[x._dtype.name]
+        raise RuntimeError(f"Unsupported dtype {name}: the FFTs take float32, float64 or complex input on the "
+                           f"CPU; convert with .float()")
 
 
 def _real_input(name, x):
@@ -125,6 +126,7 @@ def _check_size(n):
 
 
 def _dims_1d(x, n, dim):
+    _supported(x)
     if x.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     axis = _wrap_dim(dim, x.ndim)
@@ -137,19 +139,18 @@ def _dims_nd(x, s, dim):
     """torch's canonicalize_fft_shape_and_dim_args: the dims and the signal size along each."""
     if isinstance(dim, int):
         dim = [dim]
-    if s is not None and dim is not None and len(s) != len(dim):
-        raise RuntimeError("When given, dim and shape arguments must have the same length")
-    if s is not None and len(s) > x.ndim:
-        raise RuntimeError(f"Got shape with {len(s)} values but input tensor only has {x.ndim} dimensions.")
     if dim is not None:
         axes = [_wrap_dim(d, x.ndim) if x.ndim else _no_dims(d) for d in dim]
         if len(set(axes)) != len(axes):
             raise RuntimeError("FFT dims must be unique")
-    elif s is not None:
-        axes = list(range(x.ndim - len(s), x.ndim))
-    else:
-        axes = list(range(x.ndim))
+    if s is not None and dim is not None and len(s) != len(dim):
+        raise RuntimeError("When given, dim and shape arguments must have the same length")
+    if s is not None and len(s) > x.ndim:
+        raise RuntimeError(f"Got shape with {len(s)} values but input tensor only has {x.ndim} dimensions.")
+    if dim is None:  # the last len(s) dims, or all
+        axes = list(range(x.ndim - (x.ndim if s is None else len(s)), x.ndim))
     sizes = [x.shape[a] for a in axes] if s is None else [x.shape[a] if n == -1 else n for a, n in zip(axes, s)]
+    _supported(x)
     for n in sizes:
         _check_size(n)
     return axes, sizes
@@ -166,8 +167,11 @@ def _resize(x, axis, size):
         return x
     if have > size:
         return x.narrow(axis, 0, size)
-    from .ops.join import cat
     shape = list(x.shape)
+    if have == 0:  # zeros that still come from x, so that x gets its (empty) gradient
+        shape[axis] = size
+        return x.sum(axis, keepdim=True).expand(*shape)
+    from .ops.join import cat
     shape[axis] = size - have
     return cat([x, x.new_zeros(shape)], axis)
 
@@ -332,7 +336,7 @@ def _shift(input, dim, half):
     elif isinstance(dim, int):
         dim = (dim,)
     if not dim:
-        return input
+        raise RuntimeError("`shifts` required: a 0-dim tensor has no dim to shift; reshape it to 1-D first")
     return input.roll(tuple(half(input.shape[d]) for d in dim), tuple(dim))
 
 

@@ -32,6 +32,50 @@ def outputs_and_grads(lib, fn, arrays):
     return [y.detach().numpy() for y in outs], [t.grad.resolve_conj().resolve_neg().numpy() for t in inputs]
 
 
+def assert_same_as_torch(fn, arrays, tol=1e-10):
+    """``outputs_and_grads`` of ``fn`` under tensorplug and torch agree, dtypes included."""
+    import torch
+    got = outputs_and_grads(tensorplug, fn, arrays)
+    want = outputs_and_grads(torch, fn, arrays)
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def second_order_grads(lib, fn, arrays):
+    """The input gradients of the sum of the first-order gradients (their real views, for complex ones) of
+    ``(fn(x)**2 * cosines).sum()``, built with create_graph: what a double backward computes."""
+    xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(lib, *xs)
+    weights = lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))
+    grads = lib.autograd.grad((out * out * weights).sum(), xs, create_graph=True)
+    sum((lib.view_as_real(g.resolve_conj()) if g.is_complex() else g).sum() for g in grads).backward()
+    return [x.grad.resolve_conj().numpy() for x in xs]
+
+
+def assert_same_error(call):
+    """``call(torch)`` raises; ``call(tensorplug)`` raises the same type, its message holding torch's key phrase
+    (the message up to its first detail: ' (', ';' or ', but got:')."""
+    import pytest
+    import torch
+    with pytest.raises(Exception) as want:
+        call(torch)
+    with pytest.raises(type(want.value)) as got:
+        call(tensorplug)
+    phrase = str(want.value).split(" (")[0].split(";")[0].split(", but got:")[0]
+    assert phrase in str(got.value)
+
+
+def assert_matches_numpy_backend(fn, arrays, tol=1e-12):
+    """``outputs_and_grads(tensorplug, fn, arrays)`` on the default backend (a test's ``backend`` fixture)
+    equal those on the NumPy backend."""
+    got = outputs_and_grads(tensorplug, fn, arrays)
+    with tensorplug.use_backend("numpy"):
+        want = outputs_and_grads(tensorplug, fn, arrays)
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
 def assert_backward_matches(out, expected, inputs, torch_inputs, g, tol):
     """Backward the array ``g`` through ``out`` (tensorplug) and ``expected`` (torch); the two outputs
     agree within ``tol``, and so do the gradients of ``inputs`` and ``torch_inputs``, pair by pair."""

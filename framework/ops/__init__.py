@@ -104,7 +104,7 @@ def _stride(self, dim=None):
         step = 1
         for size in reversed(data.shape):
             strides.append(step)
-            step *= max(size, 1)
+            step *= size if size > 1 else 1  # (max here is tensorplug.max)
         strides = tuple(reversed(strides))
     if dim is None:
         return strides

@@ -5,6 +5,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
+from .complex_numbers import sgn
 
 _make = Tensor._make
 _ZEROS = {}
@@ -49,7 +50,7 @@ def _unary(fn, *, input=None, output=None, node_name=None):
 
 # the functions that are one array call, each with its gradient (x: the saved input, y: the output)
 Sqrt = _unary("sqrt", output=lambda g, y: g / (2 * y))
-Abs = _unary("abs", input=lambda g, x: g * sign(x))
+Abs = _unary("abs", input=lambda g, x: g * sgn(x))  # sgn: z/|z| for complex, differentiable
 Sin = _unary("sin", input=lambda g, x: g * cos(x))
 Cos = _unary("cos", input=lambda g, x: -g * sin(x))
 Tan = _unary("tan", output=lambda g, y: g * (1 + y * y))

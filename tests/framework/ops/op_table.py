@@ -428,3 +428,51 @@ _NN_OPS = [
 ]
 OPS += _NN_OPS
 BY_ID.update({op.id: op for op in _NN_OPS})
+
+
+# torch.fft and complex numbers, declared on real tensors: complex inputs come in as (..., 2) pairs through
+# view_as_complex and results go out through view_as_real, so every check of the table applies
+def _np_pairs(z):
+    return np.stack([z.real, z.imag], -1)
+
+
+def _np_complex(p):
+    return p[..., 0] + 1j * p[..., 1]
+
+
+def _spectral(name, ref, call, shapes=((3, 6),)):
+    """An FFT entry: ``call(m, x)`` on the input (pairs when it ends in 2 and the transform wants complex)."""
+    return OpInfo(name, ref, shapes=shapes, method=False, zero_dim=False, empty=False,
+                  func=lambda m: (lambda x: call(m, x)), id=name.replace(".", "_"))
+
+
+def _c(m, p):
+    return m.view_as_complex(p.contiguous())
+
+
+_FFT_OPS = [
+    _spectral("fft.fft", lambda a: _np_pairs(np.fft.fft(a, n=7)), lambda m, a: m.view_as_real(m.fft.fft(a, n=7))),
+    _spectral("fft.ifft", lambda p: _np_pairs(np.fft.ifft(_np_complex(p), norm="ortho", axis=0)),
+              lambda m, p: m.view_as_real(m.fft.ifft(_c(m, p), norm="ortho", dim=0)), shapes=((4, 3, 2),)),
+    _spectral("fft.rfft", lambda a: _np_pairs(np.fft.rfft(a, n=5)), lambda m, a: m.view_as_real(m.fft.rfft(a, n=5))),
+    _spectral("fft.irfft", lambda p: np.fft.irfft(_np_complex(p), n=7, norm="forward"),
+              lambda m, p: m.fft.irfft(_c(m, p), n=7, norm="forward"), shapes=((3, 4, 2),)),
+    _spectral("fft.hfft", lambda p: np.fft.hfft(_np_complex(p)), lambda m, p: m.fft.hfft(_c(m, p)),
+              shapes=((3, 4, 2),)),
+    _spectral("fft.ihfft", lambda a: _np_pairs(np.fft.ihfft(a)),
+              lambda m, a: m.view_as_real(m.fft.ihfft(a).resolve_conj())),
+    _spectral("fft.fft2", lambda p: _np_pairs(np.fft.fft2(_np_complex(p), s=(4, 3))),
+              lambda m, p: m.view_as_real(m.fft.fft2(_c(m, p), s=(4, 3))), shapes=((2, 3, 5, 2),)),
+    _spectral("fft.rfftn", lambda a: _np_pairs(np.fft.rfftn(a, axes=(0, 2))),
+              lambda m, a: m.view_as_real(m.fft.rfftn(a, dim=(0, 2))), shapes=((3, 2, 4),)),
+    _spectral("fft.irfftn", lambda p: np.fft.irfftn(_np_complex(p), s=(3, 5)),
+              lambda m, p: m.fft.irfftn(_c(m, p), s=(3, 5)), shapes=((2, 3, 3, 2),)),
+    _spectral("fft.fftshift", np.fft.fftshift, lambda m, a: m.fft.fftshift(a), shapes=((3, 5),)),
+    # the complex arithmetic with torch's gradients, through real pairs
+    _spectral("complex_mul_exp", lambda p: _np_pairs(_np_complex(p) * np.exp(_np_complex(p))),
+              lambda m, p: m.view_as_real(_c(m, p) * _c(m, p).exp()), shapes=((3, 2),)),
+    _spectral("complex_abs_angle", lambda p: np.abs(_np_complex(p)) * np.angle(_np_complex(p)),
+              lambda m, p: _c(m, p).abs() * _c(m, p).angle(), shapes=((3, 4, 2),)),
+]
+OPS += _FFT_OPS
+BY_ID.update({op.id: op for op in _FFT_OPS})

@@ -41,6 +41,9 @@ KNOWN = {
     "nn_unfold": ("reshaped", "F.unfold/F.fold accept zero channels; torch raises RuntimeError"),
     "nn_fold": ("reshaped", "as nn_unfold"),
 }
+# an FFT of inf/nan: whether an output is inf or nan depends on the algorithm (torch's MKL, NumPy's pocketfft)
+KNOWN.update({f"fft_{name}": ("specials", "inf/nan inputs: inf or nan outputs, by FFT algorithm")
+              for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "rfftn", "irfftn")})
 
 def _known(op, shapes, dtype, specials):
     when, _ = KNOWN.get(op.id, ("", None))
@@ -114,6 +117,10 @@ def check(op, shapes, dtype, seed, specials):
         return  # past the end: torch wraps modulo the size, we raise (a deliberate difference)
     if op.name == "ctc_loss" and isinstance(got, RuntimeError) and "is out of range for log_probs" in str(got):
         return  # a label outside the classes: torch reads out of bounds, we raise (a deliberate difference)
+    if isinstance(expected, RuntimeError) and "MKL FFT error" in str(expected):
+        return  # torch's MKL refuses an FFT over an empty batch; ours returns the empty result
+    if isinstance(got, RuntimeError) and "no complex32" in str(got):
+        return  # view_as_complex of float16: torch makes ComplexHalf, which tensorplug does not have
     if isinstance(expected, Exception):
         assert isinstance(got, type(expected)), f"{what}: got {got!r:.300}; torch raised {expected!r:.300}"
         return

@@ -34,6 +34,19 @@ def _addindent(text, spaces):
     return first + "\n" + "\n".join(" " * spaces + line for line in lines)
 
 
+def _options_repr(module, defaults):
+    """The tail of torch's ``extra_repr``: ``", name=value"`` for each option in ``defaults`` (name ->
+    default) whose value differs; a bool or None default is compared by identity, as torch's
+    ``if self.bias is not True``."""
+    parts = []
+    for name, default in defaults.items():
+        value = getattr(module, name)
+        by_identity = default is None or isinstance(default, bool)
+        if (value is not default) if by_identity else (value != default):
+            parts.append(f", {name}={value}")
+    return "".join(parts)
+
+
 class RemovableHandle:
     """Returned by ``register_*_hook``: ``handle.remove()`` (or leaving a ``with`` block) unregisters."""
 

@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from ._rnn_ops import gru_layer, lstm_layer, rnn_layer
-from .module import Module
+from .module import Module, _options_repr
 from .parameter import Parameter
 from .utils.rnn import PackedSequence
 
@@ -116,20 +116,9 @@ class RNNBase(Module):
         return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size != 0:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if self.batch_first is not False:
-            s += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            s += f", bidirectional={self.bidirectional}"
-        return s
+        return f"{self.input_size}, {self.hidden_size}" + _options_repr(self, {
+            "proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0,
+            "bidirectional": False})
 
     # input checking ----------------------------------------------------------------------------
     def _prepare(self, input, hx):

@@ -6,7 +6,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from . import functional as F
 from . import init
-from .module import Module
+from .module import Module, _options_repr
 from .parameter import Parameter
 
 __all__ = ["Embedding", "EmbeddingBag"]
@@ -65,18 +65,9 @@ class Embedding(Module):
                            self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.padding_idx is not None:
-            s += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
-        if self.sparse is not False:
-            s += ", sparse=True"
-        return s
+        s = f"{self.num_embeddings}, {self.embedding_dim}" + _options_repr(self, {
+            "padding_idx": None, "max_norm": None, "norm_type": 2, "scale_grad_by_freq": False})
+        return s + (", sparse=True" if self.sparse is not False else "")
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -228,14 +219,6 @@ class EmbeddingBag(Module):
                              self.padding_idx)
 
     def extra_repr(self):
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
-        s += f", mode={self.mode!r}"
-        if self.padding_idx is not None:
-            s += f", padding_idx={self.padding_idx}"
-        return s
+        s = f"{self.num_embeddings}, {self.embedding_dim}" + _options_repr(self, {
+            "max_norm": None, "norm_type": 2, "scale_grad_by_freq": False})
+        return s + f", mode={self.mode!r}" + _options_repr(self, {"padding_idx": None})

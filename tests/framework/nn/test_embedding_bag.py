@@ -53,3 +53,14 @@ def test_embedding_bag_errors_like_torch():
         with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
             lib.nn.EmbeddingBag(10, 3, mode="max")(lib.tensor([1, 2]), lib.tensor([0]),
                                                     per_sample_weights=lib.tensor([1.0, 1.0]))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Embedding", {}),
+    ("Embedding", dict(padding_idx=1, max_norm=2.0, norm_type=1.0, scale_grad_by_freq=True, sparse=True)),
+    ("Embedding", dict(norm_type=2.0, padding_idx=-1)),
+    ("EmbeddingBag", {}),
+    ("EmbeddingBag", dict(max_norm=1.0, norm_type=3, scale_grad_by_freq=True, mode="sum", padding_idx=2)),
+])
+def test_repr_lists_the_options_torch_lists(name, kwargs):
+    assert repr(getattr(nn, name)(10, 3, **kwargs)) == repr(getattr(torch.nn, name)(10, 3, **kwargs))

@@ -22,6 +22,8 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is
 from .autograd.grad_mode import is_inference_mode_enabled
 from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
+from .ops.aliases import *  # noqa: F401,F403 - torch's aliases, acosh/asinh/atanh, torch.relu_ ...
+from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce

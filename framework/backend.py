@@ -254,6 +254,11 @@ class ArrayAPIBackend(Backend):
         memory where the library can (``Tensor.real``, ``torch.view_as_real``), else a copy (the standard
         has no such view)."""
         xp = self.xp
+        if self.as_strided_writeable is not None:
+            # any layout: the parts interleave at half the complex itemsize (.view(dtype) needs a contiguous
+            # last axis); asarray: a NumPy scalar's .real would be a copy of one number
+            real = xp.asarray(array).real
+            return self.as_strided_writeable(real, tuple(array.shape) + (2,), real.strides + (real.itemsize,))
         part = self.native_dtype(_dt.COMPLEX_PARTS[self.dtype_of(array)])
         flat = self.view_dtype(array, _dt.COMPLEX_PARTS[self.dtype_of(array)]) if array.ndim else None
         pairs = None if flat is None else self.view(flat, tuple(array.shape) + (2,))

@@ -110,13 +110,6 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     fused_gelu = staticmethod(_special.gelu)
     fused_gelu_backward = staticmethod(_special.gelu_backward)
 
-    def view_as_real(self, array):
-        # a view for every layout (numpy's .view(dtype) wants a contiguous last axis): the parts interleave
-        # at half the complex itemsize
-        array = np.asarray(array)  # a NumPy scalar's .real is a copy of one number: read pairs from an array
-        real = array.real
-        return np.lib.stride_tricks.as_strided(real, array.shape + (2,), real.strides + (real.itemsize,))
-
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)
         if dtype.itemsize < 4 and dtype.kind in "fV":

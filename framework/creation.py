@@ -61,22 +61,32 @@ def _new(make, size, dtype, backend, requires_grad):
     return _finish(data, dtype, backend, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def _sizes_or_keyword(sizes, size, name):
+    """The shape of ``zeros(2, 3)`` or ``zeros((2, 3))``, or of torch's keyword form ``zeros(size=(2, 3))``."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError(f"{name}() got multiple values for argument 'size'; give the shape once")
+    return (size,)
+
+
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of zeros. Example: ``zeros(2, 3)``."""
     backend = get_backend(device)
-    return _new(backend.zeros, size, _dtype(dtype), backend, requires_grad)
+    return _new(backend.zeros, _sizes_or_keyword(sizes, size, "zeros"), _dtype(dtype), backend, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     """A tensor of ones."""
     backend = get_backend(device)
-    return _new(backend.ones, size, _dtype(dtype), backend, requires_grad)
+    return _new(backend.ones, _sizes_or_keyword(sizes, size, "ones"), _dtype(dtype), backend, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          memory_format=None):
     """An uninitialised tensor (its values are whatever the memory held)."""
     backend = get_backend(device)
-    return _new(backend.empty, size, _dtype(dtype), backend, requires_grad)
+    return _new(backend.empty, _sizes_or_keyword(sizes, size, "empty"), _dtype(dtype), backend, requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -154,14 +164,16 @@ def _float_dtype(dtype, name):
     return dtype
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Uniform samples in [0, 1)."""
-    return _float_samples("rand", "check_uniform_bounds", size, dtype, device, requires_grad, generator)
+    return _float_samples("rand", "check_uniform_bounds", _sizes_or_keyword(sizes, size, "rand"), dtype, device,
+                          requires_grad, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None, out=None):
+def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None, out=None):
     """Standard normal samples."""
-    return _float_samples("randn", "normal_kernel_cpu", size, dtype, device, requires_grad, generator)
+    return _float_samples("randn", "normal_kernel_cpu", _sizes_or_keyword(sizes, size, "randn"), dtype, device,
+                          requires_grad, generator)
 
 
 def _float_samples(name, kernel, size, dtype, device, requires_grad, generator):

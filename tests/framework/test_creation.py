@@ -320,3 +320,13 @@ def test_scalar_conversions():
     assert [10, 20, 30][tensorplug.tensor(1)] == 20
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
         [1, 2][tensorplug.tensor(1.0)]
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_size_keyword_as_torch(name):
+    # pyGAT's layers: nn.Parameter(torch.empty(size=(in_features, out_features)))
+    for lib in (tensorplug, torch):
+        assert tuple(getattr(lib, name)(size=(2, 3)).shape) == (2, 3)
+        assert tuple(getattr(lib, name)(size=[4]).shape) == (4,)
+        with pytest.raises(TypeError, match="size"):
+            getattr(lib, name)(2, size=(2,))

@@ -11,21 +11,21 @@ from .parameter import Parameter
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
-def _index(idx, n, kind):
+def _index(idx, n):
     idx = operator.index(idx)
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
     return idx + n if idx < 0 else idx
 
 
-def _delete(container, idx, kind):
+def _delete(container, idx):
     """``del container[idx]`` (an index or a slice) for Sequential and ModuleList."""
     keys = list(container._modules)
     if isinstance(idx, slice):
         for key in keys[idx]:
             delattr(container, key)
     else:
-        delattr(container, keys[_index(idx, len(keys), kind)])
+        delattr(container, keys[_index(idx, len(keys))])
     # keep the numbering contiguous, as torch does (a Sequential's named children keep their names)
     items = list(container._modules.items())
     container._modules.clear()
@@ -33,7 +33,25 @@ def _delete(container, idx, kind):
         container._modules[key if not key.isdigit() else str(i)] = module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children in order, deleted (or popped) by index or slice."""
+
+    def __delitem__(self, idx):
+        _delete(self, idx)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: ``Sequential(nn.Linear(4, 8), nn.ReLU())``.
 
     Also takes one ``OrderedDict`` of name -> module.
@@ -52,20 +70,11 @@ class Sequential(Module):
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
         values = list(self._modules.values())
-        return values[_index(idx, len(values), "Sequential")]
+        return values[_index(idx, len(values))]
 
     def __setitem__(self, idx, module):
-        key = list(self._modules)[_index(idx, len(self._modules), "Sequential")]
+        key = list(self._modules)[_index(idx, len(self._modules))]
         setattr(self, key, module)
-
-    def __delitem__(self, idx):
-        _delete(self, idx, "Sequential")
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -95,18 +104,13 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         for module in self._modules.values():
             input = module(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent sees: ``ModuleList([nn.Linear(2, 2)] * 3)``."""
 
     def __init__(self, modules=None):
@@ -117,19 +121,10 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(_index(idx, len(self._modules), "ModuleList"))]
+        return self._modules[str(_index(idx, len(self._modules)))]
 
     def __setitem__(self, idx, module):
-        setattr(self, str(_index(idx, len(self._modules), "ModuleList")), module)
-
-    def __delitem__(self, idx):
-        _delete(self, idx, "ModuleList")
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        setattr(self, str(_index(idx, len(self._modules))), module)
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -154,11 +149,6 @@ class ModuleList(Module):
         for i, module in enumerate(modules):
             self.add_module(str(offset + i), module)
         return self
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
 
     def __repr__(self):
         # torch folds runs of identical children: (0-2): 3 x Linear(...)
@@ -269,10 +259,10 @@ class ParameterList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ParameterList([self[i] for i in range(len(self))[idx]])
-        return getattr(self, str(_index(idx, self._size, "ParameterList")))
+        return getattr(self, str(_index(idx, self._size)))
 
     def __setitem__(self, idx, param):
-        idx = _index(idx, self._size, "ParameterList")
+        idx = _index(idx, self._size)
         setattr(self, str(idx), _as_parameter(param))
 
     def __len__(self):

@@ -26,21 +26,26 @@ def _float(x):
     return x if x._dtype.category >= _dt.FLOAT else x.to(_dt.get_default_dtype())
 
 
-def _unary(fn, *, input=None, output=None, node_name=None):
-    """The Op computing ``xp.<fn>(a)``, whose gradient is ``input(g, x)`` of its saved input ``x`` or
-    ``output(g, y)`` of its output ``y``: one formula per function, as torch's derivatives.yaml."""
+def _unary(fn, *, input=None, output=None, grad=None, node_name=None):
+    """The Op computing ``xp.<fn>(a)``, whose gradient is ``input(g, x)`` of its saved input ``x``,
+    ``output(g, y)`` of its output ``y``, or ``grad(g)`` (nothing saved): one formula per function, as
+    torch's derivatives.yaml."""
     def forward(ctx, a):
         return getattr(ctx.backend.xp, fn)(a)
 
-    if output is not None:
+    if input is not None:
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors_list()
+            return input(g, x)
+        body = {"save_inputs": (0,)}
+    elif output is not None:
         def backward(ctx, g):
             return output(g, ctx.output())
         body = {"save_output": True}
     else:
         def backward(ctx, g):
-            (x,) = ctx.saved_tensors_list()
-            return input(g, x)
-        body = {"save_inputs": (0,)}
+            return grad(g)
+        body = {}
     name = fn.capitalize()
     body.update(forward=staticmethod(forward), backward=staticmethod(backward), __qualname__=name)
     if node_name is not None:
@@ -56,6 +61,11 @@ Cos = _unary("cos", input=lambda g, x: -g * sin(x))
 Tan = _unary("tan", output=lambda g, y: g * (1 + y * y))
 Log1p = _unary("log1p", input=lambda g, x: g / (x + 1), node_name="Log1PBackward0")
 Expm1 = _unary("expm1", output=lambda g, y: g * (y + 1))
+# piecewise constant (sign too, below): the gradient is zero
+Trunc = _unary("trunc", grad=lambda g: g * 0)
+Floor = _unary("floor", grad=lambda g: g * 0)
+Ceil = _unary("ceil", grad=lambda g: g * 0)
+Round = _unary("round", grad=lambda g: g * 0)
 
 
 class Exp(Op):
@@ -92,30 +102,18 @@ class Log(Op):
         return g / a
 
 
-class _Steps(Op):
-    """Piecewise-constant functions (sign, trunc, floor, ceil, round): the gradient is zero."""
-
-    fn = "sign"
-
-    @classmethod
-    def forward(cls, ctx, a):
-        return getattr(ctx.backend.xp, cls.fn)(a)
-
+class Sign(Op):
     @staticmethod
-    def backward(ctx, g):
-        return g * 0
-
-
-class Sign(_Steps):
-    fn = "sign"
-
-    @classmethod
-    def forward(cls, ctx, a):
+    def forward(ctx, a):
         xp = ctx.backend.xp
         out = xp.sign(a)
         if a.dtype == xp.bool:
             return out  # (numpy's isdtype refuses bfloat16, so NaN is looked for in every numeric dtype)
         return xp.where(xp.isnan(a), _zero(ctx.backend, a.dtype), out)  # torch: sign(nan) is 0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
 
 
 class Tanh(Op):
@@ -183,10 +181,6 @@ class Relu(Op):
         if not bool(xp.isfinite(xp.vecdot(xp.reshape(out, (-1,)), xp.reshape(g, (-1,))))):
             grad = xp.where(out <= 0, xp.zeros((), dtype=g.dtype), g)
         return grad
-
-
-class Trunc(_Steps):
-    fn = "trunc"
 
 
 def exp(input):
@@ -280,18 +274,6 @@ class Erf(Op):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors_list()
         return g * 1.1283791670955126 * exp(-(a * a))  # 2 / sqrt(pi)
-
-
-class Floor(_Steps):
-    fn = "floor"
-
-
-class Ceil(_Steps):
-    fn = "ceil"
-
-
-class Round(_Steps):
-    fn = "round"
 
 
 def tan(input):

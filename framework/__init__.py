@@ -24,6 +24,9 @@ from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .ops.aliases import *  # noqa: F401,F403 - torch's aliases, acosh/asinh/atanh, torch.relu_ ...
 from .ops.shape_extra import *  # noqa: F401,F403
+from .ops.info import *  # noqa: F401,F403
+from .ops.windows import *  # noqa: F401,F403
+from .ops.statistics_extra import *  # noqa: F401,F403
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce
@@ -79,7 +82,8 @@ def seed() -> int:
 _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "testing": ".testing",
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
          "distributions": ".distributions",
-         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func", "fft": ".fft"}
+         "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func", "fft": ".fft",
+         "special": ".special"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 

@@ -26,6 +26,11 @@ def _float(x):
     return x if x._dtype.category >= _dt.FLOAT else x.to(_dt.get_default_dtype())
 
 
+def _zero_grad(g):
+    """torch's ``zeros_like(grad)``: zero also where ``g`` is inf or NaN (``g * 0`` is NaN there)."""
+    return _make(g._backend.zeros(g._data.shape, g._dtype), g._dtype, g._backend)
+
+
 def _unary(fn, *, input=None, output=None, grad=None, node_name=None):
     """The Op computing ``xp.<fn>(a)``, whose gradient is ``input(g, x)`` of its saved input ``x``,
     ``output(g, y)`` of its output ``y``, or ``grad(g)`` (nothing saved): one formula per function, as
@@ -62,10 +67,10 @@ Tan = _unary("tan", output=lambda g, y: g * (1 + y * y))
 Log1p = _unary("log1p", input=lambda g, x: g / (x + 1), node_name="Log1PBackward0")
 Expm1 = _unary("expm1", output=lambda g, y: g * (y + 1))
 # piecewise constant (sign too, below): the gradient is zero
-Trunc = _unary("trunc", grad=lambda g: g * 0)
-Floor = _unary("floor", grad=lambda g: g * 0)
-Ceil = _unary("ceil", grad=lambda g: g * 0)
-Round = _unary("round", grad=lambda g: g * 0)
+Trunc = _unary("trunc", grad=_zero_grad)
+Floor = _unary("floor", grad=_zero_grad)
+Ceil = _unary("ceil", grad=_zero_grad)
+Round = _unary("round", grad=_zero_grad)
 
 
 class Exp(Op):
@@ -113,7 +118,7 @@ class Sign(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g * 0
+        return _zero_grad(g)
 
 
 class Tanh(Op):

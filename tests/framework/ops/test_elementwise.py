@@ -54,3 +54,13 @@ def test_grad_fn_names_match_torch(name):
     torch = pytest.importorskip("torch")
     expected = getattr(torch, name)(torch.tensor([0.25, 0.5], requires_grad=True)).grad_fn.name()
     assert getattr(tp, name)(tp.tensor([0.25, 0.5], requires_grad=True)).grad_fn.name() == expected
+
+
+@pytest.mark.parametrize("name", ["sign", "trunc", "floor", "ceil", "round"])
+def test_piecewise_constant_gradient_is_zero_for_any_incoming_gradient(name):
+    torch = pytest.importorskip("torch")
+    g = [float("inf"), float("nan"), 1.0]
+    x, tx = tp.tensor([1.5, -2.5, 0.0], requires_grad=True), torch.tensor([1.5, -2.5, 0.0], requires_grad=True)
+    getattr(x, name)().backward(tp.tensor(g))
+    getattr(tx, name)().backward(torch.tensor(g))
+    assert x.grad.tolist() == tx.grad.tolist() == [0.0, 0.0, 0.0]

@@ -27,6 +27,7 @@ from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.info import *  # noqa: F401,F403
 from .ops.windows import *  # noqa: F401,F403
 from .ops.statistics_extra import *  # noqa: F401,F403
+from ._nn_routes import *  # noqa: F401,F403 - torch.conv2d, torch.layer_norm ... (nn loads on first call)
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce
@@ -136,10 +137,9 @@ def get_float32_matmul_precision():
     return _FLOAT32_MATMUL_PRECISION[0]
 
 
-def autocast(device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
-    """``tensorplug.amp.autocast`` (ops keep their dtypes; see tensorplug.amp)."""
-    from .amp import autocast as _autocast
-    return _autocast(device_type, dtype, enabled, cache_enabled)
+from .amp import (autocast, is_autocast_enabled, get_autocast_dtype, set_autocast_enabled,  # noqa: E402
+                  set_autocast_dtype, is_autocast_cache_enabled, set_autocast_cache_enabled, clear_autocast_cache,
+                  autocast_increment_nesting, autocast_decrement_nesting)
 
 
 def __getattr__(name):

@@ -1,41 +1,207 @@
 """``tensorplug.amp``: ``autocast`` and ``GradScaler`` with torch's API.
 
-``autocast`` accepts torch's arguments and leaves every op in its inputs' dtype:
-no backend here has lower-precision kernels worth switching to (mixed
-precision would only lose accuracy), so a script written for AMP runs in
-full precision. ``GradScaler`` is torch's loss scaler, step for step: it
-multiplies the loss, unscales the gradients, skips a step whose gradients
-hold inf/nan and adapts the scale, so scripts and checkpoints that use it
+``autocast`` applies torch's CUDA rules to the tensors of a backend that declares lower-precision
+kernels worth switching to (``Backend.autocast_dtypes``: CuPy declares float16 and bfloat16, the tensor
+cores' dtypes). Inside an enabled region, the ops torch runs in lower precision (matmul, linear, the
+convolutions, attention, prelu, einsum, ...) cast their floating inputs to the region's dtype; the ops
+it runs in float32 (softmax, the norms, exp/log/pow, sums and products, the losses, ...) cast them to
+float32; its promote ops (addcmul, atan2, index_put, ...) cast them to the widest input dtype; every
+other op runs in its inputs' dtypes. float64 tensors are never cast. The cast of a float32 leaf that
+requires grad is cached for the outermost region, so a weight used many times is cast once and its
+gradient arrives in float32. The state is per thread, as torch's.
+
+A backend that declares none keeps every dtype: the NumPy backend, because NumPy has no fast float16
+or bfloat16 GEMM (its bfloat16 matmul runs a generic loop, orders of magnitude slower than float32's
+BLAS), so an AMP script runs there in full precision and ``GradScaler`` finds nothing to rescue.
+
+``GradScaler`` is torch's loss scaler, step for step: it multiplies the loss, unscales the gradients,
+skips a step whose gradients hold inf/nan and adapts the scale, so scripts and checkpoints that use it
 behave as with torch.
 """
 from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 
-from .autograd.grad_mode import no_grad
+from . import dtypes as _dt
+from .autograd.grad_mode import GradMode, no_grad
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available"]
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
+           "set_autocast_enabled", "set_autocast_dtype", "is_autocast_cache_enabled",
+           "set_autocast_cache_enabled", "clear_autocast_cache", "autocast_increment_nesting",
+           "autocast_decrement_nesting"]
+
+# torch's rules (aten/src/ATen/autocast_mode.h, the CUDA lists); each listed op's entry point reads
+# ``active`` and, while it is set, runs itself through ``run(rule, ...)``
+LOWER, FLOAT32, PROMOTE, BANNED = "lower", "float32", "promote", "banned"
+
+#: True while some thread has an enabled autocast region: the one flag every listed op reads (a module
+#: global costs ~5 ns; a decorator's extra call would cost ~75-240 ns on ops of about 1 us)
+active = False
+
+_DEFAULT_DTYPES = {"cpu": _dt.bfloat16, "hpu": _dt.bfloat16, "xla": _dt.bfloat16}  # others: float16
+_AUTOCAST_DEVICE_TYPES = ("cpu", "cuda", "xpu", "hpu", "mps", "xla", "mtia", "maia", "ipu", "privateuseone")
+_ELIGIBLE = (_dt.float16, _dt.bfloat16, _dt.float32)  # torch never casts float64 (nor non-floats)
+_BCE_BANNED = ("torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
+               "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+               "In this case, combine the two layers using torch.nn.functional.binary_cross_entropy_with_logits\n"
+               "or torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\n"
+               "safe to autocast.")
+
+
+class _ThreadState(threading.local):
+    def __init__(self):
+        self.enabled = {}  # device type -> bool
+        self.dtypes = {}  # device type -> dtype (set_autocast_dtype)
+        self.on = 0  # how many device types are enabled on this thread
+        self.nesting = 0
+        self.cache_enabled = True
+        self.cache = {}  # (id(leaf), dtype) -> (leaf, its cast): the leaf is held so its id stays unique
+        self.in_op = False  # inside a listed op: the ops it calls are not cast again (torch's redispatch)
+
+
+_state = _ThreadState()
+_lock = threading.Lock()
+_enabled_count = [0]  # enabled (thread, device type) pairs; a thread that ends inside a region keeps it set
+
+
+def is_autocast_available(device_type):
+    """True for torch's autocast device types and those of the registered backends."""
+    if device_type in _AUTOCAST_DEVICE_TYPES:
+        return True
+    from .registry import backend_specs
+    types = sorted(set(_AUTOCAST_DEVICE_TYPES) | {s.device_type for s in backend_specs().values()})
+    if device_type in types:
+        return True
+    raise RuntimeError(f"Expected one of {', '.join(types)} device type at start of device string: "
+                       f"{device_type}")
+
+
+def is_autocast_enabled(device_type="cuda"):
+    """Whether autocast is enabled on this thread for ``device_type`` (torch's no-argument form: cuda)."""
+    return _state.enabled.get(device_type, False)
+
+
+def set_autocast_enabled(device_type, enabled=None):
+    """Enable or disable autocast for ``device_type`` on this thread (``set_autocast_enabled(flag)``: cuda)."""
+    if enabled is None:
+        device_type, enabled = "cuda", device_type
+    enabled = bool(enabled)
+    s = _state
+    if s.enabled.get(device_type, False) != enabled:
+        s.on += 1 if enabled else -1
+        global active
+        with _lock:
+            _enabled_count[0] += 1 if enabled else -1
+            active = _enabled_count[0] > 0
+    s.enabled[device_type] = enabled
+
+
+def get_autocast_dtype(device_type):
+    """The dtype ``device_type``'s lower-precision ops run in (default float16; bfloat16 on the CPU)."""
+    dtype = _state.dtypes.get(device_type)
+    return dtype if dtype is not None else _DEFAULT_DTYPES.get(device_type, _dt.float16)
+
+
+def set_autocast_dtype(device_type, dtype):
+    _state.dtypes[device_type] = dtype
+
+
+def is_autocast_cache_enabled():
+    return _state.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled):
+    _state.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache():
+    """Drop the cached casts of leaves (autocast does so when its outermost region ends)."""
+    _state.cache.clear()
+
+
+def autocast_increment_nesting():
+    _state.nesting += 1
+    return _state.nesting
+
+
+def autocast_decrement_nesting():
+    _state.nesting -= 1
+    return _state.nesting
 
 
 class autocast:
-    """torch's autocast context manager and decorator; ops keep their dtypes here (see the module)."""
+    """Run the ops of a region in mixed precision, as torch's autocast: a context manager and a decorator.
+
+    Args:
+        device_type: the device type whose tensors are cast (``"cuda"``, ``"cpu"``, ...).
+        dtype: the lower precision (default: ``get_autocast_dtype(device_type)``, float16 for CUDA).
+        enabled: False turns autocast off inside the region.
+        cache_enabled: cache the casts of leaves that require grad for the region (default True).
+
+    Only the tensors of a backend listing ``dtype`` in ``autocast_dtypes`` are cast (CuPy's); on the NumPy
+    backend every op keeps its dtypes (see ``tensorplug.amp``).
+
+    Example:
+        >>> with tensorplug.autocast("cuda"):  # doctest: +SKIP
+        ...     loss = F.cross_entropy(model(x), y)   # linear in float16, the loss in float32
+    """
 
     def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
-        self.device_type = device_type
-        self.fast_dtype = dtype
-        self._enabled = bool(enabled)
+        if not is_autocast_available(device_type):
+            raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+        self.device = device_type
+        self.fast_dtype = get_autocast_dtype(device_type) if dtype is None else dtype
+        self._cache_enabled = is_autocast_cache_enabled() if cache_enabled is None else bool(cache_enabled)
+        self._enabled = bool(enabled) and self._supported()
+
+    @property
+    def device_type(self):
+        return self.device
+
+    def _supported(self):
+        """torch's checks of an enabled region: CUDA present, a lower-precision dtype elsewhere."""
+        if self.device == "cuda":
+            from . import cuda
+            if not cuda.is_available():
+                warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", stacklevel=3)
+                return False
+        elif self.fast_dtype not in (_dt.bfloat16, _dt.float16):
+            name = self.device.upper()
+            warnings.warn(f"In {name} autocast, but the target dtype is not supported. Disabling autocast.\n"
+                          f"{name} Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+                          stacklevel=3)
+            return False
+        return True
 
     def __enter__(self):
+        self.prev_cache_enabled = is_autocast_cache_enabled()
+        self.prev = is_autocast_enabled(self.device)
+        self.prev_fastdtype = get_autocast_dtype(self.device)
+        set_autocast_enabled(self.device, self._enabled)
+        set_autocast_dtype(self.device, self.fast_dtype)
+        autocast_increment_nesting()
+        set_autocast_cache_enabled(self._cache_enabled)
         return self
 
     def __exit__(self, *exc):
+        if autocast_decrement_nesting() == 0:
+            clear_autocast_cache()
+        set_autocast_enabled(self.device, self.prev)
+        set_autocast_dtype(self.device, self.prev_fastdtype)
+        set_autocast_cache_enabled(self.prev_cache_enabled)
         return False
 
     def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"autocast()(func) requires a callable, but got {type(fn).__name__}. Did you mean "
+                            f"to use autocast as a context manager? For example:\n"
+                            f"    with torch.autocast(device_type=...):\n        output = model(input)")
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self:
@@ -43,9 +209,90 @@ class autocast:
         return wrapper
 
 
-def is_autocast_available(device_type):
-    """True: ``autocast`` accepts every device type (and changes no dtype)."""
-    return True
+# the listed ops' side -----------------------------------------------------------------------------
+
+def applies():
+    """True when this thread may cast: an enabled region, outside a listed op's body."""
+    s = _state
+    return s.on > 0 and not s.in_op
+
+
+def run(rule, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` as torch's autocast runs a listed op: the floating tensors of backends that
+    opt in cast by ``rule`` (LOWER: to the region's dtype, FLOAT32, PROMOTE: to the widest; BANNED
+    raises), and the ops ``fn`` calls not cast again."""
+    tensors = [t for t in _tensors(args, kwargs) if _region_dtype(t) is not None]
+    if rule is BANNED and tensors:
+        raise RuntimeError(_BCE_BANNED)
+    to = None
+    if rule is FLOAT32:
+        to = _dt.float32
+    elif rule is PROMOTE:
+        to = _region_dtype(tensors[0]) if tensors else None
+        for t in tensors:
+            to = _dt.promote_types(to, t._dtype)
+    s = _state
+    s.in_op = True
+    try:
+        if tensors:
+            args = tuple(_cast_arg(a, to) for a in args)
+            kwargs = {k: _cast_arg(v, to) for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+    finally:
+        s.in_op = False
+
+
+def _tensors(args, kwargs):
+    from .tensor import Tensor
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, Tensor):
+            yield a
+        elif type(a) in (list, tuple):
+            yield from (t for t in a if isinstance(t, Tensor))
+
+
+def _region_dtype(t):
+    """The region's lower precision for ``t`` where autocast casts it (enabled for its device type, its
+    backend opting in to that dtype, a float16/bfloat16/float32 tensor), else None."""
+    if t._dtype not in _ELIGIBLE:
+        return None
+    backend = t._backend
+    kind = backend.device_type
+    if not _state.enabled.get(kind, False):
+        return None
+    dtype = get_autocast_dtype(kind)
+    return dtype if dtype.name in backend.autocast_dtypes else None
+
+
+def _cast_arg(a, to):
+    from .tensor import Tensor
+    if isinstance(a, Tensor):
+        return _cast(a, to)
+    if type(a) in (list, tuple) and any(isinstance(t, Tensor) for t in a):
+        return type(a)(_cast(t, to) if isinstance(t, Tensor) else t for t in a)
+    return a
+
+
+def _cast(t, to):
+    """``t`` in ``to`` (the region's dtype when None); a float32 leaf that requires grad is cast to the
+    region's dtype once per outermost region (torch's cache; not under no_grad, whose cast has no graph)."""
+    region = _region_dtype(t)
+    if region is None:
+        return t
+    to = region if to is None else to
+    if t._dtype is to:
+        return t
+    from .ops.conversion import Cast
+    s = _state
+    cacheable = (to is region and t._dtype is _dt.float32 and t._requires_grad and t.grad_fn is None
+                 and t._view is None and s.cache_enabled and GradMode.enabled)
+    if not cacheable:
+        return Cast.apply(t, dtype=to)
+    key = (id(t), to)
+    hit = s.cache.get(key)
+    if hit is None:
+        hit = s.cache[key] = (t, Cast.apply(t, dtype=to))
+    return hit[1]
 
 
 class GradScaler:

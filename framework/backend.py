@@ -59,6 +59,10 @@ class Backend:
     name: str = "?"
     device_type: str = "cpu"
     xp = None
+    #: the lower-precision dtypes (names) whose matmuls and convolutions run faster here than float32's
+    #: (tensor cores): ``tensorplug.autocast`` casts only the tensors of a backend that lists its dtype,
+    #: so the default, none, keeps every op in its inputs' dtypes under autocast
+    autocast_dtypes: tuple = ()
 
     def __init__(self, index=None):
         self.index = index
@@ -361,6 +365,15 @@ class ArrayAPIBackend(Backend):
         host = self.to_numpy(x)
         out = numpy.vectorize(_m.erf, otypes=[host.dtype])(host)
         return self.from_numpy(out)
+
+    def special(self, name, *args):
+        """Special function ``name`` of float64 arrays: lgamma, digamma, polygamma (args n, x), zeta
+        (s, q), erfc, erfcx, erfinv, ndtri, i0, i0e, i1 or i1e. The default is array formulas through
+        ``xp`` (framework/_specfun.py); a backend with native versions overrides the names it has."""
+        from . import _specfun
+        if name in ("erfinv", "ndtri"):
+            return getattr(_specfun, name)(self.xp, self.erf, *args)
+        return getattr(_specfun, name)(self.xp, *args)
 
     def einsum(self, equation, *operands):
         import numpy

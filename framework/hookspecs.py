@@ -47,7 +47,11 @@ def tensorplug_add_backends():
         ``"cuda:1"``; for a bare name None on the CPU, else 0, or for CUDA
         the current device), called once per index; ``probe()`` returns
         ``None`` when the backend can run here, else a sentence saying why
-        not and how to fix it.
+        not and how to fix it. The backend's ``autocast_dtypes`` (names,
+        e.g. ``("float16", "bfloat16")``) says which lower precisions
+        :class:`tensorplug.autocast` may cast its tensors to: list only those
+        its matmuls and convolutions run faster in than in float32; with the
+        default, none, autocast changes no dtype of its tensors.
     """
 
 

@@ -37,6 +37,10 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     # diagonal and unfold write through to their base (cupy's strided views are writable)
     as_strided_writeable = as_strided
     oom_hint = "use a smaller size, free tensors, or call tensorplug.cuda.empty_cache()"
+    # tensor cores: float16 and bfloat16 GEMMs and convolutions run several times faster than float32's,
+    # so tensorplug.autocast casts to them (bfloat16 needs this backend to store it: until then such a
+    # region's first cast says "backend 'cupy' does not support bfloat16")
+    autocast_dtypes = ("float16", "bfloat16")
 
     def __init__(self, index=None):
         index = 0 if index is None else index

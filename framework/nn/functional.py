@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..tensor import Tensor
 from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
@@ -25,6 +26,8 @@ def linear(input, weight, bias=None):
         >>> F.linear(tensorplug.ones(2, 3), tensorplug.ones(4, 3)).shape
         tensorplug.Size([2, 4])
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, linear, input, weight, bias)
     if not isinstance(input, Tensor):
         raise TypeError(f"linear(): argument 'input' must be Tensor, not {type(input).__name__}")
     ws = weight._data.shape
@@ -45,6 +48,8 @@ def linear(input, weight, bias=None):
 
 def bilinear(input1, input2, weight, bias=None):
     """``y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, bilinear, input1, input2, weight, bias)
     out_f, in1, in2 = weight.shape
     lead = input1.shape[:-1]
     x1 = input1.reshape(-1, in1)
@@ -162,6 +167,8 @@ def hardswish(input, inplace=False):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """``log(1 + exp(beta * x)) / beta``, linear above ``threshold``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, softplus, input, beta, threshold)
     _float_input(input, "softplus")
     return _ops.Softplus.apply(input, beta=beta, threshold=threshold)
 
@@ -217,6 +224,8 @@ def logsumexp(input, dim, keepdim=False):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, normalize, input, p, dim, eps, out)
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{input._dtype.legacy_name[:-6]}; convert it first, e.g. x.float()")
@@ -228,6 +237,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def prelu(input, weight):
     """``max(0, x) + weight * min(0, x)``; a per-channel ``weight`` applies along dim 1."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, prelu, input, weight)
     if weight._dtype is not input._dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {input._dtype.legacy_name[:-6]} and "
                            f"{weight._dtype.legacy_name[:-6]}; convert the weight with .to({input._dtype})")
@@ -242,6 +253,8 @@ def prelu(input, weight):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cosine_similarity, x1, x2, dim, eps)
     common = _dt.result_type(x1._dtype, True, x2._dtype, True)
     if common.category < _dt.FLOAT:
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
@@ -457,6 +470,8 @@ def _update_running(buf, new, momentum):
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims, then scale and shift."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, layer_norm, input, normalized_shape, weight, bias, eps)
     _float_input(input, "layer_norm")
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
@@ -470,6 +485,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, rms_norm, input, normalized_shape, weight, eps)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     axes = tuple(range(input.dim() - len(normalized_shape), input.dim()))
@@ -489,6 +506,8 @@ def _dt_eps(dtype):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise groups of channels (dim 1) per sample, then scale and shift per channel."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, group_norm, input, num_groups, weight, bias, eps)
     _float_input(input, "group_norm")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
@@ -608,3 +627,4 @@ from .functional_interp import *  # noqa: E402,F401,F403
 from .functional_pool3d import *  # noqa: E402,F401,F403
 from .functional_grid import *  # noqa: E402,F401,F403
 from .ctc import ctc_loss  # noqa: E402,F401
+from .functional_extra import *  # noqa: E402,F401,F403

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -328,6 +329,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Example:
         >>> y = F.conv1d(tensorplug.randn(2, 3, 10), tensorplug.randn(4, 3, 3), padding='same')
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv1d, input, weight, bias, stride, padding, dilation, groups)
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
@@ -340,11 +343,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Example:
         >>> y = F.conv2d(tensorplug.randn(1, 3, 8, 8), tensorplug.randn(6, 3, 3, 3), padding=1)
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv2d, input, weight, bias, stride, padding, dilation, groups)
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D convolution over (N, C, D, H, W) input."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv3d, input, weight, bias, stride, padding, dilation, groups)
     return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
 
 
@@ -398,6 +405,9 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution; weight (C_in, C_out/groups, K)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv_transpose1d, input, weight, bias,
+                        stride, padding, output_padding, groups, dilation)
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                            "conv_transpose1d")
 
@@ -408,6 +418,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     Example:
         >>> y = F.conv_transpose2d(tensorplug.randn(1, 4, 5, 5), tensorplug.randn(4, 2, 3, 3), stride=2)
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv_transpose2d, input, weight, bias,
+                        stride, padding, output_padding, groups, dilation)
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
                            "conv_transpose2d")
 
@@ -778,6 +791,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
         tensorplug.Size([2, 4, 5, 8])
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, scaled_dot_product_attention, query, key, value,
+                        attn_mask, dropout_p, is_causal, scale, enable_gqa)
     from .. import creation
     from . import functional as F
     for name, t in (("query", query), ("key", key), ("value", value)):

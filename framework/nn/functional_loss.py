@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..tensor import Tensor
 from . import _loss_nodes, _ops
@@ -73,6 +74,8 @@ def _size_warning(input, target):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target) ** 2``, reduced."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, mse_loss, input, target, size_average, reduce, reduction, weight)
     _check_pair(input, target, "mse_loss")
     reduction = _reduction(size_average, reduce, reduction)
     _size_warning(input, target)
@@ -85,6 +88,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, reduced."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, l1_loss, input, target, size_average, reduce, reduction, weight)
     _check_pair(input, target, "l1_loss")
     reduction = _reduction(size_average, reduce, reduction)
     _size_warning(input, target)
@@ -157,6 +162,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Example:
         >>> F.cross_entropy(tensorplug.randn(3, 5), tensorplug.tensor([1, 0, 4]))
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cross_entropy, input, target, weight,
+                        size_average, ignore_index, reduce, reduction, label_smoothing)
     _check_pair(input, target, "cross_entropy")
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -230,6 +238,8 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing, c):
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` at class indices ``target``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, nll_loss, input, target, weight, size_average, ignore_index, reduce, reduction)
     _check_pair(input, target, "nll_loss")
     reduction = _reduction(size_average, reduce, reduction)
     if input.dim() == 0:
@@ -252,6 +262,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``input`` in [0, 1]."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.BANNED, binary_cross_entropy, input, target, weight, size_average, reduce, reduction)
     _check_pair(input, target, "binary_cross_entropy")
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
@@ -279,6 +291,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     ``pos_weight`` scales the positive term (one value per class, broadcast
     over the last dim).
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, binary_cross_entropy_with_logits, input, target, weight,
+                        size_average, reduce, reduction, pos_weight)
     _check_pair(input, target, "binary_cross_entropy_with_logits")
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
@@ -306,6 +321,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         >>> F.smooth_l1_loss(tensorplug.tensor([0.5, 3.0]), tensorplug.zeros(2))
         tensor(1.3125)
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, smooth_l1_loss, input, target, size_average, reduce, reduction, beta)
     _check_pair(input, target, "smooth_l1_loss")
     reduction = _reduction(size_average, reduce, reduction)
     if beta < 0:
@@ -329,6 +346,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         >>> F.huber_loss(tensorplug.tensor([0.5, 3.0]), tensorplug.zeros(2), delta=2.0)
         tensor(2.0625)
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, huber_loss, input, target, reduction, delta, weight)
     _check_pair(input, target, "huber_loss")
     reduction = _reduction(None, None, reduction)
     if not delta > 0:
@@ -353,6 +372,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     Example:
         >>> F.kl_div(tensorplug.tensor([[0.5, 0.5]]).log(), tensorplug.tensor([[0.9, 0.1]]), reduction="batchmean")
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, kl_div, input, target, size_average, reduce, reduction, log_target)
     _check_pair(input, target, "kl_div")
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
@@ -381,6 +402,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     """Negative log-likelihood of a Poisson ``target`` with rate ``exp(input)`` (``log_input``) or ``input``;
     ``full`` adds Stirling's approximation of ``log(target!)`` where ``target > 1``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, poisson_nll_loss, input, target, log_input,
+                        full, size_average, eps, reduce, reduction)
     _check_pair(input, target, "poisson_nll_loss")
     reduction = _reduction(size_average, reduce, reduction)
     if log_input:
@@ -429,6 +453,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     """``max(0, -target * (input1 - input2) + margin)``: ``target = 1`` means input1 should rank higher."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, margin_ranking_loss, input1, input2, target,
+                        margin, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if not input1.dim() == input2.dim() == target.dim():
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -445,6 +472,8 @@ def _clamp_min_0(x):
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """``input`` where ``target == 1``, ``max(0, margin - input)`` where ``target == -1`` (torch sums both
     terms for any other target value)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, hinge_embedding_loss, input, target, margin, size_average, reduce, reduction)
     from ..ops import where
     reduction = _reduction(size_average, reduce, reduction)
     hinge = where(target != 1, (margin - input).clamp(min=0), 0.0)
@@ -453,6 +482,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """The two-class logistic loss ``log(1 + exp(-target * input))``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, soft_margin_loss, input, target, size_average, reduce, reduction)
     _check_pair(input, target, "soft_margin_loss")
     reduction = _reduction(size_average, reduce, reduction)
     _size_warning(input, target)
@@ -495,6 +526,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
                       reduction="mean"):
     """Multi-class hinge loss: ``sum_{i != y} max(0, margin - x[y] + x[i])**p / C`` per sample
     (times ``weight[y]``)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, multi_margin_loss, input, target, p,
+                        margin, weight, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError(f"only p == 1 and p == 2 supported, got p={p}")
@@ -519,6 +553,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Multi-label hinge loss: each row of ``target`` lists its classes, ended by the first -1;
     ``sum_{j listed} sum_{i not listed} max(0, 1 - (x[j] - x[i])) / C`` per sample."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, multilabel_margin_loss, input, target, size_average, reduce, reduction)
     reduction = _reduction(size_average, reduce, reduction)
     if input.dim() > 2 or tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(target.shape)} for input "
@@ -546,6 +582,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
     """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos(x1, x2) - margin)`` where ``target == -1``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cosine_embedding_loss, input1, input2, target,
+                        margin, size_average, reduce, reduction)
     from ..ops import where
     reduction = _reduction(size_average, reduce, reduction)
     if target.dim() > 1:
@@ -575,6 +614,9 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                         reduce=None, reduction="mean"):
     """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d`` the p-norm distance (``swap``: the harder
     negative of ``d(a, n)`` and ``d(p, n)``)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, triplet_margin_loss, anchor, positive, negative,
+                        margin, p, eps, swap, size_average, reduce, reduction)
     from .functional import pairwise_distance
     reduction = _reduction(size_average, reduce, reduction)
     _check_triplet(anchor, positive, negative)

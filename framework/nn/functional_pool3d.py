@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from .. import amp as _amp
 from . import functional_conv as _fc
 
 __all__ = ["max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool3d",
@@ -73,6 +74,9 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> F.conv_transpose3d(tensorplug.randn(1, 4, 3, 3, 3), tensorplug.randn(4, 2, 2, 2, 2), stride=2).shape
         tensorplug.Size([1, 2, 6, 6, 6])
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, conv_transpose3d, input, weight, bias,
+                        stride, padding, output_padding, groups, dilation)
     if hasattr(weight, "dim") and weight.dim() == 5 and not weight.numel():
         raise RuntimeError(f"non-empty 5D (n_output_plane x n_input_plane x kernel_depth x kernel_height x "
                            f"kernel_width) tensor expected for weight, but got: {list(weight.shape)}")

@@ -1,6 +1,7 @@
 """Matrix products: matmul (1-D, 2-D, batched), mm, bmm, mv, dot, addmm, outer."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from ..autograd.function import Op
 from ..tensor import Tensor
 
@@ -100,6 +101,8 @@ _PRODUCTS = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot}
 
 def matmul(input, other, _op=None):
     """Matrix product with numpy's broadcasting rules (``@``)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, matmul, input, other, _op)
     _check(input, other, "matmul")
     if _op is None:
         _op = _PRODUCTS.get((input.dim(), other.dim()), MatMul)
@@ -135,6 +138,8 @@ def mv(input, vec):
 
 
 def dot(input, other):
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, dot, input, other)
     if input.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
     return matmul(input, other)
@@ -157,6 +162,8 @@ def _check_expands_to(input, shape):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     if isinstance(input, Tensor) and input._dtype is not mat2._dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got {input._dtype.legacy_name[:-6]} and "
                            f"{mat2._dtype.legacy_name[:-6]}; convert input with .to({mat2._dtype})")
@@ -286,6 +293,8 @@ def einsum(equation, *operands):
 
     Supports ``...`` and the implicit (no ``->``) form; operands may also be passed as one list.
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.LOWER, einsum, equation, *operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
@@ -300,6 +301,8 @@ def fmod(input, other):
 
 def pow(input, exponent, *, out=None):
     """``input ** exponent`` elementwise."""
+    if _amp.active and out is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, pow, input, exponent, out=out)
     if not isinstance(input, Tensor):
         return _out(binary(PowScalarBase, input, exponent), out)
     if input._dtype.category <= _dt.INT:

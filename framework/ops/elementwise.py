@@ -1,6 +1,7 @@
 """Unary elementwise math. Integer inputs of float functions give float32, as in torch."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
@@ -189,10 +190,14 @@ class Relu(Op):
 
 
 def exp(input):
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, exp, input)
     return Exp.apply(_float(input))
 
 
 def log(input):
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, log, input)
     return Log.apply(_float(input))
 
 
@@ -283,26 +288,36 @@ class Erf(Op):
 
 def tan(input):
     """Elementwise tangent."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, tan, input)
     return Tan.apply(_float(input))
 
 
 def log1p(input):
     """``log(1 + x)``, accurate for small ``x``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, log1p, input)
     return Log1p.apply(_float(input))
 
 
 def expm1(input):
     """``exp(x) - 1``, accurate for small ``x``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, expm1, input)
     return Expm1.apply(_float(input))
 
 
 def rsqrt(input):
     """``1 / sqrt(x)``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, rsqrt, input)
     return Rsqrt.apply(_float(input))
 
 
 def reciprocal(input):
     """``1 / x`` (integers give float32)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, reciprocal, input)
     return Reciprocal.apply(_float(input))
 
 

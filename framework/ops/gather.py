@@ -1,6 +1,7 @@
 """Index-driven ops along a dim: gather, scatter, scatter_add, index_select, masked_fill, take_along_dim."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..errors import TensorplugError
@@ -179,6 +180,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices accumulate)."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, scatter_add, input, dim, index, src)
     src = _src(input, src, None)
     axis = _check_index("scatter_add", input, dim, index, src)
     return ScatterAdd.apply(input, index, src, axis=axis)

@@ -2,6 +2,7 @@
 logaddexp, clamp_min/clamp_max."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 
 
@@ -37,6 +38,8 @@ def lerp(input, end, weight):
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, addcmul, input, tensor1, tensor2, value=value)
     if all(getattr(t, "_dtype", None) is _dt.bool_ for t in (input, tensor1, tensor2)):
         raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool': the operands are bool; use "
                                   "input | (tensor1 & tensor2), or convert them to int first")
@@ -46,6 +49,8 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 / tensor2``."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, addcdiv, input, tensor1, tensor2, value=value)
     if tensor1._dtype.category < _dt.FLOAT and tensor2._dtype.category < _dt.FLOAT:
         raise RuntimeError("Integer division with addcdiv is no longer supported: tensor1 and tensor2 are "
                            "integer; for true division convert one to float, for floor division use "

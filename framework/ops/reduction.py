@@ -1,6 +1,7 @@
 """Reductions over dims (int, tuple or all), with ``keepdim``."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ._util import dims
@@ -113,6 +114,8 @@ class MeanDim(Mean):
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, sum, input, dim, keepdim, dtype=dtype)
     axes = dims(dim, input._data.ndim)
     if dtype is None and narrow_float(input._dtype):
         return sum(input.to(_dt.float32), axes, keepdim).to(input._dtype)
@@ -221,6 +224,8 @@ class ProdDim(Prod):
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements over ``dim`` (all when None). Integer products are int64."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, prod, input, dim, keepdim, dtype=dtype)
     if dim is not None and not isinstance(dim, int):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     if dtype is not None:
@@ -354,6 +359,8 @@ class LogSumExp(_ReductionOfInputAndOutput):
 
 def logsumexp(input, dim=None, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, logsumexp, input, dim, keepdim)
     if dim is None:
         dim = tuple(range(input._data.ndim))
     if input._dtype.category < _dt.FLOAT:
@@ -383,6 +390,8 @@ class Norm2(_ReductionOfInputAndOutput):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over ``dim`` (``'fro'`` and 2 are the Euclidean norm; ``inf``, ``-inf``, 0, 1, any p)."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, norm, input, p, dim, keepdim, dtype)
     from .elementwise import abs as _abs
     if dtype is not None:
         input = input.to(dtype)
@@ -480,6 +489,8 @@ def _cumulative(op, input, dim, dtype):
 
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim``. Integer and bool sums are int64."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cumsum, input, dim, dtype=dtype)
     return _cumulative(CumSum, input, dim, dtype)
 
 
@@ -523,6 +534,8 @@ class CumProd(_Scan):
 
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``. Integer and bool products are int64."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cumprod, input, dim, dtype=dtype)
     return _cumulative(CumProd, input, dim, dtype)
 
 
@@ -549,6 +562,8 @@ any = _logical_reduce("any")
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M): (..., P, R).
     Computed from the broadcast differences, so the gradient at a zero distance is 0, as torch's."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cdist, x1, x2, p, compute_mode)
     if x1.dim() < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.dim()}D")
     if x2.dim() < 2:

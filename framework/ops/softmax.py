@@ -1,6 +1,7 @@
 """softmax and log_softmax along a dim, numerically stable (the max is subtracted first)."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ._util import wrap_dim
@@ -81,6 +82,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         >>> tensorplug.softmax(tensorplug.tensor([1.0, 2.0, 3.0]), dim=0)
         tensor([0.0900, 0.2447, 0.6652])
     """
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, softmax, input, dim, _stacklevel, dtype)
     input, axis = _prepare(input, dim, dtype, "softmax")
     if narrow_float(input._dtype):
         return Softmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
@@ -89,6 +92,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``log(softmax(x, dim))`` computed stably (``x - logsumexp(x, dim)``)."""
+    if _amp.active and dtype is None and _amp.applies():
+        return _amp.run(_amp.FLOAT32, log_softmax, input, dim, _stacklevel, dtype)
     input, axis = _prepare(input, dim, dtype, "log_softmax")
     if narrow_float(input._dtype):
         return LogSoftmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)

@@ -3,6 +3,7 @@
 indexing ops, so gradients flow and an index written in place before backward is torch's error."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -109,6 +110,8 @@ def index_put(input, indices, values, accumulate=False):
         >>> tensorplug.zeros(3).index_put((tensorplug.tensor([0, -1]),), tensorplug.tensor(5.0))
         tensor([5., 0., 5.])
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, index_put, input, indices, values, accumulate)
     from .indexing import convert_key, _index_error
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")

@@ -1,6 +1,7 @@
 """More elementwise math: hyperbolic and inverse trig, log2/log10/exp2, and the float tests isnan/isinf/isfinite."""
 from __future__ import annotations
 
+from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
@@ -35,21 +36,29 @@ class Atan2(Op):
 
 def sinh(input):
     """Hyperbolic sine."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, sinh, input)
     return Sinh.apply(_float(input))
 
 
 def cosh(input):
     """Hyperbolic cosine."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, cosh, input)
     return Cosh.apply(_float(input))
 
 
 def asin(input):
     """Inverse sine (nan outside [-1, 1])."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, asin, input)
     return Asin.apply(_float(input))
 
 
 def acos(input):
     """Inverse cosine (nan outside [-1, 1])."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, acos, input)
     return Acos.apply(_float(input))
 
 
@@ -60,6 +69,8 @@ def atan(input):
 
 def atan2(input, other):
     """The angle of the point (other, input), elementwise with broadcasting."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, atan2, input, other)
     from ._util import broadcast_error, promote, shape_of
     a, b = promote(_float(input), other)
     try:
@@ -73,11 +84,15 @@ arctan2 = atan2
 
 def log2(input):
     """Base-2 logarithm."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, log2, input)
     return Log2.apply(_float(input))
 
 
 def log10(input):
     """Base-10 logarithm."""
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.FLOAT32, log10, input)
     return Log10.apply(_float(input))
 
 

@@ -27,6 +27,7 @@ from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.info import *  # noqa: F401,F403
 from .ops.windows import *  # noqa: F401,F403
 from .ops.statistics_extra import *  # noqa: F401,F403
+from ._nn_routes import *  # noqa: F401,F403 - torch.conv2d, torch.layer_norm ... (nn loads on first call)
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce

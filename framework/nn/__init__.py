@@ -5,7 +5,7 @@ Losses that plugins add (``tensorplug_add_losses``) appear here too:
 """
 from __future__ import annotations
 
-from .parameter import Parameter
+from .parameter import Parameter, Buffer
 from .module import Module
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear, LazyLinear
@@ -29,6 +29,7 @@ from .transformer_decoder import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .syncbatchnorm import SyncBatchNorm
+from .layers_extra import *  # noqa: F401,F403
 from . import parallel
 from . import modules  # torch's module paths (torch.nn.modules.linear.Linear), last: it reads the names above
 

@@ -627,3 +627,4 @@ from .functional_interp import *  # noqa: E402,F401,F403
 from .functional_pool3d import *  # noqa: E402,F401,F403
 from .functional_grid import *  # noqa: E402,F401,F403
 from .ctc import ctc_loss  # noqa: E402,F401
+from .functional_extra import *  # noqa: E402,F401,F403

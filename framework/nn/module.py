@@ -13,7 +13,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import GradMode, no_grad
 from ..ops.conversion import parse_to
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -198,6 +198,10 @@ class Module:
     def __setattr__(self, name, value):
         d = self.__dict__
         params = d.get("_parameters")
+        if isinstance(value, Buffer):  # nn.Buffer: registered as a buffer, whatever the name held before
+            _remove_from(self, name, d, "_parameters", "_modules")
+            self.register_buffer(name, value.as_tensor(), persistent=value.persistent)
+            return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "Buffer"]
 
 _new = object.__new__
 
@@ -67,6 +67,34 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         return (_rebuild_parameter, (self.detach(), self._requires_grad))
+
+
+class Buffer(Tensor):
+    """A Tensor that a Module registers as a buffer when assigned as an attribute (torch.nn.Buffer);
+    ``persistent=False`` keeps it out of the state_dict. The module stores a plain Tensor sharing its data.
+
+    Example:
+        >>> m = nn.Module(); m.steps = nn.Buffer(tensorplug.zeros(()))
+        >>> list(m.state_dict())
+        ['steps']
+    """
+
+    __slots__ = ("persistent",)
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            from ..creation import empty
+            data = empty(0)
+        elif not isinstance(data, Tensor):
+            raise TypeError(f"Buffer(): data must be a Tensor, got {type(data).__name__}; wrap it first, e.g. "
+                            f"Buffer(tensorplug.tensor(values))")
+        b = _share(cls, data, data.requires_grad)
+        b.persistent = persistent
+        return b
+
+    def as_tensor(self):
+        """A plain Tensor sharing this buffer's data (what the module registers)."""
+        return _share(Tensor, self, self._requires_grad)
 
 
 def _rebuild_parameter(data, requires_grad):

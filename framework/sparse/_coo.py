@@ -493,8 +493,12 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     """A sparse COO tensor with ``values[i]`` at position ``indices[:, i]`` (repeats add up).
 
     Args:
-        indices: (sparse_dim, nnz) integers. values: (nnz, *dense dims). size: the full shape
-        (inferred from the largest indices when omitted).
+        indices: ``(sparse_dim, nnz)`` integers, one column per entry.
+        values: ``(nnz, *dense_dims)``, one row per entry.
+        size: the full shape (inferred from the largest indices when omitted).
+
+    Returns:
+        A SparseCooTensor (``layout=sparse_coo``); gradients reach ``values``.
 
     Example:
         >>> s = tensorplug.sparse_coo_tensor([[0, 1], [2, 0]], [3.0, 4.0], (2, 3))

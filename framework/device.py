@@ -1,7 +1,11 @@
 """``tensorplug.device``: where a tensor lives, as a (type, index) pair."""
 from __future__ import annotations
 
+import threading
+
 __all__ = ["device"]
+
+_entered = threading.local()  # per thread, the stack of use_backend blocks that ``with device(...)`` opened
 
 
 class device:
@@ -54,3 +58,15 @@ class device:
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+    def __enter__(self):
+        """``with device("cuda"):``: new tensors go to this device inside the block (torch's device mode)."""
+        from .registry import use_backend
+        block = use_backend(str(self))
+        block.__enter__()
+        stack = _entered.__dict__.setdefault("stack", [])
+        stack.append(block)
+        return self
+
+    def __exit__(self, *exc):
+        return _entered.stack.pop().__exit__(*exc)

@@ -322,6 +322,10 @@ class _Registry:
                          key=lambda s: -s.priority)
         if by_type:
             return by_type[0]
+        if name == "meta":
+            raise NotImplementedError(
+                "tensorplug does not provide meta tensors (device='meta': shapes and dtypes without storage); "
+                "build the model on the CPU (device='cpu'), or load a checkpoint into a model made there")
         raise ValueError(self._unknown_message(name, specs))
 
     def _unknown_message(self, name, specs):

@@ -366,6 +366,15 @@ class ArrayAPIBackend(Backend):
         out = numpy.vectorize(_m.erf, otypes=[host.dtype])(host)
         return self.from_numpy(out)
 
+    def special(self, name, *args):
+        """Special function ``name`` of float64 arrays: lgamma, digamma, polygamma (args n, x), zeta
+        (s, q), erfc, erfcx, erfinv, ndtri, i0, i0e, i1 or i1e. The default is array formulas through
+        ``xp`` (framework/_specfun.py); a backend with native versions overrides the names it has."""
+        from . import _specfun
+        if name in ("erfinv", "ndtri"):
+            return getattr(_specfun, name)(self.xp, self.erf, *args)
+        return getattr(_specfun, name)(self.xp, *args)
+
     def einsum(self, equation, *operands):
         import numpy
         out = numpy.einsum(equation, *(self.to_numpy(o) for o in operands))

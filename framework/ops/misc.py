@@ -101,23 +101,7 @@ def kron(input, other):
     return (a.reshape(inter_a) * b.reshape(inter_b)).reshape(out)
 
 
-def logit(input, eps=None):
-    """``log(p / (1 - p))``, with ``p`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
-    p = input if eps is None else input.clamp(eps, 1 - eps)
-    return p.log() - (-p).log1p()
-
-
-def xlogy(input, other):
-    """``input * log(other)``, 0 where ``input`` is 0 (nan where ``other`` is)."""
-    from .arithmetic import where
-    if not isinstance(input, Tensor):
-        from ..creation import tensor
-        input = tensor(float(input), dtype=other.dtype, device=other.device)
-    if not isinstance(other, Tensor):
-        from ..creation import tensor
-        other = tensor(float(other), dtype=input.dtype, device=input.device)
-    zero = (input == 0) & ~other.isnan()
-    return where(zero, 0.0, input * where(zero, 1.0, other).log())
+from .special_math import logit, xlogy  # noqa: E402,F401 - Ops there, with torch's gradients
 
 
 def sinc(input):

@@ -476,3 +476,58 @@ _FFT_OPS = [
 ]
 OPS += _FFT_OPS
 BY_ID.update({op.id: op for op in _FFT_OPS})
+
+
+# special functions (torch.special, issue 13): references from math, statistics and (lazily) mpmath --------------
+def _mp(name, *lead):
+    """An elementwise float64 reference from mpmath's ``name`` (imported when the test runs)."""
+    def ref(*arrays):
+        import mpmath
+        fn = getattr(mpmath, name)
+        return np.vectorize(lambda *v: float(fn(*lead, *v)), otypes=[float])(*arrays)
+    return ref
+
+
+def _np_ndtri(p):
+    from statistics import NormalDist
+    return np.vectorize(NormalDist().inv_cdf, otypes=[float])(p)
+
+
+def _np_xlog1py(a, b):
+    return np.where(a == 0, 0.0, a * np.log1p(b))
+
+
+_SPECIAL_OPS = [
+    OpInfo("lgamma", np.vectorize(math.lgamma, otypes=[float]), inplace=True),
+    OpInfo("digamma", _mp("digamma"), inplace=True),
+    OpInfo("polygamma", _mp("psi", 2), args=(2,), domain="pos", method=False, func=lambda m: (
+        lambda a, n: m.polygamma(n, a))),
+    OpInfo("mvlgamma", lambda a: sum(np.vectorize(math.lgamma, otypes=[float])(a + 1 - i / 2) for i in range(3)) + 1.5 * math.log(
+        math.pi), args=(3,), domain="pos", method=False, func=lambda m: (lambda a, p: m.mvlgamma(a + 1, p))),
+    OpInfo("erfc", np.vectorize(math.erfc, otypes=[float]), inplace=True),
+    OpInfo("erfinv", lambda y: _np_ndtri((y + 1) / 2) / math.sqrt(2), domain="unit", inplace=True),
+    OpInfo("i0", np.i0, inplace=True),
+    OpInfo("special.i0e", lambda a: np.i0(a) * np.exp(-np.abs(a)), method=False, func=lambda m: m.special.i0e,
+           id="special_i0e"),
+    OpInfo("special.i1", _mp("besseli", 1), method=False, func=lambda m: m.special.i1, id="special_i1"),
+    OpInfo("special.i1e", lambda a: _mp("besseli", 1)(a) * np.exp(-np.abs(a)), method=False,
+           func=lambda m: m.special.i1e, id="special_i1e"),
+    OpInfo("special.erfcx", lambda a: _mp("erfc")(a) * np.exp(a * a), method=False, func=lambda m: m.special.erfcx,
+           id="special_erfcx"),
+    OpInfo("special.ndtr", lambda a: 0.5 * np.vectorize(math.erfc, otypes=[float])(-a / math.sqrt(2)), method=False,
+           func=lambda m: m.special.ndtr, id="special_ndtr"),
+    OpInfo("special.ndtri", lambda a: _np_ndtri(1 / (1 + np.exp(-a))), method=False,
+           func=lambda m: (lambda a: m.special.ndtri(a.sigmoid())), id="special_ndtri"),
+    OpInfo("special.log_ndtr", lambda a: np.log(0.5 * np.vectorize(math.erfc, otypes=[float])(-a / math.sqrt(2))), method=False,
+           func=lambda m: m.special.log_ndtr, id="special_log_ndtr"),
+    OpInfo("special.entr", lambda a: -a * np.log(a), domain="pos", method=False, func=lambda m: m.special.entr,
+           id="special_entr"),
+    OpInfo("special.xlog1py", _np_xlog1py, shapes=((2, 3), (3,)), domain="pos", method=False,
+           func=lambda m: m.special.xlog1py, id="special_xlog1py"),
+    OpInfo("xlogy", lambda a, b: a * np.log(b), shapes=((2, 3), (2, 1)), domain="pos", empty=False),
+    OpInfo("logit", lambda a: np.log(a / (3 - a)), domain="pos", func=lambda m: (lambda a: m.logit(a / 3)),
+           method=False),
+    OpInfo("sinc", np.sinc),
+]
+OPS += _SPECIAL_OPS
+BY_ID.update({op.id: op for op in _SPECIAL_OPS})

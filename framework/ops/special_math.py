@@ -1,0 +1,370 @@
+"""Special functions (torch.special and their top-level / Tensor forms): lgamma, digamma, polygamma,
+erfc, erfcx, erfinv, the modified Bessel functions i0/i0e/i1/i1e, the normal distribution's ndtr,
+ndtri and log_ndtr, entr, xlog1py, multigammaln and Hurwitz zeta.
+
+The values come from the backend's ``special`` method (array formulas in ``framework/_specfun.py``
+unless a backend has native ones), computed in float64 and rounded once to the input's dtype; the
+gradients are torch's derivatives.yaml formulas written with these ops, so they differentiate again.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import dtypes as _dt
+from ..autograd.function import Op
+from ..tensor import Tensor
+from .elementwise import _float
+
+__all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "i0", "xlogy", "logit"]
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _special(backend, name, *arrays, dtype=None):
+    """``backend.special(name, ...)`` in float64, as an array of ``dtype`` (the last array's by
+    default). Numbers among ``arrays`` (polygamma's order) pass as they are."""
+    xp = backend.xp
+    dtype = dtype or arrays[-1].dtype
+    f64 = xp.float64
+    wide = [a if isinstance(a, int) or a.dtype == f64 else xp.astype(a, f64) for a in arrays]
+    return xp.asarray(backend.special(name, *wide), dtype=dtype)
+
+
+def _special_op(name, grad, node_name=None, save="input"):
+    """The Op computing special function ``name``; ``grad(g, x, y)`` its gradient from the saved input
+    ``x`` and/or output ``y`` (``save``: "input", "output" or "both")."""
+    def forward(ctx, a):
+        return _special(ctx.backend, name, a)
+
+    def backward(ctx, g):
+        x = ctx.saved_tensors_list()[0] if save != "output" else None
+        y = ctx.output() if save != "input" else None
+        return grad(g, x, y)
+
+    cls_name = "".join(part.capitalize() for part in name.split("_"))
+    body = {"forward": staticmethod(forward), "backward": staticmethod(backward), "__qualname__": cls_name,
+            "save_inputs": (0,) if save != "output" else (), "save_output": save != "input"}
+    if node_name is not None:
+        body["node_name"] = node_name
+    return type(cls_name, (Op,), body)
+
+
+def _no_half(kernel, t):
+    """torch has no float16/bfloat16 kernel for ``kernel``: NotImplementedError, as torch raises."""
+    if t._dtype.category >= _dt.FLOAT and t._dtype.itemsize == 2:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{t._dtype.legacy_name[:-6]}': it needs "
+                                  f"float32 or float64; convert with .float() first")
+    return t
+
+
+def _i1_grad(g, x, y):
+    """torch's i1_backward: ``i0(x) - i1(x) / x``, 0.5 where ``|x|`` is below epsilon."""
+    from .arithmetic import where
+    _no_half("i1_backward", x)
+    tiny = ~(x.abs() > _dt.finfo(x.dtype).eps)  # nan too, as torch
+    safe = where(tiny, _dt.finfo(x.dtype).eps, x)
+    return g * where(tiny, 0.5, i0(safe) - y / safe)
+
+
+def _i1e_grad(g, x, y):
+    """torch's i1e_backward: ``i0e(x) - i1e(x) (sgn(x) + 1 / x)``, 0.5 near 0."""
+    from .arithmetic import where
+    _no_half("i1e_backward", x)
+    tiny = ~(x.abs() > _dt.finfo(x.dtype).eps)  # nan too, as torch
+    safe = where(tiny, _dt.finfo(x.dtype).eps, x)
+    return g * where(tiny, 0.5, special_i0e(safe) - y * (safe.sign() + 1 / safe))
+
+
+Lgamma = _special_op("lgamma", lambda g, x, y: g * digamma(x))
+Digamma = _special_op("digamma", lambda g, x, y: g * polygamma(1, x))
+Erfc = _special_op("erfc", lambda g, x, y: g * (-2 / _SQRT_PI) * (-(x * x)).exp())
+Erfinv = _special_op("erfinv", lambda g, x, y: g * (_SQRT_PI / 2) * (y * y).exp(), save="output")
+I0 = _special_op("i0", lambda g, x, y: g * special_i1(x))
+SpecialI0e = _special_op("i0e", lambda g, x, y: g * (special_i1e(x) - x.sgn() * y), "SpecialI0EBackward0",
+                         save="both")
+SpecialI1 = _special_op("i1", _i1_grad, "SpecialI1Backward0", save="both")
+SpecialI1e = _special_op("i1e", _i1e_grad, "SpecialI1EBackward0", save="both")
+SpecialErfcx = _special_op("erfcx", lambda g, x, y: g * (2 * x * y - 2 / _SQRT_PI), "SpecialErfcxBackward0",
+                           save="both")
+SpecialNdtri = _special_op("ndtri", lambda g, x, y: g * _SQRT_2PI * (y * y / 2).exp(), "SpecialNdtriBackward0",
+                           save="output")
+
+
+class Polygamma(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, *, n):
+        ctx.n = n
+        if n == 0:
+            return _special(ctx.backend, "digamma", a)
+        return _special(ctx.backend, "polygamma", n, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g * polygamma(ctx.n + 1, x)
+
+
+class SpecialLogNdtr(Op):
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        # log(ndtr(x)): log(erfcx(-x/sqrt2) / 2) - x*x/2 in the left tail (no underflow), log1p beyond
+        backend = ctx.backend
+        xp = backend.xp
+        t = a * math.sqrt(0.5)
+        left = xp.log(_special(backend, "erfcx", -t) / 2) - t * t
+        right = xp.log1p(-_special(backend, "erfc", t) / 2)
+        return xp.where(a < -1, left, right)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g / _SQRT_2PI * (-(ctx.output() + x * x / 2)).exp()
+
+
+class SpecialEntr(Op):
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        out = xp.where(a > 0, -a * xp.log(xp.where(a > 0, a, 1)), xp.where(a == 0, xp.zeros_like(a), -math.inf))
+        return xp.asarray(xp.where(xp.isnan(a), a, out), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g * -(1 + x.log())
+
+
+class SpecialZeta(Op):
+    @staticmethod
+    def forward(ctx, s, q):
+        xp = ctx.backend.xp
+        s, q = xp.broadcast_arrays(s, q)
+        return _special(ctx.backend, "zeta", s, q)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+
+
+def lgamma(input):
+    """``log|Gamma(x)|`` (inf at the poles).
+
+    Example:
+        >>> lgamma(tensorplug.tensor([0.5, 3.0]))
+        tensor([0.5724, 0.6931])
+    """
+    return Lgamma.apply(_float(input))
+
+
+def digamma(input):
+    """The logarithmic derivative of Gamma, ``psi(x)``; ``-0 -> inf``, ``0 -> -inf``, nan at the negative
+    integers, as torch."""
+    return Digamma.apply(_float(input))
+
+
+def polygamma(n, input):
+    """The ``n``-th derivative of digamma (``n = 0``: digamma itself)."""
+    if isinstance(n, Tensor) and not isinstance(input, Tensor):
+        n, input = input, n  # Tensor.polygamma(self, n)
+    if int(n) != n or n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n: got n={n}; n must be a non-negative "
+                           f"integer")
+    return Polygamma.apply(_float(input), n=int(n))
+
+
+def _tensor_polygamma(self, n):
+    return polygamma(n, self)
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma ``sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)`` over i < p (torch 2.13
+    no longer checks that x > (p-1)/2: smaller x give the sum's value)."""
+    if p < 1:
+        raise RuntimeError(f"p has to be greater than or equal to 1: got p={p}")
+    x = _float(input)
+    halves = x.new_tensor([i / 2 for i in range(p)])
+    terms = lgamma(x.unsqueeze(-1) - halves)
+    return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+
+
+def erfc(input):
+    """The complementary error function ``1 - erf(x)``, accurate in the right tail."""
+    return Erfc.apply(_float(input))
+
+
+def erfinv(input):
+    """The inverse error function (+-inf at +-1, nan outside [-1, 1])."""
+    return Erfinv.apply(_float(input))
+
+
+def i0(input):
+    """The modified Bessel function of the first kind, order 0."""
+    return I0.apply(_float(input))
+
+
+def special_i0e(input):
+    """``exp(-|x|) i0(x)``."""
+    return SpecialI0e.apply(_float(input))
+
+
+def special_i1(input):
+    """The modified Bessel function of the first kind, order 1."""
+    return SpecialI1.apply(_float(input))
+
+
+def special_i1e(input):
+    """``exp(-|x|) i1(x)``."""
+    return SpecialI1e.apply(_float(input))
+
+
+def special_erfcx(input):
+    """The scaled complementary error function ``exp(x**2) erfc(x)``."""
+    return SpecialErfcx.apply(_no_half("erfcx_cpu", _float(input)))
+
+
+def special_ndtr(input):
+    """The standard normal CDF ``(1 + erf(x / sqrt 2)) / 2``."""
+    return erfc(_float(input) * -math.sqrt(0.5)) * 0.5
+
+
+def special_ndtri(input):
+    """The standard normal quantile (inverse of ndtr)."""
+    return SpecialNdtri.apply(_no_half("ndtri_cpu", _float(input)))
+
+
+def special_log_ndtr(input):
+    """``log(ndtr(x))``, accurate far into the left tail."""
+    return SpecialLogNdtr.apply(_no_half("log_ndtr_cpu", _float(input)))
+
+
+def special_entr(input):
+    """The elementwise entropy ``-x log x`` (0 at 0, -inf for x < 0)."""
+    return SpecialEntr.apply(_float(input))
+
+
+class Logit(Op):
+    """``log(p / (1 - p))`` of ``p`` clamped to [eps, 1 - eps]; torch's gradient: nan outside [0, 1]
+    without eps, 0 outside [eps, 1 - eps] with it."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, *, eps):
+        ctx.eps = eps
+        xp = ctx.backend.xp
+        p = a if eps is None else xp.clip(a, eps, 1 - eps)
+        return xp.asarray(xp.log(p / (1 - p)), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        (x,) = ctx.saved_tensors_list()
+        eps = ctx.eps
+        grad = g / (x * (1 - x))
+        if eps is None:
+            return where((x < 0) | (x > 1), math.nan, grad)
+        return where((x < eps) | (x > 1 - eps), 0.0, grad)
+
+
+def logit(input, eps=None):
+    """The log-odds ``log(p / (1 - p))``, ``p`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
+    return Logit.apply(_float(input), eps=None if eps is None or eps < 0 else float(eps))
+
+
+class _XLog(Op):
+    """``x * log(y)`` (``log1p`` for xlog1py), 0 where ``x`` is 0 and ``y`` is not nan; torch's gradients:
+    ``xlog(g, y)`` for x, cut to 0 where ``x == 0`` and ``y`` is at or below the log's pole, and
+    ``g * x / (y + shift)`` for y."""
+
+    save_inputs = (0, 1)
+    fn = "log"
+    shift = 0
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        xp = ctx.backend.xp
+        if a.shape != b.shape:
+            try:
+                a, b = xp.broadcast_arrays(a, b)
+            except ValueError:
+                from ._util import broadcast_error
+                raise broadcast_error(a.shape, b.shape) from None
+        zero = (a == 0) & ~xp.isnan(b)
+        logs = getattr(xp, cls.fn)(xp.where(zero, 0.5, b))
+        return xp.asarray(xp.where(zero, xp.zeros((), dtype=logs.dtype), a * logs), dtype=a.dtype)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        from ._util import sum_to_shape
+        from .arithmetic import where
+        x, y = ctx.saved_tensors_list()
+        gx = gy = None
+        if ctx.needs_grad(0):
+            gx = where((x == 0) & (y <= -cls.shift), 0.0, cls.apply(g, y))
+            gx = sum_to_shape(gx, x.shape)
+        if ctx.needs_grad(1):
+            gy = sum_to_shape(g * x / (y + cls.shift), y.shape)
+        return gx, gy
+
+
+class Xlogy(_XLog):
+    pass
+
+
+class SpecialXlog1py(_XLog):
+    node_name = "SpecialXlog1PyBackward0"
+    fn = "log1p"
+    shift = 1
+
+
+def _xlog(op, input, other):
+    from ._util import as_tensor_like, promote
+    a, b = promote(input, other)
+    a = as_tensor_like(a, b if isinstance(b, Tensor) else a)
+    b = as_tensor_like(b, a)
+    if a._dtype.category < _dt.FLOAT:
+        a, b = _float(a), _float(b)
+    return op.apply(a, b)
+
+
+def xlogy(input, other):
+    """``input * log(other)``, 0 where ``input`` is 0 (nan where ``other`` is)."""
+    return _xlog(Xlogy, input, other)
+
+
+def special_xlog1py(input, other):
+    """``input * log1p(other)``, 0 where ``input`` is 0 (nan where ``other`` is)."""
+    return _xlog(SpecialXlog1py, input, other)
+
+
+def special_zeta(input, other):
+    """The Hurwitz zeta function ``sum_k (k + other) ** -input`` (no gradient, as torch)."""
+    from ._util import promote
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("zeta(): expected at least one Tensor argument; wrap the numbers with tensorplug.tensor")
+    s, q = promote(input, other)
+    s, q = (t if not isinstance(t, Tensor) or t._dtype.category >= _dt.FLOAT else _float(t) for t in (s, q))
+    ref = s if isinstance(s, Tensor) else q
+    from ._util import as_tensor_like
+    s, q = as_tensor_like(s, ref).to(ref.dtype), as_tensor_like(q, ref).to(ref.dtype)
+    return SpecialZeta.apply(_no_half("zeta_cpu", s), q)
+
+
+METHODS = {"lgamma": lgamma, "digamma": digamma, "polygamma": _tensor_polygamma, "mvlgamma": mvlgamma,
+           "erfc": erfc, "erfinv": erfinv, "i0": i0, "xlogy": xlogy, "logit": logit}
+
+
+def bind_methods():
+    """The Tensor methods and their in-place forms (``x.lgamma_()``, ``x.polygamma_(n)`` ...)."""
+    from .inplace import make_inplace
+    methods = dict(METHODS)
+    methods.update({f"{name}_": make_inplace(fn, f"{name}_") for name, fn in METHODS.items()})
+    return methods

@@ -52,8 +52,12 @@ class SparseCooTensor(Tensor):
 
     def __getattribute__(self, name):
         # a Tensor method this layout lacks says so, instead of failing deep inside on a dense array
-        if name[0] != "_" and name not in _SPARSE_API and hasattr(Tensor, name):
-            raise _not_provided(f"Tensor.{name}")
+        if name[0] != "_" and name not in _SPARSE_API:
+            if hasattr(Tensor, name):
+                raise _not_provided(f"Tensor.{name}")
+            _, site = _call_site()
+            raise AttributeError(f"tensorplug does not provide Tensor.{name} (used by {site}); sparse COO tensors "
+                                 f"have {_PROVIDED}")
         return object.__getattribute__(self, name)
 
     @property

@@ -317,6 +317,13 @@ def test_unsupported_operations_say_what_is_provided(use):
         use(_sparse(tensorplug))
 
 
+def test_a_method_no_tensor_has_names_the_user_line():
+    with pytest.raises(AttributeError, match=r"tensorplug does not provide Tensor\.to_sparse_csr \(used by "
+                                             r"test_sparse\.py, line \d+\)"):
+        _sparse(tensorplug).to_sparse_csr()
+    assert not hasattr(_sparse(tensorplug), "no_such_method")
+
+
 def test_runner_gives_torch_sparse_names(tmp_path):
     import subprocess
     import sys

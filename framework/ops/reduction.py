@@ -392,6 +392,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over ``dim`` (``'fro'`` and 2 are the Euclidean norm; ``inf``, ``-inf``, 0, 1, any p)."""
     if _amp.active and dtype is None and _amp.applies():
         return _amp.run(_amp.FLOAT32, norm, input, p, dim, keepdim, dtype)
+    if isinstance(p, str) and p == "nuc":  # torch.norm's nuclear norm: linalg's, over every dim when none given
+        from ..linalg import matrix_norm
+        return matrix_norm(input, p, tuple(range(input.dim())) if dim is None else dim, keepdim, dtype=dtype)
     from .elementwise import abs as _abs
     if dtype is not None:
         input = input.to(dtype)

@@ -115,3 +115,12 @@ def test_norm_errors_like_torch(call, exc, phrase):
     for lib in (tensorplug, torch):
         with pytest.raises(exc, match=phrase):
             call(lib, lib.ones(2, 3, 4))
+
+
+def test_torch_norm_nuc_is_the_matrix_norm():
+    _check(lambda m, A: m.norm(A, "nuc"), [(3, 4)], seed=7)
+    _check(lambda m, A: m.norm(A, p="nuc", dim=[1, 2]), [(2, 3, 4)], seed=8)
+    _check(lambda m, A: A.norm("nuc", dim=(0, 2), keepdim=True), [(2, 3, 4)], seed=9)
+    for lib in (tensorplug, torch):
+        with pytest.raises(RuntimeError, match="dim must be a 2-tuple. Got 0 1 2"):
+            lib.norm(lib.ones(2, 3, 4), "nuc")

@@ -62,13 +62,19 @@ def frac(input):
     return input - trunc(input)
 
 
-# alias -> the function torch documents it as naming
-ALIASES = {
-    "absolute": abs, "arccos": acos, "arcsin": asin, "arctan": atan, "arccosh": acosh, "arcsinh": asinh,
-    "arctanh": atanh, "divide": div, "multiply": mul, "subtract": sub, "true_divide": div, "negative": neg,
-    "greater": gt, "greater_equal": ge, "less": lt, "less_equal": le, "not_equal": ne, "swapdims": swapaxes,
-    "moveaxis": movedim, "fix": trunc, "row_stack": vstack, "ger": outer,
+# alias -> the name torch documents it as naming (function, Tensor method and in-place method alike)
+TARGETS = {
+    "absolute": "abs", "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arccosh": "acosh",
+    "arcsinh": "asinh", "arctanh": "atanh", "divide": "div", "multiply": "mul", "subtract": "sub",
+    "true_divide": "div", "negative": "neg", "greater": "gt", "greater_equal": "ge", "less": "lt",
+    "less_equal": "le", "not_equal": "ne", "swapdims": "swapaxes", "moveaxis": "movedim", "fix": "trunc",
+    "row_stack": "vstack", "ger": "outer",
 }
+_FUNCTIONS = {"abs": abs, "acos": acos, "asin": asin, "atan": atan, "acosh": acosh, "asinh": asinh,
+              "atanh": atanh, "div": div, "mul": mul, "sub": sub, "neg": neg, "gt": gt, "ge": ge, "lt": lt,
+              "le": le, "ne": ne, "swapaxes": swapaxes, "movedim": movedim, "trunc": trunc, "vstack": vstack,
+              "outer": outer}
+ALIASES = {alias: _FUNCTIONS[target] for alias, target in TARGETS.items()}
 # aliases torch has only as functions
 _NOT_METHODS = ("row_stack",)
 
@@ -78,28 +84,48 @@ class _ComparedInPlace(Op):
     GtBackward0 for ``x.gt_(y)``."""
 
     @staticmethod
-    def forward(ctx, a, value):
+    def forward(ctx, *arrays, value):
+        ctx.n_inputs = len(arrays)
         return value
 
     @staticmethod
     def backward(ctx, g):
         from ..creation import zeros_like
-        return zeros_like(g)
+        zero = zeros_like(g)  # (the engine sums it down to a broadcast operand's shape)
+        return zero if ctx.n_inputs == 1 else (zero, zero)
 
 
 def _compared(fn, name):
-    node = type(name.capitalize(), (_ComparedInPlace,), {"node_name": f"{name.capitalize()}Backward0"})
+    # torch names the node by the overload: ...Backward0 for a number, ...Backward1 for a tensor
+    nodes = [type(name.capitalize(), (_ComparedInPlace,), {"node_name": f"{name.capitalize()}Backward{k}"})
+             for k in (0, 1)]
 
     def op(x, other):
         value = fn(x, other)._data
-        if not x._requires_grad:
+        if not (x._requires_grad or getattr(other, "_requires_grad", False)):
             return Tensor._make(value, _dt.bool_, x._backend)
-        return node.apply(x, value=x._backend.astype(value, x._dtype))
+        value = x._backend.astype(value, x._dtype)
+        if isinstance(other, Tensor):
+            return nodes[1].apply(x, other, value=value)
+        return nodes[0].apply(x, value=value)
 
     def method(self, other):
         return _inplace.inplace(self, op, other)
     method.__name__ = f"{name}_"
     method.__doc__ = f"In-place ``{name}`` (the result cast to self's dtype); returns self."
+    return method
+
+
+def _logical_in_place(fn, name):
+    """``x.logical_and_(y)``: torch records no node for it, so ``x`` keeps its history (its gradient
+    passes through unchanged); only the values are written."""
+    def method(self, other):
+        from ..autograd.grad_mode import no_grad
+        _inplace.check_leaf(self)
+        with no_grad():
+            return _inplace.inplace(self, fn, other)
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{name[:-1]}`` (the result cast to self's dtype); returns self."
     return method
 
 
@@ -178,9 +204,10 @@ def _new_methods():
                      ("logit_", logit), ("xlogy_", xlogy), ("deg2rad_", deg2rad), ("rad2deg_", rad2deg),
                      ("frac_", frac)):
         methods[name] = _inplace.make_inplace(fn, name)
-    for name, fn in (("eq", eq), ("ne", ne), ("lt", lt), ("le", le), ("gt", gt), ("ge", ge),
-                     ("logical_and", logical_and), ("logical_or", logical_or), ("logical_xor", logical_xor)):
+    for name, fn in (("eq", eq), ("ne", ne), ("lt", lt), ("le", le), ("gt", gt), ("ge", ge)):
         methods[f"{name}_"] = _compared(fn, name)
+    for name, fn in (("logical_and_", logical_and), ("logical_or_", logical_or), ("logical_xor_", logical_xor)):
+        methods[name] = _logical_in_place(fn, name)
     for name, fn in (("squeeze_", _shape.squeeze), ("unsqueeze_", _shape.unsqueeze), ("t_", _shape.t),
                      ("transpose_", _shape.transpose)):
         methods[name] = _reshaped_in_place(fn, name)
@@ -190,12 +217,11 @@ def _new_methods():
 def _alias_methods():
     """Each alias as a method (the method it names, keywords included), and its in-place variant."""
     methods = {}
-    for alias, fn in ALIASES.items():
+    for alias, name in TARGETS.items():
         if alias in _NOT_METHODS:
             continue
-        target = getattr(Tensor, fn.__name__, fn)
-        methods[alias] = target
-        in_place = getattr(Tensor, f"{fn.__name__}_", None)
+        methods[alias] = getattr(Tensor, name, ALIASES[alias])
+        in_place = getattr(Tensor, f"{name}_", None)
         if in_place is not None:
             methods[f"{alias}_"] = in_place
     methods["swapaxes_"] = methods["swapdims_"] = Tensor.transpose_
@@ -222,7 +248,7 @@ def _top_level_in_place(name):
 
 # torch's top-level in-place functions (torch.relu_, torch.exp_ ...) over the Tensor methods
 TOP_LEVEL_IN_PLACE = (
-    "abs_", "absolute_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
     "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
     "cos_", "cosh_", "deg2rad_", "erf_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_",
     "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",

@@ -138,24 +138,38 @@ def nanmedian(input, dim=None, keepdim=False):
     pick = gather(order, axis, k)
     values = gather(x, axis, pick)
     if flat:
-        return values.reshape(())
+        values = values.reshape(())
+        return values if x._dtype.category < _dt.FLOAT else _evenly_differentiated(x, values)
     if not keepdim:
         values, pick = values.squeeze(axis), pick.squeeze(axis)
     return nanmedian_result(values, pick)
 
 
+def _evenly_differentiated(x, value):
+    """``value`` (one of ``x``'s elements), whose gradient is shared evenly by every element of ``x`` equal to
+    it (every NaN for a NaN), as torch's median/nanmedian of all elements."""
+    detached = value.detach()
+    mask = x.isnan() if bool(detached.isnan()) else x == detached
+    share = x.where(mask, 0.0).sum() / mask.sum()
+    return detached + (share - share.detach())  # exactly ``value`` forward, the shared gradient backward
+
+
 def _edges(input, bins, range, name):
     from ..creation import linspace
     if isinstance(bins, Tensor):
-        return bins.to(input._dtype)
+        if bins._dtype is not input._dtype:
+            raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, but "
+                               f"got input with dtype {input._dtype} and bins with dtype {bins._dtype}; convert "
+                               f"the bins with .to(input.dtype)")
+        return bins
     if bins <= 0:
         raise RuntimeError(f"{name}(): bins must be > 0, but got {bins} for dimension 0")
     if range is not None:
         lo, hi = float(range[0]), float(range[1])
     elif input.numel():
         lo, hi = input.min().item(), input.max().item()
-    else:
-        lo, hi = 0.0, 0.0
+    else:  # an empty input: numpy's and torch's unit range
+        lo, hi = 0.0, 1.0
     if lo > hi:
         raise RuntimeError(f"{name}(): max must be larger than min, got min={lo} max={hi}")
     if lo == hi:  # numpy's and torch's empty or constant range: one unit wide
@@ -169,8 +183,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     right edge, values outside are not counted. ``density=True`` gives a probability density."""
     from .counting import bincount, searchsorted
     if input._dtype.category != _dt.FLOAT:
-        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, and a "
-                           f"floating one; got {input._dtype} (convert with .float())")
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{input._dtype.legacy_name[:-6]}': "
+                                  f"histogram takes floating inputs; convert with .float()")
     edges = _edges(input, bins, range, "histogram")
     nbins = edges.shape[0] - 1
     x = input.reshape(-1)

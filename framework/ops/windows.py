@@ -117,7 +117,7 @@ def _end_inclusive_range(start=0, end=None, step=1, *, dtype=None, layout=None, 
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     count = int(math.floor((end - start) / step)) + 1
     dtype = dtype or _dt.get_default_dtype()
     values = arange(count, dtype=_dt.float64, device=device) * step + start

@@ -73,7 +73,11 @@ def feature_dropout(input, p, train):
 
 
 def kl_div(input, target, reduction=1, *, log_target=False):
-    return _F().kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+    """torch.kl_div: F's, without F's warning about 'mean' (torch's top-level op gives none)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _F().kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
@@ -103,6 +107,19 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
                                                  pos_weight=pos_weight)
 
 
+def _bind_methods():
+    """Tensor.hardshrink / Tensor.prelu, torch's two nn methods on Tensor (F loads on first call)."""
+    from .ops import bind
+
+    def hardshrink(self, lambd=0.5):
+        return _F().hardshrink(self, lambd)
+
+    def prelu(self, weight):
+        return _F().prelu(self, weight)
+    bind({"hardshrink": hardshrink, "prelu": prelu})
+
+
+_bind_methods()
 globals().update({name: _passed_through(name) for name in SAME})
 __all__ = list(SAME) + ["embedding", "layer_norm", "group_norm", "batch_norm", "instance_norm", "dropout",
                         "dropout_", "feature_dropout", "kl_div", "margin_ranking_loss", "triplet_margin_loss",

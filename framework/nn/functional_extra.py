@@ -65,7 +65,9 @@ def softshrink(input, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
     from ..ops.arithmetic import where
     if lambd < 0:
-        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+        largest = _dt.finfo(input.dtype).max if input._dtype.category >= _dt.FLOAT else 2 ** 31 - 1
+        raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
+                           f"{input._dtype.legacy_name[:-6]}, but found {lambd:g}; pass a non-negative lambd")
     return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
 
 

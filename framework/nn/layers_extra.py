@@ -144,9 +144,13 @@ class _Lazy(Module):
 
     _target = None
     _spatial = 1  # the number of dims after the channel dim in a batched input
+    _defaults = ()  # (position after the first argument, keyword, torch's lazy default) where it differs
 
     def __init__(self, *args, **kwargs):
         super().__init__()
+        for position, keyword, value in self._defaults:
+            if len(args) <= position:
+                kwargs.setdefault(keyword, value)
         self._lazy_args = (args, kwargs)
 
     def forward(self, input, *rest, **kwargs):
@@ -169,8 +173,10 @@ class _Lazy(Module):
 def _lazy(target, spatial):
     name = f"Lazy{target.__name__}"
     doc = f"{target.__name__} whose first argument (in_channels / num_features) is read from the first input."
-    return type(name, (_Lazy,), {"_target": target, "_spatial": spatial, "__doc__": doc,
-                                 "__module__": __name__, "__qualname__": name})
+    body = {"_target": target, "_spatial": spatial, "__doc__": doc, "__module__": __name__, "__qualname__": name}
+    if issubclass(target, _InstanceNorm):  # torch's lazy instance norms default to affine and running stats
+        body["_defaults"] = ((2, "affine", True), (3, "track_running_stats", True))
+    return type(name, (_Lazy,), body)
 
 
 # spatial dims after the channel dim (0 for batch norm: its input is always batched, features at dim 1)

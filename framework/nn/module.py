@@ -198,10 +198,6 @@ class Module:
     def __setattr__(self, name, value):
         d = self.__dict__
         params = d.get("_parameters")
-        if isinstance(value, Buffer):  # nn.Buffer: registered as a buffer, whatever the name held before
-            _remove_from(self, name, d, "_parameters", "_modules")
-            self.register_buffer(name, value.as_tensor(), persistent=value.persistent)
-            return
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
@@ -228,6 +224,9 @@ class Module:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 f"(torch.nn.Module or None expected)")
             modules[name] = value
+            return
+        if isinstance(value, Buffer):  # nn.Buffer: registered (a KeyError over another attribute, as torch)
+            self.register_buffer(name, value.as_tensor(), persistent=value.persistent)
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:

@@ -16,6 +16,11 @@ paths (cupy: ``fastpath_status``) the report says which convolution / pooling
 path ran (cudnn, kernels or default, and why a faster one did not), prints the
 tracebacks of any that failed, and with ``--compare-default`` times the CNN
 again on the default (im2col) path.
+
+With ``--autocast`` it instead runs the nanoGPT-style decoder (benchmarks/transformer.py) under
+``autocast(float16)`` on both sides from the same weights and tokens: every module's output dtype,
+the loss and the gradients' dtypes must match torch's, the first losses must agree, and AdamW steps
+with a GradScaler are timed beside the same steps in float32 (the tensor cores' speed-up per side).
 """
 from __future__ import annotations
 
@@ -167,6 +172,102 @@ def torch_side(device, kind, steps, warmup):
     return run_side(torch, device, kind, steps, warmup, sync)
 
 
+# autocast: the decoder in float16 beside torch -------------------------------------------------------
+
+def decoder_dtypes(lib, model, idx, targets):
+    """``{module name: output dtype}`` of one forward under autocast float16, with the loss dtype and
+    the set of gradient dtypes after backward (outside the region, as torch's recipe)."""
+    seen = {}
+
+    def record(name):
+        def hook(module, args, out):  # returns None: the output stays
+            seen.setdefault(name or "model", str((out[0] if isinstance(out, tuple) else out).dtype).split(".")[-1])
+        return hook
+
+    hooks = [m.register_forward_hook(record(name)) for name, m in model.named_modules()]
+    with lib.autocast("cuda" if "cuda" in str(idx.device) else "cpu", dtype=lib.float16):
+        _, loss = model(idx, targets)
+    for h in hooks:
+        h.remove()
+    loss.backward()
+    seen["loss"] = str(loss.dtype).split(".")[-1]
+    seen["grads"] = ",".join(sorted({str(p.grad.dtype).split(".")[-1] for p in model.parameters()}))
+    model.zero_grad(set_to_none=True)
+    return seen, float(loss.item())
+
+
+def decoder_step_ms(lib, model, idx, targets, steps, warmup, sync, amp):
+    """Median ms of AdamW steps, under autocast float16 with a GradScaler when ``amp``."""
+    from benchmarks.transformer import _adamw
+    opt = _adamw(lib, model)
+    where = "cuda" if "cuda" in str(idx.device) else "cpu"
+    scaler = lib.amp.GradScaler(where, enabled=amp)
+    times = []
+    for i in range(warmup + steps):
+        sync()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        with lib.autocast(where, dtype=lib.float16, enabled=amp):
+            _, loss = model(idx, targets)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sync()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def autocast_check(backend, torch_device, steps, warmup):
+    """The decoder under autocast on tensorplug[backend] and torch[torch_device]; the report's rows."""
+    import torch
+    import tensorplug
+    from benchmarks.transformer import BATCH, BLOCK, VOCAB, _decoder_classes
+    rng = np.random.default_rng(0)
+    tokens = [rng.integers(0, VOCAB, (BATCH, BLOCK)).astype("int64") for _ in range(2)]
+    b = tensorplug.get_backend(backend)
+    sides = {}
+    with torch.device(torch_device):
+        torch.manual_seed(0)
+        t_model = _decoder_classes(torch)()
+        t_sync = torch.cuda.synchronize if torch_device.startswith("cuda") else (lambda: None)
+        sides["torch"] = (torch, t_model, *(torch.tensor(t) for t in tokens), t_sync)
+        with tensorplug.use_backend(backend):
+            model = _decoder_classes(tensorplug)()
+            with tensorplug.no_grad():
+                for (name, p), (_, q) in zip(model.named_parameters(), t_model.named_parameters(), strict=True):
+                    p.copy_(tensorplug.tensor(q.detach().cpu().numpy()))
+            sides["tensorplug"] = (tensorplug, model, *(tensorplug.tensor(t) for t in tokens), b.synchronize)
+            return _autocast_rows(sides, steps, warmup)
+
+
+def _autocast_rows(sides, steps, warmup):
+    out = {}
+    for side, (lib, model, idx, targets, sync) in sides.items():
+        dtypes, loss = decoder_dtypes(lib, model, idx, targets)
+        out[side] = {"dtypes": dtypes, "first_loss": loss,
+                     "ms_float32": decoder_step_ms(lib, model, idx, targets, steps, warmup, sync, amp=False),
+                     "ms_autocast": decoder_step_ms(lib, model, idx, targets, steps, warmup, sync, amp=True)}
+        print(f"autocast {side}: {out[side]}", flush=True)
+    tp, th = out["tensorplug"], out["torch"]
+    out["dtype_mismatches"] = {k: (tp["dtypes"].get(k), v) for k, v in th["dtypes"].items()
+                               if tp["dtypes"].get(k) != v}
+    out["first_loss_diff"] = abs(tp["first_loss"] - th["first_loss"])
+    lines = ["| decoder under autocast float16 | tensorplug | torch |", "|---|---|---|"]
+    for key in ("ms_float32", "ms_autocast"):
+        lines.append(f"| {key} per AdamW step | {tp[key]:.2f} | {th[key]:.2f} |")
+    lines.append(f"| float32 / autocast | {tp['ms_float32'] / tp['ms_autocast']:.2f}x | "
+                 f"{th['ms_float32'] / th['ms_autocast']:.2f}x |")
+    for key in ("model", "h.0.ln_1", "h.0.attn.c_attn", "h.0.attn", "h.0", "lm_head", "loss", "grads"):
+        lines.append(f"| dtype {key} | {tp['dtypes'].get(key)} | {th['dtypes'].get(key)} |")
+    lines.append(f"| first loss | {tp['first_loss']:.5f} | {th['first_loss']:.5f} |")
+    lines.append(f"| dtype mismatches | {len(out['dtype_mismatches'])}: {out['dtype_mismatches']} | |")
+    out["table"] = "\n".join(lines)
+    print(out["table"])
+    out["ok"] = not out["dtype_mismatches"] and out["first_loss_diff"] < 2e-2
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="cupy")
@@ -177,7 +278,15 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--compare-default", action="store_true",
                    help="also time the CNN on tensorplug with the fast conv/pool paths off")
+    p.add_argument("--autocast", action="store_true",
+                   help="the decoder under autocast float16 instead: dtypes vs torch, float32 vs autocast step times")
     args = p.parse_args(argv)
+    if args.autocast:
+        out = autocast_check(args.backend, args.torch_device, args.steps, args.warmup)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(out, f, indent=2)
+        return 0 if out["ok"] else 1
     results = {}
     for kind in args.workloads.split(","):
         row = {}

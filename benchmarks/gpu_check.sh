@@ -15,8 +15,11 @@
 #   6 bench        MLP 784-256-256-10 and a small CNN SGD step, batch 512, tensorplug[cupy] vs torch cuda
 #                  (+ per-phase times, the fast-path status, the CNN again with the fast paths off)
 #   7 profile      per-op host cost (tensorplug, raw CuPy, torch) and the MLP step under cProfile
+#   8 autocast     the nanoGPT-style decoder under autocast float16, tensorplug[cupy] vs torch cuda: every
+#                  module's output dtype, the loss's and the gradients' must match torch's, the first losses
+#                  agree; AdamW+GradScaler steps timed beside float32 ones (the tensor cores' speed-up)
 # The report goes to $OUT/gpu_report (or ./gpu_report): one log per stage and summary.md.
-# Sized to finish in under 8 minutes (stage limits add up to 7.7, most stages take far less).
+# Sized to finish in under 9 minutes (stage limits add up to 8.7, most stages take far less).
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -102,6 +105,9 @@ stage bench 85 $PY benchmarks/gpu_check.py --backend cupy --torch-device cuda --
 
 stage profile 60 $PY benchmarks/gpu_profile.py --backend cupy --steps 60 --workloads mlp,cnn
 
+stage autocast 60 $PY benchmarks/gpu_check.py --autocast --backend cupy --torch-device cuda --steps 10 --warmup 3 \
+  --out "$REPORT/autocast.json"
+
 {
   echo "# tensorplug GPU check ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START ))s)"
   echo
@@ -110,6 +116,8 @@ stage profile 60 $PY benchmarks/gpu_profile.py --backend cupy --steps 60 --workl
   cat "$SUMMARY.tmp"
   echo
   sed -n '/^| workload/,$p' "$REPORT/bench.log" 2>/dev/null
+  echo
+  sed -n '/^| decoder under autocast/,$p' "$REPORT/autocast.log" 2>/dev/null
   echo
   grep -ohE "fastpath_status: .*|^SKIPPED .*(cudnn|cuDNN).*" "$REPORT/fastpaths.log" 2>/dev/null | sort -u | head -5
   echo

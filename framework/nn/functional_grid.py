@@ -9,6 +9,7 @@ import itertools
 import math
 import warnings
 
+from .. import amp as _amp
 from ..autograd.function import Op
 from ..tensor import Tensor
 
@@ -243,6 +244,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         >>> F.grid_sample(tensorplug.ones(1, 1, 4, 4), grid, align_corners=False).shape
         tensorplug.Size([1, 1, 4, 4])
     """
+    if _amp.active and _amp.applies():
+        return _amp.run(_amp.PROMOTE, grid_sample, input, grid, mode, padding_mode, align_corners)
     _check(input, grid, mode, padding_mode)
     if align_corners is None:
         warnings.warn(_DEFAULT_CHANGED, UserWarning, stacklevel=2)

@@ -155,6 +155,8 @@ PROMOTE = {
     "addcdiv": (lambda L, a, b, c: L.addcdiv(a, b, c), [F(5), A(5), A(5, values="positive")]),
     "dot": (lambda L, a, b: L.dot(a, b), [F(5), F(5)]),  # float32 stays: the matmul inside does not cast
     "bilinear": (lambda L, a, b, w: L.nn.functional.bilinear(a, b, w), [A(3, 4), A(3, 2), F(5, 4, 2)]),
+    "grid_sample": (lambda L, x, g: L.nn.functional.grid_sample(x, g, align_corners=False),
+                    [F(1, 2, 4, 4), A(1, 3, 3, 2, values="unit")]),
     "index_put": (lambda L, a, v: a.index_put((L.tensor([0, 2]),), v), [F(5), A(2)]),
     "scatter_add": (lambda L, a, v: a.scatter_add(0, L.tensor([0, 2]), v), [F(5), A(2)]),
 }

@@ -159,7 +159,7 @@ def _numeric(dtype, name):
 
 def _float_dtype(dtype, name):
     dtype = _dtype(dtype)
-    if dtype.category != _dt.FLOAT:
+    if dtype.category < _dt.FLOAT:
         raise NotImplementedError(f"\"{name}\" not implemented for '{dtype.legacy_name[:-6]}': use a floating dtype")
     return dtype
 
@@ -181,8 +181,19 @@ def _float_samples(name, kernel, size, dtype, device, requires_grad, generator):
     names itself in the error for a dtype that is not floating."""
     backend = get_backend(device)
     dtype = _float_dtype(dtype, kernel)
+    make = getattr(backend, name)
+    if dtype.category == _dt.COMPLEX:
+        make = _complex_samples(make, name == "randn", backend)
     with drawing_from(generator, backend, f"{name}()"):
-        return _new(getattr(backend, name), size, dtype, backend, requires_grad)
+        return _new(make, size, dtype, backend, requires_grad)
+
+
+def _complex_samples(make_parts, normal, backend):
+    """torch's complex rand/randn: independent real and imaginary parts (each of variance 1/2 for randn)."""
+    def make(shape, dtype):
+        pairs = make_parts(tuple(shape) + (2,), _dt.COMPLEX_PARTS[dtype])
+        return backend.view_as_complex(pairs * 0.5 ** 0.5 if normal else pairs)
+    return make
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):

@@ -253,7 +253,7 @@ class Optimizer:
             state = self.state[p]
             if not state:
                 self._init_state(state, p, group)
-            yield p, state
+            yield (_as_real_pairs(p, state) if p._dtype.is_complex else (p, state))
 
     def _buffers(self, group):
         """The names of the zero buffers of a parameter's state in ``group`` (options may add some)."""
@@ -395,6 +395,15 @@ def check_unsupported(foreach=None, fused=None, differentiable=False, capturable
     if capturable:
         raise RuntimeError("capturable=True (CUDA graphs) is not supported by tensorplug optimizers; "
                            "leave it False")
+
+
+def _as_real_pairs(p, state):
+    """A complex parameter, its gradient and its state as real ``(..., 2)`` views: torch steps a complex
+    parameter as the pairs of its parts (Adam's second moment is per part, not ``|g|^2``)."""
+    from ..ops.complex_numbers import view_as_real
+    pairs = view_as_real(p.detach())
+    pairs._grad = view_as_real(p._grad)
+    return pairs, {k: view_as_real(v) if isinstance(v, Tensor) and v.is_complex() else v for k, v in state.items()}
 
 
 def state_like(p, array):

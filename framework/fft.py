@@ -9,6 +9,7 @@ Sizes ``n`` / ``s`` zero-pad or trim the input first (``narrow`` / ``cat``, whos
 from __future__ import annotations
 
 from . import dtypes as _dt
+from ._out import with_out
 from .autograd.function import Op
 from .ops.complex_numbers import conj
 from .tensor import Tensor, _wrap_dim
@@ -210,7 +211,8 @@ def _hermitian_norm(norm):
 
 # 1-D ------------------------------------------------------------------------------------------
 
-def fft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def fft(input, n=None, dim=-1, norm=None):
     """The one-dimensional discrete Fourier transform of ``input`` along ``dim``.
 
     Args:
@@ -226,78 +228,90 @@ def fft(input, n=None, dim=-1, norm=None, *, out=None):
     return _c2c("fft", input, *_dims_1d(input, n, dim), norm, False)
 
 
-def ifft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def ifft(input, n=None, dim=-1, norm=None):
     """The inverse of ``fft`` (scaled by 1/n with the default ``norm="backward"``)."""
     return _c2c("ifft", input, *_dims_1d(input, n, dim), norm, True)
 
 
-def rfft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def rfft(input, n=None, dim=-1, norm=None):
     """``fft`` of a real signal, keeping the ``n // 2 + 1`` non-negative frequencies."""
     return _r2c("rfft", input, *_dims_1d(input, n, dim), norm)
 
 
-def irfft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def irfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``rfft``: a real signal of length ``n`` (default ``2 * (input.shape[dim] - 1)``)."""
     axes, sizes = _dims_1d(input, 1 if n is None else n, dim)
     return _c2r("irfft", input, axes, sizes, norm, n is not None)
 
 
-def hfft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def hfft(input, n=None, dim=-1, norm=None):
     """The real ``fft`` of a Hermitian-symmetric signal given by its first half (length ``n`` out)."""
     axes, sizes = _dims_1d(input, 1 if n is None else n, dim)
     return _c2r("hfft", conj(_float_input("hfft", input, True)), axes, sizes, _hermitian_norm(norm), n is not None)
 
 
-def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
+@with_out
+def ihfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``hfft``: the half spectrum of a real signal (``conj(rfft)`` scaled as an inverse)."""
     return conj(_r2c("ihfft", input, *_dims_1d(input, n, dim), _hermitian_norm(norm)))
 
 
 # 2-D and n-D ----------------------------------------------------------------------------------
 
-def fftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def fftn(input, s=None, dim=None, norm=None):
     """``fft`` over ``dim`` (all dims, or the last ``len(s)``), with signal sizes ``s`` (-1 keeps a size)."""
     return _c2c("fftn", input, *_dims_nd(input, s, dim), norm, False)
 
 
-def ifftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def ifftn(input, s=None, dim=None, norm=None):
     """The inverse of ``fftn``."""
     return _c2c("ifftn", input, *_dims_nd(input, s, dim), norm, True)
 
 
-def rfftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def rfftn(input, s=None, dim=None, norm=None):
     """``fftn`` of a real signal, keeping half of the last dim's frequencies."""
     return _r2c("rfftn", input, *_dims_nd(input, s, dim), norm)
 
 
-def irfftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``; the last dim's output length is ``s[-1]`` or ``2 * (m - 1)``."""
     axes, sizes = _dims_nd(input, s, dim)
     return _c2r("irfftn", input, axes, sizes, norm, s is not None and s[-1] != -1)
 
 
-def hfftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def hfftn(input, s=None, dim=None, norm=None):
     """The real ``fftn`` of a signal Hermitian-symmetric in the last dim, given by its first half."""
     axes, sizes = _dims_nd(input, s, dim)
     x = conj(_float_input("hfftn", input, True))
     return _c2r("hfftn", x, axes, sizes, _hermitian_norm(norm), s is not None and s[-1] != -1)
 
 
-def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
+@with_out
+def ihfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``hfftn``."""
     return conj(_r2c("ihfftn", input, *_dims_nd(input, s, dim), _hermitian_norm(norm)))
 
 
 def _over_last_two(transform):
     """``transform`` (an n-dimensional one) with torch's 2-D signature: the last two dims by default."""
-    def two_d(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    def two_d(input, s=None, dim=(-2, -1), norm=None):
         return transform(input, s, dim, norm)
     two_d.__name__ = two_d.__qualname__ = transform.__name__[:-1] + "2"
     two_d.__doc__ = f"``{transform.__name__}`` over the last two dims (or the two in ``dim``)."
     return two_d
 
 
-fft2, ifft2, rfft2, irfft2, hfft2, ihfft2 = map(_over_last_two, (fftn, ifftn, rfftn, irfftn, hfftn, ihfftn))
+fft2, ifft2, rfft2, irfft2, hfft2, ihfft2 = (with_out(_over_last_two(t)) for t in (fftn, ifftn, rfftn, irfftn, hfftn,
+                                                                                   ihfftn))
 
 
 # frequencies and shifts ------------------------------------------------------------------------
@@ -309,6 +323,7 @@ def _frequency_dtype(dtype):
     return dtype
 
 
+@with_out
 def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of an ``fft`` of length ``n``: ``[0, 1, ..., -(n // 2), ..., -1] / (d * n)``.
 
@@ -323,6 +338,7 @@ def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=Fal
     return (k * (1.0 / (n * d))).requires_grad_(requires_grad)
 
 
+@with_out
 def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of an ``rfft`` of length ``n``: ``[0, 1, ..., n // 2] / (d * n)``."""
     from .creation import arange

@@ -146,3 +146,17 @@ def test_torch_fft_under_the_alias():
 def test_every_backend_matches_numpy(name, backend):
     """The transforms use only the backend's fft method and the standard (array_api_strict included)."""
     assert_matches_numpy_backend(*CASES[name])
+
+
+def test_out_keyword_as_torch():
+    results = []
+    for m in (tp, torch):
+        out = m.empty(0, dtype=m.complex64)
+        returned = m.fft.rfft(m.arange(6.0), out=out)
+        freq = m.empty(4)
+        m.fft.fftfreq(4, out=freq)
+        two_d = m.fft.fft2(m.ones(2, 3), out=m.empty(2, 3, dtype=m.complex64))
+        assert returned is out
+        results.append([out.numpy(), freq.numpy(), two_d.numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, atol=1e-6)

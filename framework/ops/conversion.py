@@ -1,6 +1,8 @@
 """Dtype casts, copies and moves between backends, all differentiable."""
 from __future__ import annotations
 
+import warnings
+
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor, _as_dtype
@@ -11,7 +13,12 @@ class Cast(Op):
 
     @staticmethod
     def forward(ctx, a, dtype):
-        ctx.src = ctx.backend.dtype_of(a)
+        src = ctx.src = ctx.backend.dtype_of(a)
+        if src.category == _dt.COMPLEX and dtype.category != _dt.COMPLEX:
+            # torch's warning (NumPy's own would be a ComplexWarning), then the real part
+            warnings.warn("Casting complex values to real discards the imaginary part; take x.real (or x.abs()) "
+                          "to say which real number you mean", UserWarning, stacklevel=4)
+            a = ctx.backend.xp.real(a)
         return ctx.backend.astype(a, dtype)
 
     @staticmethod

@@ -167,3 +167,14 @@ def test_complex_random_tensors_as_torch():
     assert abs(z.real.var().item() - 0.5) < 0.03 and abs(z.imag.var().item() - 0.5) < 0.03
     assert 0 <= u.real.min().item() and u.imag.max().item() < 1
     assert torch.randn(2, dtype=torch.cfloat).dtype == torch.complex64  # the oracle accepts them too
+
+
+def test_cast_to_real_warns_as_torch():
+    for m in (tp, torch):
+        with pytest.warns(UserWarning, match="Casting complex values to real discards the imaginary part"):
+            assert m.tensor([1 + 2j, -3j]).to(m.float32).tolist() == [1.0, 0.0]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = tp.tensor([1.0, 2.0], requires_grad=True)
+        (x.to(tp.complex64) * (1 + 2j)).abs().sum().backward()  # the backward's real part warns nothing

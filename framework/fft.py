@@ -88,7 +88,7 @@ def _norm(norm):
     return norm
 
 
-def _float_input(name, x, complex_out):
+def _float_input(x, complex_out):
     """``x`` in the dtype the transform computes in: ints and bools in the default float dtype; complex
     when ``complex_out`` (torch's promote_tensor_fft)."""
     dtype = x._dtype
@@ -117,7 +117,7 @@ def _real_input(name, x):
             raise RuntimeError(f"Only supports floating-point dtypes, but found: {kind}; {way_out}")
         real = "real-valued" if name == "rfftn" else "real"
         raise RuntimeError(f"{name} expects a {real} input tensor, but got {kind}; {way_out}")
-    return _float_input(name, x, False)
+    return _float_input(x, False)
 
 
 def _check_size(n):
@@ -185,8 +185,8 @@ def _resized(x, axes, sizes):
 
 # the transforms on canonical (dims, sizes) ------------------------------------------------
 
-def _c2c(name, x, axes, sizes, norm, inverse):
-    x = _resized(_float_input(name, x, True), axes, sizes)
+def _c2c(x, axes, sizes, norm, inverse):
+    x = _resized(_float_input(x, True), axes, sizes)
     return FftC2C.apply(x, axes=tuple(axes), norm=_norm(norm), inverse=inverse)
 
 
@@ -195,9 +195,9 @@ def _r2c(name, x, axes, sizes, norm):
     return FftR2C.apply(x, axes=tuple(axes), norm=_norm(norm))
 
 
-def _c2r(name, x, axes, sizes, norm, last_given):
+def _c2r(x, axes, sizes, norm, last_given):
     """``sizes[-1]`` is the real output's length (``2 * (m - 1)`` when not given, for m input bins)."""
-    x = _float_input(name, x, True)
+    x = _float_input(x, True)
     if not last_given:
         sizes = sizes[:-1] + [2 * (x.shape[axes[-1]] - 1)]
         _check_size(sizes[-1])
@@ -225,13 +225,13 @@ def fft(input, n=None, dim=-1, norm=None):
         >>> fft(tensorplug.tensor([1.0, 0.0, 0.0, 0.0]))
         tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j])
     """
-    return _c2c("fft", input, *_dims_1d(input, n, dim), norm, False)
+    return _c2c(input, *_dims_1d(input, n, dim), norm, False)
 
 
 @with_out
 def ifft(input, n=None, dim=-1, norm=None):
     """The inverse of ``fft`` (scaled by 1/n with the default ``norm="backward"``)."""
-    return _c2c("ifft", input, *_dims_1d(input, n, dim), norm, True)
+    return _c2c(input, *_dims_1d(input, n, dim), norm, True)
 
 
 @with_out
@@ -244,14 +244,14 @@ def rfft(input, n=None, dim=-1, norm=None):
 def irfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``rfft``: a real signal of length ``n`` (default ``2 * (input.shape[dim] - 1)``)."""
     axes, sizes = _dims_1d(input, 1 if n is None else n, dim)
-    return _c2r("irfft", input, axes, sizes, norm, n is not None)
+    return _c2r(input, axes, sizes, norm, n is not None)
 
 
 @with_out
 def hfft(input, n=None, dim=-1, norm=None):
     """The real ``fft`` of a Hermitian-symmetric signal given by its first half (length ``n`` out)."""
     axes, sizes = _dims_1d(input, 1 if n is None else n, dim)
-    return _c2r("hfft", conj(_float_input("hfft", input, True)), axes, sizes, _hermitian_norm(norm), n is not None)
+    return _c2r(conj(_float_input(input, True)), axes, sizes, _hermitian_norm(norm), n is not None)
 
 
 @with_out
@@ -265,13 +265,13 @@ def ihfft(input, n=None, dim=-1, norm=None):
 @with_out
 def fftn(input, s=None, dim=None, norm=None):
     """``fft`` over ``dim`` (all dims, or the last ``len(s)``), with signal sizes ``s`` (-1 keeps a size)."""
-    return _c2c("fftn", input, *_dims_nd(input, s, dim), norm, False)
+    return _c2c(input, *_dims_nd(input, s, dim), norm, False)
 
 
 @with_out
 def ifftn(input, s=None, dim=None, norm=None):
     """The inverse of ``fftn``."""
-    return _c2c("ifftn", input, *_dims_nd(input, s, dim), norm, True)
+    return _c2c(input, *_dims_nd(input, s, dim), norm, True)
 
 
 @with_out
@@ -284,15 +284,15 @@ def rfftn(input, s=None, dim=None, norm=None):
 def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``; the last dim's output length is ``s[-1]`` or ``2 * (m - 1)``."""
     axes, sizes = _dims_nd(input, s, dim)
-    return _c2r("irfftn", input, axes, sizes, norm, s is not None and s[-1] != -1)
+    return _c2r(input, axes, sizes, norm, s is not None and s[-1] != -1)
 
 
 @with_out
 def hfftn(input, s=None, dim=None, norm=None):
     """The real ``fftn`` of a signal Hermitian-symmetric in the last dim, given by its first half."""
     axes, sizes = _dims_nd(input, s, dim)
-    x = conj(_float_input("hfftn", input, True))
-    return _c2r("hfftn", x, axes, sizes, _hermitian_norm(norm), s is not None and s[-1] != -1)
+    x = conj(_float_input(input, True))
+    return _c2r(x, axes, sizes, _hermitian_norm(norm), s is not None and s[-1] != -1)
 
 
 @with_out

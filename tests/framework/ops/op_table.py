@@ -531,3 +531,81 @@ _SPECIAL_OPS = [
 ]
 OPS += _SPECIAL_OPS
 BY_ID.update({op.id: op for op in _SPECIAL_OPS})
+
+
+# torch names of issue 13 (aliases, shape_extra, statistics_extra, functional_extra) -----------------------------
+# (no pdist here: torch 2.13's pdist backward crashes the process on some of the shapes the hypothesis test draws;
+# tests/framework/nn/test_functional_extra.py compares it with torch on safe shapes)
+def _diagonal_scatter(a, s):
+    out = a.copy()
+    np.fill_diagonal(out, s)
+    return out
+
+
+def _slice_scatter(a, s):
+    out = a.copy()
+    out[:, 1:3] = s
+    return out
+
+
+def _trapezoid(a):
+    return ((a[..., 1:] + a[..., :-1]) / 2).sum(-1)
+
+
+def _renorm(a, maxnorm):
+    norms = np.sqrt((a * a).sum(axis=1, keepdims=True))
+    return a * np.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+
+
+def _lp_pool2d(a, p):
+    return (_windows(a, (2, 2), (2, 2)) ** p).sum(axis=(-2, -1)) ** (1 / p)
+
+
+def _f(name, *args):
+    return lambda m: (lambda *t: getattr(m.nn.functional, name)(*t, *args))
+
+
+_ISSUE13_OPS = [
+    OpInfo("acosh", lambda a: np.arccosh(a + 1.5), func=lambda m: (lambda a: m.acosh(a + 1.5)), method=False,
+           domain="pos"),
+    OpInfo("asinh", np.arcsinh, inplace=True),
+    OpInfo("atanh", np.arctanh, domain="unit", inplace=True),
+    OpInfo("arctanh", np.arctanh, domain="unit", inplace=True),
+    OpInfo("frac", lambda a: a - np.trunc(a), domain="away", inplace=True),
+    OpInfo("deg2rad", np.deg2rad, inplace=True),
+    OpInfo("rot90", lambda a: np.rot90(a, 1, (0, 1)), zero_dim=False, empty=False),
+    OpInfo("ravel", lambda a: a.reshape(-1), zero_dim=False),
+    OpInfo("diagflat", lambda a: np.diagflat(a, 1), shapes=((3,),), args=(1,), zero_dim=False, empty=False),
+    OpInfo("block_diag", lambda a, b: np.block([[a, np.zeros((2, 2))], [np.zeros((1, 3)), b]]),
+           shapes=((2, 3), (1, 2)), method=False, zero_dim=False, empty=False),
+    OpInfo("column_stack", lambda a, b: np.column_stack([a, b]), shapes=((3,), (3, 2)), method=False,
+           func=lambda m: (lambda a, b: m.column_stack([a, b])), zero_dim=False, empty=False),
+    OpInfo("dstack", lambda a, b: np.dstack([a, b]), shapes=((2, 3), (2, 3)), method=False,
+           func=lambda m: (lambda a, b: m.dstack([a, b])), zero_dim=False, empty=False),
+    OpInfo("tensor_split", lambda a: a[:, 1:3], func=lambda m: (lambda a: m.tensor_split(a, [1, 3], 1)[1]),
+           shapes=((2, 4),), method=False, zero_dim=False, empty=False),
+    OpInfo("diagonal_scatter", _diagonal_scatter, shapes=((3, 3), (3,)), zero_dim=False, empty=False),
+    OpInfo("slice_scatter", _slice_scatter, shapes=((2, 4), (2, 2)), args=(1, 1, 3), zero_dim=False, empty=False),
+    OpInfo("select_scatter", lambda a, s: np.concatenate([a[:1], s[None], a[2:]]), shapes=((3, 3), (3,)),
+           args=(0, 1), zero_dim=False, empty=False),
+    OpInfo("cov", np.cov, shapes=((3, 5),), zero_dim=False, empty=False),
+    OpInfo("corrcoef", np.corrcoef, shapes=((3, 5),), zero_dim=False, empty=False),
+    OpInfo("trapezoid", _trapezoid, method=False, zero_dim=False, empty=False),
+    OpInfo("cumulative_trapezoid", lambda a: np.cumsum((a[..., 1:] + a[..., :-1]) / 2, -1), method=False,
+           zero_dim=False, empty=False),
+    OpInfo("renorm", lambda a: _renorm(a, 1.0), args=(2, 0, 1.0), inplace=True, zero_dim=False, empty=False),
+    OpInfo("nanmedian", lambda a: np.median(a, axis=1), func=lambda m: (lambda a: m.nanmedian(a, 1).values),
+           method=False, domain="distinct", zero_dim=False, empty=False),
+    OpInfo("glu", lambda a: a[:, :2] / (1 + np.exp(-a[:, 2:])), shapes=((3, 4),), func=_f("glu", 1),
+           method=False, zero_dim=False, empty=False),
+    OpInfo("hardshrink", lambda a: np.where(np.abs(a) > 0.5, a, 0.0), domain="away", func=_f("hardshrink"),
+           method=False, gradgrad=False),
+    OpInfo("softshrink", lambda a: np.sign(a) * np.maximum(np.abs(a) - 0.5, 0.0), domain="away",
+           func=_f("softshrink"), method=False),
+    OpInfo("lp_pool2d", lambda a: _lp_pool2d(a, 3.0), shapes=((1, 2, 4, 4),), domain="pos",
+           func=_f("lp_pool2d", 3.0, 2), method=False, zero_dim=False, empty=False),
+    OpInfo("channel_shuffle", lambda a: a.reshape(1, 2, 2, 3).transpose(0, 2, 1, 3).reshape(1, 4, 3),
+           shapes=((1, 4, 3),), func=_f("channel_shuffle", 2), method=False, zero_dim=False, empty=False),
+]
+OPS += _ISSUE13_OPS
+BY_ID.update({op.id: op for op in _ISSUE13_OPS})

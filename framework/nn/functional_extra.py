@@ -21,6 +21,9 @@ def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, n):
     """torch's lp_pool: the window mean of ``x**p``, times the window size, to the power ``1/p`` (the sign
     and relu keep a negative mean of an odd power out of the root, as torch)."""
     pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[n - 1]
+    if n == 2:  # torch's lp_pool2d reads the channel dim first: its IndexError for fewer than 3 dims
+        from ..ops._util import wrap_dim
+        wrap_dim(-3, input.dim())
     size = 1
     for k in _tuple(kernel_size, n):
         size *= k
@@ -58,7 +61,7 @@ def glu(input, dim=-1):
 def hardshrink(input, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0."""
     from ..ops.arithmetic import where
-    return where(input.abs() > lambd, input, 0.0)
+    return where(input.abs() <= lambd, 0.0, input)  # (NaN stays NaN, as torch)
 
 
 def softshrink(input, lambd=0.5):
@@ -68,7 +71,7 @@ def softshrink(input, lambd=0.5):
         largest = _dt.finfo(input.dtype).max if input._dtype.category >= _dt.FLOAT else 2 ** 31 - 1
         raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
                            f"{input._dtype.legacy_name[:-6]}, but found {lambd:g}; pass a non-negative lambd")
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+    return where(input.abs() <= lambd, 0.0, input - input.sign() * lambd)  # (NaN stays NaN, as torch)
 
 
 def threshold_(input, threshold, value):
@@ -147,8 +150,6 @@ def pdist(input, p=2.0):
         raise RuntimeError("pdist only supports non-negative p values")
     n = input.shape[0]
     pairs = triu_indices(n, n, 1, device=input._backend)
-    if pairs.shape[1] == 0:
-        return input.new_zeros(0)
     # norm's gradient is 0 at a zero distance, as torch's pdist backward
     return (input[pairs[0]] - input[pairs[1]]).norm(p, dim=-1)
 
@@ -161,6 +162,9 @@ def channel_shuffle(input, groups):
         raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got input with "
                            f"{input.dim()} dimension(s)")
     n, c, *rest = input.shape
+    if c == 0:  # torch's message for this case
+        raise RuntimeError("Number of groups to divide channels in must be positive. Value of groups:0 (the input "
+                           "has no channels to shuffle)")
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(input.shape)

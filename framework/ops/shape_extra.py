@@ -122,6 +122,8 @@ def _sections_or_indices(value):
 def tensor_split(input, indices_or_sections, dim=0):
     """Views of ``input`` split into ``n`` near-equal parts (the first ``size % n`` one longer) or at the
     given indices, along ``dim``."""
+    if input._data.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, input._data.ndim)
     size = input.shape[d]
     spec = _sections_or_indices(indices_or_sections)
@@ -212,16 +214,15 @@ def diagflat(input, offset=0):
 
 
 def _scatter_into(input, src, region, name):
-    """A copy of ``input`` whose ``region(copy)`` view holds ``src`` (gradients: src's to its region)."""
-    from ..autograd.grad_mode import no_grad
-    with no_grad():
-        expected = tuple(region(input).shape)
-    if tuple(src.shape) != expected:
+    """A copy of ``input`` whose ``region`` view holds ``src``: a scatter into the region's flat places
+    (no in-place write, so every backend can differentiate it; gradients: src's to its region)."""
+    from ..creation import arange
+    places = region(arange(input.numel(), device=input._backend).reshape(input.shape))
+    if tuple(src.shape) != tuple(places.shape):
         raise RuntimeError(f"{name}: expected src to have a size equal to the slice of self. src size = "
-                           f"{list(src.shape)}, slice size = {list(expected)}")
-    out = input.clone()
-    region(out).copy_(src)
-    return out
+                           f"{list(src.shape)}, slice size = {list(places.shape)}")
+    flat = input.reshape(-1).scatter(0, places.reshape(-1), src.reshape(-1).to(input._dtype))
+    return flat.reshape(input.shape)
 
 
 def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):

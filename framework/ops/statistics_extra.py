@@ -274,11 +274,16 @@ def renorm(input, p, dim, maxnorm):
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     n = input._data.ndim
+    if n < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {n} dimensions")
     d = wrap_dim(dim, n)
     others = tuple(i for i in range(n) if i != d)
-    norm = input.norm(p, dim=others, keepdim=True) if others else input.abs()
-    factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
-    return input * factor
+    exceeds = input.detach().norm(p, dim=others, keepdim=True) > maxnorm
+    # the slices within maxnorm (NaN ones too) pass through unchanged, their gradient untouched by the norm
+    # of the others (torch's renorm_backward selects it the same way)
+    scaled = where(exceeds, input, 0.0)
+    factor = maxnorm / (scaled.norm(p, dim=others, keepdim=True) + 1e-7)
+    return where(exceeds, scaled * factor, input)
 
 
 def _bind():

@@ -9,16 +9,20 @@ from ._util import mark_view, wrap_dim
 
 
 class Cat(Op):
+    # ``skip``: positions of legacy 1-D empty inputs, which torch leaves out of the result but gives a
+    # zero gradient of their own shape (0,)
     @staticmethod
-    def forward(ctx, *arrays, axis):
+    def forward(ctx, *arrays, axis, skip=()):
         ctx.axis = axis
-        ctx.sizes = [a.shape[axis] for a in arrays]
-        return ctx.backend.xp.concat(arrays, axis=axis)
+        ctx.sizes = [None if i in skip else a.shape[axis] for i, a in enumerate(arrays)]
+        return ctx.backend.xp.concat([a for i, a in enumerate(arrays) if i not in skip], axis=axis)
 
     @staticmethod
     def backward(ctx, g):
         # one multi-output node (differentiable again) instead of a slice per input
-        return apply_multi(Split, (g,), {"axis": ctx.axis, "sizes": ctx.sizes}, len(ctx.sizes))
+        sizes = [s for s in ctx.sizes if s is not None]
+        pieces = iter(apply_multi(Split, (g,), {"axis": ctx.axis, "sizes": sizes}, len(sizes)))
+        return tuple(g.new_zeros((0,)) if s is None else next(pieces) for s in ctx.sizes)
 
     @staticmethod
     def fast_backward(ctx, g):
@@ -26,6 +30,9 @@ class Cat(Op):
         out = []
         start = 0
         for size in ctx.sizes:
+            if size is None:
+                out.append(ctx.backend.xp.zeros((0,), dtype=g.dtype))
+                continue
             out.append(g[lead + (slice(start, start + size), ...)])
             start += size
         return tuple(out)
@@ -252,7 +259,10 @@ def cat(tensors, dim=0, *, out=None):
     """
     tensors = _tensors(tensors, "cat")
     # torch skips legacy 1-D empty tensors
-    kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    legacy = [i for i, t in enumerate(tensors) if t._data.ndim == 1 and t._data.shape[0] == 0]
+    if len(legacy) == len(tensors):
+        legacy = legacy[1:]  # all empty: the first is the result
+    kept = [t for i, t in enumerate(tensors) if i not in legacy]
     ref = kept[0]
     if ref._data.ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated; "
@@ -266,8 +276,9 @@ def cat(tensors, dim=0, *, out=None):
             if d != axis and a != b:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size "
                                    f"{a} but got size {b} for tensor number {i} in the list.")
-    if len(kept) == 1:
-        return kept[0] * 1 if kept[0]._requires_grad else kept[0].clone()
+    if any(tensors[i]._requires_grad for i in legacy):
+        # a skipped empty input that wants a gradient still gets one (zeros of its shape, as torch)
+        return Cat.apply(*tensors, axis=axis, skip=frozenset(legacy))
     return Cat.apply(*kept, axis=axis)
 
 

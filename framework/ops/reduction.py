@@ -464,6 +464,8 @@ class _Scan(Op):
     def forward(cls, ctx, a, axis, acc):
         ctx.axis = axis
         xp = ctx.backend.xp
+        if a.ndim == 0:  # a running sum or product of one value is that value
+            return xp.asarray(a, copy=True)
         out = getattr(xp, cls.fn)(a, axis=axis, dtype=acc)
         return out if acc is None else xp.astype(out, a.dtype)
 
@@ -475,6 +477,8 @@ class CumSum(_Scan):
     @staticmethod
     def backward(ctx, g):
         from .shape import flip
+        if g.dim() == 0:
+            return g
         return flip(_scan(CumSum, flip(g, (ctx.axis,)), ctx.axis), (ctx.axis,))
 
 
@@ -484,10 +488,8 @@ def _cumulative(op, input, dim, dtype):
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.int64)
-    if input._data.ndim == 0:
-        dims(dim, 0)
-        return input.clone()
-    return _scan(op, input, dims(dim, input._data.ndim)[0])
+    axes = dims(dim, input._data.ndim)  # checks dim; () for a 0-d input
+    return _scan(op, input, axes[0] if axes else 0)
 
 
 def cumsum(input, dim, *, dtype=None):

@@ -51,14 +51,13 @@ def _steps(T, reverse):
 
 
 
-def _bptt_steps(ctx, T):
-    """``(t, carry)`` for each step of backpropagation through time, the last step first: ``carry`` is
-    whether dh must go on through the recurrent weight. The first step's dh feeds only h0's gradient
-    (input 3), so its matmul is skipped when h0 needs none."""
+def _bptt_order(ctx, T):
+    """``(steps, stop)``: backpropagation's step order (the last step first) and the step whose dh
+    goes no further. The first step's dh feeds only h0's gradient (input 3), so its matmul through
+    the recurrent weight is skipped when h0 needs none; ``stop`` is -1 (no step) when it does."""
     reverse = ctx.reverse
-    first = T - 1 if reverse else 0
-    need_h0 = ctx.needs_grad(3)
-    return [(t, t != first or need_h0) for t in _steps(T, not reverse)]
+    stop = -1 if ctx.needs_grad(3) else (T - 1 if reverse else 0)
+    return _steps(T, not reverse), stop
 
 
 def _put_initial(states, init, reverse):
@@ -293,14 +292,14 @@ class LSTMLayer(MultiOp):
         dh_out = xp.empty((B, H), dtype=dt)
         dc_out = xp.empty((B, H), dtype=dt)
 
-        bptt = _bptt_steps(ctx, T)
+        steps, stop = _bptt_order(ctx, T)
 
         def recur(b0, b1):
             # BPTT for the rows b0:b1 (independent of other rows, like the forward's blocks)
             dh = g_h[b0:b1, :] if g_h is not None else xp.zeros((b1 - b0, H), dtype=dt)
             dc = xp.empty((b1 - b0, H), dtype=dt)
             dc_next = None if g_c is None else g_c[b0:b1, :]
-            for t, carry in bptt:
+            for t in steps:
                 if g_out is not None:
                     dh = dh + g_out[t, b0:b1, :]  # not in place: dh may be the caller's g_h
                 mul(dh, q[t, b0:b1, :], out=dc)
@@ -309,7 +308,7 @@ class LSTMLayer(MultiOp):
                 mul(p3[t, b0:b1, :, :], dc[:, None, :], out=dz3[t, b0:b1, :, :])
                 mul(po[t, b0:b1, :], dh, out=dzo[t, b0:b1, :])
                 dc_next = dc * fgate[t, b0:b1, :]
-                if carry:
+                if t != stop:
                     dh = xp.matmul(dz_all[t, b0:b1, :], w_p)
             dh_out[b0:b1, :] = dh
             dc_out[b0:b1, :] = dc_next
@@ -539,12 +538,13 @@ class RNNLayer(MultiOp):
         dz_all = xp.empty((T, B, H), dtype=dt)
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
-        for t, carry in _bptt_steps(ctx, T):
+        steps, stop = _bptt_order(ctx, T)
+        for t in steps:
             if g_out is not None:
                 dh = dh + g_out[t, ...]
             dz = dh * deriv[t, ...]
             dz_all[t, ...] = dz
-            if carry:
+            if t != stop:
                 dh = matmul(dz, w_hh)
         dz2 = xp.reshape(dz_all, (T * B, H))
         gw = matmul(dz2.T, xp.reshape(prev_h, (T * B, H))) if ctx.needs_grad(4) else None
@@ -651,7 +651,8 @@ class GRULayer(MultiOp):
         dw_all = xp.empty((T, B, 3 * H), dtype=dt)  # grad of h W_hh^T + b_hh
         dh = g_h if g_h is not None else xp.zeros((B, H), dtype=dt)
         matmul = xp.matmul
-        for t, carry in _bptt_steps(ctx, T):
+        steps, stop = _bptt_order(ctx, T)
+        for t in steps:
             if g_out is not None:
                 dh = dh + g_out[t, ...]
             dan = dh * one_minus_z[t, ...]
@@ -664,7 +665,7 @@ class GRULayer(MultiOp):
             dw = dw_all[t, ...]
             dw[:, :2 * H] = dx[:, :2 * H]
             dw[:, 2 * H:] = dan * r[t, ...]
-            if carry:
+            if t != stop:
                 dh = dh * z[t, ...] + matmul(dw, w_hh)
         dx2 = xp.reshape(dx_all, (T * B, 3 * H))
         dw2 = xp.reshape(dw_all, (T * B, 3 * H))

@@ -31,7 +31,7 @@ from .autograd.grad_mode import GradMode, no_grad
 __all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
            "set_autocast_enabled", "set_autocast_dtype", "is_autocast_cache_enabled",
            "set_autocast_cache_enabled", "clear_autocast_cache", "autocast_increment_nesting",
-           "autocast_decrement_nesting"]
+           "autocast_decrement_nesting", "custom_fwd", "custom_bwd"]
 
 # torch's rules (aten/src/ATen/autocast_mode.h, the CUDA lists); each listed op's entry point reads
 # ``active`` and, while it is set, runs itself through ``run(rule, ...)``
@@ -207,6 +207,58 @@ class autocast:
             with self:
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
+    """Decorate a custom ``autograd.Function``'s ``forward`` for autocast, as torch's: with
+    ``cast_inputs`` (a dtype), inside an enabled region its floating tensors of ``device_type`` are cast
+    to it and it runs with autocast off; without, it runs in the current state, which ``custom_bwd``
+    restores for the backward."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        ctx = args[0]
+        ctx._dtype = get_autocast_dtype(device_type)
+        enabled = is_autocast_enabled(device_type)
+        ctx._fwd_used_autocast = enabled and cast_inputs is None
+        if cast_inputs is None or not enabled:
+            return fwd(*args, **kwargs)
+        with autocast(device_type, enabled=False):
+            return fwd(*_cast_inputs(args, device_type, cast_inputs), **_cast_inputs(kwargs, device_type, cast_inputs))
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type):
+    """Decorate a custom ``autograd.Function``'s ``backward``: it runs in the autocast state its
+    ``custom_fwd``-decorated forward ran in."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        ctx = args[0]
+        with autocast(device_type, enabled=ctx._fwd_used_autocast, dtype=ctx._dtype):
+            return bwd(*args, **kwargs)
+    return decorate_bwd
+
+
+def _cast_inputs(value, device_type, dtype):
+    """``custom_fwd``'s cast: floating tensors of ``device_type`` but float64, inside lists, tuples and dicts."""
+    from .tensor import Tensor
+    if isinstance(value, Tensor):
+        eligible = value.is_floating_point() and value.device.type == device_type and value.dtype is not _dt.float64
+        return value.to(dtype) if eligible else value
+    if isinstance(value, dict):
+        return {k: _cast_inputs(v, device_type, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_inputs(v, device_type, dtype) for v in value)
+    return value
 
 
 # the listed ops' side -----------------------------------------------------------------------------

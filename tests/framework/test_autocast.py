@@ -412,3 +412,49 @@ def test_autocast_is_per_thread(amp_backend):
         assert tensorplug.amp.active
     assert seen == [(tensorplug.float32, False)]
     assert not tensorplug.amp.active  # the ops' one check is off again
+
+
+def _custom_function_dtypes(lib):
+    """A custom Function whose forward asks for float32 inputs (custom_fwd) and one that keeps the
+    region's state, with the dtypes seen inside forward and backward."""
+    seen = []
+
+    class Float32Matmul(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=lib.float32)
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            out = a @ b
+            seen.append(("fwd", a.dtype, out.dtype, lib.is_autocast_enabled("cpu")))
+            return out
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            seen.append(("bwd", g.dtype, lib.is_autocast_enabled("cpu")))
+            return g @ b.t(), a.t() @ g
+
+    class RegionMatmul(Float32Matmul):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu")
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            out = a @ b
+            seen.append(("fwd", a.dtype, out.dtype, lib.is_autocast_enabled("cpu")))
+            return out
+
+    a = lib.ones(2, 2, requires_grad=True)
+    with lib.autocast("cpu", dtype=lib.float16):
+        x = a.half()
+        outs = [Float32Matmul.apply(x, x), RegionMatmul.apply(x, x)]
+    for out in outs:
+        out.float().sum().backward()
+    return [tuple(str(v).split(".")[-1] for v in row) for row in seen] + [str(a.grad.dtype)]
+
+
+def test_custom_fwd_and_custom_bwd_as_torch(amp_backend):
+    got, want = _custom_function_dtypes(tensorplug), _custom_function_dtypes(torch)
+    assert got[:-1] == want[:-1] and got[-1].split(".")[-1] == want[-1].split(".")[-1]
+    with pytest.raises(ValueError, match="Expected `device_type` of type `str`"):
+        tensorplug.amp.custom_fwd(device_type=None)

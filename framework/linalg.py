@@ -12,6 +12,7 @@ import math
 from collections import namedtuple
 
 from .autograd.function import Op
+from .autograd.grad_mode import GradMode
 from .ops import matmul, norm as _norm
 from .ops._util import wrap_dim
 from .ops.join import MultiOp, apply_multi
@@ -364,15 +365,19 @@ def _keep(ctx, *arrays):
     return list(arrays)
 
 
-def _kept(ctx):
+def _kept(ctx, inputs, recompute):
+    """The outputs for the backward: the kept arrays, or under create_graph the decomposition recomputed
+    from the saved input, so that the backward's own graph reaches it (gradients of gradients)."""
+    if GradMode.enabled:
+        return list(recompute(inputs[0]))
     return [_as_tensor(ctx, x) for x in ctx.outs]
 
 
 class Eigh(MultiOp):
-    saves = False
 
     @staticmethod
     def forward(ctx, a, *, upper):
+        ctx.upper = upper
         xp = ctx.backend.xp
         # the triangle torch reads: the other one is mirrored from it
         tri = xp.triu(a) if upper else xp.tril(a)
@@ -382,7 +387,7 @@ class Eigh(MultiOp):
     @staticmethod
     def backward(ctx, inputs, grads):
         gw, gv = grads
-        w, v = _kept(ctx)
+        w, v = _kept(ctx, inputs, lambda a: eigh(a, "U" if ctx.upper else "L"))
         inner = 0
         if gv is not None:
             diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # E[i, j] = w_j - w_i
@@ -411,17 +416,17 @@ def eigvalsh(A, UPLO="L", *, out=None):
 
 
 class QR(MultiOp):
-    saves = False
 
     @staticmethod
     def forward(ctx, a, *, mode):
+        ctx.mode = mode
         return _keep(ctx, *ctx.backend.xp.linalg.qr(a, mode=mode))
 
     @staticmethod
     def backward(ctx, inputs, grads):
         # m >= n (reduced): M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T
         gq, gr = grads
-        q, r = _kept(ctx)
+        q, r = _kept(ctx, inputs, lambda a: qr(a, ctx.mode))
         m = 0
         if gr is not None:
             m = r @ _mT(gr)
@@ -451,7 +456,6 @@ def qr(A, mode="reduced", *, out=None):
 
 
 class SVD(MultiOp):
-    saves = False
 
     @staticmethod
     def forward(ctx, a):
@@ -459,14 +463,14 @@ class SVD(MultiOp):
 
     @staticmethod
     def backward(ctx, inputs, grads):
-        return (_svd_backward(ctx, *grads),)
+        return (_svd_backward(ctx, inputs, *grads),)
 
     fast_backward = None
 
 
-def _svd_backward(ctx, gu, gs, gvh):
+def _svd_backward(ctx, inputs, gu, gs, gvh):
     """torch's svd_backward for real input and the reduced factorization (distinct singular values)."""
-    u, s, vh = _kept(ctx)
+    u, s, vh = _kept(ctx, inputs, lambda a: svd(a, full_matrices=False))
     v = _mT(vh)
     gv = None if gvh is None else _mT(gvh)
     if gu is None and gv is None:
@@ -606,3 +610,4 @@ def _bind_methods():
 
 
 _bind_methods()
+from ._linalg_lu import *  # noqa: E402,F401,F403 - solve_triangular, lu_factor, lu, lu_solve, vander ...

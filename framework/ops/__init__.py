@@ -7,7 +7,7 @@ from types import ModuleType as _ModuleType
 from ..tensor import Tensor
 from . import complex_numbers as _complex_ops
 from . import (arithmetic, conversion, elementwise, gather, indexing, inplace, join, linalg, minmax, random,
-               reduction, shape, softmax, special_math)
+               reduction, shape, softmax, special_math, binary_math, scans, products)
 from ._util import sum_to_shape
 from .arithmetic import (add, sub, mul, div, neg, negative, pow, where, floor_divide, remainder, fmod)
 from .conversion import clone
@@ -35,6 +35,9 @@ from .random import bernoulli, multinomial
 from .reduction import sum, mean
 from .shape import reshape, permute, transpose, t, squeeze, unsqueeze, flatten
 from .special_math import *  # noqa: F401,F403 - lgamma, digamma, polygamma, erfc, erfinv, i0 ...
+from .binary_math import *  # noqa: F401,F403 - hypot, copysign, gcd, fmax, frexp, float_power ...
+from .scans import *  # noqa: F401,F403 - cummax, cummin, logcumsumexp
+from .products import *  # noqa: F401,F403 - cross, tensordot, inner, addmv, matrix_power ...
 from .complex_numbers import (view_as_real, view_as_complex, real, imag, conj, conj_physical, resolve_conj,
                               resolve_neg, is_conj, is_complex, angle, sgn, polar, complex)
 
@@ -208,5 +211,6 @@ def bind(methods):
 
 bind(METHODS)
 bind(special_math.bind_methods())
+bind({**binary_math.bind_methods(), **scans.METHODS, **products.bind_methods()})
 Tensor.T = property(lambda self: self.permute(*reversed(range(self._data.ndim))))
 Tensor.mT = property(lambda self: self.transpose(-2, -1))

@@ -430,6 +430,99 @@ OPS += _NN_OPS
 BY_ID.update({op.id: op for op in _NN_OPS})
 
 
+# linalg and torch.func of issue 13 item 9 ---------------------------------------------------------------------
+# Inputs are random matrices (invertible with probability 1; the seeds give condition numbers below 100).
+# Decompositions whose factors have a sign freedom are declared through sign-free functions of them (U*U,
+# eigenvalues) or through a product that undoes the freedom; positive-definite inputs are made as A A^T + 3I
+# inside the op, so that every perturbation gradcheck makes stays valid. Every entry runs on every backend:
+# the strict Array API backend has the linalg extension (inv, solve, det, slogdet, cholesky, qr, eigh, svd).
+def _spd(m, a):
+    return a @ a.transpose(-2, -1) + 3 * m.eye(a.shape[-1], dtype=a.dtype)
+
+
+def _np_spd(a):
+    return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(a.shape[-1])
+
+
+def _np_expm(a, terms=40):
+    term = total = np.broadcast_to(np.eye(a.shape[-1]), a.shape)
+    for k in range(1, terms):
+        term = term @ a / k
+        total = total + term
+    return total
+
+
+def _np_nuclear(a):
+    return np.linalg.svd(a, compute_uv=False).sum(-1)
+
+
+def _np_cond(a):
+    s = np.linalg.svd(a, compute_uv=False)
+    return s[..., 0] / s[..., -1]
+
+
+def _linalg(name, ref, shapes=((2, 3, 3),), call=None, **kw):
+    """An entry for ``tensorplug.linalg.<name>`` (or ``call(m)`` of the module): functions, no methods."""
+    func = call or (lambda m: getattr(m.linalg, name))
+    return OpInfo(name, ref, shapes=shapes, func=func, method=False, zero_dim=False, **kw)
+
+
+def _reduced_qr(m, a):
+    q, r = m.linalg.qr(a)
+    return m.cat([q.flatten(-2), r.flatten(-2)], -1)
+
+
+def _np_reduced_qr(a):
+    q, r = np.linalg.qr(a)
+    return np.concatenate([x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],)) for x in (q, r)], -1)
+
+
+_LINALG_OPS = [
+    _linalg("inv", np.linalg.inv),
+    # (empty=False where the operands' shapes are tied: an empty first operand alone cannot match the others)
+    _linalg("solve", np.linalg.solve, shapes=((2, 3, 3), (2, 3, 2)), empty=False),
+    _linalg("solve", lambda a, b: np.linalg.solve(a, b[..., None])[..., 0], shapes=((3, 3), (3,)),
+            id="solve_vector", empty=False),
+    _linalg("det", np.linalg.det),
+    _linalg("slogdet", lambda a: np.linalg.slogdet(a)[1], call=lambda m: lambda a: m.linalg.slogdet(a).logabsdet),
+    _linalg("cholesky", lambda a: np.linalg.cholesky(_np_spd(a)), call=lambda m: lambda a: m.linalg.cholesky(
+        _spd(m, a))),
+    _linalg("qr", _np_reduced_qr, shapes=((2, 4, 3),), call=lambda m: lambda a: _reduced_qr(m, a)),
+    _linalg("eigvalsh", lambda a: np.linalg.eigvalsh(_np_spd(a)), call=lambda m: lambda a: m.linalg.eigvalsh(
+        _spd(m, a))),
+    _linalg("eigh", lambda a: np.linalg.eigh(_np_spd(a))[1] ** 2, id="eigh_vectors_squared",
+            call=lambda m: lambda a: m.linalg.eigh(_spd(m, a)).eigenvectors ** 2),
+    _linalg("svdvals", lambda a: np.linalg.svd(a, compute_uv=False), shapes=((2, 4, 3),)),
+    _linalg("svd", lambda a: np.linalg.svd(a, full_matrices=False)[0] ** 2, shapes=((2, 4, 3),),
+            id="svd_u_squared", call=lambda m: lambda a: m.linalg.svd(a, full_matrices=False).U ** 2),
+    _linalg("svd", lambda a: np.linalg.svd(a, full_matrices=False)[2] ** 2, shapes=((3, 4),),
+            id="svd_vh_squared", call=lambda m: lambda a: m.linalg.svd(a, full_matrices=False).Vh ** 2),
+    _linalg("pinv", np.linalg.pinv, shapes=((2, 4, 3),)),
+    _linalg("lstsq", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], shapes=((4, 3), (4, 2)), empty=False,
+            call=lambda m: lambda a, b: m.linalg.lstsq(a, b).solution),
+    _linalg("matrix_exp", _np_expm, domain="unit"),
+    _linalg("matrix_norm", _np_nuclear, shapes=((2, 4, 3),), call=lambda m: lambda a: m.linalg.matrix_norm(
+        a, "nuc"), id="matrix_norm_nuc"),
+    _linalg("matrix_norm", lambda a: np.linalg.norm(a, 2, axis=(-2, -1)), shapes=((2, 4, 3),),
+            call=lambda m: lambda a: m.linalg.matrix_norm(a, 2), id="matrix_norm_2"),
+    _linalg("matrix_norm", lambda a: np.linalg.norm(a, -np.inf, axis=(-2, -1)), domain="distinct",
+            call=lambda m: lambda a: m.linalg.matrix_norm(a, -math.inf), id="matrix_norm_neg_inf"),
+    _linalg("cond", _np_cond, shapes=((2, 3, 4),)),
+    OpInfo("dist", lambda a, b: (np.abs(a - b) ** 3).sum() ** (1 / 3), shapes=((2, 3), (3,)), args=(3,),
+           domain="distinct", zero_dim=False),
+    # torch.func transforms of small functions, checked like any op (their backward is the tape's)
+    OpInfo("func.grad", lambda a: np.sin(a) + a * np.cos(a), method=False, zero_dim=False,
+           func=lambda m: m.func.grad(lambda x: (x * x.sin()).sum())),
+    OpInfo("func.vmap", lambda a, b: np.einsum("bij,bj->bi", a, b), shapes=((3, 2, 4), (3, 4)), method=False,
+           zero_dim=False, empty=False, func=lambda m: m.func.vmap(lambda a, b: a @ b)),
+    OpInfo("func.functional_call", lambda x, w, b: x @ w.T + b, shapes=((4, 3), (2, 3), (2,)), method=False,
+           zero_dim=False, func=lambda m: lambda x, w, b: m.func.functional_call(
+               m.nn.Linear(3, 2, dtype=x.dtype), {"weight": w, "bias": b}, (x,))),
+]
+OPS += _LINALG_OPS
+BY_ID.update({op.id: op for op in _LINALG_OPS})
+
+
 # torch.fft and complex numbers, declared on real tensors: complex inputs come in as (..., 2) pairs through
 # view_as_complex and results go out through view_as_real, so every check of the table applies
 def _np_pairs(z):
@@ -531,6 +624,96 @@ _SPECIAL_OPS = [
 ]
 OPS += _SPECIAL_OPS
 BY_ID.update({op.id: op for op in _SPECIAL_OPS})
+
+
+# binary math, scans, products and linalg's LU family (issue 13) ------------------------------------------------
+def _np_cummax(a, axis):
+    return np.maximum.accumulate(a, axis=axis)
+
+
+def _np_logcumsumexp(a, axis):
+    return np.logaddexp.accumulate(a, axis=axis)
+
+
+def _np_lu(a):
+    """Doolittle with partial pivoting: ``(perm, L, U)`` with ``a[perm] = L @ U`` (square ``a``)."""
+    n = a.shape[-1]
+    u = a.copy()
+    low = np.eye(n)
+    perm = np.arange(n)
+    for j in range(n):
+        p = j + int(np.argmax(np.abs(u[j:, j])))
+        u[[j, p]], perm[[j, p]], low[[j, p], :j] = u[[p, j]], perm[[p, j]], low[[p, j], :j]
+        low[j + 1:, j] = u[j + 1:, j] / u[j, j]
+        u[j + 1:] -= np.outer(low[j + 1:, j], u[j])
+    return perm, low, np.triu(u)
+
+
+def _np_lu_packed(a):
+    return np.stack([np.tril(low, -1) + u for _, low, u in map(_np_lu, a.reshape(-1, *a.shape[-2:]))]).reshape(a.shape)
+
+
+def _well_conditioned(m, a):
+    return a + 3 * m.eye(a.shape[-1], dtype=a.dtype)
+
+
+_MATH_OPS = [
+    OpInfo("hypot", np.hypot, shapes=((2, 3), (3,))),
+    OpInfo("copysign", np.copysign, shapes=((2, 3), (2, 1)), domain="away", empty=False),
+    OpInfo("fmax", np.fmax, shapes=((2, 3), (3,)), domain="distinct"),
+    OpInfo("fmin", np.fmin, shapes=((2, 3), (2, 3)), domain="distinct"),
+    OpInfo("nextafter", np.nextafter, shapes=((2, 3), (2, 3)), gradgrad=False),
+    OpInfo("ldexp", lambda a, b: a * 2.0 ** b, shapes=((2, 3), (3,))),
+    OpInfo("frexp", lambda a: np.frexp(a)[0], domain="away", method=False, func=lambda m: (
+        lambda a: m.frexp(a).mantissa)),
+    # (float_power computes in float64 whatever the input: cast back so the table's dtype checks apply)
+    OpInfo("float_power", lambda a, b: a ** b, shapes=((2, 3), (3,)), domain="pos", method=False,
+           func=lambda m: (lambda a, b: m.float_power(a, b).to(a.dtype))),
+    OpInfo("logaddexp2", np.logaddexp2, shapes=((2, 3), (2, 3)), domain="distinct", method=False),
+    OpInfo("cummax", lambda a: _np_cummax(a, 1), args=(1,), domain="distinct", method=False, zero_dim=False,
+           func=lambda m: (lambda a, d: m.cummax(a, d).values)),
+    OpInfo("cummin", lambda a: -_np_cummax(-a, 0), args=(0,), domain="distinct", method=False, zero_dim=False,
+           func=lambda m: (lambda a, d: m.cummin(a, d)[0])),
+    OpInfo("logcumsumexp", lambda a: _np_logcumsumexp(a, 1), args=(1,), zero_dim=False),
+    OpInfo("cross", lambda a, b: np.cross(a, b, axis=0), shapes=((3, 2), (3, 2)), kwargs={"dim": 0},
+           zero_dim=False, empty=False),
+    OpInfo("linalg.cross", lambda a, b: np.cross(a, b), shapes=((2, 3), (1, 3)), method=False, zero_dim=False,
+           func=lambda m: m.linalg.cross, id="linalg_cross"),
+    OpInfo("tensordot", lambda a, b: np.tensordot(a, b, axes=([1], [0])), shapes=((2, 3), (3, 4)),
+           kwargs={"dims": ([1], [0])}, method=False, zero_dim=False),
+    OpInfo("inner", np.inner, shapes=((2, 3), (4, 3)), zero_dim=False),
+    OpInfo("vdot", np.vdot, shapes=((3,), (3,)), zero_dim=False),
+    OpInfo("addmv", lambda i, a, b: 0.5 * i + a @ b, shapes=((2,), (2, 3), (3,)), kwargs={"beta": 0.5},
+           zero_dim=False, empty=False),
+    OpInfo("addr", lambda i, a, b: i + 2 * np.outer(a, b), shapes=((2, 3), (2,), (3,)), kwargs={"alpha": 2},
+           zero_dim=False, empty=False),
+    OpInfo("baddbmm", lambda i, a, b: i + a @ b, shapes=((2, 4), (3, 2, 5), (3, 5, 4)), zero_dim=False,
+           empty=False),
+    OpInfo("addbmm", lambda i, a, b: i + (a @ b).sum(0), shapes=((2, 4), (3, 2, 5), (3, 5, 4)), zero_dim=False,
+           empty=False),
+    OpInfo("linalg.multi_dot", lambda a, b, c: a @ b @ c, shapes=((3,), (3, 4), (4, 2)), method=False,
+           zero_dim=False, empty=False, func=lambda m: (lambda *ts: m.linalg.multi_dot(ts)), id="multi_dot"),
+    OpInfo("matrix_power", lambda a: np.linalg.matrix_power(a, 3), shapes=((2, 3, 3),), args=(3,),
+           zero_dim=False),
+    OpInfo("linalg.solve_triangular", lambda a, b: np.linalg.solve(np.triu(a) + 3 * np.eye(3), b),
+           shapes=((3, 3), (3, 2)), method=False, zero_dim=False, empty=False, id="solve_triangular",
+           func=lambda m: (lambda a, b: m.linalg.solve_triangular(_well_conditioned(m, a), b, upper=True))),
+    OpInfo("linalg.lu_factor", lambda a: _np_lu_packed(a + 3 * np.eye(3)), shapes=((2, 3, 3),), method=False,
+           zero_dim=False, empty=False, id="lu_factor",
+           func=lambda m: (lambda a: m.linalg.lu_factor(_well_conditioned(m, a)).LU)),
+    OpInfo("linalg.lu", lambda a: _np_lu(a + 3 * np.eye(3))[1] + _np_lu(a + 3 * np.eye(3))[2], shapes=((3, 3),),
+           method=False, zero_dim=False, empty=False, id="lu",
+           func=lambda m: (lambda a: sum(m.linalg.lu(_well_conditioned(m, a))[1:]))),
+    OpInfo("linalg.lu_solve", lambda a, b: np.linalg.solve(a + 3 * np.eye(3), b), shapes=((3, 3), (3, 2)),
+           method=False, zero_dim=False, empty=False, id="lu_solve",
+           func=lambda m: (lambda a, b: m.linalg.lu_solve(*m.linalg.lu_factor(_well_conditioned(m, a)), b))),
+    OpInfo("linalg.vander", lambda a: np.vander(a, 4, increasing=True), shapes=((3,),), kwargs={"N": 4},
+           method=False, zero_dim=False, func=lambda m: m.linalg.vander, id="vander"),
+    OpInfo("linalg.diagonal", lambda a: np.diagonal(a, 1, -2, -1), shapes=((2, 3, 4),), kwargs={"offset": 1},
+           method=False, zero_dim=False, func=lambda m: m.linalg.diagonal, id="linalg_diagonal"),
+]
+OPS += _MATH_OPS
+BY_ID.update({op.id: op for op in _MATH_OPS})
 
 
 # torch names of issue 13 (aliases, shape_extra, statistics_extra, functional_extra) -----------------------------

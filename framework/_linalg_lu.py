@@ -1,0 +1,286 @@
+"""torch.linalg's triangular solves and LU factorization (solve_triangular, lu_factor, lu_factor_ex, lu,
+lu_solve), with vander, diagonal, cross, multi_dot and matrix_power; re-exported by ``linalg``.
+
+The array API has no triangular solver and no LU, so both are written here through ``xp``: forward
+and back substitution one row at a time (each step one matrix-vector product over the batch), and
+Doolittle elimination with partial pivoting (LAPACK getrf's choice of pivot: the largest magnitude in
+the column, the first of equals; a zero pivot leaves its column unscaled). The gradients are torch's
+(derivatives.yaml's linalg_solve_triangular and linalg_lu_factor_ex, square matrices), written with
+these ops, so they differentiate again.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from . import dtypes as _dt
+from .autograd.function import Op
+from .ops.products import linalg_cross as cross, matrix_power, multi_dot
+from .tensor import Tensor
+
+__all__ = ["solve_triangular", "lu_factor", "lu_factor_ex", "lu", "lu_solve", "vander", "diagonal", "cross",
+           "multi_dot", "matrix_power"]
+
+lu_factor_result = namedtuple("lu_factor", ["LU", "pivots"])
+lu_factor_ex_result = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
+lu_result = namedtuple("lu", ["P", "L", "U"])
+
+
+def _mH(x):
+    """The conjugate transpose of the last two dimensions."""
+    return x.mT.conj() if x.is_complex() else x.mT
+
+
+def _substitute(xp, a, b, upper, unit):
+    """``x`` with ``a @ x = b`` for triangular ``a`` (..., n, n) and ``b`` (..., n, k), row by row."""
+    n = a.shape[-1]
+    rows = [None] * n
+    order = range(n - 1, -1, -1) if upper else range(n)
+    for i in order:
+        done = [j for j in (range(i + 1, n) if upper else range(i)) if rows[j] is not None]
+        row = b[..., i, :]
+        if done:
+            known = xp.stack([rows[j] for j in done], axis=-2)
+            coefs = xp.stack([a[..., i, j] for j in done], axis=-1)
+            row = row - xp.squeeze(xp.matmul(coefs[..., None, :], known), axis=-2)
+        rows[i] = row if unit else row / a[..., i, i][..., None]
+    return xp.stack(rows, axis=-2)
+
+
+class SolveTriangular(Op):
+    node_name = "LinalgSolveTriangularBackward0"
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b, *, upper, left, unit):
+        ctx.flags = upper, left, unit
+        xp = ctx.backend.xp
+        if not left:  # x a = b  <=>  a^T x^T = b^T
+            a, b, upper = xp.matrix_transpose(a), xp.matrix_transpose(b), not upper
+        batch = tuple(xp.broadcast_arrays(xp.empty(a.shape[:-2]), xp.empty(b.shape[:-2]))[0].shape)
+        a = xp.broadcast_to(a, batch + a.shape[-2:])
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
+        x = _substitute(xp, a, b, upper, unit)
+        return xp.matrix_transpose(x) if not left else x
+
+    @staticmethod
+    def backward(ctx, g):
+        from .ops._util import sum_to_shape
+        upper, left, unit = ctx.flags
+        (a,) = ctx.saved_tensors_list()
+        x = ctx.output()
+        gb = solve_triangular(_mH(a), g, upper=not upper, left=left, unitriangular=unit)
+        ga = None
+        if ctx.needs_grad(0):
+            ga = -(gb @ _mH(x)) if left else -(_mH(x) @ gb)
+            ga = ga.triu(int(unit)) if upper else ga.tril(-int(unit))
+            ga = sum_to_shape(ga, ctx._shapes[0])
+        if ctx.needs_grad(1):
+            gb = sum_to_shape(gb, ctx._shapes[1])
+        return ga, gb
+
+
+def _matrices(name, *tensors):
+    for t in tensors:
+        if t.dim() < 2:
+            raise RuntimeError(f"torch.linalg.{name}: The input tensor {'AB'[tensors.index(t)]} must have at least "
+                               f"2 dimensions; got {t.dim()}")
+        if t._dtype.category < _dt.FLOAT:
+            raise RuntimeError(f"torch.linalg.{name}: Expected a floating point or complex tensor as input. Got "
+                               f"{t._dtype.legacy_name[:-6]}")
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """``X`` with ``A @ X = B`` (``X @ A = B`` when not ``left``) reading only the ``upper`` or lower
+    triangle of ``A`` (its diagonal taken as ones when ``unitriangular``); a zero on the diagonal gives
+    inf/nan as torch's, not an error."""
+    _matrices("solve_triangular", A, B)
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.solve_triangular: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise RuntimeError(f"torch.linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({A.shape[-2]}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    from .ops._util import promote
+    A, B = promote(A, B)
+    return SolveTriangular.apply(A, B, upper=bool(upper), left=bool(left), unit=bool(unitriangular))
+
+
+def _getrf(xp, take, a):
+    """``(lu, perm, pivots, info)``: LAPACK getrf's packed factors of ``a`` (..., m, n), the row
+    permutation (``a[perm] = L @ U``), the 1-based pivots and the first zero pivot (1-based; 0: none)."""
+    m, n = a.shape[-2:]
+    lu = xp.asarray(a, copy=True)
+    batch = a.shape[:-2]
+    rows = xp.broadcast_to(xp.arange(m, dtype=xp.int64), batch + (m,))
+    perm = rows
+    pivots = []
+    info = xp.zeros(batch, dtype=xp.int32)
+    for j in range(min(m, n)):
+        p = xp.argmax(xp.abs(lu[..., j:, j]), axis=-1) + j
+        pivots.append(p)
+        p = p[..., None]
+        swap = xp.where(rows == j, p, xp.where(rows == p, xp.asarray(j, dtype=xp.int64), rows))
+        lu = take(lu, xp.broadcast_to(swap[..., None], lu.shape), -2)
+        perm = take(perm, swap, -1)
+        pivot = lu[..., j:j + 1, j:j + 1]
+        zero = pivot == 0
+        info = xp.where((info == 0) & zero[..., 0, 0], xp.asarray(j + 1, dtype=xp.int32), info)
+        below = xp.where(zero, lu[..., j + 1:, j:j + 1], lu[..., j + 1:, j:j + 1] / xp.where(zero, 1, pivot))
+        lu[..., j + 1:, j + 1:] = lu[..., j + 1:, j + 1:] - below * lu[..., j:j + 1, j + 1:]
+        lu[..., j + 1:, j:j + 1] = below
+    pivots = xp.stack(pivots, axis=-1) + 1 if pivots else xp.zeros(batch + (0,), dtype=xp.int64)
+    return lu, perm, xp.astype(pivots, xp.int32), info
+
+
+def _permutation(perm, dtype):
+    """P with ``P[perm[i], i] = 1`` (so that ``A = P @ L @ U`` when ``A[perm] = L @ U``)."""
+    from .ops.gather import scatter
+    from .creation import zeros
+    m = perm.shape[-1]
+    out = zeros(tuple(perm.shape) + (m,), dtype=dtype, device=perm._backend)
+    ones = out.new_ones(tuple(perm.shape) + (1,))
+    return scatter(out, -1, perm.unsqueeze(-1), ones).mT
+
+
+class LuFactor(Op):
+    node_name = "LinalgLuFactorExBackward0"
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        backend = ctx.backend
+        lu, perm, pivots, info = _getrf(backend.xp, backend.take_along_axis, a)
+        ctx.extras = perm, pivots, info
+        return lu
+
+    @staticmethod
+    def backward(ctx, g):
+        lu = ctx.output()
+        if lu.shape[-1] != lu.shape[-2]:
+            raise NotImplementedError("the gradient of lu_factor / lu is implemented for square matrices only; "
+                                      "factor a square matrix (or pad the input) to differentiate")
+        L, U = _unpack(lu)
+        P = _permutation(ctx.tensor(ctx.extras[0]), lu.dtype)
+        # torch's linalg_lu_backward, m == n: P L^-H [(L^H gL) o tril(-1) + (gU U^H) o triu] U^-H
+        phi = (_mH(L) @ g.tril(-1)).tril(-1) + (g.triu() @ _mH(U)).triu()
+        phi = solve_triangular(_mH(U), phi, upper=False, left=False)
+        return P @ solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+
+
+def _unpack(lu):
+    """``(L, U)`` of packed factors: L unit lower-triangular (m x k), U upper-triangular (k x n)."""
+    from .creation import eye
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    L = lu[..., :, :k].tril(-1) + eye(m, k, dtype=lu.dtype, device=lu._backend)
+    return L, lu[..., :k, :].triu()
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """``(LU, pivots, info)``: the packed LU factors with partial pivoting, the 1-based int32 pivots
+    and, per matrix, the 1-based index of the first zero pivot (0 when none)."""
+    _matrices("lu_factor", A)
+    if not pivot:
+        raise NotImplementedError("linalg.lu_factor(pivot=False) is not supported by tensorplug (torch has "
+                                  "it on CUDA only); use pivot=True")
+    lu = LuFactor.apply(A)
+    perm, pivots, info = _extras(lu, A)
+    backend = A._backend
+    info_t = Tensor._make(info, _dt.int32, backend)
+    if check_errors and bool(backend.xp.any(info != 0)):
+        _raise_singular("lu_factor_ex", info_t)
+    return lu_factor_ex_result(lu, Tensor._make(pivots, _dt.int32, backend), info_t)
+
+
+def _extras(lu, A):
+    """The permutation, pivots and info the forward kept (recomputed when no graph kept its ctx)."""
+    fn = lu.grad_fn
+    if isinstance(fn, LuFactor):
+        return fn.extras
+    backend = A._backend
+    _, perm, pivots, info = _getrf(backend.xp, backend.take_along_axis, A._data)
+    return perm, pivots, info
+
+
+def _raise_singular(name, info):
+    flat = info.reshape(-1).tolist()
+    batch = next(i for i, v in enumerate(flat) if v)
+    where = f"(Batch element {batch}): " if info.dim() else ""
+    k = flat[batch]
+    raise RuntimeError(f"torch.linalg.{name}: {where}U[{k},{k}] is zero and using it on lu_solve would result in a "
+                       f"division by zero. If you still want to perform the factorization, consider calling "
+                       f"linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """``(LU, pivots)``, LAPACK's packed LU factorization with partial pivoting; an exactly singular
+    matrix is an error (``lu_factor_ex`` reports it in ``info`` instead).
+
+    Example:
+        >>> LU, pivots = lu_factor(tensorplug.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        >>> pivots
+        tensor([2, 2], dtype=tensorplug.int32)
+    """
+    lu, pivots, info = lu_factor_ex(A, pivot=pivot)
+    if bool(info._backend.xp.any(info._data != 0)):
+        _raise_singular("lu_factor", info)
+    return lu_factor_result(lu, pivots)
+
+
+def lu(A, *, pivot=True, out=None):
+    """``(P, L, U)`` with ``A = P @ L @ U``: P a permutation, L unit lower-, U upper-triangular."""
+    lu_, _, _ = lu_factor_ex(A, pivot=pivot)
+    perm = _extras(lu_, A)[0]
+    L, U = _unpack(lu_)
+    return lu_result(_permutation(Tensor._make(perm, _dt.int64, A._backend), A.dtype), L, U)
+
+
+def _pivots_to_perm(pivots):
+    """The row permutation (``A[perm] = L @ U``) of 1-based LAPACK pivots."""
+    xp = pivots._backend.xp
+    piv = xp.astype(pivots._data, xp.int64) - 1
+    m = piv.shape[-1]
+    rows = xp.broadcast_to(xp.arange(m, dtype=xp.int64), piv.shape)
+    perm = rows
+    take = pivots._backend.take_along_axis
+    for j in range(m):
+        p = piv[..., j:j + 1]
+        swap = xp.where(rows == j, p, xp.where(rows == p, xp.asarray(j, dtype=xp.int64), rows))
+        perm = take(perm, swap, -1)
+    return Tensor._make(perm, _dt.int64, pivots._backend)
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """``X`` with ``A @ X = B`` (``X @ A = B`` when not ``left``; ``A^H`` for ``adjoint``) from
+    ``lu_factor``'s ``(LU, pivots)`` of A."""
+    _matrices("lu_solve", LU, B)
+    if not left:  # X A = B  <=>  A^H X^H = B^H
+        return _mH(lu_solve(LU, pivots, _mH(B), left=True, adjoint=not adjoint))
+    P = _permutation(_pivots_to_perm(pivots), LU.dtype)
+    L, U = _unpack(LU)
+    if adjoint:  # A^H = U^H L^H P^T
+        y = solve_triangular(_mH(U), B, upper=False)
+        return P @ solve_triangular(_mH(L), y, upper=True, unitriangular=True)
+    y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
+    return solve_triangular(U, y, upper=True)
+
+
+def vander(x, N=None):
+    """The Vandermonde matrix of ``x`` (..., n): columns ``x**0, x**1, ..., x**(N-1)`` (N = n by default)."""
+    from .ops.join import cat
+    n = x.shape[-1] if x.dim() else 1
+    N = n if N is None else N
+    if N <= 1:
+        raise RuntimeError(f"N must be greater than 1: got N={N}; linalg.vander needs at least the columns x**0 "
+                           f"and x**1")
+    column = x.unsqueeze(-1)
+    powers = column.expand(*x.shape, N - 1).cumprod(-1)
+    return cat([column.new_ones(column.shape), powers], -1)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """``torch.diagonal`` with linalg's defaults: the diagonals of the last two dimensions."""
+    from .ops.shape import diagonal as _diagonal
+    return _diagonal(A, offset, dim1, dim2)

@@ -1,0 +1,248 @@
+"""Products built on matmul: cross, tensordot, inner, vdot, addmv, addr, baddbmm, addbmm, chain_matmul /
+multi_dot and matrix_power. Each is a composite of differentiable ops, so the gradients are those of
+its parts; the argument checks give torch's messages."""
+from __future__ import annotations
+
+import warnings
+
+from ..tensor import Tensor
+from ._util import wrap_dim
+from .linalg import _check_expands_to, matmul
+
+__all__ = ["cross", "tensordot", "inner", "vdot", "addmv", "addr", "baddbmm", "addbmm", "chain_matmul",
+           "matrix_power"]
+
+
+def linalg_cross(input, other, *, dim=-1):
+    """The 3-vector cross product along ``dim`` (the operands broadcast)."""
+    from .shape_extra import broadcast_tensors
+    a, b = broadcast_tensors(input, other)
+    axis = wrap_dim(dim, a.dim())
+    sizes = [t.shape[axis - a.dim() + t.dim()] if axis - a.dim() + t.dim() >= 0 else 1 for t in (input, other)]
+    if sizes != [3, 3]:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {sizes[0]} and "
+                           f"{sizes[1]}")
+    from .join import cat
+    a0, a1, a2 = (a.narrow(axis, i, 1) for i in range(3))
+    b0, b1, b2 = (b.narrow(axis, i, 1) for i in range(3))
+    return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
+
+
+def cross(input, other, dim=None):
+    """torch.cross: ``linalg.cross`` along ``dim``; without ``dim`` (deprecated) the first dim of size 3."""
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the "
+                      "dim explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to "
+                      "agree with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
+        from .shape_extra import broadcast_shapes
+        shape = broadcast_shapes(input.shape, other.shape)
+        if 3 not in shape:
+            raise RuntimeError(f"no dimension of size 3 in input: shapes {list(input.shape)} and "
+                               f"{list(other.shape)}; pass dim= naming the 3-vector dimension")
+        dim = list(shape).index(3)
+    return linalg_cross(input, other, dim=dim)
+
+
+def _contracted(a, b, dims):
+    """tensordot's ``dims`` as two lists of dimensions of ``a`` and ``b``."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        return list(range(a.dim() - dims, a.dim())), list(range(dims))
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    left, right = dims
+    left = [left] if isinstance(left, int) else list(left)
+    right = [right] if isinstance(right, int) else list(right)
+    if len(left) != len(right):
+        raise RuntimeError(f"both dimension lists should have same length: got {left} and {right}")
+    return [wrap_dim(d, a.dim()) for d in left], [wrap_dim(d, b.dim()) for d in right]
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Sums the products of ``a`` and ``b`` over the dimensions ``dims`` names (an int: the last
+    ``dims`` of ``a`` with the first of ``b``; or two lists)."""
+    left, right = _contracted(a, b, dims)
+    for i, j in zip(left, right):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
+                               f"{i - a.dim()} and second has size {b.shape[j]} in dim {j}")
+    free_a = [d for d in range(a.dim()) if d not in left]
+    free_b = [d for d in range(b.dim()) if d not in right]
+    size = 1
+    for d in left:
+        size *= a.shape[d]
+    lhs = a.permute(*free_a, *left).reshape(-1, size)
+    rhs = b.permute(*right, *free_b).reshape(size, -1)
+    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
+    return matmul(lhs, rhs).reshape(shape)
+
+
+def inner(input, other):
+    """The sum of products over the last dimension (a scalar operand: the plain product)."""
+    if input.dim() == 0 or other.dim() == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input.shape)} and {list(other.shape)}")
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def vdot(input, other):
+    """``sum(conj(input) * other)`` of two 1-D tensors."""
+    from .linalg import dot
+    if input.dim() != 1 or other.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
+    if input._dtype is not other._dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{input._dtype.legacy_name[:-6]} and {other._dtype.legacy_name[:-6]}")
+    if input.shape[0] != other.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                           f"[{other.shape[0]}] to have the same number of elements, but got {input.shape[0]} "
+                           f"and {other.shape[0]} elements respectively")
+    return dot(input.conj() if input.is_complex() else input, other)
+
+
+def _scaled_sum(input, product, beta, alpha):
+    """``beta * input + alpha * product``; with beta 0 the input is not read (its NaNs do not pass)."""
+    _check_expands_to(input, tuple(product.shape))
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        if input.requires_grad:  # torch's zero gradient for input, its values (NaN included) unread
+            product = product + (input * 0).nan_to_num(0.0, 0.0, 0.0)
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)``."""
+    if mat.dim() != 2 or vec.dim() != 1 or mat.shape[1] != vec.shape[0] or input.dim() > 1 or (
+            input.dim() == 1 and input.shape[0] not in (1, mat.shape[0])):
+        raise RuntimeError(f"size mismatch, got input ({', '.join(map(str, input.shape))}), mat "
+                           f"({'x'.join(map(str, mat.shape))}), vec ({', '.join(map(str, vec.shape))})")
+    return _scaled_sum(input, matmul(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    from .linalg import outer
+    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+
+
+def _check_batches(name, batch1, batch2):
+    if batch1.dim() != 3 or batch2.dim() != 3:
+        which = "batch1" if batch1.dim() != 3 else "batch2"
+        raise RuntimeError(f"{which} must be a 3D tensor: got {max(batch1.dim(), batch2.dim())}D; {name} "
+                           f"takes (b, n, m) and (b, m, p) batches")
+    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{batch1.shape[0]}, {batch1.shape[2]}] but got: [{batch2.shape[0]}, "
+                           f"{batch2.shape[1]}].")
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (batch1 @ batch2)``, batch by batch."""
+    _check_batches("baddbmm", batch1, batch2)
+    return _scaled_sum(input, matmul(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b (batch1[b] @ batch2[b])``."""
+    _check_batches("addbmm", batch1, batch2)
+    return _scaled_sum(input, matmul(batch1, batch2).sum(0), beta, alpha)
+
+
+def multi_dot(tensors, *, out=None):
+    """The product of a chain of matrices (the first and last may be vectors), ``linalg.multi_dot``; the
+    multiplication order is the cheapest one for the shapes (torch's dynamic programme)."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    first_vector, last_vector = tensors[0].dim() == 1, tensors[-1].dim() == 1
+    mats = [tensors[0].unsqueeze(0) if first_vector else tensors[0]] + tensors[1:-1] + [
+        tensors[-1].unsqueeze(-1) if last_vector else tensors[-1]]
+    for i, m in enumerate(mats):
+        if m.dim() != 2:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m.dim()}D (only the first and last "
+                               f"may be 1D)")
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(mats[i].shape)} and "
+                               f"{list(mats[i + 1].shape)} cannot be multiplied")
+    out = _chain(mats, _order([m.shape[0] for m in mats] + [mats[-1].shape[1]]), 0, len(mats) - 1)
+    if first_vector:
+        out = out.squeeze(0)
+    return out.squeeze(-1) if last_vector else out
+
+
+def _order(dims):
+    """The split points of the cheapest parenthesisation (the matrix-chain dynamic programme)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain(mats, split, i, j):
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return matmul(_chain(mats, split, i, k), _chain(mats, split, k + 1, j))
+
+
+def chain_matmul(*matrices, out=None):
+    """Deprecated torch.chain_matmul: ``linalg.multi_dot`` of the matrices."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                  "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+                  "multiple parameters.", UserWarning, stacklevel=2)
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return multi_dot(matrices)
+
+
+def matrix_power(input, n):
+    """``input`` multiplied by itself ``n`` times (n = 0: the identity; n < 0: powers of the inverse)."""
+    if input.dim() < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{input.shape[-2] if input.dim() > 1 else input.shape[0]} by {input.shape[-1]} "
+                           f"matrices")
+    if n == 0:
+        from ..creation import eye
+        identity = eye(input.shape[-1], dtype=input.dtype, device=input._backend).expand(input.shape).clone()
+        if input.requires_grad:  # torch's result has a (zero) gradient; the input's NaNs stay out
+            identity = identity + (input * 0).nan_to_num(0.0, 0.0, 0.0)
+        return identity
+    if n < 0:
+        from ..linalg import inv
+        input, n = inv(input), -n
+    result = None
+    square = input
+    while n:
+        if n & 1:
+            result = square if result is None else matmul(result, square)
+        n >>= 1
+        if n:
+            square = matmul(square, square)
+    return result
+
+
+METHODS = {"cross": cross, "inner": inner, "vdot": vdot, "addmv": addmv, "addr": addr, "baddbmm": baddbmm,
+           "addbmm": addbmm, "matrix_power": matrix_power}
+
+
+def bind_methods():
+    """The Tensor methods, with the in-place forms torch has (``x.addmv_(m, v)`` ...)."""
+    from .inplace import make_inplace
+    methods = dict(METHODS)
+    methods.update({f"{name}_": make_inplace(METHODS[name], f"{name}_") for name in
+                    ("addmv", "addr", "baddbmm", "addbmm")})
+    return methods

@@ -1,0 +1,276 @@
+"""Binary elementwise math (hypot ... logaddexp2), scans (cummax, cummin, logcumsumexp) and products
+(cross ... matrix_power) against torch: values with special values, dtypes, gradients under a random
+upstream gradient, methods and in-place forms, and torch's errors."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+torch = pytest.importorskip("torch")
+
+INF, NAN = math.inf, math.nan
+SPECIAL = np.array([0.0, -0.0, 1.5, -2.0, INF, -INF, NAN, 1e-300, 3.0])
+PAIRS = np.array(np.meshgrid(SPECIAL, SPECIAL)).reshape(2, -1)
+
+
+def _same(got, expected, rtol=1e-12, atol=1e-12, zero_signs=True):
+    if isinstance(expected, tuple):
+        for g, e in zip(got, expected):
+            _same(g, e, rtol, atol)
+        return
+    assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1], (got.dtype, expected.dtype)
+    assert tuple(got.shape) == tuple(expected.shape)
+    g, e = got.detach().numpy(), expected.detach().numpy()
+    if e.dtype.kind == "f" and zero_signs:
+        np.testing.assert_array_equal(np.signbit(g[e == 0]), np.signbit(e[e == 0]))
+    np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _both(fn, *arrays, grad=True, dtype=None, seed=0):
+    """``fn(module, *tensors)`` for tensorplug and torch; with ``grad``, backward from a random upstream
+    gradient, and the input gradients compared too."""
+    results = []
+    for m in (tp, torch):
+        xs = [m.tensor(a, dtype=getattr(m, dtype) if dtype else None, requires_grad=grad) for a in arrays]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(m, *xs)
+        if grad:
+            first = out[0] if isinstance(out, tuple) else out
+            w = np.random.default_rng(seed).standard_normal(tuple(first.shape))
+            first.backward(m.tensor(w, dtype=first.dtype))
+        results.append((out, [x.grad for x in xs]))
+    (out, grads), (out_t, grads_t) = results
+    tol = 1e-5 if dtype == "float32" else 1e-10
+    _same(out, out_t, rtol=tol, atol=tol)
+    for g, g_t in zip(grads, grads_t):
+        assert (g is None) == (g_t is None)
+        if g is not None:
+            _same(g, g_t, rtol=tol, atol=tol, zero_signs=False)
+
+
+BINARY = {
+    "hypot": lambda m, a, b: m.hypot(a, b),
+    "copysign": lambda m, a, b: m.copysign(a, b),
+    "fmax": lambda m, a, b: m.fmax(a, b),
+    "fmin": lambda m, a, b: m.fmin(a, b),
+    "nextafter": lambda m, a, b: m.nextafter(a, b),
+    "logaddexp2": lambda m, a, b: m.logaddexp2(a, b),
+    "float_power": lambda m, a, b: m.float_power(a, b),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_values_and_gradients_at_special_values(name):
+    # (float_power's gradient at 0 ** 0 goes through pow's, which gives nan where torch gives 0)
+    _both(BINARY[name], PAIRS[0], PAIRS[1], grad=name != "float_power")
+    _both(BINARY[name], PAIRS[0], PAIRS[1], grad=False)
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_broadcasts_and_gives_gradients_of_the_operand_shapes(name):
+    rng = np.random.default_rng(1)
+    _both(BINARY[name], rng.uniform(0.5, 2, (2, 3)), rng.uniform(0.5, 2, (3,)))
+
+
+@pytest.mark.parametrize("name", BINARY)
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_binary_dtypes(name, dtype):
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-2, 2, (2, 3)), rng.uniform(-2, 2, (2, 3))
+    got = BINARY[name](tp, tp.tensor(a, dtype=getattr(tp, dtype)), tp.tensor(b, dtype=getattr(tp, dtype)))
+    expected = BINARY[name](torch, torch.tensor(a, dtype=getattr(torch, dtype)),
+                            torch.tensor(b, dtype=getattr(torch, dtype)))
+    _same(got.float() if got.dtype != tp.float64 else got, expected.float() if expected.dtype != torch.float64
+          else expected, rtol=1e-2, atol=1e-2)
+    assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+
+
+def test_integer_operands():
+    a, b = np.array([12, -18, 0, 0, 7]), np.array([8, 12, 5, 0, -3])
+    for name in ("gcd", "lcm", "fmax", "fmin", "copysign", "float_power", "ldexp"):
+        _same(getattr(tp, name)(tp.tensor(a), tp.tensor(b)), getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
+    for name, kernel in (("hypot", "hypot_cpu"), ("nextafter", "nextafter_cpu"), ("logaddexp2", "logaddexp2_cpu")):
+        with pytest.raises(NotImplementedError, match=f'"{kernel}" not implemented for \'Long\''):
+            getattr(tp, name)(tp.tensor(a), tp.tensor(b))
+    with pytest.raises(NotImplementedError, match="\"gcd_cpu\" not implemented for 'Float'"):
+        tp.gcd(tp.tensor([1.0]), tp.tensor([2.0]))
+
+
+def test_heaviside():
+    x = np.array([1.0, 0.0, -1.0, NAN, -0.0, INF])
+    _both(lambda m, a, v: m.heaviside(a, v), x, np.array([0.5]), grad=False)
+    _same(tp.tensor([1, 0, -2]).heaviside(tp.tensor([7])), torch.tensor([1, 0, -2]).heaviside(torch.tensor([7])))
+    with pytest.raises(RuntimeError, match="heaviside is not yet implemented for tensors with different dtypes"):
+        tp.heaviside(tp.tensor([1.0]), tp.tensor([1]))
+    with pytest.raises(RuntimeError, match="derivative for aten::heaviside is not implemented"):
+        tp.heaviside(tp.tensor([1.0], requires_grad=True), tp.tensor([0.5])).sum().backward()
+
+
+def test_ldexp_frexp_and_float_power():
+    _both(lambda m, a, e: m.ldexp(a, e), np.array([1.0, -2.5, 0.0]), np.array([3.0, -2.0, 5.0]))
+    x = np.array([8.0, 0.0, -0.3, INF, -INF, NAN, 1e-310, 5e-324, 1.0, 0.75])
+    _both(lambda m, a: m.frexp(a), x, grad=False)
+    _both(lambda m, a: m.frexp(a).mantissa, np.array([8.0, 3.0, -0.1]))
+    _same(tp.frexp(tp.tensor([8.0, 3.0])).exponent, torch.frexp(torch.tensor([8.0, 3.0])).exponent)
+    with pytest.raises(RuntimeError, match="only supports floating-point dtypes"):
+        tp.frexp(tp.tensor([8]))
+    _same(tp.float_power(tp.tensor([2, 3]), 2), torch.float_power(torch.tensor([2, 3]), 2))
+    _same(tp.float_power(2, tp.tensor([2.0, 0.5])), torch.float_power(2, torch.tensor([2.0, 0.5])))
+    _same(tp.tensor([2.0, 3.0], dtype=tp.float32).float_power(tp.tensor([2])),
+          torch.tensor([2.0, 3.0]).float_power(torch.tensor([2])))
+    with pytest.raises(RuntimeError, match="the base given to float_power_ has dtype Float but the operation's "
+                                           "result requires dtype Double"):
+        tp.tensor([2.0, 3.0]).float_power_(2)
+    t = tp.tensor([2.0, 3.0], dtype=tp.float64)
+    assert t.float_power_(2) is t
+    _same(t, torch.tensor([4.0, 9.0], dtype=torch.float64))
+
+
+def test_tensor_only_operands_are_refused_as_torch():
+    for name in ("hypot", "fmax", "fmin", "nextafter", "gcd", "logaddexp2"):
+        with pytest.raises(TypeError, match="argument 'other' \\(position 2\\) must be Tensor, not float"):
+            getattr(tp, name)(tp.tensor([1.0]), 2.0)
+    _same(tp.copysign(tp.tensor([1.0, 2.0]), -0.0), torch.copysign(torch.tensor([1.0, 2.0]), -0.0))
+
+
+@pytest.mark.parametrize("name", ["hypot", "copysign", "gcd", "lcm", "nextafter", "ldexp"])
+def test_methods_and_inplace_forms(name):
+    ints = name in ("gcd", "lcm")
+    a = np.array([4, 6, 9]) if ints else np.array([0.5, -1.5, 2.0])
+    b = np.array([6, 4, 3]) if ints else np.array([-1.0, 2.0, 0.25])
+    expected = getattr(torch.tensor(a), name)(torch.tensor(b))
+    _same(getattr(tp.tensor(a), name)(tp.tensor(b)), expected)
+    t = tp.tensor(a)
+    assert getattr(t, name + "_")(tp.tensor(b)) is t
+    _same(t, expected)
+
+
+# scans ---------------------------------------------------------------------------------------------
+
+SCAN_INPUT = np.array([[1.0, 3.0, 3.0, NAN, 5.0, NAN, 2.0], [2.0, -INF, INF, 0.0, 0.0, -1.0, 7.0]])
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cummax_cummin_values_indices_and_gradients(name, dim):
+    _both(lambda m, a: tuple(getattr(m, name)(a, dim)), SCAN_INPUT, grad=False)
+    rng = np.random.default_rng(3)
+    ties = rng.integers(0, 3, (3, 6)).astype(float)  # many ties: the later index wins
+    _both(lambda m, a: tuple(getattr(m, name)(a, dim)), ties, grad=False)
+    _both(lambda m, a: getattr(a, name)(dim).values, ties)
+    _both(lambda m, a: getattr(m, name)(a, dim)[0], SCAN_INPUT)
+
+
+def test_cummax_integers_bool_zero_dim_and_empty():
+    _both(lambda m, a: tuple(m.cummin(a, 1)), np.array([[1, 3], [0, 5]]), grad=False)
+    _both(lambda m, a: tuple(m.cummax(a, 0)), np.array([True, False, True]), grad=False)
+    _both(lambda m, a: tuple(m.cummax(a, 0)), np.array(2.5), grad=False)
+    _both(lambda m, a: tuple(m.cummax(a, 1)), np.zeros((2, 0)), grad=False)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tp.cummax(tp.tensor([1.0, 2.0]), 1)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_logcumsumexp(dim):
+    _both(lambda m, a: m.logcumsumexp(a, dim), SCAN_INPUT, grad=False)
+    rng = np.random.default_rng(4)
+    _both(lambda m, a: m.logcumsumexp(a, dim), rng.standard_normal((3, 9)) * 30)
+    _both(lambda m, a: a.logcumsumexp(dim), np.array([[-INF, -INF, 1.0, INF], [0.0, 1.0, NAN, 2.0]]))
+    _both(lambda m, a: m.logcumsumexp(a, 0), np.array(1.5))
+    _both(lambda m, a: m.logcumsumexp(a, dim), rng.standard_normal((2, 3)), dtype="float32")
+    with pytest.raises(NotImplementedError, match="logcumsumexp_out_cpu"):
+        tp.logcumsumexp(tp.tensor([1, 2]), 0)
+
+
+def test_logcumsumexp_double_backward_matches_torch():
+    x = np.array([0.3, -1.0, 2.0, 0.5])
+    got, expected = [], []
+    for m, out in ((tp, got), (torch, expected)):
+        a = m.tensor(x, requires_grad=True)
+        (g,) = m.autograd.grad((m.logcumsumexp(a, 0) * m.tensor([1.0, -2.0, 3.0, 0.5])).sum(), a, create_graph=True)
+        out.append(m.autograd.grad((g * g).sum(), a)[0])
+    _same(got[0], expected[0], rtol=1e-10)
+
+
+# products ------------------------------------------------------------------------------------------
+
+RNG = np.random.default_rng(5)
+PRODUCTS = {
+    "cross_dim": (lambda m, a, b: m.cross(a, b, dim=0), ((3, 2), (3, 2))),
+    "cross_default": (lambda m, a, b: m.cross(a, b), ((2, 3), (2, 3))),
+    "linalg_cross": (lambda m, a, b: m.linalg.cross(a, b), ((1, 3), (4, 3))),
+    "cross_method": (lambda m, a, b: a.cross(b, dim=-1), ((2, 3), (2, 3))),
+    "tensordot_int": (lambda m, a, b: m.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
+    "tensordot_lists": (lambda m, a, b: m.tensordot(a, b, dims=([1, 0], [0, 1])), ((2, 3, 4), (3, 2, 5))),
+    "tensordot_0": (lambda m, a, b: m.tensordot(a, b, dims=0), ((2,), (3,))),
+    "inner": (lambda m, a, b: m.inner(a, b), ((2, 3), (4, 3))),
+    "inner_scalar": (lambda m, a, b: m.inner(a, b), ((), (2, 3))),
+    "vdot": (lambda m, a, b: m.vdot(a, b), ((3,), (3,))),
+    "addmv": (lambda m, i, a, b: m.addmv(i, a, b, beta=0.5, alpha=2), ((2,), (2, 3), (3,))),
+    "addmv_method": (lambda m, i, a, b: i.addmv(a, b), ((1,), (2, 3), (3,))),
+    "addr": (lambda m, i, a, b: m.addr(i, a, b, alpha=2), ((2, 3), (2,), (3,))),
+    "addr_beta0": (lambda m, i, a, b: m.addr(i, a, b, beta=0), ((2, 3), (2,), (3,))),
+    "baddbmm": (lambda m, i, a, b: m.baddbmm(i, a, b, beta=2), ((2, 1), (4, 2, 3), (4, 3, 5))),
+    "addbmm": (lambda m, i, a, b: m.addbmm(i, a, b, alpha=-1), ((2, 5), (4, 2, 3), (4, 3, 5))),
+    "chain_matmul": (lambda m, a, b, c: m.chain_matmul(a, b, c), ((2, 3), (3, 4), (4, 2))),
+    "multi_dot": (lambda m, a, b, c, d: m.linalg.multi_dot([a, b, c, d]), ((3,), (3, 5), (5, 2), (2,))),
+    "matrix_power_3": (lambda m, a: m.matrix_power(a, 3), ((2, 3, 3),)),
+    "matrix_power_neg": (lambda m, a: m.linalg.matrix_power(a, -2), ((3, 3),)),
+    "matrix_power_0": (lambda m, a: a.matrix_power(0), ((2, 2),)),
+}
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_products_match_torch(name):
+    fn, shapes = PRODUCTS[name]
+    rng = np.random.default_rng(6)
+    _both(fn, *[rng.standard_normal(s) + (2 * np.eye(s[-1]) if name.startswith("matrix_power") else 0)
+                for s in shapes])
+
+
+def test_products_nan_input_with_beta_zero_is_not_read():
+    _both(lambda m, i, a, b: m.addmv(i, a, b, beta=0), np.array([NAN, 1.0]), np.ones((2, 3)), np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["addmv", "addr", "baddbmm", "addbmm"])
+def test_inplace_products(name):
+    shapes = {"addmv": ((2,), (2, 3), (3,)), "addr": ((2, 3), (2,), (3,)), "baddbmm": ((4, 2, 5), (4, 2, 3),
+              (4, 3, 5)), "addbmm": ((2, 5), (4, 2, 3), (4, 3, 5))}[name]
+    arrays = [np.random.default_rng(7).standard_normal(s) for s in shapes]
+    t = tp.tensor(arrays[0])
+    assert getattr(t, name + "_")(*[tp.tensor(a) for a in arrays[1:]], alpha=0.5) is t
+    _same(t, getattr(torch, name)(*[torch.tensor(a) for a in arrays], alpha=0.5))
+
+
+@pytest.mark.parametrize("call, error, phrase", [
+    (lambda m: m.cross(m.ones(2, 4), m.ones(2, 4)), RuntimeError, "no dimension of size 3 in input"),
+    (lambda m: m.linalg.cross(m.ones(2, 4), m.ones(2, 4)), RuntimeError, "inputs dimension -1 must have length 3"),
+    (lambda m: m.inner(m.ones(2, 3), m.ones(4)), RuntimeError, "the last dimension must match on both input"),
+    (lambda m: m.vdot(m.ones(2, 3), m.ones(3)), RuntimeError, "1D tensors expected, but got 2D and 1D tensors"),
+    (lambda m: m.vdot(m.ones(3), m.ones(3, dtype=m.float64)), RuntimeError, "expected both vectors to have same"),
+    (lambda m: m.vdot(m.ones(3), m.ones(4)), RuntimeError, "inconsistent tensor size"),
+    (lambda m: m.addmv(m.ones(2), m.ones(2, 3), m.ones(4)), RuntimeError, "size mismatch, got input (2), mat (2x3)"),
+    (lambda m: m.matrix_power(m.ones(2, 3), 2), RuntimeError, "A must be batches of square matrices"),
+    (lambda m: m.linalg.multi_dot([m.ones(3)]), RuntimeError, "expected at least 2 tensors but got 1"),
+    (lambda m: m.tensordot(m.ones(2, 3), m.ones(4, 5), dims=1), RuntimeError, "contracted dimensions need to match"),
+    (lambda m: m.baddbmm(m.ones(2, 2), m.ones(2, 2), m.ones(2, 2, 2)), RuntimeError, "must be a 3D tensor"),
+])
+@pytest.mark.filterwarnings("ignore:Using torch.cross without")
+def test_errors_match_torch(call, error, phrase):
+    with pytest.raises(error, match=phrase.replace("(", "\\(").replace(")", "\\)")):
+        call(torch)
+    with pytest.raises(error, match=phrase.replace("(", "\\(").replace(")", "\\)")):
+        call(tp)
+
+
+def test_deprecation_warnings_as_torch():
+    with pytest.warns(UserWarning, match="Using torch.cross without specifying the dim arg is deprecated"):
+        tp.cross(tp.ones(2, 3), tp.ones(2, 3))
+    with pytest.warns(UserWarning, match="torch.chain_matmul is deprecated"):
+        tp.chain_matmul(tp.ones(2, 2), tp.ones(2, 2))

@@ -1,0 +1,111 @@
+"""linalg.solve_triangular, lu_factor(_ex), lu, lu_solve, vander, diagonal, cross, multi_dot and
+matrix_power (framework/_linalg_lu.py) against torch: values, pivots, gradients (first and second)
+under random upstream gradients, batches and broadcasting, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorplug as tp
+
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(0)
+A3 = RNG.standard_normal((3, 3))
+B32 = RNG.standard_normal((3, 2))
+BATCH = RNG.standard_normal((2, 4, 4))
+
+
+def _same(got, expected, tol=1e-10):
+    got = got if isinstance(got, tuple) else (got,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    for g, e in zip(got, expected):
+        assert str(g.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
+        assert tuple(g.shape) == tuple(e.shape)
+        np.testing.assert_allclose(g.detach().numpy(), e.detach().numpy(), rtol=tol, atol=tol, equal_nan=True)
+
+
+def _both(fn, *arrays, grad=True, second=False):
+    results = []
+    for m in (tp, torch):
+        xs = [m.tensor(a, requires_grad=grad) for a in arrays]
+        out = fn(m, *xs)
+        grads = []
+        if grad:
+            first = out[0] if isinstance(out, tuple) else out
+            w = m.tensor(np.random.default_rng(1).standard_normal(tuple(first.shape)))
+            grads = list(m.autograd.grad((first * w).sum(), xs, create_graph=second, allow_unused=True))
+            if second:
+                live = [g for g in grads if g is not None]
+                grads += list(m.autograd.grad(sum((g * g).sum() for g in live), xs, allow_unused=True))
+        results.append((out, grads))
+    (out, grads), (out_t, grads_t) = results
+    _same(out, out_t)
+    for g, g_t in zip(grads, grads_t):
+        assert (g is None) == (g_t is None)
+        if g is not None:
+            _same(g, g_t, tol=1e-8)
+
+
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [True, False])
+def test_solve_triangular(upper, left, unit):
+    b = B32 if left else B32.T
+    _both(lambda m, a, x: m.linalg.solve_triangular(a, x, upper=upper, left=left, unitriangular=unit), A3 + 3 *
+          np.eye(3), b, second=True)
+
+
+def test_solve_triangular_broadcasts_batches_and_keeps_torchs_inf():
+    _both(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=True), BATCH[:, :3, :3] + 3 * np.eye(3), B32)
+    _both(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=False), np.array([[0.0, 0.0], [1.0, 0.0]]),
+          np.ones((2, 1)), grad=False)
+    with pytest.raises(TypeError):
+        tp.linalg.solve_triangular(tp.eye(2), tp.ones(2, 1))  # upper is required, as torch's
+
+
+@pytest.mark.parametrize("matrix", [A3, BATCH, RNG.standard_normal((5, 5))], ids=["3x3", "batch", "5x5"])
+def test_lu_factor_values_pivots_and_gradients(matrix):
+    _both(lambda m, a: m.linalg.lu_factor(a).LU, matrix, second=True)
+    _both(lambda m, a: m.linalg.lu_factor(a).pivots, matrix, grad=False)
+    _both(lambda m, a: m.linalg.lu_factor_ex(a), matrix, grad=False)
+
+
+def test_lu_of_square_and_rectangular_matrices():
+    for part in range(3):
+        _both(lambda m, a: m.linalg.lu(a)[part], A3, grad=part > 0)
+        _both(lambda m, a: m.linalg.lu(a)[part], BATCH, grad=part > 0)
+    for shape in ((2, 3, 5), (5, 3)):
+        _both(lambda m, a: m.linalg.lu(a), RNG.standard_normal(shape), grad=False)
+
+
+def test_lu_of_a_singular_matrix():
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    _both(lambda m, a: m.linalg.lu(a), singular, grad=False)
+    _both(lambda m, a: m.linalg.lu_factor_ex(a), np.zeros((2, 2, 2)), grad=False)
+    with pytest.raises(RuntimeError, match=r"U\[2,2\] is zero and using it on lu_solve would result in a division"):
+        tp.linalg.lu_factor(tp.tensor(singular))
+    with pytest.raises(RuntimeError, match=r"\(Batch element 1\): U\[1,1\] is zero"):
+        tp.linalg.lu_factor(tp.tensor(np.stack([np.eye(2), np.zeros((2, 2))])))
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_lu_solve(left, adjoint):
+    b = B32 if left else B32.T
+    _both(lambda m, a, x: m.linalg.lu_solve(*m.linalg.lu_factor(a), x, left=left, adjoint=adjoint), A3, b)
+    _both(lambda m, a, x: m.linalg.lu_solve(*m.linalg.lu_factor(a), x, left=left, adjoint=adjoint),
+          BATCH, RNG.standard_normal((2, 4, 4)))
+
+
+def test_vander_diagonal_and_the_rest_of_the_namespace():
+    _both(lambda m, x: m.linalg.vander(x), RNG.standard_normal((2, 3)))
+    _both(lambda m, x: m.linalg.vander(x, N=5), RNG.standard_normal(4))
+    _both(lambda m, x: m.linalg.vander(x), np.array([1, 2, 3]), grad=False)
+    with pytest.raises(RuntimeError, match="N must be greater than 1"):
+        tp.linalg.vander(tp.tensor(2.0))
+    _both(lambda m, x: m.linalg.diagonal(x, offset=-1), RNG.standard_normal((2, 3, 4)))
+    _both(lambda m, x: m.linalg.diagonal(x, dim1=0, dim2=2), RNG.standard_normal((3, 2, 3)))
+    _both(lambda m, a, b: m.linalg.cross(a, b, dim=0), RNG.standard_normal((3, 2)), RNG.standard_normal((3, 1)))
+    _both(lambda m, a, b: m.linalg.multi_dot([a, b]), RNG.standard_normal(3), RNG.standard_normal(3))
+    _both(lambda m, a: m.linalg.matrix_power(a, 5), A3 / 2)

@@ -530,20 +530,19 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return t
 
 
+_PYTHON_TYPES = {float: _dt.float64, int: _dt.int64, bool: _dt.bool_, complex: _dt.complex128}
+
+
 def _as_dtype(dtype):
     if isinstance(dtype, _LegacyType):
         return dtype._dtype
     if isinstance(dtype, str) and dtype in _dt.BY_NAME:
         return _dt.BY_NAME[dtype]
+    if dtype in _PYTHON_TYPES:  # before the name lookup: the class float is float64 ('float' names float32)
+        return _PYTHON_TYPES[dtype]
     name = getattr(dtype, "__name__", None) or str(dtype)
     if name in _dt.BY_NAME:
         return _dt.BY_NAME[name]
-    if dtype is float:
-        return _dt.float64
-    if dtype is int:
-        return _dt.int64
-    if dtype is bool:
-        return _dt.bool_
     raise TypeError(f"dtype must be a tensorplug.dtype (e.g. tensorplug.float32), got {dtype!r}")
 
 

@@ -157,3 +157,14 @@ def test_bfloat16_linear_forward_and_backward_match_torch():
         # bfloat16 keeps 8 bits: the sums may round differently by an ulp or two
         np.testing.assert_allclose(got.float().detach().numpy(), expected.float().detach().numpy(),
                                    rtol=2 ** -6, atol=0.07)
+
+
+@pytest.mark.parametrize("python_type", [float, int, bool, complex])
+def test_python_types_name_torchs_dtypes(python_type):
+    # the class float is float64 (the name 'float' is float32): .to(float) gave float32 once
+    want = str(getattr(torch.ones(2).to(python_type), "dtype")).split(".")[-1]
+    x = tensorplug.ones(2)
+    assert str(x.to(python_type).dtype).split(".")[-1] == want
+    assert str(x.to(dtype=python_type).dtype).split(".")[-1] == want
+    assert str(tensorplug.zeros(2, dtype=python_type).dtype).split(".")[-1] == want
+    assert str(tensorplug.tensor([1, 0], dtype=python_type).dtype).split(".")[-1] == want

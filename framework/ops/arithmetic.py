@@ -222,13 +222,12 @@ def mul(input, other, *, out=None):
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (integers give floats), or ``rounding_mode='trunc'|'floor'``."""
     if rounding_mode == "floor":
-        return _out(floor_divide(input, other), out)
+        _check_int_zero(input, other)
+        return _out(binary(DivFloor, input, other), out)
     if rounding_mode == "trunc":
-        from .elementwise import trunc
-        q = div(input, other)
-        q = trunc(q)
-        r = _promoted_dtype(input, other)
-        return _out(q if r.category >= _dt.FLOAT else q.to(r), out)
+        _check_int_zero(input, other)
+        exact = _promoted_dtype(input, other).category < _dt.FLOAT
+        return _out(binary(DivTruncExact if exact else DivTrunc, input, other), out)
     if rounding_mode is not None:
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     r = _promoted_dtype(input, other)
@@ -255,7 +254,10 @@ def _check_int_zero(input, other):
                            "use a float tensor for inf/nan results")
 
 
-class FloorDivide(Op):
+class DivFloor(Op):
+    """``div(rounding_mode='floor')``: a step function, so its gradient is zero (torch's DivBackward2)."""
+    node_name = "DivBackward2"
+
     @staticmethod
     def forward(ctx, a, b):
         return ctx.backend.xp.floor_divide(a, b)
@@ -263,6 +265,37 @@ class FloorDivide(Op):
     @staticmethod
     def backward(ctx, g):
         return g * 0, g * 0
+
+
+class DivTrunc(DivFloor):
+    node_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = ctx.backend.xp
+        return xp.trunc(xp.divide(a, b))
+
+
+class DivTruncExact(DivTrunc):
+    """Integer ``div(rounding_mode='trunc')`` without a float quotient (exact past 2**53): the floor
+    quotient, moved up by one where it is negative and inexact."""
+    node_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = ctx.backend.xp
+        q = xp.floor_divide(a, b)
+        return xp.where((q < 0) & (q * b != a), q + 1, q)
+
+
+class FloorDivide(DivFloor):
+    """``floor_divide`` and ``//``: torch records a node with no derivative, so a backward through it
+    raises rather than passing the zero gradient that ``div(rounding_mode='floor')`` has."""
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
 
 class Remainder(Op):

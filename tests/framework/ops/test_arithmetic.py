@@ -37,6 +37,13 @@ def test_integer_against_torch(case):
     same(case, np.array([[7, -3, 4], [0, 9, -8]]), np.array([2, -5, 3]), grad=False)
 
 
+def test_integer_division_is_exact_past_float_precision():
+    # trunc rounding went through a float quotient once: 2**60 + 3 lost its low bits
+    big = np.array([2**60 + 3, -(2**60 + 3), 2**62 - 1, -7, 7, 0])
+    same(lambda m, a, b: (m.div(a, b, rounding_mode="trunc"), m.div(a, b, rounding_mode="floor"), a // b, a % b),
+         big, np.array([2, 2, -3, 2, -4, 5]), grad=False)
+
+
 def test_floor_divide_and_scalar_remainder_forward():
     # torch has no derivative for these; compare values only
     same(lambda m, a, b: (a // b, 7.5 % b, a // 2), A, B, grad=False)

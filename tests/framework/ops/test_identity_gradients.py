@@ -79,3 +79,13 @@ def test_cat_double_backward_through_a_skipped_empty_input():
         (gx2,) = lib.autograd.grad(gx.sum() + ge.sum(), [x])
         grads.append((tuple(ge.shape), gx2.tolist()))
     assert grads[0] == grads[1]
+
+
+def test_floor_division_gradients_as_torch():
+    # div(rounding_mode='floor') is a step with zero gradient; floor_divide and // have no derivative
+    _same(lambda m, a, b: m.div(a, b, rounding_mode="floor"), [2.5, -1.5], [2.0, 2.0])
+    _same(lambda m, a, b: m.div(a, b, rounding_mode="trunc"), [2.5, -1.5], [2.0, 2.0])
+    for spell in (lambda m, a, b: m.floor_divide(a, b), lambda m, a, b: a // b):
+        for lib in (tp, torch):
+            with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+                _grads(lib, spell, [[2.5, -1.5], [2.0, 2.0]])

@@ -7,6 +7,7 @@ import functools
 import inspect
 import warnings
 
+from . import dtypes as _dt
 from .autograd.grad_mode import GradMode, no_grad
 from .tensor import Tensor
 
@@ -74,10 +75,7 @@ def _can_cast(src, dst):
     return src.category <= dst.category
 
 
-def _title(d):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-            "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}.get(d.name, d.name)
+_title = _dt.scalar_type_name
 
 
 def install(namespace: dict) -> None:

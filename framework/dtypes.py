@@ -56,6 +56,11 @@ float64 = dtype("float64", 8, FLOAT, True, "DoubleTensor")
 complex64 = dtype("complex64", 8, COMPLEX, True, "ComplexFloatTensor")
 complex128 = dtype("complex128", 16, COMPLEX, True, "ComplexDoubleTensor")
 
+def scalar_type_name(d):
+    """torch's C++ scalar type name (``Float``, ``Long``, ``ComplexDouble``), which its kernel messages quote."""
+    return d.legacy_name[:-len("Tensor")]
+
+
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 BY_NAME = {d.name: d for d in ALL}
 # a complex dtype's parts and back (view_as_real, .real, abs, the FFTs' result dtypes)

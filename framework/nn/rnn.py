@@ -366,8 +366,7 @@ class RNNCellBase(Module):
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
                                f"{self.input_size}")
         if input.dtype != self.weight_ih.dtype:
-            names = {"float64": "Double", "float32": "Float", "float16": "Half", "bfloat16": "BFloat16"}
-            a, b = (names.get(str(d).split(".")[-1], str(d)) for d in (input.dtype, self.weight_ih.dtype))
+            a, b = (_dt.scalar_type_name(d) for d in (input.dtype, self.weight_ih.dtype))
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {a} and {b}; convert one, "
                                f"e.g. model.double() or x.float()")
         batched = input.dim() == 2

@@ -13,7 +13,7 @@ from .arithmetic import (add, sub, mul, div, neg, negative, pow, where, floor_di
 from .conversion import clone
 from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, trunc, eq, ne, lt, le, gt,
                           ge, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
-                          bitwise_xor, bitwise_not)
+                          bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift)
 from .elementwise import (tan, log1p, expm1, rsqrt, reciprocal, erf, square, floor, ceil, round)
 from .gather import gather, scatter, scatter_add, index_select, masked_fill, take_along_dim
 from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
@@ -125,6 +125,8 @@ METHODS = {
     "__matmul__": matmul, "__rmatmul__": _swap(matmul), "__neg__": neg, "__pos__": lambda self: self,
     "__abs__": abs, "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
     "__and__": bitwise_and, "__or__": bitwise_or, "__xor__": bitwise_xor, "__invert__": bitwise_not,
+    "__lshift__": bitwise_left_shift, "__rshift__": bitwise_right_shift,
+    "__rlshift__": _swap(bitwise_left_shift), "__rrshift__": _swap(bitwise_right_shift),
     "__rand__": _swap(bitwise_and), "__ror__": _swap(bitwise_or), "__rxor__": _swap(bitwise_xor),
     "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
     "__iadd__": _iop("add_"), "__isub__": _iop("sub_"), "__imul__": _iop("mul_"), "__itruediv__": _iop("div_"),
@@ -135,6 +137,7 @@ METHODS = {
     "sigmoid": sigmoid, "relu": relu, "trunc": trunc,
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
     "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor, "logical_not": logical_not,
+    "bitwise_left_shift": bitwise_left_shift, "bitwise_right_shift": bitwise_right_shift,
     "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
     "matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "outer": outer,
     "sum": sum, "mean": mean,
@@ -192,6 +195,7 @@ for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs),
                    ("masked_fill_", masked_fill), ("scatter_", scatter), ("scatter_add_", scatter_add),
                    ("maximum_", maximum), ("minimum_", minimum), ("floor_divide_", floor_divide),
                    ("remainder_", remainder), ("fmod_", fmod), ("bitwise_and_", bitwise_and),
+                   ("bitwise_left_shift_", bitwise_left_shift), ("bitwise_right_shift_", bitwise_right_shift),
                    ("bitwise_or_", bitwise_or), ("bitwise_xor_", bitwise_xor), ("bitwise_not_", bitwise_not),
                    ("logical_not_", logical_not), ("sinh_", sinh), ("cosh_", cosh), ("asin_", asin),
                    ("acos_", acos), ("atan_", atan), ("atan2_", atan2), ("log2_", log2), ("log10_", log10),
@@ -200,7 +204,8 @@ for _name, _fn in (("exp_", exp), ("log_", log), ("sqrt_", sqrt), ("abs_", abs),
                    ("index_add_", index_add), ("index_fill_", index_fill)):
     METHODS[_name] = inplace.make_inplace(_fn, _name)
 METHODS.update({"__ipow__": _iop("pow_"), "__ifloordiv__": _iop("floor_divide_"), "__imod__": _iop("remainder_"),
-                "__iand__": _iop("bitwise_and_"), "__ior__": _iop("bitwise_or_"), "__ixor__": _iop("bitwise_xor_")})
+                "__iand__": _iop("bitwise_and_"), "__ior__": _iop("bitwise_or_"), "__ixor__": _iop("bitwise_xor_"),
+                "__ilshift__": _iop("bitwise_left_shift_"), "__irshift__": _iop("bitwise_right_shift_")})
 
 
 def bind(methods):

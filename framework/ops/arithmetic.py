@@ -194,16 +194,23 @@ def add(input, other, *, alpha=1, out=None):
         tensor([2., 2.])
     """
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _times_alpha(input, other, alpha)
     result = binary(Add, input, other)
     # `a + b` lands here: the common case skips the call to _out
     return result if out is None else _out(result, out)
 
 
+def _times_alpha(input, other, alpha):
+    """``alpha * other`` for add/sub, with torch's check that a float alpha needs a floating result."""
+    if isinstance(alpha, float) and _promoted_dtype(input, other).category < _dt.FLOAT:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _times_alpha(input, other, alpha)
     result = binary(Sub, input, other)
     return result if out is None else _out(result, out)
 
@@ -308,7 +315,33 @@ class Remainder(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        return g, (-g * floor_divide(a, b)) if isinstance(b, Tensor) else None
+        return g, (-g * div(a, b, rounding_mode="floor")) if isinstance(b, Tensor) else None
+
+
+class RemainderByTensor(Remainder):
+    node_name = "RemainderBackward1"  # torch's name when the divisor is a tensor
+
+
+class Fmod(Op):
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        # C's fmod from the array API's exact remainder (a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0):
+        # the two differ by b where the remainder's sign is not the dividend's; a zero keeps a's sign
+        xp = ctx.backend.xp
+        r = xp.remainder(a, b)
+        out = xp.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
+        return xp.where(out == 0, 0 * a, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors_list()
+        return g, (-g * div(a, b, rounding_mode="trunc")) if isinstance(b, Tensor) else None
+
+
+class FmodByTensor(Fmod):
+    node_name = "FmodBackward1"
 
 
 def floor_divide(input, other, *, out=None):
@@ -318,18 +351,18 @@ def floor_divide(input, other, *, out=None):
 
 def remainder(input, other, *, out=None):
     _check_int_zero(input, other)
-    return _out(binary(Remainder, input, other), out)
+    return _out(binary(RemainderByTensor if isinstance(other, Tensor) else Remainder, input, other), out)
 
 
-def fmod(input, other):
+def fmod(input, other, *, out=None):
     """The remainder of ``input / other`` with the dividend's sign (C's fmod; ``remainder`` takes the divisor's).
 
     Example:
         >>> tensorplug.fmod(tensorplug.tensor([-3.0, 3.0]), 2)
         tensor([-1.,  1.])
     """
-    from .elementwise import trunc
-    return input - trunc(div(input, other)) * other
+    _check_int_zero(input, other)
+    return _out(binary(FmodByTensor if isinstance(other, Tensor) else Fmod, input, other), out)
 
 
 def pow(input, exponent, *, out=None):

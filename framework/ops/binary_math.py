@@ -303,9 +303,9 @@ def float_power_(self, exponent):
     wanted = _dt.complex128 if (self._dtype.category == _dt.COMPLEX or isinstance(exponent, complex) or (
         isinstance(exponent, Tensor) and exponent._dtype.category == _dt.COMPLEX)) else _dt.float64
     if self._dtype is not wanted:
-        kind = {"float64": "Double", "complex128": "ComplexDouble"}[wanted.name]
-        raise RuntimeError(f"the base given to float_power_ has dtype {self._dtype.legacy_name[:-6]} but the "
-                           f"operation's result requires dtype {kind}; convert it with .double() first")
+        raise RuntimeError(f"the base given to float_power_ has dtype {_dt.scalar_type_name(self._dtype)} but the "
+                           f"operation's result requires dtype {_dt.scalar_type_name(wanted)}; convert it with "
+                           f".double() first")
     from .inplace import make_inplace
     return make_inplace(float_power, "float_power_")(self, exponent)
 

@@ -18,9 +18,7 @@ __all__ = ["view_as_real", "view_as_complex", "real", "imag", "conj", "conj_phys
            "resolve_neg", "is_conj", "is_complex", "angle", "sgn", "polar", "complex"]
 
 
-def _name(dtype):
-    """torch's scalar type name (``ComplexFloat``, ``Long``) for messages."""
-    return dtype.legacy_name[:-len("Tensor")]
+_name = _dt.scalar_type_name
 
 
 def ordering_error(op, dtype):

@@ -414,6 +414,24 @@ bitwise_or = _logical("bitwise_or", True)
 bitwise_xor = _logical("bitwise_xor", True)
 
 
+def _shift(name, kernel):
+    def shift(input, other):
+        from ._util import promote
+        a, b = promote(input, other)
+        ref = a if isinstance(a, Tensor) else b
+        if ref._dtype.category != _dt.INT:
+            raise NotImplementedError(f"\"{kernel}_cpu\" not implemented for '{_dt.scalar_type_name(ref._dtype)}'")
+        arrays = [x._data if isinstance(x, Tensor) else x for x in (a, b)]
+        return Tensor._make(getattr(ref._backend.xp, name)(*arrays), ref._dtype, ref._backend)
+    shift.__name__ = name
+    shift.__doc__ = f"Elementwise ``{name}`` of integer tensors (shifts past the width give 0, or -1 right of a negative)."
+    return shift
+
+
+bitwise_left_shift = _shift("bitwise_left_shift", "lshift")
+bitwise_right_shift = _shift("bitwise_right_shift", "rshift")
+
+
 def bitwise_not(input):
     xp = input._backend.xp
     out = xp.logical_not(input._data) if input._dtype is _dt.bool_ else xp.bitwise_invert(input._data)

@@ -8,6 +8,8 @@ import tensorplug as tp
 
 from ._compare import same
 
+torch = pytest.importorskip("torch")
+
 A = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]])
 B = np.array([2.0, -0.5, 1.5])
 
@@ -63,3 +65,26 @@ def test_out_of_range_python_ints_wrap_like_torch():
     assert t.tolist() == [0, 44]
     t.fill_(-1)
     assert t.tolist() == [255, 255]
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, a, b: (a << b, a >> b, a << 3, a >> 1, 3 << b, m.bitwise_left_shift(a, b), a.bitwise_right_shift(b)),
+    lambda m, a, b: (m.fmod(a, b), m.fmod(a, 3), m.remainder(a, b), a % 3),
+    lambda m, a, b: (m.sub(a, 1, alpha=3), m.add(a, 2, alpha=-2), m.sub(a, 1.5, alpha=2), m.add(a, b, alpha=4)),
+])
+def test_integer_shifts_fmod_and_alpha_against_torch(case):
+    same(case, np.array([[7, -3, 4], [0, 2**60 + 3, -8]]), np.array([2, 64, 3]), grad=False)
+
+
+def test_shift_and_alpha_misuse_as_torch():
+    for m in (tp, torch):
+        with pytest.raises(NotImplementedError, match="\"lshift_cpu\" not implemented for 'Float'"):
+            m.ones(2) << 1
+        with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+            m.add(m.tensor([1, 2]), 1, alpha=0.5)
+
+
+def test_fmod_is_cs_fmod():
+    # a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0.0 where C (and torch) give 0.09999999999999945
+    same(lambda m, a, b: (m.fmod(a, b), m.fmod(a, 0.1), m.fmod(-a, b), m.fmod(a, -b)),
+         np.array([10.0, -6.0, 5.5, 0.0, np.inf, 1e17]), np.array([0.1, 3.0, -2.0, 1.0, 2.0, 0.3]))

@@ -178,6 +178,11 @@ class Op(Node):
         cls.__name__ = cls.node_name
 
     @classmethod
+    def renamed(cls, node_name):
+        """This op under another of torch's node names (an overload's, ``SliceBackward0``), as a subclass."""
+        return type(node_name, (cls,), {"node_name": node_name, "__module__": cls.__module__})
+
+    @classmethod
     def apply(cls, *inputs, **params):
         Tensor = _tensor_cls
         arrays = []

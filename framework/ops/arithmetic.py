@@ -318,8 +318,7 @@ class Remainder(Op):
         return g, (-g * div(a, b, rounding_mode="floor")) if isinstance(b, Tensor) else None
 
 
-class RemainderByTensor(Remainder):
-    node_name = "RemainderBackward1"  # torch's name when the divisor is a tensor
+RemainderByTensor = Remainder.renamed("RemainderBackward1")  # torch's name when the divisor is a tensor
 
 
 class Fmod(Op):
@@ -340,8 +339,7 @@ class Fmod(Op):
         return g, (-g * div(a, b, rounding_mode="trunc")) if isinstance(b, Tensor) else None
 
 
-class FmodByTensor(Fmod):
-    node_name = "FmodBackward1"
+FmodByTensor = Fmod.renamed("FmodBackward1")
 
 
 def floor_divide(input, other, *, out=None):

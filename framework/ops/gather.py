@@ -206,8 +206,7 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, key=(slice(None),) * axis + (idx, ...), indices=(index,))
 
 
-class MaskedFill(Where):
-    node_name = "MaskedFillBackward0"
+MaskedFill = Where.renamed("MaskedFillBackward0")
 
 
 def masked_fill(input, mask, value):

@@ -91,20 +91,10 @@ class GetItem(Op):
         return IndexAccumulate.apply(g, key=ctx.key, shape=ctx.shape)
 
 
-class Select(GetItem):
-    node_name = "SelectBackward0"
-
-
-class Slice(GetItem):
-    node_name = "SliceBackward0"
-
-
-class UnsqueezeItem(GetItem):
-    node_name = "UnsqueezeBackward0"
-
-
-class Alias(GetItem):
-    node_name = "AliasBackward0"
+Select = GetItem.renamed("SelectBackward0")
+Slice = GetItem.renamed("SliceBackward0")
+UnsqueezeItem = GetItem.renamed("UnsqueezeBackward0")
+Alias = GetItem.renamed("AliasBackward0")
 
 
 def _view_node(key, shape):
@@ -194,8 +184,7 @@ class IndexPut(Op):
         return ga, gv
 
 
-class SetSlices(IndexPut):
-    node_name = "CopySlices"
+SetSlices = IndexPut.renamed("CopySlices")
 
 
 def getitem(self, key):

@@ -79,20 +79,10 @@ def _check(a, b, name):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
 
 
-class Mm(MatMul):
-    node_name = "MmBackward0"
-
-
-class Mv(MatMul):
-    node_name = "MvBackward0"
-
-
-class Dot(MatMul):
-    node_name = "DotBackward0"
-
-
-class Bmm(MatMul):
-    node_name = "BmmBackward0"
+Mm = MatMul.renamed("MmBackward0")
+Mv = MatMul.renamed("MvBackward0")
+Dot = MatMul.renamed("DotBackward0")
+Bmm = MatMul.renamed("BmmBackward0")
 
 
 # the node torch records for matmul of operands of these ranks (torch dispatches to mm, mv, dot)

@@ -80,22 +80,13 @@ class View(Reshape):
         return out
 
 
-class Unsqueeze(View):
-    node_name = "UnsqueezeBackward0"
+Unsqueeze = View.renamed("UnsqueezeBackward0")
 
 
-class SqueezeAll(View):
-    """``squeeze()``; ``squeeze(dim)`` and ``squeeze(dims)`` are torch's overloads 1 and 2."""
-
-    node_name = "SqueezeBackward0"
-
-
-class SqueezeDim(View):
-    node_name = "SqueezeBackward1"
-
-
-class SqueezeDims(View):
-    node_name = "SqueezeBackward2"
+# ``squeeze()``; ``squeeze(dim)`` and ``squeeze(dims)`` are torch's overloads 1 and 2
+SqueezeAll = View.renamed("SqueezeBackward0")
+SqueezeDim = View.renamed("SqueezeBackward1")
+SqueezeDims = View.renamed("SqueezeBackward2")
 
 
 class Permute(Op):
@@ -193,8 +184,7 @@ def permute(self, *dims):
     return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
 
 
-class Transpose(Permute):
-    node_name = "TransposeBackward0"
+Transpose = Permute.renamed("TransposeBackward0")
 
 
 class TransposeT(Permute):
@@ -581,12 +571,8 @@ def _tri(input, diagonal, lower):
     return where_as(Tril if lower else Triu, mask, input, zero)
 
 
-class Tril(Where):
-    node_name = "TrilBackward0"
-
-
-class Triu(Where):
-    node_name = "TriuBackward0"
+Tril = Where.renamed("TrilBackward0")
+Triu = Where.renamed("TriuBackward0")
 
 
 def tril(input, diagonal=0):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import tensorplug as tp
-from tensorplug.ops.arithmetic import Add, Div, FloorDivide, Mul, Pow, Remainder, Sub
+from tensorplug.ops.arithmetic import Add, Div, DivFloor, Fmod, Mul, Pow, Remainder, Sub
 from tensorplug.ops.minmax import Maximum, Minimum
 
-BINARY = [Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDivide, Remainder]
+BINARY = [Add, Sub, Mul, Div, Pow, Maximum, Minimum, DivFloor, Remainder, Fmod]  # floor_divide has no backward
 
 
 def _operands(kind):

@@ -3,6 +3,7 @@ multi_dot and matrix_power. Each is a composite of differentiable ops, so the gr
 its parts; the argument checks give torch's messages."""
 from __future__ import annotations
 
+import math
 import warnings
 
 from ..tensor import Tensor
@@ -43,12 +44,12 @@ def cross(input, other, dim=None):
     return linalg_cross(input, other, dim=dim)
 
 
-def _contracted(a, b, dims):
-    """tensordot's ``dims`` as two lists of dimensions of ``a`` and ``b``."""
+def _contracted(dims):
+    """tensordot's ``dims`` as two lists of dimensions, as given (an int n: a's last n, b's first n)."""
     if isinstance(dims, int):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
-        return list(range(a.dim() - dims, a.dim())), list(range(dims))
+        return list(range(-dims, 0)), list(range(dims))
     if isinstance(dims, Tensor):
         dims = dims.tolist()
     left, right = dims
@@ -56,24 +57,52 @@ def _contracted(a, b, dims):
     right = [right] if isinstance(right, int) else list(right)
     if len(left) != len(right):
         raise RuntimeError(f"both dimension lists should have same length: got {left} and {right}")
-    return [wrap_dim(d, a.dim()) for d in left], [wrap_dim(d, b.dim()) for d in right]
+    return left, right
+
+
+def _size(t, d):
+    """``t.size(d)`` as ATen's: an IndexError for a dimension ``t`` lacks (ATen reads sizes before its checks)."""
+    n = t.dim()
+    if n == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return t.shape[d]
+
+
+def _wrapped(dims, n):
+    wrapped = [wrap_dim(d, n) for d in dims]
+    repeated = next((d for d in wrapped if wrapped.count(d) > 1), None)
+    if repeated is not None:
+        raise RuntimeError(f"dim {repeated} appears multiple times in the list of dims")
+    return wrapped
 
 
 def tensordot(a, b, dims=2, out=None):
     """Sums the products of ``a`` and ``b`` over the dimensions ``dims`` names (an int: the last
-    ``dims`` of ``a`` with the first of ``b``; or two lists)."""
-    left, right = _contracted(a, b, dims)
-    for i, j in zip(left, right):
-        if a.shape[i] != b.shape[j]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim "
-                               f"{i - a.dim()} and second has size {b.shape[j]} in dim {j}")
+    ``dims`` of ``a`` with the first of ``b``; or two lists). As ATen's, a contracted dimension of size 1
+    meets any size: the other operand is summed over it (keepdim) before the product."""
+    given_a, given_b = _contracted(dims)
+    if a._dtype is not b._dtype:
+        raise RuntimeError(f"both inputs should have same dtype: got {a._dtype} and {b._dtype}")
+    size = 1
+    for i, j in zip(given_a, given_b):
+        s1, s2 = _size(a, i), _size(b, j)
+        if s2 == 1:
+            a = a.sum(i, keepdim=True)
+        elif s1 == 1:
+            b = b.sum(j, keepdim=True)
+        elif s1 != s2:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {s1} in dim {i} and "
+                               f"second has size {s2} in dim {j}")
+        else:
+            size *= s1
+    left, right = _wrapped(given_a, a.dim()), _wrapped(given_b, b.dim())
     free_a = [d for d in range(a.dim()) if d not in left]
     free_b = [d for d in range(b.dim()) if d not in right]
-    size = 1
-    for d in left:
-        size *= a.shape[d]
-    lhs = a.permute(*free_a, *left).reshape(-1, size)
-    rhs = b.permute(*right, *free_b).reshape(size, -1)
+    rows, cols = math.prod(a.shape[d] for d in free_a), math.prod(b.shape[d] for d in free_b)
+    lhs = a.permute(*free_a, *left).reshape(rows, size)  # (explicit sizes: -1 is ambiguous when empty)
+    rhs = b.permute(*right, *free_b).reshape(size, cols)
     shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
     return matmul(lhs, rhs).reshape(shape)
 
@@ -116,40 +145,56 @@ def _scaled_sum(input, product, beta, alpha):
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
-    """``beta * input + alpha * (mat @ vec)``."""
-    if mat.dim() != 2 or vec.dim() != 1 or mat.shape[1] != vec.shape[0] or input.dim() > 1 or (
-            input.dim() == 1 and input.shape[0] not in (1, mat.shape[0])):
-        raise RuntimeError(f"size mismatch, got input ({', '.join(map(str, input.shape))}), mat "
-                           f"({'x'.join(map(str, mat.shape))}), vec ({', '.join(map(str, vec.shape))})")
+    """``beta * input + alpha * (mat @ vec)``; input has mat's row count of elements, or one."""
+    if not (mat.dim() == 2 and vec.dim() == 1 and input.dim() <= 1):
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.dim()}, {mat.dim()}, {vec.dim()}")
+    if mat.shape[1] != vec.shape[0] or input.numel() not in (1, mat.shape[0]):
+        # ATen's message reads input.size(0): a 0-d input makes it an IndexError
+        raise RuntimeError(f"size mismatch, got input ({_size(input, 0)}), mat ({mat.shape[0]}x{mat.shape[1]}), "
+                           f"vec ({vec.shape[0]})")
     return _scaled_sum(input, matmul(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """``beta * input + alpha * outer(vec1, vec2)``."""
     from .linalg import outer
+    for name, vec in (("vec1", vec1), ("vec2", vec2)):
+        if vec.dim() != 1:
+            raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {vec.dim()}-D")
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
-def _check_batches(name, batch1, batch2):
-    if batch1.dim() != 3 or batch2.dim() != 3:
-        which = "batch1" if batch1.dim() != 3 else "batch2"
-        raise RuntimeError(f"{which} must be a 3D tensor: got {max(batch1.dim(), batch2.dim())}D; {name} "
-                           f"takes (b, n, m) and (b, m, p) batches")
-    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{batch1.shape[0]}, {batch1.shape[2]}] but got: [{batch2.shape[0]}, "
-                           f"{batch2.shape[1]}].")
+def _check_batches(batch1, batch2):
+    """ATen's first check after the input was expanded: both batches 3-D."""
+    for name, batch in (("batch1", batch1), ("batch2", batch2)):
+        if batch.dim() != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * (batch1 @ batch2)``, batch by batch."""
-    _check_batches("baddbmm", batch1, batch2)
+    # ATen expands input to the result's sizes first: a missing dimension is an IndexError
+    _check_expands_to(input, (_size(batch1, 0), _size(batch1, 1), _size(batch2, 2)))
+    _check_batches(batch1, batch2)
+    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{batch1.shape[0]}, {batch1.shape[2]}] but got: [{batch2.shape[0]}, "
+                           f"{batch2.shape[1]}].")
     return _scaled_sum(input, matmul(batch1, batch2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum_b (batch1[b] @ batch2[b])``."""
-    _check_batches("addbmm", batch1, batch2)
+    if batch1.requires_grad or batch2.requires_grad:
+        _size(batch1, 0)  # torch's autograd saves batch1.size(0) before the kernel reads any size
+    _check_expands_to(input, (_size(batch1, 1), _size(batch2, 2)))
+    _check_batches(batch1, batch2)
+    if batch1.shape[0] != batch2.shape[0]:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got {batch1.shape[0]} and "
+                           f"{batch2.shape[0]}")
+    if batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"Incompatible matrix sizes for bmm ({batch1.shape[1]}x{batch1.shape[2]} and "
+                           f"{batch2.shape[1]}x{batch2.shape[2]})")
     return _scaled_sum(input, matmul(batch1, batch2).sum(0), beta, alpha)
 
 

@@ -4,6 +4,7 @@ upstream gradient, methods and in-place forms, and torch's errors."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -209,6 +210,11 @@ PRODUCTS = {
     "tensordot_int": (lambda m, a, b: m.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
     "tensordot_lists": (lambda m, a, b: m.tensordot(a, b, dims=([1, 0], [0, 1])), ((2, 3, 4), (3, 2, 5))),
     "tensordot_0": (lambda m, a, b: m.tensordot(a, b, dims=0), ((2,), (3,))),
+    # a contracted dimension of size 1 meets any size: ATen sums the other operand over it first
+    "tensordot_size1_left": (lambda m, a, b: m.tensordot(a, b, dims=([1], [0])), ((2, 1), (3, 4))),
+    "tensordot_size1_right": (lambda m, a, b: m.tensordot(a, b, dims=2), ((2, 3, 4), (1, 4, 5))),
+    "tensordot_size1_both_ways": (lambda m, a, b: m.tensordot(a, b, dims=([0, 2], [1, 0])), ((1, 2, 3), (1, 4))),
+    "tensordot_empty": (lambda m, a, b: m.tensordot(a, b, dims=1), ((2, 0), (0, 4))),
     "inner": (lambda m, a, b: m.inner(a, b), ((2, 3), (4, 3))),
     "inner_scalar": (lambda m, a, b: m.inner(a, b), ((), (2, 3))),
     "vdot": (lambda m, a, b: m.vdot(a, b), ((3,), (3,))),
@@ -259,14 +265,48 @@ def test_inplace_products(name):
     (lambda m: m.matrix_power(m.ones(2, 3), 2), RuntimeError, "A must be batches of square matrices"),
     (lambda m: m.linalg.multi_dot([m.ones(3)]), RuntimeError, "expected at least 2 tensors but got 1"),
     (lambda m: m.tensordot(m.ones(2, 3), m.ones(4, 5), dims=1), RuntimeError, "contracted dimensions need to match"),
-    (lambda m: m.baddbmm(m.ones(2, 2), m.ones(2, 2), m.ones(2, 2, 2)), RuntimeError, "must be a 3D tensor"),
+    (lambda m: m.baddbmm(m.ones(2, 2), m.ones(2, 2), m.ones(2, 2, 2)), RuntimeError, "batch1 must be a 3D tensor"),
+    (lambda m: m.tensordot(m.ones(2, 3), m.ones(4, 4), dims=([-1], [0])), RuntimeError,
+     "first has size 3 in dim -1 and second has size 4 in dim 0"),
+    (lambda m: m.tensordot(m.ones(3, 3), m.ones(3, 3), dims=([1, -1], [0, 1])), RuntimeError,
+     "dim 1 appears multiple times in the list of dims"),
+    (lambda m: m.tensordot(m.ones(2, 3), m.ones(()), dims=([1], [0])), IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    # ATen reads the sizes its messages print before checking: a missing dimension is an IndexError
+    (lambda m: m.addmv(m.ones(()), m.ones(2, 3), m.ones(4)), IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    (lambda m: m.addmv(m.ones(2, 2), m.ones(2, 3), m.ones(3)), RuntimeError,
+     "vector + matrix @ vector expected, got 2, 2, 1"),
+    (lambda m: m.addmv(m.ones(3), m.ones(2, 3), m.ones(3)), RuntimeError, "size mismatch, got input (3), mat (2x3)"),
+    (lambda m: m.addr(m.ones(2, 3), m.ones(2, 1), m.ones(3)), RuntimeError,
+     "addr: Expected 1-D argument vec1, but got 2-D"),
+    (lambda m: m.addr(m.ones(2, 3), m.ones(2), m.ones(())), RuntimeError,
+     "addr: Expected 1-D argument vec2, but got 0-D"),
+    (lambda m: m.addr(m.ones(2, 4), m.ones(2), m.ones(3)), RuntimeError, "The expanded size of the tensor (3)"),
+    (lambda m: m.baddbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(5, 4)), IndexError,
+     "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
+    (lambda m: m.baddbmm(m.ones(2, 4), m.ones(()), m.ones(3, 5, 4)), IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    (lambda m: m.baddbmm(m.ones(2, 4), m.ones(2, 5), m.ones(3, 5, 4)), RuntimeError,
+     "The expanded size of the tensor (5) must match the existing size (2)"),
+    (lambda m: m.baddbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(3, 5, 4, 1)), RuntimeError,
+     "batch2 must be a 3D tensor"),
+    (lambda m: m.baddbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(2, 5, 4)), RuntimeError,
+     "Expected size for first two dimensions of batch2 tensor to be: [3, 5] but got: [2, 5]."),
+    (lambda m: m.addbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(5, 4)), IndexError,
+     "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
+    (lambda m: m.addbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(2, 5, 4)), RuntimeError,
+     "batch1 and batch2 must have same number of batches, got 3 and 2"),
+    (lambda m: m.addbmm(m.ones(2, 4), m.ones(3, 2, 5), m.ones(3, 4, 4)), RuntimeError,
+     "Incompatible matrix sizes for bmm (2x5 and 4x4)"),
+    (lambda m: m.addbmm(m.ones(2, 4), m.ones((), requires_grad=True), m.ones(3, 5, 4)), IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
 ])
 @pytest.mark.filterwarnings("ignore:Using torch.cross without")
 def test_errors_match_torch(call, error, phrase):
-    with pytest.raises(error, match=phrase.replace("(", "\\(").replace(")", "\\)")):
-        call(torch)
-    with pytest.raises(error, match=phrase.replace("(", "\\(").replace(")", "\\)")):
-        call(tp)
+    for m in (torch, tp):
+        with pytest.raises(error, match=re.escape(phrase)):
+            call(m)
 
 
 def test_deprecation_warnings_as_torch():

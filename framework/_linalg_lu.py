@@ -5,7 +5,7 @@ The array API has no triangular solver and no LU, so both are written here throu
 and back substitution one row at a time (each step one matrix-vector product over the batch), and
 Doolittle elimination with partial pivoting (LAPACK getrf's choice of pivot: the largest magnitude in
 the column, the first of equals; a zero pivot leaves its column unscaled). The gradients are torch's
-(derivatives.yaml's linalg_solve_triangular and linalg_lu_factor_ex, square matrices), written with
+(derivatives.yaml's linalg_solve_triangular and linalg_lu_factor_ex: square, wide and tall), written with
 these ops, so they differentiate again.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections import namedtuple
 
 from . import dtypes as _dt
 from .autograd.function import Op
+from .ops.join import cat
 from .ops.products import linalg_cross as cross, matrix_power, multi_dot
 from .tensor import Tensor
 
@@ -33,6 +34,8 @@ def _mH(x):
 def _substitute(xp, a, b, upper, unit):
     """``x`` with ``a @ x = b`` for triangular ``a`` (..., n, n) and ``b`` (..., n, k), row by row."""
     n = a.shape[-1]
+    if n == 0:
+        return xp.zeros(b.shape, dtype=b.dtype)
     rows = [None] * n
     order = range(n - 1, -1, -1) if upper else range(n)
     for i in order:
@@ -158,15 +161,33 @@ class LuFactor(Op):
     @staticmethod
     def backward(ctx, g):
         lu = ctx.output()
-        if lu.shape[-1] != lu.shape[-2]:
-            raise NotImplementedError("the gradient of lu_factor / lu is implemented for square matrices only; "
-                                      "factor a square matrix (or pad the input) to differentiate")
         L, U = _unpack(lu)
         P = _permutation(ctx.tensor(ctx.extras[0]), lu.dtype)
-        # torch's linalg_lu_backward, m == n: P L^-H [(L^H gL) o tril(-1) + (gU U^H) o triu] U^-H
-        phi = (_mH(L) @ g.tril(-1)).tril(-1) + (g.triu() @ _mH(U)).triu()
+        # the packed gradient: L's strictly lower part in the first k columns, U's upper part in the first k rows
+        k = min(lu.shape[-2:])
+        return P @ _lu_backward(g[..., :, :k], g[..., :k, :], L, U)
+
+
+def _lu_backward(gL, gU, L, U):
+    """torch's linalg_lu_backward less the final P @: A's gradient from L's (m x k) and U's (k x n)."""
+    m, n = L.shape[-2], U.shape[-1]
+    k = min(m, n)
+    if m == n:  # L^-H [(L^H gL) o tril(-1) + (gU U^H) o triu] U^-H
+        phi = (_mH(L) @ gL).tril(-1) + (gU @ _mH(U)).triu()
         phi = solve_triangular(_mH(U), phi, upper=False, left=False)
-        return P @ solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+        return solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+    if m < n:  # wide: L^-H [[gU1 o triu + (L^H gL - gU U^H) o tril(-1) U1^-H], gU2]
+        U1 = U[..., :, :k]
+        phi = (_mH(L) @ gL - gU.triu() @ _mH(U)).tril(-1)
+        phi = solve_triangular(_mH(U1), phi, upper=False, left=False)
+        phi = cat([phi + gU[..., :, :k].triu(), gU[..., :, k:]], -1)
+        return solve_triangular(_mH(L), phi, upper=True, unitriangular=True)
+    # tall: [[gL1 o tril(-1) + L1^-H (gU U^H - L^H gL o tril(-1)) o triu], gL2] U^-H
+    L1 = L[..., :k, :]
+    phi = (gU @ _mH(U) - _mH(L) @ gL.tril(-1)).triu()
+    phi = solve_triangular(_mH(L1), phi, upper=True, unitriangular=True)
+    phi = cat([phi + gL[..., :k, :].tril(-1), gL[..., k:, :]], -2)
+    return solve_triangular(_mH(U), phi, upper=False, left=False)
 
 
 def _unpack(lu):

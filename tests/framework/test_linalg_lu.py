@@ -79,6 +79,19 @@ def test_lu_of_square_and_rectangular_matrices():
         _both(lambda m, a: m.linalg.lu(a), RNG.standard_normal(shape), grad=False)
 
 
+@pytest.mark.parametrize("shape", [(3, 1), (1, 3), (5, 3), (2, 3, 5), (2, 4, 2)])
+def test_lu_and_lu_factor_gradients_of_rectangular_matrices(shape):
+    # torch's linalg_lu_backward has wide (m < n) and tall (m > n) cases; both differentiate again
+    a = RNG.standard_normal(shape)
+    _both(lambda m, x: m.cat([f.flatten(-2) for f in m.linalg.lu(x)[1:]], -1), a, second=True)
+    _both(lambda m, x: m.linalg.lu_factor(x).LU, a, second=True)
+
+
+def test_lu_of_empty_matrices():
+    for shape in ((2, 0, 3), (3, 0), (0, 0)):
+        _both(lambda m, x: m.cat([f.flatten(-2) for f in m.linalg.lu(x)[1:]], -1), np.zeros(shape))
+
+
 def test_lu_of_a_singular_matrix():
     singular = np.array([[1.0, 2.0], [2.0, 4.0]])
     _both(lambda m, a: m.linalg.lu(a), singular, grad=False)

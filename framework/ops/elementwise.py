@@ -1,6 +1,8 @@
 """Unary elementwise math. Integer inputs of float functions give float32, as in torch."""
 from __future__ import annotations
 
+import sys
+
 from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
@@ -57,6 +59,23 @@ def _unary(fn, *, input=None, output=None, grad=None, node_name=None):
     if node_name is not None:
         body["node_name"] = node_name
     return type(name, (Op,), body)
+
+
+def _float_function(name, op, doc=None, *, autocast=False):
+    """The public function ``name(input)``: ``op`` of ``input`` as float (integers give float32), in
+    float32 under autocast when ``autocast``; ``doc`` its docstring."""
+    if autocast:
+        def function(input):
+            if _amp.active and _amp.applies():
+                return _amp.run(_amp.FLOAT32, function, input)
+            return op.apply(_float(input))
+    else:
+        def function(input):
+            return op.apply(_float(input))
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    function.__module__ = sys._getframe(1).f_globals["__name__"]  # the caller's, as namedtuple's
+    return function
 
 
 # the functions that are one array call, each with its gradient (x: the saved input, y: the output)
@@ -189,20 +208,9 @@ class Relu(Op):
         return grad
 
 
-def exp(input):
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, exp, input)
-    return Exp.apply(_float(input))
-
-
-def log(input):
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, log, input)
-    return Log.apply(_float(input))
-
-
-def sqrt(input):
-    return Sqrt.apply(_float(input))
+exp = _float_function("exp", Exp, autocast=True)
+log = _float_function("log", Log, autocast=True)
+sqrt = _float_function("sqrt", Sqrt)
 
 
 def abs(input):
@@ -213,20 +221,10 @@ def sign(input):
     return Sign.apply(input)
 
 
-def sin(input):
-    return Sin.apply(_float(input))
-
-
-def cos(input):
-    return Cos.apply(_float(input))
-
-
-def tanh(input):
-    return Tanh.apply(_float(input))
-
-
-def sigmoid(input):
-    return Sigmoid.apply(_float(input))
+sin = _float_function("sin", Sin)
+cos = _float_function("cos", Cos)
+tanh = _float_function("tanh", Tanh)
+sigmoid = _float_function("sigmoid", Sigmoid)
 
 
 def relu(input):
@@ -286,44 +284,12 @@ class Erf(Op):
         return g * 1.1283791670955126 * exp(-(a * a))  # 2 / sqrt(pi)
 
 
-def tan(input):
-    """Elementwise tangent."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, tan, input)
-    return Tan.apply(_float(input))
-
-
-def log1p(input):
-    """``log(1 + x)``, accurate for small ``x``."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, log1p, input)
-    return Log1p.apply(_float(input))
-
-
-def expm1(input):
-    """``exp(x) - 1``, accurate for small ``x``."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, expm1, input)
-    return Expm1.apply(_float(input))
-
-
-def rsqrt(input):
-    """``1 / sqrt(x)``."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, rsqrt, input)
-    return Rsqrt.apply(_float(input))
-
-
-def reciprocal(input):
-    """``1 / x`` (integers give float32)."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, reciprocal, input)
-    return Reciprocal.apply(_float(input))
-
-
-def erf(input):
-    """The Gauss error function."""
-    return Erf.apply(_float(input))
+tan = _float_function("tan", Tan, "Elementwise tangent.", autocast=True)
+log1p = _float_function("log1p", Log1p, "``log(1 + x)``, accurate for small ``x``.", autocast=True)
+expm1 = _float_function("expm1", Expm1, "``exp(x) - 1``, accurate for small ``x``.", autocast=True)
+rsqrt = _float_function("rsqrt", Rsqrt, "``1 / sqrt(x)``.", autocast=True)
+reciprocal = _float_function("reciprocal", Reciprocal, "``1 / x`` (integers give float32).", autocast=True)
+erf = _float_function("erf", Erf, "The Gauss error function.")
 
 
 def square(input):

@@ -13,7 +13,7 @@ import math
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise import _float
+from .elementwise import _float, _float_function
 
 __all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "i0", "xlogy", "logit"]
 
@@ -195,34 +195,14 @@ def mvlgamma(input, p):
     return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
 
 
-def erfc(input):
-    """The complementary error function ``1 - erf(x)``, accurate in the right tail."""
-    return Erfc.apply(_float(input))
-
-
-def erfinv(input):
-    """The inverse error function (+-inf at +-1, nan outside [-1, 1])."""
-    return Erfinv.apply(_float(input))
-
-
-def i0(input):
-    """The modified Bessel function of the first kind, order 0."""
-    return I0.apply(_float(input))
-
-
-def special_i0e(input):
-    """``exp(-|x|) i0(x)``."""
-    return SpecialI0e.apply(_float(input))
-
-
-def special_i1(input):
-    """The modified Bessel function of the first kind, order 1."""
-    return SpecialI1.apply(_float(input))
-
-
-def special_i1e(input):
-    """``exp(-|x|) i1(x)``."""
-    return SpecialI1e.apply(_float(input))
+erfc = _float_function("erfc", Erfc,
+                       "The complementary error function ``1 - erf(x)``, accurate in the right tail.")
+erfinv = _float_function("erfinv", Erfinv, "The inverse error function (+-inf at +-1, nan outside [-1, 1]).")
+i0 = _float_function("i0", I0, "The modified Bessel function of the first kind, order 0.")
+special_i0e = _float_function("special_i0e", SpecialI0e, "``exp(-|x|) i0(x)``.")
+special_i1 = _float_function("special_i1", SpecialI1,
+                             "The modified Bessel function of the first kind, order 1.")
+special_i1e = _float_function("special_i1e", SpecialI1e, "``exp(-|x|) i1(x)``.")
 
 
 def special_erfcx(input):
@@ -245,9 +225,8 @@ def special_log_ndtr(input):
     return SpecialLogNdtr.apply(_no_half("log_ndtr_cpu", _float(input)))
 
 
-def special_entr(input):
-    """The elementwise entropy ``-x log x`` (0 at 0, -inf for x < 0)."""
-    return SpecialEntr.apply(_float(input))
+special_entr = _float_function("special_entr", SpecialEntr,
+                               "The elementwise entropy ``-x log x`` (0 at 0, -inf for x < 0).")
 
 
 class Logit(Op):

@@ -5,7 +5,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise import _float, _unary, exp, sqrt
+from .elementwise import _float, _float_function, _unary, exp, sqrt
 
 
 # the functions that are one array call, each with its gradient (x: the saved input)
@@ -34,37 +34,11 @@ class Atan2(Op):
         return g * b * recip, g * -a * recip
 
 
-def sinh(input):
-    """Hyperbolic sine."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, sinh, input)
-    return Sinh.apply(_float(input))
-
-
-def cosh(input):
-    """Hyperbolic cosine."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, cosh, input)
-    return Cosh.apply(_float(input))
-
-
-def asin(input):
-    """Inverse sine (nan outside [-1, 1])."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, asin, input)
-    return Asin.apply(_float(input))
-
-
-def acos(input):
-    """Inverse cosine (nan outside [-1, 1])."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, acos, input)
-    return Acos.apply(_float(input))
-
-
-def atan(input):
-    """Inverse tangent."""
-    return Atan.apply(_float(input))
+sinh = _float_function("sinh", Sinh, "Hyperbolic sine.", autocast=True)
+cosh = _float_function("cosh", Cosh, "Hyperbolic cosine.", autocast=True)
+asin = _float_function("asin", Asin, "Inverse sine (nan outside [-1, 1]).", autocast=True)
+acos = _float_function("acos", Acos, "Inverse cosine (nan outside [-1, 1]).", autocast=True)
+atan = _float_function("atan", Atan, "Inverse tangent.")
 
 
 def atan2(input, other):
@@ -82,18 +56,8 @@ def atan2(input, other):
 arctan2 = atan2
 
 
-def log2(input):
-    """Base-2 logarithm."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, log2, input)
-    return Log2.apply(_float(input))
-
-
-def log10(input):
-    """Base-10 logarithm."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, log10, input)
-    return Log10.apply(_float(input))
+log2 = _float_function("log2", Log2, "Base-2 logarithm.", autocast=True)
+log10 = _float_function("log10", Log10, "Base-10 logarithm.", autocast=True)
 
 
 def exp2(input):

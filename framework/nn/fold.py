@@ -7,7 +7,20 @@ from . import functional_conv as _conv
 __all__ = ["Fold", "Unfold"]
 
 
-class Fold(Module):
+class _SlidingBlocks(Module):
+    # the block geometry Fold and Unfold share: their arguments and repr after Fold's output_size
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, stride={self.stride}"
+
+
+class Fold(_SlidingBlocks):
     """Sum sliding blocks ``(N, C*kH*kW, L)`` back into ``(N, C, *output_size)`` (``F.fold``).
 
     Example:
@@ -17,22 +30,17 @@ class Fold(Module):
     """
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
-        super().__init__()
+        super().__init__(kernel_size, dilation, padding, stride)
         self.output_size = output_size
-        self.kernel_size = kernel_size
-        self.dilation = dilation
-        self.padding = padding
-        self.stride = stride
 
     def forward(self, input):
         return _conv.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self):
-        return ("output_size={output_size}, kernel_size={kernel_size}, dilation={dilation}, padding={padding}, "
-                "stride={stride}".format(**self.__dict__))
+        return f"output_size={self.output_size}, " + super().extra_repr()
 
 
-class Unfold(Module):
+class Unfold(_SlidingBlocks):
     """Sliding local blocks of ``(N, C, H, W)`` as columns ``(N, C*kH*kW, L)`` (``F.unfold``, im2col).
 
     Example:
@@ -41,16 +49,5 @@ class Unfold(Module):
         tensorplug.Size([2, 30, 4])
     """
 
-    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.dilation = dilation
-        self.padding = padding
-        self.stride = stride
-
     def forward(self, input):
         return _conv.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
-
-    def extra_repr(self):
-        return "kernel_size={kernel_size}, dilation={dilation}, padding={padding}, stride={stride}".format(
-            **self.__dict__)

@@ -273,10 +273,39 @@ def _pivots_to_perm(pivots):
     return Tensor._make(perm, _dt.int64, pivots._backend)
 
 
+def _check_lu_solve(LU, pivots, B, left):
+    """ATen's checks of linalg_lu_solve, in its order: dtypes, then shapes, then the pivots' shape."""
+    name = "linalg.lu_solve"
+    if LU._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"torch.{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{LU._dtype.legacy_name[:-6]}")
+    if LU._dtype is not B._dtype:
+        raise RuntimeError(f"{name}: Expected LU and B to have the same dtype, but found LU of type "
+                           f"{LU._dtype.legacy_name[:-6]} and B of type {B._dtype.legacy_name[:-6]} instead")
+    if pivots._dtype is not _dt.int32:
+        raise RuntimeError(f"{name}: pivots should be a Tensor of scalar type torch.int32")
+    if LU.dim() < 2:
+        raise RuntimeError(f"torch.{name}: The input tensor A must have at least 2 dimensions.")
+    n = LU.shape[-1]
+    if LU.shape[-2] != n:
+        raise RuntimeError(f"torch.{name}: A must be batches of square matrices, but they are {LU.shape[-2]} by "
+                           f"{n} matrices")
+    if B.dim() < 2:
+        raise RuntimeError(f"{name}: The input tensor B must have at least 2 dimensions.")
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise RuntimeError(f"{name}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'} "
+                           f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    if pivots.dim() == 0 or pivots.shape[-1] != n:
+        raise RuntimeError(f"{name}: Number of pivots per batch should be same as the dimension of the matrix")
+    if tuple(pivots.shape) != tuple(LU.shape[:-1]):
+        raise RuntimeError(f"{name}: Expected LU.shape[:-1] and pivots.shape to be the same, but got pivots with "
+                           f"shape {list(pivots.shape)} instead")
+
+
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """``X`` with ``A @ X = B`` (``X @ A = B`` when not ``left``; ``A^H`` for ``adjoint``) from
     ``lu_factor``'s ``(LU, pivots)`` of A."""
-    _matrices("lu_solve", LU, B)
+    _check_lu_solve(LU, pivots, B, left)
     if not left:  # X A = B  <=>  A^H X^H = B^H
         return _mH(lu_solve(LU, pivots, _mH(B), left=True, adjoint=not adjoint))
     P = _permutation(_pivots_to_perm(pivots), LU.dtype)

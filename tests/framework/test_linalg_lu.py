@@ -3,6 +3,8 @@ matrix_power (framework/_linalg_lu.py) against torch: values, pivots, gradients 
 under random upstream gradients, batches and broadcasting, errors."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,27 @@ def test_vander_diagonal_and_the_rest_of_the_namespace():
     _both(lambda m, a, b: m.linalg.cross(a, b, dim=0), RNG.standard_normal((3, 2)), RNG.standard_normal((3, 1)))
     _both(lambda m, a, b: m.linalg.multi_dot([a, b]), RNG.standard_normal(3), RNG.standard_normal(3))
     _both(lambda m, a: m.linalg.matrix_power(a, 5), A3 / 2)
+
+
+@pytest.mark.parametrize("call, phrase", [
+    (lambda m, lu, piv: m.linalg.lu_solve(*m.linalg.lu_factor(m.ones(3, 1)), m.ones(3, 2)),
+     "torch.linalg.lu_solve: A must be batches of square matrices, but they are 3 by 1 matrices"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv, m.ones(2, 2)),
+     "Incompatible shapes of A and B for the equation AX = B (3x3 and 2x2)"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv, m.ones(2, 2), left=False),
+     "Incompatible shapes of A and B for the equation XA = B (3x3 and 2x2)"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv, m.ones(3)), "The input tensor B must have at least 2 dimensions"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu[0], piv, m.ones(3, 2)), "The input tensor A must have at least 2 dim"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv[:2], m.ones(3, 2)), "Number of pivots per batch should be same"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv.long(), m.ones(3, 2)), "pivots should be a Tensor of scalar type"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu, piv, m.ones(3, 2, dtype=m.float64)),
+     "Expected LU and B to have the same dtype, but found LU of type Float and B of type Double instead"),
+    (lambda m, lu, piv: m.linalg.lu_solve(lu.expand(2, 3, 3), piv, m.ones(3, 2)),
+     "Expected LU.shape[:-1] and pivots.shape to be the same, but got pivots with shape [3] instead"),
+])
+def test_lu_solve_checks_its_arguments_as_torch(call, phrase):
+    # (a non-square LU used to fail with numpy's IndexError)
+    for m in (tp, torch):
+        lu, piv = m.linalg.lu_factor(m.tensor(A3 + 3 * np.eye(3), dtype=m.float32))
+        with pytest.raises(RuntimeError, match=re.escape(phrase)):
+            call(m, lu, piv)

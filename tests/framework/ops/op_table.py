@@ -666,6 +666,12 @@ def _well_conditioned(m, a):
     return a + 3 * m.eye(a.shape[-1], dtype=a.dtype)
 
 
+def _finite_well_conditioned(m, a):
+    # the factors of a matrix holding inf/nan depend on LAPACK's pivot search over nan (i?amax skips it) and on
+    # its blocked update order, neither of them torch's contract: the LU entries draw finite values only
+    return _well_conditioned(m, m.nan_to_num(a, 0.0, 0.0, 0.0))
+
+
 _MATH_OPS = [
     OpInfo("hypot", np.hypot, shapes=((2, 3), (3,))),
     OpInfo("copysign", np.copysign, shapes=((2, 3), (2, 1)), domain="away", empty=False),
@@ -710,10 +716,10 @@ _MATH_OPS = [
            func=lambda m: (lambda a, b: m.linalg.solve_triangular(_well_conditioned(m, a), b, upper=True))),
     OpInfo("linalg.lu_factor", lambda a: _np_lu_packed(a + 3 * np.eye(3)), shapes=((2, 3, 3),), method=False,
            zero_dim=False, empty=False, id="lu_factor",
-           func=lambda m: (lambda a: m.linalg.lu_factor(_well_conditioned(m, a)).LU)),
+           func=lambda m: (lambda a: m.linalg.lu_factor(_finite_well_conditioned(m, a)).LU)),
     OpInfo("linalg.lu", lambda a: _np_lu(a + 3 * np.eye(3))[1] + _np_lu(a + 3 * np.eye(3))[2], shapes=((3, 3),),
            method=False, zero_dim=False, empty=False, id="lu",
-           func=lambda m: (lambda a: sum(m.linalg.lu(_well_conditioned(m, a))[1:]))),
+           func=lambda m: (lambda a: sum(m.linalg.lu(_finite_well_conditioned(m, a))[1:]))),
     OpInfo("linalg.lu_solve", lambda a, b: np.linalg.solve(a + 3 * np.eye(3), b), shapes=((3, 3), (3, 2)),
            method=False, zero_dim=False, empty=False, id="lu_solve",
            func=lambda m: (lambda a, b: m.linalg.lu_solve(*m.linalg.lu_factor(_well_conditioned(m, a)), b))),

@@ -319,9 +319,12 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
 
 def vander(x, N=None):
     """The Vandermonde matrix of ``x`` (..., n): columns ``x**0, x**1, ..., x**(N-1)`` (N = n by default)."""
-    from .ops.join import cat
-    n = x.shape[-1] if x.dim() else 1
-    N = n if N is None else N
+    if x._dtype not in (_dt.float32, _dt.float64) and x._dtype.category not in (_dt.INT, _dt.COMPLEX):
+        # torch's own check: float16, bfloat16 and bool are refused, not computed in another dtype
+        raise RuntimeError(f"linalg.vander supports floating point, complex, and integer tensors, but got "
+                           f"{_dt.scalar_type_name(x._dtype)}")
+    x = x if x.dim() else x.unsqueeze(0)  # a 0-d x is one point: a (1, N) matrix, as torch's
+    N = x.shape[-1] if N is None else N
     if N <= 1:
         raise RuntimeError(f"N must be greater than 1: got N={N}; linalg.vander needs at least the columns x**0 "
                            f"and x**1")

@@ -119,6 +119,16 @@ def test_vander_diagonal_and_the_rest_of_the_namespace():
     _both(lambda m, x: m.linalg.vander(x), np.array([1, 2, 3]), grad=False)
     with pytest.raises(RuntimeError, match="N must be greater than 1"):
         tp.linalg.vander(tp.tensor(2.0))
+    _both(lambda m, x: m.linalg.vander(x, N=3), np.array(2.0))  # a 0-d x is one row: (1, 3)
+    _both(lambda m, x: m.linalg.vander(x.to(m.int32)), np.array([1.0, 2.0, 3.0]), grad=False)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "bool"])
+def test_vander_refuses_half_bfloat16_and_bool_as_torch(dtype):
+    phrase = "linalg.vander supports floating point, complex, and integer tensors, but got"
+    for m in (tp, torch):
+        with pytest.raises(RuntimeError, match=phrase):
+            m.linalg.vander(m.ones(3, dtype=getattr(m, dtype)))
     _both(lambda m, x: m.linalg.diagonal(x, offset=-1), RNG.standard_normal((2, 3, 4)))
     _both(lambda m, x: m.linalg.diagonal(x, dim1=0, dim2=2), RNG.standard_normal((3, 2, 3)))
     _both(lambda m, a, b: m.linalg.cross(a, b, dim=0), RNG.standard_normal((3, 2)), RNG.standard_normal((3, 1)))

@@ -17,12 +17,14 @@ __all__ = ["cross", "tensordot", "inner", "vdot", "addmv", "addr", "baddbmm", "a
 def linalg_cross(input, other, *, dim=-1):
     """The 3-vector cross product along ``dim`` (the operands broadcast)."""
     from .shape_extra import broadcast_tensors
-    a, b = broadcast_tensors(input, other)
-    axis = wrap_dim(dim, a.dim())
-    sizes = [t.shape[axis - a.dim() + t.dim()] if axis - a.dim() + t.dim() >= 0 else 1 for t in (input, other)]
+    if input.dim() != other.dim():  # ATen's check: no broadcasting that adds dimensions
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    sizes = [_size(input, dim), _size(other, dim)]
     if sizes != [3, 3]:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {sizes[0]} and "
                            f"{sizes[1]}")
+    a, b = broadcast_tensors(input, other)
+    axis = wrap_dim(dim, a.dim())
     from .join import cat
     a0, a1, a2 = (a.narrow(axis, i, 1) for i in range(3))
     b0, b1, b2 = (b.narrow(axis, i, 1) for i in range(3))
@@ -30,17 +32,15 @@ def linalg_cross(input, other, *, dim=-1):
 
 
 def cross(input, other, dim=None):
-    """torch.cross: ``linalg.cross`` along ``dim``; without ``dim`` (deprecated) the first dim of size 3."""
+    """torch.cross: ``linalg.cross`` along ``dim``; without ``dim`` (deprecated) input's first dim of size 3."""
     if dim is None:
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the "
                       "dim explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to "
                       "agree with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
-        from .shape_extra import broadcast_shapes
-        shape = broadcast_shapes(input.shape, other.shape)
-        if 3 not in shape:
-            raise RuntimeError(f"no dimension of size 3 in input: shapes {list(input.shape)} and "
-                               f"{list(other.shape)}; pass dim= naming the 3-vector dimension")
-        dim = list(shape).index(3)
+        if 3 not in input.shape:  # ATen looks in input's own sizes, not the broadcast ones
+            raise RuntimeError(f"no dimension of size 3 in input: shape {list(input.shape)}; pass dim= naming the "
+                               f"3-vector dimension")
+        dim = list(input.shape).index(3)
     return linalg_cross(input, other, dim=dim)
 
 

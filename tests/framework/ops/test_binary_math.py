@@ -207,6 +207,7 @@ PRODUCTS = {
     "cross_default": (lambda m, a, b: m.cross(a, b), ((2, 3), (2, 3))),
     "linalg_cross": (lambda m, a, b: m.linalg.cross(a, b), ((1, 3), (4, 3))),
     "cross_method": (lambda m, a, b: a.cross(b, dim=-1), ((2, 3), (2, 3))),
+    "cross_default_from_input": (lambda m, a, b: m.cross(a, b), ((1, 3), (3, 3))),  # input's dim 1, not 0
     "tensordot_int": (lambda m, a, b: m.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
     "tensordot_lists": (lambda m, a, b: m.tensordot(a, b, dims=([1, 0], [0, 1])), ((2, 3, 4), (3, 2, 5))),
     "tensordot_0": (lambda m, a, b: m.tensordot(a, b, dims=0), ((2,), (3,))),
@@ -257,6 +258,10 @@ def test_inplace_products(name):
 @pytest.mark.parametrize("call, error, phrase", [
     (lambda m: m.cross(m.ones(2, 4), m.ones(2, 4)), RuntimeError, "no dimension of size 3 in input"),
     (lambda m: m.linalg.cross(m.ones(2, 4), m.ones(2, 4)), RuntimeError, "inputs dimension -1 must have length 3"),
+    (lambda m: m.linalg.cross(m.ones(2, 3), m.ones(3)), RuntimeError,
+     "linalg.cross: inputs must have the same number of dimensions."),
+    (lambda m: m.linalg.cross(m.ones(3, 2), m.ones(3, 1), dim=2), IndexError,
+     "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
     (lambda m: m.inner(m.ones(2, 3), m.ones(4)), RuntimeError, "the last dimension must match on both input"),
     (lambda m: m.vdot(m.ones(2, 3), m.ones(3)), RuntimeError, "1D tensors expected, but got 2D and 1D tensors"),
     (lambda m: m.vdot(m.ones(3), m.ones(3, dtype=m.float64)), RuntimeError, "expected both vectors to have same"),

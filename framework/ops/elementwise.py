@@ -73,6 +73,7 @@ def _float_function(name, op, doc=None, *, autocast=False):
         def function(input):
             return op.apply(_float(input))
     function.__name__ = function.__qualname__ = name
+    function.__code__ = function.__code__.replace(co_name=name)  # as tracebacks and profiles name it
     function.__doc__ = doc
     function.__module__ = sys._getframe(1).f_globals["__name__"]  # the caller's, as namedtuple's
     return function

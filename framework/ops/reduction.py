@@ -553,10 +553,11 @@ def _logical_reduce(name):
             data = data != 0
         if isinstance(dim, int):
             dim = (dim,)
-        out = getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim)
-        return Tensor._make(xp.asarray(out), _dt.bool_, input._backend)
+        out = xp.asarray(getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim))
+        dtype = _dt.uint8 if input._dtype is _dt.uint8 else _dt.bool_  # torch's convention from before bool
+        return Tensor._make(input._backend.astype(out, dtype), dtype, input._backend)
     reduce.__name__ = name
-    reduce.__doc__ = f"Whether {name} elements are true (non-zero) over ``dim``; a bool tensor."
+    reduce.__doc__ = f"Whether {name} elements are true (non-zero) over ``dim``; a bool tensor (uint8 for uint8)."
     return reduce
 
 

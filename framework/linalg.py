@@ -193,6 +193,21 @@ def _square(name, A):
                            f"{str(A.dtype).replace('tensorplug.', '')}")
 
 
+# the LAPACK kernel torch names when it has none for half / bfloat16 (inv and slogdet refuse them first)
+_KERNELS = {"solve": "lu_cpu", "det": "lu_cpu", "cholesky": "cholesky_cpu", "eigh": "linalg_eigh_cpu",
+            "qr": "geqrf_cpu", "svd": "linalg_svd_cpu"}
+
+
+def _full_precision(name, A):
+    """torch's refusal of float16 / bfloat16 input to a LAPACK-backed function (numpy's would leak otherwise)."""
+    if A.is_floating_point() and A.dtype.itemsize < 4:
+        from .dtypes import scalar_type_name
+        half = scalar_type_name(A._dtype)
+        if name in _KERNELS:
+            raise NotImplementedError(f'"{_KERNELS[name]}" not implemented for \'{half}\'')
+        raise RuntimeError(f"linalg.{name}: Low precision dtypes not supported. Got {half}")
+
+
 def _checked(name, call, *arrays):
     """``call(*arrays)``, with the library's singular-matrix error said as torch says it."""
     try:
@@ -237,6 +252,7 @@ def inv(A, *, out=None):
                 [0.0000, 0.2500]])
     """
     _square("inv", A)
+    _full_precision("inv", A)
     return Inv.apply(A)
 
 
@@ -270,11 +286,18 @@ class Solve(Op):
 def solve(A, B, *, left=True, out=None):
     """``X`` with ``A @ X = B`` (``X @ A = B`` with ``left=False``); ``B`` may be a (batch of) vector(s)."""
     _square("solve", A)
+    _full_precision("solve", A)
     if not left:
         return _mT(solve(_mT(A), _mT(B)))
+    if B.ndim == 0:
+        raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     if vector:
         return solve(A, B.unsqueeze(-1)).squeeze(-1)
+    if B.ndim < 2 or B.shape[-2] != A.shape[-1]:
+        rows, cols = (B.shape[-1], 1) if B.ndim == 1 else B.shape[-2:]
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                           f"({A.shape[-2]}x{A.shape[-1]} and {rows}x{cols})")
     batch = tuple(_broadcast_batch(A.shape[:-2], B.shape[:-2]))
     A = A.expand(*batch, *A.shape[-2:])
     B = B.expand(*batch, *B.shape[-2:])
@@ -302,6 +325,7 @@ class LogAbsDet(Op):
 def slogdet(A, *, out=None):
     """``(sign, log|det A|)`` of each square matrix; the gradient flows through ``logabsdet``."""
     _square("slogdet", A)
+    _full_precision("slogdet", A)
     sign = Tensor._make(A._backend.xp.linalg.slogdet(A._data)[0], A._dtype, A._backend)
     return slogdet_result(sign, LogAbsDet.apply(A))
 
@@ -324,6 +348,9 @@ class Det(Op):
 def det(A, *, out=None):
     """The determinant of each square matrix in ``A``."""
     _square("det", A)
+    if A.numel() == 0 and A.dtype.itemsize < 4:  # torch's det of no matrices needs no LU: an empty result
+        return Det.apply(A.float()).to(A.dtype)
+    _full_precision("det", A)
     return Det.apply(A)
 
 
@@ -345,6 +372,7 @@ class Cholesky(Op):
 def cholesky(A, *, upper=False, out=None):
     """The lower Cholesky factor ``L`` (``A = L L^T``), or its transpose with ``upper=True``."""
     _square("cholesky", A)
+    _full_precision("cholesky", A)
     L = Cholesky.apply(A)
     return _mT(L) if upper else L
 
@@ -382,7 +410,13 @@ class Eigh(MultiOp):
         # the triangle torch reads: the other one is mirrored from it
         tri = xp.triu(a) if upper else xp.tril(a)
         sym = tri + xp.matrix_transpose(tri) - xp.eye(a.shape[-1], dtype=a.dtype) * a
-        return _keep(ctx, *xp.linalg.eigh(sym))
+        try:
+            return _keep(ctx, *xp.linalg.eigh(sym))
+        except Exception as exc:  # numpy's LinAlgError (non-finite or ill-conditioned input) said as torch's
+            if "converge" not in str(exc):
+                raise
+            raise LinAlgError("linalg.eigh: The algorithm failed to converge because the input matrix is "
+                              "ill-conditioned or has too many repeated eigenvalues.") from None
 
     @staticmethod
     def backward(ctx, inputs, grads):
@@ -405,6 +439,7 @@ def eigh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric ``A`` (read from its ``UPLO``
     triangle)."""
     _square("eigh", A)
+    _full_precision("eigh", A)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     w, v = apply_multi(Eigh, (A,), {"upper": UPLO == "U"}, 2)
@@ -449,16 +484,27 @@ def qr(A, mode="reduced", *, out=None):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
                            f"'r', or 'complete'")
+    _full_precision("qr", A)
     q, r = apply_multi(QR, (A,), {"mode": "reduced" if mode == "r" else mode}, 2)
     if mode == "r":
         return qr_result(A.new_empty(0), r)
     return qr_result(q, r)
 
 
+def _finite_or_raise(xp, a):
+    """torch's LinAlgError for an SVD of non-finite input (numpy's own error must not escape)."""
+    bad = ~xp.all(xp.isfinite(a), axis=(-2, -1))
+    if bool(xp.any(bad)):
+        where = f"(Batch element {int(xp.argmax(xp.reshape(bad, (-1,))))}): " if a.ndim > 2 else ""
+        raise LinAlgError(f"linalg.svd: {where}The algorithm failed to converge because the input matrix contained "
+                          f"non-finite values.")
+
+
 class SVD(MultiOp):
 
     @staticmethod
     def forward(ctx, a):
+        _finite_or_raise(ctx.backend.xp, a)
         return _keep(ctx, *ctx.backend.xp.linalg.svd(a, full_matrices=False))
 
     @staticmethod
@@ -498,8 +544,10 @@ def _svd_backward(ctx, inputs, gu, gs, gvh):
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """``A = U diag(S) Vh``; gradients for the reduced form (``full_matrices=False``)."""
+    _full_precision("svd", A)
     if full_matrices and A.shape[-1] != A.shape[-2]:
         xp = A._backend.xp
+        _finite_or_raise(xp, A._data)
         u, s, vh = xp.linalg.svd(A._data, full_matrices=True)
         make = lambda x: Tensor._make(x, A._dtype, A._backend)  # noqa: E731
         return svd_result(make(u), make(s), make(vh))
@@ -514,6 +562,10 @@ def svdvals(A, *, driver=None, out=None):
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     """The pseudo-inverse from the reduced SVD, singular values under ``rtol * max(S)`` (or ``atol``)
     taken as zero, as torch.linalg.pinv."""
+    if A.dim() < 2 or not A.is_floating_point() or A.dtype.itemsize < 4:
+        from .dtypes import scalar_type_name
+        raise RuntimeError(f"linalg.pinv({scalar_type_name(A._dtype)}{{{list(A.shape)}}}): expected a tensor with 2 or "
+                           f"more dimensions of float, double, cfloat or cdouble types")
     u, s, vh = svd(A, full_matrices=False)
     smax = s.amax(-1, keepdim=True)
     if rtol is None:
@@ -547,6 +599,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "
                            f"but got {driver}")
+    if A.is_floating_point() and A.dtype.itemsize < 4:
+        raise RuntimeError("This function doesn't handle types other than float and double")
     vector = B.ndim == A.ndim - 1
     rhs = B.unsqueeze(-1) if vector else B
     solution = pinv(A, rtol=rcond) @ rhs

@@ -256,10 +256,11 @@ def chain_matmul(*matrices, out=None):
 
 def matrix_power(input, n):
     """``input`` multiplied by itself ``n`` times (n = 0: the identity; n < 0: powers of the inverse)."""
-    if input.dim() < 2 or input.shape[-1] != input.shape[-2]:
+    if input.dim() < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
-                           f"{input.shape[-2] if input.dim() > 1 else input.shape[0]} by {input.shape[-1]} "
-                           f"matrices")
+                           f"{input.shape[-2]} by {input.shape[-1]} matrices")
     if n == 0:
         from ..creation import eye
         identity = eye(input.shape[-1], dtype=input.dtype, device=input._backend).expand(input.shape).clone()

@@ -158,3 +158,35 @@ def test_lu_solve_checks_its_arguments_as_torch(call, phrase):
         lu, piv = m.linalg.lu_factor(m.tensor(A3 + 3 * np.eye(3), dtype=m.float32))
         with pytest.raises(RuntimeError, match=re.escape(phrase)):
             call(m, lu, piv)
+
+
+# the rest of torch.linalg's argument checks (framework/linalg.py): never numpy's error, torch's type and words
+@pytest.mark.parametrize("call, error, phrase", [
+    (lambda m: m.linalg.inv(m.ones(3, 3, dtype=m.float16)), RuntimeError,
+     "linalg.inv: Low precision dtypes not supported. Got Half"),
+    (lambda m: m.linalg.slogdet(m.ones(3, 3, dtype=m.bfloat16)), RuntimeError,
+     "linalg.slogdet: Low precision dtypes not supported. Got BFloat16"),
+    (lambda m: m.linalg.svdvals(m.ones(4, 3, dtype=m.float16)), NotImplementedError,
+     "\"linalg_svd_cpu\" not implemented for 'Half'"),
+    (lambda m: m.linalg.pinv(m.ones(4, 3, dtype=m.float16)), RuntimeError,
+     "linalg.pinv(Half{[4, 3]}): expected a tensor with 2 or more dimensions of float, double"),
+    (lambda m: m.linalg.solve(m.eye(3, dtype=m.float64).expand(2, 3, 3), m.ones(2, 1, 2, dtype=m.float64)),
+     RuntimeError, "linalg.solve: Incompatible shapes of A and B for the equation AX = B (3x3 and 1x2)"),
+    (lambda m: m.linalg.solve(m.eye(3), m.ones(())), RuntimeError,
+     "linalg.solve: The input tensor B must have at least 2 dimensions."),
+    (lambda m: m.linalg.matrix_power(m.ones(()), 2), RuntimeError,
+     "linalg.matrix_power: The input tensor A must have at least 2 dimensions."),
+    (lambda m: m.linalg.svdvals(m.tensor([[[1.0, 2.0]], [[float("nan"), 1.0]]])), RuntimeError,
+     "linalg.svd: (Batch element 1): The algorithm failed to converge because the input matrix contained "
+     "non-finite values."),
+    (lambda m: m.linalg.matrix_norm(m.tensor([[1.0, float("nan")], [0.0, 1.0]]), "nuc"), RuntimeError,
+     "linalg.svd: The algorithm failed to converge because the input matrix contained non-finite values."),
+])
+def test_linalg_errors_match_torch(call, error, phrase):
+    for m in (tp, torch):
+        with pytest.raises(error, match=re.escape(phrase)):
+            call(m)
+
+
+def test_det_of_no_half_matrices_is_empty_as_torch():
+    _both(lambda m, a: m.linalg.det(a.to(m.float16)), np.zeros((0, 3, 3)), grad=False)

@@ -467,6 +467,13 @@ def _linalg(name, ref, shapes=((2, 3, 3),), call=None, **kw):
     return OpInfo(name, ref, shapes=shapes, func=func, method=False, zero_dim=False, **kw)
 
 
+def _finite_input(func):
+    """``func`` with inf/nan in its first input zeroed. For SVD and eigh of non-finite input torch's answer is
+    MKL's (svdvals of inf: a NaN row, svd of the same: error code 2; eigh: NaN or an error by case), raised as
+    torch._C._LinAlgError, which no tensorplug error can be an instance of."""
+    return lambda m: (lambda a, *rest: func(m)(m.nan_to_num(a, 0.0, 0.0, 0.0), *rest))
+
+
 def _reduced_qr(m, a):
     q, r = m.linalg.qr(a)
     return m.cat([q.flatten(-2), r.flatten(-2)], -1)
@@ -519,6 +526,10 @@ _LINALG_OPS = [
            zero_dim=False, func=lambda m: lambda x, w, b: m.func.functional_call(
                m.nn.Linear(3, 2, dtype=x.dtype), {"weight": w, "bias": b}, (x,))),
 ]
+for _op in _LINALG_OPS:
+    if _op.id in ("svdvals", "svd_u_squared", "svd_vh_squared", "pinv", "lstsq", "matrix_norm_nuc", "matrix_norm_2",
+                  "cond", "eigvalsh", "eigh_vectors_squared"):
+        _op.func = _finite_input(_op.func)
 OPS += _LINALG_OPS
 BY_ID.update({op.id: op for op in _LINALG_OPS})
 

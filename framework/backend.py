@@ -124,6 +124,15 @@ class Backend:
         """The gradient of ``fused_cross_entropy`` w.r.t. the logits for upstream ``g``, or NotImplemented."""
         return NotImplemented
 
+    def fused_layer_norm(self, x, w, b, eps):
+        """LayerNorm over the rows of the 2-D float ``x`` (``w``, ``b``: ``(cols,)`` or None): ``(y, xhat,
+        rstd)`` with ``xhat = (x - mean) * rstd`` and ``rstd`` of shape ``(rows, 1)``; or NotImplemented."""
+        return NotImplemented
+
+    def fused_layer_norm_backward(self, g, w, xhat, rstd, need_x, need_w, need_b):
+        """``(gx, gw, gb)`` of ``fused_layer_norm`` for upstream ``g``, None where not needed; or NotImplemented."""
+        return NotImplemented
+
 
 class ArrayAPIBackend(Backend):
     """Every primitive written once against ``self.xp`` (an Array API namespace)."""

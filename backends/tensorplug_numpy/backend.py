@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas, _conv, _fused, _malloc, _special, _threads
+from . import _blas, _conv, _fused, _malloc, _norm, _special, _threads
 from ._conv import ConvKernels
 
 
@@ -109,6 +109,9 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # GELU (exact and tanh) and its gradient in one blocked pass each, forward saving Phi(x) (_special.py)
     fused_gelu = staticmethod(_special.gelu)
     fused_gelu_backward = staticmethod(_special.gelu_backward)
+    # LayerNorm's passes over row blocks on the thread pool, row sums as GEMVs (_norm.py)
+    fused_layer_norm = staticmethod(_norm.layer_norm)
+    fused_layer_norm_backward = staticmethod(_norm.layer_norm_backward)
 
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)

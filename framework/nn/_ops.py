@@ -382,16 +382,10 @@ class LayerNorm(Op):
         ctx.shape = tuple(x.shape[x.ndim - dims:])  # the normalized shape: w's and b's
         cols = math.prod(ctx.shape)
         x2 = _rows(xp, x, cols)
-        mean = xp.mean(x2, axis=1, keepdims=True)
-        xhat = x2 - mean
-        var = xp.vecdot(xhat, xhat, axis=-1)[:, None] / cols  # one pass, no temporary
-        rstd = 1 / xp.sqrt(var + eps)
-        xhat *= rstd
-        ctx.xhat, ctx.rstd = xhat, rstd
-        y = xhat * xp.reshape(w, (cols,)) if w is not None else xp.asarray(xhat, copy=True)
-        if b is not None:
-            y += xp.reshape(b, (cols,))
-        return xp.reshape(y if y.dtype == x.dtype else xp.astype(y, x.dtype), x.shape)
+        w2, b2 = (None if a is None else _cast_like(xp, xp.reshape(a, (cols,)), x2) for a in (w, b))
+        done = ctx.backend.fused_layer_norm(x2, w2, b2, eps)
+        y, ctx.xhat, ctx.rstd = _layer_norm(xp, x2, w2, b2, eps) if done is NotImplemented else done
+        return _shaped(xp, _cast_like(xp, y, x), x.shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -416,27 +410,51 @@ class LayerNorm(Op):
         xhat, rstd = ctx.xhat, ctx.rstd
         cols = xhat.shape[1]
         g2 = _rows(xp, g, cols)
-        gw = xp.sum(g2 * xhat, axis=0) if ctx.needs_grad(1) else None
-        gb = xp.sum(g2, axis=0) if ctx.needs_grad(2) else None
-        gx = None
-        if ctx.needs_grad(0):
-            gh = g2 * xp.reshape(w, (cols,)) if w is not None else xp.asarray(g2, copy=True)
-            dot = xp.vecdot(gh, xhat, axis=-1)[:, None] / cols
-            gh -= xp.mean(gh, axis=1, keepdims=True)
-            gh -= xhat * dot
-            gh *= rstd
-            gx = xp.reshape(gh if gh.dtype == g.dtype else xp.astype(gh, g.dtype), x.shape)
-        if gw is not None:
-            gw = xp.reshape(_cast_like(xp, gw, g), ctx.shape)
-        if gb is not None:
-            gb = xp.reshape(_cast_like(xp, gb, g), ctx.shape)
-        return gx, gw, gb
+        w2 = None if w is None else _cast_like(xp, xp.reshape(w, (cols,)), g2)
+        need = [ctx.needs_grad(i) for i in range(3)]
+        grads = ctx.backend.fused_layer_norm_backward(g2, w2, xhat, rstd, *need)
+        if grads is NotImplemented:
+            grads = _layer_norm_backward(xp, g2, w2, xhat, rstd, *need)
+        shapes = (x.shape, ctx.shape, ctx.shape)
+        return tuple(None if a is None else _shaped(xp, _cast_like(xp, a, g), s) for a, s in zip(grads, shapes))
+
+
+def _layer_norm(xp, x2, w2, b2, eps):
+    """``fused_layer_norm``'s contract in array code (the backend declined)."""
+    xhat = x2 - xp.mean(x2, axis=1, keepdims=True)
+    var = xp.vecdot(xhat, xhat, axis=-1)[:, None] / x2.shape[1]  # one pass, no temporary
+    rstd = 1 / xp.sqrt(var + eps)
+    xhat *= rstd
+    y = xhat * w2 if w2 is not None else xp.asarray(xhat, copy=True)
+    if b2 is not None:
+        y += b2
+    return y, xhat, rstd
+
+
+def _layer_norm_backward(xp, g2, w2, xhat, rstd, need_x, need_w, need_b):
+    """``fused_layer_norm_backward``'s contract in array code (the backend declined)."""
+    gw = xp.sum(g2 * xhat, axis=0) if need_w else None
+    gb = xp.sum(g2, axis=0) if need_b else None
+    gx = None
+    if need_x:
+        gx = g2 * w2 if w2 is not None else xp.asarray(g2, copy=True)
+        dot = xp.vecdot(gx, xhat, axis=-1)[:, None] / xhat.shape[1]
+        gx -= xp.mean(gx, axis=1, keepdims=True)
+        gx -= xhat * dot
+        gx *= rstd
+    return gx, gw, gb
 
 
 def _rows(xp, a, cols):
     """``a`` as (rows, cols) in float32 or float64 (half and bfloat16 widened to float32, as torch)."""
     a2 = xp.reshape(a, (-1, cols))
     return a2 if a2.dtype in (xp.float32, xp.float64) else xp.astype(a2, xp.float32)
+
+
+def _shaped(xp, a, shape):
+    """``a`` in ``shape``; itself when it has it: a reshaped view does not own its data, so a leaf's
+    gradient would be copied once more (autograd's owned_grad)."""
+    return a if tuple(a.shape) == tuple(shape) else xp.reshape(a, shape)
 
 
 def _cast_like(xp, a, like):

@@ -532,3 +532,27 @@ def check_fused_conv_bias(b):
         same(b, gw, host(b, b.conv_weight_grad(dev(b, x), dev(b, g), w.shape, *params)),
              "conv_weight_bias_grad weight", rtol=1e-4, atol=1e-4)
         same(b, gb, g.sum(axis=(0, 2, 3)), "conv_weight_bias_grad bias", rtol=1e-4, atol=1e-4)
+
+
+@check
+def check_fused_layer_norm(b):
+    x = (_RNG.standard_normal((7, 5)) * 3 + 1).astype("float64")
+    w, bias, g = _RNG.standard_normal(5), _RNG.standard_normal(5), _RNG.standard_normal((7, 5))
+    rstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    xhat = (x - x.mean(axis=1, keepdims=True)) * rstd
+    for weight, shift in ((w, bias), (None, None)):
+        wb = [None if a is None else dev(b, a) for a in (weight, shift)]
+        out = b.fused_layer_norm(dev(b, x), *wb, 1e-5)
+        if out is NotImplemented:
+            return
+        y, xh, rs = out
+        affine = "" if weight is None else " (affine)"
+        same(b, y, xhat if weight is None else xhat * w + bias, f"fused_layer_norm{affine}", rtol=1e-10, atol=1e-12)
+        same(b, rs, rstd, "fused_layer_norm rstd", rtol=1e-10, atol=1e-12)
+        gh = g if weight is None else g * w
+        want = rstd * (gh - gh.mean(axis=1, keepdims=True) - xhat * (gh * xhat).mean(axis=1, keepdims=True))
+        grads = b.fused_layer_norm_backward(dev(b, g), wb[0], xh, rs, True, True, True)
+        if grads is NotImplemented:
+            continue
+        for got, expected, what in zip(grads, (want, (g * xhat).sum(axis=0), g.sum(axis=0)), ("input", "weight", "bias")):
+            same(b, got, expected, f"fused_layer_norm_backward {what}{affine}", rtol=1e-10, atol=1e-12)

@@ -134,21 +134,34 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 
 def cond(A, p=None, *, out=None):
     """The condition number of each matrix: ``sigma_max / sigma_min`` for ``p`` None / 2 (inverse for -2),
-    else ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` of square matrices.
+    else ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` of square matrices; 0 for empty matrices (torch's).
 
     Example:
         >>> cond(tensorplug.tensor([[2.0, 0.0], [0.0, 0.5]]))
         tensor(4.)
     """
+    if isinstance(p, str):  # 'fro' / 'nuc': torch checks squareness first
+        _square(f"cond(ord={p})", A)
+    elif A.dim() < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     _matrix_dims(A, 2 if p is None else p, (-2, -1), "linalg.svd" if p in (None, 2, -2) else "linalg.cond")
+    if A.numel() == 0:
+        return A.new_zeros(A.shape[:-2])
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
         return big / small if p != -2 else small / big
     if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+        raise RuntimeError(f"linalg.cond(ord={_ord_text(p)}): A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def _ord_text(p):
+    """``p`` as torch's message prints it (C++ std::to_string: 1 -> '1', 1.0 -> '1.000000', inf -> 'inf')."""
+    if isinstance(p, float) and math.isfinite(p):
+        return f"{p:.6f}"
+    return str(p)
 
 
 def dist(input, other, p=2):
@@ -180,11 +193,16 @@ inv_ex_result = namedtuple("inv_ex", ["inverse", "info"])
 cholesky_ex_result = namedtuple("cholesky_ex", ["L", "info"])
 
 
-def _square(name, A):
+def _at_least_2d(name, A, what="The input tensor A"):
+    """torch's refusal of a 0-d or 1-D input to a matrix function (numpy's AxisError must not escape)."""
     if not isinstance(A, Tensor):
-        raise TypeError(f"linalg.{name}(): argument 'A' must be Tensor, not {type(A).__name__}")
+        raise TypeError(f"{name}(): argument 'A' must be Tensor, not {type(A).__name__}")
     if A.ndim < 2:
-        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(f"{name}: {what} must have at least 2 dimensions.")
+
+
+def _square(name, A):
+    _at_least_2d(f"linalg.{name}", A)
     if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
@@ -484,6 +502,7 @@ def qr(A, mode="reduced", *, out=None):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
                            f"'r', or 'complete'")
+    _at_least_2d("linalg.qr", A)
     _full_precision("qr", A)
     q, r = apply_multi(QR, (A,), {"mode": "reduced" if mode == "r" else mode}, 2)
     if mode == "r":
@@ -544,6 +563,7 @@ def _svd_backward(ctx, inputs, gu, gs, gvh):
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """``A = U diag(S) Vh``; gradients for the reduced form (``full_matrices=False``)."""
+    _at_least_2d("linalg.svd", A)
     _full_precision("svd", A)
     if full_matrices and A.shape[-1] != A.shape[-2]:
         xp = A._backend.xp
@@ -567,7 +587,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
         raise RuntimeError(f"linalg.pinv({scalar_type_name(A._dtype)}{{{list(A.shape)}}}): expected a tensor with 2 or "
                            f"more dimensions of float, double, cfloat or cdouble types")
     u, s, vh = svd(A, full_matrices=False)
-    smax = s.amax(-1, keepdim=True)
+    smax = _largest(s)
     if rtol is None:
         from . import dtypes
         rtol = dtypes.finfo(A.dtype).eps * max(A.shape[-2:]) if atol is None else 0.0
@@ -580,14 +600,20 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    _at_least_2d("torch.linalg.matrix_rank", A, "The input tensor input")
     s = svdvals(A.detach())
     from . import dtypes
     if rtol is None:
         rtol = dtypes.finfo(A.dtype).eps * max(A.shape[-2:]) if atol is None else 0.0
-    cutoff = s.amax(-1, keepdim=True) * rtol
+    cutoff = _largest(s) * rtol
     if atol is not None:
         cutoff = cutoff.clamp_min(atol)
     return (s > cutoff).sum(-1)
+
+
+def _largest(s):
+    """The largest singular value of each matrix, kept as a dim: 0 for an empty matrix (amax refuses)."""
+    return s.amax(-1, keepdim=True) if s.shape[-1] else s.new_zeros(*s.shape[:-1], 1)
 
 
 lstsq_result = namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
@@ -599,15 +625,29 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "
                            f"but got {driver}")
+    vector = _lstsq_shapes(A, B)
     if A.is_floating_point() and A.dtype.itemsize < 4:
         raise RuntimeError("This function doesn't handle types other than float and double")
-    vector = B.ndim == A.ndim - 1
     rhs = B.unsqueeze(-1) if vector else B
     solution = pinv(A, rtol=rcond) @ rhs
     empty = A.new_empty(0)
     singular = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
     return lstsq_result(solution.squeeze(-1) if vector else solution, empty, matrix_rank(A, rtol=rcond),
                         singular)
+
+
+def _lstsq_shapes(A, B):
+    """torch's shape checks of lstsq's operands; whether ``B`` is a (batch of) vector(s)."""
+    _at_least_2d("torch.linalg.lstsq", A, "input")
+    if B.ndim < 1:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
+    vector = A.ndim - B.ndim == 1
+    if not (vector or A.ndim == B.ndim):
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                           "(input.dim() - other.dim()) <= 1")
+    if A.shape[-2] != B.shape[-1 if vector else -2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})")
+    return vector
 
 
 def matrix_exp(A):
@@ -637,6 +677,7 @@ svd_old_result = namedtuple("svd", ["U", "S", "V"])
 
 def logdet(A):
     """``log det A``: NaN where the determinant is negative, -inf where it is zero (torch.logdet)."""
+    _at_least_2d("logdet", A)
     sign, logabs = slogdet(A)
     return logabs + (sign < 0).to(logabs.dtype).masked_fill(sign < 0, float("nan"))
 

@@ -124,3 +124,23 @@ def test_torch_norm_nuc_is_the_matrix_norm():
     for lib in (tensorplug, torch):
         with pytest.raises(RuntimeError, match="dim must be a 2-tuple. Got 0 1 2"):
             lib.norm(lib.ones(2, 3, 4), "nuc")
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, 1, math.inf, "fro", "nuc"], ids=str)
+@pytest.mark.parametrize("shape", [(2, 0, 4), (0, 3, 3), (2, 3, 0), (2, 0, 0)], ids=str)
+def test_cond_of_empty_matrices_matches_torch(shape, p):
+    """torch's cond of empty matrices is 0 (indexing the empty singular values raised IndexError); 'fro' and
+    'nuc' check squareness first."""
+    results = []
+    for lib in (torch, tensorplug):
+        try:
+            results.append(lib.linalg.cond(lib.ones(shape, dtype=lib.float64), p).numpy().tolist())
+        except RuntimeError as exc:
+            results.append(str(exc))
+    assert results[0] == results[1]
+
+
+def test_cond_messages_print_the_order_as_torch():
+    for lib in (torch, tensorplug):
+        with pytest.raises(RuntimeError, match=r"linalg.cond\(ord=-1.000000\): A must be batches of square"):
+            lib.linalg.cond(lib.ones(2, 3), -1.0)

@@ -110,3 +110,52 @@ def test_lstsq_fields_match_torch():
         theirs = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver)
         assert ours.rank.item() == theirs.rank.item() and tuple(ours.residuals.shape) == (0,)
         np.testing.assert_allclose(ours.singular_values.numpy(), theirs.singular_values.numpy(), rtol=1e-10)
+
+
+# every matrix function refuses a 0-d or 1-D input with torch's message (numpy's AxisError leaked before)
+LESS_THAN_2D = {
+    "inv": lambda m, a: m.linalg.inv(a), "det": lambda m, a: m.linalg.det(a),
+    "slogdet": lambda m, a: m.linalg.slogdet(a), "cholesky": lambda m, a: m.linalg.cholesky(a),
+    "qr": lambda m, a: m.linalg.qr(a), "eigh": lambda m, a: m.linalg.eigh(a),
+    "eigvalsh": lambda m, a: m.linalg.eigvalsh(a), "svd": lambda m, a: m.linalg.svd(a),
+    "svd_reduced": lambda m, a: m.linalg.svd(a, full_matrices=False), "svdvals": lambda m, a: m.linalg.svdvals(a),
+    "pinv": lambda m, a: m.linalg.pinv(a), "lstsq": lambda m, a: m.linalg.lstsq(a, a),
+    "matrix_exp": lambda m, a: m.linalg.matrix_exp(a), "matrix_norm": lambda m, a: m.linalg.matrix_norm(a),
+    "matrix_norm_nuc": lambda m, a: m.linalg.matrix_norm(a, "nuc"), "cond": lambda m, a: m.linalg.cond(a),
+    "cond_1": lambda m, a: m.linalg.cond(a, 1), "cond_fro": lambda m, a: m.linalg.cond(a, "fro"),
+    "solve": lambda m, a: m.linalg.solve(a, a), "matrix_rank": lambda m, a: m.linalg.matrix_rank(a),
+    "logdet": lambda m, a: m.logdet(a), "inv_ex": lambda m, a: m.linalg.inv_ex(a),
+    "cholesky_ex": lambda m, a: m.linalg.cholesky_ex(a), "matrix_power": lambda m, a: m.linalg.matrix_power(a, 2),
+}
+
+
+@pytest.mark.parametrize("shape", [(3,), ()], ids=str)
+@pytest.mark.parametrize("name", sorted(LESS_THAN_2D))
+def test_less_than_2d_input_raises_torchs_error(name, shape):
+    call = LESS_THAN_2D[name]
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch, torch.ones(shape, dtype=torch.float64))
+    with pytest.raises(RuntimeError) as ours:
+        call(tensorplug, tensorplug.ones(shape, dtype=tensorplug.float64))
+    assert type(ours.value) is RuntimeError and str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((0, 3), (0, 2)), ((4, 0), (4, 2)), ((0, 0), (0, 2)), ((2, 0, 3), (2, 0, 2)), ((0, 4, 3), (0, 4, 2)),
+    ((4, 3), (2, 4, 2)), ((4, 3), (3,)), ((4, 3), ()), ((4, 3), (5, 2)), ((4, 3), (4, 2, 1)), ((2, 4, 3), (2, 4)),
+], ids=str)
+def test_lstsq_of_empty_and_mismatched_shapes_matches_torch(a_shape, b_shape):
+    """Empty operands give torch's empty or zero solution (amax of no singular values raised IndexError),
+    mismatched ones torch's RuntimeError."""
+    results = []
+    for lib in (torch, tensorplug):
+        a = lib.ones(a_shape, dtype=lib.float64, requires_grad=True)
+        b = lib.ones(b_shape, dtype=lib.float64, requires_grad=True)
+        try:
+            solution = lib.linalg.lstsq(a, b).solution
+        except RuntimeError as exc:
+            results.append(str(exc))
+            continue
+        solution.sum().backward()
+        results.append([x.detach().numpy().round(9).tolist() for x in (solution, a.grad, b.grad)])
+    assert results[0] == results[1]

@@ -226,6 +226,18 @@ def _full_precision(name, A):
         raise RuntimeError(f"linalg.{name}: Low precision dtypes not supported. Got {half}")
 
 
+def _no_half_matrices(A):
+    """Whether ``A`` is float16 / bfloat16 with no elements: torch runs no LAPACK kernel then and returns
+    the empty result in ``A``'s dtype (ours: computed in float32 and cast back)."""
+    return A.numel() == 0 and A.is_floating_point() and A.dtype.itemsize < 4
+
+
+def _cast_back(out, dtype):
+    if isinstance(out, tuple):
+        return out._make(x.to(dtype) for x in out) if hasattr(out, "_make") else tuple(x.to(dtype) for x in out)
+    return out.to(dtype)
+
+
 def _checked(name, call, *arrays):
     """``call(*arrays)``, with the library's singular-matrix error said as torch says it."""
     try:
@@ -304,6 +316,8 @@ class Solve(Op):
 def solve(A, B, *, left=True, out=None):
     """``X`` with ``A @ X = B`` (``X @ A = B`` with ``left=False``); ``B`` may be a (batch of) vector(s)."""
     _square("solve", A)
+    if _no_half_matrices(A):
+        return solve(A.float(), B.float(), left=left).to(A.dtype)
     _full_precision("solve", A)
     if not left:
         return _mT(solve(_mT(A), _mT(B)))
@@ -366,7 +380,7 @@ class Det(Op):
 def det(A, *, out=None):
     """The determinant of each square matrix in ``A``."""
     _square("det", A)
-    if A.numel() == 0 and A.dtype.itemsize < 4:  # torch's det of no matrices needs no LU: an empty result
+    if _no_half_matrices(A):
         return Det.apply(A.float()).to(A.dtype)
     _full_precision("det", A)
     return Det.apply(A)
@@ -374,7 +388,22 @@ def det(A, *, out=None):
 
 class Cholesky(Op):
     save_output = True
-    forward = _library_call("cholesky")
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        try:
+            L = xp.linalg.cholesky(a)
+        except Exception as exc:  # numpy's LinAlgError: raised below as torch's, naming the failing minor
+            if "definite" not in str(exc):
+                raise
+            L = None
+        if L is None or not bool(xp.all(xp.isfinite(a))):
+            _raise_not_definite(xp, a)
+        if L is None:  # numpy refused what the column steps pass (rounding): still torch's error
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not "
+                              "positive-definite.")
+        return L
 
     @staticmethod
     def backward(ctx, g):
@@ -387,9 +416,45 @@ class Cholesky(Op):
         return 0.5 * (ga + _mT(ga))
 
 
+def _raise_not_definite(xp, a):
+    """torch's LinAlgError where LAPACK's potrf fails on ``a``: its first diagonal step ``d`` that is not
+    positive (NaN included), found by the same column order; a non-finite input may pass (``[[4, 0], [0, inf]]``).
+    In float32 the pivot before the last column is ``d * (1 / sqrt(d))``, as torch's MKL spotrf takes it (found
+    by comparison): an inf pivot turns into NaN there, so ``[[inf, 0], [0, 1]]`` fails at order 2 in float32
+    and passes in float64."""
+    n = a.shape[-1]
+    single = a.dtype == xp.float32
+    L = xp.zeros(a.shape, dtype=a.dtype)
+    failed = xp.zeros(a.shape[:-2], dtype=xp.int64)
+    with _quiet(xp):
+        for j in range(n):
+            row = L[..., j, :j]
+            d = a[..., j, j] - xp.sum(row * row, axis=-1)
+            failed = xp.where((failed == 0) & ~(d > 0), j + 1, failed)
+            L[..., j, j] = d * (1 / xp.sqrt(d)) if j < n - 1 and single else xp.sqrt(d)
+            below = a[..., j + 1:, j] - xp.sum(L[..., j + 1:, :j] * row[..., None, :], axis=-1)
+            L[..., j + 1:, j] = below / L[..., j, j][..., None]
+    if not bool(xp.any(failed)):
+        return
+    flat = xp.reshape(failed, (-1,))
+    batch = int(xp.argmax(flat != 0))
+    where = f"(Batch element {batch}): " if a.ndim > 2 else ""
+    raise LinAlgError(f"linalg.cholesky: {where}The factorization could not be completed because the input is not "
+                      f"positive-definite (the leading minor of order {int(flat[batch])} is not positive-definite).")
+
+
+def _quiet(xp):
+    """NumPy's floating-point warnings off (inf / nan steps are expected here); nothing for other backends."""
+    import contextlib
+    errstate = getattr(xp, "errstate", None)
+    return errstate(all="ignore") if errstate else contextlib.nullcontext()
+
+
 def cholesky(A, *, upper=False, out=None):
     """The lower Cholesky factor ``L`` (``A = L L^T``), or its transpose with ``upper=True``."""
     _square("cholesky", A)
+    if _no_half_matrices(A):
+        return cholesky(A.float(), upper=upper).to(A.dtype)
     _full_precision("cholesky", A)
     L = Cholesky.apply(A)
     return _mT(L) if upper else L
@@ -457,6 +522,8 @@ def eigh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric ``A`` (read from its ``UPLO``
     triangle)."""
     _square("eigh", A)
+    if _no_half_matrices(A):
+        return _cast_back(eigh(A.float(), UPLO), A.dtype)
     _full_precision("eigh", A)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -564,6 +631,8 @@ def _svd_backward(ctx, inputs, gu, gs, gvh):
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """``A = U diag(S) Vh``; gradients for the reduced form (``full_matrices=False``)."""
     _at_least_2d("linalg.svd", A)
+    if _no_half_matrices(A):
+        return _cast_back(svd(A.float(), full_matrices), A.dtype)
     _full_precision("svd", A)
     if full_matrices and A.shape[-1] != A.shape[-2]:
         xp = A._backend.xp
@@ -601,6 +670,8 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
     _at_least_2d("torch.linalg.matrix_rank", A, "The input tensor input")
+    if A.is_floating_point() and A.dtype.itemsize < 4:
+        raise RuntimeError("This function doesn't handle types other than float and double")
     s = svdvals(A.detach())
     from . import dtypes
     if rtol is None:

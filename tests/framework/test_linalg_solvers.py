@@ -159,3 +159,47 @@ def test_lstsq_of_empty_and_mismatched_shapes_matches_torch(a_shape, b_shape):
         solution.sum().backward()
         results.append([x.detach().numpy().round(9).tolist() for x in (solution, a.grad, b.grad)])
     assert results[0] == results[1]
+
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("matrix", [
+    [[_NAN, 0], [0, 1]], [[1, 0], [_NAN, 1]], [[1, _NAN], [_NAN, 1]], [[_INF, 0], [0, 1]], [[_INF, 0], [_INF, 1]],
+    [[1, 0], [_INF, 1]], [[-_INF, 0], [0, 1]], [[4, 0], [0, _INF]], [[1, 2], [2, 1]],
+    [[_INF, 0.1, 0], [0.1, _INF, 0], [0, 0, 1]], [[4, 0, 0], [0, _INF, 0], [0, 0, 1]],
+], ids=str)
+def test_cholesky_of_non_finite_input_fails_as_torch(matrix, dtype):
+    """torch raises LinAlgError naming the failing leading minor where LAPACK's potrf meets a pivot that is
+    not positive (NaN included) and returns inf factors otherwise; we returned NaN factors. The second
+    matrix of the batch is the one named."""
+    results = []
+    for lib in (torch, tensorplug):
+        dt = getattr(lib, dtype)
+        batch = lib.stack([lib.eye(len(matrix), dtype=dt), lib.tensor(matrix, dtype=dt)])
+        for a in (batch[1], batch):
+            try:
+                results.append(lib.linalg.cholesky(a).double().numpy().tolist())
+            except RuntimeError as exc:
+                results.append((type(exc).__name__.strip("_"), str(exc)))
+    assert results[:2] == results[2:]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, a: m.linalg.cholesky(a), lambda m, a: m.linalg.eigh(a).eigenvectors, lambda m, a: m.linalg.eigvalsh(a),
+    lambda m, a: m.linalg.svd(a).U, lambda m, a: m.linalg.svd(a, full_matrices=False).Vh,
+    lambda m, a: m.linalg.svdvals(a), lambda m, a: m.linalg.solve(a, a), lambda m, a: m.linalg.det(a),
+])
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 0)], ids=str)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_no_half_matrices_give_torchs_empty_result(call, shape, dtype):
+    """torch runs no LAPACK kernel for empty half / bfloat16 input: an empty result, not NotImplementedError."""
+    ours, theirs = (call(lib, lib.zeros(shape, dtype=getattr(lib, dtype))) for lib in (tensorplug, torch))
+    assert tuple(ours.shape) == tuple(theirs.shape) and ours.dtype.name == str(theirs.dtype).split(".")[-1]
+
+
+def test_matrix_rank_refuses_half_as_torch():
+    for lib in (torch, tensorplug):
+        with pytest.raises(RuntimeError, match="This function doesn't handle types other than float and double"):
+            lib.linalg.matrix_rank(lib.ones(3, 3, dtype=lib.float16))

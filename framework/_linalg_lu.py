@@ -308,13 +308,22 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     _check_lu_solve(LU, pivots, B, left)
     if not left:  # X A = B  <=>  A^H X^H = B^H
         return _mH(lu_solve(LU, pivots, _mH(B), left=True, adjoint=not adjoint))
-    P = _permutation(_pivots_to_perm(pivots), LU.dtype)
+    perm = _pivots_to_perm(pivots)
     L, U = _unpack(LU)
     if adjoint:  # A^H = U^H L^H P^T
         y = solve_triangular(_mH(U), B, upper=False)
-        return P @ solve_triangular(_mH(L), y, upper=True, unitriangular=True)
-    y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
+        return _rows(solve_triangular(_mH(L), y, upper=True, unitriangular=True), perm.argsort(-1))
+    y = solve_triangular(L, _rows(B, perm), upper=False, unitriangular=True)
     return solve_triangular(U, y, upper=True)
+
+
+def _rows(B, perm):
+    """``B[..., perm, :]`` (``P^T @ B`` for ``perm``'s P), batches broadcast: by gathering, since a product
+    with the 0/1 matrix P turns an inf of ``B`` into NaN (0 * inf) in every other row, as LAPACK's getrs does not."""
+    from .ops import broadcast_shapes, take_along_dim
+    batch = broadcast_shapes(tuple(perm.shape[:-1]), tuple(B.shape[:-2]))
+    B = B.expand(*batch, *B.shape[-2:])
+    return take_along_dim(B, perm.expand(*batch, perm.shape[-1]).unsqueeze(-1), -2)
 
 
 def vander(x, N=None):

@@ -368,13 +368,49 @@ class Det(Op):
 
     @staticmethod
     def forward(ctx, a):
-        return ctx.backend.xp.linalg.det(a)
+        xp = ctx.backend.xp
+        if bool(xp.all(xp.isfinite(a))):
+            return xp.linalg.det(a)
+        return _det_of_non_finite(ctx.backend, a)
 
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors_list()
-        d = ctx.output()
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
+        scale = g * ctx.output()
+        if a.shape[-1] == 1:  # torch's gradient of a 1x1 determinant is the incoming one (inf / nan inputs too)
+            return g.unsqueeze(-1).unsqueeze(-1).expand(a.shape)
+        if GradMode.enabled or _finite_nonzero(scale, a):  # differentiable again; fast
+            return scale.unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
+        return _det_backward_lu(a, scale)
+
+
+def _finite_nonzero(scale, a):
+    xp = a._backend.xp
+    return bool(xp.all(xp.isfinite(a._data)) and xp.all(xp.isfinite(scale._data)) and xp.all(scale._data != 0))
+
+
+def _det_backward_lu(a, scale):
+    """torch's linalg_det_backward without create_graph: ``A^T G = scale I`` solved with getrf's factors of
+    ``A^T``, zero pivots moved to eps. Where inf / nan meet, or ``A`` is singular, this order of steps is what
+    decides torch's answer (the inverse would raise or spread NaN)."""
+    from . import dtypes
+    from ._linalg_lu import lu_factor_ex, lu_solve
+    LU, pivots, _ = lu_factor_ex(_mT(a))
+    zero_pivot = LU.diagonal(0, -2, -1) == 0
+    LU = LU + (zero_pivot.to(LU.dtype) * dtypes.finfo(LU.dtype).eps).diag_embed()
+    return lu_solve(LU, pivots, scale.unsqueeze(-1).expand(pivots.shape).diag_embed())
+
+
+def _det_of_non_finite(backend, a):
+    """torch's determinant where inf / nan make the elimination order matter: the pivots' sign times the product
+    of U's diagonal from getrf of ``A^T`` (torch factors the transpose of a contiguous input)."""
+    from ._linalg_lu import _getrf
+    xp = backend.xp
+    with _quiet(xp):
+        lu, _, pivots, _ = _getrf(xp, backend.take_along_axis, xp.matrix_transpose(a))
+        swaps = xp.sum(xp.astype(pivots != xp.arange(1, a.shape[-1] + 1, dtype=pivots.dtype), xp.int64), axis=-1)
+        sign = xp.where(swaps % 2 == 1, xp.asarray(-1.0, dtype=a.dtype), xp.asarray(1.0, dtype=a.dtype))
+        return sign * xp.prod(xp.linalg.diagonal(lu), axis=-1)
 
 
 def det(A, *, out=None):
@@ -712,10 +748,11 @@ def _lstsq_shapes(A, B):
     _at_least_2d("torch.linalg.lstsq", A, "input")
     if B.ndim < 1:
         raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
-    vector = A.ndim - B.ndim == 1
-    if not (vector or A.ndim == B.ndim):
+    if not 0 <= A.ndim - B.ndim <= 1:
         raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
                            "(input.dim() - other.dim()) <= 1")
+    # torch's vector case (linalg_solve_is_vector_rhs): one dim fewer is not enough, the shape must be A's batch
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     if A.shape[-2] != B.shape[-1 if vector else -2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size({-1 if vector else -2})")
     return vector

@@ -143,6 +143,7 @@ def test_less_than_2d_input_raises_torchs_error(name, shape):
 @pytest.mark.parametrize("a_shape, b_shape", [
     ((0, 3), (0, 2)), ((4, 0), (4, 2)), ((0, 0), (0, 2)), ((2, 0, 3), (2, 0, 2)), ((0, 4, 3), (0, 4, 2)),
     ((4, 3), (2, 4, 2)), ((4, 3), (3,)), ((4, 3), ()), ((4, 3), (5, 2)), ((4, 3), (4, 2, 1)), ((2, 4, 3), (2, 4)),
+    ((0, 0, 0), (0, 2)), ((1, 2, 0), (4, 2)),
 ], ids=str)
 def test_lstsq_of_empty_and_mismatched_shapes_matches_torch(a_shape, b_shape):
     """Empty operands give torch's empty or zero solution (amax of no singular values raised IndexError),
@@ -203,3 +204,40 @@ def test_matrix_rank_refuses_half_as_torch():
     for lib in (torch, tensorplug):
         with pytest.raises(RuntimeError, match="This function doesn't handle types other than float and double"):
             lib.linalg.matrix_rank(lib.ones(3, 3, dtype=lib.float16))
+
+
+_SPECIAL_DETS = [
+    [[-_INF, -0.47221594], [-1.00480101, -0.69996654]], [[0.36456734, -_INF], [0.7342476, 1.36737863]],
+    [[[-_INF, -0.13210486, _NAN], [_NAN, -0.53566937, 0.36159505], [1.30400005, 0.94708096, -0.70373524]],
+     [[-1.26542147, -0.62327446, 0.04132598], [-2.32503077, -0.21879166, -_INF],
+      [-0.73226735, -0.54425898, -0.31630016]]],
+    [[1.0, 2.0], [2.0, 4.0]], [[[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0], [0.0, 1.0]]], [[_INF]], [[[_NAN]], [[2.0]]],
+]
+
+
+@pytest.mark.parametrize("matrix", _SPECIAL_DETS, ids=str)
+def test_det_of_non_finite_or_singular_input_matches_torch(matrix):
+    """torch's det is getrf of A^T (the pivots' sign times U's diagonal) and its gradient a getrs with those
+    factors, zero pivots moved to eps: with inf / nan the elimination order decides between inf and NaN
+    (numpy's det and the inverse gave NaN everywhere), and a singular matrix has a gradient (inv raised)."""
+    results = []
+    for lib in (torch, tensorplug):
+        a = lib.tensor(matrix, dtype=lib.float64, requires_grad=True)
+        d = lib.linalg.det(a)
+        (d * (lib.arange(d.numel(), dtype=lib.float64).reshape(d.shape) + 1)).sum().backward()
+        results.append([d.detach().numpy(), a.grad.numpy()])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_lu_solve_permutes_rows_without_spreading_inf():
+    """lu_solve applied the pivots as a product with P: 0 * inf put NaN into every other row."""
+    results = []
+    for lib in (torch, tensorplug):
+        LU, pivots = lib.linalg.lu_factor(lib.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=lib.float64))
+        results.append(lib.linalg.lu_solve(LU, pivots, lib.tensor([[_INF, 1.0], [0.0, 1.0]], dtype=lib.float64),
+                                           adjoint=False).numpy())
+        results.append(lib.linalg.lu_solve(LU, pivots, lib.tensor([[_INF, 1.0], [0.0, 1.0]], dtype=lib.float64),
+                                           adjoint=True).numpy())
+    np.testing.assert_allclose(results[2], results[0])
+    np.testing.assert_allclose(results[3], results[1])

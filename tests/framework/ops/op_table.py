@@ -527,9 +527,17 @@ _LINALG_OPS = [
            zero_dim=False, func=lambda m: lambda x, w, b: m.func.functional_call(
                m.nn.Linear(3, 2, dtype=x.dtype), {"weight": w, "bias": b}, (x,))),
 ]
+def _finite_inputs(func):
+    """``func`` with inf/nan zeroed in every input. lstsq's right-hand side: torch's MKL gelsy fails an internal
+    assert on a NaN in B ('Argument 6 has illegal value') and scales an inf into an all-NaN solution."""
+    return lambda m: (lambda *xs: func(m)(*(m.nan_to_num(x, 0.0, 0.0, 0.0) for x in xs)))
+
+
 for _op in _LINALG_OPS:
-    if _op.id in ("svdvals", "svd_u_squared", "svd_vh_squared", "pinv", "lstsq", "matrix_norm_nuc", "matrix_norm_2",
-                  "cond", "eigvalsh", "eigh_vectors_squared"):
+    if _op.id == "lstsq":
+        _op.func = _finite_inputs(_op.func)
+    elif _op.id in ("svdvals", "svd_u_squared", "svd_vh_squared", "pinv", "matrix_norm_nuc", "matrix_norm_2",
+                    "cond", "eigvalsh", "eigh_vectors_squared"):
         _op.func = _finite_input(_op.func)
 OPS += _LINALG_OPS
 BY_ID.update({op.id: op for op in _LINALG_OPS})

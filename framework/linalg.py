@@ -580,28 +580,43 @@ class QR(MultiOp):
 
     @staticmethod
     def backward(ctx, inputs, grads):
-        # m >= n (reduced): M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T
         gq, gr = grads
-        q, r = _kept(ctx, inputs, lambda a: qr(a, ctx.mode))
-        m = 0
-        if gr is not None:
-            m = r @ _mT(gr)
-        if gq is not None:
-            m = m - _mT(gq) @ q
-        base = gq if gq is not None else 0
-        if isinstance(m, int):
+        if gq is None and gr is None:
             return (None,)
-        lower = m.tril(-1)
-        copyltu = lower + _mT(lower) + m.diagonal(0, -2, -1).diag_embed()
-        b = base + q @ copyltu
-        return (_mT(solve(r, _mT(b))),)
+        q, r = _kept(ctx, inputs, lambda a: qr(a, ctx.mode))
+        rows, cols = r.shape[-2:]
+        if rows >= cols:
+            return (_qr_backward_square(q, r, gq, gr),)
+        # wide (torch's linalg_qr_backward): A = [X | Y], R = [U | V] with X = Q U, V = Q^T Y, so that
+        # gY = Q gV and X's gradient is the square one with gQ' = gQ + Y gV^T
+        y = inputs[0][..., rows:]
+        gu, gv = (None, None) if gr is None else (gr[..., :rows], gr[..., rows:])
+        if gv is not None:
+            gq = y @ _mT(gv) if gq is None else gq + y @ _mT(gv)
+        gx = _qr_backward_square(q, r[..., :rows], gq, gu)
+        gy = q @ gv if gv is not None else gx.new_zeros(*gx.shape[:-1], cols - rows)
+        from .ops import cat
+        return (cat([gx, gy], -1),)
 
     fast_backward = None
 
 
+def _qr_backward_square(q, r, gq, gr):
+    """A's gradient where R is square (rows >= columns): M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T."""
+    m = 0
+    if gr is not None:
+        m = r @ _mT(gr)
+    if gq is not None:
+        m = m - _mT(gq) @ q
+    lower = m.tril(-1)
+    copyltu = lower + _mT(lower) + m.diagonal(0, -2, -1).diag_embed()
+    b = (gq if gq is not None else 0) + q @ copyltu
+    return _mT(solve(r, _mT(b)))
+
+
 def qr(A, mode="reduced", *, out=None):
     """``A = Q R`` with orthonormal ``Q`` and upper-triangular ``R`` (``mode`` 'reduced' or 'complete';
-    gradients for 'reduced' with rows >= columns)."""
+    gradients for 'reduced', tall or wide)."""
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
                            f"'r', or 'complete'")

@@ -241,3 +241,22 @@ def test_lu_solve_permutes_rows_without_spreading_inf():
                                            adjoint=True).numpy())
     np.testing.assert_allclose(results[2], results[0])
     np.testing.assert_allclose(results[3], results[1])
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 3), (3, 5), (2, 6), (2, 4, 3), (3, 3)], ids=str)
+@pytest.mark.parametrize("used", ["Q", "R", "QR"])
+def test_qr_gradient_of_wide_and_tall_input_matches_torch(shape, used):
+    """A wide input (rows < columns) has torch's gradient: A = [X | Y], R = [U | V]; the backward solved with
+    the non-square R before."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shape)
+    k = min(shape[-2:])
+    wq, wr = rng.standard_normal(shape[:-1] + (k,)), rng.standard_normal(shape[:-2] + (k, shape[-1]))
+    grads = []
+    for lib in (torch, tensorplug):
+        x = lib.tensor(a, requires_grad=True)
+        q, r = lib.linalg.qr(x)
+        terms = {"Q": (q * lib.tensor(wq)).sum(), "R": (r * lib.tensor(wr)).sum()}
+        sum(terms[name] for name in used).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)

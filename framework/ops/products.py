@@ -270,6 +270,11 @@ def matrix_power(input, n):
     if n < 0:
         from ..linalg import inv
         input, n = inv(input), -n
+    # ATen's fast paths: their order of products decides where inf/nan inputs give inf or NaN
+    if n == 1:
+        return input.clone()
+    if n == 3:
+        return matmul(matmul(input, input), input)
     result = None
     square = input
     while n:

@@ -190,3 +190,24 @@ def test_linalg_errors_match_torch(call, error, phrase):
 
 def test_det_of_no_half_matrices_is_empty_as_torch():
     _both(lambda m, a: m.linalg.det(a.to(m.float16)), np.zeros((0, 3, 3)), grad=False)
+
+
+_SPECIAL_POWER_INPUT = np.array([
+    [[-np.inf, -0.13210486, np.nan], [np.nan, -0.53566937, 0.36159505], [1.30400005, 0.94708096, -0.70373524]],
+    [[-1.26542147, -0.62327446, 0.04132598], [-2.32503077, -0.21879166, -np.inf],
+     [-0.73226735, -0.54425898, -0.31630016]]])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, -3])
+def test_matrix_power_of_inf_nan_multiplies_in_torchs_order(n):
+    """ATen's products: A^3 = (A A) A (its fast path), others by binary exponentiation; the order decides
+    where inf / nan inputs give inf or NaN (A (A A) put a NaN where torch has -inf)."""
+    a = _SPECIAL_POWER_INPUT if n > 0 else np.tril(np.abs(_SPECIAL_POWER_INPUT[1]) + 2.0)
+    _both(lambda m, x: m.linalg.matrix_power(x, n), a)
+
+
+def test_matrix_power_1_is_a_copy():
+    x = tp.ones(2, 2)
+    y = tp.linalg.matrix_power(x, 1)
+    y.add_(1)
+    assert x.tolist() == [[1.0, 1.0], [1.0, 1.0]]

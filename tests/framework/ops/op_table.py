@@ -433,15 +433,20 @@ BY_ID.update({op.id: op for op in _NN_OPS})
 # linalg and torch.func of issue 13 item 9 ---------------------------------------------------------------------
 # Inputs are random matrices (invertible with probability 1; the seeds give condition numbers below 100).
 # Decompositions whose factors have a sign freedom are declared through sign-free functions of them (U*U,
-# eigenvalues) or through a product that undoes the freedom; positive-definite inputs are made as A A^T + 3I
+# eigenvalues) or through a product that undoes the freedom; positive-definite inputs are made as A A^T + D
 # inside the op, so that every perturbation gradcheck makes stays valid. Every entry runs on every backend:
 # the strict Array API backend has the linalg extension (inv, solve, det, slogdet, cholesky, qr, eigh, svd).
+# A A^T + D, D = diag(3, 6, 9, ...) of A A^T's size: distinct steps keep the eigenvalues apart when A A^T is
+# rank-deficient (a drawn A of shape (2, 3, 1) or (2, 1, 3)); with 3I a repeated eigenvalue left eigh's
+# eigenvectors free, and the libraries pick different ones
 def _spd(m, a):
-    return a @ a.transpose(-2, -1) + 3 * m.eye(a.shape[-1], dtype=a.dtype)
+    n = a.shape[-2]
+    return a @ a.transpose(-2, -1) + m.diag(3 * m.arange(1, n + 1, dtype=a.dtype))
 
 
 def _np_spd(a):
-    return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(a.shape[-1])
+    n = a.shape[-2]
+    return a @ np.swapaxes(a, -1, -2) + np.diag(3.0 * np.arange(1, n + 1))
 
 
 def _np_expm(a, terms=40):
@@ -536,8 +541,9 @@ def _finite_inputs(func):
 for _op in _LINALG_OPS:
     if _op.id == "lstsq":
         _op.func = _finite_inputs(_op.func)
+    # qr: where inf/nan meet in a Householder norm, R gets inf with NumPy's LAPACK and NaN with torch's MKL
     elif _op.id in ("svdvals", "svd_u_squared", "svd_vh_squared", "pinv", "matrix_norm_nuc", "matrix_norm_2",
-                    "cond", "eigvalsh", "eigh_vectors_squared"):
+                    "cond", "eigvalsh", "eigh_vectors_squared", "qr"):
         _op.func = _finite_input(_op.func)
 OPS += _LINALG_OPS
 BY_ID.update({op.id: op for op in _LINALG_OPS})

@@ -775,9 +775,41 @@ def _lstsq_shapes(A, B):
 
 def matrix_exp(A):
     """``exp(A)`` of each square matrix: Taylor series of ``A / 2^s`` squared ``s`` times, written with
-    tensorplug ops (so it is differentiable)."""
+    tensorplug ops (so it is differentiable). As torch's: a 1x1 matrix is ``exp`` of its entry, a larger
+    matrix holding inf / nan is all NaN (the others of a batch unaffected)."""
     _square("matrix_exp", A)
-    import math
+    if A.is_floating_point() and A.dtype.itemsize < 4:
+        # in float32, rounded once: torch's own half / bfloat16 kernel overflows its polynomial's constants
+        # (inf / NaN / -21072 for 0.3 I), and 18 Taylor terms in half drift by several ulps
+        return matrix_exp(A.float()).to(A.dtype)
+    if A.shape[-1] == 1:
+        return MatrixExp1x1.apply(A)
+    bad = (~A.detach().isfinite()).any(-1).any(-1).unsqueeze(-1).unsqueeze(-1)
+    if not bool(bad.any()):
+        return _matrix_exp_series(A)
+    # NaN values and gradients for the non-finite matrices, the series (of zeros there) for the others
+    nan_branch = A.masked_fill(~bad, 0.0) * float("nan")
+    return nan_branch.where(bad, _matrix_exp_series(A.masked_fill(bad, 0.0)))
+
+
+class MatrixExp1x1(Op):
+    """torch's matrix_exp of 1x1 matrices: ``exp`` of the entry, whose gradient is NaN for an inf / nan entry
+    (torch's backward goes through the exponential of a block matrix holding it)."""
+
+    node_name = "LinalgMatrixExpBackward0"
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        return ctx.backend.xp.exp(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors_list()
+        return g * a.exp().masked_fill(~a.isfinite(), float("nan"))
+
+
+def _matrix_exp_series(A):
     norm1 = A.detach().abs().sum(-2).amax().item() if A.numel() else 0.0
     # scale until ||A|| <= 1/2: 18 Taylor terms then reach float64 precision
     squarings = max(0, math.ceil(math.log2(norm1 / 0.5))) if norm1 > 0.5 else 0

@@ -260,3 +260,34 @@ def test_qr_gradient_of_wide_and_tall_input_matches_torch(shape, used):
         sum(terms[name] for name in used).backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_matrix_exp_of_half_is_the_float32_result_rounded(dtype):
+    """torch's half / bfloat16 matrix_exp overflows its polynomial's constants (-21072 for 0.3 I), so the
+    reference is torch's float32 result of the same half input, rounded once; 18 Taylor terms in half drifted
+    from it by several ulps."""
+    a = np.random.default_rng(5).uniform(-0.9, 0.9, (4, 3, 3))
+    a_half = torch.tensor(a).to(getattr(torch, dtype))
+    expected = torch.linalg.matrix_exp(a_half.float()).to(a_half.dtype)
+    got = tensorplug.linalg.matrix_exp(tensorplug.tensor(a).to(getattr(tensorplug, dtype)))
+    assert got.dtype.name == dtype
+    np.testing.assert_allclose(got.float().numpy(), expected.float().numpy(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("matrix", [
+    [[_INF]], [[-_INF]], [[_NAN]], [[0.7]], [[0.1, _NAN], [0.2, 0.3]], [[-_INF, 0.0], [0.0, 0.3]],
+    [[[0.1, _INF], [0.2, 0.3]], [[0.1, 0.2], [0.3, 0.4]]], [[[[_NAN, 0.0], [0.0, 0.3]], [[0.1, 0.2], [0.3, 0.4]]]],
+], ids=str)
+def test_matrix_exp_of_non_finite_input_matches_torch(matrix):
+    """torch: exp of a 1x1 matrix's entry (its gradient NaN for inf / nan), NaN values and gradients for a
+    larger matrix holding inf / nan, the batch's other matrices unaffected; an inf raised OverflowError in
+    the scaling's log2 before."""
+    results = []
+    for lib in (torch, tensorplug):
+        a = lib.tensor(matrix, dtype=lib.float64, requires_grad=True)
+        y = lib.linalg.matrix_exp(a)
+        (y * (lib.arange(y.numel(), dtype=lib.float64).reshape(y.shape) + 1)).sum().backward()
+        results.append([y.detach().numpy(), a.grad.numpy()])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

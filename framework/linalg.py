@@ -302,15 +302,48 @@ class Solve(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _checked("solve", ctx.backend.xp.linalg.solve, a, b)
+        xp = ctx.backend.xp
+        ctx.lu = None
+        if bool(xp.all(xp.isfinite(a))) and bool(xp.all(xp.isfinite(b))):
+            return _checked("solve", xp.linalg.solve, a, b)
+        return _solve_non_finite(ctx, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors_list()
         x = ctx.output()
-        gb = solve(_mT(a), g)
+        if ctx.lu is not None and not GradMode.enabled:
+            gb = _solve_adjoint_lu(ctx, g)
+        else:
+            gb = solve(_mT(a), g)
         ga = -(gb @ _mT(x)) if ctx.needs_grad(0) else None
         return ga, gb
+
+
+def _solve_non_finite(ctx, a, b):
+    """torch's solve where inf / nan make the order of steps matter: getrf of A (LAPACK's pivots), B's rows
+    permuted, then forward and back substitution in getrs's order; the factors are kept for the backward."""
+    from ._linalg_lu import _getrf, _substitute
+    xp, take = ctx.backend.xp, ctx.backend.take_along_axis
+    with _quiet(xp):
+        lu, perm, _, info = _getrf(xp, take, a)
+        if bool(xp.any(info != 0)):
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.")
+        rows = take(b, xp.broadcast_to(perm[..., None], b.shape), -2)
+        x = _substitute(xp, lu, _substitute(xp, lu, rows, upper=False, unit=True), upper=True, unit=False)
+    ctx.lu = lu, perm
+    return x
+
+
+def _solve_adjoint_lu(ctx, g):
+    """``A^T gB = g`` with the forward's factors (torch's linalg_solve_backward: lu_solve with adjoint):
+    U^T y = g, L^T z = y, then the rows put back through the permutation."""
+    from ._linalg_lu import solve_triangular
+    lu, perm = (_as_tensor(ctx, x) for x in ctx.lu)
+    y = solve_triangular(_mT(lu), g, upper=False)
+    z = solve_triangular(_mT(lu), y, upper=True, unitriangular=True)
+    inverse = perm.argsort(-1).unsqueeze(-1).expand(z.shape)
+    return z.gather(-2, inverse)
 
 
 def solve(A, B, *, left=True, out=None):

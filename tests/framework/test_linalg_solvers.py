@@ -291,3 +291,22 @@ def test_matrix_exp_of_non_finite_input_matches_torch(matrix):
         results.append([y.detach().numpy(), a.grad.numpy()])
     for got, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("b_shape", [(2, 3, 2), (3,), (1, 3, 2)], ids=str)
+def test_solve_of_non_finite_input_matches_torch(b_shape, seed):
+    """torch's solve is getrf of A and getrs, its B gradient getrs with the adjoint and the same factors:
+    with inf / nan the order of those steps decides where a value is inf, NaN or finite (numpy's solve left
+    finite entries where torch has NaN)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 3, 3)), rng.standard_normal(b_shape)
+    a, b = (np.where(rng.random(x.shape) < 0.25, rng.choice([_INF, -_INF, _NAN], x.shape), x) for x in (a, b))
+    results = []
+    for lib in (torch, tensorplug):
+        A, B = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        X = lib.linalg.solve(A, B)
+        (X * (lib.arange(X.numel(), dtype=lib.float64).reshape(X.shape) % 3 + 1)).sum().backward()
+        results.append([X.detach().numpy(), A.grad.numpy(), B.grad.numpy()])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

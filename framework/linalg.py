@@ -644,7 +644,9 @@ def _qr_backward_square(q, r, gq, gr):
     lower = m.tril(-1)
     copyltu = lower + _mT(lower) + m.diagonal(0, -2, -1).diag_embed()
     b = (gq if gq is not None else 0) + q @ copyltu
-    return _mT(solve(r, _mT(b)))
+    # triangular, as torch's: a zero on R's diagonal gives inf / nan, not solve's singular-matrix error
+    from ._linalg_lu import solve_triangular
+    return solve_triangular(_mT(r), b, upper=False, left=False)
 
 
 def qr(A, mode="reduced", *, out=None):

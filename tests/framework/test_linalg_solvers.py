@@ -310,3 +310,17 @@ def test_solve_of_non_finite_input_matches_torch(b_shape, seed):
         results.append([X.detach().numpy(), A.grad.numpy(), B.grad.numpy()])
     for got, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("matrix", [[[0.0]], [[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 2.0]], [[1.0, 2.0], [0.0, 0.0]]],
+                         ids=str)
+def test_qr_gradient_with_a_zero_on_rs_diagonal_matches_torch(matrix):
+    """torch's backward solves with R^T as a triangular matrix: a zero on R's diagonal gives inf / nan; the
+    general solve raised its singular-matrix error."""
+    grads = []
+    for lib in (torch, tensorplug):
+        x = lib.tensor(matrix, dtype=lib.float64, requires_grad=True)
+        q, r = lib.linalg.qr(x)
+        (1.5 * q.sum() + 2 * r.sum()).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

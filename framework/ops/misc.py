@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
+from ..autograd.function import Op
 from ..tensor import Tensor
 
 __all__ = ["meshgrid", "cartesian_prod", "tril_indices", "triu_indices", "diag_embed", "trace", "kron", "logit",
@@ -113,13 +114,28 @@ def sinc(input):
     return where(zero, 1.0, px.sin() / px)
 
 
+class NanToNum(Op):
+    # torch's gradient is g * isfinite(x): a NaN upstream gradient stays NaN at a replaced element
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, values):
+        xp = ctx.backend.xp
+        nan, posinf, neginf = (xp.asarray(v, dtype=a.dtype) for v in values)
+        out = xp.where(xp.isnan(a), nan, a)
+        return xp.where(out == math.inf, posinf, xp.where(out == -math.inf, neginf, out))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors_list()
+        return g * x.isfinite()
+
+
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's extremes by default)."""
-    from .arithmetic import where
     if not input.is_floating_point():
         return input.clone()
     big = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
            "float32": 3.4028234663852886e38}.get(input._dtype.name, 1.7976931348623157e308)
-    out = where(input.isnan(), float(nan), input)
-    out = where(out == math.inf, big if posinf is None else float(posinf), out)
-    return where(out == -math.inf, -big if neginf is None else float(neginf), out)
+    values = (float(nan), big if posinf is None else float(posinf), -big if neginf is None else float(neginf))
+    return NanToNum.apply(input, values=values)

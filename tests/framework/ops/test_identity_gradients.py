@@ -89,3 +89,15 @@ def test_floor_division_gradients_as_torch():
         for lib in (tp, torch):
             with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
                 _grads(lib, spell, [[2.5, -1.5], [2.0, 2.0]])
+
+
+def test_nan_to_num_gradient_is_g_times_isfinite():
+    # a NaN upstream gradient stays NaN at a replaced element (torch: grad * isfinite(x)); it was 0
+    grads = []
+    for lib in (tp, torch):
+        x = lib.tensor([1.0, float("nan"), float("inf"), -float("inf")], dtype=lib.float64, requires_grad=True)
+        y = lib.nan_to_num(x, 0.5)
+        assert type(y.grad_fn).__name__ == "NanToNumBackward0"
+        y.backward(lib.tensor([float("nan"), 2.0, float("nan"), 4.0], dtype=lib.float64))
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(*grads)

@@ -32,8 +32,11 @@ def linear(input, weight, bias=None):
         raise TypeError(f"linear(): argument 'input' must be Tensor, not {type(input).__name__}")
     ws = weight._data.shape
     xs = input._data.shape
-    if not xs or xs[-1] != ws[-1]:
-        left = "x".join(map(str, (math.prod(xs[:-1]), xs[-1]) if xs else ()))
+    if not xs or not ws:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {len(xs)}D and "
+                           f"{len(ws)}D")
+    if xs[-1] != ws[-1]:
+        left = "x".join(map(str, (math.prod(xs[:-1]), xs[-1])))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {ws[-1]}x{ws[0]}); "
                            f"the input's last dimension must equal in_features={ws[-1]}")
     if input._dtype is not weight._dtype:
@@ -43,6 +46,11 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     if bias is not None and bias._dtype is not input._dtype:
         raise _dtype_error(input, bias)
+    if bias is not None and tuple(bias.shape) != (ws[0],):
+        # any bias that expands to the output (torch's addmm expands it), e.g. (1, 1) or the output's shape
+        from ..ops.linalg import _check_expands_to
+        _check_expands_to(bias, (*xs[:-1], ws[0]))
+        return _ops.LinearNoBias.apply(input, weight, None) + bias
     return (_ops.Linear if bias is not None else _ops.LinearNoBias).apply(input, weight, bias)
 
 

@@ -95,6 +95,10 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     d = wrap_dim(dim, y._data.ndim)
     if y.shape[d] == 0:
         return y.sum(d)
+    if x is None:
+        # torch's form for even spacing: dx * (sum - (first + last) / 2); one sample with inf/nan gives nan
+        ends = y.select(d, 0) + y.select(d, -1)
+        return (y.sum(d) - ends * 0.5) * (1.0 if dx is None else dx)
     sums, d = _pairs(y, dim)
     return (_spacing(y, x, dx, d) * sums).sum(d) / 2
 

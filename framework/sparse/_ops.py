@@ -8,6 +8,9 @@ from ._coo import SparseCooTensor, _gather_rows, _linear_keys, _make, _scatter_r
 
 def _check_mm(a, b, name):
     """torch's checks of ``sparse @ dense`` (``a`` sparse 2-D, ``b`` dense 2-D)."""
+    if a.dim() < 2:  # torch reads the size of dim -2 first
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(a.dim(), 1)}, "
+                         f"{max(a.dim(), 1) - 1}], but got -2): {name} takes a 2-D sparse matrix, got {a.dim()}-D")
     if a.sparse_dim() != 2 or a.dense_dim():
         raise RuntimeError(f"{name}: expected a 2-D sparse matrix (2 sparse and 0 dense dimensions), but got "
                            f"{a.sparse_dim()} sparse and {a.dense_dim()} dense dimensions")
@@ -58,16 +61,24 @@ def mm(mat1, mat2) -> Tensor:
 
 def dense_sparse_mm(mat1, mat2):
     """``dense @ sparse`` as ``(sparse.t() @ dense.t()).t()``."""
-    if not isinstance(mat1, Tensor) or mat1.dim() != 2:
-        raise RuntimeError(f"mm: expected a 2-D dense matrix before the sparse one, got "
-                           f"{getattr(mat1, 'shape', type(mat1).__name__)}")
+    if not isinstance(mat1, Tensor):
+        raise TypeError(f"mm(): argument 'input' must be Tensor, not {type(mat1).__name__}")
+    if mat1.dim() > 2:
+        raise RuntimeError(f"addmm: matrices expected, got {mat1.dim()}D tensor; mm takes a 2-D dense matrix")
+    if mat1.dim() < 2:  # torch reads the size of dim -2 first
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(mat1.dim(), 1)}, "
+                         f"{max(mat1.dim(), 1) - 1}], but got -2): mm takes a 2-D dense matrix before the sparse "
+                         f"one, got {mat1.dim()}-D")
     return mm(mat2.t(), mat1.t()).t()
 
 
 def matmul(input, other) -> Tensor:
     """``torch.matmul`` / ``@`` with a sparse COO operand: a dense vector right of it as ``mv``."""
     if isinstance(input, SparseCooTensor) and isinstance(other, Tensor) and not isinstance(
-            other, SparseCooTensor) and other.dim() == 1:
+            other, SparseCooTensor) and other.dim() < 2:
+        if other.dim() == 0:
+            raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {input.dim()}D "
+                               f"and 0D")
         return mm(input, other.unsqueeze(1)).squeeze(1)
     return mm(input, other)
 
@@ -144,6 +155,9 @@ def _softmax_parts(input, dim, dtype, name):
     from ..ops.take_put import scatter_reduce
     if not isinstance(input, SparseCooTensor):
         raise RuntimeError(f"torch.sparse.{name} takes a sparse COO tensor; for a dense one use torch.{name}")
+    if input.dim() == 0:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got {dim}): "
+                         f"torch.sparse.{name} of a 0-d sparse tensor")
     dim = wrap_dim(dim, input.dim())
     if dim >= input.sparse_dim() or input.dense_dim():
         raise NotImplementedError(f"tensorplug's sparse.{name} reduces over a sparse dimension of a tensor without "

@@ -36,7 +36,19 @@ VALUES = {
     "einsum_ellipsis_size1": lambda m: m.einsum("...ij,...j", m.ones(2, 2, 1), m.ones(2, 3)),
     "addmm_row_input": lambda m: m.addmm(m.ones(1, 3), m.ones(2, 3), m.ones(3, 3)),
     "narrow_at_the_end": lambda m: m.ones(2, 3).narrow(1, 3, 0),
+    # a bias that expands to linear's output (the fused node read it as (out,): numpy's 'duplicate value in axis')
+    "linear_bias_1x1": lambda m: _linear_bias_grad(m, (1, 1)),
+    "linear_bias_full": lambda m: _linear_bias_grad(m, (2, 4)),
+    "linear_bias_0d": lambda m: _linear_bias_grad(m, ()),
+    # one sample: torch's dx * (sum - (first + last) / 2) is nan for inf (it was 0)
+    "trapezoid_one_sample_inf": lambda m: m.trapezoid(m.tensor([[float("inf")], [2.0]])),
 }
+
+
+def _linear_bias_grad(m, shape):
+    bias = m.ones(shape, requires_grad=True)
+    (m.nn.functional.linear(m.ones(2, 3), m.ones(4, 3), bias) * m.arange(8.0).reshape(2, 4)).sum().backward()
+    return bias.grad
 ERRORS = {
     # name: (call, torch's exception type, key phrase)
     "std_dim1_of_0d": (lambda m: _zero_d(m).std(1), IndexError, "Dimension out of range"),
@@ -88,6 +100,19 @@ ERRORS = {
         m.ones(3, dtype=m.float64) * 0.5, m.ones(3) * 0.5), RuntimeError, "Found dtype Float but expected Double"),
     "prelu_weight_dtype": (lambda m: m.nn.functional.prelu(m.ones(3), m.ones(1, dtype=m.float64)), RuntimeError,
                            "prelu: Type promoting not supported. Got Float and Double"),
+    # found by the op table's long run (numpy's ValueError / Python's IndexError escaped, or another type)
+    "linear_0d_weight": (lambda m: m.nn.functional.linear(m.ones(2, 3), _zero_d(m)), RuntimeError,
+                         "both arguments to linear need to be at least 1D"),
+    "linear_bias_too_short": (lambda m: m.nn.functional.linear(m.ones(2, 3), m.ones(4, 3), m.ones(0)), RuntimeError,
+                              r"The expanded size of the tensor \(4\) must match the existing size \(0\)"),
+    "sparse_mm_1d": (lambda m: m.sparse.mm(m.ones(3).to_sparse(), m.ones(3, 2)), IndexError, "Dimension out of range"),
+    "mm_1d_dense_sparse": (lambda m: m.mm(m.ones(3), m.ones(3, 2).to_sparse()), IndexError, "Dimension out of range"),
+    "mm_3d_dense_sparse": (lambda m: m.mm(m.ones(2, 2, 2), m.ones(2, 2).to_sparse()), RuntimeError,
+                           "addmm: matrices expected, got 3D tensor"),
+    "sparse_matmul_0d": (lambda m: m.matmul(m.ones(2, 3).to_sparse(), _zero_d(m)), RuntimeError,
+                         "both arguments to matmul need to be at least 1D"),
+    "sparse_softmax_0d": (lambda m: m.sparse.softmax(_zero_d(m).to_sparse(), 0), IndexError,
+                          "Dimension out of range"),
 }
 
 

@@ -40,6 +40,9 @@ KNOWN = {
                                          "a 0-d input: RuntimeError where torch raises IndexError"),
     "nn_unfold": ("reshaped", "F.unfold/F.fold accept zero channels; torch raises RuntimeError"),
     "nn_fold": ("reshaped", "as nn_unfold"),
+    "sparse_matmul_vec": ("reshaped", "matmul of a 2-D sparse matrix and a batch of dense matrices (3-D): torch "
+                                      "returns the batched product, tensorplug raises IndexError (sparse @ 1-D or "
+                                      "2-D dense only); a 1-D sparse @ 1-D: torch's NotImplementedError (aten::dot)"),
 }
 # an FFT of inf/nan: whether an output is inf or nan depends on the algorithm (torch's MKL, NumPy's pocketfft)
 KNOWN.update({f"fft_{name}": ("specials", "inf/nan inputs: inf or nan outputs, by FFT algorithm")
@@ -111,6 +114,9 @@ def _close(got, expected, tol, what):
 
 def check(op, shapes, dtype, seed, specials):
     assume(not _known(op, shapes, dtype, specials))
+    # torch's block_diag backward reads a 1-D empty input's block as 0 rows where its forward placed 1, so
+    # the next block's gradient comes from the wrong row (a torch bug; ours is the forward's layout)
+    assume(not (op.id == "block_diag" and any(tuple(s) == (0,) for s in shapes)))
     arrays = _arrays(op, shapes, seed, specials)
     expected = _run(op, torch, arrays, dtype)
     assume(not (isinstance(expected, Exception) and "not implemented for" in str(expected)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+from . import dtypes as _dt
 from .autograd.function import Op
 from .autograd.grad_mode import GradMode
 from .ops import matmul, norm as _norm
@@ -486,7 +487,18 @@ class Cholesky(Op):
 
 
 def _raise_not_definite(xp, a):
-    """torch's LinAlgError where LAPACK's potrf fails on ``a``: its first diagonal step ``d`` that is not
+    """torch's LinAlgError where LAPACK's potrf fails on ``a`` (``_failed_minors``)."""
+    flat = xp.reshape(_failed_minors(xp, a), (-1,))
+    if not bool(xp.any(flat)):
+        return
+    batch = int(xp.argmax(flat != 0))
+    where = f"(Batch element {batch}): " if a.ndim > 2 else ""
+    raise LinAlgError(f"linalg.cholesky: {where}The factorization could not be completed because the input is not "
+                      f"positive-definite (the leading minor of order {int(flat[batch])} is not positive-definite).")
+
+
+def _failed_minors(xp, a):
+    """Per matrix, the order of potrf's first diagonal step ``d`` that is not
     positive (NaN included), found by the same column order; a non-finite input may pass (``[[4, 0], [0, inf]]``).
     In float32 the pivot before the last column is ``d * (1 / sqrt(d))``, as torch's MKL spotrf takes it (found
     by comparison): an inf pivot turns into NaN there, so ``[[inf, 0], [0, 1]]`` fails at order 2 in float32
@@ -503,13 +515,7 @@ def _raise_not_definite(xp, a):
             L[..., j, j] = d * (1 / xp.sqrt(d)) if j < n - 1 and single else xp.sqrt(d)
             below = a[..., j + 1:, j] - xp.sum(L[..., j + 1:, :j] * row[..., None, :], axis=-1)
             L[..., j + 1:, j] = below / L[..., j, j][..., None]
-    if not bool(xp.any(failed)):
-        return
-    flat = xp.reshape(failed, (-1,))
-    batch = int(xp.argmax(flat != 0))
-    where = f"(Batch element {batch}): " if a.ndim > 2 else ""
-    raise LinAlgError(f"linalg.cholesky: {where}The factorization could not be completed because the input is not "
-                      f"positive-definite (the leading minor of order {int(flat[batch])} is not positive-definite).")
+    return failed
 
 
 def _quiet(xp):
@@ -530,9 +536,23 @@ def cholesky(A, *, upper=False, out=None):
 
 
 def cholesky_ex(A, *, upper=False, check_errors=False):
-    L = cholesky(A, upper=upper)
-    return cholesky_ex_result(L, Tensor._make(A._backend.xp.zeros(A.shape[:-2], dtype=A._backend.xp.int32),
-                                              _int32(), A._backend))
+    """``(L, info)``: ``info`` is 0 where the factorization succeeded and the order of the first leading minor
+    that is not positive-definite elsewhere, whose ``L`` is NaN (torch leaves LAPACK's partial factor there);
+    ``check_errors=True`` raises as ``cholesky``."""
+    try:
+        L = cholesky(A, upper=upper)
+        return cholesky_ex_result(L, Tensor._make(A._backend.xp.zeros(A.shape[:-2], dtype=A._backend.xp.int32),
+                                                  _int32(), A._backend))
+    except LinAlgError:
+        if check_errors:
+            raise
+    xp = A._backend.xp
+    info = _failed_minors(xp, A._data)
+    bad = Tensor._make(info != 0, _dt.bool_, A._backend)[..., None, None]
+    eye = Tensor._make(xp.eye(A.shape[-1], dtype=A._data.dtype), A.dtype, A._backend)
+    L = cholesky(A.where(~bad, eye), upper=upper)  # the good matrices' factors, differentiable as cholesky's
+    return cholesky_ex_result(L.masked_fill(bad, float("nan")), Tensor._make(xp.astype(info, xp.int32), _int32(),
+                                                                              A._backend))
 
 
 def _as_tensor(ctx, array):

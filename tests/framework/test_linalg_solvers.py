@@ -324,3 +324,20 @@ def test_qr_gradient_with_a_zero_on_rs_diagonal_matches_torch(matrix):
         (1.5 * q.sum() + 2 * r.sum()).backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_cholesky_ex_reports_failures_in_info_as_torch():
+    # it raised on the first matrix that is not positive-definite; torch returns info per matrix
+    results = []
+    for lib in (tensorplug, torch):
+        a = lib.stack([lib.eye(2), -lib.eye(2), lib.tensor([[1.0, 2.0], [2.0, 1.0]]),
+                       lib.tensor([[4.0, 2.0], [2.0, 3.0]])]).double().requires_grad_()
+        L, info = lib.linalg.cholesky_ex(a)
+        (L[0].sum() + L[3].sum()).backward()
+        results.append((info.tolist(), L[3].detach().numpy(), a.grad.numpy()))
+        with pytest.raises(RuntimeError, match="The factorization could not be completed"):
+            lib.linalg.cholesky_ex(-lib.eye(2), check_errors=True)
+    (info, l3, grad), (info_t, l3_t, grad_t) = results
+    assert info == info_t == [0, 1, 2, 0]
+    np.testing.assert_allclose(l3, l3_t, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_t, rtol=1e-12)

@@ -220,12 +220,17 @@ def test_det_of_non_finite_or_singular_input_matches_torch(matrix):
     """torch's det is getrf of A^T (the pivots' sign times U's diagonal) and its gradient a getrs with those
     factors, zero pivots moved to eps: with inf / nan the elimination order decides between inf and NaN
     (numpy's det and the inverse gave NaN everywhere), and a singular matrix has a gradient (inv raised)."""
+    _same_value_and_gradient(lambda lib, a: lib.linalg.det(a), matrix)
+
+
+def _same_value_and_gradient(fn, matrix):
+    """``fn(lib, A)`` and A's gradient under a weighted sum, tensorplug against torch, to 1e-12."""
     results = []
     for lib in (torch, tensorplug):
         a = lib.tensor(matrix, dtype=lib.float64, requires_grad=True)
-        d = lib.linalg.det(a)
-        (d * (lib.arange(d.numel(), dtype=lib.float64).reshape(d.shape) + 1)).sum().backward()
-        results.append([d.detach().numpy(), a.grad.numpy()])
+        y = fn(lib, a)
+        (y * (lib.arange(y.numel(), dtype=lib.float64).reshape(y.shape) + 1)).sum().backward()
+        results.append([y.detach().numpy(), a.grad.numpy()])
     for got, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
 
@@ -283,14 +288,7 @@ def test_matrix_exp_of_non_finite_input_matches_torch(matrix):
     """torch: exp of a 1x1 matrix's entry (its gradient NaN for inf / nan), NaN values and gradients for a
     larger matrix holding inf / nan, the batch's other matrices unaffected; an inf raised OverflowError in
     the scaling's log2 before."""
-    results = []
-    for lib in (torch, tensorplug):
-        a = lib.tensor(matrix, dtype=lib.float64, requires_grad=True)
-        y = lib.linalg.matrix_exp(a)
-        (y * (lib.arange(y.numel(), dtype=lib.float64).reshape(y.shape) + 1)).sum().backward()
-        results.append([y.detach().numpy(), a.grad.numpy()])
-    for got, expected in zip(results[1], results[0]):
-        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    _same_value_and_gradient(lambda lib, a: lib.linalg.matrix_exp(a), matrix)
 
 
 @pytest.mark.parametrize("seed", range(6))

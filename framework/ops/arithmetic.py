@@ -321,6 +321,15 @@ class Remainder(Op):
 RemainderByTensor = Remainder.renamed("RemainderBackward1")  # torch's name when the divisor is a tensor
 
 
+class RemainderOfScalar(Remainder):
+    """``scalar % tensor``: torch records a node with no derivative (remainder.Scalar_Tensor)."""
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for aten::remainder is not implemented")
+
+
 class Fmod(Op):
     save_inputs = (0, 1)
 
@@ -349,7 +358,9 @@ def floor_divide(input, other, *, out=None):
 
 def remainder(input, other, *, out=None):
     _check_int_zero(input, other)
-    return _out(binary(RemainderByTensor if isinstance(other, Tensor) else Remainder, input, other), out)
+    op = Remainder if not isinstance(other, Tensor) else RemainderByTensor if isinstance(input, Tensor) else \
+        RemainderOfScalar
+    return _out(binary(op, input, other), out)
 
 
 def fmod(input, other, *, out=None):

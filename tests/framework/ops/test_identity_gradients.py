@@ -89,6 +89,11 @@ def test_floor_division_gradients_as_torch():
         for lib in (tp, torch):
             with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
                 _grads(lib, spell, [[2.5, -1.5], [2.0, 2.0]])
+    # a scalar's remainder by a tensor has no derivative in torch either (tensorplug gave one)
+    for spell in (lambda m, a: 2.0 % a, lambda m, a: m.remainder(2.0, a)):
+        for lib in (tp, torch):
+            with pytest.raises(RuntimeError, match="derivative for aten::remainder is not implemented"):
+                _grads(lib, spell, [[2.5, -1.5]])
 
 
 def test_nan_to_num_gradient_is_g_times_isfinite():

@@ -161,7 +161,8 @@ class Op(Node):
 
     save_inputs = ()
     save_output = False
-    # True when forward reads nothing from ctx: ops.arithmetic.binary's no-grad fast path calls it without one
+    # True when forward reads nothing from ctx and keeps its inputs' dtype when they share one:
+    # ops.arithmetic.binary's no-grad fast path calls it without a ctx and without a dtype lookup
     array_forward = False
     # {saved input index: indices of the inputs whose gradient needs it}; an input
     # saved only for gradients nobody needs is kept without a version check (torch

@@ -21,10 +21,8 @@ def binary(op, a, b):
             try:
                 # fast path: no graph to record: skip the node as well
                 if not ((a._requires_grad or b._requires_grad) and GradMode.enabled):
-                    if op.array_forward:
-                        out = op.forward(None, a._data, b._data)
-                        backend = a._backend
-                        return _make(out, backend.dtype_of(out), backend)
+                    if op.array_forward:  # its result has the inputs' dtype: no lookup (~120 of ~980 ns)
+                        return _make(op.forward(None, a._data, b._data), a._dtype, a._backend)
                 else:
                     return op.apply2(a, b)  # a node, without apply's generic input loop
             except ValueError:
@@ -211,13 +209,27 @@ def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
         other = _times_alpha(input, other, alpha)
-    result = binary(Sub, input, other)
+    try:
+        result = binary(Sub, input, other)
+    except TypeError:  # numpy's for two booleans; checked here, off the hot path
+        _refuse_bool_subtraction(input, other)
+        raise
     return result if out is None else _out(result, out)
 
 
 def rsub(input, other):
     """``other - input`` (``Tensor.__rsub__``)."""
-    return binary(Rsub, other, input)
+    try:
+        return binary(Rsub, other, input)
+    except TypeError:
+        _refuse_bool_subtraction(input, other)
+        raise
+
+
+def _refuse_bool_subtraction(input, other):
+    if _promoted_dtype(input, other) is _dt.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.") from None
 
 
 def mul(input, other, *, out=None):

@@ -88,3 +88,24 @@ def test_fmod_is_cs_fmod():
     # a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0.0 where C (and torch) give 0.09999999999999945
     same(lambda m, a, b: (m.fmod(a, b), m.fmod(a, 0.1), m.fmod(-a, b), m.fmod(a, -b)),
          np.array([10.0, -6.0, 5.5, 0.0, np.inf, 1e17]), np.array([0.1, 3.0, -2.0, 1.0, 2.0, 0.3]))
+
+
+def test_bool_subtraction_is_refused_as_torch():
+    # numpy's TypeError escaped before
+    for spell in (lambda m, a, b: a - b, lambda m, a, b: m.sub(a, b), lambda m, a, b: a - True,
+                  lambda m, a, b: True - a, lambda m, a, b: a.sub_(b)):
+        for m in (tp, torch):
+            with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with two bool tensors"):
+                spell(m, m.tensor([True, False]), m.tensor([True, True]))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32",
+                                   "float64", "complex64"])
+def test_same_dtype_operators_keep_torchs_result_dtype(dtype):
+    # the no-grad fast path takes the inputs' dtype without looking the result up
+    got, want = [], []
+    for m, out in ((tp, got), (torch, want)):
+        a, b = m.ones(2, 2, dtype=getattr(m, dtype)), m.ones(2, 2, dtype=getattr(m, dtype))
+        for f in (lambda: a + b, lambda: a * b, lambda: a / b, lambda: a[0, 0] + b[0, 0], lambda: a[0] * b[1]):
+            out.append(str(f().dtype).split(".")[-1])
+    assert got == want

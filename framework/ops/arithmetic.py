@@ -207,29 +207,31 @@ def _times_alpha(input, other, alpha):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
+    if getattr(input, "_dtype", None) is _dt.bool_ or getattr(other, "_dtype", None) is _dt.bool_ or \
+            type(other) is bool:
+        _refuse_bool_subtraction(input, other)
     if alpha != 1:
         other = _times_alpha(input, other, alpha)
-    try:
-        result = binary(Sub, input, other)
-    except TypeError:  # numpy's for two booleans; checked here, off the hot path
-        _refuse_bool_subtraction(input, other)
-        raise
+    result = binary(Sub, input, other)
     return result if out is None else _out(result, out)
 
 
 def rsub(input, other):
     """``other - input`` (``Tensor.__rsub__``)."""
-    try:
-        return binary(Rsub, other, input)
-    except TypeError:
+    if input._dtype is _dt.bool_ or type(other) is bool:
         _refuse_bool_subtraction(input, other)
-        raise
+    return binary(Rsub, other, input)
 
 
 def _refuse_bool_subtraction(input, other):
-    if _promoted_dtype(input, other) is _dt.bool_:
+    """torch refuses ``-`` with a bool operand (a bool tensor, or a Python bool beside a tensor)."""
+    bools = [isinstance(x, bool) or getattr(x, "_dtype", None) is _dt.bool_ for x in (input, other)]
+    if all(bools):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
-                           "`logical_xor()` operator instead.") from None
+                           "`logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def mul(input, other, *, out=None):
@@ -241,10 +243,10 @@ def mul(input, other, *, out=None):
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (integers give floats), or ``rounding_mode='trunc'|'floor'``."""
     if rounding_mode == "floor":
-        _check_int_zero(input, other)
+        _check_int_zero(input, other, "div_floor_cpu")
         return _out(binary(DivFloor, input, other), out)
     if rounding_mode == "trunc":
-        _check_int_zero(input, other)
+        _check_int_zero(input, other, "div_trunc_cpu")
         exact = _promoted_dtype(input, other).category < _dt.FLOAT
         return _out(binary(DivTruncExact if exact else DivTrunc, input, other), out)
     if rounding_mode is not None:
@@ -261,8 +263,13 @@ def _promoted_dtype(a, b):
     return result_dtype(a, b)
 
 
-def _check_int_zero(input, other):
-    if _promoted_dtype(input, other).category > _dt.INT:
+def _check_int_zero(input, other, kernel):
+    """torch's refusals of a rounding division or remainder (``kernel``: its CPU kernel's name): bool and
+    complex operands, and an integer zero divisor."""
+    dtype = _promoted_dtype(input, other)
+    if dtype is _dt.bool_ or dtype.category == _dt.COMPLEX:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(dtype)}'")
+    if dtype.category > _dt.INT:
         return
     if isinstance(other, Tensor):
         zero = bool(other._backend.xp.any(other._data == 0))
@@ -364,12 +371,12 @@ FmodByTensor = Fmod.renamed("FmodBackward1")
 
 
 def floor_divide(input, other, *, out=None):
-    _check_int_zero(input, other)
+    _check_int_zero(input, other, "div_floor_cpu")
     return _out(binary(FloorDivide, input, other), out)
 
 
 def remainder(input, other, *, out=None):
-    _check_int_zero(input, other)
+    _check_int_zero(input, other, "remainder_cpu")
     op = Remainder if not isinstance(other, Tensor) else RemainderByTensor if isinstance(input, Tensor) else \
         RemainderOfScalar
     return _out(binary(op, input, other), out)
@@ -382,7 +389,7 @@ def fmod(input, other, *, out=None):
         >>> tensorplug.fmod(tensorplug.tensor([-3.0, 3.0]), 2)
         tensor([-1.,  1.])
     """
-    _check_int_zero(input, other)
+    _check_int_zero(input, other, "fmod_cpu")
     return _out(binary(FmodByTensor if isinstance(other, Tensor) else Fmod, input, other), out)
 
 
@@ -390,6 +397,13 @@ def pow(input, exponent, *, out=None):
     """``input ** exponent`` elementwise."""
     if _amp.active and out is None and _amp.applies():
         return _amp.run(_amp.FLOAT32, pow, input, exponent, out=out)
+    if getattr(input, "_dtype", None) is _dt.bool_ and (
+            isinstance(exponent, bool) or getattr(exponent, "_dtype", None) is _dt.bool_):
+        if isinstance(exponent, bool):  # torch: x ** True is x, x ** False all True (numpy gave int8)
+            return _out(input.clone() if exponent else input.new_ones(input.shape), out)
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+    if getattr(exponent, "_dtype", None) is _dt.bool_ and isinstance(input, bool):
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     if not isinstance(input, Tensor):
         return _out(binary(PowScalarBase, input, exponent), out)
     if input._dtype.category <= _dt.INT:

@@ -353,6 +353,8 @@ ge = _compare("greater_equal")
 
 def _logical(name, bitwise):
     def logic(input, other=None):
+        if not isinstance(input, Tensor):  # `3 & t` (__rand__): and, or and xor commute
+            input, other = other, input
         xp = input._backend.xp
         if other is None:
             x = input._data
@@ -362,8 +364,8 @@ def _logical(name, bitwise):
         from ._util import promote
         a, b = promote(input, other)
         if bitwise and a._dtype.category > _dt.INT:
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{a._dtype.name}': "
-                               f"bitwise ops need integer or bool tensors")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt.scalar_type_name(a._dtype)}': "
+                                      f"bitwise ops need integer or bool tensors")
         x = a._data
         y = b._data if isinstance(b, Tensor) else b
         out = getattr(xp, name)(x, y)

@@ -109,3 +109,33 @@ def test_same_dtype_operators_keep_torchs_result_dtype(dtype):
         for f in (lambda: a + b, lambda: a * b, lambda: a / b, lambda: a[0, 0] + b[0, 0], lambda: a[0] * b[1]):
             out.append(str(f().dtype).split(".")[-1])
     assert got == want
+
+
+_OPERATORS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+              "//": lambda a, b: a // b, "%": lambda a, b: a % b, "**": lambda a, b: a ** b,
+              "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b, "<<": lambda a, b: a << b,
+              ">>": lambda a, b: a >> b, "<": lambda a, b: a < b, "==": lambda a, b: a == b}
+_KINDS = ["bool", "uint8", "int64", "float32", "complex64", "py_int", "py_float", "py_bool", "py_complex"]
+
+
+def _operand(m, kind):
+    return {"py_int": 3, "py_float": 2.5, "py_bool": True, "py_complex": 1 + 2j}.get(kind) if kind.startswith("py") \
+        else m.ones(2, dtype=getattr(m, kind))
+
+
+def _outcome(m, fn, a, b):
+    try:
+        return str(fn(_operand(m, a), _operand(m, b)).dtype).split(".")[-1]
+    except Exception as exc:  # the exception's type is the outcome compared
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("name", sorted(_OPERATORS))
+def test_every_operator_over_every_operand_kind_as_torch(name):
+    # the sweep that found bool // bool giving int8, `3 & t` raising AttributeError, numpy's TypeError for
+    # complex // and %, bool subtraction computing: result dtype, or torch's exception type
+    fn = _OPERATORS[name]
+    pairs = [(a, b) for a in _KINDS for b in _KINDS if not (a.startswith("py") and b.startswith("py"))]
+    got = {pair: _outcome(tp, fn, *pair) for pair in pairs}
+    want = {pair: _outcome(torch, fn, *pair) for pair in pairs}
+    assert {p: (got[p], want[p]) for p in pairs if got[p] != want[p]} == {}

@@ -90,7 +90,7 @@ def _matrices(name, *tensors):
                                f"2 dimensions; got {t.dim()}")
         if t._dtype.category < _dt.FLOAT:
             raise RuntimeError(f"torch.linalg.{name}: Expected a floating point or complex tensor as input. Got "
-                               f"{t._dtype.legacy_name[:-6]}")
+                               f"{_dt.scalar_type_name(t._dtype)}")
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
@@ -278,10 +278,10 @@ def _check_lu_solve(LU, pivots, B, left):
     name = "linalg.lu_solve"
     if LU._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"torch.{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{LU._dtype.legacy_name[:-6]}")
+                           f"{_dt.scalar_type_name(LU._dtype)}")
     if LU._dtype is not B._dtype:
         raise RuntimeError(f"{name}: Expected LU and B to have the same dtype, but found LU of type "
-                           f"{LU._dtype.legacy_name[:-6]} and B of type {B._dtype.legacy_name[:-6]} instead")
+                           f"{_dt.scalar_type_name(LU._dtype)} and B of type {_dt.scalar_type_name(B._dtype)} instead")
     if pivots._dtype is not _dt.int32:
         raise RuntimeError(f"{name}: pivots should be a Tensor of scalar type torch.int32")
     if LU.dim() < 2:

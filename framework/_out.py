@@ -51,8 +51,8 @@ def write_out(name, out, result):
         raise RuntimeError(f"{label}: functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")
     if not _can_cast(result.dtype, out.dtype):
-        raise RuntimeError(f"result type {_title(result.dtype)} can't be cast to the desired output type "
-                           f"{_title(out.dtype)}")
+        raise RuntimeError(f"result type {_dt.scalar_type_name(result.dtype)} can't be cast to the desired output type "
+                           f"{_dt.scalar_type_name(out.dtype)}")
     if tuple(out.shape) != tuple(result.shape):
         if out.numel():
             warnings.warn(f"An output with one or more elements was resized since it had shape "
@@ -73,9 +73,6 @@ def write_out(name, out, result):
 def _can_cast(src, dst):
     # torch.can_cast: no cast to a lower category (float -> int, int -> bool, complex -> float)
     return src.category <= dst.category
-
-
-_title = _dt.scalar_type_name
 
 
 def install(namespace: dict) -> None:

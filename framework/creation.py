@@ -160,7 +160,8 @@ def _numeric(dtype, name):
 def _float_dtype(dtype, name):
     dtype = _dtype(dtype)
     if dtype.category < _dt.FLOAT:
-        raise NotImplementedError(f"\"{name}\" not implemented for '{dtype.legacy_name[:-6]}': use a floating dtype")
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(dtype)}': "
+                                  f"use a floating dtype")
     return dtype
 
 

@@ -56,6 +56,7 @@ float64 = dtype("float64", 8, FLOAT, True, "DoubleTensor")
 complex64 = dtype("complex64", 8, COMPLEX, True, "ComplexFloatTensor")
 complex128 = dtype("complex128", 16, COMPLEX, True, "ComplexDoubleTensor")
 
+
 def scalar_type_name(d):
     """torch's C++ scalar type name (``Float``, ``Long``, ``ComplexDouble``), which its kernel messages quote."""
     return d.legacy_name[:-len("Tensor")]

@@ -71,7 +71,7 @@ _MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf)
 def _matrix_dims(A, ord, dim, name="linalg.matrix_norm"):
     if not A.is_floating_point():
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{A.dtype.legacy_name[:-6]}; convert first, e.g. A.double()")
+                           f"{_dt.scalar_type_name(A.dtype)}; convert first, e.g. A.double()")
     if A.dim() < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -96,7 +96,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     d0, d1 = _matrix_dims(A, ord, dim)
     if ord in ("nuc", 2, -2) and A.dtype.itemsize < 4:
         raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
-                           f"{A.dtype.legacy_name[:-6]}; the singular values need A.float() or A.double()")
+                           f"{_dt.scalar_type_name(A.dtype)}; the singular values need A.float() or A.double()")
     if dtype is not None:
         A = A.to(dtype)
     if ord == "fro":
@@ -175,7 +175,7 @@ def dist(input, other, p=2):
     diff = input - other
     if not diff.is_floating_point():
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
-                           f"{diff.dtype.legacy_name[:-6]} instead.")
+                           f"{_dt.scalar_type_name(diff.dtype)} instead.")
     return vector_norm(diff, p)
 
 

@@ -538,7 +538,8 @@ def _as_dtype(dtype):
         return dtype._dtype
     if isinstance(dtype, str) and dtype in _dt.BY_NAME:
         return _dt.BY_NAME[dtype]
-    if dtype in _PYTHON_TYPES:  # before the name lookup: the class float is float64 ('float' names float32)
+    # before the name lookup: the class float is float64 ('float' names float32)
+    if isinstance(dtype, type) and dtype in _PYTHON_TYPES:
         return _PYTHON_TYPES[dtype]
     name = getattr(dtype, "__name__", None) or str(dtype)
     if name in _dt.BY_NAME:

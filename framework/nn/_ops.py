@@ -58,7 +58,7 @@ class Linear(Op):
         xp = ctx.backend.xp
         need_w, need_b = ctx.needs_grad(1), ctx.needs_grad(2)
         g2 = xp.reshape(g, (-1, w.shape[0])) if g.ndim != 2 else g  # one GEMM, as in forward
-        gx = xp.reshape(matmul_arrays(xp, g2, w), x.shape) if ctx.needs_grad(0) else None
+        gx = _shaped(xp, matmul_arrays(xp, g2, w), x.shape) if ctx.needs_grad(0) else None
         gw = gb = None
         if need_w:
             x2 = xp.reshape(x, (-1, w.shape[1])) if x.ndim != 2 else x

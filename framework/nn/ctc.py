@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .loss import _Loss
@@ -160,7 +161,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                            f"argument #1 'log_probs' (while checking arguments for ctc_loss_cpu); pass (T, N, C) "
                            f"or unbatched (T, C) log-probabilities")
     if not log_probs.is_floating_point():
-        raise RuntimeError(f"\"ctc_loss_cpu\" not implemented for '{log_probs.dtype.legacy_name[:-6]}'")
+        raise RuntimeError(f"\"ctc_loss_cpu\" not implemented for '{_dt.scalar_type_name(log_probs.dtype)}'")
     T, N, C = log_probs.shape
     if not 0 <= blank < C:
         raise RuntimeError("blank must be in label range")

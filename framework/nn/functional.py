@@ -15,8 +15,8 @@ from . import _ops
 
 
 def _dtype_error(a, b, what="mat1 and mat2"):
-    return RuntimeError(f"{what} must have the same dtype, but got {a._dtype.legacy_name[:-6]} and "
-                        f"{b._dtype.legacy_name[:-6]}; convert one, e.g. model.double() or x.float()")
+    return RuntimeError(f"{what} must have the same dtype, but got {_dt.scalar_type_name(a._dtype)} and "
+                        f"{_dt.scalar_type_name(b._dtype)}; convert one, e.g. model.double() or x.float()")
 
 
 def linear(input, weight, bias=None):
@@ -236,7 +236,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         return _amp.run(_amp.FLOAT32, normalize, input, p, dim, eps, out)
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{input._dtype.legacy_name[:-6]}; convert it first, e.g. x.float()")
+                           f"{_dt.scalar_type_name(input._dtype)}; convert it first, e.g. x.float()")
     if narrow_float(input._dtype):  # the norm of float16 overflows past 256: torch sums in float32
         return normalize(input.to(_dt.float32), p, dim, eps).to(input._dtype)
     # the norm op's gradient is zero at a zero norm (sqrt of a sum of squares would give nan there)
@@ -248,8 +248,8 @@ def prelu(input, weight):
     if _amp.active and _amp.applies():
         return _amp.run(_amp.LOWER, prelu, input, weight)
     if weight._dtype is not input._dtype:
-        raise RuntimeError(f"prelu: Type promoting not supported. Got {input._dtype.legacy_name[:-6]} and "
-                           f"{weight._dtype.legacy_name[:-6]}; convert the weight with .to({input._dtype})")
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {_dt.scalar_type_name(input._dtype)} and "
+                           f"{_dt.scalar_type_name(weight._dtype)}; convert the weight with .to({input._dtype})")
     if weight.numel() != 1:
         if input.dim() < 2 or input.shape[1] != weight.numel():
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
@@ -266,7 +266,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     common = _dt.result_type(x1._dtype, True, x2._dtype, True)
     if common.category < _dt.FLOAT:
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
-                           f"{common.legacy_name[:-6]}; convert the inputs first, e.g. x1.float()")
+                           f"{_dt.scalar_type_name(common)}; convert the inputs first, e.g. x1.float()")
     # torch's formula: each input divided by its norm, the norms clamped to eps in value only (the
     # gradient flows as if unclamped, and is zero at a zero vector instead of nan). In float16/bfloat16
     # torch rounds the norms (summed in float32), the quotients and products, then sums in float32: so

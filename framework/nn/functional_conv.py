@@ -262,8 +262,8 @@ def _check_input(input, k, name, unbatched_ok=True):
 
 def _same_dtype(input, weight, bias):
     if input._dtype is not weight._dtype:
-        raise RuntimeError(f"expected scalar type {input._dtype.legacy_name[:-6]} but found "
-                           f"{weight._dtype.legacy_name[:-6]} (input {input._dtype}, weight {weight._dtype}); "
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(input._dtype)} but found "
+                           f"{_dt.scalar_type_name(weight._dtype)} (input {input._dtype}, weight {weight._dtype}); "
                            f"convert one, e.g. weight.to(input.dtype)")
     if not input.is_floating_point():
         raise RuntimeError(f"convolution expects a floating-point input, got {input._dtype}; use x.float()")
@@ -477,7 +477,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                            f"kernel_size={window[0] if k == 1 else list(window)} and dilation="
                            f"{dilation[0] if k == 1 else list(dilation)}")
     if not x.is_floating_point():
-        raise RuntimeError(f"\"{name}\" not implemented for '{x._dtype.legacy_name[:-6]}'; use x.float()")
+        raise RuntimeError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(x._dtype)}'; use x.float()")
     shape = tuple(x._data.shape)
     outs, pads = _pool_geometry(shape[2:], window, stride, pad, dilation, ceil_mode, shape)
     values, index = x._backend.max_pool(x._data, window, stride, pads, dilation)
@@ -562,7 +562,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                            f"{pad[0] if k == 1 else list(pad)}, kernel_size={window[0] if k == 1 else list(window)}"
                            f" and dilation=1")
     if not x.is_floating_point():
-        raise RuntimeError(f"\"{name}\" not implemented for '{x._dtype.legacy_name[:-6]}'; use x.float()")
+        raise RuntimeError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(x._dtype)}'; use x.float()")
     shape = tuple(x._data.shape)
     outs, pads = _pool_geometry(shape[2:], window, stride, pad, (1,) * k, ceil_mode, shape)
     dilation = (1,) * k

@@ -70,7 +70,7 @@ def softshrink(input, lambd=0.5):
     if lambd < 0:
         largest = _dt.finfo(input.dtype).max if input._dtype.category >= _dt.FLOAT else 2 ** 31 - 1
         raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
-                           f"{input._dtype.legacy_name[:-6]}, but found {lambd:g}; pass a non-negative lambd")
+                           f"{_dt.scalar_type_name(input._dtype)}, but found {lambd:g}; pass a non-negative lambd")
     return where(input.abs() <= lambd, 0.0, input - input.sign() * lambd)  # (NaN stays NaN, as torch)
 
 

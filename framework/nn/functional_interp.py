@@ -148,7 +148,7 @@ def _check_mode(input, mode, align_corners, antialias):
                                   f"tensorplug yet; use antialias=False (or blur before a downscale)")
     if mode == "bicubic" and not input.is_floating_point():
         raise NotImplementedError(f'"compute_indices_weights_cubic" not implemented for '
-                                  f"'{input.dtype.legacy_name[:-6]}'; convert the input with .float() first")
+                                  f"'{_dt.scalar_type_name(input.dtype)}'; convert the input with .float() first")
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -113,7 +113,7 @@ def _index_target(input, target, name, c):
     """Check class-index targets (dtype, shape, range) as torch does."""
     if target._dtype not in (_dt.int64, _dt.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{target._dtype.legacy_name[:-6]}; class-index targets must be int64 "
+                           f"{_dt.scalar_type_name(target._dtype)}; class-index targets must be int64 "
                            f"(target.long()); float targets must have the input's shape (class probabilities)")
     if input.dim() == 1:
         expected = ()
@@ -146,7 +146,7 @@ def _weight_array(weight, input, c):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
     if weight._dtype is not input._dtype:
-        have, want = (t._dtype.legacy_name[:-6] for t in (weight, input))
+        have, want = (_dt.scalar_type_name(t._dtype) for t in (weight, input))
         raise RuntimeError(f"expected scalar type {want} but found {have}: the class weights must have the "
                            f"input's dtype ({input._dtype}); pass weight.to({input._dtype})")
     return weight._data
@@ -275,8 +275,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("all elements of input should be between 0 and 1; apply torch.sigmoid first, "
                            "or use binary_cross_entropy_with_logits on the raw scores")
     if target._dtype is not input._dtype:
-        raise RuntimeError(f"Found dtype {target._dtype.legacy_name[:-6]} but expected "
-                           f"{input._dtype.legacy_name[:-6]}: binary_cross_entropy's target must have the input's "
+        raise RuntimeError(f"Found dtype {_dt.scalar_type_name(target._dtype)} but expected "
+                           f"{_dt.scalar_type_name(input._dtype)}: binary_cross_entropy's target must have the input's "
                            f"dtype; pass target.to({input._dtype})")
     loss = _ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
@@ -504,7 +504,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 def _check_long(target, name):
     """torch's error for a target of class indices that is not int64."""
     if target._dtype is not _dt.int64:
-        raise RuntimeError(f"{name}: expected scalar type Long but found {target._dtype.legacy_name[:-6]}; "
+        raise RuntimeError(f"{name}: expected scalar type Long but found {_dt.scalar_type_name(target._dtype)}; "
                            f"the target holds class indices: use target.long()")
 
 

@@ -57,7 +57,7 @@ def rad2deg(input):
 def frac(input):
     """The fractional part ``input - trunc(input)`` (sign of input)."""
     if input._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"\"frac_cpu\" not implemented for '{input._dtype.legacy_name[:-6]}': frac needs a "
+        raise RuntimeError(f"\"frac_cpu\" not implemented for '{_dt.scalar_type_name(input._dtype)}': frac needs a "
                            f"floating-point tensor; convert it first (x.float())")
     return input - trunc(input)
 

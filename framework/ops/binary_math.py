@@ -179,7 +179,7 @@ def _euclid(xp, a, b):
 def _integer_pair(name, input, other):
     a, b = _tensors(name, input, other)
     if a._dtype.category > _dt.INT:
-        raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{a._dtype.legacy_name[:-6]}': {name} "
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt.scalar_type_name(a._dtype)}': {name} "
                                   f"takes integer tensors; convert with .long()")
     return a, b
 

@@ -18,13 +18,10 @@ __all__ = ["view_as_real", "view_as_complex", "real", "imag", "conj", "conj_phys
            "resolve_neg", "is_conj", "is_complex", "angle", "sgn", "polar", "complex"]
 
 
-_name = _dt.scalar_type_name
-
-
 def ordering_error(op, dtype):
     """torch's error for an ordering (``<``, ``max``) of complex numbers, which have none."""
-    return NotImplementedError(f'"{op}_cpu" not implemented for \'{_name(dtype)}\': complex numbers have no '
-                               f"order; compare their .abs() or .real instead")
+    return NotImplementedError(f'"{op}_cpu" not implemented for \'{_dt.scalar_type_name(dtype)}\': complex numbers '
+                               f"have no order; compare their .abs() or .real instead")
 
 
 class _LinearMap(Op):
@@ -100,7 +97,7 @@ def view_as_complex(input: Tensor) -> Tensor:
     dtype = input._dtype
     if dtype not in (_dt.float16, _dt.float32, _dt.float64):
         raise RuntimeError(f"view_as_complex is only supported for half, float and double tensors, but got a "
-                           f"tensor of scalar type: {_name(dtype)}")
+                           f"tensor of scalar type: {_dt.scalar_type_name(dtype)}")
     if dtype is _dt.float16:
         raise RuntimeError("view_as_complex: tensorplug has no complex32 (torch's ComplexHalf); convert the "
                            "tensor to float32 first")
@@ -216,11 +213,11 @@ def _check_parts(real_part, imag_part):
     if a not in (_dt.float32, _dt.float64) or b not in (_dt.float32, _dt.float64):
         if {a, b} <= {_dt.float16, _dt.float32, _dt.float64}:
             raise RuntimeError("tensorplug has no complex32 (torch's ComplexHalf): give float32 or float64 parts")
-        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got {_name(a)} and "
-                           f"{_name(b)}; convert them with .float()")
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{_dt.scalar_type_name(a)} and {_dt.scalar_type_name(b)}; convert them with .float()")
     if a is not b:
-        raise RuntimeError(f"Expected object of scalar type {_name(a)} but got scalar type {_name(b)} for second "
-                           f"argument; convert one with .to(other.dtype)")
+        raise RuntimeError(f"Expected object of scalar type {_dt.scalar_type_name(a)} but got scalar type "
+                           f"{_dt.scalar_type_name(b)} for second argument; convert one with .to(other.dtype)")
 
 
 def _combine(ctx, re, im):

@@ -56,7 +56,7 @@ def bincount(input, weights=None, minlength=0):
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
     """A histogram of ``bins`` equal bins over ``[min, max]`` (the data's range when both are 0)."""
     if input._dtype.category != _dt.FLOAT:
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{input._dtype.legacy_name[:-6]}'")
+        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{_dt.scalar_type_name(input._dtype)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
     lo, hi = float(min), float(max)

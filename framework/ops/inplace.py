@@ -33,8 +33,8 @@ def check_leaf(x):
 
 def check_cast(result_dtype, x):
     if result_dtype is not x._dtype and result_dtype.category > x._dtype.category:
-        raise RuntimeError(f"result type {result_dtype.legacy_name[:-6] or result_dtype.name} can't be cast to the "
-                           f"desired output type {x._dtype.legacy_name[:-6]}; use the out-of-place op, "
+        raise RuntimeError(f"result type {_dt.scalar_type_name(result_dtype)} can't be cast to the "
+                           f"desired output type {_dt.scalar_type_name(x._dtype)}; use the out-of-place op, "
                            f"or convert x first (x = x.float())")
 
 
@@ -132,7 +132,7 @@ def _binary_inplace(op_fn, name, aug):
         check_cast(result_dtype(self, other), self)
         if name == "div_" and self._dtype.category < _dt.FLOAT and kwargs.get("rounding_mode") is None:
             raise RuntimeError(f"result type Float can't be cast to the desired output type "
-                               f"{self._dtype.legacy_name[:-6]}; use x.div(y) or convert x to float first")
+                               f"{_dt.scalar_type_name(self._dtype)}; use x.div(y) or convert x to float first")
         if type(other) is int and self._dtype.category == _dt.INT:
             from ._util import wrap_int
             other = wrap_int(other, self._dtype)

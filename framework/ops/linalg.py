@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import amp as _amp
+from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
 
@@ -155,8 +156,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if _amp.active and _amp.applies():
         return _amp.run(_amp.LOWER, addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     if isinstance(input, Tensor) and input._dtype is not mat2._dtype:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {input._dtype.legacy_name[:-6]} and "
-                           f"{mat2._dtype.legacy_name[:-6]}; convert input with .to({mat2._dtype})")
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_dt.scalar_type_name(input._dtype)} and "
+                           f"{_dt.scalar_type_name(mat2._dtype)}; convert input with .to({mat2._dtype})")
     prod = mm(mat1, mat2)
     _check_expands_to(input, tuple(prod.shape))
     if alpha != 1:

@@ -9,7 +9,7 @@ from .. import dtypes as _dt
 def _float_kernel(name, *tensors):
     """torch has no integer kernel for ``name``: NotImplementedError when every operand is integer or bool."""
     if all(t._dtype.category < _dt.FLOAT for t in tensors if hasattr(t, "_dtype")):
-        kind = tensors[0]._dtype.legacy_name[:-6]
+        kind = _dt.scalar_type_name(tensors[0]._dtype)
         raise NotImplementedError(f"\"{name}\" not implemented for '{kind}': the operands are integer; "
                                   f"convert them to float first, e.g. x.float()")
 

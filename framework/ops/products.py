@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._util import wrap_dim
 from .linalg import _check_expands_to, matmul
@@ -124,7 +125,7 @@ def vdot(input, other):
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
     if input._dtype is not other._dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{input._dtype.legacy_name[:-6]} and {other._dtype.legacy_name[:-6]}")
+                           f"{_dt.scalar_type_name(input._dtype)} and {_dt.scalar_type_name(other._dtype)}")
     if input.shape[0] != other.shape[0]:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
                            f"[{other.shape[0]}] to have the same number of elements, but got {input.shape[0]} "

@@ -133,7 +133,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
-                           f"point or complex dtype. Got: {input._dtype.legacy_name[:-6]}; use x.float().mean()")
+                           f"point or complex dtype. Got: {_dt.scalar_type_name(input._dtype)}; use x.float().mean()")
     if narrow_float(input._dtype):
         return mean(input.to(_dt.float32), dim, keepdim).to(input._dtype)
     return (Mean if dim is None else MeanDim).apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
@@ -400,7 +400,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         input = input.to(dtype)
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
-                           f"Got {input._dtype.legacy_name[:-6]}; convert first, e.g. x.float()")
+                           f"Got {_dt.scalar_type_name(input._dtype)}; convert first, e.g. x.float()")
     if narrow_float(input._dtype):
         return norm(input.to(_dt.float32), p, dim, keepdim).to(input._dtype)
     if isinstance(dim, int):
@@ -554,8 +554,9 @@ def _logical_reduce(name):
         if isinstance(dim, int):
             dim = (dim,)
         out = xp.asarray(getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim))
-        dtype = _dt.uint8 if input._dtype is _dt.uint8 else _dt.bool_  # torch's convention from before bool
-        return Tensor._make(input._backend.astype(out, dtype), dtype, input._backend)
+        if input._dtype is _dt.uint8:  # torch keeps uint8, its convention from before bool tensors
+            return Tensor._make(input._backend.astype(out, _dt.uint8), _dt.uint8, input._backend)
+        return Tensor._make(out, _dt.bool_, input._backend)
     reduce.__name__ = name
     reduce.__doc__ = f"Whether {name} elements are true (non-zero) over ``dim``; a bool tensor (uint8 for uint8)."
     return reduce
@@ -582,7 +583,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
     if narrow_float(x1._dtype) or narrow_float(x2._dtype):
         narrow = x1._dtype if narrow_float(x1._dtype) else x2._dtype
-        raise NotImplementedError(f"\"cdist\" not implemented for '{narrow.legacy_name[:-6]}' (torch has no "
+        raise NotImplementedError(f"\"cdist\" not implemented for '{_dt.scalar_type_name(narrow)}' (torch has no "
                                   f"kernel for it); convert the inputs first, e.g. x1.float()")
     from .arithmetic import where
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)

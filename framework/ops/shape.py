@@ -1,6 +1,7 @@
 """Views and reshapes: view, reshape, permute/transpose, expand, squeeze/unsqueeze."""
 from __future__ import annotations
 
+from .. import dtypes as _dt
 from ..autograd.function import Op
 from ._util import mark_view, wrap_dim
 from .arithmetic import Where, where_as
@@ -138,7 +139,7 @@ def _view_dtype(self, dtype):
     from ..tensor import Tensor
     a, b = self._dtype, dtype
     if a.itemsize != b.itemsize:
-        names = f"{a.legacy_name[:-6]} as {b.legacy_name[:-6]} (different element sizes)"
+        names = f"{_dt.scalar_type_name(a)} as {_dt.scalar_type_name(b)} (different element sizes)"
         data = self._data
         if data.ndim == 0:
             raise RuntimeError(f"self.dim() cannot be 0 to view {names}")

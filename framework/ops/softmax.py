@@ -68,7 +68,7 @@ def _prepare(input, dim, dtype, name):
     if dtype is not None:
         input = input.to(dtype)
     elif input._dtype.category < _dt.FLOAT:
-        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{input._dtype.legacy_name[:-6]}'; "
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
                            f"convert the input to float first, e.g. x.float()")
     # a 0-d input is its own slice: reducing over no axes keeps torch's x - x (NaN for inf/NaN)
     axis = wrap_dim(dim, input._data.ndim)

@@ -53,7 +53,7 @@ def _special_op(name, grad, node_name=None, save="input"):
 def _no_half(kernel, t):
     """torch has no float16/bfloat16 kernel for ``kernel``: NotImplementedError, as torch raises."""
     if t._dtype.category >= _dt.FLOAT and t._dtype.itemsize == 2:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{t._dtype.legacy_name[:-6]}': it needs "
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(t._dtype)}': it needs "
                                   f"float32 or float64; convert with .float() first")
     return t
 

@@ -187,7 +187,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     right edge, values outside are not counted. ``density=True`` gives a probability density."""
     from .counting import bincount, searchsorted
     if input._dtype.category != _dt.FLOAT:
-        raise NotImplementedError(f"\"histogramdd\" not implemented for '{input._dtype.legacy_name[:-6]}': "
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_dt.scalar_type_name(input._dtype)}': "
                                   f"histogram takes floating inputs; convert with .float()")
     edges = _edges(input, bins, range, "histogram")
     nbins = edges.shape[0] - 1

@@ -19,7 +19,7 @@ def _long_index(name, index):
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index._dtype is not _dt.int64:
-        raise RuntimeError(f"{name}(): Expected a long tensor for index, but got {index._dtype.legacy_name[:-6]}; "
+        raise RuntimeError(f"{name}(): Expected a long tensor for index, but got {_dt.scalar_type_name(index._dtype)}; "
                            f"use index.long()")
 
 
@@ -94,7 +94,7 @@ def index_copy(input, dim, index, source):
                          f"(index_copy takes no negative indices)")
     if source._dtype is not input._dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
-                           f"{input._dtype.legacy_name[:-6]} and (source) {source._dtype.legacy_name[:-6]}; "
+                           f"{_dt.scalar_type_name(input._dtype)} and (source) {_dt.scalar_type_name(source._dtype)}; "
                            f"convert source with .to({input._dtype})")
     key = (slice(None),) * axis + (index.reshape(-1)._data,)
     value = source.reshape(expected)
@@ -121,8 +121,9 @@ def index_put(input, indices, values, accumulate=False):
         values = Tensor._make(input._backend.asarray(values, input._dtype), input._dtype, input._backend)
     if values._dtype is not input._dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                           f"{input._dtype.legacy_name[:-6]} for the destination and {values._dtype.legacy_name[:-6]} "
-                           f"for the source; convert the values with .to({input._dtype}) (x[i] = v casts)")
+                           f"{_dt.scalar_type_name(input._dtype)} for the destination and "
+                           f"{_dt.scalar_type_name(values._dtype)} for the source; convert the values with "
+                           f".to({input._dtype}) (x[i] = v casts)")
     try:
         if not accumulate:
             return IndexPut.apply(input, values, key=key, indices=tensors)

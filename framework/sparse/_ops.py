@@ -2,6 +2,7 @@
 gradients of the dense operand and of the sparse values."""
 from __future__ import annotations
 
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._coo import SparseCooTensor, _gather_rows, _linear_keys, _make, _scatter_rows
 
@@ -26,9 +27,9 @@ def _check_mm(a, b, name):
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                            f"{a.device} and {b.device}; move one with .to()")
     if b._dtype is not a._dtype:
-        raise RuntimeError(f"expected scalar type {a._dtype.legacy_name[:-6]} but found "
-                           f"{b._dtype.legacy_name[:-6]}: {name} needs the sparse and dense operands in one dtype; "
-                           f"convert one, e.g. b.to(a.dtype)")
+        raise RuntimeError(f"expected scalar type {_dt.scalar_type_name(a._dtype)} but found "
+                           f"{_dt.scalar_type_name(b._dtype)}: {name} needs the sparse and dense operands in one "
+                           f"dtype; convert one, e.g. b.to(a.dtype)")
     if b.shape[0] != a.shape[1]:
         raise RuntimeError(f"{name}: Expected dim 0 size {a.shape[1]}, got {b.shape[0]}: mat1 and mat2 shapes "
                            f"cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")

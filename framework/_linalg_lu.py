@@ -68,7 +68,7 @@ class SolveTriangular(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .ops._util import sum_to_shape
+        # gradients of broadcast batches are summed back to each input's shape by the engine
         upper, left, unit = ctx.flags
         (a,) = ctx.saved_tensors_list()
         x = ctx.output()
@@ -77,9 +77,6 @@ class SolveTriangular(Op):
         if ctx.needs_grad(0):
             ga = -(gb @ _mH(x)) if left else -(_mH(x) @ gb)
             ga = ga.triu(int(unit)) if upper else ga.tril(-int(unit))
-            ga = sum_to_shape(ga, ctx._shapes[0])
-        if ctx.needs_grad(1):
-            gb = sum_to_shape(gb, ctx._shapes[1])
         return ga, gb
 
 

@@ -243,10 +243,10 @@ def mul(input, other, *, out=None):
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (integers give floats), or ``rounding_mode='trunc'|'floor'``."""
     if rounding_mode == "floor":
-        _check_int_zero(input, other, "div_floor_cpu")
+        _check_rounding_division(input, other, "div_floor_cpu")
         return _out(binary(DivFloor, input, other), out)
     if rounding_mode == "trunc":
-        _check_int_zero(input, other, "div_trunc_cpu")
+        _check_rounding_division(input, other, "div_trunc_cpu")
         exact = _promoted_dtype(input, other).category < _dt.FLOAT
         return _out(binary(DivTruncExact if exact else DivTrunc, input, other), out)
     if rounding_mode is not None:
@@ -263,7 +263,7 @@ def _promoted_dtype(a, b):
     return result_dtype(a, b)
 
 
-def _check_int_zero(input, other, kernel):
+def _check_rounding_division(input, other, kernel):
     """torch's refusals of a rounding division or remainder (``kernel``: its CPU kernel's name): bool and
     complex operands, and an integer zero divisor."""
     dtype = _promoted_dtype(input, other)
@@ -371,12 +371,12 @@ FmodByTensor = Fmod.renamed("FmodBackward1")
 
 
 def floor_divide(input, other, *, out=None):
-    _check_int_zero(input, other, "div_floor_cpu")
+    _check_rounding_division(input, other, "div_floor_cpu")
     return _out(binary(FloorDivide, input, other), out)
 
 
 def remainder(input, other, *, out=None):
-    _check_int_zero(input, other, "remainder_cpu")
+    _check_rounding_division(input, other, "remainder_cpu")
     op = Remainder if not isinstance(other, Tensor) else RemainderByTensor if isinstance(input, Tensor) else \
         RemainderOfScalar
     return _out(binary(op, input, other), out)
@@ -389,7 +389,7 @@ def fmod(input, other, *, out=None):
         >>> tensorplug.fmod(tensorplug.tensor([-3.0, 3.0]), 2)
         tensor([-1.,  1.])
     """
-    _check_int_zero(input, other, "fmod_cpu")
+    _check_rounding_division(input, other, "fmod_cpu")
     return _out(binary(FmodByTensor if isinstance(other, Tensor) else Fmod, input, other), out)
 
 

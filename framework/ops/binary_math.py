@@ -8,7 +8,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import broadcast_error, promote, sum_to_shape
+from ._util import broadcast_error, promote
 from .elementwise import _float
 from .pointwise import _float_kernel
 
@@ -24,12 +24,6 @@ def _tensors(name, input, other):
         raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}; "
                         f"wrap it with tensorplug.tensor(...)")
     return promote(input, other)
-
-
-def _shaped(ctx, *grads):
-    """Each input's gradient summed back over its broadcast dims (None where the input wants none)."""
-    return tuple(None if g is None or shape is None else sum_to_shape(g, shape)
-                 for g, shape in zip(grads, ctx._shapes))
 
 
 def _zeros(ctx, i):
@@ -64,7 +58,7 @@ class Hypot(_BinaryOp):
     def backward(ctx, g):
         x, y = ctx.saved_tensors_list()
         out = ctx.output()
-        return _shaped(ctx, g * x / out, g * y / out)
+        return g * x / out, g * y / out
 
 
 class Copysign(_BinaryOp):
@@ -77,7 +71,7 @@ class Copysign(_BinaryOp):
         from .arithmetic import where
         (x,) = ctx.saved_tensors_list()
         gx = g * where(x == 0, 0.0, ctx.output() / x) if ctx.needs_grad(0) else None
-        return _shaped(ctx, gx, None)[0], _zeros(ctx, 1)
+        return gx, _zeros(ctx, 1)
 
 
 class Heaviside(_BinaryOp):
@@ -110,7 +104,7 @@ class _MaxMinNan(_BinaryOp):
         from .arithmetic import where
         x, y = ctx.saved_tensors_list()
         first = ((x >= y) if cls.pick == "maximum" else (x <= y)) | y.isnan()
-        return _shaped(ctx, where(first, g, 0.0), where(first, 0.0, g))
+        return where(first, g, 0.0), where(first, 0.0, g)
 
 
 class Fmax(_MaxMinNan):
@@ -130,7 +124,7 @@ class Nextafter(_BinaryOp):
         from .arithmetic import where
         x, y = ctx.saved_tensors_list()
         gx = where(x == y, 0.0, g) if ctx.needs_grad(0) else None  # torch: zero where it returns y itself
-        return _shaped(ctx, gx, None)[0], _zeros(ctx, 1)
+        return gx, _zeros(ctx, 1)
 
 
 def hypot(input, other):

@@ -207,8 +207,9 @@ def _times_alpha(input, other, alpha):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other`` with broadcasting."""
-    if getattr(input, "_dtype", None) is _dt.bool_ or getattr(other, "_dtype", None) is _dt.bool_ or \
-            type(other) is bool:
+    # a bool operand is refused; the Tensor-Tensor case (a - b) is read first, the cheapest
+    if (other._dtype is _BOOL if isinstance(other, Tensor) else type(other) is bool) or \
+            getattr(input, "_dtype", None) is _BOOL:
         _refuse_bool_subtraction(input, other)
     if alpha != 1:
         other = _times_alpha(input, other, alpha)
@@ -218,9 +219,12 @@ def sub(input, other, *, alpha=1, out=None):
 
 def rsub(input, other):
     """``other - input`` (``Tensor.__rsub__``)."""
-    if input._dtype is _dt.bool_ or type(other) is bool:
+    if input._dtype is _BOOL or type(other) is bool:
         _refuse_bool_subtraction(input, other)
     return binary(Rsub, other, input)
+
+
+_BOOL = _dt.bool_
 
 
 def _refuse_bool_subtraction(input, other):

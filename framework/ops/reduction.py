@@ -554,9 +554,8 @@ def _logical_reduce(name):
         if isinstance(dim, int):
             dim = (dim,)
         out = xp.asarray(getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim))
-        if input._dtype is _dt.uint8:  # torch keeps uint8, its convention from before bool tensors
-            return Tensor._make(input._backend.astype(out, _dt.uint8), _dt.uint8, input._backend)
-        return Tensor._make(out, _dt.bool_, input._backend)
+        dtype = _dt.uint8 if input._dtype is _dt.uint8 else _dt.bool_  # torch's convention from before bool
+        return Tensor._make(out if dtype is _dt.bool_ else xp.astype(out, xp.uint8), dtype, input._backend)
     reduce.__name__ = name
     reduce.__doc__ = f"Whether {name} elements are true (non-zero) over ``dim``; a bool tensor (uint8 for uint8)."
     return reduce

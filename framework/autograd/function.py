@@ -184,6 +184,15 @@ class Op(Node):
         return type(node_name, (cls,), {"node_name": node_name, "__module__": cls.__module__})
 
     @classmethod
+    def without_derivative(cls, aten_name, hint=""):
+        """This op as torch records it where it has no derivative (``floor_divide``): a
+        ``NotImplemented`` node whose backward raises."""
+        def backward(ctx, g):
+            raise RuntimeError(f"derivative for aten::{aten_name} is not implemented{hint}")
+        return type("NotImplemented", (cls,), {"node_name": "NotImplemented", "__module__": cls.__module__,
+                                               "backward": staticmethod(backward), "fast_backward": None})
+
+    @classmethod
     def apply(cls, *inputs, **params):
         Tensor = _tensor_cls
         arrays = []

@@ -318,14 +318,9 @@ class DivTruncExact(DivTrunc):
         return xp.where((q < 0) & (q * b != a), q + 1, q)
 
 
-class FloorDivide(DivFloor):
-    """``floor_divide`` and ``//``: torch records a node with no derivative, so a backward through it
-    raises rather than passing the zero gradient that ``div(rounding_mode='floor')`` has."""
-    node_name = "NotImplemented"
-
-    @staticmethod
-    def backward(ctx, g):
-        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+# floor_divide and //: torch records a node with no derivative, so a backward through it raises rather
+# than passing the zero gradient that div(rounding_mode='floor') has
+FloorDivide = DivFloor.without_derivative("floor_divide")
 
 
 class Remainder(Op):
@@ -344,13 +339,7 @@ class Remainder(Op):
 RemainderByTensor = Remainder.renamed("RemainderBackward1")  # torch's name when the divisor is a tensor
 
 
-class RemainderOfScalar(Remainder):
-    """``scalar % tensor``: torch records a node with no derivative (remainder.Scalar_Tensor)."""
-    node_name = "NotImplemented"
-
-    @staticmethod
-    def backward(ctx, g):
-        raise RuntimeError("derivative for aten::remainder is not implemented")
+RemainderOfScalar = Remainder.without_derivative("remainder")  # scalar % tensor (remainder.Scalar_Tensor)
 
 
 class Fmod(Op):

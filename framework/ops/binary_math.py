@@ -74,17 +74,16 @@ class Copysign(_BinaryOp):
         return gx, _zeros(ctx, 1)
 
 
-class Heaviside(_BinaryOp):
+class _Step(_BinaryOp):
     @staticmethod
     def compute(xp, a, b):
         a, b = xp.broadcast_arrays(a, b)
         step = xp.astype(a > 0, a.dtype)  # nan > 0 is false: 0, as torch
         return xp.where(a == 0, b, step)
 
-    @staticmethod
-    def backward(ctx, g):
-        raise RuntimeError("derivative for aten::heaviside is not implemented; compute the gradient of a "
-                           "smooth step (e.g. sigmoid(k * x)) instead")
+
+Heaviside = _Step.without_derivative(
+    "heaviside", "; compute the gradient of a smooth step (e.g. sigmoid(k * x)) instead")
 
 
 class _MaxMinNan(_BinaryOp):

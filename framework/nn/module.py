@@ -68,6 +68,15 @@ class RemovableHandle:
 
 
 
+def new_args_kwargs(result, args, kwargs, hook):
+    """What a hook given ``(args, kwargs)`` returned: None keeps them, or a pair ``(new_args, new_kwargs)``."""
+    if result is None:
+        return args, kwargs
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {result}.")
+    return result
+
+
 def _add_hook(hooks, hook, prepend, takes_kwargs=None):
     """Register ``hook`` in the ordered dict ``hooks`` (first when ``prepend``); return its handle.
 
@@ -138,12 +147,7 @@ class Module:
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"forward pre-hook must return None or a tuple of (new_args, "
-                                           f"new_kwargs), but got {result}.")
-                    args, kwargs = result
+                args, kwargs = new_args_kwargs(hook(self, args, kwargs), args, kwargs, "forward pre-hook")
             else:
                 result = hook(self, args)
                 if result is not None:
@@ -188,11 +192,9 @@ class Module:
 
     # attribute routing -----------------------------------------------------------
     def __getattr__(self, name):
-        d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            table = d.get(store)
-            if table is not None and name in table:
-                return table[name]
+        table = _table_holding(self.__dict__, name)
+        if table is not None:
+            return table[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name, value):
@@ -239,12 +241,11 @@ class Module:
 
     def __delattr__(self, name):
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            table = d.get(store)
-            if table is not None and name in table:
-                del table[name]
-                d["_non_persistent_buffers_set"].discard(name)
-                return
+        table = _table_holding(d, name)
+        if table is not None:
+            del table[name]
+            d["_non_persistent_buffers_set"].discard(name)
+            return
         object.__delattr__(self, name)
 
     def __dir__(self):
@@ -318,18 +319,19 @@ class Module:
         return mod
 
     def get_parameter(self, target):
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"`{name}` is not an nn.Parameter")
-        return mod._parameters[name]
+        """The parameter at dotted path ``target``."""
+        return self._get_registered(target, "_parameters", "an nn.Parameter")
 
     def get_buffer(self, target):
+        """The buffer at dotted path ``target``."""
+        return self._get_registered(target, "_buffers", "a buffer")
+
+    def _get_registered(self, target, store, what):
         module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"`{name}` is not a buffer")
-        return mod._buffers[name]
+        table = getattr(self.get_submodule(module_path), store)
+        if name not in table:
+            raise AttributeError(f"`{name}` is not {what}")
+        return table[name]
 
     # iteration ---------------------------------------------------------------------
     def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
@@ -616,6 +618,15 @@ def _check_name(name, kind):
                        f"instead, or use another name)")
     if name == "":
         raise KeyError(f"{kind} name can't be empty string \"\"")
+
+
+def _table_holding(d, name):
+    """The parameter, buffer or submodule table of a module's ``__dict__`` that holds ``name``, or None."""
+    for store in ("_parameters", "_buffers", "_modules"):
+        table = d.get(store)
+        if table is not None and name in table:
+            return table
+    return None
 
 
 def _remove_from(module, name, d, *stores):

@@ -53,13 +53,9 @@ def _with_step_hooks(step):
         self = args[0]
         own = self.__dict__.get("_optimizer_step_pre_hooks")
         if own or _global_step_pre_hooks:
+            from ..nn.module import new_args_kwargs
             for hook in (*_global_step_pre_hooks.values(), *(own or {}).values()):
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), "
-                                           f"but got {result}.")
-                    args, kwargs = result
+                args, kwargs = new_args_kwargs(hook(self, args, kwargs), args, kwargs, hook)
         out = step(*args, **kwargs)
         own = self.__dict__.get("_optimizer_step_post_hooks")
         if own or _global_step_post_hooks:

@@ -246,6 +246,16 @@ def test_forward_hooks():
     assert not lin._forward_pre_hooks
 
 
+def test_kwargs_pre_hook_returning_a_bad_value_raises_torchs_error():
+    torch = pytest.importorskip("torch")
+    for m in (tensorplug, torch):
+        lin = m.nn.Linear(2, 1)
+        lin.register_forward_pre_hook(lambda module, args, kwargs: args, with_kwargs=True)
+        with pytest.raises(RuntimeError, match=r"forward pre-hook must return None or a tuple of \(new_args, "
+                                               r"new_kwargs\), but got"):
+            lin(m.ones(1, 2))
+
+
 def test_repr_matches_torch():
     torch = pytest.importorskip("torch")
 

@@ -332,20 +332,16 @@ class ArrayAPIBackend(Backend):
 
     def put_along_axis(self, array, index, values, axis):
         """A copy of ``array`` with ``values`` written at ``index`` along ``axis``."""
-        import numpy
+        import numpy  # (the standard has no assignment through integer arrays)
         host = numpy.array(self.to_numpy(array))
         numpy.put_along_axis(host, self.to_numpy(index), self.to_numpy(values), axis)
         return self.from_numpy(host)
 
     def add_along_axis(self, array, index, values, axis):
         """A copy of ``array`` with ``values`` added at ``index`` along ``axis`` (repeats accumulate)."""
-        import numpy
-        host = numpy.array(self.to_numpy(array))
-        idx = self.to_numpy(index)
-        grids = list(numpy.indices(idx.shape, sparse=True))
-        grids[axis] = idx
-        numpy.add.at(host, tuple(grids), self.to_numpy(values))
-        return self.from_numpy(host)
+        out = self.copy(array)
+        self.scatter_add(out, _along_axis_key(self.xp, index, axis), self.xp.broadcast_to(values, index.shape))
+        return out
 
     def reduce_along_axis(self, array, index, values, axis, reduce, include_self=True):
         """A copy of ``array`` with ``values`` reduced in at ``index`` along ``axis``: reduce is "add",
@@ -639,6 +635,17 @@ def _take_key(xp, array, key):
     flat = xp.reshape(idx, (-1,))
     out = xp.take(array, flat, axis=axis)
     return xp.reshape(out, array.shape[:axis] + tuple(idx.shape) + array.shape[axis + 1:])
+
+
+def _along_axis_key(xp, index, axis):
+    """The advanced-indexing key of numpy's ``put_along_axis``: ``index`` along ``axis``, an arange
+    broadcast along each other axis."""
+    ndim = index.ndim
+    key = []
+    for i, n in enumerate(index.shape):
+        grid = tuple(n if j == i else 1 for j in range(ndim))
+        key.append(index if i == axis % ndim else xp.reshape(xp.arange(n), grid))
+    return tuple(key)
 
 
 def _to_numpy_key(backend, key):

@@ -280,19 +280,6 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
         cupy.put_along_axis(out, index, values, axis)
         return out
 
-    def add_along_axis(self, array, index, values, axis):
-        out = array.copy()
-        grids = []
-        for i, n in enumerate(index.shape):
-            if i == axis % index.ndim:
-                grids.append(index)
-            else:
-                shape = [1] * index.ndim
-                shape[i] = n
-                grids.append(cupy.arange(n).reshape(shape))
-        self.scatter_add(out, tuple(grids), cupy.broadcast_to(values, index.shape))
-        return out
-
     # math the standard lacks ---------------------------------------------------------
     def erf(self, x):
         out = _special.erf(x)

@@ -133,10 +133,3 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
         out = array.copy()
         np.put_along_axis(out, index, values, axis)
         return out
-
-    def add_along_axis(self, array, index, values, axis):
-        out = array.copy()
-        grids = list(np.indices(index.shape, sparse=True))
-        grids[axis] = index
-        np.add.at(out, tuple(grids), values)
-        return out

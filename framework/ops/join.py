@@ -62,20 +62,13 @@ def apply_multi(cls, inputs, params, n_out):
     the outputs' versions are recorded (an in-place write to one is an error at backward).
     """
     Tensor = _tensor_cls
-    arrays = []
-    grad = False
-    backend = None
-    for x in inputs:
-        if isinstance(x, Tensor):
-            arrays.append(x._data)
-            if x._requires_grad:
-                grad = True
-            if backend is None:
-                backend = x._backend
-            elif x._backend is not backend:
-                _device_mismatch(backend, x._backend)
-        else:
-            arrays.append(x)
+    tensors = [x for x in inputs if isinstance(x, Tensor)]
+    backend = tensors[0]._backend if tensors else None
+    for x in tensors:
+        if x._backend is not backend:
+            _device_mismatch(backend, x._backend)
+    grad = any(x._requires_grad for x in tensors)
+    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
     ctx = cls.__new__(cls)
     ctx.backend = backend
     outs = cls.forward(ctx, *arrays, **params)

@@ -63,40 +63,38 @@ def _check_pair(input, target, name):
             raise TypeError(f"{name}(): argument '{what}' must be Tensor, not {type(arg).__name__}")
 
 
-def _size_warning(input, target):
+def _size_warning(input, target, stacklevel=3):
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size "
                       f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
-                      f"Please ensure they have the same size.", UserWarning, stacklevel=3)
+                      f"Please ensure they have the same size.", UserWarning, stacklevel=stacklevel)
 
 
 # functional forms -----------------------------------------------------------------------
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target) ** 2``, reduced."""
-    if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, mse_loss, input, target, size_average, reduce, reduction, weight)
-    _check_pair(input, target, "mse_loss")
-    reduction = _reduction(size_average, reduce, reduction)
-    _size_warning(input, target)
-    diff = input - target
-    loss = diff * diff
-    if weight is not None:
-        loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), "MseLossBackward0")
+    return _elementwise_loss(mse_loss, input, target, size_average, reduce, reduction, weight)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, reduced."""
+    return _elementwise_loss(l1_loss, input, target, size_average, reduce, reduction, weight)
+
+
+def _elementwise_loss(loss_fn, input, target, size_average, reduce, reduction, weight):
+    """mse_loss or l1_loss (``loss_fn``): the per-element loss, weighted and reduced (in float32 under autocast)."""
     if _amp.active and _amp.applies():
-        return _amp.run(_amp.FLOAT32, l1_loss, input, target, size_average, reduce, reduction, weight)
-    _check_pair(input, target, "l1_loss")
+        return _amp.run(_amp.FLOAT32, loss_fn, input, target, size_average, reduce, reduction, weight)
+    _check_pair(input, target, loss_fn.__name__)
     reduction = _reduction(size_average, reduce, reduction)
-    _size_warning(input, target)
-    loss = (input - target).abs()
+    _size_warning(input, target, stacklevel=4)
+    diff = input - target
+    loss = diff * diff if loss_fn is mse_loss else diff.abs()
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    loss = _reduce(loss, reduction)
+    return _loss_nodes.named(loss, "MseLossBackward0") if loss_fn is mse_loss else loss
 
 
 def _class_last(input):

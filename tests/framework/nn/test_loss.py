@@ -179,9 +179,11 @@ def test_cross_entropy_batch_mismatch_and_reduction():
 def test_mse_size_warning_then_broadcasts():
     x = tensorplug.zeros(3, 1)
     y = tensorplug.tensor([1.0, 2.0, 3.0])
-    with pytest.warns(UserWarning, match=r"Using a target size .* different to the input size"):
-        out = F.mse_loss(x, y)
-    assert out.item() == pytest.approx((1 + 4 + 9) / 3)
+    for loss in (F.mse_loss, F.l1_loss):
+        with pytest.warns(UserWarning, match=r"Using a target size .* different to the input size") as caught:
+            out = loss(x, y)
+        assert caught[0].filename == __file__  # the warning points at the caller's line
+    assert out.item() == pytest.approx((1 + 2 + 3) / 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.mse_loss(x, x)

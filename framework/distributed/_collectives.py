@@ -135,16 +135,21 @@ def _unstack(out, tensors):
             t.copy_(t._make(out[i], t._dtype, t._backend))
 
 
+def _check_blocks(pg, whole, block, name, message):
+    """``whole`` must hold the group's size times ``block``, in ``block``'s dtype (the ``*_tensor`` collectives)."""
+    if whole.numel() != pg.size() * block.numel() or whole.dtype != block.dtype:
+        raise ValueError(f"{message} ({name}: {pg.size()} x {list(block.shape)} {block.dtype} and "
+                         f"{list(whole.shape)} {whole.dtype})")
+
+
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Every rank's ``input_tensor``, concatenated (or stacked) in rank order, into ``output_tensor``."""
     _check(output_tensor, "all_gather_into_tensor", "output_tensor")
     _check(input_tensor, "all_gather_into_tensor", "input_tensor")
     pg = resolve(group)
     _check_device(pg, input_tensor, "all_gather_into_tensor")
-    if output_tensor.numel() != pg.size() * input_tensor.numel() or output_tensor.dtype != input_tensor.dtype:
-        raise ValueError("output tensor size must be equal to world_size times input tensor size "
-                         f"(all_gather_into_tensor: {pg.size()} x {list(input_tensor.shape)} "
-                         f"{input_tensor.dtype} into {list(output_tensor.shape)} {output_tensor.dtype})")
+    _check_blocks(pg, output_tensor, input_tensor, "all_gather_into_tensor",
+                  "output tensor size must be equal to world_size times input tensor size")
     _debug.check(pg, "all_gather_into_tensor", input_tensor)
     source, _ = _array_of(input_tensor)
     target, done = _array_of(output_tensor)
@@ -161,10 +166,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     _check_op(op, "reduce_scatter_tensor")
     pg = resolve(group)
     _check_device(pg, input, "reduce_scatter_tensor")
-    if input.numel() != pg.size() * output.numel() or output.dtype != input.dtype:
-        raise ValueError("input tensor must be the same size as output size times world size "
-                         f"(reduce_scatter_tensor: {list(input.shape)} {input.dtype} into {pg.size()} x "
-                         f"{list(output.shape)} {output.dtype})")
+    _check_blocks(pg, input, output, "reduce_scatter_tensor",
+                  "input tensor must be the same size as output size times world size")
     _debug.check(pg, "reduce_scatter_tensor", input, op=op)
     source, _ = _array_of(input)
     target, done = _array_of(output)

@@ -29,6 +29,13 @@ COLLECTIVES = """
     dist.gather(torch.tensor([10.0 + r]), g, dst=1); out["gather"] = None if g is None else [x.item() for x in g]
     s = torch.zeros(2); dist.scatter(s, [torch.full((2,), 5.0 + i) for i in range(w)] if r == 0 else None, src=0)
     out["scatter"] = s.tolist()
+    out["block_errors"] = []
+    for call in (lambda: dist.all_gather_into_tensor(torch.zeros(3), torch.zeros(2)),
+                 lambda: dist.reduce_scatter_tensor(torch.zeros(2), torch.zeros(2, dtype=torch.float64))):
+        try:
+            call()
+        except ValueError as e:
+            out["block_errors"].append(str(e))
     x = torch.tensor(3.0); dist.all_reduce(x); out["zero_dim"] = x.item()
     x = torch.ones(2, 3).t(); dist.all_reduce(x); out["non_contiguous"] = x.tolist()
     x = torch.tensor([r == 0, False]); dist.all_reduce(x); out["bool_any"] = x.tolist()
@@ -65,6 +72,11 @@ def test_collectives_on_two_ranks(tmp_path):
         assert o["all_gather"] == [[0.0, 0.0], [1.0, 1.0]] and o["agt"] == [[0.0, 0.0], [1.0, 1.0]]
         assert o["reduce_scatter"] == [[1.0, 3.0], [5.0, 7.0]][r]
         assert o["scatter"] == [5.0 + r] * 2
+        assert o["block_errors"] == [
+            "output tensor size must be equal to world_size times input tensor size (all_gather_into_tensor: "
+            "2 x [2] tensorplug.float32 and [3] tensorplug.float32)",
+            "input tensor must be the same size as output size times world size (reduce_scatter_tensor: "
+            "2 x [2] tensorplug.float32 and [2] tensorplug.float64)"]
         assert o["zero_dim"] == 6.0 and o["non_contiguous"] == [[2.0, 2.0]] * 3
         assert o["bool_any"] == [True, False]
         assert o["half"] == [[3.0, 3.0], "tensorplug.float16"] and o["int"] == [[2, 2], "tensorplug.int64"]

@@ -16,6 +16,7 @@ from .autograd.function import Op
 from .autograd.grad_mode import GradMode
 from .ops import matmul, norm as _norm
 from .ops._util import wrap_dim
+from .ops.elementwise import Exp as _Exp
 from .ops.join import MultiOp, apply_multi
 from .tensor import Tensor
 
@@ -847,21 +848,18 @@ def matrix_exp(A):
     return nan_branch.where(bad, _matrix_exp_series(A.masked_fill(bad, 0.0)))
 
 
-class MatrixExp1x1(Op):
+class MatrixExp1x1(_Exp):
     """torch's matrix_exp of 1x1 matrices: ``exp`` of the entry, whose gradient is NaN for an inf / nan entry
     (torch's backward goes through the exponential of a block matrix holding it)."""
 
     node_name = "LinalgMatrixExpBackward0"
     save_inputs = (0,)
-
-    @staticmethod
-    def forward(ctx, a):
-        return ctx.backend.xp.exp(a)
+    fast_backward = None
 
     @staticmethod
     def backward(ctx, g):
         a, = ctx.saved_tensors_list()
-        return g * a.exp().masked_fill(~a.isfinite(), float("nan"))
+        return g * ctx.output().masked_fill(~a.isfinite(), float("nan"))
 
 
 def _matrix_exp_series(A):

@@ -21,10 +21,12 @@ threads; every result is elementwise, so it never depends on the split.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from . import _jit
 from ._threads import scratch, split
 
 __all__ = ["erf", "gelu", "gelu_backward"]
@@ -35,6 +37,11 @@ __all__ = ["erf", "gelu", "gelu_backward"]
 BLOCK = 1 << 18
 #: from this many elements a kernel runs over the thread pool (a handoff costs ~15 us)
 SPLIT_MIN = 1 << 17
+
+#: from this many elements GELU runs through numba's compiled loops where installed (``_jit``):
+#: the same values, so the size only decides whether numba's import and compile (~0.5 s once per
+#: process, cached on disk) are worth it
+JIT_MIN = 1 << 15
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _SQRT1_2 = math.sqrt(0.5)
@@ -77,6 +84,12 @@ _F32_POLY = (
     0.008448866402533403, -0.030517418774134383, 0.09383792930107705, -0.24967370611378112, 0.743376660860007)
 # the same polynomial scaled for GELU's cdf: 0.5 + 0.5 * erf(x / sqrt(2)) = 0.5 + x * poly
 _CDF_POLY = tuple(c * 0.5 * _SQRT1_2 for c in _F32_POLY)
+# as NumPy rounds them when they meet float32 arrays, for the compiled kernel
+_CDF_POLY32 = tuple(np.float32(c) for c in _CDF_POLY)
+_CDF_SCALE32 = np.float32(0.5 / _F32_HALF)
+# _TAILS as arrays (the shorter polynomial led by a zero, which Horner's rule passes through exactly)
+_JIT_TAILS = (np.array([(0.0,) * (len(_TAIL_B) - len(_TAIL_A)) + _TAIL_A, _TAIL_B]),
+              np.array([_TAILS[0][2], _TAILS[1][2]]), np.array([_TAILS[0][3], _TAILS[1][3]]))
 
 
 def _horner(coefs, t, out):
@@ -192,6 +205,17 @@ def _cdf_block(cdf, y, x):
     np.multiply(x, cdf, out=y)
 
 
+def _compiled_cdf_block(kernels, cdf, y, x):
+    """``_cdf_block`` through numba's loops (``_jit``): the same operations, bit-identical results."""
+    main, far_tails, far_store = kernels
+    far = scratch("special.far", x.shape, np.bool_)
+    n_far = main(x, cdf, y, far, _CDF_POLY32, _CDF_SCALE32)
+    if n_far:
+        index, z, p, exp_neg_sq = far_tails(x, far, n_far, *_JIT_TAILS)
+        np.exp(exp_neg_sq, out=exp_neg_sq)
+        far_store(index, z, p, exp_neg_sq, x, cdf, y)
+
+
 def _cdf64(x):
     return 0.5 + 0.5 * _erf64(x * _SQRT1_2)
 
@@ -224,6 +248,15 @@ def _exact_grad_block(gx, x, cdf, g):
     gx *= g
 
 
+def _compiled_exact_grad_block(kernels, gx, x, cdf, g):
+    """``_exact_grad_block`` in three passes (numba's loops around NumPy's exp): bit-identical."""
+    pre, post = kernels
+    dtype = x.dtype.type
+    pre(x, gx, dtype(-0.5))
+    np.exp(gx, out=gx)
+    post(gx, x, cdf, g, dtype(_INV_SQRT_2PI))
+
+
 def _tanh_grad_block(gx, x, th, g):
     """``g * (0.5 * (1 + th) + 0.5 * x * (1 - th**2) * k * (1 + 3 * c * x**2))``, torch's formula."""
     sech2 = scratch("special.t", x.shape, x.dtype)
@@ -253,7 +286,9 @@ def gelu(x, approximate):
     elif x.dtype == _F64:
         _blocks(_cdf64_block, outs, (flat,))
     else:
-        _blocks(_cdf_block, outs, (flat,))
+        compiled = _jit.kernels("gelu32", "gelu32_far", "gelu32_far_store") if x.size >= JIT_MIN else None
+        block = _cdf_block if compiled is None else functools.partial(_compiled_cdf_block, compiled)
+        _blocks(block, outs, (flat,))
     return y, saved
 
 
@@ -261,7 +296,11 @@ def gelu_backward(x, saved, g, approximate):
     """The gradient of :func:`gelu` for upstream ``g``, or NotImplemented."""
     if g.dtype != x.dtype or g.shape != x.shape or saved.dtype != x.dtype:
         return NotImplemented
-    kernel = _tanh_grad_block if approximate == "tanh" else _exact_grad_block
+    if approximate == "tanh":
+        kernel = _tanh_grad_block
+    else:
+        compiled = _jit.kernels("gelu_grad_pre", "gelu_grad_post") if x.size >= JIT_MIN else None
+        kernel = _exact_grad_block if compiled is None else functools.partial(_compiled_exact_grad_block, compiled)
     gx = np.empty(x.shape, x.dtype)
     _blocks(kernel, (gx.reshape(-1),), (_flat(x), _flat(saved), _flat(g)))
     return gx

@@ -1,0 +1,155 @@
+"""Compiled loops through numba, where it is installed (``pip install "tensorplug[jit]"``).
+
+A NumPy ufunc makes one pass over memory per operation: exact GELU's float32
+polynomial is about 20 passes where torch runs one fused loop (16384x384
+forward: 12.9 ms against torch's 1.5 ms). numba compiles a loop written in
+Python with LLVM, vectorised for the machine's SIMD width, into one pass.
+
+Each kernel computes exactly the operations of the NumPy code it stands in
+for, in the same order and precision, and without fast-math (so no FMA
+contraction): results are bit-identical with or without numba, which
+``tests/backends/test_numpy_jit.py`` checks. Kernels release the GIL and run
+on the backend's own thread pool (``_threads.split``); numba's threading
+layer is not used, so there is no second pool beside OpenBLAS's and ours.
+
+Compiled on first use: 1.7 s the first time on a machine, then about 0.5 s
+once per process (numba's import and its disk cache), so only arrays large
+enough to repay it take this path (``_special.JIT_MIN``); the values are the
+same either way. ``TENSORPLUG_JIT=0`` turns the kernels off; without numba
+the NumPy code runs.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+_enabled = None
+_compiled: dict = {}
+_compile_lock = threading.Lock()
+
+
+def enabled():
+    """Whether compiled kernels are used: numba importable and ``TENSORPLUG_JIT`` not ``0``."""
+    global _enabled
+    if _enabled is None:
+        on = os.environ.get("TENSORPLUG_JIT", "1") != "0"
+        if on:
+            try:
+                import numba  # noqa: F401
+            except Exception:  # absent, or built for another NumPy (ImportError, or worse)
+                on = False
+        _enabled = on
+    return _enabled
+
+
+def kernels(*names):
+    """The compiled kernels ``names`` (functions of this module without their leading underscore), or
+    None when compiled kernels are off. Call it before splitting work over threads: it compiles."""
+    if not enabled():
+        return None
+    with _compile_lock:
+        for name in names:
+            if name not in _compiled:
+                import numba
+                _compiled[name] = numba.njit(_SIGNATURES[name], nogil=True, cache=True)(globals()["_" + name])
+    return tuple(_compiled[name] for name in names)
+
+
+_ONE, _HALF = np.float32(1), np.float32(0.5)
+_SQRT1_2 = 0.7071067811865476
+_SIGNATURES = {
+    "gelu32": "int64(float32[::1], float32[::1], float32[::1], boolean[::1], UniTuple(float32, 9), float32)",
+    "gelu32_far": "Tuple((int64[::1], float64[::1], float64[::1], float64[::1]))(float32[::1], boolean[::1], "
+                  "int64, float64[:, ::1], float64[::1], float64[::1])",
+    "gelu32_far_store": "void(int64[::1], float64[::1], float64[::1], float64[::1], float32[::1], float32[::1], "
+                        "float32[::1])",
+    "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
+    "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
+}
+
+
+def _gelu32(x, cdf, y, far, coefs, scale):
+    """Exact GELU in float32 over flat arrays, ``_special._cdf_block``'s operations in one loop:
+    ``t = x * scale * x - 1``, ``cdf = poly(t) * x + 0.5`` (Horner's rule over ``coefs``),
+    ``y = x * cdf``; ``far = t >= 1`` flags the elements past the polynomial's range, whose count
+    is returned (``gelu32_far`` and ``gelu32_far_store`` recompute them)."""
+    n_far = 0
+    for i in range(x.size):
+        v = x[i]
+        t = v * scale * v - _ONE
+        p = t * coefs[0] + coefs[1]
+        for j in range(2, len(coefs)):
+            p = p * t + coefs[j]
+        c = p * v + _HALF
+        cdf[i] = c
+        y[i] = v * c
+        f = t >= _ONE
+        far[i] = f
+        n_far += f
+    return n_far
+
+
+def _gelu32_far(x, far, n_far, tails, centres, halves):
+    """The ``n_far`` flagged elements' ``(index, z = x / sqrt(2), p, -z * z)`` in float64, ``p`` the
+    polynomial of ``_special._erf64``'s tail region of ``|z|`` (rows of ``tails``, the shorter one led by
+    a zero): ``erfc(|z|) = p * exp(-z * z)``, the exp taken by NumPy as ``_erf64`` takes it."""
+    index = np.empty(n_far + 1, np.int64)  # one past: where the writes after the last flagged one land
+    z = np.empty(n_far, np.float64)
+    k = 0
+    whole = x.size - x.size % 8
+    words = far[:whole].view(np.uint64)  # eight flags a load: the few set ones are found fast
+    for w in range(words.size):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):  # written always, kept where flagged: no branch to mispredict
+                index[k] = i
+                k += far[i]
+    for i in range(whole, x.size):
+        index[k] = i
+        k += far[i]
+    index = index[:n_far]
+    ta = np.empty(n_far, np.float64)
+    tb = np.empty(n_far, np.float64)
+    neg_sq = np.empty(n_far, np.float64)
+    for k in range(n_far):
+        z[k] = np.float64(x[index[k]]) * _SQRT1_2
+        a = abs(z[k])
+        ta[k] = (a - centres[0]) / halves[0]
+        tb[k] = (a - centres[1]) / halves[1]
+        neg_sq[k] = -(a * a)
+    # Horner's rule a coefficient at a time over all elements (the loops over k vectorise; one element's
+    # chain of dependent multiply-adds would not), both regions' polynomials, then a select
+    pa = ta * tails[0, 0] + tails[0, 1]
+    pb = tb * tails[1, 0] + tails[1, 1]
+    for j in range(2, tails.shape[1]):
+        ca, cb = tails[0, j], tails[1, j]
+        for k in range(n_far):
+            pa[k] = pa[k] * ta[k] + ca
+            pb[k] = pb[k] * tb[k] + cb
+    p = np.where(np.abs(z) < 2.5, pa, pb)
+    return index, z, p, neg_sq
+
+
+def _gelu32_far_store(index, z, p, exp_neg_sq, x, cdf, y):
+    """``cdf = 0.5 + 0.5 * erf(z)`` (``erf = +-(1 - p * exp(-z * z))``, +-1 from ``|z| >= 6``) and
+    ``y = x * cdf`` at the far elements' ``index``."""
+    for k in range(index.size):
+        a = abs(z[k])
+        e = 1.0 if a >= 6.0 else 1 - p[k] * exp_neg_sq[k]
+        c = np.float32(0.5 + 0.5 * np.copysign(e, z[k]))
+        i = index[k]
+        cdf[i] = c
+        y[i] = x[i] * c
+
+
+def _gelu_grad_pre(x, out, minus_half):
+    """``out = x * x * minus_half``: the exponent of exact GELU's gradient (``_special._exact_grad_block``)."""
+    for i in range(x.size):
+        out[i] = x[i] * x[i] * minus_half
+
+
+def _gelu_grad_post(gx, x, cdf, g, inv_sqrt_2pi):
+    """``gx = (gx * x * inv_sqrt_2pi + cdf) * g`` with ``gx = exp(-x * x / 2)``: ``g * (Phi(x) + x * phi(x))``."""
+    for i in range(x.size):
+        gx[i] = (gx[i] * x[i] * inv_sqrt_2pi + cdf[i]) * g[i]

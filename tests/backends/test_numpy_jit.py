@@ -1,0 +1,98 @@
+"""The NumPy backend's compiled loops (backends/tensorplug_numpy/_jit.py, through numba where installed) give
+bit for bit what the NumPy code they stand in for gives; without numba, or with TENSORPLUG_JIT=0, the NumPy
+code runs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+_special = pytest.importorskip("tensorplug_numpy._special")
+_jit = pytest.importorskip("tensorplug_numpy._jit")
+# the NumPy path warns on inf * 0 (gelu(-inf) is nan in both, as torch's)
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    edge = np.float32(2.4748738)  # where the float32 polynomial's argument reaches 1 (t >= 1: the float64 path)
+    parts = [
+        rng.standard_normal(1 << 17) * 3,
+        np.linspace(-30, 30, 20001),
+        np.nextafter(np.full(64, edge), np.float32(np.inf)) + np.arange(64) * np.float32(2e-7),
+        -np.nextafter(np.full(64, edge), np.float32(0)) - np.arange(64) * np.float32(2e-7),
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-38, -1e-45, 3.4e38, -3.4e38, 8.48, -8.48, 5.43, -5.43, 13.2, -13.2],
+    ]
+    return np.concatenate([np.asarray(p, np.float64) for p in parts]).astype(np.float32)
+
+
+def _with_jit(jit, fn, *args):
+    saved = _jit._enabled
+    _jit._enabled = None if jit else False
+    try:
+        return fn(*args)
+    finally:
+        _jit._enabled = saved
+
+
+def _gelu(x, jit):
+    return _with_jit(jit, _special.gelu, x, "none")
+
+
+@pytest.mark.parametrize("size", [_special.JIT_MIN, (1 << 18) + 7, 3 * (1 << 18) + 1000])
+def test_compiled_gelu_is_bit_identical_to_the_numpy_code(size):
+    pytest.importorskip("numba")
+    x = np.resize(_inputs(), size)  # whole and partial blocks, every remainder of the 8-flag words
+    y_jit, cdf_jit = _gelu(x, jit=True)
+    assert _jit.enabled() and "gelu32" in _jit._compiled  # the compiled path did run
+    y_np, cdf_np = _gelu(x, jit=False)
+    np.testing.assert_array_equal(cdf_jit, cdf_np)
+    np.testing.assert_array_equal(y_jit, y_np)  # nan where nan, same sign of zero
+    assert np.array_equal(np.signbit(y_jit), np.signbit(y_np))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_gelu_gradient_is_bit_identical_to_the_numpy_code(dtype):
+    pytest.importorskip("numba")
+    x = np.resize(_inputs(), 3 * (1 << 18) + 1000).astype(dtype)
+    g = np.random.default_rng(1).standard_normal(x.size).astype(dtype)
+    _, cdf = _gelu(x, jit=False)
+    got = _with_jit(True, _special.gelu_backward, x, cdf, g, "none")
+    assert "gelu_grad_post" in _jit._compiled
+    np.testing.assert_array_equal(got, _with_jit(False, _special.gelu_backward, x, cdf, g, "none"))
+
+
+def test_small_arrays_never_import_numba():
+    code = ("import sys, tensorplug, tensorplug.nn.functional as F\n"
+            "F.gelu(tensorplug.randn(64, 64))\n"
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False"], out.stderr
+
+
+@pytest.mark.parametrize("env, numba_blocked, expected", [("1", False, None), ("0", False, False),
+                                                          ("1", True, False)])
+def test_switched_off_by_the_environment_or_without_numba(env, numba_blocked, expected):
+    if expected is None:
+        expected = _numba_importable()
+    code = ("import sys\n"
+            + ("sys.modules['numba'] = None\n" if numba_blocked else "")  # import numba then raises ImportError
+            + "import numpy as np\n"
+              "from tensorplug_numpy import _jit, _special\n"
+              "x = np.linspace(-9, 9, 1 << 16, dtype=np.float32)\n"
+              "_special.gelu(x, 'none')\n"
+              "print(_jit.enabled(), 'gelu32' in _jit._compiled)")
+    env_vars = dict(os.environ, TENSORPLUG_JIT=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env_vars)
+    assert out.stdout.split() == [str(expected), str(expected)], out.stderr
+
+
+def _numba_importable():
+    try:
+        import numba  # noqa: F401
+    except Exception:
+        return False
+    return True

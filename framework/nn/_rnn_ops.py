@@ -129,21 +129,21 @@ _INTO = {}
 
 
 def _into(xp):
-    """``(matmul, multiply, subtract, tanh)`` taking ``out=`` for namespace ``xp`` (cached per namespace)."""
+    """``(matmul, multiply, subtract, tanh, add)`` taking ``out=`` for namespace ``xp`` (cached per namespace)."""
     fns = _INTO.get(xp)
     if fns is None:
         try:
             probe = xp.zeros((2, 2), dtype=xp.float32)
             xp.matmul(probe, probe, out=xp.empty((2, 2), dtype=xp.float32))
             xp.tanh(probe, out=probe)
-            fns = (xp.matmul, xp.multiply, xp.subtract, xp.tanh)
+            fns = (xp.matmul, xp.multiply, xp.subtract, xp.tanh, xp.add)
         except TypeError:
             def wrap(f):
                 def call(*args, out):
                     out[...] = f(*args)
                     return out
                 return call
-            fns = tuple(wrap(f) for f in (xp.matmul, xp.multiply, xp.subtract, xp.tanh))
+            fns = tuple(wrap(f) for f in (xp.matmul, xp.multiply, xp.subtract, xp.tanh, xp.add))
         _INTO[xp] = fns
     return fns
 
@@ -173,11 +173,11 @@ def _gate_blocks(xp, w, H):
     return xp.reshape(_to_inner(xp, w, H), (4, H, w.shape[1]))
 
 
-def _sum_gates(parts, out):
+def _sum_gates(add, parts, out):
     """``out = parts[0] + parts[1] + parts[2] + parts[3]`` (a (4, rows, H) array), in place."""
-    out[...] = parts[0, ...]
-    for k in (1, 2, 3):
-        out += parts[k, ...]
+    add(parts[0, ...], parts[1, ...], out=out)
+    out += parts[2, ...]
+    out += parts[3, ...]
 
 
 def _by_gate(xp, acts, H):
@@ -219,7 +219,7 @@ class LSTMLayer(MultiOp):
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, *, steps, reverse, keep=True):
         xp = ctx.backend.xp
-        matmul, mul, _, tanh = _into(xp)
+        matmul, mul, _, tanh, _ = _into(xp)
         T = steps
         B = x.shape[0] // T
         G = w_ih.shape[0]
@@ -304,7 +304,7 @@ class LSTMLayer(MultiOp):
     def fast_backward(ctx, grads):
         g_out, g_h, g_c = grads
         xp = ctx.backend.xp
-        matmul, mul, _, _ = _into(xp)
+        matmul, mul, _, _, add = _into(xp)
         acts, hs, cs, tcs = ctx.arrays
         T, B, G = acts.shape
         H = G // 4
@@ -347,7 +347,7 @@ class LSTMLayer(MultiOp):
                 mul(dc, F[t, ...], out=dc_next)
                 if t != stop:
                     matmul(z, w_p, out=parts)
-                    _sum_gates(parts, dh)
+                    _sum_gates(add, parts, dh)
             dh_out[b0:b1, :] = dh
             dc_out[b0:b1, :] = dc_next
 
@@ -425,7 +425,7 @@ def _lstm_gate_factors(ctx, xp, acts, prev_c, tcs):
     p = [i (1 - g^2), g i (1 - i), c_prev f (1 - f), tanh(c) o (1 - o)] (4, T, B, H);
     q = d c / d h through h = o * tanh(c) (T, B, H). Every pass runs on whole gate blocks.
     """
-    _, mul, sub, _ = _into(xp)
+    _, mul, sub, _, _ = _into(xp)
     _, T, B, H = acts.shape
     dt = acts.dtype
     one = xp.asarray(1, dtype=dt)

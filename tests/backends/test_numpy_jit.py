@@ -96,3 +96,28 @@ def _numba_importable():
     except Exception:
         return False
     return True
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_compiled_layer_norm_agrees_with_the_numpy_passes_row_by_row(dtype, rtol, affine):
+    pytest.importorskip("numba")
+    _norm = pytest.importorskip("tensorplug_numpy._norm")
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((300, 77)) * 5 + 3).astype(dtype)  # 77: a row length no vector width divides
+    g = rng.standard_normal(x.shape).astype(dtype)
+    w, b = (rng.standard_normal(77).astype(dtype), rng.standard_normal(77).astype(dtype)) if affine else (None, None)
+    got = _with_jit(True, _norm.layer_norm, x, w, b, 1e-5)
+    assert "layer_norm" in _jit._compiled
+    want = _with_jit(False, _norm.layer_norm, x, w, b, 1e-5)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * np.abs(e).max())
+    # a row's values do not depend on the rows beside it (one loop per row, whatever the batch)
+    one = _with_jit(True, _norm.layer_norm, x[5:6], w, b, 1e-5)
+    for a, e in zip(one, got):
+        np.testing.assert_array_equal(a[0], e[5])
+    grads = _with_jit(True, _norm.layer_norm_backward, g, w, got[1], got[2], True, affine, affine)
+    want = _with_jit(False, _norm.layer_norm_backward, g, w, got[1], got[2], True, affine, affine)
+    for a, e in zip(grads, want):
+        if e is not None:
+            np.testing.assert_allclose(a, e, rtol=rtol * 10, atol=rtol * 10 * np.abs(e).max())

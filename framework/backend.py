@@ -133,6 +133,17 @@ class Backend:
         """``(gx, gw, gb)`` of ``fused_layer_norm`` for upstream ``g``, None where not needed; or NotImplemented."""
         return NotImplemented
 
+    def fused_softmax(self, x, log):
+        """softmax (``log_softmax`` when ``log``) of the float ``x`` along its last axis, shifted by the
+        row's max as torch does (a row holding +inf, or only -inf, is nan throughout); or NotImplemented."""
+        return NotImplemented
+
+    def fused_softmax_backward(self, y, g, log):
+        """The gradient of ``fused_softmax`` for its output ``y`` and upstream ``g`` (softmax:
+        ``g * y - y * sum(g * y)``, log_softmax: ``g - exp(y) * sum(g)``, sums along the last axis);
+        or NotImplemented."""
+        return NotImplemented
+
 
 class ArrayAPIBackend(Backend):
     """Every primitive written once against ``self.xp`` (an Array API namespace)."""

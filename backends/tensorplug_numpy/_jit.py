@@ -64,7 +64,8 @@ def kernels(*names):
 # kernels that sum along rows may reorder the additions, which lets LLVM keep vector-wide running sums
 # (2048x512 LayerNorm forward: 1.8 ms in one chain, 0.27 ms so): the order then follows the machine's
 # SIMD width, never the data or the number of rows. Nothing else is relaxed (no FMA contraction).
-_REASSOCIATE = {"layer_norm": {"reassoc"}, "layer_norm_grad": {"reassoc"}}
+_REASSOCIATE = {"layer_norm": {"reassoc"}, "layer_norm_grad": {"reassoc"}, "softmax_scale": {"reassoc"},
+                "softmax_grad": {"reassoc"}}
 _ONE, _HALF = np.float32(1), np.float32(0.5)
 _SQRT1_2 = 0.7071067811865476
 _SIGNATURES = {
@@ -77,6 +78,9 @@ _SIGNATURES = {
                    f"{t}[:, ::1], boolean, boolean)" for t in ("float32", "float64")],
     "layer_norm_grad": [f"void({t}[:, ::1], {t}[::1], {t}[:, ::1], {t}[:, ::1], {t}[::1], {t}, {t}[:, ::1], "
                         f"{t}[::1], {t}[::1], boolean, boolean, boolean, boolean)" for t in ("float32", "float64")],
+    "softmax_shift": [f"void({t}[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
+    "softmax_scale": [f"void({t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
+    "softmax_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
     "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
 }
@@ -213,3 +217,43 @@ def _layer_norm_grad(g, w, xhat, rstd, ones, cols, gx, gw, gb, has_w, need_x, ne
             rs = rstd[r, 0]
             for j in range(g.shape[1]):
                 gx[r, j] = (gx[r, j] - mean - xhat[r, j] * dot) * rs
+
+
+def _softmax_shift(x, out):
+    """``out = x - max(row)`` for every row (then NumPy's exp). A nan is not looked for (the select
+    vectorises, a nan test would not): it stays nan in ``out``, so the row's sum and every element after
+    it are nan, as when the max is nan."""
+    for r in range(x.shape[0]):
+        top = x[r, 0]
+        for j in range(1, x.shape[1]):
+            v = x[r, j]
+            top = v if v > top else top
+        for j in range(x.shape[1]):
+            out[r, j] = x[r, j] - top
+
+
+def _softmax_scale(shifted, e, log):
+    """From ``e = exp(shifted)``: softmax ``e / sum(e)`` into ``e``, or log_softmax ``shifted -
+    log(sum(e))`` into ``shifted``, row by row."""
+    for r in range(e.shape[0]):
+        total = e[r, 0]
+        for j in range(1, e.shape[1]):
+            total += e[r, j]
+        if log:
+            lse = np.log(total)
+            for j in range(e.shape[1]):
+                shifted[r, j] -= lse
+        else:
+            for j in range(e.shape[1]):
+                e[r, j] /= total
+
+
+def _softmax_grad(y, g, out, log):
+    """softmax's gradient ``g * y - y * sum(g * y)``, or log_softmax's ``g - e * sum(g)`` with
+    ``y`` holding ``e = exp(output)``, row by row."""
+    for r in range(y.shape[0]):
+        total = g[r, 0] if log else g[r, 0] * y[r, 0]
+        for j in range(1, y.shape[1]):
+            total += g[r, j] if log else g[r, j] * y[r, j]
+        for j in range(y.shape[1]):
+            out[r, j] = g[r, j] - y[r, j] * total if log else g[r, j] * y[r, j] - y[r, j] * total

@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas, _conv, _fused, _malloc, _norm, _special, _threads
+from . import _blas, _conv, _fused, _malloc, _norm, _softmax, _special, _threads
 from ._conv import ConvKernels
 
 
@@ -112,6 +112,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # LayerNorm's passes over row blocks on the thread pool, row sums as GEMVs (_norm.py)
     fused_layer_norm = staticmethod(_norm.layer_norm)
     fused_layer_norm_backward = staticmethod(_norm.layer_norm_backward)
+    fused_softmax = staticmethod(_softmax.softmax)
+    fused_softmax_backward = staticmethod(_softmax.softmax_backward)
 
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)

@@ -16,13 +16,21 @@ def _shifted(xp, a, axis):
     return a - xp.max(a, axis=axis, keepdims=True)
 
 
+def _fused(ctx, a, axis, log):
+    """The backend's row-wise softmax where ``axis`` is the last (NotImplemented otherwise, or declined)."""
+    ctx.axis = axis
+    return ctx.backend.fused_softmax(a, log) if axis == a.ndim - 1 else NotImplemented
+
+
 class Softmax(Op):
     save_output = True
 
     @staticmethod
     def forward(ctx, a, axis):
+        done = _fused(ctx, a, axis, False)
+        if done is not NotImplemented:
+            return done
         xp = ctx.backend.xp
-        ctx.axis = axis
         e = xp.exp(_shifted(xp, a, axis))
         return e / xp.sum(e, axis=axis, keepdims=True)
 
@@ -36,6 +44,9 @@ class Softmax(Op):
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
         y = ctx.output_array()
+        done = ctx.backend.fused_softmax_backward(y, g, False) if ctx.axis == y.ndim - 1 else NotImplemented
+        if done is not NotImplemented:
+            return done
         gy = g * y
         return gy - y * xp.sum(gy, axis=ctx.axis, keepdims=True)
 
@@ -45,8 +56,10 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(ctx, a, axis):
+        done = _fused(ctx, a, axis, True)
+        if done is not NotImplemented:
+            return done
         xp = ctx.backend.xp
-        ctx.axis = axis
         s = _shifted(xp, a, axis)
         return s - xp.log(xp.sum(xp.exp(s), axis=axis, keepdims=True))
 
@@ -58,7 +71,11 @@ class LogSoftmax(Op):
     @staticmethod
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
-        return g - xp.exp(ctx.output_array()) * xp.sum(g, axis=ctx.axis, keepdims=True)
+        y = ctx.output_array()
+        done = ctx.backend.fused_softmax_backward(y, g, True) if ctx.axis == y.ndim - 1 else NotImplemented
+        if done is not NotImplemented:
+            return done
+        return g - xp.exp(y) * xp.sum(g, axis=ctx.axis, keepdims=True)
 
 
 def _prepare(input, dim, dtype, name):

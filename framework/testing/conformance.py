@@ -535,6 +535,29 @@ def check_fused_conv_bias(b):
 
 
 @check
+def check_fused_softmax(b):
+    x = _RNG.standard_normal((5, 3, 9)) * 4
+    g = _RNG.standard_normal(x.shape)
+    specials = x.copy()
+    specials[0, 0, 2], specials[0, 1, :], specials[1, 0, 4] = np.inf, -np.inf, np.nan  # rows nan throughout
+    for log in (False, True):
+        name = "fused_log_softmax" if log else "fused_softmax"
+        for a in (x, specials):
+            e = np.exp(a - a.max(axis=-1, keepdims=True))
+            soft = e / e.sum(axis=-1, keepdims=True)
+            y = b.fused_softmax(dev(b, a), log)
+            if y is NotImplemented:
+                return
+            same(b, y, np.log(soft) if log else soft, name, rtol=1e-12, atol=1e-14)
+        soft = host(b, b.fused_softmax(dev(b, x), False))
+        gy = g if log else g * soft
+        want = gy - soft * gy.sum(axis=-1, keepdims=True)
+        gx = b.fused_softmax_backward(dev(b, np.log(soft) if log else soft), dev(b, g), log)
+        if gx is not NotImplemented:
+            same(b, gx, want, f"{name}_backward", rtol=1e-12, atol=1e-14)
+
+
+@check
 def check_fused_layer_norm(b):
     x = (_RNG.standard_normal((7, 5)) * 3 + 1).astype("float64")
     w, bias, g = _RNG.standard_normal(5), _RNG.standard_normal(5), _RNG.standard_normal((7, 5))

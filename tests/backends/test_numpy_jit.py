@@ -1,6 +1,6 @@
-"""The NumPy backend's compiled loops (backends/tensorplug_numpy/_jit.py, through numba where installed) give
-bit for bit what the NumPy code they stand in for gives; without numba, or with TENSORPLUG_JIT=0, the NumPy
-code runs."""
+"""The NumPy backend's compiled loops (backends/tensorplug_numpy/_jit.py, through numba where installed): GELU's
+give bit for bit what the NumPy code they stand in for gives, LayerNorm's and softmax's the same to rounding
+and row by row; without numba, or with TENSORPLUG_JIT=0, the NumPy code runs."""
 from __future__ import annotations
 
 import os
@@ -12,6 +12,21 @@ import pytest
 
 _special = pytest.importorskip("tensorplug_numpy._special")
 _jit = pytest.importorskip("tensorplug_numpy._jit")
+_norm = pytest.importorskip("tensorplug_numpy._norm")
+_softmax = pytest.importorskip("tensorplug_numpy._softmax")
+
+
+def _numba_importable():
+    try:
+        import numba  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+needs_numba = pytest.mark.skipif(not _numba_importable(), reason="numba is not installed (the jit extra)")
+# the row kernels sum in another order than the NumPy code: equal to rounding
+row_dtypes = pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-14)])
 # the NumPy path warns on inf * 0 (gelu(-inf) is nan in both, as torch's)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -42,9 +57,9 @@ def _gelu(x, jit):
     return _with_jit(jit, _special.gelu, x, "none")
 
 
+@needs_numba
 @pytest.mark.parametrize("size", [_special.JIT_MIN, (1 << 18) + 7, 3 * (1 << 18) + 1000])
 def test_compiled_gelu_is_bit_identical_to_the_numpy_code(size):
-    pytest.importorskip("numba")
     x = np.resize(_inputs(), size)  # whole and partial blocks, every remainder of the 8-flag words
     y_jit, cdf_jit = _gelu(x, jit=True)
     assert _jit.enabled() and "gelu32" in _jit._compiled  # the compiled path did run
@@ -54,9 +69,9 @@ def test_compiled_gelu_is_bit_identical_to_the_numpy_code(size):
     assert np.array_equal(np.signbit(y_jit), np.signbit(y_np))
 
 
+@needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_gelu_gradient_is_bit_identical_to_the_numpy_code(dtype):
-    pytest.importorskip("numba")
     x = np.resize(_inputs(), 3 * (1 << 18) + 1000).astype(dtype)
     g = np.random.default_rng(1).standard_normal(x.size).astype(dtype)
     _, cdf = _gelu(x, jit=False)
@@ -90,19 +105,10 @@ def test_switched_off_by_the_environment_or_without_numba(env, numba_blocked, ex
     assert out.stdout.split() == [str(expected), str(expected)], out.stderr
 
 
-def _numba_importable():
-    try:
-        import numba  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+@needs_numba
+@row_dtypes
 @pytest.mark.parametrize("affine", [True, False])
 def test_compiled_layer_norm_agrees_with_the_numpy_passes_row_by_row(dtype, rtol, affine):
-    pytest.importorskip("numba")
-    _norm = pytest.importorskip("tensorplug_numpy._norm")
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((300, 77)) * 5 + 3).astype(dtype)  # 77: a row length no vector width divides
     g = rng.standard_normal(x.shape).astype(dtype)
@@ -121,3 +127,31 @@ def test_compiled_layer_norm_agrees_with_the_numpy_passes_row_by_row(dtype, rtol
     for a, e in zip(grads, want):
         if e is not None:
             np.testing.assert_allclose(a, e, rtol=rtol * 10, atol=rtol * 10 * np.abs(e).max())
+
+
+@needs_numba
+@row_dtypes
+@pytest.mark.parametrize("log", [False, True])
+def test_compiled_softmax_agrees_with_the_array_code_row_by_row(dtype, rtol, log):
+    import tensorplug
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((6, 5, 77)) * 6).astype(dtype)
+    x[0, 0, 3], x[0, 1, :], x[1, 2, 9], x[2, 0, 0] = np.inf, -np.inf, np.nan, np.nan  # rows nan throughout
+    fn = tensorplug.nn.functional.log_softmax if log else tensorplug.nn.functional.softmax
+    got = _with_jit(True, lambda: fn(tensorplug.tensor(x), dim=-1).numpy())
+    assert "softmax_scale" in _jit._compiled
+    want = _with_jit(False, lambda: fn(tensorplug.tensor(x), dim=-1).numpy())
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    assert np.isnan(got[0, :2]).all() and np.isnan(got[1, 2]).all() and np.isnan(got[2, 0]).all()
+    one = _with_jit(True, _softmax.softmax, x[3:4, 1:2], log)
+    np.testing.assert_array_equal(one[0, 0], got[3, 1])  # a row's values do not depend on the batch
+    assert _with_jit(False, _softmax.softmax, x, log) is NotImplemented  # declined: the frontend's code runs
+
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    grads = []
+    for jit in (True, False):
+        t = tensorplug.tensor(x, requires_grad=True)
+        _with_jit(jit, lambda: fn(t, dim=-1).backward(tensorplug.tensor(g)))
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=rtol * 10, atol=rtol * 10)

@@ -133,6 +133,15 @@ class Backend:
         """``(gx, gw, gb)`` of ``fused_layer_norm`` for upstream ``g``, None where not needed; or NotImplemented."""
         return NotImplemented
 
+    def fused_gelu(self, x, approximate):
+        """GELU of the float ``x`` (``approximate``: "none" or "tanh"): ``(y, saved)`` with ``saved`` Phi(x),
+        or the tanh for "tanh", which ``fused_gelu_backward`` receives; or NotImplemented."""
+        return NotImplemented
+
+    def fused_gelu_backward(self, x, saved, g, approximate):
+        """The gradient of ``fused_gelu`` at ``x`` for upstream ``g``, or NotImplemented."""
+        return NotImplemented
+
     def fused_softmax(self, x, log):
         """softmax (``log_softmax`` when ``log``) of the float ``x`` along its last axis, shifted by the
         row's max as torch does (a row holding +inf, or only -inf, is nan throughout); or NotImplemented."""

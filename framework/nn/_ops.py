@@ -162,7 +162,7 @@ class Gelu(Op):
     """GELU: exact ``x * Phi(x)``, or ``approximate='tanh'``: ``0.5 * x * (1 + tanh(k * (x + c * x**3)))``.
 
     Forward saves Phi(x) (or the tanh) for the backward; a backend's ``fused_gelu`` /
-    ``fused_gelu_backward`` (optional: may be absent or decline) compute both in a few passes.
+    ``fused_gelu_backward`` (optional: ``Backend``'s decline) compute both in a few passes.
     """
 
     save_inputs = (0,)
@@ -174,8 +174,7 @@ class Gelu(Op):
             out = _in_float32(ctx, a, Gelu.forward, approximate)
             ctx.saved = ctx.backend.xp.astype(ctx.saved, a.dtype)
             return out
-        fused = getattr(ctx.backend, "fused_gelu", None)
-        done = NotImplemented if fused is None else fused(a, approximate)
+        done = ctx.backend.fused_gelu(a, approximate)
         if done is not NotImplemented:
             out, ctx.saved = done
             return out
@@ -200,8 +199,7 @@ class Gelu(Op):
     @staticmethod
     def fast_backward(ctx, g):
         (x,) = ctx.saved_arrays()
-        fused = getattr(ctx.backend, "fused_gelu_backward", None)
-        gx = NotImplemented if fused is None else fused(x, ctx.saved, g, ctx.approximate)
+        gx = ctx.backend.fused_gelu_backward(x, ctx.saved, g, ctx.approximate)
         if gx is not NotImplemented:
             return gx
         xp = ctx.backend.xp

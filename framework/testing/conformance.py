@@ -535,6 +535,25 @@ def check_fused_conv_bias(b):
 
 
 @check
+def check_fused_gelu(b):
+    x = np.concatenate([_RNG.standard_normal(40) * 3, [0.0, -0.0, 8.0, -8.0, 30.0, -30.0]])
+    g = _RNG.standard_normal(x.shape)
+    cdf = np.array([0.5 + 0.5 * math.erf(v / math.sqrt(2)) for v in x])
+    pdf = np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+    th = np.tanh(inner)
+    tanh_grad = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+    for approximate, y, grad in (("none", x * cdf, g * (cdf + x * pdf)), ("tanh", 0.5 * x * (1 + th), g * tanh_grad)):
+        out = b.fused_gelu(dev(b, x), approximate)
+        if out is NotImplemented:
+            continue
+        same(b, out[0], y, f"fused_gelu({approximate!r})", rtol=1e-12, atol=1e-14)
+        gx = b.fused_gelu_backward(dev(b, x), out[1], dev(b, g), approximate)
+        if gx is not NotImplemented:
+            same(b, gx, grad, f"fused_gelu_backward({approximate!r})", rtol=1e-12, atol=1e-14)
+
+
+@check
 def check_fused_softmax(b):
     x = _RNG.standard_normal((5, 3, 9)) * 4
     g = _RNG.standard_normal(x.shape)

@@ -56,9 +56,20 @@ def kernels(*names):
         import numba
         for name in names:
             if name not in _compiled:
-                _compiled[name] = numba.njit(_SIGNATURES[name], nogil=True, cache=True,
+                sigs = _SIGNATURES[name]
+                sigs = [_inputs_read_only(numba, sig, _INPUTS[name])
+                        for sig in ([sigs] if isinstance(sigs, str) else sigs)]
+                _compiled[name] = numba.njit(sigs, nogil=True, cache=True,
                                              fastmath=_REASSOCIATE.get(name, False))(globals()["_" + name])
     return tuple(_compiled[name] for name in names)
+
+
+def _inputs_read_only(numba, signature, inputs):
+    """``signature`` with the arrays at positions ``inputs`` typed read-only, so that a read-only array
+    (a tensor made from one) is accepted there; a writable one converts to that type."""
+    args, result = numba.core.sigutils.normalize_signature(signature)
+    args = [a.copy(readonly=True) if i in inputs else a for i, a in enumerate(args)]
+    return result(*args)
 
 
 # kernels that sum along rows may reorder the additions, which lets LLVM keep vector-wide running sums
@@ -84,6 +95,10 @@ _SIGNATURES = {
     "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
 }
+# the positions of the arrays each kernel only reads (the caller's data, which may be read-only)
+_INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "layer_norm": (0, 1, 2),
+           "layer_norm_grad": (0, 1, 2, 3), "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1),
+           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3)}
 
 
 def _gelu32(x, cdf, y, far, coefs, scale):

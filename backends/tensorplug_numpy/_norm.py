@@ -122,5 +122,5 @@ def _compiled_grad_rows(kernel, g, w, xhat, rstd, need_x, need_w, need_b, gx, s,
     ones = np.ones(cols, g.dtype)
     gw, gb = np.zeros(cols, g.dtype), np.zeros(cols, g.dtype)
     kernel(g[s:e], ones if w is None else w, xhat[s:e], rstd[s:e], ones, g.dtype.type(cols),
-           g[s:e] if gx is None else gx[s:e], gw, gb, w is not None, need_x, need_w, need_b)
+           np.empty((1, 1), g.dtype) if gx is None else gx[s:e], gw, gb, w is not None, need_x, need_w, need_b)
     return gw, gb

@@ -155,3 +155,16 @@ def test_compiled_softmax_agrees_with_the_array_code_row_by_row(dtype, rtol, log
         _with_jit(jit, lambda: fn(t, dim=-1).backward(tensorplug.tensor(g)))
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=rtol * 10, atol=rtol * 10)
+
+
+def test_read_only_arrays_pass_through_the_compiled_kernels():
+    # a tensor sharing a read-only NumPy array (the differential test found softmax refusing one)
+    import tensorplug
+    F = tensorplug.nn.functional
+    rng = np.random.default_rng(4)
+    for shape, fn in (((64, 600), lambda t: F.gelu(t)), ((6, 40), lambda t: F.softmax(t, -1)),
+                      ((6, 40), lambda t: F.log_softmax(t, -1)), ((6, 40), lambda t: F.layer_norm(t, (40,)))):
+        data = rng.standard_normal(shape).astype(np.float32)
+        data.flags.writeable = False
+        out = fn(tensorplug.from_numpy(data))
+        np.testing.assert_allclose(out.numpy(), fn(tensorplug.tensor(data.copy())).numpy(), rtol=1e-6, atol=1e-7)

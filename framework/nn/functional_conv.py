@@ -877,11 +877,13 @@ class Attention(Op):
             s = xp.where(blocked, -math.inf, s)
         elif mask is not None:  # a float mask is added (and may broadcast the scores)
             s = s + mask
-        s -= xp.max(s, axis=-1, keepdims=True)
-        s = xp.exp(s)
-        s /= xp.sum(s, axis=-1, keepdims=True)
-        ctx.p = s if s.dtype == dtype else xp.astype(s, dtype)
-        out = xp.matmul(s, v)
+        p = ctx.backend.fused_softmax(s, False)
+        if p is NotImplemented:
+            s -= xp.max(s, axis=-1, keepdims=True)
+            p = xp.exp(s)
+            p /= xp.sum(p, axis=-1, keepdims=True)
+        ctx.p = p if p.dtype == dtype else xp.astype(p, dtype)
+        out = xp.matmul(p, v)
         return out if out.dtype == dtype else xp.astype(out, dtype)  # NumPy's bfloat16 matmul is float32
 
     @staticmethod
@@ -906,8 +908,12 @@ class Attention(Op):
         xp = ctx.backend.xp
         p = ctx.p
         gp = xp.matmul(g, xp.matrix_transpose(v))
-        gp -= xp.sum(gp * p, axis=-1, keepdims=True)
-        gp *= p  # d(scores); the scale goes on the (L, E) and (S, E) results
+        fused = ctx.backend.fused_softmax_backward(p, gp, False)
+        if fused is NotImplemented:
+            gp -= xp.sum(gp * p, axis=-1, keepdims=True)
+            gp *= p  # d(scores); the scale goes on the (L, E) and (S, E) results
+        else:
+            gp = fused
         gq = xp.matmul(gp, k) if ctx.needs_grad(0) else None
         gk = xp.matmul(xp.matrix_transpose(gp), q) if ctx.needs_grad(1) else None
         gv = xp.matmul(xp.matrix_transpose(p), g) if ctx.needs_grad(2) else None

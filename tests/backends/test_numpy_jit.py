@@ -168,3 +168,18 @@ def test_read_only_arrays_pass_through_the_compiled_kernels():
         data.flags.writeable = False
         out = fn(tensorplug.from_numpy(data))
         np.testing.assert_allclose(out.numpy(), fn(tensorplug.tensor(data.copy())).numpy(), rtol=1e-6, atol=1e-7)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_unpooling_gives_the_numpy_codes_scatter(dtype):
+    # max pooling's backward without overlapping windows: each gradient stored at its argmax
+    backend = __import__("tensorplug").get_backend("numpy")
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3, 3, (3, 4, 10, 12)).astype(dtype)  # ties: the first of equal elements is kept
+    x[0, 0, 1, 2], x[1, 2, 3, 3], x[1, 2, 3, 4] = np.nan, np.nan, np.nan
+    values, index = backend.max_pool(x, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1))
+    g = rng.standard_normal(values.shape).astype(dtype)
+    got = _with_jit(True, backend.max_unpool, g, index, x.shape, True)
+    assert "unpool_unique" in _jit._compiled
+    np.testing.assert_array_equal(got, _with_jit(False, backend.max_unpool, g, index, x.shape, True))

@@ -133,6 +133,11 @@ class Backend:
         """``(gx, gw, gb)`` of ``fused_layer_norm`` for upstream ``g``, None where not needed; or NotImplemented."""
         return NotImplemented
 
+    def fused_relu_backward(self, out, g):
+        """ReLU's gradient from its output: ``g`` where ``out > 0`` or is nan, 0 elsewhere (torch's
+        threshold_backward: a nan or inf ``g`` where cut gives 0); or NotImplemented."""
+        return NotImplemented
+
     def fused_gelu(self, x, approximate):
         """GELU of the float ``x`` (``approximate``: "none" or "tanh"): ``(y, saved)`` with ``saved`` Phi(x),
         or the tanh for "tanh", which ``fused_gelu_backward`` receives; or NotImplemented."""

@@ -92,6 +92,7 @@ _SIGNATURES = {
     "softmax_shift": [f"void({t}[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "softmax_scale": [f"void({t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
     "softmax_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
+    "relu_grad": [f"void({t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "unpool_unique": [f"void({t}[:, ::1], int64[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
@@ -99,7 +100,7 @@ _SIGNATURES = {
 # the positions of the arrays each kernel only reads (the caller's data, which may be read-only)
 _INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "layer_norm": (0, 1, 2),
            "layer_norm_grad": (0, 1, 2, 3), "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1),
-           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3), "unpool_unique": (0, 1)}
+           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3), "unpool_unique": (0, 1), "relu_grad": (0, 1)}
 
 
 def _gelu32(x, cdf, y, far, coefs, scale):
@@ -280,3 +281,9 @@ def _unpool_unique(values, index, out):
     for p in range(values.shape[0]):
         for i in range(values.shape[1]):
             out[p, index[p, i]] = values[p, i]
+
+
+def _relu_grad(out, g, gx, zero):
+    """``gx = zero where out <= 0, else g`` (a nan output passes its gradient), in one pass."""
+    for i in range(out.size):
+        gx[i] = zero if out[i] <= zero else g[i]

@@ -107,6 +107,7 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # numpy has no erf: polynomials through ufuncs, within 1 ulp of math.erf in float64 (_special.py)
     erf = staticmethod(_special.erf)
     # GELU (exact and tanh) and its gradient in one blocked pass each, forward saving Phi(x) (_special.py)
+    fused_relu_backward = staticmethod(_fused.relu_backward)
     fused_gelu = staticmethod(_special.gelu)
     fused_gelu_backward = staticmethod(_special.gelu_backward)
     # LayerNorm's passes over row blocks on the thread pool, row sums as GEMVs (_norm.py)

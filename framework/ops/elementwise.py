@@ -199,6 +199,9 @@ class Relu(Op):
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
         out = ctx.output_array()
+        fused = ctx.backend.fused_relu_backward(out, g)
+        if fused is not NotImplemented:
+            return fused
         grad = g * xp.astype(out > 0, g.dtype)
         # the product is wrong in two rare cases: a NaN output (torch passes its gradient) and a NaN/inf
         # g where relu cut (torch gives 0, the product NaN). Both make out . g non-finite: one BLAS dot

@@ -535,6 +535,16 @@ def check_fused_conv_bias(b):
 
 
 @check
+def check_fused_relu_backward(b):
+    out = np.maximum(_RNG.standard_normal(1 << 15), 0.0)  # (a backend may decline small arrays)
+    g = _RNG.standard_normal(out.shape)
+    out[:4], g[4:8] = np.nan, (np.nan, np.inf, -np.inf, np.nan)  # a nan output passes g; a cut nan/inf g is 0
+    got = b.fused_relu_backward(dev(b, out), dev(b, g))
+    if got is not NotImplemented:
+        same(b, got, np.where(out <= 0, 0.0, g), "fused_relu_backward", rtol=0, atol=0)
+
+
+@check
 def check_fused_gelu(b):
     x = np.concatenate([_RNG.standard_normal(40) * 3, [0.0, -0.0, 8.0, -8.0, 30.0, -30.0]])
     g = _RNG.standard_normal(x.shape)

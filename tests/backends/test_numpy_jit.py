@@ -24,7 +24,8 @@ def _numba_importable():
     return True
 
 
-needs_numba = pytest.mark.skipif(not _numba_importable(), reason="numba is not installed (the jit extra)")
+needs_numba = pytest.mark.skipif(not _numba_importable() or os.environ.get("TENSORPLUG_JIT") == "0",
+                                 reason="numba is not installed (the jit extra), or TENSORPLUG_JIT=0")
 # the row kernels sum in another order than the NumPy code: equal to rounding
 row_dtypes = pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-14)])
 # the NumPy path warns on inf * 0 (gelu(-inf) is nan in both, as torch's)
@@ -183,3 +184,21 @@ def test_compiled_unpooling_gives_the_numpy_codes_scatter(dtype):
     got = _with_jit(True, backend.max_unpool, g, index, x.shape, True)
     assert "unpool_unique" in _jit._compiled
     np.testing.assert_array_equal(got, _with_jit(False, backend.max_unpool, g, index, x.shape, True))
+
+
+@needs_numba
+def test_compiled_relu_gradient_is_torchs_threshold_backward():
+    import tensorplug
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 16, 40)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    x[0, 0, :3], g[0, 1, :4] = np.nan, (np.nan, np.inf, -np.inf, 5.0)
+    grads = []
+    for lib in (tensorplug, torch):
+        t = lib.tensor(x, requires_grad=True)
+        lib.relu(t).backward(lib.tensor(g))
+        grads.append(t.grad.numpy())
+    assert "relu_grad" in _jit._compiled
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert not np.signbit(grads[0][x <= 0]).any()  # +0 where cut, as torch (a product gave -0 for g < 0)

@@ -177,6 +177,8 @@ def add_rows(target, index, values):
     n = index.shape[0] if index.ndim == 1 and index.dtype.kind in "iu" else 0
     if n < 2 or values.ndim < 1 or values.shape[0] != n or values.dtype != target.dtype:
         return False
+    if _compiled_add_rows(target, index, values):
+        return True
     order = np.argsort(index, kind="stable")
     ordered = index[order]
     if ordered[0] < 0:  # -1 and n-1 would be two groups of one row: the fancy add would drop one
@@ -191,6 +193,21 @@ def add_rows(target, index, values):
         keys = ordered[grouped]
         starts = np.flatnonzero(first[grouped])
         target[keys[starts]] += np.add.reduceat(rows[grouped], starts, axis=0)
+    return True
+
+
+def _compiled_add_rows(target, index, values):
+    """``add_rows`` as one compiled loop (numba, ``_jit._add_rows``) in ``np.add.at``'s order (the
+    NumPy code below groups equal indices first, so its sums round differently); False where it does
+    not apply (no numba, a layout it does not take, negative or out-of-range indices: the NumPy code's)."""
+    fits = (target.dtype.char in "fd" and target.flags.c_contiguous and target.ndim == values.ndim
+            and target.shape[1:] == values.shape[1:])  # (every size: a row's sum never depends on the batch)
+    compiled = _jit.kernels("add_rows") if fits else None
+    if compiled is None or index.min() < 0 or index.max() >= target.shape[0]:
+        return False
+    rows = target.shape[0]
+    compiled[0](target.reshape(rows, -1), np.ascontiguousarray(index, dtype=np.int64),
+                np.ascontiguousarray(values).reshape(index.size, -1))
     return True
 
 

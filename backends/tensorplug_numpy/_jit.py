@@ -92,6 +92,7 @@ _SIGNATURES = {
     "softmax_shift": [f"void({t}[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "softmax_scale": [f"void({t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
     "softmax_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
+    "add_rows": [f"void({t}[:, ::1], int64[::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "relu_grad": [f"void({t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "unpool_unique": [f"void({t}[:, ::1], int64[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
@@ -100,7 +101,7 @@ _SIGNATURES = {
 # the positions of the arrays each kernel only reads (the caller's data, which may be read-only)
 _INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "layer_norm": (0, 1, 2),
            "layer_norm_grad": (0, 1, 2, 3), "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1),
-           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3), "unpool_unique": (0, 1), "relu_grad": (0, 1)}
+           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3), "unpool_unique": (0, 1), "relu_grad": (0, 1), "add_rows": (1, 2)}
 
 
 def _gelu32(x, cdf, y, far, coefs, scale):
@@ -287,3 +288,12 @@ def _relu_grad(out, g, gx, zero):
     """``gx = zero where out <= 0, else g`` (a nan output passes its gradient), in one pass."""
     for i in range(out.size):
         gx[i] = zero if out[i] <= zero else g[i]
+
+
+def _add_rows(target, index, values):
+    """``np.add.at(target, index, values)`` for rows: each row added to its target row in the order
+    given (a repeated index accumulates first row to last)."""
+    for i in range(index.size):
+        row, add = target[index[i]], values[i]
+        for j in range(row.size):
+            row[j] += add[j]

@@ -202,3 +202,27 @@ def test_compiled_relu_gradient_is_torchs_threshold_backward():
     assert "relu_grad" in _jit._compiled
     np.testing.assert_array_equal(grads[0], grads[1])
     assert not np.signbit(grads[0][x <= 0]).any()  # +0 where cut, as torch (a product gave -0 for g < 0)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_row_scatter_adds_in_np_add_at_order(dtype):
+    # the embedding and index_select backward: repeated indices accumulate first row to last
+    _fused = pytest.importorskip("tensorplug_numpy._fused")
+    rng = np.random.default_rng(7)
+    index = rng.integers(0, 50, 3000)
+    index[:40] = 3
+    values = rng.standard_normal((3000, 4, 5)).astype(dtype)
+    target = rng.standard_normal((50, 4, 5)).astype(dtype)
+    want = target.copy()
+    np.add.at(want, index, values)
+    assert _with_jit(True, _fused.add_rows, target, index, values)
+    assert "add_rows" in _jit._compiled
+    np.testing.assert_array_equal(target, want)
+    for bad in (index - 1, index + 1):  # -1 or one past the end: the NumPy code's (wrap or IndexError)
+        assert not _fused._compiled_add_rows(target, bad, values)
+    strided_index, strided_values = index[::2], values[::2]  # views that are not contiguous
+    want = target.copy()
+    np.add.at(want, strided_index, strided_values)
+    assert _with_jit(True, _fused.add_rows, target, strided_index, strided_values)
+    np.testing.assert_array_equal(target, want)

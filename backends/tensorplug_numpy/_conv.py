@@ -335,4 +335,3 @@ class ConvKernels:
         # repeats add up: one bincount over global positions, much faster than np.add.at
         out = np.bincount((index + offsets).ravel(), weights=values.ravel(), minlength=n * c * plane)
         return out.astype(values.dtype, copy=False).reshape(shape)
-

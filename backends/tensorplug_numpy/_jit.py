@@ -5,20 +5,23 @@ polynomial is about 20 passes where torch runs one fused loop (16384x384
 forward: 12.9 ms against torch's 1.5 ms). numba compiles a loop written in
 Python with LLVM, vectorised for the machine's SIMD width, into one pass.
 
-The elementwise kernels (GELU and its gradient) compute exactly the
-operations of the NumPy code they stand in for, in the same order and
-precision, without fast-math (so no FMA contraction): bit-identical with or
-without numba. The row kernels (LayerNorm) sum a row in vector-wide running
-sums where the NumPy code calls BLAS: the same formulas, equal to rounding,
-and each row's value independent of the rows beside it.
-``tests/backends/test_numpy_jit.py`` checks both. Kernels release the GIL and
+The elementwise kernels (GELU and its gradient, ReLU's gradient, the pooling
+scatter) compute exactly the operations of the NumPy code they stand in for,
+in the same order and precision, without fast-math (so no FMA contraction):
+bit-identical with or without numba. The row kernels (LayerNorm, softmax) sum
+a row in vector-wide running sums where the NumPy code calls BLAS or a
+reduction, and the row scatter (embedding backward) adds in ``np.add.at``'s
+order where the NumPy code groups first: the same formulas, equal to
+rounding, and each row's value independent of the rows beside it.
+``tests/backends/test_numpy_jit.py`` checks all of them. Kernels release the GIL and
 run on the backend's own thread pool (``_threads.split``); numba's threading
 layer is not used, so there is no second pool beside OpenBLAS's and ours.
 
 Compiled on first use: a few seconds the first time on a machine, then about
 0.5 s once per process (numba's import and its disk cache). GELU takes this
-path only from ``_special.JIT_MIN`` elements (its values are the same either
-way); LayerNorm at every size, so that a row never changes with the batch.
+path only from ``_special.JIT_MIN`` elements, ReLU's gradient too (their
+values are the same either way); the row kernels at every size, so that a row
+never changes with the batch.
 ``TENSORPLUG_JIT=0`` turns the kernels off; without numba the NumPy code runs.
 """
 from __future__ import annotations
@@ -99,9 +102,10 @@ _SIGNATURES = {
     "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
 }
 # the positions of the arrays each kernel only reads (the caller's data, which may be read-only)
-_INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "layer_norm": (0, 1, 2),
-           "layer_norm_grad": (0, 1, 2, 3), "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1),
-           "gelu_grad_pre": (0,), "gelu_grad_post": (1, 2, 3), "unpool_unique": (0, 1), "relu_grad": (0, 1), "add_rows": (1, 2)}
+_INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "gelu_grad_pre": (0,),
+           "gelu_grad_post": (1, 2, 3), "layer_norm": (0, 1, 2), "layer_norm_grad": (0, 1, 2, 3),
+           "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1), "relu_grad": (0, 1),
+           "unpool_unique": (0, 1), "add_rows": (1, 2)}
 
 
 def _gelu32(x, cdf, y, far, coefs, scale):

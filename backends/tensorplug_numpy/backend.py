@@ -107,14 +107,15 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # numpy has no erf: polynomials through ufuncs, within 1 ulp of math.erf in float64 (_special.py)
     erf = staticmethod(_special.erf)
     # GELU (exact and tanh) and its gradient in one blocked pass each, forward saving Phi(x) (_special.py)
-    fused_relu_backward = staticmethod(_fused.relu_backward)
     fused_gelu = staticmethod(_special.gelu)
     fused_gelu_backward = staticmethod(_special.gelu_backward)
     # LayerNorm's passes over row blocks on the thread pool, row sums as GEMVs (_norm.py)
     fused_layer_norm = staticmethod(_norm.layer_norm)
     fused_layer_norm_backward = staticmethod(_norm.layer_norm_backward)
+    # only where numba is installed (compiled loops, _jit.py); they decline otherwise
     fused_softmax = staticmethod(_softmax.softmax)
     fused_softmax_backward = staticmethod(_softmax.softmax_backward)
+    fused_relu_backward = staticmethod(_fused.relu_backward)
 
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)

@@ -22,6 +22,11 @@ def _fused(ctx, a, axis, log):
     return ctx.backend.fused_softmax(a, log) if axis == a.ndim - 1 else NotImplemented
 
 
+def _fused_backward(ctx, y, g, log):
+    """The backend's row-wise gradient of ``_fused`` (NotImplemented where it is not, or declined)."""
+    return ctx.backend.fused_softmax_backward(y, g, log) if ctx.axis == y.ndim - 1 else NotImplemented
+
+
 class Softmax(Op):
     save_output = True
 
@@ -44,7 +49,7 @@ class Softmax(Op):
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
         y = ctx.output_array()
-        done = ctx.backend.fused_softmax_backward(y, g, False) if ctx.axis == y.ndim - 1 else NotImplemented
+        done = _fused_backward(ctx, y, g, False)
         if done is not NotImplemented:
             return done
         gy = g * y
@@ -72,7 +77,7 @@ class LogSoftmax(Op):
     def fast_backward(ctx, g):
         xp = ctx.backend.xp
         y = ctx.output_array()
-        done = ctx.backend.fused_softmax_backward(y, g, True) if ctx.axis == y.ndim - 1 else NotImplemented
+        done = _fused_backward(ctx, y, g, True)
         if done is not NotImplemented:
             return done
         return g - xp.exp(y) * xp.sum(g, axis=ctx.axis, keepdims=True)

@@ -55,6 +55,9 @@ def kernels(*names):
     None when compiled kernels are off. Call it before splitting work over threads: it compiles."""
     if not enabled():
         return None
+    found = _compiled.get(names)  # every op's call once compiled: one lookup, no lock
+    if found is not None:
+        return found
     with _compile_lock:
         import numba
         for name in names:
@@ -64,7 +67,8 @@ def kernels(*names):
                         for sig in ([sigs] if isinstance(sigs, str) else sigs)]
                 _compiled[name] = numba.njit(sigs, nogil=True, cache=True,
                                              fastmath=_REASSOCIATE.get(name, False))(globals()["_" + name])
-    return tuple(_compiled[name] for name in names)
+        _compiled[names] = tuple(_compiled[name] for name in names)
+    return _compiled[names]
 
 
 def _inputs_read_only(numba, signature, inputs):

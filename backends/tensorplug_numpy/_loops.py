@@ -1,0 +1,245 @@
+"""The loops ``_jit`` compiles with numba (imported here: this module loads only once kernels are on).
+
+The elementwise kernels (GELU and its gradient, ReLU's gradient, the pooling
+scatter) compute exactly the operations of the NumPy code they stand in for,
+in the same order and precision, without fast-math (so no FMA contraction):
+bit-identical with or without numba. The row kernels (LayerNorm, softmax) sum
+a row in vector-wide running sums where the NumPy code calls BLAS or a
+reduction, and the row scatter (embedding backward) adds in ``np.add.at``'s
+order where the NumPy code groups first: the same formulas, equal to
+rounding, and each row's value independent of the rows beside it.
+
+Each kernel is declared by its signatures (``SIGNATURES``), the positions of
+the arrays it only reads (``INPUTS``: those may be read-only) and, for the
+row sums, the one relaxation it allows (``REASSOCIATE``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# kernels that sum along rows may reorder the additions, which lets LLVM keep vector-wide running sums
+# (2048x512 LayerNorm forward: 1.8 ms in one chain, 0.27 ms so): the order then follows the machine's
+# SIMD width, never the data or the number of rows. Nothing else is relaxed (no FMA contraction).
+REASSOCIATE = {"layer_norm": {"reassoc"}, "layer_norm_grad": {"reassoc"}, "softmax_scale": {"reassoc"},
+                "softmax_grad": {"reassoc"}}
+_ONE, _HALF = np.float32(1), np.float32(0.5)
+_SQRT1_2 = 0.7071067811865476
+SIGNATURES = {
+    "gelu32": "int64(float32[::1], float32[::1], float32[::1], boolean[::1], UniTuple(float32, 9), float32)",
+    "gelu32_far": "Tuple((int64[::1], float64[::1], float64[::1], float64[::1]))(float32[::1], boolean[::1], "
+                  "int64, float64[:, ::1], float64[::1], float64[::1])",
+    "gelu32_far_store": "void(int64[::1], float64[::1], float64[::1], float64[::1], float32[::1], float32[::1], "
+                        "float32[::1])",
+    "layer_norm": [f"void({t}[:, ::1], {t}[::1], {t}[::1], {t}, {t}[::1], {t}, {t}[:, ::1], {t}[:, ::1], "
+                   f"{t}[:, ::1], boolean, boolean)" for t in ("float32", "float64")],
+    "layer_norm_grad": [f"void({t}[:, ::1], {t}[::1], {t}[:, ::1], {t}[:, ::1], {t}[::1], {t}, {t}[:, ::1], "
+                        f"{t}[::1], {t}[::1], boolean, boolean, boolean, boolean)" for t in ("float32", "float64")],
+    "softmax_shift": [f"void({t}[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
+    "softmax_scale": [f"void({t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
+    "softmax_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], boolean)" for t in ("float32", "float64")],
+    "add_rows": [f"void({t}[:, ::1], int64[::1], {t}[:, ::1])" for t in ("float32", "float64")],
+    "relu_grad": [f"void({t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
+    "unpool_unique": [f"void({t}[:, ::1], int64[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
+    "gelu_grad_pre": [f"void({t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
+    "gelu_grad_post": [f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
+}
+# the positions of the arrays each kernel only reads (the caller's data, which may be read-only)
+INPUTS = {"gelu32": (0,), "gelu32_far": (0,), "gelu32_far_store": (4,), "gelu_grad_pre": (0,),
+           "gelu_grad_post": (1, 2, 3), "layer_norm": (0, 1, 2), "layer_norm_grad": (0, 1, 2, 3),
+           "softmax_shift": (0,), "softmax_scale": (), "softmax_grad": (0, 1), "relu_grad": (0, 1),
+           "unpool_unique": (0, 1), "add_rows": (1, 2)}
+
+
+def _gelu32(x, cdf, y, far, coefs, scale):
+    """Exact GELU in float32 over flat arrays, ``_special._cdf_block``'s operations in one loop:
+    ``t = x * scale * x - 1``, ``cdf = poly(t) * x + 0.5`` (Horner's rule over ``coefs``),
+    ``y = x * cdf``; ``far = t >= 1`` flags the elements past the polynomial's range, whose count
+    is returned (``gelu32_far`` and ``gelu32_far_store`` recompute them)."""
+    n_far = 0
+    for i in range(x.size):
+        v = x[i]
+        t = v * scale * v - _ONE
+        p = t * coefs[0] + coefs[1]
+        for j in range(2, len(coefs)):
+            p = p * t + coefs[j]
+        c = p * v + _HALF
+        cdf[i] = c
+        y[i] = v * c
+        f = t >= _ONE
+        far[i] = f
+        n_far += f
+    return n_far
+
+
+def _gelu32_far(x, far, n_far, tails, centres, halves):
+    """The ``n_far`` flagged elements' ``(index, z = x / sqrt(2), p, -z * z)`` in float64, ``p`` the
+    polynomial of ``_special._erf64``'s tail region of ``|z|`` (rows of ``tails``, the shorter one led by
+    a zero): ``erfc(|z|) = p * exp(-z * z)``, the exp taken by NumPy as ``_erf64`` takes it."""
+    index = np.empty(n_far + 1, np.int64)  # one past: where the writes after the last flagged one land
+    z = np.empty(n_far, np.float64)
+    k = 0
+    whole = x.size - x.size % 8
+    words = far[:whole].view(np.uint64)  # eight flags a load: the few set ones are found fast
+    for w in range(words.size):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):  # written always, kept where flagged: no branch to mispredict
+                index[k] = i
+                k += far[i]
+    for i in range(whole, x.size):
+        index[k] = i
+        k += far[i]
+    index = index[:n_far]
+    ta = np.empty(n_far, np.float64)
+    tb = np.empty(n_far, np.float64)
+    neg_sq = np.empty(n_far, np.float64)
+    for k in range(n_far):
+        z[k] = np.float64(x[index[k]]) * _SQRT1_2
+        a = abs(z[k])
+        ta[k] = (a - centres[0]) / halves[0]
+        tb[k] = (a - centres[1]) / halves[1]
+        neg_sq[k] = -(a * a)
+    # Horner's rule a coefficient at a time over all elements (the loops over k vectorise; one element's
+    # chain of dependent multiply-adds would not), both regions' polynomials, then a select
+    pa = ta * tails[0, 0] + tails[0, 1]
+    pb = tb * tails[1, 0] + tails[1, 1]
+    for j in range(2, tails.shape[1]):
+        ca, cb = tails[0, j], tails[1, j]
+        for k in range(n_far):
+            pa[k] = pa[k] * ta[k] + ca
+            pb[k] = pb[k] * tb[k] + cb
+    p = np.where(np.abs(z) < 2.5, pa, pb)
+    return index, z, p, neg_sq
+
+
+def _gelu32_far_store(index, z, p, exp_neg_sq, x, cdf, y):
+    """``cdf = 0.5 + 0.5 * erf(z)`` (``erf = +-(1 - p * exp(-z * z))``, +-1 from ``|z| >= 6``) and
+    ``y = x * cdf`` at the far elements' ``index``."""
+    for k in range(index.size):
+        a = abs(z[k])
+        e = 1.0 if a >= 6.0 else 1 - p[k] * exp_neg_sq[k]
+        c = np.float32(0.5 + 0.5 * np.copysign(e, z[k]))
+        i = index[k]
+        cdf[i] = c
+        y[i] = x[i] * c
+
+
+def _gelu_grad_pre(x, out, minus_half):
+    """``out = x * x * minus_half``: the exponent of exact GELU's gradient (``_special._exact_grad_block``)."""
+    for i in range(x.size):
+        out[i] = x[i] * x[i] * minus_half
+
+
+def _gelu_grad_post(gx, x, cdf, g, inv_sqrt_2pi):
+    """``gx = (gx * x * inv_sqrt_2pi + cdf) * g`` with ``gx = exp(-x * x / 2)``: ``g * (Phi(x) + x * phi(x))``."""
+    for i in range(x.size):
+        gx[i] = (gx[i] * x[i] * inv_sqrt_2pi + cdf[i]) * g[i]
+
+
+def _layer_norm(x, w, b, eps, ones, cols, y, xhat, rstd, has_w, has_b):
+    """LayerNorm of the rows of ``x`` (``_norm.layer_norm``'s contract): ``xhat = (x - mean) * rstd``,
+    ``rstd = 1 / sqrt(var + eps)``, ``y = xhat * w + b`` (where given); ``ones`` a row of ones, ``cols``
+    the row length, both in the dtype."""
+    for r in range(x.shape[0]):
+        total = ones[0] - ones[0]
+        for j in range(x.shape[1]):
+            total += x[r, j]
+        mean = total / cols
+        squares = ones[0] - ones[0]
+        for j in range(x.shape[1]):
+            d = x[r, j] - mean
+            xhat[r, j] = d
+            squares += d * d
+        rs = ones[0] / np.sqrt(squares / cols + eps)
+        rstd[r, 0] = rs
+        for j in range(x.shape[1]):
+            h = xhat[r, j] * rs
+            xhat[r, j] = h
+            v = h * w[j] if has_w else h
+            y[r, j] = v + b[j] if has_b else v
+
+
+def _layer_norm_grad(g, w, xhat, rstd, ones, cols, gx, gw, gb, has_w, need_x, need_w, need_b):
+    """The gradients of ``_layer_norm`` for upstream ``g`` over these rows: ``gx = rstd * (gh - mean(gh) -
+    xhat * mean(gh * xhat))`` with ``gh = g * w``, and ``gw``/``gb`` accumulated into (this part's column
+    sums of ``g * xhat`` and ``g``)."""
+    for r in range(g.shape[0]):
+        if need_w:
+            for j in range(g.shape[1]):
+                gw[j] += g[r, j] * xhat[r, j]
+        if need_b:
+            for j in range(g.shape[1]):
+                gb[j] += g[r, j]
+        if need_x:
+            total = ones[0] - ones[0]
+            dot = ones[0] - ones[0]
+            for j in range(g.shape[1]):
+                gh = g[r, j] * w[j] if has_w else g[r, j]
+                gx[r, j] = gh
+                total += gh
+                dot += gh * xhat[r, j]
+            mean, dot = total / cols, dot / cols
+            rs = rstd[r, 0]
+            for j in range(g.shape[1]):
+                gx[r, j] = (gx[r, j] - mean - xhat[r, j] * dot) * rs
+
+
+def _softmax_shift(x, out):
+    """``out = x - max(row)`` for every row (then NumPy's exp). A nan is not looked for (the select
+    vectorises, a nan test would not): it stays nan in ``out``, so the row's sum and every element after
+    it are nan, as when the max is nan."""
+    for r in range(x.shape[0]):
+        top = x[r, 0]
+        for j in range(1, x.shape[1]):
+            v = x[r, j]
+            top = v if v > top else top
+        for j in range(x.shape[1]):
+            out[r, j] = x[r, j] - top
+
+
+def _softmax_scale(shifted, e, log):
+    """From ``e = exp(shifted)``: softmax ``e / sum(e)`` into ``e``, or log_softmax ``shifted -
+    log(sum(e))`` into ``shifted``, row by row."""
+    for r in range(e.shape[0]):
+        total = e[r, 0]
+        for j in range(1, e.shape[1]):
+            total += e[r, j]
+        if log:
+            lse = np.log(total)
+            for j in range(e.shape[1]):
+                shifted[r, j] -= lse
+        else:
+            for j in range(e.shape[1]):
+                e[r, j] /= total
+
+
+def _softmax_grad(y, g, out, log):
+    """softmax's gradient ``g * y - y * sum(g * y)``, or log_softmax's ``g - e * sum(g)`` with
+    ``y`` holding ``e = exp(output)``, row by row."""
+    for r in range(y.shape[0]):
+        total = g[r, 0] if log else g[r, 0] * y[r, 0]
+        for j in range(1, y.shape[1]):
+            total += g[r, j] if log else g[r, j] * y[r, j]
+        for j in range(y.shape[1]):
+            out[r, j] = g[r, j] - y[r, j] * total if log else g[r, j] * y[r, j] - y[r, j] * total
+
+
+def _unpool_unique(values, index, out):
+    """``out[p, index[p, i]] = values[p, i]`` per plane ``p`` (``out`` zeroed; no index repeats)."""
+    for p in range(values.shape[0]):
+        for i in range(values.shape[1]):
+            out[p, index[p, i]] = values[p, i]
+
+
+def _relu_grad(out, g, gx, zero):
+    """``gx = zero where out <= 0, else g`` (a nan output passes its gradient), in one pass."""
+    for i in range(out.size):
+        gx[i] = zero if out[i] <= zero else g[i]
+
+
+def _add_rows(target, index, values):
+    """``np.add.at(target, index, values)`` for rows: each row added to its target row in the order
+    given (a repeated index accumulates first row to last)."""
+    for i in range(index.size):
+        row, add = target[index[i]], values[i]
+        for j in range(row.size):
+            row[j] += add[j]

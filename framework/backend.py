@@ -158,6 +158,16 @@ class Backend:
         or NotImplemented."""
         return NotImplemented
 
+    def fused_lstm_cell(self, gates, projected, c_prev, c, tanh_c, h):
+        """One LSTM step for a block of rows, in place; or NotImplemented (the frontend's array code then
+        runs). ``gates`` (rows, 4H) holds the step's recurrent products in the gate order (g, i, f, o);
+        with ``projected`` (the step's input projection and biases, same shape) added they are the
+        pre-activations, which become the activations ``tanh`` for g and ``sigmoid`` for i, f, o,
+        written back into ``gates``. Then, all (rows, H): ``c = f * c_prev + i * g`` (that order),
+        ``tanh_c = tanh(c)``, ``h = o * tanh_c``. Called from the backend's threads, a block of
+        rows each."""
+        return NotImplemented
+
 
 class ArrayAPIBackend(Backend):
     """Every primitive written once against ``self.xp`` (an Array API namespace)."""

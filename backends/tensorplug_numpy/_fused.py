@@ -225,3 +225,17 @@ def relu_backward(out, g):
     # split only from 2**19 elements: 512x256 took 22 us on one thread, 49 us handed to two
     split(lambda s, e: compiled[0](flat_out[s:e], flat_g[s:e], gx[s:e], zero), out.size, 1 << 18)
     return gx.reshape(out.shape)
+
+
+def lstm_cell(gates, projected, c_prev, c, tanh_c, h):
+    """One LSTM step (``Backend.fused_lstm_cell``) in one compiled loop where numba is installed
+    (``_loops._lstm_cell32``, float32), instead of the frontend's ten array calls a step, which two
+    threads serialise on the GIL; the loop releases it. Declines float64 and any non-row-major block."""
+    arrays = (gates, projected, c_prev, c, tanh_c, h)
+    if gates.dtype != np.float32 or not all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays):
+        return NotImplemented
+    compiled = _jit.kernels("lstm_cell32")
+    if compiled is None:
+        return NotImplemented
+    compiled[0](*arrays)
+    return None

@@ -61,7 +61,9 @@ def kernels(*names):
                 sigs = _loops.SIGNATURES[name]
                 sigs = [_inputs_read_only(numba, sig, _loops.INPUTS[name])
                         for sig in ([sigs] if isinstance(sigs, str) else sigs)]
-                _compiled[name] = numba.njit(sigs, nogil=True, cache=True,
+                # error_model "numpy": x / 0 is inf or nan as in NumPy, not a raised ZeroDivisionError
+                # (whose check per division keeps a loop from vectorising)
+                _compiled[name] = numba.njit(sigs, nogil=True, cache=True, error_model="numpy",
                                              fastmath=_loops.REASSOCIATE.get(name, False))(
                                                  getattr(_loops, "_" + name))
         _compiled[names] = tuple(_compiled[name] for name in names)

@@ -2,11 +2,12 @@
 ``fused_softmax`` and ``fused_softmax_backward``), where numba is installed.
 
 NumPy's way is five passes with two short-row reductions (``max`` and ``sum`` over 64-element rows
-cost more than the passes): attention's (8, 4, 64, 64) softmax took 314 us, torch's 49 us. Here a
-compiled loop subtracts each row's max, NumPy's exp runs over the block, and a second loop sums and
-divides each row (``_jit``): the same formulas, each row summed in vector-wide running sums, 134 us.
-Rows are split over the backend's threads in large blocks. Without numba the frontend's array code
-runs.
+cost more than the passes): attention's (8, 4, 64, 64) softmax took 314 us, torch's 49 us. Here
+float32 rows take one compiled loop each, exp included (``_loops._exp32``: within an ulp of NumPy's,
+0 below float32's least normal where NumPy gives subnormals): max, exp and sum, scale, while the row
+is in cache. float64 rows keep NumPy's exp between two loops (the compiled exp is float32's): the
+same formulas, each row summed in vector-wide running sums. Rows are split over the backend's
+threads in large blocks. Without numba the frontend's array code runs.
 """
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def _accepts(x):
 
 def softmax(x, log):
     """softmax (log_softmax when ``log``) of ``x`` along its last axis, or NotImplemented."""
+    if x.dtype == np.float32 and x.size:
+        kernels = _jit.kernels("softmax32")
+        if kernels is None:
+            return NotImplemented
+        (x2,) = _rows(x)
+        out = np.empty_like(x2)
+        split(lambda s, t: kernels[0](x2[s:t], out[s:t], log), x2.shape[0], max(1, PART_MIN // x2.shape[1]))
+        return out.reshape(x.shape)
     kernels = _jit.kernels("softmax_shift", "softmax_scale") if _accepts(x) else None
     if kernels is None:
         return NotImplemented
@@ -58,9 +67,14 @@ def softmax_backward(y, g, log):
         return NotImplemented
     y2, g2 = _rows(y, g)
     out = np.empty_like(g2)
+    if log and y.dtype == np.float32:
+        kernels = _jit.kernels("log_softmax_grad32")
 
     def run(s, t):
-        kernels[0](np.exp(y2[s:t]) if log else y2[s:t], g2[s:t], out[s:t], log)
+        if log and y.dtype == np.float32:
+            kernels[0](y2[s:t], g2[s:t], out[s:t])
+        else:
+            kernels[0](np.exp(y2[s:t]) if log else y2[s:t], g2[s:t], out[s:t], log)
 
     split(run, y2.shape[0], max(1, PART_MIN // y2.shape[1]))
     return out.reshape(y.shape)

@@ -116,6 +116,7 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     fused_softmax = staticmethod(_softmax.softmax)
     fused_softmax_backward = staticmethod(_softmax.softmax_backward)
     fused_relu_backward = staticmethod(_fused.relu_backward)
+    fused_lstm_cell = staticmethod(_fused.lstm_cell)
 
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)

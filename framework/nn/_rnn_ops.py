@@ -12,11 +12,10 @@ recurrent weight gradient, no per-step graph); ``backward`` (used with
 tensorplug ops and applies the same formula with tensorplug ops, so the
 result is differentiable again.
 
-Gate order is torch's (input, forget, cell, output). ``sigmoid(z)`` is
-computed as ``0.5 * tanh(0.5 * z) + 0.5`` (no overflow, one transcendental
-for all four gates): the input projection and the recurrent weight are
-scaled once per call, so each step is one matmul, one add, one tanh and a
-scale-and-shift.
+Gate order is torch's (input, forget, cell, output). Each LSTM step is one
+matmul and the backend's ``fused_lstm_cell`` (one compiled loop in the NumPy
+backend); where a backend declines, the array code computes ``sigmoid(z)`` as
+``0.5 * tanh(0.5 * z) + 0.5`` (no overflow, one tanh for all four gates).
 
 ``RNNLayer`` (tanh or relu) and ``GRULayer`` work the same way; their
 ``create_graph`` backward recomputes the sequence with the composite step
@@ -186,24 +185,22 @@ def _by_gate(xp, acts, H):
     return xp.permute_dims(xp.reshape(acts, (T, B, 4, H)), (2, 0, 1, 3))
 
 
-def _gate_operands(xp, w, H, s):
+def _gate_operands(xp, w, H):
     """The right operands of ``v @ w.T`` per internal gate (g, i, f, o): (4, n, H), each gate's block
-    of ``w`` (4H, n) transposed, row-major (see ``_c_transpose``), the sigmoid gates' times ``s``."""
+    of ``w`` (4H, n) transposed, row-major (see ``_c_transpose``)."""
     w4 = xp.reshape(w, (4, H, w.shape[1]))
     out = xp.empty((4, w.shape[1], H), dtype=w.dtype)
     for k, src in enumerate(_TORCH_BLOCK):
         out[k, ...] = w4[src, ...].T
-    out[1:, ...] *= s
     return out
 
 
-def _inner_t(xp, w, H, s):
-    """``_to_inner(w).T * s`` as a row-major (in, 4H) array (see ``_c_transpose``)."""
+def _inner_t(xp, w, H):
+    """``_to_inner(w).T`` as a row-major (in, 4H) array (see ``_c_transpose``)."""
     out = xp.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
     out[:, :H] = w[2 * H:3 * H, ...].T
     out[:, H:3 * H] = w[:2 * H, ...].T
     out[:, 3 * H:] = w[3 * H:, ...].T
-    out[:, H:] *= s
     return out
 
 
@@ -216,8 +213,7 @@ class LSTMLayer(MultiOp):
     ``keep`` is False when no backward can follow (the gate activations go back to the pool).
 
     Internally the gates are ordered (g, i, f, o), not torch's (i, f, g, o): the three sigmoid gates
-    are then one contiguous block ``[H:]`` of the forward's (T, B, 4H) activations (scaled and
-    shifted by scalars). The weights are permuted once per call (they are copied for the layout
+    are then one contiguous block ``[H:]`` of the forward's (T, B, 4H) activations. The weights are permuted once per call (they are copied for the layout
     anyway) and the weight gradients land in torch's order.
 
     Each step's recurrent matmul is a stack of four per-gate (rows, H) x (H, H) products (OpenBLAS
@@ -237,16 +233,11 @@ class LSTMLayer(MultiOp):
         G = w_ih.shape[0]
         H = G // 4
         dt = x.dtype
-        # 0-d arrays, not Python floats: numpy resolves a Python scalar's type on every call (~1 us)
-        half = xp.asarray(0.5, dtype=dt)
-        # sigmoid(z) = 0.5 * tanh(0.5 * z) + 0.5: the input projection and the recurrent weight of the
-        # sigmoid gates are pre-scaled by 0.5, so one tanh per step covers all four gates
         xs_buf, xs = _take(xp, "xs", (T * B, G), dt)
-        w_x = _inner_t(xp, w_ih, H, half)
+        w_x = _inner_t(xp, w_ih, H)
         bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
         if bias is not None:
             bias = _to_inner(xp, bias, H)
-            bias[H:] *= half
 
         def project(r0, r1):
             # row blocks of the input projection on the backend's threads, one matmul each
@@ -256,7 +247,7 @@ class LSTMLayer(MultiOp):
 
         ctx.backend.parallel_for(project, T * B, _PROJECTION_ROWS)
         xs = xp.reshape(xs, (T, B, G))
-        w_s = _gate_operands(xp, w_hh, H, half)  # (4, H, H)
+        w_s = _gate_operands(xp, w_hh, H)  # (4, H, H)
         acts_buf, acts = _take(xp, "acts", (T, B, G), dt)
         cs_buf, cs = _take(xp, "cs", (T + 1, B, H), dt)
         tcs_buf, tcs = _take(xp, "tcs", (T, B, H), dt)
@@ -266,6 +257,9 @@ class LSTMLayer(MultiOp):
         _put_initial(cs, c0, reverse)
         a4 = xp.reshape(acts, (T, B, 4, H))
         by_gate = _by_gate(xp, acts, H)
+        cell = ctx.backend.fused_lstm_cell
+        # 0-d arrays, not Python floats: numpy resolves a Python scalar's type on every call (~1 us)
+        half = xp.asarray(0.5, dtype=dt)
 
         def recur(b0, b1):
             # the rows b0:b1 of every step: batch rows never interact, so the backend may run row
@@ -278,19 +272,22 @@ class LSTMLayer(MultiOp):
             for t in _steps(T, reverse):
                 a = A[t, ...]
                 matmul(HS[prev, ...], w_s, out=A4[:, t, ...])  # the four gates' products
-                a += X[t, ...]
-                tanh(a, out=a)
-                sg = a[:, H:]
-                sg *= half
-                sg += half
                 slot = t if reverse else t + 1
-                c = C[slot, ...]
-                mul(g_f[t, ...], C[prev, ...], out=c)
-                mul(g_i[t, ...], g_g[t, ...], out=tmp)
-                c += tmp
-                tc = TC[t, ...]
-                tanh(c, out=tc)
-                mul(g_o[t, ...], tc, out=HS[slot, ...])
+                if cell(a, X[t, ...], C[prev, ...], C[slot, ...], TC[t, ...], HS[slot, ...]) is NotImplemented:
+                    # declined: sigmoid(z) = 0.5 * tanh(0.5 * z) + 0.5, one tanh for the four gates
+                    a += X[t, ...]
+                    sg = a[:, H:]
+                    sg *= half
+                    tanh(a, out=a)
+                    sg *= half
+                    sg += half
+                    c = C[slot, ...]
+                    mul(g_f[t, ...], C[prev, ...], out=c)
+                    mul(g_i[t, ...], g_g[t, ...], out=tmp)
+                    c += tmp
+                    tc = TC[t, ...]
+                    tanh(c, out=tc)
+                    mul(g_o[t, ...], tc, out=HS[slot, ...])
                 prev = slot
 
         ctx.backend.parallel_for(recur, B, _ROWS_PER_THREAD)

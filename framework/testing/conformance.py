@@ -587,6 +587,24 @@ def check_fused_softmax(b):
 
 
 @check
+def check_fused_lstm_cell(b):
+    rows, H = 3, 5
+    for dtype, tol in (("float32", 2e-6), ("float64", 1e-12)):
+        z = (_RNG.standard_normal((rows, 4 * H)) * 3).astype(dtype)
+        z[0, :4], z[1, :4] = 60.0, -60.0  # saturated gates
+        proj, old = _RNG.standard_normal(z.shape).astype(dtype), _RNG.standard_normal((rows, H)).astype(dtype)
+        pre = z.astype("float64") + proj
+        g, (i, f, o) = np.tanh(pre[:, :H]), np.split(1 / (1 + np.exp(-pre[:, H:])), 3, axis=1)
+        c = f * old + i * g
+        gates, cs, tcs, hs = dev(b, z), *(dev(b, np.zeros((rows, H), dtype)) for _ in range(3))
+        if b.fused_lstm_cell(gates, dev(b, proj), dev(b, old), cs, tcs, hs) is NotImplemented:
+            continue
+        for got, want, name in ((gates, np.concatenate([g, i, f, o], axis=1), "gates"), (cs, c, "c"),
+                                (tcs, np.tanh(c), "tanh_c"), (hs, o * np.tanh(c), "h")):
+            same(b, got, want.astype(dtype), f"fused_lstm_cell {name} ({dtype})", rtol=tol, atol=tol)
+
+
+@check
 def check_fused_layer_norm(b):
     x = (_RNG.standard_normal((7, 5)) * 3 + 1).astype("float64")
     w, bias, g = _RNG.standard_normal(5), _RNG.standard_normal(5), _RNG.standard_normal((7, 5))

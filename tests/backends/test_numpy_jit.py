@@ -1,6 +1,7 @@
-"""The NumPy backend's compiled loops (backends/tensorplug_numpy/_jit.py, through numba where installed): GELU's
+"""The NumPy backend's compiled loops (backends/tensorplug_numpy/_loops.py, through numba where installed): GELU's
 give bit for bit what the NumPy code they stand in for gives, LayerNorm's and softmax's the same to rounding
-and row by row; without numba, or with TENSORPLUG_JIT=0, the NumPy code runs."""
+and row by row, the float32 exp within an ulp of the exact one; without numba, or with TENSORPLUG_JIT=0, the
+NumPy code runs."""
 from __future__ import annotations
 
 import os
@@ -140,7 +141,7 @@ def test_compiled_softmax_agrees_with_the_array_code_row_by_row(dtype, rtol, log
     x[0, 0, 3], x[0, 1, :], x[1, 2, 9], x[2, 0, 0] = np.inf, -np.inf, np.nan, np.nan  # rows nan throughout
     fn = tensorplug.nn.functional.log_softmax if log else tensorplug.nn.functional.softmax
     got = _with_jit(True, lambda: fn(tensorplug.tensor(x), dim=-1).numpy())
-    assert "softmax_scale" in _jit._compiled
+    assert ("softmax32" if dtype == np.float32 else "softmax_scale") in _jit._compiled
     want = _with_jit(False, lambda: fn(tensorplug.tensor(x), dim=-1).numpy())
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
     assert np.isnan(got[0, :2]).all() and np.isnan(got[1, 2]).all() and np.isnan(got[2, 0]).all()
@@ -156,6 +157,89 @@ def test_compiled_softmax_agrees_with_the_array_code_row_by_row(dtype, rtol, log
         _with_jit(jit, lambda: fn(t, dim=-1).backward(tensorplug.tensor(g)))
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=rtol * 10, atol=rtol * 10)
+
+
+@needs_numba
+def test_compiled_float32_exp_is_within_an_ulp_of_the_exact_one_over_its_whole_range():
+    import numba
+    from tensorplug_numpy._loops import _exp32
+
+    @numba.njit("void(float32[::1], float32[::1])")
+    def exp32(x, out):
+        for i in range(x.size):
+            out[i] = _exp32(x[i])
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([np.linspace(-88, 89, 1 << 22, dtype=np.float32),
+                        rng.uniform(-1, 1, 1 << 16).astype(np.float32) * np.float32(1e-3),
+                        np.float32([0.0, -0.0, 0.5 * np.log(2), -87.33654, -87.33655, 88.7228317, 88.722832])])
+    got = np.empty_like(x)
+    exp32(x, got)
+    with np.errstate(over="ignore"):
+        exact = np.exp(x.astype(np.float64))
+        rounded = exact.astype(np.float32)
+    normal = (rounded >= np.finfo(np.float32).tiny) & np.isfinite(rounded)
+    assert np.all(np.abs(got[normal] - exact[normal]) <= np.spacing(rounded[normal]))  # an ulp of the result
+    assert np.all(got[~normal] == np.where(rounded[~normal] == np.inf, np.inf, 0))  # subnormals flushed to 0
+    assert (~normal).sum() > 1000
+    specials = np.float32([-100, -np.inf, 100, np.inf, np.nan, -np.nan])
+    out = np.empty_like(specials)
+    exp32(specials, out)
+    np.testing.assert_array_equal(out, [0, 0, np.inf, np.inf, np.nan, np.nan])
+
+
+@needs_numba
+def test_compiled_float32_tanh_and_sigmoid_are_within_a_few_ulp():
+    import numba
+    from tensorplug_numpy._loops import _sigmoid32, _tanh32
+
+    @numba.njit("void(float32[::1], float32[::1], float32[::1])", error_model="numpy")
+    def both(x, tanh, sigmoid):
+        for i in range(x.size):
+            tanh[i] = _tanh32(x[i])
+            sigmoid[i] = _sigmoid32(x[i])
+
+    rng = np.random.default_rng(6)
+    x = np.concatenate([np.linspace(-20, 20, 1 << 20, dtype=np.float32),
+                        rng.standard_normal(1 << 16).astype(np.float32) * np.float32(1e-4),  # tanh(x) ~ x
+                        np.float32([0.625, -0.625, np.nextafter(np.float32(0.625), np.float32(0)), 1e-30, -1e-30])])
+    tanh, sigmoid = np.empty_like(x), np.empty_like(x)
+    both(x, tanh, sigmoid)
+    x64 = x.astype(np.float64)
+    # tanh within 2 ulp; sigmoid within 3 where small (exp's error, then a division: NumPy's float32
+    # 1 / (1 + exp(-x)) is 3.7 ulp off there)
+    for got, exact, ulps in ((tanh, np.tanh(x64), 2), (sigmoid, 1 / (1 + np.exp(-x64)), 3)):
+        assert np.all(np.abs(got - exact) <= ulps * np.spacing(np.abs(exact).astype(np.float32)))
+    specials = np.float32([np.inf, -np.inf, 100, -100, np.nan, 0.0, -0.0])
+    tanh, sigmoid = np.empty_like(specials), np.empty_like(specials)
+    both(specials, tanh, sigmoid)
+    np.testing.assert_array_equal(tanh, [1, -1, 1, -1, np.nan, 0, 0])
+    np.testing.assert_array_equal(sigmoid, [1, 0, 1, 0, np.nan, 0.5, 0.5])
+    assert np.signbit(tanh[-1])  # tanh(-0) is -0
+
+
+@needs_numba
+def test_compiled_lstm_cell_agrees_with_the_array_code():
+    import tensorplug
+    from tensorplug_numpy import _fused
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((12, 6, 10)).astype(np.float32)
+    runs = []
+    for jit in (True, False):
+        tensorplug.manual_seed(0)
+        lstm = tensorplug.nn.LSTM(10, 16, num_layers=2)
+        inp = tensorplug.tensor(x, requires_grad=True)
+
+        def run():
+            out, (h, c) = lstm(inp)
+            (out.square().sum() + h.sum() + c.sum()).backward()
+            return [t.detach().numpy() for t in (out, h, c, inp.grad, *(p.grad for p in lstm.parameters()))]
+        runs.append(_with_jit(jit, run))
+    assert "lstm_cell32" in _jit._compiled
+    for a, e in zip(*runs):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    z = np.zeros((2, 8))  # float64: declined (the compiled functions are float32's)
+    assert _with_jit(True, _fused.lstm_cell, z, z, z[:, :2], z[:, :2], z[:, :2], z[:, :2]) is NotImplemented
 
 
 def test_read_only_arrays_pass_through_the_compiled_kernels():

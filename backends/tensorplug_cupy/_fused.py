@@ -1,11 +1,11 @@
-"""Fused optimizer updates and cross-entropy for the CuPy backend (the kernels of ``_fused_kernels``).
+"""Fused optimizer updates, cross-entropy and the LSTM step for the CuPy backend (``_fused_kernels``).
 
 At the sizes a training step has on a GPU, each elementwise launch costs more
 on the host than on the device: Adam's update is about ten launches written
 with array operations and one here, cross-entropy's forward about fifteen and
 two here. These methods implement the backend protocol's optional fused hooks
 (``tensorplug.Backend.axpy``, ``fused_sgd``, ``fused_adam``, ``fused_rmsprop``,
-``fused_cross_entropy``, ``fused_cross_entropy_backward``); each declines
+``fused_cross_entropy``, ``fused_cross_entropy_backward``, ``fused_lstm_cell``); each declines
 (False / NotImplemented) what its kernel does not cover -- dtypes other than
 float32/float64, non-contiguous or mismatched operands -- and the frontend's
 array code runs instead.
@@ -105,3 +105,11 @@ class FusedOps:
         self.launch("tp_ce_backward", logp.dtype, m * c, (logp, target, g, den, grad),
                     (m * c, c, int(ignore_index), stride, int(has_den)))
         return grad
+
+    # recurrent ----------------------------------------------------------------------------
+    def lstm_cell(self, gates, projected, c_prev, c, tanh_c, h):
+        """One LSTM step: see ``tensorplug.Backend.fused_lstm_cell``."""
+        if not (self._same(gates, projected) and self._same(c, c_prev, tanh_c, h)) or c.dtype != gates.dtype:
+            return NotImplemented
+        self.launch("tp_lstm_cell", c.dtype, c.size, (gates, projected, c_prev, c, tanh_c, h), (c.size, c.shape[1]))
+        return None

@@ -1,4 +1,4 @@
-"""CUDA C sources of the CuPy backend's fused optimizer updates and cross-entropy.
+"""CUDA C sources of the CuPy backend's fused optimizer updates, cross-entropy and LSTM step.
 
 Like ``_kernels.py``: plain text with no imports, ``extern "C"`` kernels over a
 ``T`` the caller typedefs (float or double), 64-bit sizes, grid-stride loops,
@@ -165,8 +165,34 @@ extern "C" __global__ void tp_ce_backward(
     grad[i] = (exp(logp[i]) - ((i - r * C) == t ? (T)1 : (T)0)) * scale;
   }
 }
+
+// One LSTM step (tensorplug.Backend.fused_lstm_cell), one thread per element of the (rows, H) state:
+// gates (rows, 4H) hold the recurrent products of the gates g, i, f, o; with projected added they are
+// activated in place (tanh for g, sigmoid for the others); c = f * c_prev + i * g, tanh_c = tanh(c),
+// h = o * tanh_c. Ten elementwise launches a step become one.
+extern "C" __global__ void tp_lstm_cell(
+    T* gates, const T* projected, const T* c_prev, T* c, T* tanh_c, T* h, long long total, long long H) {
+  LOOP {
+    long long r = i / H, j = i - r * H;
+    T* z = gates + r * 4 * H + j;
+    const T* p = projected + r * 4 * H + j;
+    T g = tanh(z[0] + p[0]);
+    T ig = (T)1 / ((T)1 + exp(-(z[H] + p[H])));
+    T fg = (T)1 / ((T)1 + exp(-(z[2 * H] + p[2 * H])));
+    T og = (T)1 / ((T)1 + exp(-(z[3 * H] + p[3 * H])));
+    z[0] = g;
+    z[H] = ig;
+    z[2 * H] = fg;
+    z[3 * H] = og;
+    T state = fg * c_prev[i] + ig * g;
+    T t = tanh(state);
+    c[i] = state;
+    tanh_c[i] = t;
+    h[i] = og * t;
+  }
+}
 """.replace("LOOP", _LOOP)
 
 #: kernel name -> number of array arguments (the launcher checks it)
 KERNELS = {"tp_axpy": 2, "tp_sgd": 3, "tp_adam": 5, "tp_rmsprop": 5, "tp_ce_forward": 5, "tp_ce_reduce": 3,
-           "tp_ce_backward": 5}
+           "tp_ce_backward": 5, "tp_lstm_cell": 6}

@@ -2,7 +2,7 @@
 native routines for what the standard lacks (RNG per device, scatter-add,
 strided windows, erf, einsum, pad, DLPack, synchronize, memory statistics),
 and fast convolution / max pooling (cuDNN, else one CUDA kernel + one GEMM;
-see ``_fastpaths``), fused optimizer updates and cross-entropy (``_fused``).
+see ``_fastpaths``), fused optimizer updates, cross-entropy and the LSTM step (``_fused``).
 ``backend.fastpath_status`` says which path ran and why.
 
 Imported only when the cupy backend is first used.
@@ -98,7 +98,7 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
             errors["fused"] = self._fused_off
         return errors
 
-    # fused optimizer updates and cross-entropy: one kernel each (_fused) ---------------
+    # fused optimizer updates, cross-entropy, LSTM step: one kernel each (_fused) -------
     def _run_fused(self, op, declined, *args, **kwargs):
         ops = self._fused
         if ops is None:
@@ -135,6 +135,9 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     def fused_cross_entropy_backward(self, logp, target, ignore_index, g, den, reduction):
         return self._run_fused("cross_entropy_backward", NotImplemented, logp, target, ignore_index, g, den,
                                reduction)
+
+    def fused_lstm_cell(self, gates, projected, c_prev, c, tanh_c, h):
+        return self._run_fused("lstm_cell", NotImplemented, gates, projected, c_prev, c, tanh_c, h)
 
     def _fastpath(self, family, op, args, default):
         """``op(*args)`` on the fastest path of ``family`` that takes it (cuDNN, a CUDA kernel), else

@@ -13,7 +13,7 @@ import pytest
 
 PRELUDE = """
 #include <cmath>
-using std::exp; using std::log; using std::sqrt;
+using std::exp; using std::log; using std::sqrt; using std::tanh;
 struct tp_dim3 { long long x; };
 static tp_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
 #define __global__

@@ -1,10 +1,10 @@
-"""The CuPy backend's fused optimizer updates and cross-entropy (backends/tensorplug_cupy/_fused*.py).
+"""The CuPy backend's fused optimizer updates, cross-entropy and LSTM step (backends/tensorplug_cupy/_fused*.py).
 
 Without a GPU the very CUDA C source is compiled with the host C++ compiler
 (one "thread" runs the grid-stride loop; a one-block reduction runs with one
 thread) and ``FusedOps`` drives it on NumPy arrays. A NumPy backend whose
-fused hooks call those kernels then runs the real frontend -- the optimizers
-and ``F.cross_entropy`` -- against PyTorch, so both the kernels and the
+fused hooks call those kernels then runs the real frontend -- the optimizers,
+``F.cross_entropy`` and ``nn.LSTM`` -- against PyTorch, so both the kernels and the
 frontend's use of the hooks are checked. On a GPU (``-m gpu``): the real
 CuPy backend against the NumPy backend.
 """
@@ -74,6 +74,9 @@ def fused_backend(host_ops):
 
         def fused_cross_entropy_backward(self, *args):
             return host_ops.cross_entropy_backward(*args)
+
+        def fused_lstm_cell(self, *args):
+            return host_ops.lstm_cell(*args)
 
     return HostFused()
 
@@ -207,6 +210,34 @@ def test_host_compiled_cross_entropy_double_backward_and_edge_cases(host_ops, fu
     assert host_ops.calls == []
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_host_compiled_lstm_step_follows_torch(host_ops, fused_backend, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((7, 3, 5)).astype(dtype)
+    h0, c0 = (rng.standard_normal((2, 3, 6)).astype(dtype) for _ in range(2))
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(5, 6, num_layers=2, bidirectional=False).to(getattr(torch, dtype))
+    ours = tensorplug.nn.LSTM(5, 6, num_layers=2).to(getattr(tensorplug, dtype))
+    ours.load_state_dict({k: tensorplug.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    for p in ours.parameters():
+        p.data = _on(fused_backend, p.detach().numpy())
+    xs = _on(fused_backend, x, True)
+    del host_ops.calls[:]
+    out, (h, c) = ours(xs, (_on(fused_backend, h0), _on(fused_backend, c0)))
+    (out.square().sum() + h.sum() + c.sum()).backward()
+    assert host_ops.calls == ["tp_lstm_cell"] * (2 * 7)  # every step of both layers ran the kernel
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, (t_h, t_c) = ref(tx, (torch.tensor(h0), torch.tensor(c0)))
+    (t_out.square().sum() + t_h.sum() + t_c.sum()).backward()
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for a, e in ((out, t_out), (h, t_h), (c, t_c), (xs.grad, tx.grad)):
+        np.testing.assert_allclose(a.detach().numpy(), e.detach().numpy(), rtol=tol, atol=tol)
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+    half = np.zeros((2, 8), dtype="float16")
+    assert host_ops.lstm_cell(half, half, half[:, :2], half[:, :2], half[:, :2], half[:, :2]) is NotImplemented
+
+
 def test_fused_kernels_compile_with_nvcc(tmp_path):
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc not installed")
@@ -265,7 +296,9 @@ def test_conformance_checks_the_fused_hooks(host_ops, fused_backend):
     del host_ops.calls[:]
     CHECKS["fused_updates"](fused_backend)
     CHECKS["fused_cross_entropy"](fused_backend)
-    assert {"tp_axpy", "tp_sgd", "tp_adam", "tp_rmsprop", "tp_ce_forward", "tp_ce_backward"} <= set(host_ops.calls)
+    CHECKS["fused_lstm_cell"](fused_backend)
+    assert {"tp_axpy", "tp_sgd", "tp_adam", "tp_rmsprop", "tp_ce_forward", "tp_ce_backward",
+            "tp_lstm_cell"} <= set(host_ops.calls)
 
     class OffByOne(type(fused_backend)):
         def fused_adam(self, p, g, *args, **kw):
@@ -275,3 +308,20 @@ def test_conformance_checks_the_fused_hooks(host_ops, fused_backend):
 
     with pytest.raises(ConformanceError, match="fused_adam parameter"):
         CHECKS["fused_updates"](OffByOne())
+
+
+@pytest.mark.gpu
+def test_gpu_fused_lstm_step_matches_numpy():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 4, 8)).astype("float32")
+    results = []
+    for device in ("cpu", "cuda"):
+        tensorplug.manual_seed(0)
+        lstm = tensorplug.nn.LSTM(8, 16, num_layers=2).to(device)
+        xs = tensorplug.tensor(x, device=device, requires_grad=True)
+        out, (h, c) = lstm(xs)
+        (out.square().sum() + h.sum() + c.sum()).backward()
+        results.append([t.detach().cpu().numpy() for t in (out, h, c, xs.grad)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert "lstm_cell" in tensorplug.get_backend("cupy").fastpath_status["fused"]

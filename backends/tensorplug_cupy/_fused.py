@@ -5,7 +5,8 @@ on the host than on the device: Adam's update is about ten launches written
 with array operations and one here, cross-entropy's forward about fifteen and
 two here. These methods implement the backend protocol's optional fused hooks
 (``tensorplug.Backend.axpy``, ``fused_sgd``, ``fused_adam``, ``fused_rmsprop``,
-``fused_cross_entropy``, ``fused_cross_entropy_backward``, ``fused_lstm_cell``); each declines
+``fused_cross_entropy``, ``fused_cross_entropy_backward``, ``fused_lstm_cell`` and its
+``_backward``); each declines
 (False / NotImplemented) what its kernel does not cover -- dtypes other than
 float32/float64, non-contiguous or mismatched operands -- and the frontend's
 array code runs instead.
@@ -112,4 +113,12 @@ class FusedOps:
         if not (self._same(gates, projected) and self._same(c, c_prev, tanh_c, h)) or c.dtype != gates.dtype:
             return NotImplemented
         self.launch("tp_lstm_cell", c.dtype, c.size, (gates, projected, c_prev, c, tanh_c, h), (c.size, c.shape[1]))
+        return None
+
+    def lstm_cell_backward(self, gates, c_prev, tanh_c, dh, dc, dz):
+        """One LSTM step's backward: see ``tensorplug.Backend.fused_lstm_cell_backward``."""
+        if not (self._same(dc, c_prev, tanh_c, dh, *dz) and gates.dtype == dc.dtype and _contig(gates)):
+            return NotImplemented
+        self.launch("tp_lstm_cell_backward", dc.dtype, dc.size, (gates, c_prev, tanh_c, dh, dc, *dz),
+                    (dc.size, dc.shape[1]))
         return None

@@ -139,6 +139,9 @@ class CupyBackend(tensorplug.ArrayAPIBackend):
     def fused_lstm_cell(self, gates, projected, c_prev, c, tanh_c, h):
         return self._run_fused("lstm_cell", NotImplemented, gates, projected, c_prev, c, tanh_c, h)
 
+    def fused_lstm_cell_backward(self, gates, c_prev, tanh_c, dh, dc, dz):
+        return self._run_fused("lstm_cell_backward", NotImplemented, gates, c_prev, tanh_c, dh, dc, dz)
+
     def _fastpath(self, family, op, args, default):
         """``op(*args)`` on the fastest path of ``family`` that takes it (cuDNN, a CUDA kernel), else
         ``default(*args)``, on this backend's device (``fastpath_status`` says which ran, and why)."""

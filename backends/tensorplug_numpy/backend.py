@@ -117,6 +117,7 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     fused_softmax_backward = staticmethod(_softmax.softmax_backward)
     fused_relu_backward = staticmethod(_fused.relu_backward)
     fused_lstm_cell = staticmethod(_fused.lstm_cell)
+    fused_lstm_cell_backward = staticmethod(_fused.lstm_cell_backward)
 
     def einsum(self, equation, *operands):
         dtype = np.result_type(*operands)

@@ -14,8 +14,10 @@ result is differentiable again.
 
 Gate order is torch's (input, forget, cell, output). Each LSTM step is one
 matmul and the backend's ``fused_lstm_cell`` (one compiled loop in the NumPy
-backend); where a backend declines, the array code computes ``sigmoid(z)`` as
-``0.5 * tanh(0.5 * z) + 0.5`` (no overflow, one tanh for all four gates).
+backend, one kernel in CuPy's), each backward step a matmul and
+``fused_lstm_cell_backward``; where a backend declines, the array code
+computes ``sigmoid(z)`` as ``0.5 * tanh(0.5 * z) + 0.5`` (no overflow, one tanh
+for all four gates) and the backward's gate factors for all steps at once.
 
 ``RNNLayer`` (tanh or relu) and ``GRULayer`` work the same way; their
 ``create_graph`` backward recomputes the sequence with the composite step
@@ -321,9 +323,13 @@ class LSTMLayer(MultiOp):
         H = G // 4
         dt = acts.dtype
         reverse = ctx.reverse
-        prev_h = _read(hs, reverse)
+        prev_h, prev_c = _read(hs, reverse), _read(cs, reverse)
+        cell_grad = ctx.backend.fused_lstm_cell_backward
+        fused = _accepts_cell_grad(cell_grad, xp, dt, H)
+        step_acts = acts  # (T, B, 4H): a step's rows, as the backend's cell gradient takes them
         acts = _by_gate(xp, acts, H)
-        p_buf, p, q_buf, q = _lstm_gate_factors(ctx, xp, acts, _read(cs, reverse), tcs)
+        if not fused:
+            p_buf, p, q_buf, q = _lstm_gate_factors(ctx, xp, acts, prev_c, tcs)
         dz_buf, dz = _take(xp, "dz", (4, T, B, H), dt)
         w_p = _gate_blocks(xp, ctx._saved[5][0]._data, H)  # (4, H, H): dh = sum_k dz_k @ w_p[k]
         dh_out = xp.empty((B, H), dtype=dt)
@@ -336,26 +342,32 @@ class LSTMLayer(MultiOp):
             # buffers are filled, not xp.zeros'd: numpy's zeros releases the GIL for its calloc, and
             # the caller's thread then waited for the other block's whole loop to get it back (1.5 ms)
             rows = b1 - b0
-            P, Z, Q, F = p[:, :, b0:b1, :], dz[:, :, b0:b1, :], q[:, b0:b1, :], acts[2, :, b0:b1, :]
+            Z, F = dz[:, :, b0:b1, :], acts[2, :, b0:b1, :]
+            if fused:
+                A, PC, TC = step_acts[:, b0:b1, :], prev_c[:, b0:b1, :], tcs[:, b0:b1, :]
+            else:
+                P, Q = p[:, :, b0:b1, :], q[:, b0:b1, :]
             dh = xp.empty((rows, H), dtype=dt)
             dh[...] = 0 if g_h is None else g_h[b0:b1, :]
             dc = xp.empty((rows, H), dtype=dt)
             dc_next = xp.empty((rows, H), dtype=dt)
             parts = xp.empty((4, rows, H), dtype=dt)
             carry = g_c is not None
-            if carry:
-                dc_next[...] = g_c[b0:b1, :]
+            dc_next[...] = g_c[b0:b1, :] if carry else 0
             for t in steps:
                 if g_out is not None:
                     dh += g_out[t, b0:b1, :]
-                mul(dh, Q[t, ...], out=dc)
-                if carry:
-                    dc += dc_next
-                carry = True
                 z = Z[:, t, ...]
-                mul(P[:3, t, ...], dc, out=z[:3, ...])
-                mul(P[3, t, ...], dh, out=z[3, ...])
-                mul(dc, F[t, ...], out=dc_next)
+                if fused:  # dc_next carried in and out
+                    cell_grad(A[t, ...], PC[t, ...], TC[t, ...], dh, dc_next, (z[0], z[1], z[2], z[3]))
+                else:
+                    mul(dh, Q[t, ...], out=dc)
+                    if carry:
+                        dc += dc_next
+                    carry = True
+                    mul(P[:3, t, ...], dc, out=z[:3, ...])
+                    mul(P[3, t, ...], dh, out=z[3, ...])
+                    mul(dc, F[t, ...], out=dc_next)
                 if t != stop:
                     matmul(z, w_p, out=parts)
                     _sum_gates(add, parts, dh)
@@ -363,8 +375,9 @@ class LSTMLayer(MultiOp):
             dc_out[b0:b1, :] = dc_next
 
         ctx.backend.parallel_for(recur, B, _ROWS_PER_THREAD)
-        _give(xp, "p", p_buf)
-        _give(xp, "q", q_buf)
+        if not fused:
+            _give(xp, "p", p_buf)
+            _give(xp, "q", q_buf)
         grads = _lstm_input_grads(ctx, xp, xp.reshape(dz, (4, T * B, H)), prev_h, dh_out, dc_out)
         _give(xp, "dz", dz_buf)
         return grads
@@ -426,6 +439,14 @@ class LSTMLayer(MultiOp):
                 dh if ctx.needs_grad(3) else None,
                 dc if ctx.needs_grad(4) else None,
                 gw, gb if ctx.needs_grad(6) else None)
+
+
+def _accepts_cell_grad(cell_grad, xp, dt, H):
+    """Whether the backend's ``fused_lstm_cell_backward`` takes this dtype (asked with one zero row: a
+    backend declines every call of a dtype alike). Where it declines, the backward precomputes the
+    gate factors of every step (``_lstm_gate_factors``) in whole-sequence passes instead."""
+    rows = [xp.zeros((1, H), dtype=dt) for _ in range(8)]
+    return cell_grad(xp.zeros((1, 4 * H), dtype=dt), *rows[:4], tuple(rows[4:])) is not NotImplemented
 
 
 def _lstm_gate_factors(ctx, xp, acts, prev_c, tcs):

@@ -605,6 +605,26 @@ def check_fused_lstm_cell(b):
 
 
 @check
+def check_fused_lstm_cell_backward(b):
+    rows, H = 3, 5
+    for dtype, tol in (("float32", 2e-6), ("float64", 1e-12)):
+        z = _RNG.standard_normal((rows, 4 * H))
+        gates = np.concatenate([np.tanh(z[:, :H]), 1 / (1 + np.exp(-z[:, H:]))], axis=1).astype(dtype)
+        c_prev, c_carry, dh = (_RNG.standard_normal((rows, H)).astype(dtype) for _ in range(3))
+        g, i, f, o = (gates[:, k * H:(k + 1) * H].astype("float64") for k in range(4))
+        tanh_c = np.tanh(f * c_prev + i * g).astype(dtype)
+        cell = dh * o * (1 - tanh_c.astype("float64") ** 2) + c_carry
+        want = (cell * i * (1 - g * g), cell * g * i * (1 - i), cell * c_prev * f * (1 - f),
+                dh * tanh_c * o * (1 - o))
+        dc, dz = dev(b, c_carry), tuple(dev(b, np.zeros((rows, H), dtype)) for _ in range(4))
+        if b.fused_lstm_cell_backward(dev(b, gates), dev(b, c_prev), dev(b, tanh_c), dev(b, dh), dc,
+                                      dz) is NotImplemented:
+            continue
+        for got, exp, name in zip(dz + (dc,), want + (cell * f,), ("dz_g", "dz_i", "dz_f", "dz_o", "dc")):
+            same(b, got, exp.astype(dtype), f"fused_lstm_cell_backward {name} ({dtype})", rtol=tol, atol=tol)
+
+
+@check
 def check_fused_layer_norm(b):
     x = (_RNG.standard_normal((7, 5)) * 3 + 1).astype("float64")
     w, bias, g = _RNG.standard_normal(5), _RNG.standard_normal(5), _RNG.standard_normal((7, 5))

@@ -78,6 +78,9 @@ def fused_backend(host_ops):
         def fused_lstm_cell(self, *args):
             return host_ops.lstm_cell(*args)
 
+        def fused_lstm_cell_backward(self, *args):
+            return host_ops.lstm_cell_backward(*args)
+
     return HostFused()
 
 
@@ -225,7 +228,8 @@ def test_host_compiled_lstm_step_follows_torch(host_ops, fused_backend, dtype):
     del host_ops.calls[:]
     out, (h, c) = ours(xs, (_on(fused_backend, h0), _on(fused_backend, c0)))
     (out.square().sum() + h.sum() + c.sum()).backward()
-    assert host_ops.calls == ["tp_lstm_cell"] * (2 * 7)  # every step of both layers ran the kernel
+    # every step of both layers ran the kernels (and each layer's backward asked once with one row)
+    assert host_ops.calls == ["tp_lstm_cell"] * (2 * 7) + ["tp_lstm_cell_backward"] * (2 * 8)
     tx = torch.tensor(x, requires_grad=True)
     t_out, (t_h, t_c) = ref(tx, (torch.tensor(h0), torch.tensor(c0)))
     (t_out.square().sum() + t_h.sum() + t_c.sum()).backward()
@@ -297,8 +301,9 @@ def test_conformance_checks_the_fused_hooks(host_ops, fused_backend):
     CHECKS["fused_updates"](fused_backend)
     CHECKS["fused_cross_entropy"](fused_backend)
     CHECKS["fused_lstm_cell"](fused_backend)
+    CHECKS["fused_lstm_cell_backward"](fused_backend)
     assert {"tp_axpy", "tp_sgd", "tp_adam", "tp_rmsprop", "tp_ce_forward", "tp_ce_backward",
-            "tp_lstm_cell"} <= set(host_ops.calls)
+            "tp_lstm_cell", "tp_lstm_cell_backward"} <= set(host_ops.calls)
 
     class OffByOne(type(fused_backend)):
         def fused_adam(self, p, g, *args, **kw):
@@ -324,4 +329,4 @@ def test_gpu_fused_lstm_step_matches_numpy():
         results.append([t.detach().cpu().numpy() for t in (out, h, c, xs.grad)])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    assert "lstm_cell" in tensorplug.get_backend("cupy").fastpath_status["fused"]
+    assert "lstm_cell, lstm_cell_backward" in tensorplug.get_backend("cupy").fastpath_status["fused"]

@@ -235,7 +235,7 @@ def test_compiled_lstm_cell_agrees_with_the_array_code():
             (out.square().sum() + h.sum() + c.sum()).backward()
             return [t.detach().numpy() for t in (out, h, c, inp.grad, *(p.grad for p in lstm.parameters()))]
         runs.append(_with_jit(jit, run))
-    assert "lstm_cell32" in _jit._compiled
+    assert "lstm_cell32" in _jit._compiled and "lstm_cell_grad" in _jit._compiled
     for a, e in zip(*runs):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
     z = np.zeros((2, 8))  # float64: declined (the compiled functions are float32's)

@@ -383,7 +383,8 @@ def _tanh32(x):
     small = ((((c0 * z + c1) * z + c2) * z + c3) * z + c4) * z * x + x
     a = abs(x)
     big = _ONE - _TWO32 / (_exp32(a + a) + _ONE)
-    return np.copysign(_pick(a < _TANH_SMALL, small, big), x)  # x's sign on both (tanh(-0) is -0, which the sum above makes +0)
+    # x's sign on both: tanh(-0) is -0, which the sum above makes +0
+    return np.copysign(_pick(a < _TANH_SMALL, small, big), x)
 
 
 @register_jitable(inline="always")

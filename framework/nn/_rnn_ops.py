@@ -215,8 +215,9 @@ class LSTMLayer(MultiOp):
     ``keep`` is False when no backward can follow (the gate activations go back to the pool).
 
     Internally the gates are ordered (g, i, f, o), not torch's (i, f, g, o): the three sigmoid gates
-    are then one contiguous block ``[H:]`` of the forward's (T, B, 4H) activations. The weights are permuted once per call (they are copied for the layout
-    anyway) and the weight gradients land in torch's order.
+    are then one contiguous block ``[H:]`` of the forward's (T, B, 4H) activations. The weights are
+    permuted once per call (they are copied for the layout anyway) and the weight gradients land in
+    torch's order.
 
     Each step's recurrent matmul is a stack of four per-gate (rows, H) x (H, H) products (OpenBLAS
     runs those faster than one: forward 20 vs 29 us into the gate columns of the step's rows, 16

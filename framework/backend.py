@@ -174,7 +174,7 @@ class Backend:
         the step's activations g, i, f, o (as ``fused_lstm_cell`` left them); ``c_prev``, ``tanh_c``,
         ``dh`` (the gradient of the step's h) and ``dc`` (of its c, from the later steps) are (rows, H).
         With ``dcell = dh * o * (1 - tanh_c**2) + dc``, writes the gradients of the pre-activations
-        into the four (rows, H) arrays of ``dz``: ``dcell * i * (1 - g**2)``, ``dcell * g * i * (1 - i)``,
+        into ``dz`` (rows, 4H), laid out as ``gates``: ``dcell * i * (1 - g**2)``, ``dcell * g * i * (1 - i)``,
         ``dcell * c_prev * f * (1 - f)``, ``dh * tanh_c * o * (1 - o)``; and ``dc = dcell * f`` (the
         gradient carried to the step before)."""
         return NotImplemented

@@ -117,8 +117,8 @@ class FusedOps:
 
     def lstm_cell_backward(self, gates, c_prev, tanh_c, dh, dc, dz):
         """One LSTM step's backward: see ``tensorplug.Backend.fused_lstm_cell_backward``."""
-        if not (self._same(dc, c_prev, tanh_c, dh, *dz) and gates.dtype == dc.dtype and _contig(gates)):
+        if not (self._same(dc, c_prev, tanh_c, dh) and self._same(dz, gates) and gates.dtype == dc.dtype):
             return NotImplemented
-        self.launch("tp_lstm_cell_backward", dc.dtype, dc.size, (gates, c_prev, tanh_c, dh, dc, *dz),
+        self.launch("tp_lstm_cell_backward", dc.dtype, dc.size, (gates, c_prev, tanh_c, dh, dc, dz),
                     (dc.size, dc.shape[1]))
         return None

@@ -196,17 +196,17 @@ extern "C" __global__ void tp_lstm_cell(
 // dcell = dh * o * (1 - tanh_c^2) + dc; dz = (dcell * i * (1 - g^2), dcell * g * i * (1 - i),
 // dcell * c_prev * f * (1 - f), dh * tanh_c * o * (1 - o)); dc = dcell * f.
 extern "C" __global__ void tp_lstm_cell_backward(
-    const T* gates, const T* c_prev, const T* tanh_c, const T* dh, T* dc, T* dz_g, T* dz_i, T* dz_f, T* dz_o,
-    long long total, long long H) {
+    const T* gates, const T* c_prev, const T* tanh_c, const T* dh, T* dc, T* dz, long long total, long long H) {
   LOOP {
     long long r = i / H, j = i - r * H;
     const T* z = gates + r * 4 * H + j;
+    T* d = dz + r * 4 * H + j;
     T g = z[0], ig = z[H], fg = z[2 * H], og = z[3 * H], t = tanh_c[i];
     T cell = dh[i] * (og * ((T)1 - t * t)) + dc[i];
-    dz_o[i] = dh[i] * (t * (og * ((T)1 - og)));
-    dz_g[i] = cell * (ig * ((T)1 - g * g));
-    dz_i[i] = cell * (g * (ig * ((T)1 - ig)));
-    dz_f[i] = cell * (c_prev[i] * (fg * ((T)1 - fg)));
+    d[0] = cell * (ig * ((T)1 - g * g));
+    d[H] = cell * (g * (ig * ((T)1 - ig)));
+    d[2 * H] = cell * (c_prev[i] * (fg * ((T)1 - fg)));
+    d[3 * H] = dh[i] * (t * (og * ((T)1 - og)));
     dc[i] = cell * fg;
   }
 }
@@ -215,4 +215,4 @@ extern "C" __global__ void tp_lstm_cell_backward(
 #: kernel name -> number of array arguments (the launcher checks it)
 KERNELS = {"tp_axpy": 2, "tp_sgd": 3, "tp_adam": 5, "tp_rmsprop": 5, "tp_ce_forward": 5, "tp_ce_reduce": 3,
            "tp_ce_backward": 5, "tp_lstm_cell": 6,
-           "tp_lstm_cell_backward": 9}
+           "tp_lstm_cell_backward": 6}

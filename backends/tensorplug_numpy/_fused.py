@@ -244,7 +244,7 @@ def lstm_cell(gates, projected, c_prev, c, tanh_c, h):
 def lstm_cell_backward(gates, c_prev, tanh_c, dh, dc, dz):
     """One LSTM step's backward (``Backend.fused_lstm_cell_backward``) in one compiled call where numba
     is installed (``_loops._lstm_cell_grad``), float32 and float64."""
-    arrays = (gates, c_prev, tanh_c, dh, dc, *dz)
+    arrays = (gates, c_prev, tanh_c, dh, dc, dz)
     if gates.dtype.char not in "fd" or not all(a.dtype == gates.dtype and a.flags.c_contiguous for a in arrays):
         return NotImplemented
     compiled = _jit.kernels("lstm_cell_grad")

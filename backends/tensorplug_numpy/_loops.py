@@ -44,8 +44,8 @@ SIGNATURES = {
     "log_softmax_grad32": "void(float32[:, ::1], float32[:, ::1], float32[:, ::1])",
     "lstm_cell32": "void(float32[:, ::1], float32[:, ::1], float32[:, ::1], float32[:, ::1], float32[:, ::1], "
                    "float32[:, ::1])",
-    "lstm_cell_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], "
-                       f"{t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t})" for t in ("float32", "float64")],
+    "lstm_cell_grad": [f"void({t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t}[:, ::1], {t})"
+                       for t in ("float32", "float64")],
     "add_rows": [f"void({t}[:, ::1], int64[::1], {t}[:, ::1])" for t in ("float32", "float64")],
     "relu_grad": [f"void({t}[::1], {t}[::1], {t}[::1], {t})" for t in ("float32", "float64")],
     "unpool_unique": [f"void({t}[:, ::1], int64[:, ::1], {t}[:, ::1])" for t in ("float32", "float64")],
@@ -417,7 +417,7 @@ def _lstm_cell32(gates, projected, c_prev, c, tanh_c, h):
             out[j] = o[j] * t[j]
 
 
-def _lstm_cell_grad(gates, c_prev, tanh_c, dh, dc, dz_g, dz_i, dz_f, dz_o, one):
+def _lstm_cell_grad(gates, c_prev, tanh_c, dh, dc, dz, one):
     """One LSTM step's backward (``Backend.fused_lstm_cell_backward``'s contract) for rows of float32
     or float64, a row at a time in short loops over few arrays each (LLVM vectorises a loop only
     while the overlap checks between its arrays stay few); ``one`` is 1 in the dtype."""
@@ -426,19 +426,17 @@ def _lstm_cell_grad(gates, c_prev, tanh_c, dh, dc, dz_g, dz_i, dz_f, dz_o, one):
         z = gates[r]
         g, i, f, o = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
         t, grad_h, cell = tanh_c[r], dh[r], dc[r]
+        d = dz[r]
+        dz_g, dz_i, dz_f, dz_o, old = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], c_prev[r]
         for j in range(H):
             cell[j] = grad_h[j] * (o[j] * (one - t[j] * t[j])) + cell[j]
-        out = dz_o[r]
         for j in range(H):
-            out[j] = grad_h[j] * (t[j] * (o[j] * (one - o[j])))
-        out = dz_g[r]
+            dz_o[j] = grad_h[j] * (t[j] * (o[j] * (one - o[j])))
         for j in range(H):
-            out[j] = cell[j] * (i[j] * (one - g[j] * g[j]))
-        out = dz_i[r]
+            dz_g[j] = cell[j] * (i[j] * (one - g[j] * g[j]))
         for j in range(H):
-            out[j] = cell[j] * (g[j] * (i[j] * (one - i[j])))
-        out, old = dz_f[r], c_prev[r]
+            dz_i[j] = cell[j] * (g[j] * (i[j] * (one - i[j])))
         for j in range(H):
-            out[j] = cell[j] * (old[j] * (f[j] * (one - f[j])))
+            dz_f[j] = cell[j] * (old[j] * (f[j] * (one - f[j])))
         for j in range(H):
             cell[j] *= f[j]

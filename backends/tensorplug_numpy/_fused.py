@@ -232,7 +232,7 @@ def lstm_cell(gates, projected, c_prev, c, tanh_c, h):
     (``_loops._lstm_cell32``, float32), instead of the frontend's ten array calls a step, which two
     threads serialise on the GIL; the loop releases it. Declines float64 and any non-row-major block."""
     arrays = (gates, projected, c_prev, c, tanh_c, h)
-    if gates.dtype != np.float32 or not all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays):
+    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays):
         return NotImplemented
     compiled = _jit.kernels("lstm_cell32")
     if compiled is None:

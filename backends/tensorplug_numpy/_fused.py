@@ -197,7 +197,7 @@ def add_rows(target, index, values):
 
 
 def _compiled_add_rows(target, index, values):
-    """``add_rows`` as one compiled loop (numba, ``_jit._add_rows``) in ``np.add.at``'s order (the
+    """``add_rows`` as one compiled loop (numba, ``_loops._add_rows``) in ``np.add.at``'s order (the
     NumPy code below groups equal indices first, so its sums round differently); False where it does
     not apply (no numba, a layout it does not take, negative or out-of-range indices: the NumPy code's)."""
     fits = (target.dtype.char in "fd" and target.flags.c_contiguous and target.ndim == values.ndim
@@ -212,7 +212,7 @@ def _compiled_add_rows(target, index, values):
 
 
 def relu_backward(out, g):
-    """ReLU's gradient in one compiled pass where numba is installed (``_jit._relu_grad``); the
+    """ReLU's gradient in one compiled pass where numba is installed (``_loops._relu_grad``); the
     frontend's product and finiteness check otherwise (three passes: 64x16x28x28 float32 ~0.7 ms).
     From ``JIT_MIN`` elements: below, numba's start-up is not worth it (the values are the same)."""
     fits = out.size >= JIT_MIN and out.dtype.char in "fd" and g.dtype == out.dtype and g.shape == out.shape

@@ -4,7 +4,7 @@ optional ``fused_layer_norm`` and ``fused_layer_norm_backward``).
 Rows are independent, so each thread makes every pass over its own rows while they are in cache, and
 the row and column sums are GEMVs against a ones vector (2048x512 float32: a row sum 0.04 ms as a GEMV,
 0.2 ms as ``np.mean(axis=1)``). Forward and backward on 2048x512 went from 3.5 to 1.7 ms on two
-threads (torch: 0.7 ms, one fused loop per row). Where numba is installed (``_jit``) each row is one
+threads (torch: 0.7 ms, one fused loop per row). Where numba is installed (``_loops``) each row is one
 compiled loop instead, for every size (a row's value must not depend on how many rows come with it):
 the same formulas, summed in eight running sums rather than BLAS's order, so the last bits differ
 from the NumPy passes'.
@@ -70,7 +70,7 @@ def _rows(x, w, b, eps, y, xhat, rstd, s, e):
 
 
 def _compiled_rows(kernel, x, w, b, eps, y, xhat, rstd, s, e):
-    """``layer_norm`` of rows ``s:e`` in numba's loop, one row at a time (``_jit._layer_norm``)."""
+    """``layer_norm`` of rows ``s:e`` in numba's loop, one row at a time (``_loops._layer_norm``)."""
     dt, ones = x.dtype.type, np.ones(x.shape[1], x.dtype)
     kernel(x[s:e], ones if w is None else w, ones if b is None else b, dt(eps), ones, dt(x.shape[1]),
            y[s:e], xhat[s:e], rstd[s:e], w is not None, b is not None)
@@ -117,7 +117,7 @@ def _grad_rows(g, w, xhat, rstd, need_x, need_w, need_b, gx, s, e):
 
 
 def _compiled_grad_rows(kernel, g, w, xhat, rstd, need_x, need_w, need_b, gx, s, e):
-    """``layer_norm_backward`` of rows ``s:e`` in numba's loop (``_jit._layer_norm_grad``)."""
+    """``layer_norm_backward`` of rows ``s:e`` in numba's loop (``_loops._layer_norm_grad``)."""
     cols = g.shape[1]
     ones = np.ones(cols, g.dtype)
     gw, gb = np.zeros(cols, g.dtype), np.zeros(cols, g.dtype)

@@ -38,7 +38,7 @@ BLOCK = 1 << 18
 #: from this many elements a kernel runs over the thread pool (a handoff costs ~15 us)
 SPLIT_MIN = 1 << 17
 
-#: from this many elements GELU runs through numba's compiled loops where installed (``_jit``):
+#: from this many elements GELU runs through numba's compiled loops where installed (``_loops``):
 #: the same values, so the size only decides whether numba's import and compile (~0.5 s once per
 #: process, cached on disk) are worth it
 JIT_MIN = 1 << 15
@@ -206,7 +206,7 @@ def _cdf_block(cdf, y, x):
 
 
 def _compiled_cdf_block(kernels, cdf, y, x):
-    """``_cdf_block`` through numba's loops (``_jit``): the same operations, bit-identical results."""
+    """``_cdf_block`` through numba's loops (``_loops``): the same operations, bit-identical results."""
     main, far_tails, far_store = kernels
     far = scratch("special.far", x.shape, np.bool_)
     n_far = main(x, cdf, y, far, _CDF_POLY32, _CDF_SCALE32)

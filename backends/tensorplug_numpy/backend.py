@@ -112,7 +112,7 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # LayerNorm's passes over row blocks on the thread pool, row sums as GEMVs (_norm.py)
     fused_layer_norm = staticmethod(_norm.layer_norm)
     fused_layer_norm_backward = staticmethod(_norm.layer_norm_backward)
-    # only where numba is installed (compiled loops, _jit.py); they decline otherwise
+    # only where numba is installed (compiled loops: _jit.py, _loops.py); they decline otherwise
     fused_softmax = staticmethod(_softmax.softmax)
     fused_softmax_backward = staticmethod(_softmax.softmax_backward)
     fused_relu_backward = staticmethod(_fused.relu_backward)

@@ -35,43 +35,43 @@ def _accepts(x):
 
 def softmax(x, log):
     """softmax (log_softmax when ``log``) of ``x`` along its last axis, or NotImplemented."""
-    if x.dtype == np.float32 and x.size:
-        kernels = _jit.kernels("softmax32")
-        if kernels is None:
-            return NotImplemented
-        (x2,) = _rows(x)
-        out = np.empty_like(x2)
-        split(lambda s, t: kernels[0](x2[s:t], out[s:t], log), x2.shape[0], max(1, PART_MIN // x2.shape[1]))
-        return out.reshape(x.shape)
-    kernels = _jit.kernels("softmax_shift", "softmax_scale") if _accepts(x) else None
+    if not _accepts(x):
+        return NotImplemented
+    one_loop = x.dtype == np.float32
+    kernels = _jit.kernels("softmax32") if one_loop else _jit.kernels("softmax_shift", "softmax_scale")
     if kernels is None:
         return NotImplemented
-    shift, scale = kernels
     (x2,) = _rows(x)
-    shifted = np.empty_like(x2)
-    e = np.empty_like(x2) if log else shifted  # softmax takes exp in place
+    out = np.empty_like(x2)
+    if one_loop:
+        def run(s, t):
+            kernels[0](x2[s:t], out[s:t], log)
+    else:
+        shift, scale = kernels
+        e = np.empty_like(x2) if log else out  # softmax takes exp in place
 
-    def run(s, t):
-        shift(x2[s:t], shifted[s:t])
-        np.exp(shifted[s:t], out=e[s:t])
-        scale(shifted[s:t], e[s:t], log)
+        def run(s, t):
+            shift(x2[s:t], out[s:t])
+            np.exp(out[s:t], out=e[s:t])
+            scale(out[s:t], e[s:t], log)  # log_softmax into out, softmax into e (= out)
 
     split(run, x2.shape[0], max(1, PART_MIN // x2.shape[1]))
-    return (shifted if log else e).reshape(x.shape)
+    return out.reshape(x.shape)
 
 
 def softmax_backward(y, g, log):
     """The gradient of :func:`softmax` for its output ``y`` and upstream ``g``, or NotImplemented."""
-    kernels = _jit.kernels("softmax_grad") if _accepts(y) and g.dtype == y.dtype and g.shape == y.shape else None
+    if not (_accepts(y) and g.dtype == y.dtype and g.shape == y.shape):
+        return NotImplemented
+    exp_inside = log and y.dtype == np.float32  # log_softmax's exp(y) in the float32 loop itself
+    kernels = _jit.kernels("log_softmax_grad32" if exp_inside else "softmax_grad")
     if kernels is None:
         return NotImplemented
     y2, g2 = _rows(y, g)
     out = np.empty_like(g2)
-    if log and y.dtype == np.float32:
-        kernels = _jit.kernels("log_softmax_grad32")
 
     def run(s, t):
-        if log and y.dtype == np.float32:
+        if exp_inside:
             kernels[0](y2[s:t], g2[s:t], out[s:t])
         else:
             kernels[0](np.exp(y2[s:t]) if log else y2[s:t], g2[s:t], out[s:t], log)

@@ -103,6 +103,11 @@ class Backend:
         True when done."""
         return False
 
+    def fused_linear(self, x, w, b):
+        """``x @ w.T + b`` for the 2-D ``x`` (rows, in), ``w`` (out, in) and ``b`` (out,), all one float
+        dtype, the bias added as the product is written (torch's addmm); or NotImplemented."""
+        return NotImplemented
+
     def conv_bias(self, x, w, b, stride, pads, dilation, groups):
         """``conv`` with the bias ``b`` (shape ``(O,)``) added while the output is written, or NotImplemented."""
         return NotImplemented

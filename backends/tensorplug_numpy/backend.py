@@ -93,6 +93,8 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     axpy = staticmethod(_blas.axpy)
     # independent row blocks (the LSTM recurrences) on the backend's thread pool (_threads.py)
     parallel_for = staticmethod(_threads.split)
+    # a linear layer as one GEMM that adds into the broadcast bias (_blas.py)
+    fused_linear = staticmethod(_blas.linear)
     # softmax cross-entropy in about a dozen numpy calls instead of the array code's 25 (_fused.py)
     fused_cross_entropy = staticmethod(_fused.cross_entropy)
     fused_cross_entropy_backward = staticmethod(_fused.cross_entropy_backward)

@@ -516,6 +516,19 @@ def check_fused_cross_entropy(b):
 
 
 @check
+def check_fused_linear(b):
+    # big enough that a backend which declines small layers runs it; float64, so the bias's place in the
+    # GEMM's sums stays far below the tolerance
+    x = _RNG.standard_normal((300, 70))
+    w = _RNG.standard_normal((130, 70))
+    bias = _RNG.standard_normal(130)
+    out = b.fused_linear(dev(b, x), dev(b, w), dev(b, bias))
+    if out is not NotImplemented:
+        _true(tuple(out.shape) == (300, 130), f"fused_linear: shape {tuple(out.shape)}, expected (300, 130)")
+        same(b, out, x @ w.T + bias, "fused_linear", rtol=1e-12, atol=1e-12)
+
+
+@check
 def check_fused_conv_bias(b):
     x = _RNG.standard_normal((2, 3, 6, 5)).astype("float32")
     w = _RNG.standard_normal((4, 3, 3, 2)).astype("float32")

@@ -1,4 +1,5 @@
-"""The NumPy backend's ctypes view of numpy's own OpenBLAS: axpy and the thread-count switch."""
+"""The NumPy backend's ctypes view of numpy's own OpenBLAS: axpy, the linear layer's GEMM with its bias and the
+thread-count switch."""
 from __future__ import annotations
 
 import sys
@@ -124,3 +125,98 @@ def test_sgd_on_the_blas_path_matches_torch():
             o1.step()
             o2.step()
         np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+# linear: the GEMM adds into the broadcast bias (beta 1) --------------------------------------------
+
+@needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [(512, 128, 384), (256, 1000, 130), (4096, 3, 8)])
+def test_linear_matches_matmul_and_add(dtype, m, k, n):
+    rng = np.random.default_rng(m + k)
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((n, k)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    out = _backend().fused_linear(x, w, b)
+    assert out is not NotImplemented and out.dtype == dtype and out.shape == (m, n)
+    want = x @ w.T + b
+    if k <= 128:  # within OpenBLAS's first block of k the bias is added once, after the whole product
+        np.testing.assert_array_equal(out, want)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.sqrt(k))
+
+
+@needs_blas
+def test_linear_reads_readonly_operands_and_keeps_them():
+    x = np.arange(512 * 64, dtype=np.float32).reshape(512, 64) / 1000
+    w = np.linspace(-1, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    b = np.full(64, np.inf, np.float32)
+    b[1] = np.nan
+    for a in (x, w, b):
+        a.flags.writeable = False
+    before = [a.copy() for a in (x, w, b)]
+    out = _blas.linear(x, w, b)
+    assert out is not NotImplemented
+    assert np.isposinf(out[:, 0]).all() and np.isnan(out[:, 1]).all()  # inf + finite, nan as numpy's add
+    for a, was in zip((x, w, b), before):
+        np.testing.assert_array_equal(a, was)
+
+
+@needs_blas
+@pytest.mark.parametrize("case", ["small", "float16", "int64", "mixed dtypes", "x transposed", "w transposed",
+                                  "3-d x", "bias shape", "inner size", "empty inner", "subclass"])
+def test_linear_declines(case):
+    m, k, n = 512, 64, 128
+    x, w, b = np.ones((m, k), np.float32), np.ones((n, k), np.float32), np.ones(n, np.float32)
+    if case == "small":
+        x = np.ones((8, k), np.float32)
+    elif case in ("float16", "int64"):
+        x, w, b = (a.astype(case) for a in (x, w, b))
+    elif case == "mixed dtypes":
+        b = b.astype(np.float64)
+    elif case == "x transposed":
+        x = np.ones((k, m), np.float32).T
+    elif case == "w transposed":
+        w = np.ones((k, n), np.float32).T
+    elif case == "3-d x":
+        x = x.reshape(8, 64, k)
+    elif case == "bias shape":
+        b = np.ones((1, n), np.float32)
+    elif case == "inner size":
+        w = np.ones((n, k + 1), np.float32)
+    elif case == "empty inner":
+        x, w = np.ones((m, 0), np.float32), np.ones((n, 0), np.float32)
+    elif case == "subclass":
+        x = np.ma.masked_array(x)
+    assert _blas.linear(x, w, b) is NotImplemented
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
+    torch = pytest.importorskip("torch")
+    taken = []
+
+    def spy(x, w, b):
+        out = _blas.linear(x, w, b)
+        taken.append(out is not NotImplemented)
+        return out
+    monkeypatch.setattr(type(_backend()), "fused_linear", staticmethod(spy))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 64, 128)).astype(dtype)  # 512 rows x 384: above LINEAR_MIN
+    w = rng.standard_normal((384, 128)).astype(dtype) / 10
+    b = rng.standard_normal(384).astype(dtype)
+    ours = tensorplug.nn.Linear(128, 384, dtype=getattr(tensorplug, dtype))
+    with tensorplug.no_grad():
+        ours.weight.copy_(tensorplug.tensor(w))
+        ours.bias.copy_(tensorplug.tensor(b))
+    xt = tensorplug.tensor(x, requires_grad=True)
+    y = ours(xt)
+    y.sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.linear(tx, torch.tensor(w, requires_grad=True), torch.tensor(b))
+    ty.sum().backward()
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    assert taken == [True]

@@ -138,15 +138,15 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 def linear(x, w, b):
     """``x @ w.T + b`` as one GEMM (``Backend.fused_linear``), or NotImplemented.
 
-    numpy's matmul has no ``beta``: OpenBLAS zeroes the output, accumulates the product into it, and the
-    bias add is one more read and write of it. Here the output starts as the broadcast bias and the GEMM
-    adds into it (beta 1), as torch's addmm does: 4-6% of a layer's time at a transformer's 512 rows
-    of 128 (an in-process A/B). The product is the same GEMM numpy calls; the bias is added after the first block of
-    the inner dimension instead of after all of them, so for long rows (past OpenBLAS's block, a few
-    hundred) the last bits can differ from ``x @ w.T + b``.
+    numpy's matmul has no ``beta``: OpenBLAS zeroes the output, accumulates the product into it, and
+    the bias add is one more read and write of it. Here the output starts as the broadcast bias and
+    the GEMM adds into it (beta 1), as torch's addmm does: 4-6% of a layer's time at a transformer's
+    512 rows of 128 (an in-process A/B). The product is the GEMM numpy calls; where OpenBLAS splits a
+    long inner dimension into blocks (past a few hundred), the bias joins the sum before the later
+    blocks' products rather than after them, so the last bits can differ from ``x @ w.T + b``.
     """
     xs, ws = x.shape, w.shape
-    if len(xs) != 2 or len(ws) != 2 or xs[0] * ws[0] < LINEAR_MIN:  # the small-layer decline first: ~0.3 us
+    if len(xs) != 2 or len(ws) != 2 or xs[0] * ws[0] < LINEAR_MIN:  # small layers decline first: ~0.3 us
         return NotImplemented
     (m, k), n = xs, ws[0]
     if type(x) is not np.ndarray or type(w) is not np.ndarray or type(b) is not np.ndarray:
@@ -168,5 +168,6 @@ def linear(x, w, b):
 
 
 def _address(a):
-    # the buffer protocol gives the address far cheaper than ``.ctypes.data`` (0.2 vs 1 us), for writeable arrays
+    # the buffer protocol gives the address far cheaper than ``.ctypes.data`` (0.2 vs 1 us); it needs a
+    # writeable array
     return _byref(_char(a)) if a.flags.writeable else a.ctypes.data

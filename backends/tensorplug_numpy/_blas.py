@@ -1,5 +1,5 @@
 """NumPy's own bundled OpenBLAS through ctypes: one-pass axpy, a linear layer's GEMM with its bias
-added as the product is written, and a cheap thread-count switch.
+added as the product is written (and the layout its small batches need), and a cheap thread-count switch.
 
 NumPy wheels ship OpenBLAS (``numpy.libs/libscipy_openblas64_*.so``) with
 64-bit-integer symbols (``scipy_cblas_saxpy64_``...). The library is found
@@ -132,32 +132,50 @@ def axpy(y, alpha, x):
 # Below this many output elements the ctypes call (about 4 us more than numpy's matmul and add, measured
 # at 64x64 @ 64x64 and 128x64 @ 64x64) costs more than the pass over the output it saves.
 LINEAR_MIN = 1 << 15
+# float32 batches of this many rows fall off OpenBLAS's small-matrix path in ``x @ w.T`` (the transposed
+# operand): 4x128 @ 128x384 takes 30-38 us where ``(w @ x.T).T`` takes 15-17 (1.3-2.8x over 2-16 rows
+# and layers of 128-1024 inputs and 256-4096 outputs; at 1 row, and in float64, no gap)
+FEW_ROWS = (2, 16)
+FEW_ROWS_WEIGHT_MIN = 1 << 14  # smaller weights: both ways take a few us, the swap ~0.7 more
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 def linear(x, w, b):
-    """``x @ w.T + b`` as one GEMM (``Backend.fused_linear``), or NotImplemented.
+    """``x @ w.T + b`` (``b`` may be None) for a linear layer (``Backend.fused_linear``), or NotImplemented.
 
-    numpy's matmul has no ``beta``: OpenBLAS zeroes the output, accumulates the product into it, and
-    the bias add is one more read and write of it. Here the output starts as the broadcast bias and
-    the GEMM adds into it (beta 1), as torch's addmm does: 4-6% of a layer's time at a transformer's
-    512 rows of 128 (an in-process A/B). The product is the GEMM numpy calls; where OpenBLAS splits a
-    long inner dimension into blocks (past a few hundred), the bias joins the sum before the later
-    blocks' products rather than after them, so the last bits can differ from ``x @ w.T + b``.
+    From ``LINEAR_MIN`` output elements, with a bias: one GEMM. numpy's matmul has no ``beta``: OpenBLAS
+    zeroes the output, accumulates the product into it, and the bias add is one more read and write of
+    it. Here the output starts as the broadcast bias and the GEMM adds into it (beta 1), as torch's
+    addmm does: 4-6% of a layer's time at a transformer's 512 rows of 128 (an in-process A/B). The
+    product is the GEMM numpy calls; where OpenBLAS splits a long inner dimension into blocks (past a
+    few hundred), the bias joins the sum before the later blocks' products rather than after them, so
+    the last bits can differ from ``x @ w.T + b``.
+
+    For ``FEW_ROWS`` float32 rows: ``(w @ x.T).T``, copied to row-major (see ``FEW_ROWS``).
     """
     xs, ws = x.shape, w.shape
-    if len(xs) != 2 or len(ws) != 2 or xs[0] * ws[0] < LINEAR_MIN:  # small layers decline first: ~0.3 us
+    if len(xs) != 2 or len(ws) != 2:
         return NotImplemented
     (m, k), n = xs, ws[0]
-    if type(x) is not np.ndarray or type(w) is not np.ndarray or type(b) is not np.ndarray:
+    few = FEW_ROWS[0] <= m <= FEW_ROWS[1] and n * k >= FEW_ROWS_WEIGHT_MIN
+    if not few and (b is None or m * n < LINEAR_MIN):  # small layers decline first: ~0.3 us
         return NotImplemented
-    if ws[1] != k or b.shape != (n,) or not k or not x.dtype == w.dtype == b.dtype:
+    if type(x) is not np.ndarray or type(w) is not np.ndarray or not (b is None or type(b) is np.ndarray):
+        return NotImplemented
+    if ws[1] != k or not k or x.dtype != w.dtype or not (b is None or (b.shape == (n,) and b.dtype == x.dtype)):
         return NotImplemented
     kind = x.dtype.char
-    if kind not in "fd" or not (x.flags.c_contiguous and w.flags.c_contiguous):
+    if kind not in "fd" or not w.flags.c_contiguous:
         return NotImplemented
     blas = _state if _state is not _UNSET else load()
-    if blas is None:
+    if blas is None:  # (numpy on another BLAS: neither workaround is measured there)
+        return NotImplemented
+    if few and kind == "f":
+        out = np.ascontiguousarray(np.matmul(w, x.T).T)
+        if b is not None:
+            out += b
+        return out
+    if b is None or m * n < LINEAR_MIN or not x.flags.c_contiguous:
         return NotImplemented
     out = np.empty((m, n), x.dtype)
     np.copyto(out, b)

@@ -517,15 +517,21 @@ def check_fused_cross_entropy(b):
 
 @check
 def check_fused_linear(b):
-    # big enough that a backend which declines small layers runs it; float64, so the bias's place in the
-    # GEMM's sums stays far below the tolerance
-    x = _RNG.standard_normal((300, 70))
-    w = _RNG.standard_normal((130, 70))
+    # 300 rows (big enough that a backend which declines small layers runs it) in float64, where the
+    # bias's place in the GEMM's sums stays far below the tolerance; and a small batch in float32
+    x = _RNG.standard_normal((300, 130))
+    w = _RNG.standard_normal((130, 130))
     bias = _RNG.standard_normal(130)
-    out = b.fused_linear(dev(b, x), dev(b, w), dev(b, bias))
-    if out is not NotImplemented:
-        _true(tuple(out.shape) == (300, 130), f"fused_linear: shape {tuple(out.shape)}, expected (300, 130)")
-        same(b, out, x @ w.T + bias, "fused_linear", rtol=1e-12, atol=1e-12)
+    for rows, given, dtype, tol in ((300, True, "float64", 1e-12), (300, False, "float64", 1e-12),
+                                    (4, True, "float32", 1e-5), (4, False, "float32", 1e-5)):
+        xr, wr, br = (a.astype(dtype) for a in (x[:rows], w, bias))
+        out = b.fused_linear(dev(b, xr), dev(b, wr), dev(b, br) if given else None)
+        if out is NotImplemented:
+            continue
+        what = f"fused_linear ({rows} rows, {dtype}, {'a' if given else 'no'} bias)"
+        _true(tuple(out.shape) == (rows, 130), f"{what}: shape {tuple(out.shape)}, expected ({rows}, 130)")
+        want = (x[:rows] @ w.T + (bias if given else 0)).astype(dtype)
+        same(b, out, want, what, rtol=tol, atol=tol * 10)
 
 
 @check

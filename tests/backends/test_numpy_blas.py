@@ -190,6 +190,36 @@ def test_linear_declines(case):
 
 
 @needs_blas
+@pytest.mark.parametrize("rows", [2, 5, 16])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_few_rows_take_the_swapped_product(rows, bias):
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 128)).astype(np.float32)
+    w = rng.standard_normal((384, 128)).astype(np.float32)
+    b = rng.standard_normal(384).astype(np.float32) if bias else None
+    out = _blas.linear(x, w, b)
+    assert out is not NotImplemented and out.dtype == np.float32 and out.flags.c_contiguous
+    want = x @ w.T + (0 if b is None else b)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+
+
+@needs_blas
+@pytest.mark.parametrize("case", ["one row", "17 rows, no bias", "float64, no bias", "small weight"])
+def test_linear_few_rows_declines(case):
+    rows, dtype, (n, k) = 4, np.float32, (384, 128)
+    if case == "one row":
+        rows = 1
+    elif case == "17 rows, no bias":
+        rows = 17
+    elif case == "float64, no bias":
+        dtype = np.float64
+    else:
+        n, k = 64, 128
+    x, w = np.ones((rows, k), dtype), np.ones((n, k), dtype)
+    assert _blas.linear(x, w, None) is NotImplemented
+
+
+@needs_blas
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
     torch = pytest.importorskip("torch")
@@ -217,4 +247,34 @@ def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    assert taken == [True]
+
+
+@needs_blas
+def test_nn_linear_without_bias_at_a_few_rows_matches_torch(monkeypatch):
+    torch = pytest.importorskip("torch")
+    taken = []
+
+    def spy(x, w, b):
+        out = _blas.linear(x, w, b)
+        taken.append(out is not NotImplemented)
+        return out
+    monkeypatch.setattr(type(_backend()), "fused_linear", staticmethod(spy))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 256)).astype(np.float32)
+    w = rng.standard_normal((1024, 256)).astype(np.float32) / 16
+    ours = tensorplug.nn.Linear(256, 1024, bias=False)
+    with tensorplug.no_grad():
+        ours.weight.copy_(tensorplug.tensor(w))
+    xt = tensorplug.tensor(x, requires_grad=True)
+    y = ours(xt)
+    (y * y).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.linear(tx, tw)
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert y.grad_fn.name() == ty.grad_fn.name()
     assert taken == [True]

@@ -219,10 +219,9 @@ def test_linear_few_rows_declines(case):
     assert _blas.linear(x, w, None) is NotImplemented
 
 
-@needs_blas
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
-    torch = pytest.importorskip("torch")
+@pytest.fixture
+def linear_calls(monkeypatch):
+    """Whether each of the backend's ``fused_linear`` calls took a path (False: it declined)."""
     taken = []
 
     def spy(x, w, b):
@@ -230,6 +229,13 @@ def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
         taken.append(out is not NotImplemented)
         return out
     monkeypatch.setattr(type(_backend()), "fused_linear", staticmethod(spy))
+    return taken
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nn_linear_on_the_fused_path_matches_torch(dtype, linear_calls):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)
     x = rng.standard_normal((8, 64, 128)).astype(dtype)  # 512 rows x 384: above LINEAR_MIN
     w = rng.standard_normal((384, 128)).astype(dtype) / 10
@@ -247,19 +253,12 @@ def test_nn_linear_on_the_fused_path_matches_torch(dtype, monkeypatch):
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
-    assert taken == [True]
+    assert linear_calls == [True]
 
 
 @needs_blas
-def test_nn_linear_without_bias_at_a_few_rows_matches_torch(monkeypatch):
+def test_nn_linear_without_bias_at_a_few_rows_matches_torch(linear_calls):
     torch = pytest.importorskip("torch")
-    taken = []
-
-    def spy(x, w, b):
-        out = _blas.linear(x, w, b)
-        taken.append(out is not NotImplemented)
-        return out
-    monkeypatch.setattr(type(_backend()), "fused_linear", staticmethod(spy))
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 256)).astype(np.float32)
     w = rng.standard_normal((1024, 256)).astype(np.float32) / 16
@@ -277,4 +276,4 @@ def test_nn_linear_without_bias_at_a_few_rows_matches_torch(monkeypatch):
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ours.weight.grad.numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-5)
     assert y.grad_fn.name() == ty.grad_fn.name()
-    assert taken == [True]
+    assert linear_calls == [True]

@@ -134,52 +134,62 @@ def axpy(y, alpha, x):
 LINEAR_MIN = 1 << 15
 # float32 batches of this many rows fall off OpenBLAS's small-matrix path in ``x @ w.T`` (the transposed
 # operand): 4x128 @ 128x384 takes 30-38 us where ``(w @ x.T).T`` takes 15-17 (1.3-2.8x over 2-16 rows
-# and layers of 128-1024 inputs and 256-4096 outputs; at 1 row, and in float64, no gap)
+# and layers of 64-1024 inputs and 128-4096 outputs; at 1 row, and in float64, no gap)
 FEW_ROWS = (2, 16)
 FEW_ROWS_WEIGHT_MIN = 1 << 14  # smaller weights: both ways take a few us, the swap ~0.7 more
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 def linear(x, w, b):
-    """``x @ w.T + b`` (``b`` may be None) for a linear layer (``Backend.fused_linear``), or NotImplemented.
-
-    From ``LINEAR_MIN`` output elements, with a bias: one GEMM. numpy's matmul has no ``beta``: OpenBLAS
-    zeroes the output, accumulates the product into it, and the bias add is one more read and write of
-    it. Here the output starts as the broadcast bias and the GEMM adds into it (beta 1), as torch's
-    addmm does: 4-6% of a layer's time at a transformer's 512 rows of 128 (an in-process A/B). The
-    product is the GEMM numpy calls; where OpenBLAS splits a long inner dimension into blocks (past a
-    few hundred), the bias joins the sum before the later blocks' products rather than after them, so
-    the last bits can differ from ``x @ w.T + b``.
-
-    For ``FEW_ROWS`` float32 rows: ``(w @ x.T).T``, copied to row-major (see ``FEW_ROWS``).
-    """
+    """``x @ w.T + b`` (``b`` may be None) for a linear layer (``Backend.fused_linear``), or NotImplemented:
+    ``_few_rows`` for ``FEW_ROWS`` float32 rows, ``_addmm`` from ``LINEAR_MIN`` output elements with a
+    bias; numpy's matmul and add elsewhere."""
     xs, ws = x.shape, w.shape
     if len(xs) != 2 or len(ws) != 2:
         return NotImplemented
     (m, k), n = xs, ws[0]
-    few = FEW_ROWS[0] <= m <= FEW_ROWS[1] and n * k >= FEW_ROWS_WEIGHT_MIN
-    if not few and (b is None or m * n < LINEAR_MIN):  # small layers decline first: ~0.3 us
+    if FEW_ROWS[0] <= m <= FEW_ROWS[1] and n * k >= FEW_ROWS_WEIGHT_MIN and x.dtype == np.float32:
+        path = _few_rows
+    elif b is not None and m * n >= LINEAR_MIN:
+        path = _addmm
+    else:  # small layers decline first: ~0.3 us
         return NotImplemented
     if type(x) is not np.ndarray or type(w) is not np.ndarray or not (b is None or type(b) is np.ndarray):
         return NotImplemented
     if ws[1] != k or not k or x.dtype != w.dtype or not (b is None or (b.shape == (n,) and b.dtype == x.dtype)):
         return NotImplemented
-    kind = x.dtype.char
-    if kind not in "fd" or not w.flags.c_contiguous:
+    if x.dtype.char not in "fd" or not w.flags.c_contiguous:
         return NotImplemented
     blas = _state if _state is not _UNSET else load()
     if blas is None:  # (numpy on another BLAS: neither workaround is measured there)
         return NotImplemented
-    if few and kind == "f":
-        out = np.ascontiguousarray(np.matmul(w, x.T).T)
-        if b is not None:
-            out += b
-        return out
-    if b is None or m * n < LINEAR_MIN or not x.flags.c_contiguous:
+    return path(blas, x, w, b)
+
+
+def _few_rows(blas, x, w, b):
+    """``(w @ x.T).T`` copied to row-major, plus ``b``: OpenBLAS's fast form for a few rows (``FEW_ROWS``)."""
+    out = np.ascontiguousarray(np.matmul(w, x.T).T)
+    if b is not None:
+        out += b
+    return out
+
+
+def _addmm(blas, x, w, b):
+    """One GEMM adding into the broadcast bias, or NotImplemented (``x`` not row-major).
+
+    numpy's matmul has no ``beta``: OpenBLAS zeroes the output, accumulates the product into it, and the
+    bias add is one more read and write of it. Here the output starts as the broadcast bias and the GEMM
+    adds into it (beta 1), as torch's addmm does: 4-6% of a layer's time at a transformer's 512 rows of
+    128 (an in-process A/B). The product is the GEMM numpy calls; where OpenBLAS splits a long inner
+    dimension into blocks (past a few hundred), the bias joins the sum before the later blocks' products
+    rather than after them, so the last bits can differ from ``x @ w.T + b``.
+    """
+    if not x.flags.c_contiguous:
         return NotImplemented
+    (m, k), n = x.shape, w.shape[0]
     out = np.empty((m, n), x.dtype)
     np.copyto(out, b)
-    fn = blas.sgemm if kind == "f" else blas.dgemm
+    fn = blas.sgemm if x.dtype.char == "f" else blas.dgemm
     fn(_ROW_MAJOR, _NO_TRANS, _TRANS, m, n, k, 1.0, _address(x), k, _address(w), k, 1.0,
        _byref(_char(out)), n)
     return out

@@ -105,8 +105,9 @@ class Backend:
 
     def fused_linear(self, x, w, b):
         """``x @ w.T + b`` for the 2-D ``x`` (rows, in), ``w`` (out, in) and ``b`` (out,) or None, all one
-        float dtype: a linear layer's forward, the bias added as the product is written (torch's addmm),
-        the product in whatever layout the backend's GEMM runs fastest; or NotImplemented."""
+        float dtype (``x`` in any layout, a reshaped batch): a linear layer's forward, the bias added as the
+        product is written (torch's addmm), the product in whatever layout the backend's GEMM runs fastest.
+        Returns a new row-major (rows, out) array, or NotImplemented."""
         return NotImplemented
 
     def conv_bias(self, x, w, b, stride, pads, dilation, groups):

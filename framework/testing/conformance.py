@@ -530,6 +530,8 @@ def check_fused_linear(b):
             continue
         what = f"fused_linear ({rows} rows, {dtype}, {'a' if given else 'no'} bias)"
         _true(tuple(out.shape) == (rows, 130), f"{what}: shape {tuple(out.shape)}, expected ({rows}, 130)")
+        # row-major, as the tensor it becomes must be contiguous (torch's linear output is)
+        _true(getattr(getattr(out, "flags", None), "c_contiguous", True), f"{what}: the result is not row-major")
         want = (x[:rows] @ w.T + (bias if given else 0)).astype(dtype)
         same(b, out, want, what, rtol=tol, atol=tol * 10)
 

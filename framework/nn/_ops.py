@@ -267,6 +267,16 @@ class LogSigmoid(Op):
 
 
 LinearNoBias = Linear.renamed("MmBackward0")
+# torch's linear on other than a matrix multiplies the rows as one matrix and then views the result: the
+# node it hands back is the view's (a vector's bias-free product is squeezed instead)
+_LINEAR_OPS = {(2, True): Linear, (2, False): LinearNoBias,
+               (1, True): Linear.renamed("ViewBackward0"), (1, False): Linear.renamed("SqueezeBackward4"),
+               (3, True): Linear.renamed("ViewBackward0"), (3, False): Linear.renamed("UnsafeViewBackward0")}
+
+
+def linear_op(ndim, bias):
+    """The Linear op recording torch's node for an input of ``ndim`` dimensions, with or without a bias."""
+    return _LINEAR_OPS[min(ndim, 3), bias]
 
 
 class MulMask(Op):

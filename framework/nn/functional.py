@@ -51,7 +51,7 @@ def linear(input, weight, bias=None):
         from ..ops.linalg import _check_expands_to
         _check_expands_to(bias, (*xs[:-1], ws[0]))
         return _ops.LinearNoBias.apply(input, weight, None) + bias
-    return (_ops.Linear if bias is not None else _ops.LinearNoBias).apply(input, weight, bias)
+    return _ops.linear_op(len(xs), bias is not None).apply(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

@@ -52,6 +52,8 @@ def _cases(m):
         # matrix products
         "mm": lambda: x @ w, "torch.mm": lambda: m.mm(x, w), "mv": lambda: x @ v, "dot": lambda: v @ v,
         "linear": lambda: F.linear(x, w.t(), w[0]), "linear_no_bias": lambda: F.linear(x, w.t()),
+        "linear_batched": lambda: F.linear(b3, w.t(), w[0]), "linear_batched_no_bias": lambda: F.linear(b3, w.t()),
+        "linear_vector": lambda: F.linear(v, w.t(), w[0]), "linear_vector_no_bias": lambda: F.linear(v, w.t()),
         # shapes and views
         "t": lambda: x.t(), "transpose": lambda: x.transpose(0, 1), "permute": lambda: x.permute(1, 0),
         "view": lambda: x.view(3, 2), "reshape": lambda: x.reshape(3, 2), "flatten": lambda: x.flatten(),

@@ -182,14 +182,28 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         out = _ops.CrossEntropy.apply(input.unsqueeze(0), target.reshape(1)._data, weight=w,
                                       ignore_index=ignore_index, smoothing=float(label_smoothing),
                                       reduction=reduction)
-        return out.reshape(()) if reduction == "none" else out
-    flat, shape = _class_last(input)
-    tdata = target.reshape(-1)._data
-    if target._dtype is not _dt.int64:
-        tdata = target._backend.astype(tdata, _dt.int64)
-    out = _ops.CrossEntropy.apply(flat, tdata, weight=w, ignore_index=ignore_index,
-                                  smoothing=float(label_smoothing), reduction=reduction)
-    return out.reshape(shape) if reduction == "none" and len(shape) > 1 else out
+        out = out.reshape(()) if reduction == "none" else out
+    else:
+        flat, shape = _class_last(input)
+        tdata = target.reshape(-1)._data
+        if target._dtype is not _dt.int64:
+            tdata = target._backend.astype(tdata, _dt.int64)
+        out = _ops.CrossEntropy.apply(flat, tdata, weight=w, ignore_index=ignore_index,
+                                      smoothing=float(label_smoothing), reduction=reduction)
+        out = out.reshape(shape) if reduction == "none" and len(shape) > 1 else out
+    # torch adds the smoothing term to the nll loss last
+    return _loss_nodes.named(out, "AddBackward0") if label_smoothing else _nll_named(out, input.dim(), reduction)
+
+
+def _nll_named(out, ndim, reduction):
+    """``out`` with torch's last node for an nll loss of an ``ndim``-dimensional input: ``nll_loss``
+    up to 2 dimensions, ``nll_loss2d`` beyond, whose unreduced result other than 4-d torch views back
+    to the input's shape (so its node is the view's)."""
+    if ndim <= 2:
+        return _loss_nodes.named(out, "NllLossBackward0")
+    if reduction == "none" and ndim != 4:
+        return out
+    return _loss_nodes.named(out, "NllLoss2DBackward0")
 
 
 def _narrow_cross_entropy(input, target, weight, ignore_index, reduction, smoothing, c):
@@ -228,10 +242,12 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing, c):
         shape = (c,) + (1,) * (input.dim() - 1 - dim) if dim == 1 else (c,)
         prod = prod * weight.reshape(shape)
     loss = -prod.sum(dim)
-    if reduction == "mean":
+    if reduction == "mean":  # torch: the sum's negation divided by a number (div's Scalar overload)
         n = input.numel() // c
-        return loss.sum() / n
-    return _reduce(loss, reduction)
+        return _loss_nodes.named(loss.sum() / n, "DivBackward1")
+    if reduction == "sum":
+        return _loss_nodes.named(loss.sum(), "NegBackward0")
+    return loss
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -252,10 +268,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if input.dim() == 1:
         out = _ops.NllLoss.apply(input.unsqueeze(0), tdata, weight=w, ignore_index=ignore_index,
                                  reduction=reduction)
-        return out.reshape(()) if reduction == "none" else out
-    flat, shape = _class_last(input)
-    out = _ops.NllLoss.apply(flat, tdata, weight=w, ignore_index=ignore_index, reduction=reduction)
-    return out.reshape(shape) if reduction == "none" and len(shape) > 1 else out
+        out = out.reshape(()) if reduction == "none" else out
+    else:
+        flat, shape = _class_last(input)
+        out = _ops.NllLoss.apply(flat, tdata, weight=w, ignore_index=ignore_index, reduction=reduction)
+        out = out.reshape(shape) if reduction == "none" and len(shape) > 1 else out
+    return _nll_named(out, input.dim(), reduction)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):

@@ -96,6 +96,36 @@ def test_node_type_name_is_torchs(name):
     assert ours.name() == theirs.name().replace("torch::autograd::", "")
 
 
+def _class_loss(m, loss, ndim, reduction, smoothing=0.0, weighted=False, soft=False):
+    """A class loss of an ``ndim``-dimensional input: torch names it by the input's rank (nll_loss up
+    to 2-d, nll_loss2d beyond) and by the form (label smoothing adds last, soft targets divide)."""
+    shape = (4,) if ndim == 1 else (3, 4) + (2,) * (ndim - 2)
+    x = m.tensor(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape), requires_grad=True)
+    if soft:
+        target = m.tensor(np.full(shape, 0.25))
+    else:
+        target = m.tensor(np.arange(int(np.prod(shape)) // 4).reshape(shape[:1] + shape[2:] if ndim > 1 else ()) % 4)
+    kwargs = {"reduction": reduction}
+    if weighted:
+        kwargs["weight"] = m.tensor(np.array([1.0, 2.0, 0.5, 1.5]))
+    if loss == "cross_entropy":
+        return m.nn.functional.cross_entropy(x, target, label_smoothing=smoothing, **kwargs)
+    return m.nn.functional.nll_loss(x.log_softmax(0 if ndim == 1 else 1), target, **kwargs)
+
+
+CLASS_LOSSES = [(loss, ndim, reduction, smoothing, weighted, soft)
+                for loss in ("cross_entropy", "nll_loss") for ndim in (1, 2, 3, 4, 5)
+                for reduction in ("mean", "sum", "none") for smoothing in (0.0, 0.1) for weighted in (False, True)
+                for soft in (False, True) if loss == "cross_entropy" or not (smoothing or soft)
+                if not (soft and weighted)]
+
+
+@pytest.mark.parametrize("case", CLASS_LOSSES, ids=str)
+def test_class_loss_node_is_torchs(case):
+    ours = _class_loss(tensorplug, *case).grad_fn.name()
+    assert ours == _class_loss(torch, *case).grad_fn.name()
+
+
 def test_loss_nodes_pass_gradients_through_to_any_order():
     for m in (tensorplug, torch):
         x = m.tensor(np.array([[0.2, 0.7], [0.4, 0.9]]), requires_grad=True)

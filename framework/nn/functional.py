@@ -11,7 +11,7 @@ from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.gather import first_out_of_range as _first_out_of_range
 from ..ops.minmax import Clamp, clamp
 from ..ops.reduction import logsumexp as _logsumexp, narrow_float
-from . import _ops
+from . import _nodes, _ops
 
 
 def _dtype_error(a, b, what="mat1 and mat2"):
@@ -63,10 +63,8 @@ def bilinear(input1, input2, weight, bias=None):
     x1 = input1.reshape(-1, in1)
     x2 = input2.reshape(-1, in2)
     tmp = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
-    out = (tmp * x2.unsqueeze(1)).sum(-1)
-    if bias is not None:
-        out = out + bias
-    return out.reshape(tuple(lead) + (out_f,))
+    out = (tmp * x2.unsqueeze(1)).sum(-1).reshape(tuple(lead) + (out_f,))
+    return out + bias if bias is not None else out  # torch's last node: the bias's add, else the view
 
 
 # activations -------------------------------------------------------------------------
@@ -527,7 +525,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     mean, var = _stats(grouped, (2,))
     out = _ops.Normalize.apply(grouped, mean=mean, var=var, axes=(2,), eps=eps).reshape(input.shape)
     shape = (1, c) + (1,) * (input.dim() - 2)
-    return _affine(out, weight, bias, shape)
+    return _nodes.named(_affine(out, weight, bias, shape), "NativeGroupNormBackward0")
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,

@@ -12,7 +12,7 @@ import warnings
 from .. import amp as _amp
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from . import _loss_nodes, _ops
+from . import _nodes, _ops
 
 __all__ = ["l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss",
@@ -94,7 +94,7 @@ def _elementwise_loss(loss_fn, input, target, size_average, reduce, reduction, w
     if weight is not None:
         loss = loss * weight
     loss = _reduce(loss, reduction)
-    return _loss_nodes.named(loss, "MseLossBackward0") if loss_fn is mse_loss else loss
+    return _nodes.named(loss, "MseLossBackward0") if loss_fn is mse_loss else loss
 
 
 def _class_last(input):
@@ -192,7 +192,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                       smoothing=float(label_smoothing), reduction=reduction)
         out = out.reshape(shape) if reduction == "none" and len(shape) > 1 else out
     # torch adds the smoothing term to the nll loss last
-    return _loss_nodes.named(out, "AddBackward0") if label_smoothing else _nll_named(out, input.dim(), reduction)
+    return _nodes.named(out, "AddBackward0") if label_smoothing else _nll_named(out, input.dim(), reduction)
 
 
 def _nll_named(out, ndim, reduction):
@@ -200,10 +200,10 @@ def _nll_named(out, ndim, reduction):
     up to 2 dimensions, ``nll_loss2d`` beyond, whose unreduced result other than 4-d torch views back
     to the input's shape (so its node is the view's)."""
     if ndim <= 2:
-        return _loss_nodes.named(out, "NllLossBackward0")
+        return _nodes.named(out, "NllLossBackward0")
     if reduction == "none" and ndim != 4:
         return out
-    return _loss_nodes.named(out, "NllLoss2DBackward0")
+    return _nodes.named(out, "NllLoss2DBackward0")
 
 
 def _narrow_cross_entropy(input, target, weight, ignore_index, reduction, smoothing, c):
@@ -244,9 +244,9 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing, c):
     loss = -prod.sum(dim)
     if reduction == "mean":  # torch: the sum's negation divided by a number (div's Scalar overload)
         n = input.numel() // c
-        return _loss_nodes.named(loss.sum() / n, "DivBackward1")
+        return _nodes.named(loss.sum() / n, "DivBackward1")
     if reduction == "sum":
-        return _loss_nodes.named(loss.sum(), "NegBackward0")
+        return _nodes.named(loss.sum(), "NegBackward0")
     return loss
 
 
@@ -297,7 +297,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = _ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
+    return _nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -324,7 +324,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = loss.to(target._dtype)  # torch's kernel writes into a tensor of the target's dtype
     if weight is not None:
         loss = loss * weight
-    return _loss_nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
+    return _nodes.named(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 # regression losses ------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         return _reduce(a, reduction)
     from ..ops import where
     loss = _reduce(where(a < beta, 0.5 * diff * diff / beta, a - 0.5 * beta), reduction)
-    return _loss_nodes.named(loss, "SmoothL1LossBackward0")
+    return _nodes.named(loss, "SmoothL1LossBackward0")
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -376,7 +376,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = where(a < delta, 0.5 * diff * diff, delta * (a - 0.5 * delta))
     if weight is not None:  # torch too shows the weighting's nodes then
         return _reduce(loss * weight, reduction)
-    return _loss_nodes.named(_reduce(loss, reduction), "HuberLossBackward0")
+    return _nodes.named(_reduce(loss, reduction), "HuberLossBackward0")
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -482,7 +482,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 
 def _clamp_min_0(x):
     """``x.clamp_min(0)``, its node named as torch's (tensorplug's clamp node is ClampBackward1)."""
-    return _loss_nodes.named(x.clamp_min(0), "ClampMinBackward0")
+    return _nodes.named(x.clamp_min(0), "ClampMinBackward0")
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
@@ -503,7 +503,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     _check_pair(input, target, "soft_margin_loss")
     reduction = _reduction(size_average, reduce, reduction)
     _size_warning(input, target)
-    return _loss_nodes.named(_reduce((-target * input).exp().log1p(), reduction), "SoftMarginLossBackward0")
+    return _nodes.named(_reduce((-target * input).exp().log1p(), reduction), "SoftMarginLossBackward0")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -563,7 +563,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     loss = (z * others).sum(1) / c
     if input.dim() < 2:
         loss = loss.reshape(())
-    return _loss_nodes.named(_reduce(loss, reduction), "MultiMarginLossBackward0")
+    return _nodes.named(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -593,7 +593,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     loss = ((1 - picked.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0) * as_tensor(pairs)).sum((1, 2)) / c
     if input.dim() < 2:
         loss = loss.reshape(())
-    return _loss_nodes.named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
+    return _nodes.named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):

@@ -13,7 +13,7 @@ import math
 from .. import creation
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from . import functional as F
+from . import _nodes, functional as F
 from . import init
 from .functional_conv import scaled_dot_product_attention
 from .linear import Linear
@@ -171,6 +171,8 @@ class MultiheadAttention(Module):
             out = out.squeeze(0)
         elif not self.batch_first:
             out = out.transpose(0, 1)
+        if batched:  # torch works sequence-first: it views its result back, or transposes it to batch-first
+            out = _nodes.named(out, "TransposeBackward0" if self.batch_first else "ViewBackward0")
         if not need_weights:
             return out, None
         if average_attn_weights:

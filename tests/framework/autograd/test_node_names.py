@@ -80,7 +80,18 @@ def _cases(m):
         "binary_cross_entropy": lambda: F.binary_cross_entropy(x.sigmoid(), target),
         "binary_cross_entropy_with_logits": lambda: F.binary_cross_entropy_with_logits(x, target),
         "BCEWithLogitsLoss": lambda: m.nn.BCEWithLogitsLoss()(x, target),
+        # composite layers show torch's node
+        "bilinear": lambda: F.bilinear(x, x, b3, w[0, :2]), "bilinear_vector": lambda: F.bilinear(v, v, b3, w[0, :2]),
+        "bilinear_no_bias": lambda: F.bilinear(x, x, b3),
+        "group_norm": lambda: F.group_norm(b3, 3, w[0, :3], w[1, :3]), "group_norm_plain": lambda: F.group_norm(b3, 1),
+        "mha": lambda: _attention(m, b3, batch_first=False), "mha_batch_first": lambda: _attention(m, b3, batch_first=True),
+        "mha_unbatched": lambda: _attention(m, b3[0], batch_first=False),
     }
+
+
+def _attention(m, x, batch_first):
+    m.manual_seed(0)
+    return m.nn.MultiheadAttention(3, 1, batch_first=batch_first).double()(x, x, x)[0]
 
 
 # still named for their last op (composites): var/std, layer_norm/batch_norm, avg/max pooling;

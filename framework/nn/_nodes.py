@@ -1,7 +1,8 @@
-"""Losses show one graph node named as torch names it (``MseLossBackward0``).
+"""Composite losses and layers show the graph node torch shows (``MseLossBackward0``,
+``NativeGroupNormBackward0``).
 
-tensorplug computes some losses from several ops where torch has one node, and scripts print
-``loss.grad_fn``. The composite's last node takes torch's name: its type becomes a subclass
+tensorplug computes some losses and layers from several ops where torch has one node, and scripts
+print ``loss.grad_fn``. The composite's last node takes torch's name: its type becomes a subclass
 that differs only in name (made once per op and name), so the graph and its gradients are
 exactly what they were, and cost nothing more (an identity node on top cost 4.5 us per call).
 """

@@ -11,7 +11,8 @@ from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.gather import first_out_of_range as _first_out_of_range
 from ..ops.minmax import Clamp, clamp
 from ..ops.reduction import logsumexp as _logsumexp, narrow_float
-from . import _nodes, _ops
+from ..autograd import _nodes
+from . import _ops
 
 
 def _dtype_error(a, b, what="mat1 and mat2"):
@@ -82,12 +83,16 @@ def _float_input(x, name):
     return x
 
 
-def _inplace_apply(input, fn, inplace):
-    """``fn(input)``, or written into ``input`` (torch's ``inplace=True``)."""
+def _inplace_apply(input, fn, inplace, node=None, inplace_node=None):
+    """``fn(input)``, or written into ``input`` (torch's ``inplace=True``); with ``node``, the result shows
+    torch's node (``inplace_node`` where torch's in-place op records another, ``EluBackward1``)."""
     if not inplace:
-        return fn(input)
-    from ..ops.inplace import inplace as _inplace
-    return _inplace(input, fn)
+        out = fn(input)
+    else:
+        from ..ops.inplace import inplace as _inplace
+        out = _inplace(input, fn)
+        node = inplace_node or node
+    return _nodes.named(out, node) if node else out
 
 
 def relu(input, inplace=False):
@@ -107,25 +112,29 @@ def relu6(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     _float_input(input, "leaky_relu")
-    return _inplace_apply(input, lambda x: _ops.LeakyRelu.apply(x, slope=negative_slope), inplace)
+    return _inplace_apply(input, lambda x: _ops.LeakyRelu.apply(x, slope=negative_slope), inplace,
+                          "LeakyReluBackward0", "LeakyReluBackward1")
 
 
 def elu(input, alpha=1.0, inplace=False):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     _float_input(input, "elu")
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=1.0), inplace)
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=1.0), inplace,
+                          "EluBackward0", "EluBackward1")
 
 
 def selu(input, inplace=False):
     _float_input(input, "selu")
     alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=scale), inplace)
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=scale), inplace,
+                          "EluBackward0", "EluBackward1")
 
 
 def celu(input, alpha=1.0, inplace=False):
     _float_input(input, "celu")
     # celu(x) = alpha * elu(x / alpha) with unit alpha
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=1.0, scale=1.0) * alpha, inplace)
+    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=1.0, scale=1.0) * alpha, inplace,
+                          "CeluBackward0", "CeluBackward1")
 
 
 def gelu(input, approximate="none"):
@@ -144,7 +153,7 @@ def silu(input, inplace=False):
 
 def mish(input, inplace=False):
     _float_input(input, "mish")
-    return _inplace_apply(input, lambda x: x * softplus(x).tanh(), inplace)
+    return _inplace_apply(input, lambda x: x * softplus(x).tanh(), inplace, "MishBackward0")
 
 
 def sigmoid(input):
@@ -160,11 +169,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check_tensor(input, "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _inplace_apply(input, lambda x: Clamp.apply(x, lo=min_val, hi=max_val, strict=True), inplace)
+    return _inplace_apply(input, lambda x: Clamp.apply(x, lo=min_val, hi=max_val, strict=True), inplace,
+                          "HardtanhBackward0")
 
 
 def hardsigmoid(input, inplace=False):
-    return _inplace_apply(input, lambda x: Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace)
+    return _inplace_apply(input, lambda x: Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace,
+                          "HardsigmoidBackward0")
 
 
 def hardswish(input, inplace=False):
@@ -195,7 +206,8 @@ def tanhshrink(input):
 def threshold(input, threshold, value, inplace=False):
     from ..ops.arithmetic import where
     # torch's test is x <= threshold: NaN is kept (and passes the gradient), not replaced by value
-    return _inplace_apply(input, lambda x: where(x <= threshold, value, x), inplace)
+    return _inplace_apply(input, lambda x: where(x <= threshold, value, x), inplace,
+                          "ThresholdBackward0", "ThresholdBackward1")
 
 
 def _softmax_dim(ndim, name):
@@ -255,7 +267,7 @@ def prelu(input, weight):
         weight = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
     from ..ops.arithmetic import where
     # torch's x > 0 ? x : weight * x: at 0 and at NaN the gradient is weight (two clamps gave 1 + weight at 0)
-    return where(input > 0, input, weight * input)
+    return _nodes.named(where(input > 0, input, weight * input), "PreluKernelBackward0")
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -283,7 +295,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     d = (x1 - x2 + eps).abs()
     if narrow_float(d._dtype):  # torch's norm sums float16 powers in float32: squares of 300 overflow
         return pairwise_distance(d.to(_dt.float32), 0.0, p, 0.0, keepdim).to(d._dtype)
-    return (d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p)
+    return _nodes.named((d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p), "NormBackward1")  # torch's norm
 
 
 # dropout -------------------------------------------------------------------------------
@@ -430,9 +442,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # float16 statistics overflow and lose precision: torch computes them and the result in float32,
         # normalising with the mean rounded to the input's dtype (where it stores it)
         out = _batch_norm(input.to(_dt.float32), running_mean, running_var, weight, bias, training, momentum,
-                          eps, input._dtype)
-        return out.to(input._dtype)
-    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, None)
+                          eps, input._dtype).to(input._dtype)
+    else:
+        out = _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, None)
+    return _nodes.named(out, "NativeBatchNormBackward0")
 
 
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, mean_dtype):
@@ -520,7 +533,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got "
                            f"input of shape {input.shape} and num_groups={num_groups}")
     if narrow_float(input._dtype):  # torch computes float16 group statistics and the result in float32
-        return group_norm(input.to(_dt.float32), num_groups, weight, bias, eps).to(input._dtype)
+        out = group_norm(input.to(_dt.float32), num_groups, weight, bias, eps).to(input._dtype)
+        return _nodes.named(out, "NativeGroupNormBackward0")
     grouped = input.reshape(n, num_groups, -1)
     mean, var = _stats(grouped, (2,))
     out = _ops.Normalize.apply(grouped, mean=mean, var=var, axes=(2,), eps=eps).reshape(input.shape)
@@ -538,7 +552,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     out = _ops.Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps)
     shape = (1, c) + (1,) * (input.dim() - 2)
     out = _affine(out, weight, bias, shape)
-    return out.to(input._dtype) if narrow else out
+    # torch normalises the (1, N * C, ...) view with batch_norm and views the result back
+    return _nodes.named(out.to(input._dtype) if narrow else out, "ViewBackward0")
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -584,7 +599,9 @@ def pad(input, pad, mode="constant", value=None):
         widths = tuple((max(b, 0), max(a, 0)) for b, a in widths)
         if any(b or a for b, a in widths):
             out = _ops.ConstantPad.apply(out, widths=widths, value=0.0 if value is None else value)
-        return out
+        else:
+            out = out.clone()  # torch's result is always a new tensor: a write to it must not reach the input
+        return _nodes.named(out, "ConstantPadNdBackward0")
     if value is not None and value != 0:
         raise NotImplementedError(f"Padding mode \"{mode}\" doesn't take in value argument.")
     if mode not in ("reflect", "replicate", "circular"):
@@ -611,7 +628,11 @@ def pad(input, pad, mode="constant", value=None):
         idx = [_pad_index(i, n, mode) for i in range(-before, n + after)]
         key = (slice(None),) * axis + (tensor(idx, device=input._backend),)
         out = out[key]
-    return out
+    if out is input:
+        out = input.clone()  # nothing to pad: torch's result is still a new tensor
+    if mode == "circular":  # torch's circular pad writes slices of a new tensor (its node: CopySlices)
+        return out
+    return _nodes.named(out, f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{len(pad) // 2}DBackward0")
 
 
 def _pad_index(i, n, mode):

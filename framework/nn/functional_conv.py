@@ -13,6 +13,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ..autograd import _nodes
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -400,6 +401,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     out = ConvInputGrad.apply(x, weight, shape=(xshape[0], out_c) + spatial, params=params)
     if bias is not None:
         out = out + bias.reshape((-1,) + (1,) * k)
+    out = _nodes.named(out, "ConvolutionBackward0")  # torch's: one convolution node, the bias in it
     return out.squeeze(0) if unbatched else out
 
 
@@ -426,6 +428,19 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 # pooling ------------------------------------------------------------------------------------------
+MAX_POOL, AVG_POOL = "MaxPool{k}DWithIndicesBackward0", "AvgPool{k}DBackward0"
+ADAPTIVE_MAX, ADAPTIVE_AVG = "AdaptiveMaxPool{k}DBackward0", "AdaptiveAvgPool{k}DBackward0"
+
+
+def _pool_node(result, node, k):
+    """A pool's result (or its (values, indices)) showing torch's node: ``node`` for ``k`` dimensions;
+    torch's 1-d pools are its 2-d ones on an unsqueezed input, squeezed back."""
+    name = "SqueezeBackward1" if k == 1 else node.format(k=k)
+    if isinstance(result, tuple):
+        return (_nodes.named(result[0], name),) + result[1:]
+    return _nodes.named(result, name)
+
+
 def _pool_args(input, kernel_size, stride, padding, dilation, k, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
@@ -494,7 +509,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of (N, C, L) input; ``return_indices`` also gives flat argmax positions."""
-    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
+    return _pool_node(_max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1,
+                                "max_pool1d"), MAX_POOL, 1)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -503,7 +519,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     Example:
         >>> y = F.max_pool2d(tensorplug.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
-    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+    return _pool_node(_max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2,
+                                "max_pool2d"), MAX_POOL, 2)
 
 
 def _max_unpool(input, indices, kernel_size, stride, padding, output_size, k, name):
@@ -594,7 +611,8 @@ def _divisor(x, shape, window, stride, pad, pads, count_include_pad):
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Average over sliding windows of (N, C, L) input."""
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
+    return _pool_node(_avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1,
+                                "avg_pool1d"), AVG_POOL, 1)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -604,8 +622,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     Example:
         >>> y = F.avg_pool2d(tensorplug.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
-                     "avg_pool2d")
+    return _pool_node(_avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                divisor_override, 2, "avg_pool2d"), AVG_POOL, 2)
 
 
 def _adaptive_bounds(n, o):
@@ -646,11 +664,13 @@ def adaptive_avg_pool1d(input, output_size):
     """Average pooling to a fixed output length."""
     spatial, outs = _adaptive_args(input, output_size, 1, "adaptive_avg_pool1d")
     if outs == (1,):
-        return input.mean(-1, keepdim=True)
-    if spatial[0] % outs[0] == 0:
+        out = input.mean(-1, keepdim=True)
+    elif spatial[0] % outs[0] == 0:
         s = spatial[0] // outs[0]
-        return avg_pool1d(input, s, s)
-    return input @ _adaptive_matrix(input, spatial[0], outs[0]).t()
+        out = avg_pool1d(input, s, s)
+    else:
+        out = input @ _adaptive_matrix(input, spatial[0], outs[0]).t()
+    return _pool_node(out, ADAPTIVE_AVG, 1)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -661,13 +681,15 @@ def adaptive_avg_pool2d(input, output_size):
     """
     spatial, outs = _adaptive_args(input, output_size, 2, "adaptive_avg_pool2d")
     if outs == (1, 1):
-        return input.mean((-2, -1), keepdim=True)
+        return input.mean((-2, -1), keepdim=True)  # torch's too: MeanBackward1
     if all(n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
-        return avg_pool2d(input, s, s)
-    ph = _adaptive_matrix(input, spatial[0], outs[0])
-    pw = _adaptive_matrix(input, spatial[1], outs[1])
-    return ph @ input @ pw.t()
+        out = avg_pool2d(input, s, s)
+    else:
+        ph = _adaptive_matrix(input, spatial[0], outs[0])
+        pw = _adaptive_matrix(input, spatial[1], outs[1])
+        out = ph @ input @ pw.t()
+    return _pool_node(out, ADAPTIVE_AVG, 2)
 
 
 def _adaptive_max(input, output_size, return_indices, k, name):
@@ -712,12 +734,12 @@ def _adaptive_max_windows(input, spatial, outs, return_indices):
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Max pooling to a fixed output length."""
-    return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+    return _pool_node(_adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d"), ADAPTIVE_MAX, 1)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a fixed output size (``None`` keeps that input size)."""
-    return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+    return _pool_node(_adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d"), ADAPTIVE_MAX, 2)
 
 
 # unfold / fold ------------------------------------------------------------------------------------
@@ -743,7 +765,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"dilation={list(dilation)}, padding={list(pad)}, calculated shape of the array of "
                            f"sliding blocks as {outs}, but its components must be at least one.")
     cols = Im2Col.apply(x, window, stride, pads, dilation)
-    out = cols.reshape(shape[0], shape[1] * window[0] * window[1], outs[0] * outs[1])
+    out = _nodes.named(cols.reshape(shape[0], shape[1] * window[0] * window[1], outs[0] * outs[1]), "Im2ColBackward0")
     return out.squeeze(0) if unbatched else out
 
 

@@ -4,6 +4,7 @@ in-place activation names (``elu_``, ``hardtanh_`` ...), dropout3d, pdist, chann
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from . import functional as F
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d", "glu", "hardshrink", "softshrink", "threshold_", "hardtanh_",
@@ -55,13 +56,13 @@ def glu(input, dim=-1):
     if input.shape[d] % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
     a, b = input.chunk(2, d)
-    return a * b.sigmoid()
+    return _nodes.named(a * b.sigmoid(), "GluBackward0")
 
 
 def hardshrink(input, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0."""
     from ..ops.arithmetic import where
-    return where(input.abs() <= lambd, 0.0, input)  # (NaN stays NaN, as torch)
+    return _nodes.named(where(input.abs() <= lambd, 0.0, input), "HardshrinkBackward0")  # (NaN stays NaN, as torch)
 
 
 def softshrink(input, lambd=0.5):
@@ -71,7 +72,8 @@ def softshrink(input, lambd=0.5):
         largest = _dt.finfo(input.dtype).max if input._dtype.category >= _dt.FLOAT else 2 ** 31 - 1
         raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
                            f"{_dt.scalar_type_name(input._dtype)}, but found {lambd:g}; pass a non-negative lambd")
-    return where(input.abs() <= lambd, 0.0, input - input.sign() * lambd)  # (NaN stays NaN, as torch)
+    out = where(input.abs() <= lambd, 0.0, input - input.sign() * lambd)  # (NaN stays NaN, as torch)
+    return _nodes.named(out, "SoftshrinkBackward0")
 
 
 def threshold_(input, threshold, value):
@@ -108,18 +110,14 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: in training each non-positive element gets its own slope drawn uniformly from
     ``[lower, upper]`` (from the tensor's backend generator); in eval the mean slope ``(lower + upper) / 2``."""
     from ..ops.arithmetic import where
+    names = ("RreluWithNoiseBackward0", "RreluWithNoiseBackward1")  # torch's, in training and in eval
     if not training:
-        return F.leaky_relu(input, (lower + upper) / 2, inplace=inplace)
+        slope = (lower + upper) / 2
+        return F._inplace_apply(input, lambda x: F.leaky_relu(x, slope), inplace, *names)
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"rrelu: expected a floating tensor, got {input._dtype}; convert with .float()")
     slopes = input.new_empty(input.shape).uniform_(lower, upper)
-
-    def randomized(x):
-        return where(x > 0, x, x * slopes)
-    if not inplace:
-        return randomized(input)
-    from ..ops.inplace import inplace as write_in_place
-    return write_in_place(input, randomized)
+    return F._inplace_apply(input, lambda x: where(x > 0, x, x * slopes), inplace, *names)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -151,7 +149,7 @@ def pdist(input, p=2.0):
     n = input.shape[0]
     pairs = triu_indices(n, n, 1, device=input._backend)
     # norm's gradient is 0 at a zero distance, as torch's pdist backward
-    return (input[pairs[0]] - input[pairs[1]]).norm(p, dim=-1)
+    return _nodes.named((input[pairs[0]] - input[pairs[1]]).norm(p, dim=-1), "PdistBackward0")
 
 
 def channel_shuffle(input, groups):
@@ -167,7 +165,10 @@ def channel_shuffle(input, groups):
                            "has no channels to shuffle)")
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
-    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(input.shape)
+    out = input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(input.shape)
+    if getattr(out, "_view", None) is not None:  # one group, or one channel a group: torch's is still a copy
+        out = out.clone()
+    return _nodes.named(out, "ChannelShuffleBackward0")
 
 
 native_channel_shuffle = channel_shuffle

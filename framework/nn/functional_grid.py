@@ -11,6 +11,7 @@ import warnings
 
 from .. import amp as _amp
 from ..autograd.function import Op
+from ..autograd import _nodes
 from ..tensor import Tensor
 
 __all__ = ["affine_grid", "grid_sample"]
@@ -70,7 +71,7 @@ def affine_grid(theta, size, align_corners=None):
     columns.append(theta.new_ones(count))
     base = stack(columns, -1)
     grid = base.unsqueeze(0) @ theta.transpose(1, 2)
-    return grid.reshape((size[0],) + tuple(spatial) + (k,))
+    return _nodes.named(grid.reshape((size[0],) + tuple(spatial) + (k,)), "AffineGridGeneratorBackward0")
 
 
 def _size(size):
@@ -250,14 +251,17 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_DEFAULT_CHANGED, UserWarning, stacklevel=2)
         align_corners = False
-    if mode == "bicubic":
-        return _bicubic(input, grid, padding_mode, align_corners)
     sizes = tuple(input.shape[2:])
     k = len(sizes)
-    # grid channel i addresses spatial axis k - 1 - i
-    coords = [_source_coordinate(grid[..., k - 1 - axis], sizes[axis], padding_mode, align_corners)
-              for axis in range(k)]
-    if mode == "bilinear":
-        return _linear(input, coords, sizes)
-    out = _nearest(input, coords, sizes)
-    return out + GridZeroGrad.apply(grid) if grid.requires_grad else out
+    if mode == "bicubic":
+        out = _bicubic(input, grid, padding_mode, align_corners)
+    else:
+        # grid channel i addresses spatial axis k - 1 - i
+        coords = [_source_coordinate(grid[..., k - 1 - axis], sizes[axis], padding_mode, align_corners)
+                  for axis in range(k)]
+        if mode == "bilinear":
+            out = _linear(input, coords, sizes)
+        else:
+            out = _nearest(input, coords, sizes)
+            out = out + GridZeroGrad.apply(grid) if grid.requires_grad else out
+    return _nodes.named(out, f"GridSampler{k}DBackward0")  # torch's one node

@@ -13,6 +13,7 @@ from .. import creation
 from .. import dtypes as _dt
 from ..ops import index_select
 from ..tensor import Tensor
+from ..autograd import _nodes
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle"]
 
@@ -173,20 +174,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     blend = _BLENDS.get(mode)
     if blend is not None and input._dtype.itemsize < 4 and input.is_floating_point():
         # torch blends float16/bfloat16 in float32 and rounds once; one rounding per axis doubled the error
-        return interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
-                           antialias).to(input._dtype)
-    out = input
-    for j in range(k):
-        axis = 2 + j
-        inv_j = None if inv is None else inv[j]
-        if blend is not None:
-            out = blend(out, axis, spatial[j], outs[j], inv_j, bool(align_corners))
-        elif spatial[j] != outs[j] or inv_j not in (None, 1.0):
-            out = _nearest_axis(out, axis, spatial[j], outs[j], inv_j, mode == "nearest-exact")
-    return out if out is not input else input.clone()
+        out = interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
+                          antialias).to(input._dtype)
+    else:
+        out = input
+        for j in range(k):
+            axis = 2 + j
+            inv_j = None if inv is None else inv[j]
+            if blend is not None:
+                out = blend(out, axis, spatial[j], outs[j], inv_j, bool(align_corners))
+            elif spatial[j] != outs[j] or inv_j not in (None, 1.0):
+                out = _nearest_axis(out, axis, spatial[j], outs[j], inv_j, mode == "nearest-exact")
+        out = out if out is not input else input.clone()
+    return _nodes.named(out, f"Upsample{_UPSAMPLE_NODES[mode]}{k}DBackward0")  # torch's one node per mode
 
 
 _BLENDS = {"linear": _linear_axis, "bilinear": _linear_axis, "trilinear": _linear_axis, "bicubic": _cubic_axis}
+_UPSAMPLE_NODES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear": "Linear", "bilinear": "Bilinear",
+                   "trilinear": "Trilinear", "bicubic": "Bicubic"}
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -212,7 +217,7 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     x = input.reshape(*lead, c // (r * r), r, r, h, w)
     x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
-    return x.reshape(*lead, c // (r * r), h * r, w * r)
+    return _nodes.named(_new(x.reshape(*lead, c // (r * r), h * r, w * r)), "PixelShuffleBackward0")
 
 
 def pixel_unshuffle(input, downscale_factor):
@@ -228,4 +233,10 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
-    return x.reshape(*lead, c * r * r, h // r, w // r)
+    return _nodes.named(_new(x.reshape(*lead, c * r * r, h // r, w // r)), "PixelUnshuffleBackward0")
+
+
+def _new(out):
+    """``out``, copied where it is a view of the input (a factor of 1, a 1x1 image): torch's result is
+    always a new tensor, so a write to it must not reach the input."""
+    return out.clone() if getattr(out, "_view", None) is not None else out

@@ -12,7 +12,8 @@ import warnings
 from .. import amp as _amp
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from . import _nodes, _ops
+from ..autograd import _nodes
+from . import _ops
 
 __all__ = ["l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss",

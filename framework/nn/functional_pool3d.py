@@ -18,14 +18,15 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> F.max_pool3d(tensorplug.randn(1, 2, 4, 4, 4), 2).shape
         tensorplug.Size([1, 2, 2, 2, 2])
     """
-    return _fc._max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3, "max_pool3d")
+    return _fc._pool_node(_fc._max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                                        3, "max_pool3d"), _fc.MAX_POOL, 3)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Average over sliding windows of (N, C, D, H, W) input."""
-    return _fc._avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3,
-                         "avg_pool3d")
+    return _fc._pool_node(_fc._avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                        divisor_override, 3, "avg_pool3d"), _fc.AVG_POOL, 3)
 
 
 def _check_rank(input, output_size):
@@ -43,9 +44,11 @@ def adaptive_avg_pool3d(input, output_size):
     """
     _check_rank(input, output_size)
     spatial, outs = _fc._adaptive_args(input, output_size, 3, "adaptive_avg_pool3d")
+    if outs == (1, 1, 1):
+        return input.mean((-3, -2, -1), keepdim=True)  # torch's too: MeanBackward1
     if all(o and n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
-        return avg_pool3d(input, s, s)
+        return _fc._pool_node(avg_pool3d(input, s, s), _fc.ADAPTIVE_AVG, 3)
     # each output cell averages its own slice (torch's [floor(i n / o), ceil((i + 1) n / o)) windows); an
     # averaging matrix would turn an inf into nan through its zeros
     from ..ops.join import stack
@@ -53,13 +56,16 @@ def adaptive_avg_pool3d(input, output_size):
     cells = [input[(Ellipsis,) + tuple(slice(a, b) for a, b in window)].mean((-3, -2, -1))
              for window in itertools.product(*bounds)]
     lead = tuple(input.shape[:-3])
-    return stack(cells, -1).reshape(lead + tuple(outs)) if cells else input.new_zeros(lead + tuple(outs))
+    if not cells:
+        return input.new_zeros(lead + tuple(outs))
+    return _fc._pool_node(stack(cells, -1).reshape(lead + tuple(outs)), _fc.ADAPTIVE_AVG, 3)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Max pooling to a fixed (D, H, W) size; indices are flat positions in each D*H*W volume."""
     _check_rank(input, output_size)
-    return _fc._adaptive_max(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+    return _fc._pool_node(_fc._adaptive_max(input, output_size, return_indices, 3, "adaptive_max_pool3d"),
+                          _fc.ADAPTIVE_MAX, 3)
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

@@ -13,7 +13,8 @@ import math
 from .. import creation
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from . import _nodes, functional as F
+from ..autograd import _nodes
+from . import functional as F
 from . import init
 from .functional_conv import scaled_dot_product_attention
 from .linear import Linear

@@ -100,7 +100,8 @@ Alias = GetItem.renamed("AliasBackward0")
 def _view_node(key, shape):
     """The GetItem named as torch names ``x[key]`` for a basic key: torch applies the key's parts
     left to right, so the last part that changes anything (an int: select, a partial slice: slice,
-    None: unsqueeze) names the node; a key that changes nothing gives an alias."""
+    None: unsqueeze) names the node; a key that changes nothing gives an alias. (A lone slice, not in a
+    tuple, is always torch's slice: its fast path skips no full slice.)"""
     parts = key if isinstance(key, tuple) else (key,)
     node = Alias
     dim = 0
@@ -216,7 +217,8 @@ def getitem(self, key):
         if advanced:
             out = Index.apply(self, key=k, indices=_index_tensors(key))
         else:
-            out = _view_node(k, self._data.shape).apply(self, key=k)
+            node = Slice if type(key) is slice else _view_node(k, self._data.shape)
+            out = node.apply(self, key=k)
     except IndexError as exc:
         raise _index_error(self, exc) from None
     if advanced:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import amp as _amp
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ._util import dims
 
@@ -306,6 +307,7 @@ class StdSqrt(Op):
     """``sqrt`` of a variance: zero where the variance is zero (a constant slice), as torch's std_backward,
     instead of the 0 * inf = nan that sqrt's own gradient gives there."""
 
+    node_name = "StdBackward0"  # torch's std is one node
     save_output = True
 
     @staticmethod
@@ -588,4 +590,5 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     # pairs at distance 0 get 0 and a zero gradient (a p-norm's derivative is 0/0 there)
     same = (diff == 0).all(-1)
-    return where(same, 0.0, norm(where(same.unsqueeze(-1), 1.0, diff), p, dim=-1))
+    out = where(same, 0.0, norm(where(same.unsqueeze(-1), 1.0, diff), p, dim=-1))
+    return _nodes.named(out, "CdistBackward0")  # torch's one node

@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ._util import mark_view, wrap_dim
 from .arithmetic import Where, where_as
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 def infer_shape(shape, numel):
@@ -53,6 +61,10 @@ def infer_shape(shape, numel):
 
 
 class Reshape(Op):
+    """A reshape no view expresses: a copy (torch clones, then views the copy unsafely)."""
+
+    node_name = "UnsafeViewBackward0"
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -82,6 +94,7 @@ class View(Reshape):
 
 
 Unsqueeze = View.renamed("UnsqueezeBackward0")
+ReshapeAlias = View.renamed("ReshapeAliasBackward0")  # torch's reshape that views a non-contiguous tensor
 
 
 # ``squeeze()``; ``squeeze(dim)`` and ``squeeze(dims)`` are torch's overloads 1 and 2
@@ -114,6 +127,9 @@ class Permute(Op):
 class Expand(Op):
     @staticmethod
     def forward(ctx, a, shape):
+        if a.size and a.size == _numel(shape):
+            # nothing repeats (only dims of size 1 added): a writable view, as torch allows writing it
+            return ctx.backend.view(a, shape)
         return ctx.backend.xp.broadcast_to(a, shape)
 
     @staticmethod
@@ -165,6 +181,8 @@ def reshape(self, *shape):
         out = View.apply(self, shape=shape)
     except RuntimeError:
         return Reshape.apply(self, shape=shape)  # not expressible as a view: a copy
+    if out.grad_fn is not None and not self.is_contiguous():
+        out.grad_fn.__class__ = ReshapeAlias
     return mark_view(out, self, lambda t: Reshape.apply(t, shape=shape))
 
 
@@ -239,8 +257,7 @@ def expand(self, *sizes):
                                f"{list(self.shape)}")
         shape.append(s)
     shape = tuple(shape)
-    if shape == self._data.shape:
-        return self
+    # a new view even at the same shape, as torch's (not the tensor itself: not a leaf, its own node)
     return mark_view(Expand.apply(self, shape=shape), self, lambda t: Expand.apply(t, shape=shape))
 
 
@@ -258,8 +275,7 @@ def squeeze(self, dim=None):
         axes = (dim,) if isinstance(dim, int) else tuple(dim)
         axes = {wrap_dim(d, len(shape)) for d in axes}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
-    if new == shape:
-        return self
+    # a new view even where nothing is squeezed, as torch's
     return mark_view(op.apply(self, shape=new), self, lambda t: Reshape.apply(t, shape=new))
 
 
@@ -280,6 +296,8 @@ def flatten(self, start_dim=0, end_dim=-1):
     e = wrap_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return self  # torch's flatten of one dimension is the tensor itself
     n = 1
     for x in shape[s:e + 1]:
         n *= x
@@ -332,15 +350,25 @@ def repeat(self, *sizes):
                            f"of tensor (got {len(sizes)} repeat dims for a {n}-D tensor)")
     if any(s < 0 for s in sizes):
         raise RuntimeError(f"Trying to create tensor with negative dimension: repeat sizes {list(sizes)}")
-    shape = (1,) * (len(sizes) - n) + tuple(self._data.shape)
-    # (r0, s0, r1, s1, ...) by broadcasting, then merge each pair: all differentiable views
-    inter = []
-    target = []
-    for r, s in zip(sizes, shape):
-        inter += [1, s]
-        target += [r, s]
-    out = self.reshape(tuple(inter)).expand(*target)
-    return out.reshape(tuple(r * s for r, s in zip(sizes, shape)))
+    return Repeat.apply(self, sizes=sizes)
+
+
+class Repeat(Op):
+    """``repeat``: a new tensor, always (a view of a broadcast would let a write reach the input and
+    every copy at once). Laid out as (r0, s0, r1, s1, ...) so the backward sums each r axis."""
+
+    @staticmethod
+    def forward(ctx, a, sizes):
+        xp = ctx.backend.xp
+        shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
+        ctx.pairs = tuple(x for r, s in zip(sizes, shape) for x in (r, s))
+        ctx.shape = a.shape
+        spread = xp.broadcast_to(xp.reshape(a, tuple(x for s in shape for x in (1, s))), ctx.pairs)
+        return ctx.backend.copy(xp.reshape(spread, tuple(r * s for r, s in zip(sizes, shape))))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.pairs).sum(tuple(range(0, len(ctx.pairs), 2))).reshape(ctx.shape)
 
 
 def broadcast_to(input, size):
@@ -403,7 +431,8 @@ def narrow(input, dim, start, length):
         start += size
     if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    return input[(slice(None),) * axis + (slice(start, start + length),)]
+    out = input[(slice(None),) * axis + (slice(start, start + length),)]
+    return _nodes.named(out, "SliceBackward0")  # torch's narrow is a slice, whole or not
 
 
 def _diag_index(backend, rows, cols, offset):

@@ -847,10 +847,22 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
         else:
             scores = scores + attn_mask
-    weights = F.softmax(scores, -1)
+    weights = _safe_softmax(scores)
     if dropout_p > 0.0:
         weights = F.dropout(weights, dropout_p, True)
     return weights @ value
+
+
+def _safe_softmax(scores):
+    """torch's attention softmax: a row of scores that are all -inf (a query whose every key is masked)
+    gives weights 0, where a plain softmax gives NaN (which would reach every gradient)."""
+    from . import functional as F
+    weights = F.softmax(scores, -1)
+    if weights.numel() and bool(weights[..., 0].isnan().any()):  # NaN in every such row: one column read
+        unattended = (scores == -math.inf).all(-1, keepdim=True)
+        # those rows' scores set finite first, so the softmax's backward (which reads its output) sees no NaN
+        weights = F.softmax(scores.masked_fill(unattended, 0.0), -1).masked_fill(unattended, 0.0)
+    return weights
 
 
 def _repeat_heads(t, groups):
@@ -904,6 +916,7 @@ class Attention(Op):
             s -= xp.max(s, axis=-1, keepdims=True)
             p = xp.exp(s)
             p /= xp.sum(p, axis=-1, keepdims=True)
+        p = _zero_unattended(xp, p, blocked, mask)
         ctx.p = p if p.dtype == dtype else xp.astype(p, dtype)
         out = xp.matmul(p, v)
         return out if out.dtype == dtype else xp.astype(out, dtype)  # NumPy's bfloat16 matmul is float32
@@ -911,7 +924,6 @@ class Attention(Op):
     @staticmethod
     def backward(ctx, g):
         # the composed formulas in tensor ops (double backward): p recomputed from q and k
-        from . import functional as F
         q, k, v = ctx.saved_tensors_list()
         s = (q * ctx.scale) @ k.transpose(-2, -1)
         blocked = _blocked(ctx.backend.xp, ctx.mask, ctx.causal, s.shape[-2], s.shape[-1])
@@ -919,7 +931,7 @@ class Attention(Op):
             s = s.masked_fill(ctx.tensor(blocked), -math.inf)
         elif ctx.mask is not None:
             s = s + ctx.tensor(ctx.mask)
-        p = F.softmax(s, -1)
+        p = _safe_softmax(s)
         gp = g @ v.transpose(-2, -1)
         gs = p * (gp - (gp * p).sum(-1, keepdim=True)) * ctx.scale
         return gs @ k, gs.transpose(-2, -1) @ q, p.transpose(-2, -1) @ g
@@ -944,6 +956,20 @@ class Attention(Op):
         if gk is not None:
             gk *= ctx.scale
         return gq, gk, gv
+
+
+def _zero_unattended(xp, p, blocked, mask):
+    """``p`` with 0 in the rows of a query whose every key is masked (torch's safe softmax; softmax of a
+    row of -inf is NaN). Such rows are NaN throughout, so column 0 finds them in one strided read."""
+    if not p.size or not bool(xp.any(xp.isnan(p[..., 0]))):
+        return p
+    if blocked is not None:
+        unattended = xp.all(blocked, axis=-1, keepdims=True)
+    elif mask is not None:
+        unattended = xp.all(mask == -math.inf, axis=-1, keepdims=True)
+    else:
+        return p  # NaN from the inputs themselves stays, as in torch
+    return xp.where(unattended, xp.zeros((), dtype=p.dtype), p)
 
 
 def _blocked(xp, mask, causal, length, source):

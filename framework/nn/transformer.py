@@ -161,12 +161,18 @@ class MultiheadAttention(Module):
             attn_mask, key_padding_mask = _pad_key_axis(attn_mask), _pad_key_axis(key_padding_mask)
             source += 1
         mask = self._merge_masks(attn_mask, key_padding_mask, is_causal, n, length, source, q.dtype)
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
-        if mask is not None:
-            scores = scores + mask
-        weights = F.softmax(scores, -1)
-        dropped = F.dropout(weights, self.dropout, True) if self.dropout > 0.0 and self.training else weights
-        out = (dropped @ v).transpose(1, 2).reshape(n, length, e)
+        dropout = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            if mask is not None:
+                scores = scores + mask
+            weights = F.softmax(scores, -1)
+            attended = (F.dropout(weights, dropout, True) if dropout > 0.0 else weights) @ v
+        else:
+            # torch's path without weights: a query whose every key is masked attends to nothing (0, where
+            # the softmax above gives NaN), in one fused node where it can
+            attended = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        out = attended.transpose(1, 2).reshape(n, length, e)
         out = self.out_proj(out)
         if not batched:
             out = out.squeeze(0)

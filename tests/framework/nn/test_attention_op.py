@@ -20,6 +20,11 @@ MASKS = {
     "bool": rng.random((L, S)) > 0.3,
     "float": rng.standard_normal((2, 1, L, S)),
 }
+# a query whose every key is masked attends to nothing: weights 0 and zero gradients, as torch's (not NaN)
+MASKS["bool_unattended"] = MASKS["bool"].copy()
+MASKS["bool_unattended"][2] = False
+MASKS["float_unattended"] = MASKS["float"].copy()
+MASKS["float_unattended"][1, 0, 3] = -np.inf
 
 
 def _inputs(dtype):
@@ -73,3 +78,20 @@ def test_a_float_mask_that_wants_a_gradient_takes_the_composed_path():
     mask = tensorplug.zeros(L, S, dtype=tensorplug.float64, requires_grad=True)
     F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
     assert mask.grad is not None and mask.grad.shape == (L, S)
+
+
+@pytest.mark.parametrize("mask", ["bool_unattended", "float_unattended"])
+def test_the_composed_path_also_attends_to_nothing_where_every_key_is_masked(mask):
+    arrays = _inputs("float64")
+    results = []
+    for lib in (tensorplug, torch):
+        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+        m = lib.tensor(MASKS[mask])
+        if m.dtype != lib.bool:
+            m.requires_grad_()  # a float mask that wants a gradient: not the one-node path
+        out = lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        (out * out).sum().backward()
+        results.append([out.detach().numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()])
+    assert not np.isnan(results[0][0]).any()
+    for x, y in zip(*results):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)

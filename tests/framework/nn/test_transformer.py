@@ -96,8 +96,9 @@ def test_attention_dropout_only_in_training():
     assert not np.allclose(a.detach().cpu().numpy(), mha(x, x, x)[0].detach().cpu().numpy())
 
 
+@pytest.mark.parametrize("padded", ["tail", "first"])  # first: with the causal mask query 0 sees no key
 @pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)])
-def test_transformer_encoder_layer_matches_torch(backend, kw):
+def test_transformer_encoder_layer_matches_torch(backend, kw, padded):
     theirs = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
     ours = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
     _load(ours, theirs)
@@ -106,6 +107,8 @@ def test_transformer_encoder_layer_matches_torch(backend, kw):
     x0 = rng.standard_normal((3, 5, 8) if kw.get("batch_first") else (5, 3, 8))
     kpm = np.zeros((3, 5), bool)
     kpm[0, 3:] = True
+    if padded == "first":
+        kpm[1, 0] = True
     causal = np.triu(np.full((5, 5), -np.inf), 1)
     x = tensorplug.tensor(x0, requires_grad=True)
     tx = torch.tensor(x0, requires_grad=True)

@@ -544,13 +544,34 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its spatial dims, then scale and shift per channel.
+
+    With ``use_input_stats`` each sample's statistics are used and ``running_mean/var`` (when given) move
+    towards their mean over the batch by ``momentum``; without, the running statistics are used (the eval
+    of a layer that tracks them).
+    """
+    k = math.prod(input.shape[2:])  # the spatial elements of a channel
+    if use_input_stats and k == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
     n, c = input.shape[0], input.shape[1]
     axes = tuple(range(2, input.dim()))
+    shape = (1, c) + (1,) * (input.dim() - 2)
     narrow = narrow_float(input._dtype)  # as batch_norm: float32, with the mean rounded to float16
     x = input.to(_dt.float32) if narrow else input
-    mean, var = _stats(x, axes, input._dtype if narrow else None)
-    out = _ops.Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps)
-    shape = (1, c) + (1,) * (input.dim() - 2)
+    if use_input_stats:
+        mean, var = _stats(x, axes, input._dtype if narrow else None)
+        out = _ops.Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps)
+        # torch updates a copy of the running statistics per sample (the variance unbiased over the spatial
+        # elements), then stores their mean over the batch
+        xp = input._backend.xp
+        if running_mean is not None:
+            _update_running(running_mean, xp.mean(xp.reshape(mean, (n, c)), axis=0), momentum)
+        if running_var is not None:
+            _update_running(running_var, xp.mean(xp.reshape(var, (n, c)), axis=0) * (k / (k - 1)), momentum)
+    else:
+        out = (x - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps) ** -0.5
     out = _affine(out, weight, bias, shape)
     # torch normalises the (1, N * C, ...) view with batch_norm and views the result back
     return _nodes.named(out.to(input._dtype) if narrow else out, "ViewBackward0")

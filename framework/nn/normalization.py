@@ -119,7 +119,10 @@ class _InstanceNorm(_NormBase):
             return self.forward(input.unsqueeze(0)).squeeze(0)
         if input.dim() != self._ndim:
             raise ValueError(f"expected {self._ndim - 1}D or {self._ndim}D input (got {input.dim()}D input)")
-        return F.instance_norm(input, None, None, self.weight, self.bias, True, self.momentum, self.eps)
+        # training (or no running statistics) normalises with each sample's statistics; eval with the running ones
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                               self.training or not self.track_running_stats,
+                               0.0 if self.momentum is None else self.momentum, self.eps)
 
 
 class InstanceNorm1d(_InstanceNorm):

@@ -103,6 +103,49 @@ def test_groupnorm_rmsnorm_instancenorm():
         nn.GroupNorm(3, 4)
 
 
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (2, 3, 6)), ("InstanceNorm1d", (3, 5)),
+                                       ("InstanceNorm2d", (2, 3, 4, 2)), ("InstanceNorm3d", (2, 3, 2, 3, 2))])
+@pytest.mark.parametrize("momentum", [0.3, None])
+@pytest.mark.parametrize("affine", [False, True])
+def test_instancenorm_tracks_running_stats(cls, shape, momentum, affine):
+    # training moves the running statistics (per-sample ones averaged over the batch), eval normalises with them
+    ours = getattr(nn, cls)(3, momentum=momentum, affine=affine, track_running_stats=True).double()
+    ref = getattr(torch.nn, cls)(3, momentum=momentum, affine=affine, track_running_stats=True).double()
+    _compare(ours, ref, shape)
+    ours.eval()
+    ref.eval()
+    _compare(ours, ref, shape, steps=1)
+    assert ours.num_batches_tracked.item() == 0  # torch's instance norm never counts batches
+
+
+def test_instance_norm_functional_running_stats():
+    rng = np.random.default_rng(0)
+    x, rm, rv = rng.standard_normal((3, 5, 4)), rng.standard_normal(5), rng.random(5) + 0.5
+    for use_input_stats in (True, False):
+        ours = [tensorplug.tensor(a.copy()) for a in (rm, rv)]
+        ref = [torch.tensor(a.copy()) for a in (rm, rv)]
+        out = F.instance_norm(tensorplug.tensor(x), *ours, use_input_stats=use_input_stats, momentum=0.5)
+        want = torch.nn.functional.instance_norm(torch.tensor(x), *ref, use_input_stats=use_input_stats,
+                                                 momentum=0.5)
+        np.testing.assert_allclose(_np(out), want.numpy(), rtol=1e-12, atol=1e-12)
+        for a, b in zip(ours, ref):
+            np.testing.assert_allclose(_np(a), b.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="Expected running_mean and running_var to be defined"):
+        F.instance_norm(tensorplug.tensor(x), use_input_stats=False)
+
+
+def test_instancenorm_needs_more_than_one_spatial_element_in_training():
+    x = np.ones((2, 3, 1))
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        torch.nn.InstanceNorm1d(3)(torch.tensor(x))
+    with pytest.raises(ValueError, match=r"Expected more than 1 spatial element when training, got input size "
+                                         r"tensorplug.Size\(\[2, 3, 1\]\)"):
+        nn.InstanceNorm1d(3)(tensorplug.tensor(x))
+    # in eval the running statistics are used: one element is fine
+    ours, ref = nn.InstanceNorm1d(3, track_running_stats=True), torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    np.testing.assert_allclose(_np(ours.eval()(tensorplug.tensor(x))), ref.eval()(torch.tensor(x)).numpy())
+
+
 @pytest.mark.parametrize("fn", [
     lambda x: F.layer_norm(x, (3,)),
     lambda x: F.batch_norm(x, None, None, training=True),

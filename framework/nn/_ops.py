@@ -14,6 +14,7 @@ from ..autograd.grad_mode import GradMode
 from ..ops.elementwise import erf
 from ..ops.minmax import clamp
 from ..ops.linalg import matmul_arrays
+from ..ops._util import c_order
 from ..ops.softmax import Softmax
 from ..tensor import Tensor
 
@@ -303,23 +304,28 @@ class Embedding(Op):
     save_inputs = (1,)
 
     @staticmethod
-    def forward(ctx, weight, index, padding_idx):
+    def forward(ctx, weight, index, padding_idx, scale_grad_by_freq=False):
         xp = ctx.backend.xp
         ctx.num = weight.shape[0]
         ctx.index = index
         ctx.padding_idx = padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         flat = xp.reshape(index, (-1,))
         return xp.reshape(xp.take(weight, flat, axis=0), tuple(index.shape) + (weight.shape[1],))
 
     @staticmethod
     def backward(ctx, g):
         ctx.saved_tensors_list()
-        return EmbeddingBackward.apply(g, ctx.index, num=ctx.num, padding_idx=ctx.padding_idx), None
+        return EmbeddingBackward.apply(g, ctx.index, num=ctx.num, padding_idx=ctx.padding_idx,
+                                       scale_grad_by_freq=ctx.scale_grad_by_freq), None
 
 
 class EmbeddingBackward(Op):
+    """The weight's gradient: the rows of ``g`` summed into their indices' rows (each divided by how
+    often its index occurs in the batch with ``scale_grad_by_freq``)."""
+
     @staticmethod
-    def forward(ctx, g, index, num, padding_idx):
+    def forward(ctx, g, index, num, padding_idx, scale_grad_by_freq=False):
         backend = ctx.backend
         xp = backend.xp
         ctx.index = index
@@ -327,6 +333,13 @@ class EmbeddingBackward(Op):
         dim = g.shape[-1]
         flat = xp.reshape(index, (-1,))
         values = xp.reshape(g, (-1, dim))
+        ctx.inverse_counts = None  # (num, 1), with scale_grad_by_freq
+        if scale_grad_by_freq:
+            # torch scales each row of g by 1 / its index's count before summing
+            counts = backend.zeros((num,), backend.dtype_of(g))
+            backend.scatter_add(counts, (flat,), backend.ones(flat.shape, backend.dtype_of(g)))
+            ctx.inverse_counts = xp.reshape(1 / xp.maximum(counts, 1), (num, 1))
+            values = values * xp.take(ctx.inverse_counts, flat, axis=0)
         out = backend.zeros((num, dim), backend.dtype_of(g))
         backend.scatter_add(out, (flat,), values)
         if padding_idx is not None:
@@ -338,6 +351,8 @@ class EmbeddingBackward(Op):
         if ctx.padding_idx is not None:
             gg = gg.clone()
             gg[ctx.padding_idx] = 0
+        if ctx.inverse_counts is not None:
+            gg = gg * ctx.tensor(ctx.inverse_counts)
         return Embedding.apply(gg, ctx.index, padding_idx=None), None
 
 
@@ -391,7 +406,7 @@ class LayerNorm(Op):
         ctx.eps = eps
         ctx.shape = tuple(x.shape[x.ndim - dims:])  # the normalized shape: w's and b's
         cols = math.prod(ctx.shape)
-        x2 = _rows(xp, x, cols)
+        x2 = c_order(ctx.backend, _rows(xp, x, cols))  # a strided input's rows: torch's result is contiguous
         w2, b2 = (None if a is None else _cast_like(xp, xp.reshape(a, (cols,)), x2) for a in (w, b))
         done = ctx.backend.fused_layer_norm(x2, w2, b2, eps)
         y, ctx.xhat, ctx.rstd = _layer_norm(xp, x2, w2, b2, eps) if done is NotImplemented else done

@@ -380,7 +380,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             norms = (rows.abs() ** norm_type).sum(-1, keepdim=True) ** (1.0 / norm_type)
             scale = clamp(max_norm / (norms + 1e-7), max=1.0)
             weight[input.reshape(-1)] = rows * scale
-    return _ops.Embedding.apply(weight, input, padding_idx=padding_idx)
+    return _ops.Embedding.apply(weight, input, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
 def one_hot(tensor, num_classes=-1):

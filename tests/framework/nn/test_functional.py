@@ -70,6 +70,37 @@ def test_embedding_against_torch():
     assert not frozen.weight.requires_grad and frozen(tensorplug.tensor([2])).tolist() == [[0.0, 0.0, 1.0]]
 
 
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_embedding_scale_grad_by_freq_against_torch(padding_idx):
+    # each index's gradient is divided by how often it occurs in the batch
+    w0 = np.random.default_rng(0).standard_normal((6, 3))
+    idx = [[0, 1, 5], [5, 5, 2], [1, 0, 5]]
+    seed = np.random.default_rng(1).standard_normal((3, 3, 3))
+    grads = []
+    for lib in (tensorplug, torch):
+        w = lib.tensor(w0, requires_grad=True)
+        lib.nn.functional.embedding(lib.tensor(idx), w, padding_idx, scale_grad_by_freq=True).backward(
+            lib.tensor(seed))
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
+    layer = nn.Embedding(4, 2, scale_grad_by_freq=True)
+    layer(tensorplug.tensor([[0, 2, 2], [2, 1, 0]])).sum().backward()
+    assert layer.weight.grad[:, 0].tolist() == [1.0, 1.0, 1.0, 0.0]
+    # the backward is linear in the incoming gradient, so its own gradient is the same scaled lookup (torch's
+    # double backward leaves the counts out: its source assumes the first backward took care of them)
+    w = tensorplug.tensor(w0, requires_grad=True)
+    g = tensorplug.tensor(seed, requires_grad=True)
+    gw, = tensorplug.autograd.grad(F.embedding(tensorplug.tensor(idx), w, padding_idx, scale_grad_by_freq=True),
+                                   w, g, create_graph=True)
+    m = np.arange(18.0).reshape(6, 3)
+    (gw * tensorplug.tensor(m)).sum().backward()
+    flat = np.asarray(idx)
+    want = m[flat] / np.bincount(flat.ravel())[flat][..., None]
+    if padding_idx is not None:
+        want[flat == padding_idx] = 0
+    np.testing.assert_allclose(g.grad.numpy(), want, rtol=1e-12)
+
+
 def test_embedding_errors_and_double_backward():
     emb = nn.Embedding(3, 2)
     with pytest.raises(IndexError, match="index out of range in self"):

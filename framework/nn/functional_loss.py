@@ -93,7 +93,11 @@ def _elementwise_loss(loss_fn, input, target, size_average, reduce, reduction, w
     diff = input - target
     loss = diff * diff if loss_fn is mse_loss else diff.abs()
     if weight is not None:
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
+        # torch's weighted mean is a weighted average: divided by the weights' sum, not the element count
         loss = loss * weight
+        return loss.sum() / weight.sum() if reduction == "mean" else _reduce(loss, reduction)
     loss = _reduce(loss, reduction)
     return _nodes.named(loss, "MseLossBackward0") if loss_fn is mse_loss else loss
 

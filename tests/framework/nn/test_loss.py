@@ -60,6 +60,24 @@ def test_mse_l1(reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("shapes", [((4, 3), (4, 3)), ((4, 1), (4, 3)), ((4, 3), (3,))], ids=str)
+def test_weighted_mse_l1(name, reduction, shapes):
+    # torch's weighted 'mean' divides by the weights' sum (the weight has the input's size; the target broadcasts)
+    rng = np.random.default_rng(2)
+    x, y, w = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1]), rng.random(shapes[0])
+    ow, tw = _pair(w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the size warning when the target broadcasts
+        _check(lambda a, b: getattr(F, name)(a, b, reduction=reduction, weight=ow),
+               lambda a, b: getattr(TF, name)(a, b, reduction=reduction, weight=tw), x, y, grad_target=True)
+    _close(ow.grad, tw.grad)
+    for lib in (tensorplug, torch):
+        with pytest.raises(ValueError, match="Weights and input must have the same size"):
+            getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(x), weight=lib.tensor(w[:1]))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_indices(reduction, smoothing, weighted):

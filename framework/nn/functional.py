@@ -292,10 +292,10 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    d = (x1 - x2 + eps).abs()
-    if narrow_float(d._dtype):  # torch's norm sums float16 powers in float32: squares of 300 overflow
-        return pairwise_distance(d.to(_dt.float32), 0.0, p, 0.0, keepdim).to(d._dtype)
-    return _nodes.named((d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p), "NormBackward1")  # torch's norm
+    """The ``p``-norm of ``x1 - x2 + eps`` over the last dim: torch's formula, with the vector norm's every p
+    (0 counts the nonzero differences, inf / -inf take the largest / smallest) and its gradients."""
+    from ..linalg import vector_norm
+    return _nodes.named(vector_norm(x1 - x2 + eps, p, -1, keepdim), "NormBackward1")  # torch's norm
 
 
 # dropout -------------------------------------------------------------------------------

@@ -158,3 +158,24 @@ def test_misc_functions_against_torch():
     ]
     for ours, theirs in pairs:
         np.testing.assert_allclose(np.asarray(ours.tolist()), theirs.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, float("inf"), float("-inf"), 3.0, 0.5, -1.0])
+def test_pairwise_distance_every_p_against_torch(p):
+    # torch's norm of x1 - x2 + eps: 0 counts the nonzero differences (no gradient), inf / -inf take the
+    # largest / smallest (ties share the gradient), rows whose difference is zero after eps included
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    x[0, :2], x[1] = y[0, :2] - 1e-6, y[1] - 1e-6
+    x[2, 1], x[2, 3] = y[2, 1] + 3, y[2, 3] + 3
+    res = []
+    for lib in (tensorplug, torch):
+        a, b = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        out = lib.nn.functional.pairwise_distance(a, b, p=p)
+        out.backward(lib.tensor(np.arange(1.0, 5.0)))
+        grads = [np.zeros(x.shape) if t.grad is None else t.grad.numpy() for t in (a, b)]
+        res.append((out.detach().numpy(), *grads, out.grad_fn.name()))
+    for got, want in zip(res[0][:3], res[1][:3]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert res[0][3] == res[1][3]
+

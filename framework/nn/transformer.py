@@ -13,7 +13,6 @@ import math
 from .. import creation
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from ..autograd import _nodes
 from . import functional as F
 from . import init
 from .functional_conv import scaled_dot_product_attention
@@ -172,14 +171,12 @@ class MultiheadAttention(Module):
             # torch's path without weights: a query whose every key is masked attends to nothing (0, where
             # the softmax above gives NaN), in one fused node where it can
             attended = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-        out = attended.transpose(1, 2).reshape(n, length, e)
-        out = self.out_proj(out)
+        # torch's layout: sequence-first (L, N, E), contiguous, transposed to batch-first at the end
+        out = self.out_proj(attended.permute(2, 0, 1, 3).reshape(length, n, e))
         if not batched:
-            out = out.squeeze(0)
-        elif not self.batch_first:
+            out = out.squeeze(1)
+        elif self.batch_first:
             out = out.transpose(0, 1)
-        if batched:  # torch works sequence-first: it views its result back, or transposes it to batch-first
-            out = _nodes.named(out, "TransposeBackward0" if self.batch_first else "ViewBackward0")
         if not need_weights:
             return out, None
         if average_attn_weights:

@@ -120,6 +120,13 @@ def sum_to_shape(g, shape):
     return g
 
 
+def c_order(backend, array):
+    """``array``, copied to C order where it has another layout (an array without ``flags`` is taken as
+    is): for results torch makes contiguous, where NumPy's follow a strided input or index."""
+    flags = getattr(array, "flags", None)
+    return backend.copy(array) if flags is not None and not flags.c_contiguous else array
+
+
 def mark_view(out, base, replay):
     """Record that ``out`` views ``base``'s storage.
 

@@ -6,7 +6,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..errors import TensorplugError
 from ..tensor import Tensor
-from ._util import wrap_dim
+from ._util import c_order, wrap_dim
 from .arithmetic import Where, where_as
 
 
@@ -206,7 +206,14 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, key=(slice(None),) * axis + (idx, ...), indices=(index,))
 
 
-MaskedFill = Where.renamed("MaskedFillBackward0")
+class MaskedFill(Where):
+    """``where(mask, value, input)``, contiguous as torch's result (NumPy's follows a strided input)."""
+
+    node_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        return c_order(ctx.backend, Where.forward(ctx, cond, a, b))
 
 
 def masked_fill(input, mask, value):

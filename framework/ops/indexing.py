@@ -6,7 +6,7 @@ import warnings
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import mark_view
+from ._util import c_order, mark_view
 
 
 def _is_advanced(key):
@@ -132,7 +132,9 @@ class Index(GetItem):
             ctx._saved = [(t, t._version[0]) for t in indices]
         ctx.key = key
         ctx.shape = a.shape
-        return ctx.backend.getitem(a, key)
+        # torch's result is contiguous; NumPy lays an indexed axis out first (x[:, :, idx] is strided), where
+        # a later view() would fail
+        return c_order(ctx.backend, ctx.backend.getitem(a, key))
 
     @staticmethod
     def backward(ctx, g):

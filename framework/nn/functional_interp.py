@@ -147,9 +147,23 @@ def _check_mode(input, mode, align_corners, antialias):
     if mode == "lanczos" or antialias:
         raise NotImplementedError(f"interpolate: mode {mode!r} with antialias=True is not implemented in "
                                   f"tensorplug yet; use antialias=False (or blur before a downscale)")
-    if mode == "bicubic" and not input.is_floating_point():
-        raise NotImplementedError(f'"compute_indices_weights_cubic" not implemented for '
+    if not input.is_floating_point() and not (input.dtype is _dt.uint8 and mode in _UINT8_MODES.get(input.dim(), ())):
+        # torch resizes uint8 images (nearest at any rank, bilinear and bicubic in 2-D) and no other integers
+        raise NotImplementedError(f'"{_integer_kernel(mode, input.dim())}" not implemented for '
                                   f"'{_dt.scalar_type_name(input.dtype)}'; convert the input with .float() first")
+
+
+_UINT8_MODES = {3: ("nearest", "nearest-exact"), 4: ("nearest", "nearest-exact", "bilinear", "bicubic"),
+                5: ("nearest", "nearest-exact")}
+
+
+def _integer_kernel(mode, ndim):
+    """The kernel torch names when it refuses an integer input."""
+    if mode == "area":
+        return "adaptive_avg_pool3d_cpu" if ndim == 5 else "adaptive_avg_pool2d"
+    if ndim == 4 and mode != "bicubic":
+        return f"upsample_{'nearest' if mode.startswith('nearest') else mode}2d_channels_last"
+    return f"compute_indices_weights_{'nearest' if mode.startswith('nearest') else 'linear' if mode in _LINEAR else 'cubic'}"
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -176,6 +190,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         # torch blends float16/bfloat16 in float32 and rounds once; one rounding per axis doubled the error
         out = interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
                           antialias).to(input._dtype)
+    elif blend is not None and not input.is_floating_point():
+        # uint8 images as torch's separable kernel: the last axis first, each pass rounded to the nearest
+        # level and clamped to [0, 255] (its fixed-point weights can round a bicubic value near .5 the other
+        # way: under 1% of values, by one level)
+        out = input.float()
+        for j in reversed(range(k)):
+            inv_j = None if inv is None else inv[j]
+            out = blend(out, 2 + j, spatial[j], outs[j], inv_j, bool(align_corners))
+            out = (out + 0.5).floor().clamp(0, 255)
+        out = out.to(input._dtype)
     else:
         out = input
         for j in range(k):

@@ -142,3 +142,36 @@ def test_pixel_shuffle_errors_like_torch():
             lib.nn.functional.pixel_shuffle(lib.zeros(1, 7, 2, 2), 2)
         with pytest.raises(RuntimeError, match="expects height to be divisible by downscale_factor"):
             lib.nn.functional.pixel_unshuffle(lib.zeros(1, 1, 3, 4), 2)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear", "bicubic"])
+@pytest.mark.parametrize("size", [(11, 5), (14, 18), (3, 4)])
+def test_uint8_images_resize_as_torch(mode, size):
+    # torch's separable uint8 kernel rounds each pass (the last axis first); its fixed-point bicubic weights
+    # can land a value near .5 on the other level
+    x = np.random.default_rng(0).integers(0, 256, (2, 3, 7, 9)).astype(np.uint8)
+    for align in ((None,) if mode.startswith("nearest") else (False, True)):
+        ours = F.interpolate(tensorplug.tensor(x), size=size, mode=mode, align_corners=align)
+        theirs = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=align)
+        assert ours.dtype == tensorplug.uint8 and ours.is_contiguous()
+        diff = np.abs(ours.numpy().astype(int) - theirs.numpy().astype(int))
+        if mode == "bicubic":
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.02
+        else:
+            assert diff.max() == 0
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "bool"])
+@pytest.mark.parametrize("mode", ["nearest", "linear", "bilinear", "trilinear", "bicubic", "area"])
+def test_integer_inputs_are_refused_as_torch(dtype, mode):
+    rank = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode, 2)
+    for m in (torch, tensorplug):
+        x = m.zeros((1, 1) + (2,) * rank, dtype=getattr(m, dtype))
+        try:
+            m.nn.functional.interpolate(x, scale_factor=2, mode=mode)
+            outcome = "ok"
+        except NotImplementedError as exc:
+            outcome = str(exc).split(";")[0]
+        if m is torch:
+            expected = outcome
+    assert outcome == expected

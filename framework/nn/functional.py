@@ -636,6 +636,8 @@ def pad(input, pad, mode="constant", value=None):
             f"3 dimensions)")
     from ..tensor import tensor
     out = input
+    # a circular result with no elements reads nothing: torch returns it whatever the other dims' pads
+    empty = mode == "circular" and any(n + b + a == 0 for n, (b, a) in zip(input.shape, widths))
     for axis, (before, after) in enumerate(widths):
         if not before and not after:
             continue
@@ -644,16 +646,35 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input "
                                f"dimension, but got: padding ({before}, {after}) at dimension {axis} of input "
                                f"{list(input.shape)}")
-        if mode == "circular" and (before > n or after > n):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        idx = [_pad_index(i, n, mode) for i in range(-before, n + after)]
-        key = (slice(None),) * axis + (tensor(idx, device=input._backend),)
+        if mode == "circular":
+            idx = _circular_indices(before, after, n, empty)
+        else:
+            idx = [_pad_index(i, n, mode) for i in range(-before, n + after)]
+        key = (slice(None),) * axis + (tensor(idx, dtype=_dt.int64, device=input._backend),)
         out = out[key]
     if out is input:
         out = input.clone()  # nothing to pad: torch's result is still a new tensor
     if mode == "circular":  # torch's circular pad writes slices of a new tensor (its node: CopySlices)
         return out
     return _nodes.named(out, f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{len(pad) // 2}DBackward0")
+
+
+def _circular_indices(before, after, n, empty):
+    """The input positions a circular pad of one dim reads: torch crops the negative pads first and wraps
+    the positive ones around what is left (any positions where the whole result is ``empty``)."""
+    if before > n or after > n:
+        raise RuntimeError("Padding value causes wrapping around more than once.")
+    if n + before + after < 0:
+        raise RuntimeError("Negative padding value is resulting in an empty dimension")
+    if empty:
+        return [0] * (n + before + after)
+    start = max(-before, 0)
+    kept = n - start - max(-after, 0)
+    before, after = max(before, 0), max(after, 0)
+    if before > kept or after > kept:  # torch copies overlapping slices here: an error, or uninitialised values
+        raise RuntimeError(f"Padding value causes wrapping around more than once: padding ({before}, {after}) "
+                           f"around the {max(kept, 0)} elements left after cropping")
+    return [start + i % kept for i in range(-before, kept + after)]
 
 
 def _pad_index(i, n, mode):

@@ -30,6 +30,37 @@ def test_pad_against_torch(mode, pad):
     np.testing.assert_allclose(np.asarray(a.grad.tolist()), b.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape,pad", [((1, 1, 5), (-1, 2)), ((1, 1, 5), (2, -1)), ((1, 1, 5), (-2, -2)),
+                                       ((1, 1, 5), (-2, 3)), ((1, 1, 5), (1, -4)), ((1, 1, 5), (-5, 0)),
+                                       ((2, 3, 4, 5), (-1, 2, 1, -2)), ((2, 3, 4, 5), (2, -3, -1, 1)),
+                                       ((1, 2, 3, 4, 5), (-2, 1, 1, -1, -1, 0)), ((1, 2, 3, 4), (-4, 0, 3, 2))])
+def test_circular_pad_with_negative_pads_against_torch(shape, pad):
+    # torch crops the negative pads first, then wraps the positive ones around what is left
+    x = np.random.default_rng(0).standard_normal(shape)
+    a, b = tensorplug.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, want = F.pad(a, pad, mode="circular"), TF.pad(b, pad, mode="circular")
+    assert out.shape == want.shape
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy())
+    seed = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    out.backward(tensorplug.tensor(seed))
+    want.backward(torch.tensor(seed))
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+def test_circular_pad_errors():
+    x = tensorplug.zeros(1, 1, 5)
+    with pytest.raises(RuntimeError, match="Padding value causes wrapping around more than once"):
+        F.pad(x, (6, 0), mode="circular")
+    with pytest.raises(RuntimeError, match="Negative padding value is resulting in an empty dimension"):
+        F.pad(x, (-3, -3), mode="circular")
+    # wrapping 3 around the 2 elements a crop leaves: torch copies overlapping slices (an error in 1-D, and
+    # uninitialised values where nothing is left at all)
+    with pytest.raises(RuntimeError, match="Padding value causes wrapping around more than once"):
+        F.pad(x, (-3, 3), mode="circular")
+    with pytest.raises(RuntimeError, match="Padding value causes wrapping around more than once"):
+        F.pad(x, (-5, 1), mode="circular")
+
+
 def test_pad_errors():
     with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
         F.pad(tensorplug.zeros(2, 2), (1,))

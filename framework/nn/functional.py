@@ -284,11 +284,17 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     from ..ops import broadcast_shapes
     shape = broadcast_shapes(x1.shape, x2.shape)
     x1, x2 = x1.expand(shape), x2.expand(shape)
-    n1 = x1.norm(2, dim, keepdim=True)
-    n2 = x2.norm(2, dim, keepdim=True)
-    n1 = n1 + (clamp(n1, min=eps) - n1).detach()
-    n2 = n2 + (clamp(n2, min=eps) - n2).detach()
+    n1 = _clamped_in_value(x1.norm(2, dim, keepdim=True), eps)
+    n2 = _clamped_in_value(x2.norm(2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def _clamped_in_value(norm, eps):
+    """``norm`` raised to ``eps`` where below it, with the gradient of the unclamped norm. Only the raised
+    entries move: an overflowed (inf) norm stays inf, so 1e20-sized inputs give 0 products as torch's,
+    not inf - inf = nan."""
+    from ..ops.arithmetic import where
+    return norm + where(norm < eps, eps - norm, 0).detach()
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

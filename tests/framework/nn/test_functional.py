@@ -210,3 +210,20 @@ def test_pairwise_distance_every_p_against_torch(p):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert res[0][3] == res[1][3]
 
+
+@pytest.mark.parametrize("dtype,big", [("float32", 1e20), ("float64", 1e200), ("bfloat16", 1e20)])
+def test_cosine_similarity_of_huge_vectors_against_torch(dtype, big):
+    # their norms overflow to inf: torch divides each input by its own norm (x / inf = 0), where the value-only
+    # clamp of that norm used to give inf - inf = nan
+    x = np.array([[big, big], [big, big], [3 * big, -4 * big], [1.0, 2.0]])
+    y = np.array([[big, -big], [big, big], [1.0, 2.0], [0.0, 0.0]])
+    res = []
+    for lib in (tensorplug, torch):
+        a = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True)
+        b = lib.tensor(y, dtype=getattr(lib, dtype), requires_grad=True)
+        out = lib.nn.functional.cosine_similarity(a, b)
+        out.sum().backward()
+        res.append([t.detach().double().numpy() for t in (out, a.grad, b.grad)])
+    for got, want in zip(*res):
+        np.testing.assert_array_equal(got, want)
+

@@ -584,8 +584,9 @@ class ArrayAPIBackend(Backend):
         xp = self.xp
         k = len(window)
         spatial = tuple(x.shape[2:])
-        if any(a or b for a, b in pads):
-            x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), -math.inf)
+        if any(a or b for a, b in pads):  # padding never wins: -inf, or an integer dtype's least value
+            low = -math.inf if xp.isdtype(x.dtype, "real floating") else xp.iinfo(x.dtype).min
+            x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), low)
         win = self.sliding_windows(x, window, stride, dilation)
         out = tuple(win.shape[2:2 + k])
         flat = xp.reshape(win, tuple(win.shape[:2 + k]) + (math.prod(window),))

@@ -491,8 +491,11 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pad[0] if k == 1 else list(pad)}, "
                            f"kernel_size={window[0] if k == 1 else list(window)} and dilation="
                            f"{dilation[0] if k == 1 else list(dilation)}")
-    if not x.is_floating_point():
-        raise RuntimeError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(x._dtype)}'; use x.float()")
+    # torch pools integers in 2-D and 3-D (and in 1-D with indices, through its 2-D kernel)
+    if not x.is_floating_point() and ((k == 1 and not return_indices) or x._dtype is _dt.bool_):
+        kernel = "max_pool1d_impl" if k == 1 and not return_indices else "max_pool2d" if k == 1 else name
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(x._dtype)}'; "
+                                  f"use x.float()")
     shape = tuple(x._data.shape)
     outs, pads = _pool_geometry(shape[2:], window, stride, pad, dilation, ceil_mode, shape)
     values, index = x._backend.max_pool(x._data, window, stride, pads, dilation)
@@ -568,6 +571,14 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, k, name):
+    if isinstance(input, Tensor) and not input.is_floating_point():
+        if input._dtype is not _dt.int64:  # torch averages int64 and floats only
+            raise NotImplementedError(f"\"{'avg_pool3d_out_frame' if k == 3 else 'avg_pool2d'}\" not implemented "
+                                      f"for '{_dt.scalar_type_name(input._dtype)}'; use x.float()")
+        # torch's sum divided by the count in integer arithmetic (truncated toward zero)
+        out = _avg_pool(input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override, k, name)
+        return out.trunc().to(input._dtype)
     if isinstance(input, Tensor) and input.is_floating_point() and input._dtype.itemsize < 4:
         # torch sums float16/bfloat16 windows in float32: a 16x16 float16 window of 3000s overflows
         out = _avg_pool(input.float(), kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -578,8 +589,6 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad="
                            f"{pad[0] if k == 1 else list(pad)}, kernel_size={window[0] if k == 1 else list(window)}"
                            f" and dilation=1")
-    if not x.is_floating_point():
-        raise RuntimeError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(x._dtype)}'; use x.float()")
     shape = tuple(x._data.shape)
     outs, pads = _pool_geometry(shape[2:], window, stride, pad, (1,) * k, ceil_mode, shape)
     dilation = (1,) * k
@@ -626,6 +635,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                                 divisor_override, 2, "avg_pool2d"), AVG_POOL, 2)
 
 
+def _refuse_integers(input, kernel):
+    """torch's NotImplementedError for an adaptive pool of an integer input (None otherwise)."""
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
+                                  f"use x.float()")
+
+
 def _adaptive_bounds(n, o):
     return [((i * n) // o, -(-((i + 1) * n) // o)) for i in range(o)]
 
@@ -665,7 +681,7 @@ def adaptive_avg_pool1d(input, output_size):
     spatial, outs = _adaptive_args(input, output_size, 1, "adaptive_avg_pool1d")
     if outs == (1,):
         out = input.mean(-1, keepdim=True)
-    elif spatial[0] % outs[0] == 0:
+    elif _refuse_integers(input, "adaptive_avg_pool2d") or spatial[0] % outs[0] == 0:
         s = spatial[0] // outs[0]
         out = avg_pool1d(input, s, s)
     else:
@@ -682,6 +698,7 @@ def adaptive_avg_pool2d(input, output_size):
     spatial, outs = _adaptive_args(input, output_size, 2, "adaptive_avg_pool2d")
     if outs == (1, 1):
         return input.mean((-2, -1), keepdim=True)  # torch's too: MeanBackward1
+    _refuse_integers(input, "adaptive_avg_pool2d")
     if all(n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
         out = avg_pool2d(input, s, s)
@@ -694,6 +711,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(input, output_size, return_indices, k, name):
     spatial, outs = _adaptive_args(input, output_size, k, name)
+    _refuse_integers(input, "adaptive_max_pool3d_cpu" if k == 3 else "adaptive_max_pool2d")
     if all(o and n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
         return _max_pool(input, s, s, 0, 1, False, return_indices, k, name)
@@ -834,6 +852,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
                            "is_causal=True")
+    if attn_mask is not None:
+        _check_mask(tuple(query.shape[:-1]) + (source,), tuple(attn_mask.shape))
     if _fusable(query, key, value, attn_mask, dropout_p):
         mask = None if attn_mask is None else attn_mask._data
         return Attention.apply(query, key, value, mask=mask, causal=is_causal, scale=scale)
@@ -863,6 +883,17 @@ def _safe_softmax(scores):
         # those rows' scores set finite first, so the softmax's backward (which reads its output) sees no NaN
         weights = F.softmax(scores.masked_fill(unattended, 0.0), -1).masked_fill(unattended, 0.0)
     return weights
+
+
+def _check_mask(scores, mask):
+    """torch's RuntimeError where the mask does not broadcast against the (..., L, S) scores."""
+    from ..ops._util import broadcast_error
+    for a, b in zip(reversed(scores), reversed(mask)):
+        if a != b and 1 not in (a, b):
+            raise broadcast_error(scores, mask)
+    if len(mask) > len(scores):  # torch adds the mask into the scores in place: it may not add dims
+        full = tuple(mask[:len(mask) - len(scores)]) + tuple(max(a, b) for a, b in zip(scores, mask[-len(scores):]))
+        raise RuntimeError(f"output with shape {list(scores)} doesn't match the broadcast shape {list(full)}")
 
 
 def _repeat_heads(t, groups):

@@ -46,6 +46,7 @@ def adaptive_avg_pool3d(input, output_size):
     spatial, outs = _fc._adaptive_args(input, output_size, 3, "adaptive_avg_pool3d")
     if outs == (1, 1, 1):
         return input.mean((-3, -2, -1), keepdim=True)  # torch's too: MeanBackward1
+    _fc._refuse_integers(input, "adaptive_avg_pool3d_cpu")
     if all(o and n % o == 0 for n, o in zip(spatial, outs)):
         s = tuple(n // o for n, o in zip(spatial, outs))
         return _fc._pool_node(avg_pool3d(input, s, s), _fc.ADAPTIVE_AVG, 3)

@@ -95,3 +95,15 @@ def test_the_composed_path_also_attends_to_nothing_where_every_key_is_masked(mas
     assert not np.isnan(results[0][0]).any()
     for x, y in zip(*results):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mask_shape", [(3, 4), (2, 2, 3, 5), (1, 2, 3, 5), (4, 5)])
+@pytest.mark.parametrize("dtype", ["bool", "float32"])
+def test_a_mask_that_does_not_fit_the_scores_raises_torchs_error(mask_shape, dtype):
+    messages = []
+    for m in (torch, tensorplug):
+        q, k, v = (m.tensor(np.ones((2, n, 4), np.float32)) for n in (3, 5, 5))
+        with pytest.raises(RuntimeError) as info:
+            m.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m.tensor(np.zeros(mask_shape, dtype)))
+        messages.append(str(info.value))
+    assert messages[1].startswith(messages[0])

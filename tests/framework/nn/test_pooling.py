@@ -220,3 +220,36 @@ def test_pool_empty_batch_as_torch(fn):
             getattr(torch.nn.functional, fn)(torch.randn(*shape), 2)
         with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
             getattr(tensorplug.nn.functional, fn)(tensorplug.randn(*shape), 2)
+
+
+def _integer_pool_cases():
+    cases = []
+    for k in (1, 2, 3):
+        for dtype in ("int64", "uint8", "int32", "bool"):
+            for name, call in (
+                    ("max", lambda F, x, k: getattr(F, f"max_pool{k}d")(x, 2)),
+                    ("max_padded", lambda F, x, k: getattr(F, f"max_pool{k}d")(x, 3, 2, 1)),
+                    ("max_indices", lambda F, x, k: getattr(F, f"max_pool{k}d")(x, 2, return_indices=True)[1]),
+                    ("avg", lambda F, x, k: getattr(F, f"avg_pool{k}d")(x, 2)),
+                    ("avg_negative", lambda F, x, k: getattr(F, f"avg_pool{k}d")(x - 9 if x.dtype.itemsize == 8 else x,
+                                                                                3, 2, 1, count_include_pad=False)),
+                    ("adaptive_avg", lambda F, x, k: getattr(F, f"adaptive_avg_pool{k}d")(x, 2)),
+                    ("adaptive_max", lambda F, x, k: getattr(F, f"adaptive_max_pool{k}d")(x, 2))):
+                cases.append((k, dtype, name, call))
+    return cases
+
+
+@pytest.mark.parametrize("k, dtype, name, call", _integer_pool_cases(), ids=lambda v: v if isinstance(v, str) else None)
+def test_integer_pooling_as_torch(k, dtype, name, call):
+    """torch max-pools integers in 2-D and 3-D (1-D with indices), averages int64 (truncating), and refuses
+    the rest with NotImplementedError naming its kernel."""
+    values = (np.arange(2 * 5 ** k).reshape((1, 2) + (5,) * k) * 7) % 11
+    results = []
+    for m in (torch, tensorplug):
+        x = m.tensor(values % 2 == 0 if dtype == "bool" else values.astype(dtype))
+        try:
+            out = call(m.nn.functional, x, k)
+            results.append((str(out.dtype).split(".")[1], out.numpy().tolist()))
+        except NotImplementedError as exc:
+            results.append(str(exc).split(";")[0])
+    assert results[1] == results[0]

@@ -557,7 +557,9 @@ def _max_unpool(input, indices, kernel_size, stride, padding, output_size, k, na
                            f"max_pool{k}d(return_indices=True) gave for this input")
     shape = tuple(x.shape[:2]) + tuple(spatial)
     out = MaxUnpool.apply(x, idx, shape=shape)
-    return out.squeeze(0) if unbatched else out
+    out = out.squeeze(0) if unbatched else out
+    # torch's node: its 1-d unpool is the 2-d one on an unsqueezed input, squeezed back
+    return _nodes.named(out, "SqueezeBackward1" if k == 1 else f"MaxUnpool{k}DBackward0")
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

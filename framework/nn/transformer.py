@@ -181,6 +181,8 @@ class MultiheadAttention(Module):
             return out, None
         if average_attn_weights:
             weights = weights.mean(1)
+        elif batched:  # torch views its (N * heads, L, S) weights as (N, heads, L, S)
+            weights = weights.view(n, heads, length, source)
         if not batched:
             weights = weights.squeeze(0)
         return out, weights

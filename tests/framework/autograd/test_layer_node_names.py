@@ -87,12 +87,32 @@ def _cases():
         "narrow_whole": lambda m: _input(m, 3, 4).narrow(0, 0, 3),
         "squeeze_nothing": lambda m: _input(m, 3, 4).squeeze(), "expand_same": lambda m: _input(m, 3, 4).expand(3, 4),
         "repeat": lambda m: _input(m, 3, 4).repeat(2, 1),
+        "attention_weights_per_head": lambda m: _attention_weights(m),
     })
+    for k in (1, 2, 3):
+        for batched in (True, False):
+            cases[f"max_unpool{k}d{'' if batched else '_unbatched'}"] = lambda m, k=k, batched=batched: _unpool(m, k, batched)
     for name in ("elu", "selu", "celu", "leaky_relu", "hardtanh", "relu6", "hardsigmoid", "mish"):
         cases[f"{name}_inplace"] = lambda m, name=name: _inplace(m, name)
     cases["threshold_inplace"] = lambda m: _inplace(m, "threshold", 0.5, 0.0)
     cases["rrelu_inplace"] = lambda m: _inplace(m, "rrelu")
     return cases
+
+
+def _unpool(m, k, batched):
+    F = m.nn.functional
+    x = _input(m, *((2, 3) if batched else (3,)) + (4,) * k)
+    values, indices = getattr(F, f"max_pool{k}d")(x, 2, return_indices=True)
+    return getattr(F, f"max_unpool{k}d")(values, indices, 2)
+
+
+def _attention_weights(m):
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(4, 2).double()
+    module = m.nn.MultiheadAttention(4, 2).double()
+    module.load_state_dict({k: m.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = _input(m, 3, 2, 4)
+    return module(x, x, x, average_attn_weights=False)[1]
 
 
 CASES = _cases()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -42,5 +42,15 @@ class Dropout2d(_DropoutNd):
 
 
 class AlphaDropout(_DropoutNd):
+    """Alpha dropout for SELU networks: dropped elements take SELU's negative saturation, and an affine
+    correction keeps a zero-mean, unit-variance input so (training only)."""
+
     def forward(self, input):
         return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels of ``(N, C, *)`` input."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

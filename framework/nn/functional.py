@@ -343,9 +343,39 @@ def _channel_dropout(input, p, training, inplace, ndim):
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
-    if not training or p == 0:
+    """Dropout for SELU networks (training only): dropped elements take SELU's negative saturation and an
+    affine map keeps a zero-mean, unit-variance input so."""
+    return _alpha_dropout(input, p, training, inplace, "alpha_dropout")
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """``alpha_dropout`` of whole channels: one draw for each (sample, channel) of ``(N, C, *)`` input."""
+    return _alpha_dropout(input, p, training, inplace, "feature_alpha_dropout")
+
+
+def _alpha_dropout(input, p, training, inplace, name):
+    """torch's alpha dropout: ``x * a * keep + b``, where ``b`` sets the dropped elements to
+    ``a * alpha * (p - 1)`` and shifts the kept ones by ``a * alpha * p`` (``keep`` drawn per channel for
+    the feature form)."""
+    _check_tensor(input, name)
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0 or input.numel() == 0:
         return input
-    return dropout(input, p, training, inplace)
+    backend = input._backend
+    if p == 1.0:  # torch multiplies by zero
+        return _inplace_apply(input, lambda x: _ops.MulMask.apply(x, mask=backend.zeros((), input._dtype)),
+                              inplace)
+    shape = tuple(input.shape)
+    if name == "feature_alpha_dropout":
+        if input.dim() < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        shape = shape[:2] + (1,) * (input.dim() - 2)
+    keep = backend.astype(backend.rand(shape, input._dtype) >= p, input._dtype)
+    alpha = 1.7580993408473766  # SELU's scale * alpha: -alpha is its value at -inf
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    shift = Tensor._make((keep - 1) * (alpha * a) + alpha * a * p, input._dtype, backend)
+    return _inplace_apply(input, lambda x: _ops.MulMask.apply(x, mask=keep * a) + shift, inplace)
 
 
 # embedding and one-hot -----------------------------------------------------------------

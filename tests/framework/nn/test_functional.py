@@ -166,6 +166,74 @@ def test_dropout_train_and_eval():
     assert (per_channel.min(-1) == per_channel.max(-1)).all()
 
 
+ALPHA = 1.7580993408473766  # SELU's scale * alpha
+
+
+def _alpha_dropout_reference(x, keep, p):
+    """torch's alpha dropout of ``x`` given its keep mask: ``a * x + a * alpha * p`` where kept,
+    ``a * alpha * (p - 1)`` where dropped."""
+    a = 1 / np.sqrt((ALPHA * ALPHA * p + 1) * (1 - p))
+    return np.where(keep, a * x + a * ALPHA * p, a * ALPHA * (p - 1)), a
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_alpha_dropout_keeps_mean_and_std_as_torch(p):
+    x = np.random.default_rng(0).standard_normal(200_000).astype(np.float32)
+    for lib in (tensorplug, torch):
+        lib.manual_seed(0)
+        t = lib.tensor(x, requires_grad=True)
+        out = lib.nn.AlphaDropout(p)(t)
+        y = out.detach().numpy()
+        values, counts = np.unique(y, return_counts=True)
+        dropped = y == values[counts.argmax()]  # every dropped element takes one value
+        assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02, lib.__name__
+        assert abs(dropped.mean() - p) < 0.01 and not (y == 0).any()
+        want, a = _alpha_dropout_reference(x, ~dropped, p)
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+        out.backward(lib.ones_like(out))
+        np.testing.assert_allclose(t.grad.numpy(), np.where(dropped, 0, a), rtol=1e-6)
+        assert out.grad_fn.name() == "AddBackward0"
+
+
+def test_alpha_dropout_formula_given_its_mask():
+    # the mask is drawn as F.dropout draws it (uniform >= p from the tensor's generator): redraw it
+    x = tensorplug.randn(6, 5, dtype=tensorplug.float64)
+    tensorplug.manual_seed(3)
+    keep = (tensorplug.rand(6, 5, dtype=tensorplug.float64) >= 0.3).numpy()
+    tensorplug.manual_seed(3)
+    out = F.alpha_dropout(x, 0.3, training=True)
+    np.testing.assert_allclose(out.numpy(), _alpha_dropout_reference(x.numpy(), keep, 0.3)[0], rtol=1e-14)
+    tensorplug.manual_seed(3)
+    channels = (tensorplug.rand(2, 3, 1, 1, dtype=tensorplug.float64) >= 0.3).numpy()
+    x = tensorplug.randn(2, 3, 4, 2, dtype=tensorplug.float64)
+    tensorplug.manual_seed(3)
+    out = F.feature_alpha_dropout(x, 0.3, training=True)
+    np.testing.assert_allclose(out.numpy(), _alpha_dropout_reference(x.numpy(), channels, 0.3)[0], rtol=1e-14)
+
+
+def test_alpha_dropout_edges_as_torch():
+    x = np.random.default_rng(1).standard_normal((4, 3, 5))
+    for lib in (tensorplug, torch):
+        t = lib.tensor(x)
+        assert lib.nn.functional.alpha_dropout(t, 0.5, training=False) is t
+        assert lib.nn.functional.alpha_dropout(t, 0.0, training=True) is t
+        assert (lib.nn.functional.alpha_dropout(t, 1.0, training=True).numpy() == 0).all()
+        assert lib.nn.AlphaDropout(0.5).eval()(t) is t
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+            lib.nn.functional.alpha_dropout(t, 1.5, training=True)
+        with pytest.raises(RuntimeError, match="Feature dropout requires at least 2 dimensions in the input"):
+            lib.nn.functional.feature_alpha_dropout(lib.tensor(x[0, 0]), 0.5, training=True)
+        # whole channels: each (sample, channel) is dropped or kept as one
+        y = lib.nn.FeatureAlphaDropout(0.5)(t).numpy()
+        dropped = y == np.float64(_alpha_dropout_reference(0.0, False, 0.5)[0])
+        assert (dropped.all(-1) | ~dropped.any(-1)).all()
+        np.testing.assert_allclose(y, _alpha_dropout_reference(x, ~dropped, 0.5)[0], rtol=1e-12)
+        in_place = lib.tensor(x)
+        assert lib.nn.functional.alpha_dropout(in_place, 0.5, training=True, inplace=True) is in_place
+    assert repr(nn.FeatureAlphaDropout(0.3)) == repr(torch.nn.FeatureAlphaDropout(0.3))
+    assert repr(nn.AlphaDropout(0.3)) == repr(torch.nn.AlphaDropout(0.3))
+
+
 def test_flatten_unflatten():
     x = tensorplug.randn(2, 3, 4, 5)
     assert nn.Flatten()(x).shape == (2, 60)

@@ -60,6 +60,15 @@ def bilinear(input1, input2, weight, bias=None):
     if _amp.active and _amp.applies():
         return _amp.run(_amp.PROMOTE, bilinear, input1, input2, weight, bias)
     out_f, in1, in2 = weight.shape
+    for name, got, want in (("input1", input1.shape[-1], in1), ("input2", input2.shape[-1], in2)):
+        if got != want:
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got {got} but expected {want}")
+    for d, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {d}: got {a} and {b}")
+    if bias is not None and bias.shape[-1] != out_f:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias.shape[-1]} but expected "
+                           f"{out_f}")
     lead = input1.shape[:-1]
     x1 = input1.reshape(-1, in1)
     x2 = input2.reshape(-1, in2)
@@ -75,11 +84,20 @@ def _check_tensor(x, name):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
 
 
+# the CPU kernel torch names when it refuses an integer input (NotImplementedError)
+_KERNELS = {"gelu": "GeluKernelImpl", "elu": "elu_cpu", "selu": "elu_cpu", "celu": "elu_cpu", "silu": "silu_cpu",
+            "mish": "mish_cpu", "softplus": "softplus_cpu", "leaky_relu": "leaky_relu_cpu",
+            "logsigmoid": "log_sigmoid_cpu", "hardswish": "hardswish_cpu", "hardsigmoid": "hardsigmoid_cpu",
+            "glu": "glu_cpu", "hardshrink": "hardshrink_cpu", "softshrink": "softshrink_check", "prelu": "prelu_cpu",
+            "layer_norm": "LayerNormKernelImpl", "group_norm": "GroupNormKernelImpl"}
+
+
 def _float_input(x, name):
     _check_tensor(x, name)
     if x._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"{name}(): expected a floating-point input, got {x._dtype}; convert it first, "
-                           f"e.g. x.float()")
+        raise NotImplementedError(f"\"{_KERNELS.get(name, name)}\" not implemented for "
+                                  f"'{_dt.scalar_type_name(x._dtype)}'; {name}() takes floating-point input, "
+                                  f"convert it first, e.g. x.float()")
     return x
 
 
@@ -174,11 +192,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
+    _float_input(input, "hardsigmoid")
     return _inplace_apply(input, lambda x: Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace,
                           "HardsigmoidBackward0")
 
 
 def hardswish(input, inplace=False):
+    _float_input(input, "hardswish")
     return _inplace_apply(input, _ops.Hardswish.apply, inplace)
 
 
@@ -204,9 +224,9 @@ def tanhshrink(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    from ..ops.arithmetic import where
-    # torch's test is x <= threshold: NaN is kept (and passes the gradient), not replaced by value
-    return _inplace_apply(input, lambda x: where(x <= threshold, value, x), inplace,
+    # torch's test is x <= threshold: NaN is kept (and passes the gradient), not replaced by value; the
+    # result keeps the input's dtype (an integer input stays integer)
+    return _inplace_apply(input, lambda x: x.masked_fill(x <= threshold, value), inplace,
                           "ThresholdBackward0", "ThresholdBackward1")
 
 
@@ -257,6 +277,7 @@ def prelu(input, weight):
     """``max(0, x) + weight * min(0, x)``; a per-channel ``weight`` applies along dim 1."""
     if _amp.active and _amp.applies():
         return _amp.run(_amp.LOWER, prelu, input, weight)
+    _float_input(input, "prelu")
     if weight._dtype is not input._dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {_dt.scalar_type_name(input._dtype)} and "
                            f"{_dt.scalar_type_name(weight._dtype)}; convert the weight with .to({input._dtype})")
@@ -313,6 +334,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if input._dtype.category < _dt.FLOAT:  # the scaled mask is float
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{_dt.scalar_type_name(input._dtype)}; dropout takes floating-point input, e.g. x.float()")
     backend = input._backend
     if p == 1.0:
         mask = backend.zeros(tuple(input._data.shape), input._dtype)
@@ -401,6 +425,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
               sparse=False):
     """Rows of ``weight`` at the integer ``input`` indices (any shape)."""
     _check_index(input, "embedding")
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
     num = weight.shape[0]
     if padding_idx is not None:
         from .sparse import _padding_index
@@ -474,6 +500,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _float_input(input, "batch_norm")
     if input.dim() < 2:
         raise ValueError(f"expected 2D or more input (got {input.dim()}D input)")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != input.shape[1]:
+            raise RuntimeError(f"{name} should contain {input.shape[1]} elements not {t.numel()}")
     if narrow_float(input._dtype):
         # float16 statistics overflow and lose precision: torch computes them and the result in float32,
         # normalising with the mean rounded to the input's dtype (where it stores it)
@@ -532,6 +561,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(normalized_shape)}")
     if tuple(input.shape[input.dim() - k:]) != normalized_shape or k > input.dim():
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
@@ -544,6 +577,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         return _amp.run(_amp.FLOAT32, rms_norm, input, normalized_shape, weight, eps)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
+    _float_input(input, "rms_norm")
     axes = tuple(range(input.dim() - len(normalized_shape), input.dim()))
     if narrow_float(input._dtype):
         # torch computes in float32 (its eps too) and rounds once: float16 squares of 300 overflow
@@ -632,6 +666,18 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
 # padding ---------------------------------------------------------------------------------
 
+_C_TYPES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t"}
+
+
+def _check_fill(input, value):
+    """torch's error for a pad value the input's integer dtype cannot hold (-1 in uint8)."""
+    ctype = _C_TYPES.get(input._dtype.name)
+    if ctype is not None and value is not None:
+        info = _dt.iinfo(input._dtype)
+        if not info.min <= value <= info.max:
+            raise RuntimeError(f"value cannot be converted to type {ctype} without overflow")
+
+
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` from the last dim back.
 
@@ -649,6 +695,7 @@ def pad(input, pad, mode="constant", value=None):
     for i in range(len(pad) // 2):
         widths[nd - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode == "constant":
+        _check_fill(input, value)
         out = input
         crop = tuple(slice(-b if b < 0 else None, a if a < 0 else None) for b, a in widths)
         if any(b < 0 or a < 0 for b, a in widths):
@@ -660,7 +707,7 @@ def pad(input, pad, mode="constant", value=None):
             out = out.clone()  # torch's result is always a new tensor: a write to it must not reach the input
         return _nodes.named(out, "ConstantPadNdBackward0")
     if value is not None and value != 0:
-        raise NotImplementedError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}; expected 'constant', 'reflect', "
                                   f"'replicate' or 'circular'")

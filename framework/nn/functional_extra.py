@@ -49,6 +49,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 def glu(input, dim=-1):
     """The gated linear unit ``a * sigmoid(b)``, ``a`` and ``b`` the two halves of ``input`` along ``dim``."""
+    F._float_input(input, "glu")
     if input.dim() == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     from ..ops._util import wrap_dim
@@ -61,6 +62,7 @@ def glu(input, dim=-1):
 
 def hardshrink(input, lambd=0.5):
     """``x`` where ``|x| > lambd``, else 0."""
+    F._float_input(input, "hardshrink")
     from ..ops.arithmetic import where
     return _nodes.named(where(input.abs() <= lambd, 0.0, input), "HardshrinkBackward0")  # (NaN stays NaN, as torch)
 
@@ -72,6 +74,7 @@ def softshrink(input, lambd=0.5):
         largest = _dt.finfo(input.dtype).max if input._dtype.category >= _dt.FLOAT else 2 ** 31 - 1
         raise RuntimeError(f"lambda must be in range [0, {largest:g}] for input dtype "
                            f"{_dt.scalar_type_name(input._dtype)}, but found {lambd:g}; pass a non-negative lambd")
+    F._float_input(input, "softshrink")
     out = where(input.abs() <= lambd, 0.0, input - input.sign() * lambd)  # (NaN stays NaN, as torch)
     return _nodes.named(out, "SoftshrinkBackward0")
 

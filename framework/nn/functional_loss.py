@@ -119,7 +119,9 @@ def _index_target(input, target, name, c):
                            f"{_dt.scalar_type_name(target._dtype)}; class-index targets must be int64 "
                            f"(target.long()); float targets must have the input's shape (class probabilities)")
     if input.dim() == 1:
-        expected = ()
+        if target.dim() == 1 and target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+        expected = tuple(target.shape) if target.dim() == 1 else ()  # a class index alone, or in a 1-vector
     else:
         expected = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
@@ -170,8 +172,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                         size_average, ignore_index, reduce, reduction, label_smoothing)
     _check_pair(input, target, "cross_entropy")
     reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    label_smoothing = max(label_smoothing, 0.0)  # torch smooths only above 0: a negative value is none
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"cross_entropy: expected a floating-point input (logits), got {input._dtype}")
     if input.dim() == 0:

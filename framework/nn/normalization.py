@@ -1,6 +1,8 @@
 """Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, InstanceNorm1d/2d."""
 from __future__ import annotations
 
+import warnings
+
 from .. import creation
 from .. import dtypes as _dt
 from . import functional as F
@@ -115,10 +117,17 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input):
+        if input.dim() not in (self._ndim - 1, self._ndim):
+            raise ValueError(f"expected {self._ndim - 1}D or {self._ndim}D input (got {input.dim()}D input)")
+        dim = input.dim() - self._ndim + 1  # the channels: 0 unbatched, 1 batched
+        if input.shape[dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={dim} to match num_features ({self.num_features}), "
+                                 f"but got: {input.shape[dim]}.")
+            warnings.warn(f"input's size at dim={dim} does not match num_features. You can silence this warning by "
+                          f"not passing in num_features, which is not used because affine=False", stacklevel=2)
         if input.dim() == self._ndim - 1:
             return self.forward(input.unsqueeze(0)).squeeze(0)
-        if input.dim() != self._ndim:
-            raise ValueError(f"expected {self._ndim - 1}D or {self._ndim}D input (got {input.dim()}D input)")
         # training (or no running statistics) normalises with each sample's statistics; eval with the running ones
         return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                                self.training or not self.track_running_stats,

@@ -517,8 +517,10 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     shape = (1, input.shape[1]) + (1,) * (input.dim() - 2)
     axes = (0,) + tuple(range(2, input.dim()))
     if training:
-        n = input.numel() // input.shape[1]
-        if n <= 1:
+        n = input.numel() // input.shape[1] if input.shape[1] else 0
+        if n == 0:  # nothing to normalise: torch returns the (empty) affine result and keeps its running stats
+            return _affine(input * 1, weight, bias, shape)
+        if n == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"{input.shape}")
         mean, var = _stats(input, axes, mean_dtype)
@@ -605,10 +607,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if narrow_float(input._dtype):  # torch computes float16 group statistics and the result in float32
         out = group_norm(input.to(_dt.float32), num_groups, weight, bias, eps).to(input._dtype)
         return _nodes.named(out, "NativeGroupNormBackward0")
+    shape = (1, c) + (1,) * (input.dim() - 2)
+    if not input.numel():  # nothing to normalise (no NumPy warning about empty means)
+        return _affine(input * 1, weight, bias, shape)
     grouped = input.reshape(n, num_groups, -1)
     mean, var = _stats(grouped, (2,))
     out = _ops.Normalize.apply(grouped, mean=mean, var=var, axes=(2,), eps=eps).reshape(input.shape)
-    shape = (1, c) + (1,) * (input.dim() - 2)
     return _nodes.named(_affine(out, weight, bias, shape), "NativeGroupNormBackward0")
 
 

@@ -632,6 +632,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     n, c = input.shape[0], input.shape[1]
     axes = tuple(range(2, input.dim()))
     shape = (1, c) + (1,) * (input.dim() - 2)
+    if not input.numel():  # nothing to normalise: torch's empty result, the running statistics kept
+        return _affine(input * 1, weight, bias, shape)
     narrow = narrow_float(input._dtype)  # as batch_norm: float32, with the mean rounded to float16
     x = input.to(_dt.float32) if narrow else input
     if use_input_stats:

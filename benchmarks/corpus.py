@@ -90,6 +90,10 @@ def run_entry(entry, corpus, scratch, torch_runs=2):
     result = {"name": entry["name"], "repository": entry["repository"], "path": entry["path"]}
     if entry.get("skip"):
         return {**result, "status": "skipped", "why": entry["skip"]}
+    missing = [p for p in [entry["folder"], *entry.get("data", {}).values()]
+               if not os.path.exists(os.path.join(corpus, p))]
+    if missing:  # not fetched into this corpus folder: reported, and the other entries still run
+        return {**result, "status": "not fetched", "why": f"{', '.join(missing)} is not in the corpus folder"}
     # an unseeded program whose loss depends on its random init needs more runs to show torch's spread
     theirs = [_run_once(entry, corpus, "torch", scratch) for _ in range(entry.get("torch_runs", torch_runs))]
     ours = _run_once(entry, corpus, "tensorplug", scratch)

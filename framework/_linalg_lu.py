@@ -255,15 +255,17 @@ def lu(A, *, pivot=True, out=None):
     return lu_result(_permutation(Tensor._make(perm, _dt.int64, A._backend), A.dtype), L, U)
 
 
-def _pivots_to_perm(pivots):
-    """The row permutation (``A[perm] = L @ U``) of 1-based LAPACK pivots."""
+def _pivots_to_perm(pivots, m=None):
+    """The row permutation (``A[perm] = L @ U``) of 1-based LAPACK pivots, of ``m`` rows (as many as the
+    pivots when None; more where the matrices are tall)."""
     xp = pivots._backend.xp
     piv = xp.astype(pivots._data, xp.int64) - 1
-    m = piv.shape[-1]
-    rows = xp.broadcast_to(xp.arange(m, dtype=xp.int64), piv.shape)
+    k = piv.shape[-1]
+    m = k if m is None else m
+    rows = xp.broadcast_to(xp.arange(m, dtype=xp.int64), piv.shape[:-1] + (m,))
     perm = rows
     take = pivots._backend.take_along_axis
-    for j in range(m):
+    for j in range(k):
         p = piv[..., j:j + 1]
         swap = xp.where(rows == j, p, xp.where(rows == p, xp.asarray(j, dtype=xp.int64), rows))
         perm = take(perm, swap, -1)
@@ -321,6 +323,86 @@ def _rows(B, perm):
     batch = broadcast_shapes(tuple(perm.shape[:-1]), tuple(B.shape[:-2]))
     B = B.expand(*batch, *B.shape[-2:])
     return take_along_dim(B, perm.expand(*batch, perm.shape[-1]).unsqueeze(-1), -2)
+
+
+# torch's older top-level spellings over lu_factor / lu_solve / solve_triangular / cholesky (torch.lu,
+# torch.lu_unpack, torch.lu_solve, torch.triangular_solve, torch.cholesky_solve; Tensor methods too) ----------
+
+lu_unpack_result = namedtuple("lu_unpack", ["P", "L", "U"])
+lu_with_info_result = namedtuple("_lu_with_info", ["LU", "pivots", "info"])
+triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
+    """``(P, L, U)`` with ``A = P @ L @ U`` from ``lu_factor``'s packed ``(LU, pivots)`` of A (batched; m x n:
+    P m x m, L m x k, U k x n). Without ``unpack_data`` L and U are empty, without ``unpack_pivots`` P is.
+    L and U differentiate (the strict lower and the upper part of LU_data); P does not, as torch's."""
+    if LU_data.dim() < 2:
+        raise RuntimeError(f"torch.lu_unpack: Expected tensor with 2 or more dimensions. Got size: "
+                           f"{list(LU_data.shape)} instead")
+    if unpack_pivots and LU_pivots._dtype is not _dt.int32:
+        raise RuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of torch.int32 dtype.\n"
+                           "Note: this function is intended to be used with the output produced by "
+                           "torch.linalg.lu_factor")
+    empty = LU_data.new_empty((0,))
+    L, U = _unpack(LU_data) if unpack_data else (empty, empty)
+    P = empty
+    if unpack_pivots:
+        perm = _pivots_to_perm(LU_pivots, LU_data.shape[-2])
+        batch = tuple(LU_data.shape[:-2])
+        if tuple(perm.shape[:-1]) != batch:
+            perm = perm.expand(*batch, perm.shape[-1])
+        P = _permutation(perm, LU_data.dtype)
+    result = lu_unpack_result(P, L, U)
+    if out is not None:
+        from ._out import write_out
+        return write_out("lu_unpack", out, result)
+    return result
+
+
+def _old_lu(A, pivot=True, get_infos=False, out=None):
+    """torch.lu / Tensor.lu, deprecated in torch for ``linalg.lu_factor(_ex)``: ``(LU, pivots)``, with the
+    ``info`` of each matrix as well when ``get_infos`` (a singular matrix is no error here either)."""
+    import warnings
+    warnings.warn("torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex and will "
+                  "be removed in a future PyTorch release.", UserWarning, stacklevel=2)
+    LU, pivots, info = lu_factor_ex(A, pivot=pivot)
+    result = lu_with_info_result(LU, pivots, info) if get_infos else (LU, pivots)
+    if out is not None:
+        from ._out import write_out
+        return write_out("lu", out, result)
+    return result
+
+
+def _old_lu_solve(input, LU_data, LU_pivots, *, out=None):
+    """torch.lu_solve(B, LU, pivots): ``linalg.lu_solve(LU, pivots, B)``."""
+    return lu_solve(LU_data, LU_pivots, input, out=out)
+
+
+def _old_triangular_solve(input, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """torch.triangular_solve(B, A): ``(X, A.clone())`` with ``A @ X = B`` (``A^T @ X = B`` when ``transpose``)."""
+    coefficient = A.mT if transpose else A
+    X = solve_triangular(coefficient, input, upper=upper != bool(transpose), unitriangular=unitriangular)
+    result = triangular_solve_result(X, A.clone())
+    if out is not None:
+        from ._out import write_out
+        return write_out("triangular_solve", out, result)
+    return result
+
+
+def _old_cholesky_solve(input, input2, upper=False, *, out=None):
+    """torch.cholesky_solve(B, L): ``X`` with ``A @ X = B`` for ``A = L @ L^H`` (``U^H @ U`` when ``upper``)."""
+    lower = _mH(input2) if upper else input2
+    X = solve_triangular(_mH(lower), solve_triangular(lower, input, upper=False), upper=True)
+    if out is not None:
+        from ._out import write_out
+        return write_out("cholesky_solve", out, X)
+    return X
+
+
+TOP_LEVEL = {"lu": _old_lu, "lu_unpack": lu_unpack, "lu_solve": _old_lu_solve,
+             "triangular_solve": _old_triangular_solve, "cholesky_solve": _old_cholesky_solve}
+METHODS = {name: TOP_LEVEL[name] for name in ("lu", "lu_solve", "triangular_solve", "cholesky_solve")}
 
 
 def vander(x, N=None):

@@ -883,34 +883,63 @@ def _matrix_exp_series(A):
 svd_old_result = namedtuple("svd", ["U", "S", "V"])
 
 
-def logdet(A):
+def logdet(input):
     """``log det A``: NaN where the determinant is negative, -inf where it is zero (torch.logdet)."""
-    _at_least_2d("logdet", A)
-    sign, logabs = slogdet(A)
+    _at_least_2d("logdet", input)
+    sign, logabs = slogdet(input)
     return logabs + (sign < 0).to(logabs.dtype).masked_fill(sign < 0, float("nan"))
 
 
-def _old_svd(A, some=True, compute_uv=True):
-    u, s, vh = svd(A, full_matrices=not some)
+def _old_svd(input, some=True, compute_uv=True):
+    """torch.svd: ``(U, S, V)``; without ``compute_uv``, U and V are zeros of (m, m) and (n, n), as torch's."""
+    if not compute_uv:
+        from .creation import zeros
+        m, n = input.shape[-2:]
+        batch = tuple(input.shape[:-2])
+        z = lambda k: zeros(batch + (k, k), dtype=input.dtype, device=input._backend)  # noqa: E731
+        return svd_old_result(z(m), svdvals(input), z(n))
+    u, s, vh = svd(input, full_matrices=not some)
     return svd_old_result(u, s, _mT(vh))
 
 
-def _old_qr(A, some=True):
-    return qr(A, "reduced" if some else "complete")
+def _old_qr(input, some=True):
+    return qr(input, "reduced" if some else "complete")
 
 
-def _old_cholesky(A, upper=False):
-    return cholesky(A, upper=upper)
+def _old_cholesky(input, upper=False):
+    return cholesky(input, upper=upper)
 
 
-TOP_LEVEL = {"dist": dist, "inverse": inv, "det": det, "logdet": logdet, "slogdet": slogdet, "pinverse": pinv,
-             "cholesky": _old_cholesky, "svd": _old_svd, "qr": _old_qr}
+# torch's top-level names take ``input=`` where torch.linalg's take ``A=``
+def _old_inverse(input, *, out=None):
+    return inv(input, out=out)
 
 
-def _bind_methods():
+def _old_det(input):
+    return det(input)
+
+
+def _old_slogdet(input):
+    return slogdet(input)
+
+
+def _old_pinverse(input, rcond=1e-15):
+    """torch.pinverse: ``linalg.pinv`` with ``rcond`` as its relative tolerance."""
+    return pinv(input, rtol=rcond)
+
+
+TOP_LEVEL = {"dist": dist, "inverse": _old_inverse, "det": _old_det, "logdet": logdet, "slogdet": _old_slogdet,
+             "pinverse": _old_pinverse, "cholesky": _old_cholesky, "svd": _old_svd, "qr": _old_qr}
+
+
+def _bind_methods(methods):
     from .ops import bind
-    bind(TOP_LEVEL)
+    bind(methods)
 
 
-_bind_methods()
+_bind_methods(TOP_LEVEL)
 from ._linalg_lu import *  # noqa: E402,F401,F403 - solve_triangular, lu_factor, lu, lu_solve, vander ...
+from ._linalg_lu import TOP_LEVEL as _LU_TOP_LEVEL, METHODS as _LU_METHODS  # noqa: E402
+
+TOP_LEVEL.update(_LU_TOP_LEVEL)  # torch.lu, torch.lu_unpack, torch.lu_solve ... (not in torch.linalg)
+_bind_methods(_LU_METHODS)

@@ -11,6 +11,7 @@ import pytest
 import tensorplug as tp
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:torch.* is deprecated:UserWarning")
 
 RNG = np.random.default_rng(0)
 A3 = RNG.standard_normal((3, 3))
@@ -211,3 +212,105 @@ def test_matrix_power_1_is_a_copy():
     y = tp.linalg.matrix_power(x, 1)
     y.add_(1)
     assert x.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+# torch's older top-level functions: lu_unpack, lu (and Tensor.lu), lu_solve, triangular_solve, cholesky_solve
+
+def _packed(shape, seed=0):
+    """torch's lu_factor of a random matrix: (LU, pivots) as arrays."""
+    LU, pivots = torch.linalg.lu_factor(torch.tensor(np.random.default_rng(seed).standard_normal(shape)))
+    return LU.numpy(), pivots.numpy()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4), (2, 4, 4), (2, 3, 5), (2, 5, 3), (1, 1)])
+@pytest.mark.parametrize("unpack_data,unpack_pivots", [(True, True), (False, True), (True, False), (False, False)])
+def test_lu_unpack_values_and_gradients_as_torch(shape, unpack_data, unpack_pivots):
+    lu, pivots = _packed(shape, seed=len(shape) + shape[-1])
+    results = []
+    for m in (tp, torch):
+        LU = m.tensor(lu, requires_grad=True)
+        P, L, U = m.lu_unpack(LU_data=LU, LU_pivots=m.tensor(pivots), unpack_data=unpack_data,
+                              unpack_pivots=unpack_pivots)
+        grad = None
+        if unpack_data:
+            w = np.random.default_rng(1)
+            total = (L * m.tensor(w.standard_normal(tuple(L.shape)))).sum() + (
+                U * m.tensor(w.standard_normal(tuple(U.shape)))).sum()
+            grad, = m.autograd.grad(total, LU)
+        results.append(((P, L, U), grad))
+    _same(results[0][0], results[1][0])
+    if unpack_data:
+        _same(results[0][1], results[1][1])
+
+
+def test_lu_unpack_rebuilds_the_matrix_and_takes_positional_flags():
+    A = tp.tensor(BATCH)
+    P, L, U = tp.lu_unpack(*tp.linalg.lu_factor(A))
+    np.testing.assert_allclose((P @ L @ U).numpy(), BATCH, atol=1e-12)
+    P, L, U = tp.lu_unpack(*tp.linalg.lu_factor(A), False, True)
+    assert tuple(L.shape) == tuple(U.shape) == (0,) and tuple(P.shape) == (2, 4, 4)
+
+
+@pytest.mark.parametrize("call", ["lu_unpack(LU, pivots.long())", "lu_unpack(LU[0], pivots)"])
+def test_lu_unpack_errors_as_torch(call):
+    messages = []
+    for m in (tp, torch):
+        LU, pivots = m.linalg.lu_factor(m.tensor(A3))
+        with pytest.raises(RuntimeError) as info:
+            eval("m." + call, {"m": m, "LU": LU, "pivots": pivots})
+        messages.append(str(info.value).splitlines()[0])
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (4, 3), (3, 5)])
+def test_lu_old_function_and_method_as_torch(shape):
+    a = np.random.default_rng(shape[-1]).standard_normal(shape)
+    with pytest.warns(UserWarning, match="torch.lu is deprecated"):
+        _both(lambda m, x: m.lu(x), a, second=True)
+        _both(lambda m, x: tuple(x.lu(pivot=True, get_infos=True)), a)
+        _both(lambda m, x: tuple(m.lu(A=x, get_infos=True)), a)
+
+
+def test_lu_old_reports_a_singular_matrix_in_info_only():
+    a = np.stack([A3, np.zeros((3, 3))])
+    with pytest.warns(UserWarning):
+        LU, pivots = tp.lu(tp.tensor(a))  # no error, as torch's
+        _, _, info = tp.lu(tp.tensor(a), get_infos=True)
+    _, _, info_t = torch.lu(torch.tensor(a), get_infos=True)
+    assert info.tolist() == info_t.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_lu_solve_old_argument_order_as_torch(batch):
+    a = np.random.default_rng(3).standard_normal(batch + (3, 3))
+    b = np.random.default_rng(4).standard_normal(batch + (3, 2))
+
+    def fn(m, A, B):
+        LU, pivots = m.linalg.lu_factor(A)
+        return m.lu_solve(B, LU_data=LU, LU_pivots=pivots), B.lu_solve(LU, pivots)
+    _both(fn, a, b)
+
+
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("transpose", [True, False])
+@pytest.mark.parametrize("unit", [True, False])
+def test_triangular_solve_old_as_torch(upper, transpose, unit):
+    a = A3 + 3 * np.eye(3)
+    _both(lambda m, A, B: tuple(m.triangular_solve(B, A, upper=upper, transpose=transpose, unitriangular=unit)),
+          a, B32)
+    _both(lambda m, A, B: tuple(B.triangular_solve(A, upper, transpose, unit)), a, B32)
+
+
+@pytest.mark.parametrize("upper", [True, False])
+def test_cholesky_solve_old_as_torch(upper):
+    spd = A3 @ A3.T + 3 * np.eye(3)
+
+    def fn(m, S, B):
+        factor = m.linalg.cholesky(S, upper=upper)
+        return m.cholesky_solve(B, factor, upper=upper), B.cholesky_solve(input2=factor, upper=upper)
+    _both(fn, spd, B32)
+
+
+def test_svd_old_without_uv_is_zeros_as_torch():
+    a = RNG.standard_normal((2, 4, 3))
+    _both(lambda m, x: tuple(m.svd(x, compute_uv=False)), a, grad=False)

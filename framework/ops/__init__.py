@@ -18,7 +18,7 @@ from .elementwise import (tan, log1p, expm1, rsqrt, reciprocal, erf, square, flo
 from .gather import gather, scatter, scatter_add, index_select, masked_fill, take_along_dim
 from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
 from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
-from .minmax import max, min, amax, amin, argmax, argmin, maximum, minimum, clamp, clip
+from .minmax import max, min, amax, amin, aminmax, argmax, argmin, maximum, minimum, clamp, clip
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, broadcast_shapes, movedim, swapaxes
 from .counting import unique, bincount, histc, searchsorted, bucketize
@@ -61,9 +61,12 @@ def _iop(name):
 
 
 def _new_like(factory):
-    def method(self, *size, dtype=None, device=None, requires_grad=False):
+    def method(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
         from .. import creation
-        return getattr(creation, factory)(*size, dtype=dtype or self._dtype, device=device or self._backend,
+        from ._util import sizes_or_keyword
+        if size is not None or not sizes:
+            sizes = sizes_or_keyword(f"new_{factory}", "size", sizes, size)
+        return getattr(creation, factory)(*sizes, dtype=dtype or self._dtype, device=device or self._backend,
                                           requires_grad=requires_grad)
     return method
 
@@ -165,7 +168,8 @@ METHODS.update({
     "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "index_select": index_select,
     "masked_fill": masked_fill, "take_along_dim": take_along_dim,
     "split": split, "chunk": chunk, "unbind": unbind,
-    "max": max, "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin,
+    "max": max, "min": min, "amax": amax, "amin": amin, "aminmax": aminmax, "addmm": addmm,
+    "argmax": argmax, "argmin": argmin,
     "maximum": maximum, "minimum": minimum, "clamp": clamp, "clip": clip,
     "prod": prod, "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod, "unique": unique, "bincount": bincount, "histc": histc, "diag_embed": diag_embed, "trace": trace,
     "kron": kron, "logit": logit, "xlogy": xlogy, "sinc": sinc, "nan_to_num": nan_to_num,

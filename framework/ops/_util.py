@@ -152,3 +152,24 @@ def mark_view(out, base, replay):
         root_base, prev = root
         out._view = (root_base, lambda t: replay(prev(t)))
     return out
+
+
+def sizes_or_keyword(name, param, args, value):
+    """The sizes of ``fn(*args)``, or ``(value,)`` where they came as torch's keyword ``param=value``
+    (``x.reshape(shape=(3, 2))``), with torch's TypeErrors for both, neither, or a number as the keyword."""
+    if value is None:
+        if args:
+            return args
+        raise TypeError(f'{name}() missing 1 required positional arguments: "{param}"')
+    if args:
+        raise TypeError(f"{name}() got multiple values for argument '{param}'")
+    if isinstance(value, (int, float)):
+        raise TypeError(f"{name}(): argument '{param}' must be tuple of ints, not {type(value).__name__}")
+    return (value,)
+
+
+def write_out(name, out, result):
+    """``result`` (a tensor or a tuple of them) written into torch's ``out=`` argument, which is returned
+    (resized, cast where torch allows, refused under autograd: see tensorplug._out)."""
+    from .._out import write_out as write
+    return write(name, out, result)

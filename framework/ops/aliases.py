@@ -14,7 +14,7 @@ from .elementwise import (_float, _unary, abs, eq, ge, gt, le, logical_and, logi
                           sqrt, trunc)
 from .join import vstack
 from .linalg import outer
-from .shape import movedim, swapaxes
+from .shape import movedim, swapaxes, swapdims
 from .trig import acos, asin, atan
 
 # the inverse hyperbolic functions, each with its gradient (x: the saved input)
@@ -74,7 +74,9 @@ _FUNCTIONS = {"abs": abs, "acos": acos, "asin": asin, "atan": atan, "acosh": aco
               "atanh": atanh, "div": div, "mul": mul, "sub": sub, "neg": neg, "gt": gt, "ge": ge, "lt": lt,
               "le": le, "ne": ne, "swapaxes": swapaxes, "movedim": movedim, "trunc": trunc, "vstack": vstack,
               "outer": outer}
-ALIASES = {alias: _FUNCTIONS[target] for alias, target in TARGETS.items()}
+# aliases whose parameters torch names otherwise than their target's (torch.swapdims(input, dim0, dim1))
+_OWN_NAMES = {"swapdims": swapdims}
+ALIASES = {alias: _OWN_NAMES.get(alias) or _FUNCTIONS[target] for alias, target in TARGETS.items()}
 # aliases torch has only as functions
 _NOT_METHODS = ("row_stack",)
 
@@ -220,7 +222,7 @@ def _alias_methods():
     for alias, name in TARGETS.items():
         if alias in _NOT_METHODS:
             continue
-        methods[alias] = getattr(Tensor, name, ALIASES[alias])
+        methods[alias] = _OWN_NAMES[alias] if alias in _OWN_NAMES else getattr(Tensor, name, ALIASES[alias])
         in_place = getattr(Tensor, f"{name}_", None)
         if in_place is not None:
             methods[f"{alias}_"] = in_place

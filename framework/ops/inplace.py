@@ -183,18 +183,19 @@ def binary_inplace_methods():
     }
 
 
-def copy_(self, src, non_blocking=False):
-    """Copy ``src``'s values into ``self`` (broadcasting, casting, across devices)."""
-    if not isinstance(src, Tensor):
-        src = Tensor._make(self._backend.asarray(src, self._dtype), self._dtype, self._backend)
-    if src._backend is not self._backend:
-        src = src.to(self._backend.device)
-    if src._dtype is not self._dtype:
-        src = src.to(self._dtype)
+def copy_(self, other, non_blocking=False):
+    """Copy ``other``'s values into ``self`` (broadcasting, casting, across devices); torch documents the
+    argument as ``src`` but its parser takes the keyword ``other``, as here."""
+    if not isinstance(other, Tensor):
+        other = Tensor._make(self._backend.asarray(other, self._dtype), self._dtype, self._backend)
+    if other._backend is not self._backend:
+        other = other.to(self._backend.device)
+    if other._dtype is not self._dtype:
+        other = other.to(self._dtype)
 
     def op(x, s):
         return s.expand(x.shape) + x * 0 if s._data.shape != x._data.shape else s + x * 0
-    return inplace(self, op, src, fast=lambda d, s: assign(self, s))
+    return inplace(self, op, other, fast=lambda d, s: assign(self, s))
 
 
 def zero_(self):

@@ -243,13 +243,18 @@ def _tensors(tensors, name):
     return tensors
 
 
-def cat(tensors, dim=0, *, out=None):
-    """Concatenate tensors along an existing ``dim`` (other sizes must match).
+def cat(tensors, dim=0, *, axis=None, out=None):
+    """Concatenate tensors along an existing ``dim`` (other sizes must match); ``axis=`` is torch's name of
+    it in ``concatenate`` (and accepted by all three names, as torch does).
 
     Example:
         >>> tensorplug.cat([tensorplug.zeros(1, 2), tensorplug.ones(2, 2)]).shape
         tensorplug.Size([3, 2])
     """
+    if axis is not None:
+        if dim != 0:
+            raise TypeError("cat() got multiple values for argument 'dim'")
+        dim = axis
     tensors = _tensors(tensors, "cat")
     # torch skips legacy 1-D empty tensors
     legacy = [i for i, t in enumerate(tensors) if t._data.ndim == 1 and t._data.shape[0] == 0]
@@ -314,8 +319,15 @@ def _pieces(x, axis, sizes):
     return pieces
 
 
-def split(tensor, split_size_or_sections, dim=0):
-    """Split into pieces of ``split_size`` (the last may be smaller) or of the listed sizes; views."""
+def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the listed sizes; views.
+    ``split_size=`` is Tensor.split's name of the sizes (torch.split's is ``split_size_or_sections``)."""
+    if split_size_or_sections is None or split_size is not None:
+        if split_size is None:
+            raise TypeError("split() missing 1 required positional argument: 'split_size_or_sections'")
+        if split_size_or_sections is not None:
+            raise TypeError("Tensor.split() got multiple values for argument 'split_size'")
+        split_size_or_sections = split_size
     if tensor._data.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     axis = wrap_dim(dim, tensor._data.ndim)

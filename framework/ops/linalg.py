@@ -128,12 +128,12 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
-def dot(input, other):
+def dot(input, tensor):
     if _amp.active and _amp.applies():
-        return _amp.run(_amp.PROMOTE, dot, input, other)
-    if input.dim() != 1 or other.dim() != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
-    return matmul(input, other)
+        return _amp.run(_amp.PROMOTE, dot, input, tensor)
+    if input.dim() != 1 or tensor.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {tensor.dim()}D tensors")
+    return matmul(input, tensor)
 
 
 def _check_expands_to(input, shape):

@@ -6,11 +6,12 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import as_tensor_like, broadcast_error, dims, promote, shape_of, wrap_dim
+from ._util import as_tensor_like, broadcast_error, dims, promote, shape_of, wrap_dim, write_out
 
 # torch.return_types.max / min: tuples with .values and .indices
 max_result = namedtuple("max", ["values", "indices"])
 min_result = namedtuple("min", ["values", "indices"])
+aminmax_result = namedtuple("aminmax", ["min", "max"])
 
 
 class _Extreme(Op):
@@ -167,18 +168,33 @@ class MinAll(Amin):
     fills = True
 
 
-def max(input, dim=None, keepdim=False, *, out=None):
-    """``max(x)``: the largest element; ``max(x, dim)``: ``(values, indices)``; ``max(x, y)``: ``maximum``."""
-    return _extreme(input, dim, keepdim, maximum, MaxAll, argmax, max_result)
+def max(input, dim=None, keepdim=False, *, other=None, out=None):
+    """``max(x)``: the largest element; ``max(x, dim)``: ``(values, indices)``; ``max(x, y)`` (or
+    ``max(x, other=y)``): ``maximum``."""
+    result = _extreme(input, dim, keepdim, other, maximum, MaxAll, argmax, max_result)
+    return result if out is None else write_out("max", out, result)
 
 
-def min(input, dim=None, keepdim=False, *, out=None):
-    """``min(x)``: the smallest element; ``min(x, dim)``: ``(values, indices)``; ``min(x, y)``: ``minimum``."""
-    return _extreme(input, dim, keepdim, minimum, MinAll, argmin, min_result)
+def min(input, dim=None, keepdim=False, *, other=None, out=None):
+    """``min(x)``: the smallest element; ``min(x, dim)``: ``(values, indices)``; ``min(x, y)`` (or
+    ``min(x, other=y)``): ``minimum``."""
+    result = _extreme(input, dim, keepdim, other, minimum, MinAll, argmin, min_result)
+    return result if out is None else write_out("min", out, result)
 
 
-def _extreme(input, dim, keepdim, elementwise, of_all, arg, result):
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)`` over ``dim`` (all elements when None), each as amin / amax (ties share the gradient)."""
+    axis = () if dim is None else dim
+    return aminmax_result(amin(input, axis, keepdim), amax(input, axis, keepdim))
+
+
+def _extreme(input, dim, keepdim, other, elementwise, of_all, arg, result):
     """max or min's three overloads: of two tensors, of every element, or ``result(values, indices)`` along dim."""
+    if other is not None:
+        if dim is not None:
+            raise TypeError(f"{result.__name__}() received an invalid combination of arguments - got both dim "
+                            f"and other=")
+        return elementwise(input, other)
     if isinstance(dim, Tensor):
         return elementwise(input, dim)
     if dim is None:

@@ -5,7 +5,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
-from ._util import dims
+from ._util import dims, write_out
 
 
 def narrow_float(dtype):
@@ -113,8 +113,10 @@ class MeanDim(Mean):
     node_name = "MeanBackward1"
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
+    if out is not None:
+        return write_out("sum", out, sum(input, dim, keepdim, dtype=dtype))
     if _amp.active and dtype is None and _amp.applies():
         return _amp.run(_amp.FLOAT32, sum, input, dim, keepdim, dtype=dtype)
     axes = dims(dim, input._data.ndim)
@@ -128,8 +130,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return (Sum if dim is None else SumDim).apply(input, axes=axes, keepdim=keepdim, dtype=native)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Mean over ``dim``; needs a floating dtype, as torch does."""
+    if out is not None:
+        return write_out("mean", out, mean(input, dim, keepdim, dtype=dtype))
     if dtype is not None:
         input = input.to(dtype)
     if input._dtype.category < _dt.FLOAT:
@@ -223,8 +227,10 @@ class ProdDim(Prod):
     per_dim = True
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Product of elements over ``dim`` (all when None). Integer products are int64."""
+    if out is not None:
+        return write_out("prod", out, prod(input, dim, keepdim, dtype=dtype))
     if _amp.active and dtype is None and _amp.applies():
         return _amp.run(_amp.FLOAT32, prod, input, dim, keepdim, dtype=dtype)
     if dim is not None and not isinstance(dim, int):
@@ -390,8 +396,10 @@ class Norm2(_ReductionOfInputAndOutput):
         return a * where(out == 0, 0, g / where(out == 0, 1, out))
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
     """Vector p-norm over ``dim`` (``'fro'`` and 2 are the Euclidean norm; ``inf``, ``-inf``, 0, 1, any p)."""
+    if out is not None:
+        return write_out("norm", out, norm(input, p, dim, keepdim, dtype))
     if _amp.active and dtype is None and _amp.applies():
         return _amp.run(_amp.FLOAT32, norm, input, p, dim, keepdim, dtype)
     if isinstance(p, str) and p == "nuc":  # torch.norm's nuclear norm: linalg's, over every dim when none given

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
-from ._util import mark_view, wrap_dim
+from ._util import mark_view, sizes_or_keyword, wrap_dim
 from .arithmetic import Where, where_as
 
 
@@ -141,8 +141,18 @@ class Expand(Op):
         return g
 
 
-def view(self, *shape):
-    """The same data with another shape; fails where torch's view would (use reshape then)."""
+def view(self, *shape, size=None, dtype=None):
+    """The same data with another shape; fails where torch's view would (use reshape then). torch's
+    keywords: ``view(size=...)``, ``view(dtype=...)``."""
+    if size is not None or dtype is not None or not shape:
+        if dtype is not None and size is None and not shape:
+            return _view_dtype(self, dtype)
+        if dtype is not None or (size is None and not shape) or (size is not None and shape):
+            got = [type(a).__name__ for a in shape]
+            got += [f"{k}={type(v).__name__}" for k, v in (("size", size), ("dtype", dtype)) if v is not None]
+            raise TypeError(f"view() received an invalid combination of arguments - got ({', '.join(got)}), but "
+                            f"expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n")
+        shape = sizes_or_keyword("view", "size", shape, size)
     if len(shape) == 1 and type(shape[0]) is not int and not isinstance(shape[0], (tuple, list)) and hasattr(
             shape[0], "itemsize"):
         return _view_dtype(self, shape[0])
@@ -174,25 +184,27 @@ def _view_dtype(self, dtype):
     return result
 
 
-def reshape(self, *shape):
+def reshape(input, *sizes, shape=None):
     """The same data with another shape (a view where possible, else a copy)."""
-    shape = infer_shape(shape, self.numel())
+    if shape is not None or not sizes:
+        sizes = sizes_or_keyword("reshape", "shape", sizes, shape)
+    shape = infer_shape(sizes, input.numel())
     try:
-        out = View.apply(self, shape=shape)
+        out = View.apply(input, shape=shape)
     except RuntimeError:
-        return Reshape.apply(self, shape=shape)  # not expressible as a view: a copy
-    if out.grad_fn is not None and not self.is_contiguous():
+        return Reshape.apply(input, shape=shape)  # not expressible as a view: a copy
+    if out.grad_fn is not None and not input.is_contiguous():
         out.grad_fn.__class__ = ReshapeAlias
-    return mark_view(out, self, lambda t: Reshape.apply(t, shape=shape))
+    return mark_view(out, input, lambda t: Reshape.apply(t, shape=shape))
 
 
-def permute(self, *dims):
-    if not dims:
-        raise TypeError('permute() missing 1 required positional arguments: "dims"; pass the new order of '
-                        'the dimensions, e.g. x.permute(1, 0) (a 0-d tensor takes ())')
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = tuple(dims[0])
-    n = self._data.ndim
+def permute(input, *order, dims=None):
+    """The dimensions in the order ``dims`` (a view): ``x.permute(1, 0)``, ``x.permute((1, 0))`` or
+    ``x.permute(dims=(1, 0))``; a 0-d tensor takes ()."""
+    if dims is not None or not order:
+        order = sizes_or_keyword("permute", "dims", order, dims)
+    dims = tuple(order[0]) if len(order) == 1 and isinstance(order[0], (tuple, list)) else order
+    n = input._data.ndim
     if len(dims) != n:  # torch checks the count before the range of each dim
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
                            f"the length of the desired ordering of dimensions i.e. input.dim() = {n} is not "
@@ -200,7 +212,7 @@ def permute(self, *dims):
     axes = tuple(wrap_dim(d, n) for d in dims)
     if len(set(axes)) != n:
         raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
-    return mark_view(Permute.apply(self, axes=axes), self, lambda t: Permute.apply(t, axes=axes))
+    return mark_view(Permute.apply(input, axes=axes), input, lambda t: Permute.apply(t, axes=axes))
 
 
 Transpose = Permute.renamed("TransposeBackward0")
@@ -212,8 +224,8 @@ class TransposeT(Permute):
     node_name = "TBackward0"
 
 
-def transpose(self, dim0, dim1):
-    return _swap_dims(self, dim0, dim1, Transpose)
+def transpose(input, dim0, dim1):
+    return _swap_dims(input, dim0, dim1, Transpose)
 
 
 def _swap_dims(self, dim0, dim1, op):
@@ -235,7 +247,9 @@ def t(self):
     return self if n < 2 else _swap_dims(self, 0, 1, TransposeT)
 
 
-def expand(self, *sizes):
+def expand(self, *sizes, size=None):
+    if size is not None or not sizes:
+        sizes = sizes_or_keyword("expand", "size", sizes, size)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     n = self._data.ndim
@@ -265,8 +279,8 @@ def expand_as(self, other):
     return expand(self, other._data.shape)
 
 
-def squeeze(self, dim=None):
-    shape = self._data.shape
+def squeeze(input, dim=None):
+    shape = input._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
         op = SqueezeAll
@@ -276,32 +290,32 @@ def squeeze(self, dim=None):
         axes = {wrap_dim(d, len(shape)) for d in axes}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
     # a new view even where nothing is squeezed, as torch's
-    return mark_view(op.apply(self, shape=new), self, lambda t: Reshape.apply(t, shape=new))
+    return mark_view(op.apply(input, shape=new), input, lambda t: Reshape.apply(t, shape=new))
 
 
-def unsqueeze(self, dim):
-    n = self._data.ndim + 1
+def unsqueeze(input, dim):
+    n = input._data.ndim + 1
     d = wrap_dim(dim, n)
-    shape = list(self._data.shape)
+    shape = list(input._data.shape)
     shape.insert(d, 1)
     shape = tuple(shape)
-    return mark_view(Unsqueeze.apply(self, shape=shape), self, lambda t: Reshape.apply(t, shape=shape))
+    return mark_view(Unsqueeze.apply(input, shape=shape), input, lambda t: Reshape.apply(t, shape=shape))
 
 
-def flatten(self, start_dim=0, end_dim=-1):
-    shape = self._data.shape
+def flatten(input, start_dim=0, end_dim=-1):
+    shape = input._data.shape
     if not shape:
-        return reshape(self, 1)
+        return reshape(input, 1)
     s = wrap_dim(start_dim, len(shape))
     e = wrap_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if s == e:
-        return self  # torch's flatten of one dimension is the tensor itself
+        return input  # torch's flatten of one dimension is the tensor itself
     n = 1
     for x in shape[s:e + 1]:
         n *= x
-    return reshape(self, shape[:s] + (n,) + shape[e + 1:])
+    return reshape(input, shape[:s] + (n,) + shape[e + 1:])
 
 
 class Flip(Op):
@@ -315,10 +329,13 @@ class Flip(Op):
         return Flip.apply(g, axes=ctx.axes)
 
 
-def flip(input, *dims):
+def flip(input, *axes, dims=None):
     """Reverse the order of elements along ``dims`` (a copy, as in torch); ``x.flip(0, 1)`` works too."""
-    if len(dims) == 1:
-        dims = dims[0]
+    if dims is None and len(axes) == 1:
+        dims = axes[0]
+    else:
+        dims = sizes_or_keyword("flip", "dims", axes, dims)
+        dims = dims[0] if len(dims) == 1 else dims
     if isinstance(dims, int):
         dims = (dims,)
     n = input._data.ndim
@@ -339,8 +356,10 @@ def flipud(input):
     return flip(input, (0,))
 
 
-def repeat(self, *sizes):
+def repeat(self, *sizes, repeats=None):
     """Tile the tensor ``sizes[i]`` times along each dim (leading new dims allowed)."""
+    if repeats is not None or not sizes:
+        sizes = sizes_or_keyword("repeat", "repeats", sizes, repeats)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     sizes = tuple(int(s) for s in sizes)
@@ -414,6 +433,11 @@ def movedim(input, source, destination):
 
 def swapaxes(input, axis0, axis1):
     return transpose(input, axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):
+    """``swapaxes`` under torch's other name (and its keywords ``dim0`` / ``dim1``)."""
+    return transpose(input, dim0, dim1)
 
 
 def narrow(input, dim, start, length):

@@ -119,9 +119,23 @@ def _sections_or_indices(value):
     return value if isinstance(value, int) else list(value)
 
 
-def tensor_split(input, indices_or_sections, dim=0):
+def _split_spec(name, positional, *keywords):
+    """The sections or indices given positionally or as one of torch's keywords (``sections=``, ``indices=``,
+    ``tensor_indices_or_sections=``: one per overload)."""
+    given = [v for v in (positional,) + keywords if v is not None]
+    if len(given) == 1:
+        return given[0]
+    if given:
+        raise TypeError(f"{name}() got multiple values for argument 'sections'")
+    raise TypeError(f'{name}() missing 1 required positional arguments: "sections"')
+
+
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
     """Views of ``input`` split into ``n`` near-equal parts (the first ``size % n`` one longer) or at the
     given indices, along ``dim``."""
+    indices_or_sections = _split_spec("tensor_split", indices_or_sections, sections, indices,
+                                      tensor_indices_or_sections)
     if input._data.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, input._data.ndim)
@@ -151,18 +165,21 @@ def _directional_split(name, input, sections, dim, min_dims):
     return tensor_split(input, spec, dim)
 
 
-def hsplit(input, indices_or_sections):
+def hsplit(input, indices_or_sections=None, *, sections=None, indices=None):
     """Split along columns (dim 1; dim 0 of a 1-D tensor)."""
+    indices_or_sections = _split_spec("hsplit", indices_or_sections, sections, indices)
     return _directional_split("hsplit", input, indices_or_sections, 0 if input._data.ndim == 1 else 1, 1)
 
 
-def vsplit(input, indices_or_sections):
+def vsplit(input, indices_or_sections=None, *, sections=None, indices=None):
     """Split along rows (dim 0) of a tensor with at least 2 dims."""
+    indices_or_sections = _split_spec("vsplit", indices_or_sections, sections, indices)
     return _directional_split("vsplit", input, indices_or_sections, 0, 2)
 
 
-def dsplit(input, indices_or_sections):
+def dsplit(input, indices_or_sections=None, *, sections=None, indices=None):
     """Split along depth (dim 2) of a tensor with at least 3 dims."""
+    indices_or_sections = _split_spec("dsplit", indices_or_sections, sections, indices)
     return _directional_split("dsplit", input, indices_or_sections, 2, 3)
 
 

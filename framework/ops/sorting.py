@@ -5,7 +5,7 @@ from collections import namedtuple
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from ._util import wrap_dim
+from ._util import wrap_dim, write_out
 
 sort_result = namedtuple("sort", ["values", "indices"])
 topk_result = namedtuple("topk", ["values", "indices"])
@@ -77,9 +77,11 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 median_result = namedtuple("median", ["values", "indices"])
 
 
-def median(input, dim=None, keepdim=False):
+def median(input, dim=None, keepdim=False, *, out=None):
     """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``. A NaN in the
     reduced elements gives NaN and the first NaN's index, as torch's (``nanmedian`` skips them)."""
+    if out is not None:
+        return write_out("median", out, median(input, dim, keepdim))
     from .gather import gather
     if input._dtype is _dt.bool_:
         kernel = "median_cpu" if dim is None else "median_out"

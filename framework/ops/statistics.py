@@ -7,7 +7,7 @@ from collections import namedtuple
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from ._util import wrap_dim
+from ._util import wrap_dim, write_out
 from .shape import unfold  # Tensor.unfold is a view: it lives with the other views
 
 __all__ = ["quantile", "nanquantile", "nanmean", "nansum", "kthvalue", "mode", "repeat_interleave", "unfold",
@@ -134,8 +134,10 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 # selection ------------------------------------------------------------------------
 
-def kthvalue(input, k, dim=-1, keepdim=False):
+def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     """The ``k``-th smallest value along ``dim`` and its index, as torch.kthvalue."""
+    if out is not None:
+        return write_out("kthvalue", out, kthvalue(input, k, dim, keepdim))
     if input._dtype is _dt.bool_:
         raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool': kthvalue() takes numbers; "
                                   "convert first, e.g. x.int().kthvalue(k)")

@@ -111,13 +111,22 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
                    requires_grad)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
-    """Values from ``start`` to ``end`` (exclusive) by ``step``.
+def _bounds(name, upper, low, high):
+    """``(low, high)`` of torch's ``fn(high)`` / ``fn(low, high)`` / ``fn(high=...)``: low is 0 unless both are
+    given; ``upper`` names the bound torch requires."""
+    if high is None:
+        if low is None:
+            raise TypeError(f'{name}() missing 1 required positional arguments: "{upper}"')
+        return 0, low
+    return (0 if low is None else low), high
+
+
+def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
+    """Values from ``start`` (0 by default: ``arange(5)``, ``arange(end=5)``) to ``end`` (exclusive) by ``step``.
 
     Integers give int64, any float gives the default float dtype.
     """
-    if end is None:
-        start, end = 0, start
+    start, end = _bounds("arange", "end", start, end)
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     start, end, step = values
     if step == 0:
@@ -197,13 +206,15 @@ def _complex_samples(make_parts, normal, backend):
     return make
 
 
-def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
-    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
+def randint(low=None, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)`` (torch's keywords too:
+    ``randint(high=5, size=(2,))``, ``randint(5, size=(2,))``)."""
     if size is None:
         if isinstance(high, (tuple, list, Size)):
             low, high, size = 0, low, high
         else:
             raise TypeError("randint() missing required argument 'size' (a tuple)")
+    low, high = _bounds("randint", "high", low, high)
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     backend = get_backend(device)

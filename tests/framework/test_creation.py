@@ -330,3 +330,39 @@ def test_size_keyword_as_torch(name):
         assert tuple(getattr(lib, name)(size=[4]).shape) == (4,)
         with pytest.raises(TypeError, match="size"):
             getattr(lib, name)(2, size=(2,))
+
+
+@pytest.mark.parametrize("call", [
+    "arange(end=5)", "arange(start=1, end=5)", "arange(1, end=5)", "arange(start=0.5, end=3, step=0.5)",
+    "arange(end=4, dtype=M.float64)", "arange(5)", "arange(1, 5, 2)",
+])
+def test_arange_keywords_as_torch(call):
+    same(eval(call, {"M": tensorplug}, {"arange": tensorplug.arange}),
+         eval(call, {"M": torch}, {"arange": torch.arange}))
+
+
+@pytest.mark.parametrize("call", [
+    "randint(high=5, size=(2, 3))", "randint(0, high=5, size=(4,))", "randint(5, size=(3,))",
+    "randint(low=2, high=5, size=(2, 2), generator=g)", "randint(5, (3,), dtype=M.int32)",
+])
+def test_randint_keywords_as_torch(call):
+    for lib in (tensorplug, torch):
+        g = lib.Generator()
+        g.manual_seed(0)
+        out = eval(call, {"M": lib, "g": g}, {"randint": lib.randint})
+        assert out.dtype == (lib.int32 if "int32" in call else lib.int64)
+        low = 2 if "low=2" in call else 0
+        assert out.min() >= low and out.max() < 5
+    shapes = [tuple(eval(call, {"M": lib, "g": lib.Generator()}, {"randint": lib.randint}).shape)
+              for lib in (tensorplug, torch)]
+    assert shapes[0] == shapes[1]
+
+
+@pytest.mark.parametrize("name", ["new_zeros", "new_ones", "new_empty"])
+def test_new_factories_size_keyword_as_torch(name):
+    for lib in (tensorplug, torch):
+        x = lib.ones(2, dtype=lib.float64)
+        out = getattr(x, name)(size=(2, 3))
+        assert tuple(out.shape) == (2, 3) and out.dtype == lib.float64
+        with pytest.raises(TypeError, match="got multiple values for argument 'size'"):
+            getattr(x, name)(2, size=(2,))

@@ -5,6 +5,8 @@ A dtype is backend-neutral: backends map it to their own array dtype by
 """
 from __future__ import annotations
 
+from . import _display
+
 __all__ = [
     "dtype", "bool_", "uint8", "int8", "int16", "int32", "int64",
     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
@@ -37,7 +39,7 @@ class dtype:
         return self.category == COMPLEX
 
     def __repr__(self):
-        return f"tensorplug.{'bool' if self.name == 'bool' else self.name}"
+        return f"{_display.MODULE}.{self.name}"
 
     def __reduce__(self):
         return (_by_name, (self.name,))

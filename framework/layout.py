@@ -1,6 +1,8 @@
 """``torch.layout``: how a tensor's elements are stored (``torch.strided``, ``torch.sparse_coo``, ...)."""
 from __future__ import annotations
 
+from . import _display
+
 __all__ = ["layout", "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"]
 
 
@@ -14,7 +16,7 @@ class layout:  # noqa: N801 - torch.layout
         self.name = name
 
     def __repr__(self):
-        return f"tensorplug.{self.name}"
+        return f"{_display.MODULE}.{self.name}"
 
     def __reduce__(self):
         return self.name  # one object per layout, also after pickling

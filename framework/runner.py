@@ -27,6 +27,8 @@ import sys
 import traceback
 import types
 
+from . import _display
+
 __all__ = ["torch_alias", "run_path", "run_module", "alias_active", "main"]
 
 _ALIAS = "torch"
@@ -194,9 +196,11 @@ def torch_alias():
     root.__path__ = []
     root.__spec__ = importlib.machinery.ModuleSpec(_ALIAS, _AliasLoader(tensorplug), is_package=True)
     sys.modules[_ALIAS] = root
+    shown, _display.MODULE = _display.MODULE, _ALIAS
     try:
         yield root
     finally:
+        _display.MODULE = shown
         try:
             sys.meta_path.remove(finder)
         except ValueError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 
-from . import dtypes as _dt
+from . import _display, dtypes as _dt
 from .autograd import function as _function
 from .autograd.grad_mode import GradMode
 from .registry import default_backend, get_backend
@@ -24,7 +24,7 @@ class Size(tuple):
     __slots__ = ()
 
     def __repr__(self):
-        return f"tensorplug.Size({list(self)})"
+        return f"{_display.MODULE}.Size({list(self)})"
 
     def numel(self):
         n = 1
@@ -599,7 +599,7 @@ class _LegacyType(type):
                 and obj._backend.device_type == (cls._device or "cpu"))
 
     def __repr__(cls):
-        return f"<class 'tensorplug.{cls.__name__}'>"
+        return f"<class '{_display.MODULE}.{cls.__name__}'>"
 
 
 def _legacy_class(dtype, device=None):

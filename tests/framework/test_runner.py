@@ -229,3 +229,26 @@ def test_missing_tensor_method_or_keyword_names_the_pytorch_api(tmp_path):
             "(used by prog.py, line 9)" in proc.stderr), proc.stderr
     proc = _run(script, "none")
     assert "TypeError: mine() got an unexpected keyword argument 'b'" in proc.stderr, proc.stderr
+
+
+def test_scripts_print_what_they_print_under_torch(tmp_path):
+    """Under ``run`` the reprs name torch (``torch.Size``, ``torch.float32``), so a script's output is the
+    text it gives under torch; outside the alias they name tensorplug."""
+    script = tmp_path / "shapes.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        x = torch.ones(2, 3)
+        print(x.shape, x.dtype, torch.int64, torch.strided, torch.FloatTensor)
+        print(torch.tensor([1.5], dtype=torch.float64), torch.zeros(2, dtype=torch.bool))
+    """))
+    ours = _run(script)
+    assert ours.returncode == 0, ours.stderr
+    expected = ("torch.Size([2, 3]) torch.float32 torch.int64 torch.strided <class 'torch.FloatTensor'>\n"
+                "tensor([1.5000], dtype=torch.float64) tensor([False, False])\n")
+    assert ours.stdout == expected
+    pytest.importorskip("torch")
+    theirs = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert theirs.stdout == expected
+    with torch_alias():
+        assert repr(tensorplug.ones(1).shape) == "torch.Size([1])"
+    assert repr(tensorplug.ones(1).shape) == "tensorplug.Size([1])" and repr(tensorplug.float32) == "tensorplug.float32"

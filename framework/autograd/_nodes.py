@@ -11,15 +11,15 @@ from __future__ import annotations
 _RENAMED = {}
 
 
-def named(loss, name):
-    """``loss`` with its last node named ``name`` (when it has a graph to show)."""
-    node = loss.grad_fn
+def named(out, name):
+    """``out`` with its last node named ``name`` (when it has a graph to show)."""
+    node = out.grad_fn
     if node is None or node.node_name == name:
-        return loss
+        return out
     cls = type(node)
     renamed = _RENAMED.get((cls, name))
     if renamed is None:
         renamed = type(name, (cls,), {"node_name": name, "__module__": __name__, "__qualname__": name})
         _RENAMED[(cls, name)] = renamed
     node.__class__ = renamed
-    return loss
+    return out

@@ -11,9 +11,9 @@ import math
 
 from .. import amp as _amp
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ..autograd import _nodes
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -638,7 +638,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def _refuse_integers(input, kernel):
-    """torch's NotImplementedError for an adaptive pool of an integer input (None otherwise)."""
+    """torch's NotImplementedError for an adaptive pool of an integer input."""
     if not input.is_floating_point():
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
                                   f"use x.float()")
@@ -682,8 +682,9 @@ def adaptive_avg_pool1d(input, output_size):
     """Average pooling to a fixed output length."""
     spatial, outs = _adaptive_args(input, output_size, 1, "adaptive_avg_pool1d")
     if outs == (1,):
-        out = input.mean(-1, keepdim=True)
-    elif _refuse_integers(input, "adaptive_avg_pool2d") or spatial[0] % outs[0] == 0:
+        return _pool_node(input.mean(-1, keepdim=True), ADAPTIVE_AVG, 1)
+    _refuse_integers(input, "adaptive_avg_pool2d")
+    if spatial[0] % outs[0] == 0:
         s = spatial[0] // outs[0]
         out = avg_pool1d(input, s, s)
     else:

@@ -193,7 +193,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     elif blend is not None and not input.is_floating_point():
         # uint8 images as torch's separable kernel: the last axis first, each pass rounded to the nearest
         # level and clamped to [0, 255] (its fixed-point weights can round a bicubic value near .5 the other
-        # way: under 1% of values, by one level)
+        # way: under 2% of values, by one level)
         out = input.float()
         for j in reversed(range(k)):
             inv_j = None if inv is None else inv[j]

@@ -13,6 +13,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
+from ..ops._util import c_order
 from ..tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -137,7 +138,8 @@ class Col2Im(Op):
     @staticmethod
     def forward(ctx, cols, spatial, window, stride, pads, dilation):
         ctx.params = (window, stride, pads, dilation)
-        return ctx.backend.col2im(cols, spatial, window, stride, pads, dilation)
+        # contiguous, as torch's (a backend may hand back the interior of its padded sum)
+        return c_order(ctx.backend, ctx.backend.col2im(cols, spatial, window, stride, pads, dilation))
 
     @staticmethod
     def backward(ctx, g):
@@ -786,8 +788,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                            f"dilation={list(dilation)}, padding={list(pad)}, calculated shape of the array of "
                            f"sliding blocks as {outs}, but its components must be at least one.")
     cols = Im2Col.apply(x, window, stride, pads, dilation)
-    out = _nodes.named(cols.reshape(shape[0], shape[1] * window[0] * window[1], outs[0] * outs[1]), "Im2ColBackward0")
-    return out.squeeze(0) if unbatched else out
+    out = cols.reshape(shape[0], shape[1] * window[0] * window[1], outs[0] * outs[1])
+    return _nodes.named(out.squeeze(0) if unbatched else out, "Im2ColBackward0")  # torch's one node, batched or not
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -818,7 +820,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"{outs[0]} * {outs[1]} = {outs[0] * outs[1]}, but got input.size(2)={length}.")
     cols = x.reshape(n, ckk // kk, window[0], window[1], outs[0], outs[1])
     out = Col2Im.apply(cols, spatial, window, stride, tuple((p, p) for p in pad), dilation)
-    return out.squeeze(0) if unbatched else out
+    return _nodes.named(out.squeeze(0) if unbatched else out, "Col2ImBackward0")  # torch's one node, batched or not
 
 
 # attention --------------------------------------------------------------------------------------

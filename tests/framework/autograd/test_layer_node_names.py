@@ -74,6 +74,8 @@ def _cases():
         "cdist": lambda m: m.cdist(_input(m, 3, 4), _input(m, 2, 4) * 2),
         "std": lambda m: _input(m, 3, 4).std(), "std_dim": lambda m: _input(m, 3, 4).std(1),
         "unfold": lambda m: m.nn.functional.unfold(_input(m, 1, 2, 4, 4), 2),
+        "unfold_unbatched": lambda m: m.nn.functional.unfold(_input(m, 2, 4, 4), 2),
+        "fold_unbatched": lambda m: m.nn.functional.fold(_input(m, 12, 4), (4, 4), 2, stride=2),
         "affine_grid": lambda m: m.nn.functional.affine_grid(_input(m, 1, 2, 3), (1, 1, 3, 3), align_corners=False),
         "grid_sample": lambda m: m.nn.functional.grid_sample(_input(m, 1, 1, 3, 3), _input(m, 1, 2, 2, 2) / 3,
                                                              align_corners=False),

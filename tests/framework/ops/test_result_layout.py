@@ -29,6 +29,8 @@ CASES = {
     "pad_replicate": lambda m: m.nn.functional.pad(_x(m, 2, 3, 4, 5), (1, 2, 2, 1), mode="replicate"),
     "pad_circular": lambda m: m.nn.functional.pad(_x(m, 2, 3, 4, 5), (1, 1, 1, 1), mode="circular"),
     "fold": lambda m: m.nn.functional.fold(m.nn.functional.unfold(_x(m, 2, 3, 4, 4), 2), (4, 4), 2),
+    "fold_padded_strided": lambda m: m.nn.functional.fold(_x(m, 2, 18, 12), (6, 7), (2, 3), dilation=(1, 2),
+                                                          padding=(1, 0), stride=(2, 1)),
     "masked_fill_transposed": lambda m: _x(m, 4, 5).T.masked_fill(_x(m, 4, 5).T > 3, 0.0),
     "layer_norm_transposed": lambda m: m.nn.functional.layer_norm(_x(m, 5, 4).T, (5,)),
     "attention_sequence_first": lambda m: _attention(m, batch_first=False),

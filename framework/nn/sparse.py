@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import creation
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.grad_mode import no_grad
 from . import functional as F
 from . import init
@@ -84,6 +85,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                   sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
     """Sum, mean or max of the embeddings of each bag: the rows of 2-D ``input``, or the runs of 1-D
     ``input`` that ``offsets`` start (entries equal to ``padding_idx`` are left out of their bag)."""
+    out = _bags(input, weight, offsets, max_norm, norm_type, scale_grad_by_freq, mode, per_sample_weights,
+                include_last_offset, padding_idx)
+    return _nodes.named(out, "EmbeddingBagBackward0")  # torch's one node, whatever the mode
+
+
+def _bags(input, weight, offsets, max_norm, norm_type, scale_grad_by_freq, mode, per_sample_weights,
+          include_last_offset, padding_idx):
     from ..ops import index_add, stack
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")

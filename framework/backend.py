@@ -585,7 +585,7 @@ class ArrayAPIBackend(Backend):
         k = len(window)
         spatial = tuple(x.shape[2:])
         if any(a or b for a, b in pads):  # padding never wins: -inf, or an integer dtype's least value
-            low = -math.inf if xp.isdtype(x.dtype, "real floating") else xp.iinfo(x.dtype).min
+            low = xp.iinfo(x.dtype).min if getattr(x.dtype, "kind", "f") in "iu" else -math.inf
             x = self.pad(x, ((0, 0), (0, 0)) + tuple(pads), low)
         win = self.sliding_windows(x, window, stride, dilation)
         out = tuple(win.shape[2:2 + k])

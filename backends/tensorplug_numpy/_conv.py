@@ -248,7 +248,7 @@ class ConvKernels:
         spatial = x.shape[2:]
         if any(a or b for a, b in pads):
             # padding never wins: -inf, or an integer dtype's least value
-            low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            low = np.iinfo(x.dtype).min if x.dtype.kind in "iu" else -np.inf
             x = np.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=low)
         n, c = x.shape[:2]
         out = tuple((m - d * (w - 1) - 1) // s + 1 for m, w, s, d in zip(x.shape[2:], window, stride, dilation))
@@ -280,7 +280,7 @@ class ConvKernels:
                 slices = [xs[v] for v in views]
                 vals, a, t = values[s:e], arg[:e - s], tmp[:e - s]
                 self._running_max(slices, keys, vals, a, t, nan_aware=False)
-                if vals.dtype.kind == "f" and np.isnan(vals).any():
+                if vals.dtype.kind not in "iub" and np.isnan(vals).any():
                     # torch lets a NaN win (the last one in the window)
                     self._running_max(slices, keys, vals, a, t, nan_aware=True)
                 if shift_arr is not None:
@@ -289,7 +289,7 @@ class ConvKernels:
                     np.add(a, base, out=index[s:e])
 
         split(part, n, _min_samples(c * math.prod(out)))
-        if any(a for a, _ in pads) and values.dtype.kind == "f" and np.isneginf(values).any():
+        if any(a for a, _ in pads) and values.dtype.kind not in "iub" and np.isneginf(values).any():
             # an all -inf window that starts in the left padding: torch's index is the window's
             # first input element, not a padding position
             first = 0

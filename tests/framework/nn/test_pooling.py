@@ -253,3 +253,19 @@ def test_integer_pooling_as_torch(k, dtype, name, call):
         except NotImplementedError as exc:
             results.append(str(exc).split(";")[0])
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_a_nan_wins_its_window_in_every_float_dtype(dtype, padding):
+    # torch lets a NaN win (the last one in the window); bfloat16's NumPy dtype is not of kind "f"
+    values = np.arange(32.0).reshape(1, 2, 4, 4)
+    values[0, 0, 0, 0] = values[0, 1, 2, 3] = values[0, 1, 3, 2] = np.nan
+    grads = []
+    for m in (torch, tensorplug):
+        x = m.tensor(values, dtype=getattr(m, dtype), requires_grad=True)
+        out = m.nn.functional.max_pool2d(x, 3 if padding else 2, 2, padding)
+        out.float().sum().backward()
+        grads.append((out.float().detach().numpy(), x.grad.float().numpy()))
+    np.testing.assert_array_equal(grads[1][0], grads[0][0])
+    np.testing.assert_array_equal(grads[1][1], grads[0][1])

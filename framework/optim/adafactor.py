@@ -58,6 +58,8 @@ class Adafactor(Optimizer):
 
     @staticmethod
     def _init_state(state, p, group):
+        if p._dtype.is_complex:
+            raise RuntimeError("Adafactor does not support complex parameters")
         xp = p._backend.xp
         state["step"] = step_state()
         shape = tuple(p._data.shape)

@@ -28,7 +28,9 @@ class Adagrad(Optimizer):
     @staticmethod
     def _init_state(state, p, group):
         init_state(state, p, "sum")
-        state["sum"]._data += float(group["initial_accumulator_value"])
+        value = float(group["initial_accumulator_value"])
+        # a complex parameter's parts are two real ones: both start at the value, as torch's
+        state["sum"]._data += complex(value, value) if p._dtype.is_complex else value
 
     @staticmethod
     def _update(p, state, group):

@@ -40,7 +40,10 @@ class Rprop(Optimizer):
     def _init_state(state, p, group):
         state["step"] = step_state()
         state["prev"] = zeros_state(p)
-        state["step_size"] = state_like(p, p._backend.xp.full_like(p._grad._data, float(group["lr"])))
+        lr = float(group["lr"])
+        if p._dtype.is_complex:  # its parts are two real parameters, each with its own step size, as torch's
+            lr = complex(lr, lr)
+        state["step_size"] = state_like(p, p._backend.xp.full_like(p._grad._data, lr))
 
     @staticmethod
     def _update(p, state, group):

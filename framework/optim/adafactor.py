@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..tensor import Tensor
 from .optimizer import Optimizer, bump_step, state_like, step_state, touch
 
 __all__ = ["Adafactor"]
@@ -32,7 +33,9 @@ class Adafactor(Optimizer):
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
                  foreach=None, maximize=False):
-        checks = ((0.0 <= float(lr), f"Learning rate should be >= 0 but is: {lr}"),
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        checks = ((0.0 <= lr, f"Learning rate should be >= 0 but is: {lr}"),
                   (0.0 >= beta2_decay, f"beta2_decay should be <= 0 but is: {beta2_decay}"),
                   (eps[0] is None or 0.0 <= eps[0], f"epsilon1 should be >= 0 but is: {eps[0]}"),
                   (0.0 <= eps[1], f"epsilon2 should be >= 0 but is: {eps[1]}"),

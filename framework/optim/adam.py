@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..tensor import Tensor
 from .optimizer import Optimizer, adam_options, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
 
 __all__ = ["Adam", "AdamW", "adam_update"]
@@ -35,8 +36,11 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
         check_options(lr=lr, eps=eps, weight_decay=weight_decay, betas=betas)
-        check_unsupported(foreach, fused, differentiable, capturable)
+        _check_betas(betas, foreach)
+        check_unsupported(foreach, fused, differentiable, capturable, fusable=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)
@@ -74,6 +78,18 @@ class Adam(Optimizer):
     @staticmethod
     def _buffers(group):
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+
+
+def _check_betas(betas, foreach):
+    """torch's rule for Adam's betas: both floats or both one-element tensors (not with foreach=True)."""
+    if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i, beta in enumerate(betas):
+        if isinstance(beta, Tensor):
+            if foreach:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
+            if beta.numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
 
 
 class AdamW(Adam):

@@ -353,10 +353,16 @@ def _typename(obj):
 
 
 def _as_float(value):
-    return float(value.item()) if isinstance(value, Tensor) else float(value)
+    if isinstance(value, Tensor):
+        return float(value.item())
+    if value is None or isinstance(value, (str, bytes)):  # float() would read a string, torch's comparison fails
+        raise TypeError(f"'<=' not supported between instances of 'float' and '{type(value).__name__}'")
+    return float(value)
 
 
 def _check_lr(lr):
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
     value = _as_float(lr)
     if not value >= 0.0:  # also refuses NaN, which torch lets through
         raise ValueError(f"Invalid learning rate: {lr} (expected a number >= 0)")
@@ -381,11 +387,19 @@ def check_options(lr=None, eps=None, weight_decay=None, momentum=None, betas=Non
             raise ValueError(f"Invalid {name} value: {value} (expected {low} <= {name} <= {high})")
 
 
-def check_unsupported(foreach=None, fused=None, differentiable=False, capturable=False):
-    """Accept torch's implementation switches; refuse the ones that would change results."""
+def check_unsupported(foreach=None, fused=None, differentiable=False, capturable=False, fusable=False):
+    """Accept torch's implementation switches; refuse the ones that would change results.
+
+    ``fused=True`` is accepted where torch has a fused CPU kernel (``fusable``: SGD, Adam, AdamW, Adagrad):
+    the update is the same one (already a single pass where the backend fuses it)."""
     if fused:
-        raise RuntimeError("fused=True is not supported by tensorplug optimizers; leave fused=None "
-                           "(the update already runs in place on the backend arrays)")
+        if not fusable:
+            raise RuntimeError("fused=True is not supported by this optimizer; leave fused=None "
+                               "(the update already runs in place on the backend arrays)")
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
     if differentiable:
         raise RuntimeError("differentiable=True is not supported by tensorplug optimizers; leave it False")
     if capturable:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
-from .function import Node, leaf_hooks, node_hooks
+from .function import Node, leaf_hooks, node_hooks, grad_accumulators
 from .grad_mode import GradMode
 
 __all__ = ["run_backward", "ExecutionEngine"]
@@ -37,26 +37,30 @@ def _topological_order(roots):
     return order
 
 
-def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None):
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None, keys=None):
     """Propagate ``grads`` from ``roots`` back through the graph.
 
     With ``inputs=None`` gradients accumulate into every leaf's ``.grad``.
     Otherwise nothing accumulates and the gradients of ``inputs`` (leaf or
     not) are returned in order, ``None`` where an input was not reached.
+    ``keys`` instead of ``inputs`` names graph edges directly (``_capture_key``'s
+    form: a leaf's id, or (id(node), output_nr)).
     """
-    capture = None if inputs is None else dict.fromkeys(_capture_key(t) for t in inputs)
+    if inputs is not None:
+        keys = [_capture_key(t) for t in inputs]
+    capture = None if keys is None else dict.fromkeys(keys)
     # arrays the caller owns (gradient=, the seed) must not become a leaf's .grad as they are
     delivered = {id(g._data) for g in grads}
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
-    callbacks = _open_callbacks()
+    callbacks = _open_callbacks(capture is not None)
     try:
         pending, queue, leaves, root_nodes = _seed(roots, grads, create_graph)
         # checked once: with no hooks anywhere and nothing captured, skip the per-node lookups
         hooked = capture is not None or node_hooks[0]
-        needed = uses = consumers = None
+        needed = targets = uses = consumers = None
         if hooked or leaf_hooks[0]:
-            needed, uses, consumers = _plan(root_nodes, capture)
+            needed, targets, uses, consumers = _plan(root_nodes, capture)
         anomaly = GradMode.anomaly
         # nodes that hold gradients, newest first: every consumer of a node is newer than it, so
         # a node leaves the queue after all its gradients arrived (torch's order; no graph sort)
@@ -64,7 +68,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             node = heappop(queue)[1]
             node_grads = pending.pop(node)
             if hooked:
-                node_grads = _before_backward(node, node_grads, capture, needed)
+                node_grads = _before_backward(node, node_grads, capture, needed, targets)
                 if node_grads is None:
                     continue  # autograd.grad runs only what leads to its inputs (torch does too)
             if node._saved is None:
@@ -109,7 +113,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         GradMode.enabled = prev_mode
         _running.stack.pop()
     if capture is not None:
-        return [capture[_capture_key(t)] for t in inputs]
+        return [capture[k] for k in keys]
     return None
 
 
@@ -148,7 +152,10 @@ def _plan(root_nodes, capture):
     A leaf's gradient is delivered once its last consumer ran (torch's AccumulateGrad order):
     only hooks can observe when, so a backward without hooks skips this graph walk.
     """
-    needed = None if capture is None else _needed(_topological_order(root_nodes), capture)
+    needed = targets = None
+    if capture is not None:
+        targets = {k[0] for k in capture if isinstance(k, tuple)}
+        needed = _needed(_topological_order(root_nodes), capture, targets)
     uses = {}
     consumers = {}
     seen = set(root_nodes)
@@ -168,7 +175,7 @@ def _plan(root_nodes, capture):
                 inputs = consumers[node] = []
             inputs.append(edge)
             uses[id(edge)] = uses.get(id(edge), 0) + 1
-    return needed, uses, consumers
+    return needed, targets, uses, consumers
 
 
 def _deliver_finished_leaves(inputs, leaves, uses, capture, create_graph, delivered):
@@ -197,18 +204,34 @@ def _reduce_to_shape(g, shape, create_graph):
     return _sum_to_shape_array(g, shape)
 
 
-def _before_backward(node, grads, capture, needed):
-    """Tensor hooks, autograd.grad's capture and pre-hooks of ``node``; None when it need not run."""
-    hooks = node._tensor_hooks
-    if hooks:
-        grads = _run_tensor_hooks(node, hooks, grads)
+def _before_backward(node, grads, capture, needed, targets):
+    """Tensor hooks, autograd.grad's capture and pre-hooks of ``node``; None when it need not run.
+
+    As torch's engine: autograd.grad skips a node that leads to none of its inputs (its hooks
+    do not fire); an input's gradient is captured after its tensor hooks when its node need
+    not run, and before them when it must (the hooks then run with the node).
+    """
     if capture is not None:
-        for nr, g in enumerate(grads):
-            key = (id(node), nr)
-            if key in capture:
-                capture[key] = g
-        if id(node) not in needed:
+        nid = id(node)
+        run = nid in needed
+        if not run and nid not in targets:
             return None
+        hooks = node._tensor_hooks
+        if hooks and not run:
+            grads = _run_tensor_hooks(node, hooks, grads)
+        if nid in targets:
+            for nr, g in enumerate(grads):
+                key = (nid, nr)
+                if key in capture:
+                    capture[key] = g
+        if not run:
+            return None
+        if hooks:
+            grads = _run_tensor_hooks(node, hooks, grads)
+    else:
+        hooks = node._tensor_hooks
+        if hooks:
+            grads = _run_tensor_hooks(node, hooks, grads)
     pre = node._pre_hooks
     if pre:
         for hook in pre:
@@ -240,9 +263,8 @@ def _sum_to_shape_array(g, shape):
     return g._make(data, g._dtype, g._backend)
 
 
-def _needed(order, capture):
+def _needed(order, capture, targets):
     """Ids of the nodes whose backward leads to a captured input."""
-    targets = {k[0] for k in capture if isinstance(k, tuple)}
     needed = set()
     for node in reversed(order):  # producers before consumers
         for edge in node._edges:
@@ -266,8 +288,18 @@ def _run_tensor_hooks(node, hooks, grads):
                 continue
             out = fn(grads[nr])
             if out is not None:
-                grads[nr] = out
+                grads[nr] = _checked_hook_result(fn, grads[nr], out)
     return grads
+
+
+def _checked_hook_result(fn, g, out):
+    """A tensor hook's replacement gradient, with torch's errors for a different size or a non-tensor."""
+    shape = getattr(getattr(out, "_data", None), "shape", None)
+    if shape is None:
+        raise TypeError(f"expected Tensor or None (got {type(out).__name__})")
+    if shape != g._data.shape:
+        raise RuntimeError(f"hook '{getattr(fn, '__name__', type(fn).__name__)}' has changed the size of value")
+    return out
 
 
 def _gather_leaf(leaves, leaf, g, create_graph):
@@ -279,6 +311,10 @@ def _gather_leaf(leaves, leaf, g, create_graph):
 
 
 def _deliver_leaf(leaf, g, capture, create_graph, delivered):
+    """Run ``leaf``'s hooks on its summed gradient ``g`` and accumulate it (torch's AccumulateGrad),
+    or, under autograd.grad, capture it when ``leaf`` is an input (nothing runs for other leaves)."""
+    if capture is not None and id(leaf) not in capture:
+        return
     hooks = leaf._hooks
     post = None
     if hooks:
@@ -288,25 +324,51 @@ def _deliver_leaf(leaf, g, capture, create_graph, delivered):
                 continue
             out = hook(g)
             if out is not None:
-                g = out
+                g = _checked_hook_result(hook, g, out)
     if capture is not None:
-        if id(leaf) in capture:
-            old = capture[id(leaf)]
-            capture[id(leaf)] = g if old is None else old + g
+        old = capture[id(leaf)]
+        capture[id(leaf)] = g if old is None else old + g
         return
+    node = grad_accumulators.get(id(leaf)) if node_hooks[0] else None
+    if node is not None:
+        node = node()
+        if node is not None and node._pre_hooks:
+            for hook in node._pre_hooks:
+                out = hook((g,))
+                if out is not None:
+                    g = out[0]
     if g._dtype is not leaf._dtype:
         g = g.to(leaf._dtype)
     old = leaf._grad
     if create_graph:
         leaf._grad = g if old is None else old + g
     elif old is None:
-        leaf._grad = owned_grad(g, delivered)
+        # a gradient a hook saw may be kept by it: the leaf gets its own copy (torch steals only
+        # a gradient nothing else holds)
+        leaf._grad = owned_grad(g, delivered) if not hooks else g.detach().clone()
     else:
-        leaf._grad = old.detach() + g.detach()
+        leaf._grad = _accumulate_into(old, g)
     if post:
         for hook in post:
             if getattr(hook, "_post_accumulate", False):
                 hook.fn(leaf)
+    if node is not None and node._post_hooks:
+        for hook in node._post_hooks:
+            hook((), (g,))
+
+
+def _accumulate_into(old, g):
+    """``old += g`` in place, as torch's AccumulateGrad outside create_graph (``.grad`` stays the
+    same tensor, and one that requires grad keeps doing so); a copy where ``old`` can't be written."""
+    data = old._data
+    gdata = g._data
+    flags = getattr(data, "flags", None)
+    if (flags is not None and getattr(flags, "writeable", True) and old._dtype is g._dtype
+            and data.shape == gdata.shape and gdata is not data):
+        data += gdata
+        old._version[0] += 1
+        return old
+    return old.detach() + g.detach()
 
 
 class PostAccumulateHook:
@@ -320,13 +382,27 @@ class PostAccumulateHook:
         leaf_hooks[0] = True  # from now on the engine delivers leaves as soon as they are final
 
 
-def _open_callbacks():
+class _Callbacks(list):
+    """The callbacks queued during one backward; ``capturing``: it is an autograd.grad (or
+    backward(inputs=...)), which reentrant checkpoints cannot serve."""
+
+    __slots__ = ("capturing",)
+
+
+def _open_callbacks(capturing=False):
     stack = getattr(_running, "stack", None)
     if stack is None:
         stack = _running.stack = []
-    callbacks = []
+    callbacks = _Callbacks()
+    callbacks.capturing = capturing
     stack.append(callbacks)
     return callbacks
+
+
+def is_capturing():
+    """Whether the innermost backward now running returns gradients instead of accumulating them."""
+    stack = getattr(_running, "stack", None)
+    return bool(stack) and stack[-1].capturing
 
 
 def _run_callbacks(callbacks):

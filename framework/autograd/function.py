@@ -33,6 +33,23 @@ node_hooks = [False]
 leaf_hooks = [False]
 
 
+# id(leaf) -> weakref to its AccumulateGrad node, so every next_functions shows the same node
+# (hooks put on it stay there); the node holds its leaf, so the id is not reused while it lives
+grad_accumulators = {}
+
+
+def grad_accumulator(leaf):
+    """``leaf``'s AccumulateGrad node (one per leaf while anything holds it, as torch's)."""
+    ref = grad_accumulators.get(id(leaf))
+    node = None if ref is None else ref()
+    if node is None or node.variable is not leaf:
+        node = AccumulateGrad(leaf)
+        key = id(leaf)
+        grad_accumulators[key] = weakref.ref(node, lambda r, key=key: grad_accumulators.get(key) is r
+                                             and grad_accumulators.pop(key))
+    return node
+
+
 # numbers nodes in creation order (Tensor._make and _set_history): a node is always numbered
 # after the nodes it consumes, so the engine runs the highest number first, as torch does
 next_seq = itertools.count(1).__next__
@@ -74,13 +91,14 @@ class Node:
     @property
     def next_functions(self):
         out = []
-        for edge in self._edges:
+        nrs = self._input_nrs
+        for i, edge in enumerate(self._edges):
             if edge is None:
                 out.append((None, 0))
             elif isinstance(edge, Node):
-                out.append((edge, 0))
+                out.append((edge, nrs[i] if nrs else 0))
             else:
-                out.append((AccumulateGrad(edge), 0))
+                out.append((grad_accumulator(edge), 0))
         return tuple(out)
 
     def register_hook(self, hook):
@@ -120,7 +138,8 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node torch shows for a leaf in ``next_functions``."""
+    """The node torch shows for a leaf in ``next_functions``; its pre-hooks see the leaf's gradient
+    before it is accumulated, its hooks ``hook((), (grad,))`` after."""
 
     node_name = "AccumulateGrad"
 
@@ -144,6 +163,12 @@ class _RemovableHandle:
         hooks = self._hooks()
         if hooks is not None and self._hook in hooks:
             hooks.remove(self._hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class Op(Node):
@@ -443,14 +468,38 @@ class _UserNode(Node, FunctionCtx):
         result = self._forward_cls.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
-        if len(result) != len(self._edges):
+        edges = self._edges
+        if len(result) != len(edges):
+            # torch allows extra trailing Nones
+            if len(result) > len(edges) and all(r is None for r in result[len(edges):]):
+                return result[:len(edges)]
             raise RuntimeError(f"function {self.node_name} returned an incorrect number of gradients "
-                               f"(expected {len(self._edges)}, got {len(result)})")
+                               f"(expected {len(edges)}, got {len(result)})")
+        for i, (g, shape) in enumerate(zip(result, self._shapes)):
+            if g is None:
+                continue
+            if shape is None:  # not a tensor (tensors always have their shape here)
+                raise RuntimeError(f"function {self.node_name} returned a gradient different than None at "
+                                   f"position {i + 1}, but the corresponding forward input was not a Variable")
+            gshape = g._data.shape
+            if gshape != shape and not _expandable_to(shape, gshape):
+                raise RuntimeError(f"Function {self.node_name} returned an invalid gradient at index {i} - "
+                                   f"got {list(gshape)} but expected shape compatible with {list(shape)}")
         return result
 
     def release(self):
         if self._saved:
             self._saved = None
+
+
+def _expandable_to(shape, gshape):
+    """Whether a gradient of ``gshape`` sums back to ``shape`` (torch's is_expandable_to)."""
+    if len(shape) > len(gshape):
+        return False
+    for s, g in zip(reversed(shape), reversed(gshape)):
+        if s != g and s != 1:
+            return False
+    return True
 
 
 class _FunctionMeta(type):

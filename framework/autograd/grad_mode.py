@@ -18,7 +18,8 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
 class _GradMode(threading.local):
     enabled = True
     inference = False
-    anomaly = False
+    anomaly = False  # anomaly mode's NaN check (read by the engine)
+    anomaly_enabled = False
 
 
 GradMode = _GradMode()
@@ -58,7 +59,16 @@ class _Mode:
         return type(self)()
 
 
-class no_grad(_Mode):
+class _NoParamMode(_Mode):
+    """A mode that is also usable as a bare decorator (``@no_grad`` as well as ``@no_grad()``)."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamMode):
     """Disable graph recording inside a ``with`` block or a decorated function.
 
     Example:
@@ -69,7 +79,7 @@ class no_grad(_Mode):
     _target = False
 
 
-class enable_grad(_Mode):
+class enable_grad(_NoParamMode):
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     _target = True
@@ -79,7 +89,10 @@ class set_grad_enabled(_Mode):
     """Set graph recording on or off; works as a call, a context manager or a decorator."""
 
     def __init__(self, mode: bool):
-        self._target = bool(mode)
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, "
+                            f"not {type(mode).__name__}")
+        self._target = mode
         self._prev = GradMode.enabled
         GradMode.enabled = self._target
 
@@ -95,7 +108,16 @@ class set_grad_enabled(_Mode):
 
 
 class inference_mode(_Mode):
-    """Like ``no_grad``; tensors made inside are plain data (no graph, no versions checked)."""
+    """Like ``no_grad``; tensors made inside are plain data (no graph, no versions checked).
+
+    ``inference_mode(False)`` turns it off again inside, with grad mode on (torch's); also a bare
+    decorator (``@inference_mode``).
+    """
+
+    def __new__(cls, mode_or_orig_func=True):
+        if mode_or_orig_func is None or isinstance(mode_or_orig_func, bool):
+            return super().__new__(cls)
+        return cls()(mode_or_orig_func)
 
     def __init__(self, mode: bool = True):
         self._mode = bool(mode)
@@ -103,9 +125,8 @@ class inference_mode(_Mode):
     def __enter__(self):
         self._prev = GradMode.enabled
         self._prev_inf = GradMode.inference
-        if self._mode:
-            GradMode.enabled = False
-            GradMode.inference = True
+        GradMode.enabled = not self._mode
+        GradMode.inference = self._mode
         return self
 
     def __exit__(self, *exc):

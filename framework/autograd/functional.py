@@ -145,6 +145,20 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
                 retain_graph=retain_graph, is_grads_batched=is_grads_batched)
 
 
+def _last_pass(outputs, is_outputs_tuple, grad_args, refs, is_res_tuple, strict, create_graph, stage):
+    """The last backward (grad mode on only under create_graph, as torch) and both results unpacked."""
+    with set_grad_enabled(True if create_graph else GradMode.enabled):
+        res = _fill_in_zeros(_grad(*grad_args, create_graph=create_graph), refs, strict, create_graph, stage)
+    return (_unpack(_postprocess(outputs, create_graph), is_outputs_tuple),
+            _unpack(_postprocess(res, create_graph), is_res_tuple))
+
+
+def _inputs_and_v(inputs, v, fn_name, create_graph):
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _preprocess(inputs, create_graph, need_graph=True)
+    return is_inputs_tuple, inputs, _prepare_v(v, fn_name, inputs, is_inputs_tuple, create_graph, _V_NONE_INPUT)
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T J)``."""
     with enable_grad():
@@ -155,30 +169,22 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         v = _prepare_v(v, "vjp", outputs, is_outputs_tuple, create_graph,
                        "The vector v can only be None if the user-provided function returns a single Tensor with "
                        "a single element.")
-    with set_grad_enabled(True if create_graph else GradMode.enabled):
-        res = _fill_in_zeros(_grad(outputs, inputs, v, create_graph=create_graph), inputs, strict, create_graph,
-                             "back")
-    return (_unpack(_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_postprocess(res, create_graph), is_inputs_tuple))
+    return _last_pass(outputs, is_outputs_tuple, (outputs, inputs, v), inputs, is_inputs_tuple, strict,
+                      create_graph, "back")
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)`` by the double-vjp trick."""
     from ..creation import zeros_like
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, "jvp", inputs, is_inputs_tuple, create_graph, _V_NONE_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, "jvp", create_graph)
         is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", "jvp")
         _check_requires_grad(outputs, "outputs", strict)
         grad_outputs = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
         grad_inputs = _grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(True if create_graph else GradMode.enabled):
-        res = _fill_in_zeros(_grad(grad_inputs, grad_outputs, v, create_graph=create_graph), outputs, strict,
-                             create_graph, "back_trick")
-    return (_unpack(_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_postprocess(res, create_graph), is_outputs_tuple))
+    return _last_pass(outputs, is_outputs_tuple, (grad_inputs, grad_outputs, v), outputs, is_outputs_tuple, strict,
+                      create_graph, "back_trick")
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
@@ -273,34 +279,24 @@ def _scalar_output(func, inputs, fn_name, strict):
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for a scalar ``func``."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, "vhp", inputs, is_inputs_tuple, create_graph, _V_NONE_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, "vhp", create_graph)
         is_outputs_tuple, outputs = _scalar_output(func, inputs, "vhp", strict)
         jac = _grad(outputs, inputs, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
-    with set_grad_enabled(True if create_graph else GradMode.enabled):
-        res = _fill_in_zeros(_grad(jac, inputs, v, create_graph=create_graph), inputs, strict, create_graph,
-                             "double_back")
-    return (_unpack(_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_postprocess(res, create_graph), is_inputs_tuple))
+    return _last_pass(outputs, is_outputs_tuple, (jac, inputs, v), inputs, is_inputs_tuple, strict, create_graph,
+                      "double_back")
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), H v)`` for a scalar ``func`` (the double-backward trick, as torch)."""
     from ..creation import zeros_like
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, "hvp", inputs, is_inputs_tuple, create_graph, _V_NONE_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, "hvp", create_graph)
         is_outputs_tuple, outputs = _scalar_output(func, inputs, "hvp", strict)
         jac = _grad(outputs, inputs, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
         grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
         double_back = _grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with set_grad_enabled(True if create_graph else GradMode.enabled):
-        res = _fill_in_zeros(_grad(double_back, grad_jac, v, create_graph=create_graph), inputs, strict,
-                             create_graph, "double_back_trick")
-    return (_unpack(_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_postprocess(res, create_graph), is_inputs_tuple))
+    return _last_pass(outputs, is_outputs_tuple, (double_back, grad_jac, v), inputs, is_inputs_tuple, strict,
+                      create_graph, "double_back_trick")

@@ -6,8 +6,10 @@ registered buffer to ``_buffers``; everything else is a plain attribute.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import GradMode, no_grad
@@ -15,7 +17,14 @@ from ..ops.conversion import parse_to
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
 
-__all__ = ["Module", "RemovableHandle"]
+__all__ = ["Module", "RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook"]
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+# hooks every module runs (torch.nn.modules.module.register_module_forward_*hook)
+_global_forward_pre_hooks: "OrderedDict" = OrderedDict()
+_global_forward_hooks: "OrderedDict" = OrderedDict()
+_global_forward_hooks_always_called: dict = {}
 
 
 def _typename(value):
@@ -91,6 +100,22 @@ def _add_hook(hooks, hook, prepend, takes_kwargs=None):
         hooks.move_to_end(handle.id, last=False)
     return handle
 
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args)`` before every module's ``forward``, ahead of the module's own pre-hooks."""
+    return _add_hook(_global_forward_pre_hooks, hook, False)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output)`` after every module's ``forward``, ahead of the module's own hooks."""
+    if with_kwargs:
+        raise NotImplementedError("register_module_forward_hook(with_kwargs=True) is not supported")
+    handle = _add_hook(_global_forward_hooks, hook, False)
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+        handle._dicts += (_global_forward_hooks_always_called,)
+    return handle
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     __slots__ = ()
 
@@ -119,9 +144,12 @@ class Module:
     call_super_init = False
 
     def __init__(self, *args, **kwargs):
-        if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments; Module.__init__ "
-                            f"takes none (call super().__init__() without arguments)")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                            f"'{next(iter(kwargs))}'")
+        if args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument but "
+                            f"{len(args) + 1} were given")
         d = self.__dict__
         d["training"] = True
         d["_parameters"] = {}
@@ -130,12 +158,15 @@ class Module:
         d["_modules"] = {}
         d["_forward_hooks"] = OrderedDict()
         d["_forward_hooks_with_kwargs"] = {}
+        d["_forward_hooks_always_called"] = {}
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = {}
         d["_backward_hooks"] = OrderedDict()
         d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
+        d["_state_dict_pre_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
+        d["_load_state_dict_post_hooks"] = OrderedDict()
 
     # calling -------------------------------------------------------------------
     def forward(self, *input):
@@ -143,8 +174,33 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
+                or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks):
             return self.forward(*args, **kwargs)
+        if not (self._forward_hooks_always_called or _global_forward_hooks_always_called):
+            return self._call_with_hooks(args, kwargs)
+        try:
+            return self._call_with_hooks(args, kwargs)
+        except Exception:
+            # as torch: the hooks registered with always_call run even when forward raised
+            # (with None as the output), after which the error goes on
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception as exc:
+                        import warnings
+                        warnings.warn(f"forward hook with ``always_call=True`` raised an exception that was "
+                                      f"silenced as another error was raised in forward: {exc}")
+            raise
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(_global_forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 args, kwargs = new_args_kwargs(hook(self, args, kwargs), args, kwargs, "forward pre-hook")
@@ -158,6 +214,10 @@ class Module:
             backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
             args = backward_hook.setup_inputs(args)
         output = self.forward(*args, **kwargs)
+        for hook in list(_global_forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
                 result = hook(self, args, kwargs, output)
@@ -177,8 +237,14 @@ class Module:
                          self._forward_pre_hooks_with_kwargs if with_kwargs else None)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-        """``hook(module, args, output)`` after ``forward``; it may return a new output."""
-        return _add_hook(self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs if with_kwargs else None)
+        """``hook(module, args, output)`` after ``forward``; it may return a new output. With
+        ``always_call=True`` it runs (with None as the output) even when ``forward`` raises."""
+        handle = _add_hook(self._forward_hooks, hook, prepend,
+                           self._forward_hooks_with_kwargs if with_kwargs else None)
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+            handle._dicts += (self._forward_hooks_always_called,)
+        return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are known; it may
@@ -234,7 +300,7 @@ class Module:
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                f"(torch.Tensor or None expected)")
+                                f"(torch.nn.Buffer, torch.Tensor or None expected)")
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -318,6 +384,21 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
 
+    def set_submodule(self, target, module, strict=False):
+        """Put ``module`` at dotted path ``target`` (its parent must exist; with ``strict`` the name too)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if hasattr(parent, name):
+            if not isinstance(getattr(parent, name), Module):
+                raise AttributeError(f"`{name}` is not an nn.Module")
+        elif strict:
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        setattr(parent, name, module)
+
     def get_parameter(self, target):
         """The parameter at dotted path ``target``."""
         return self._get_registered(target, "_parameters", "an nn.Parameter")
@@ -328,7 +409,10 @@ class Module:
 
     def _get_registered(self, target, store, what):
         module_path, _, name = target.rpartition(".")
-        table = getattr(self.get_submodule(module_path), store)
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        table = getattr(module, store)
         if name not in table:
             raise AttributeError(f"`{name}` is not {what}")
         return table[name]
@@ -493,6 +577,9 @@ class Module:
     def half(self):
         return self._cast(_dt.float16)
 
+    def bfloat16(self):
+        return self._cast(_dt.bfloat16)
+
     def type(self, dst_type):
         return self._apply(lambda t: t.detach().type(dst_type))
 
@@ -500,6 +587,18 @@ class Module:
         return self
 
     # state dicts --------------------------------------------------------------------------
+    def get_extra_state(self):
+        """Extra state for the state_dict (override it together with ``set_extra_state``)."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called. "
+                           "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+                           "bug-report.yml to report this bug.")
+
+    def set_extra_state(self, state):
+        """Restore what ``get_extra_state`` returned (override it together with ``get_extra_state``)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called. "
+                           "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+                           "bug-report.yml to report this bug.")
+
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, p in self._parameters.items():
             if p is not None:
@@ -507,25 +606,78 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """An ordered dict of every parameter and persistent buffer by dotted name (detached)."""
+        """An ordered dict of every parameter and persistent buffer by dotted name (detached).
+
+        As torch's, it carries ``_metadata``: each module's ``version`` by its prefix, which
+        ``load_state_dict`` hands to ``_load_from_state_dict``.
+        """
         if args:
             destination = args[0] if destination is None else destination
             prefix = args[1] if len(args) > 1 else prefix
             keep_vars = args[2] if len(args) > 2 else keep_vars
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            result = hook(self, destination, prefix, local_metadata)
+            if result is not None:
+                if getattr(hook, "_from_public_api", False):
+                    raise RuntimeError("state_dict post-hook must return None")
+                destination = result
         return destination
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
+        return _add_hook(self._state_dict_pre_hooks, hook, False)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict`` saved this module and
+        its children; it edits the dict in place (returning something is an error)."""
+        hook._from_public_api = True
+        return _add_hook(self._state_dict_hooks, hook, False)
+
+    def _register_state_dict_hook(self, hook):
+        """The private spelling: the hook may return a new state dict."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError("Cannot register the same function as the state dict post hook that was "
+                               "previously registered via register_state_dict_post_hook")
+        return _add_hook(self._state_dict_hooks, hook, False)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before ``load_state_dict`` loads this module."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        if with_module:
+            hook = functools.partial(hook, self)
+        return _add_hook(self._load_state_dict_pre_hooks, hook, False)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded this module and its
+        children; it may edit ``incompatible_keys.missing_keys`` / ``.unexpected_keys`` in place."""
+        return _add_hook(self._load_state_dict_post_hooks, hook, False)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         local = {k: v for k, v in itertools.chain(self._parameters.items(), persistent.items()) if v is not None}
+        assign = local_metadata.get("assign_to_params_buffers", False)
         for name, param in local.items():
             key = prefix + name
             if key not in state_dict:
@@ -537,22 +689,44 @@ class Module:
                 error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
                                   f'Tensor-like object from checkpoint but received {type(value)}')
                 continue
-            if value._data.shape != param._data.shape:
+            if param.dim() == 0 and value.dim() == 1:  # checkpoints of old torch saved scalars as (1,)
+                value = value[0]
+            if value.shape != param.shape:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
                                   f"checkpoint, the shape in current model is {param.shape}.")
                 continue
             try:
                 with no_grad():
-                    param.copy_(value)
+                    if assign:
+                        if isinstance(param, Parameter):
+                            if isinstance(value, Parameter):
+                                value.requires_grad_(param.requires_grad)
+                            else:
+                                value = Parameter(value, requires_grad=param.requires_grad)
+                        setattr(self, name, value)
+                    else:
+                        param.copy_(value)
             except Exception as exc:
                 error_msgs.append(f'While copying the parameter named "{key}", whose dimensions in the '
                                   f'model are {param.shape} and whose dimensions in the checkpoint are '
-                                  f'{value.shape}, an exception occurred : {exc}.')
+                                  f'{value.shape}, an exception occurred : {exc.args}.')
+        extra_state_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_state_key in state_dict:
+                self.set_extra_state(state_dict[extra_state_key])
+            elif strict:
+                missing_keys.append(extra_state_key)
+        elif strict and extra_state_key in state_dict:
+            unexpected_keys.append(extra_state_key)
         if strict:
             for key in state_dict:
-                if key.startswith(prefix):
+                if key.startswith(prefix) and key != extra_state_key:
                     input_name = key[len(prefix):].split(".", 1)
-                    if input_name[0] not in self._modules and input_name[0] not in local:
+                    # a dotted name must lead to a child; a plain one must be a local parameter or buffer
+                    if len(input_name) > 1:
+                        if input_name[0] not in self._modules:
+                            unexpected_keys.append(key)
+                    elif input_name[0] not in local:
                         unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
@@ -560,19 +734,36 @@ class Module:
 
         Returns ``(missing_keys, unexpected_keys)``; with ``strict=True``
         (the default) either list being non-empty raises RuntimeError, as a
-        shape mismatch always does.
+        shape mismatch always does. With ``assign=True`` the module takes the
+        state dict's tensors themselves (wrapped as Parameters where it held
+        Parameters, keeping their ``requires_grad``) instead of copying into its own.
         """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+        if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing_keys, unexpected_keys, error_msgs = [], [], []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)
+        if metadata is not None:
+            state_dict._metadata = metadata
 
-        def load(module, prefix=""):
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing_keys, unexpected_keys,
-                                         error_msgs)
+        def load(module, local_state_dict, prefix=""):
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local_state_dict, prefix, local_metadata, True, missing_keys,
+                                         unexpected_keys, error_msgs)
             for name, child in module._modules.items():
                 if child is not None:
-                    load(child, prefix + name + ".")
-        load(self)
+                    child_prefix = prefix + name + "."
+                    child_state_dict = {k: v for k, v in local_state_dict.items() if k.startswith(child_prefix)}
+                    load(child, child_state_dict, child_prefix)
+            incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, incompatible_keys) is not None:
+                    raise RuntimeError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                       "expected to return new values, if incompatible_keys need to be "
+                                       "modified, it should be done inplace.")
+        load(self, state_dict)
         if strict:
             if unexpected_keys:
                 error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -582,7 +773,7 @@ class Module:
                     ", ".join(f'"{k}"' for k in missing_keys)))
         if error_msgs:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                self._get_name(), "\n\t".join(error_msgs)))
+                type(self).__name__, "\n\t".join(error_msgs)))
         return _IncompatibleKeys(missing_keys, unexpected_keys)
 
     # printing ------------------------------------------------------------------------------
@@ -608,6 +799,9 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # a module pickled before a hook table existed gets it empty
+        for name in ("_forward_hooks_always_called", "_state_dict_pre_hooks", "_load_state_dict_post_hooks"):
+            self.__dict__.setdefault(name, OrderedDict())
 
 
 def _check_name(name, kind):

@@ -63,6 +63,20 @@ class _NormBase(Module):
         self.reset_running_stats()
         _reset_affine(self)
 
+    _version = 2  # version 2 added num_batches_tracked, as torch's
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # a checkpoint from before version 2 (or a plain dict without _metadata) may lack
+        # num_batches_tracked: keep the module's own, as torch does
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = (self.num_batches_tracked if self.num_batches_tracked is not None
+                               else creation.zeros((), dtype=_dt.int64))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     def _check_input_dim(self, input):
         raise NotImplementedError
 

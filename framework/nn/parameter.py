@@ -58,10 +58,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
+        # as torch's: the copy has the data and requires_grad, not the gradient
         p = _share(type(self), Tensor._make(self._backend.copy(self._data), self._dtype, self._backend),
                    self._requires_grad)
-        if self._grad is not None:
-            p._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = p
         return p
 

@@ -72,7 +72,7 @@ def test_assignment_errors():
         net.scale = tensorplug.ones(1)
     with pytest.raises(TypeError, match=r"as child module 'fc1' \(torch.nn.Module or None expected\)"):
         net.fc1 = 3
-    with pytest.raises(TypeError, match=r"as buffer 'steps' \(torch.Tensor or None expected\)"):
+    with pytest.raises(TypeError, match=r"as buffer 'steps' \(torch.nn.Buffer, torch.Tensor or None expected\)"):
         net.steps = 5
     net.scale = None
     assert net.scale is None and "scale" not in dict(net.named_parameters())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 from ..tensor import Tensor
 from .module import Module, _addindent
@@ -26,11 +27,11 @@ def _delete(container, idx):
             delattr(container, key)
     else:
         delattr(container, keys[_index(idx, len(keys))])
-    # keep the numbering contiguous, as torch does (a Sequential's named children keep their names)
-    items = list(container._modules.items())
+    # as torch: the children left are renumbered 0, 1, ... (named ones too, so state_dict keys follow)
+    modules = list(container._modules.values())
     container._modules.clear()
-    for i, (key, module) in enumerate(items):
-        container._modules[key if not key.isdigit() else str(i)] = module
+    for i, module in enumerate(modules):
+        container._modules[str(i)] = module
 
 
 class _ModuleSequence(Module):
@@ -80,6 +81,29 @@ class Sequential(_ModuleSequence):
         if not isinstance(other, Sequential):
             raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
         return Sequential().extend(self).extend(other)
+
+    def __iadd__(self, other):
+        """``seq += other`` appends ``other``'s modules to this Sequential (in place, as torch)."""
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(list(other))
+
+    def _check_factor(self, other, op):
+        if not isinstance(other, int):
+            raise TypeError(f"unsupported operand type(s) for {op}: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+
+    def __mul__(self, other):
+        """A new Sequential of this one's modules repeated ``other`` times (the same module objects)."""
+        self._check_factor(other, "*")
+        return Sequential().extend(list(self) * other)
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        self._check_factor(other, "*")
+        return self.extend(list(self) * (other - 1))
 
     def append(self, module):
         """Add ``module`` at the end."""
@@ -170,9 +194,6 @@ class ModuleList(_ModuleSequence):
                 lines.append(f"({a}-{b}): {b - a + 1} x {text}")
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward(); iterate over it in your module's forward")
-
 
 class ModuleDict(Module):
     """A dict of modules whose parameters the parent sees."""
@@ -218,17 +239,22 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules):
-        if hasattr(modules, "items"):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for j, m in enumerate(modules):
-            if not isinstance(m, (list, tuple)) or len(m) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{j} should be an iterable of length 2")
-            self[m[0]] = m[1]
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleDict.update should be called with an iterable of key/value pairs, but got "
+                            + type(modules).__name__)
+        items = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else _pairs(modules, "ModuleDict")
+        for key, module in items:
+            self[key] = module
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(); index it in your module's forward")
+
+def _pairs(items, owner):
+    """The ``(key, value)`` pairs of ``items``, checked as torch's ``update`` checks them."""
+    for j, item in enumerate(items):
+        if not isinstance(item, Iterable):
+            raise TypeError(f"{owner} update sequence element #{j} should be Iterable; is{type(item).__name__}")
+        if len(item) != 2:
+            raise ValueError(f"{owner} update sequence element #{j} has length {len(item)}; 2 is required")
+        yield item[0], item[1]
 
 
 def _param_line(key, p, typename=False):
@@ -294,8 +320,8 @@ class ParameterList(Module):
     def extra_repr(self):
         return "\n".join(_param_line(k, p) for k, p in enumerate(self))
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ParameterList has no forward()")
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterList should not be called.")
 
 
 class ParameterDict(Module):
@@ -340,13 +366,47 @@ class ParameterDict(Module):
     def values(self):
         return (self[k] for k in self._keys)
 
+    def __reversed__(self):
+        return reversed(list(self._keys))
+
     def get(self, key, default=None):
         return self[key] if key in self else default
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
 
     def pop(self, key):
         v = self[key]
         del self[key]
         return v
+
+    def popitem(self):
+        """Remove and return the last ``(key, value)`` pair."""
+        key = next(reversed(self._keys))
+        return key, self.pop(key)
+
+    def copy(self):
+        """A new ParameterDict holding the same parameters."""
+        return ParameterDict(OrderedDict(self.items()))
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict((k, default) for k in keys)
+
+    def __or__(self, other):
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def clear(self):
         for k in list(self._keys):
@@ -354,19 +414,20 @@ class ParameterDict(Module):
 
     def update(self, parameters):
         """Add ``parameters`` (a mapping, sorted by key unless ordered, or (key, value) pairs)."""
+        if not isinstance(parameters, Iterable):
+            raise TypeError("ParametersDict.update should be called with an iterable of key/value pairs, but got "
+                            + type(parameters).__name__)
         if isinstance(parameters, (OrderedDict, ParameterDict)):
             items = parameters.items()
-        elif hasattr(parameters, "items"):
+        elif isinstance(parameters, Mapping):
             items = sorted(parameters.items())
         else:
-            items = parameters
-        for j, item in enumerate(items):
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{j} should be an iterable of length 2")
-            self[item[0]] = item[1]
+            items = _pairs(parameters, "ParameterDict")
+        for key, value in items:
+            self[key] = value
 
     def extra_repr(self):
         return "\n".join(_param_line(k, p, typename=True) for k, p in self.items())
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ParameterDict has no forward()")
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterDict should not be called.")

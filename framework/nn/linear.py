@@ -113,3 +113,6 @@ class LazyLinear(Linear):
             self.reset_parameters()
             self.__class__ = Linear
         return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bool(self._lazy[0])}"

@@ -16,7 +16,7 @@ from .dataset import (Dataset, IterableDataset, TensorDataset, Subset, ConcatDat
 from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler,
                       BatchSampler)
 from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
-from . import dataset, sampler, dataloader
+from . import _utils, dataset, sampler, dataloader
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
            "random_split", "DataLoader", "Sampler", "SequentialSampler", "RandomSampler",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections.abc
+import copy
 import itertools
 
 import tensorplug as _tp
@@ -27,21 +28,40 @@ def default_convert(data):
             return data
         return _tp.as_tensor(data)
     if isinstance(data, collections.abc.Mapping):
-        return _rebuild(data, {k: default_convert(v) for k, v in data.items()})
+        return _rebuild_mapping(data, {key: default_convert(data[key]) for key in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
-        return _rebuild(data, [default_convert(d) for d in data])
+        return _rebuild_sequence(data, [default_convert(d) for d in data])
     return data
 
 
-def _rebuild(template, value):
+def _rebuild_mapping(template, values):
+    """A mapping of ``template``'s type holding ``values``: a mutable one is copied and updated (so a
+    defaultdict keeps its factory, as torch's), another is rebuilt by its type, or else a dict."""
+    if isinstance(template, collections.abc.MutableMapping):
+        clone = copy.copy(template)
+        clone.update(values)
+        return clone
     try:
-        return type(template)(value)
+        return type(template)(values)
     except TypeError:
-        return value
+        return values
+
+
+def _rebuild_sequence(template, values):
+    """A sequence of ``template``'s type holding ``values`` (copied and filled where mutable, as torch)."""
+    if isinstance(template, collections.abc.MutableSequence):
+        clone = copy.copy(template)
+        for i, value in enumerate(values):
+            clone[i] = value
+        return clone
+    try:
+        return type(template)(values)
+    except TypeError:
+        return values
 
 
 def default_collate(batch):
@@ -61,7 +81,7 @@ def default_collate(batch):
     if _is_numpy(elem):
         if elem.dtype.kind in "USO":
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
-                            f"lists; found numpy arrays of dtype {elem.dtype}")
+                            f"lists; found {elem.dtype}")
         if elem.shape == ():
             return _tp.tensor([b.item() for b in batch], dtype=_tp.dtypes.BY_NAME[str(elem.dtype)])
         return default_collate([_tp.as_tensor(b) for b in batch])
@@ -74,9 +94,10 @@ def default_collate(batch):
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
-        return _rebuild(elem, {key: default_collate([d[key] for d in batch]) for key in elem})
+        return _rebuild_mapping(elem, {key: default_collate([d[key] for d in batch]) for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(samples)) for samples in zip(*batch)))
+        # each field's samples stay the tuple zip made (strings batch as a tuple, as torch)
+        return type(elem)(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
@@ -84,7 +105,7 @@ def default_collate(batch):
         transposed = list(zip(*batch))
         if isinstance(elem, tuple):
             return [default_collate(s) for s in transposed]
-        return _rebuild(elem, [default_collate(s) for s in transposed])
+        return _rebuild_sequence(elem, [default_collate(s) for s in transposed])
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
                     f"found {type(elem)}")
 
@@ -125,6 +146,18 @@ class DataLoader:
                              "multiprocessing.")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
+        # torch's checks of the multi-process options, though loading runs in this process either way
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers "
+                             "> 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if multiprocessing_context is not None and num_workers == 0:
+            raise ValueError(f"multiprocessing_context can only be used with multi-process loading "
+                             f"(num_workers > 0), but got num_workers={num_workers}")
+        self.multiprocessing_context = multiprocessing_context
         self.dataset = dataset
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -189,10 +222,12 @@ class DataLoader:
 
     def __iter__(self):
         if self._iterable:
-            return self._iter_stream()
-        if self.batch_sampler is None:
-            return (self.collate_fn(self.dataset[i]) for i in self.sampler)
-        return self._iter_batches()
+            batches = self._iter_stream()
+        elif self.batch_sampler is None:
+            batches = (self.collate_fn(self.dataset[i]) for i in self.sampler)
+        else:
+            batches = self._iter_batches()
+        return _LoaderIter(self, batches)
 
     def _iter_batches(self):
         dataset = self.dataset
@@ -220,3 +255,20 @@ class DataLoader:
             if not batch or (self.drop_last and len(batch) < self.batch_size):
                 return
             yield self.collate_fn(batch)
+
+
+class _LoaderIter:
+    """What ``iter(loader)`` returns: the batches, with ``len()`` the loader's, as torch's iterators."""
+
+    def __init__(self, loader, batches):
+        self._loader = loader
+        self._batches = batches
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._batches)
+
+    def __len__(self):
+        return len(self._loader)

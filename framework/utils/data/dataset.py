@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import warnings
 
 from ._random import _permutation
 
@@ -15,7 +16,7 @@ class Dataset:
     """A map-style dataset: subclasses define ``__getitem__`` (and usually ``__len__``)."""
 
     def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
@@ -68,6 +69,13 @@ class Subset(Dataset):
         if isinstance(idx, list):
             return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
+
+    def __getitems__(self, indices):
+        """The samples at ``indices`` (a DataLoader batch), through the dataset's own ``__getitems__``
+        where it has one."""
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
 
     def __len__(self):
         return len(self.indices)
@@ -122,16 +130,26 @@ def random_split(dataset, lengths, generator=None):
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
-        counts = [int(math.floor(n * frac)) for frac in lengths]
+    # as torch: lengths summing to 1 are fractions (the remainder goes one by one to the first splits)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        counts = []
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+            counts.append(int(math.floor(n * frac)))
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
-    if any(not isinstance(x, int) or x < 0 for x in lengths):
-        raise ValueError(f"random_split lengths must be non-negative ints or fractions summing to 1, got {lengths}")
+        for i, length in enumerate(lengths):
+            if length == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! "
                          f"({sum(lengths)} vs {n})")
+    lengths = [int(x) for x in lengths]
+    if any(x < 0 for x in lengths):  # torch hands back garbage subsets for these
+        raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! "
+                         f"(a negative length in {lengths})")
     order = _permutation(n, generator)
     out = []
     offset = 0

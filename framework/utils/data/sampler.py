@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import math
+
+import tensorplug as _tp
 
 from ._random import _rng, _permutation
 
@@ -96,29 +99,40 @@ class WeightedRandomSampler(Sampler):
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
-        self.weights = [float(w) for w in (weights.tolist() if hasattr(weights, "tolist") else weights)]
-        if any(w < 0 or w != w for w in self.weights) or not any(self.weights):
-            raise RuntimeError("invalid multinomial distribution: weights must be non-negative, finite, "
-                               "and not all zero")
-        if not replacement and num_samples > sum(1 for w in self.weights if w > 0):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        self.weights = _tp.as_tensor(weights, dtype=_tp.float64)  # torch keeps a float64 tensor
+        if self.weights.dim() != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape "
+                             f"{tuple(self.weights.shape)}")
         self.num_samples = num_samples
         self.replacement = replacement
         self.generator = generator
 
     def __iter__(self):
+        # the weights are checked when drawing, as torch's multinomial does
+        weights = self.weights.tolist()
+        if any(math.isinf(w) or math.isnan(w) for w in weights):
+            raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity "
+                               "or NaN)")
+        if any(w < 0 for w in weights):
+            raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+        if sum(weights) <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not self.replacement and self.num_samples > sum(1 for w in weights if w > 0):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
         rng = _rng(self.generator)
-        population = range(len(self.weights))
         if self.replacement:
-            return self._draws(rng, population)
+            return self._draws(rng, weights)
         # weighted sampling without replacement: keys u^(1/w) (Efraimidis-Spirakis)
-        keys = [(rng.random() ** (1.0 / w) if w > 0 else -1.0, i) for i, w in enumerate(self.weights)]
+        keys = [(rng.random() ** (1.0 / w) if w > 0 else -1.0, i) for i, w in enumerate(weights)]
         keys.sort(reverse=True)
         return iter([i for _, i in keys[:self.num_samples]])
 
-    def _draws(self, rng, population):
+    def _draws(self, rng, weights):
         # lazily, so a huge num_samples costs nothing until read
-        cumulative = list(itertools.accumulate(self.weights))
+        population = range(len(weights))
+        cumulative = list(itertools.accumulate(weights))
         for start in range(0, self.num_samples, _CHUNK):
             k = min(_CHUNK, self.num_samples - start)
             yield from rng.choices(population, cum_weights=cumulative, k=k)

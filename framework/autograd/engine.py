@@ -37,18 +37,20 @@ def _topological_order(roots):
     return order
 
 
-def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None, keys=None):
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None, keys=None, boundary=False):
     """Propagate ``grads`` from ``roots`` back through the graph.
 
     With ``inputs=None`` gradients accumulate into every leaf's ``.grad``.
     Otherwise nothing accumulates and the gradients of ``inputs`` (leaf or
     not) are returned in order, ``None`` where an input was not reached.
     ``keys`` instead of ``inputs`` names graph edges directly (``_capture_key``'s
-    form: a leaf's id, or (id(node), output_nr)).
+    form: a leaf's id, or (id(node), output_nr)). ``boundary``: the keys are where this pass
+    stops: their gradients are taken before any hook and their nodes never run (a checkpoint's
+    recomputed graph, whose gradients continue in the pass that called it).
     """
     if inputs is not None:
         keys = [_capture_key(t) for t in inputs]
-    capture = None if keys is None else dict.fromkeys(keys)
+    capture = None if keys is None else (_Boundary if boundary else dict).fromkeys(keys)
     # arrays the caller owns (gradient=, the seed) must not become a leaf's .grad as they are
     delivered = {id(g._data) for g in grads}
     prev_mode = GradMode.enabled
@@ -115,6 +117,10 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     if capture is not None:
         return [capture[k] for k in keys]
     return None
+
+
+class _Boundary(dict):
+    """The capture of a pass that stops at its keys (run_backward's ``boundary``)."""
 
 
 def _capture_key(t):
@@ -214,10 +220,12 @@ def _before_backward(node, grads, capture, needed, targets):
     if capture is not None:
         nid = id(node)
         run = nid in needed
+        if type(capture) is _Boundary and nid in targets:
+            run = False
         if not run and nid not in targets:
             return None
         hooks = node._tensor_hooks
-        if hooks and not run:
+        if hooks and not run and type(capture) is not _Boundary:
             grads = _run_tensor_hooks(node, hooks, grads)
         if nid in targets:
             for nr, g in enumerate(grads):
@@ -313,7 +321,10 @@ def _gather_leaf(leaves, leaf, g, create_graph):
 def _deliver_leaf(leaf, g, capture, create_graph, delivered):
     """Run ``leaf``'s hooks on its summed gradient ``g`` and accumulate it (torch's AccumulateGrad),
     or, under autograd.grad, capture it when ``leaf`` is an input (nothing runs for other leaves)."""
-    if capture is not None and id(leaf) not in capture:
+    if capture is not None and (id(leaf) not in capture or type(capture) is _Boundary):
+        if id(leaf) in capture:
+            old = capture[id(leaf)]
+            capture[id(leaf)] = g if old is None else old + g
         return
     hooks = leaf._hooks
     post = None

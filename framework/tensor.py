@@ -46,9 +46,11 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_dtype", "_backend", "_requires_grad", "grad_fn", "_grad",
-                 "_version", "_output_nr", "_hooks", "_retains_grad", "_view", "__weakref__")
+                 "_version", "_output_nr", "_hooks", "_retains_grad", "_view", "_views", "__weakref__")
     # _view: None, or (base, replay) when this tensor views another's storage, where
-    # replay(base) rebuilds the view with tensorplug ops; see ops/_util.mark_view
+    # replay(base) rebuilds the view with tensorplug ops; see ops/_util.mark_view.
+    # _views: None, or weak references to the views of this tensor made under grad,
+    # whose histories an in-place write to it renews (ops/inplace.refresh_views)
 
     def __new__(cls, *args, device=None, dtype=None, requires_grad=False):
         return _legacy_new(dtype or _dt.get_default_dtype(), args, device, requires_grad)
@@ -73,6 +75,7 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         t._view = None
+        t._views = None
         return t
 
     def _set_history(self, node, output_nr=0):

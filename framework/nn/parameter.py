@@ -23,6 +23,7 @@ def _share(cls, data, requires_grad):
     p._hooks = None
     p._retains_grad = False
     p._view = None
+    p._views = None
     if requires_grad:
         p.requires_grad_(True)
     return p

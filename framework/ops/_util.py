@@ -1,7 +1,10 @@
 """Helpers shared by the op families: operands, dtype promotion, dims, errors."""
 from __future__ import annotations
 
+import weakref
+
 from .. import dtypes as _dt
+from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor, tensor, _wrap_dim
 
 _SCALARS = (bool, int, float, complex)
@@ -147,11 +150,25 @@ def mark_view(out, base, replay):
     out._version = base._version
     root = getattr(base, "_view", None)
     if root is None:
+        root_base = base
         out._view = (base, replay)
     else:
         root_base, prev = root
         out._view = (root_base, lambda t: replay(prev(t)))
+    if root_base._requires_grad and GradMode.enabled:
+        _track_view(root_base, out)
     return out
+
+
+def _track_view(root, view):
+    """Keep a weak reference to ``view`` on ``root``: an in-place write that gives ``root`` a new history
+    gives its live views theirs (torch regenerates a view's grad_fn when its base's version moved)."""
+    views = root._views
+    if views is None:
+        root._views = views = []
+    views.append(weakref.ref(view))
+    if len(views) % 64 == 0:  # drop the dead ones now and then (a parameter's views come and go each step)
+        views[:] = [ref for ref in views if ref() is not None]
 
 
 def sizes_or_keyword(name, param, args, value):

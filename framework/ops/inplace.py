@@ -107,6 +107,7 @@ def inplace(x, op, *args, fast=None):
     if getattr(r.grad_fn, "_out", None) is not None:
         out, _, _, dtype = r.grad_fn._out
         r.grad_fn._out = (x._data, x._version, x._version[0], dtype)
+    refresh_views(x, None)
     return x
 
 
@@ -265,3 +266,25 @@ def _rebase_view(x, view, r):
     x.grad_fn = fresh.grad_fn
     x._output_nr = fresh._output_nr
     x._requires_grad = True
+    refresh_views(base, x)
+
+
+def refresh_views(root, written):
+    """After an in-place write gave ``root`` a new history, rebuild the history of each of its live views
+    (but ``written``, already rebuilt) from it: their values changed with the storage, so their gradients
+    must flow through the write (a stale view's gradient skipped it: a silent wrong answer)."""
+    views = root._views
+    if not views:
+        return
+    alive = []
+    for ref in views:
+        view = ref()
+        if view is None:
+            continue
+        alive.append(ref)
+        if view is not written and view._view is not None and view._view[0] is root:
+            fresh = view._view[1](root)
+            view.grad_fn = fresh.grad_fn
+            view._output_nr = fresh._output_nr
+            view._requires_grad = fresh._requires_grad
+    root._views = alive

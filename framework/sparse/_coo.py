@@ -404,6 +404,7 @@ def _make(indices, values, size, coalesced):
     t._hooks = None
     t._retains_grad = False
     t._view = None
+    t._views = None
     return t
 
 

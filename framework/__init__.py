@@ -20,6 +20,7 @@ from .tensor import (Tensor, Size, tensor, is_tensor, FloatTensor, DoubleTensor,
                      IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
 from .autograd.grad_mode import is_inference_mode_enabled
+from .autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .creation import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from .ops.aliases import *  # noqa: F401,F403 - torch's aliases, acosh/asinh/atanh, torch.relu_ ...

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .grad_mode import GradMode
 
-__all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
+__all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
+           "set_anomaly_enabled"]
 
 
 def is_anomaly_enabled() -> bool:
@@ -12,6 +13,11 @@ def is_anomaly_enabled() -> bool:
 
 def is_anomaly_check_nan_enabled() -> bool:
     return GradMode.anomaly
+
+
+def set_anomaly_enabled(enabled, check_nan=True):
+    """``torch.set_anomaly_enabled``: anomaly mode on or off for the rest of the program."""
+    _set(bool(enabled), check_nan)
 
 
 def _set(enabled, check_nan):

@@ -321,3 +321,16 @@ def test_anomaly_flags():
             (x / x).sum().backward()
         return x.grad
     same(no_nan_check)
+
+
+def test_set_anomaly_enabled_at_the_top_level():
+    for m in (torch, tp):
+        try:
+            m.set_anomaly_enabled(True)
+            assert m.is_anomaly_enabled() and m.is_anomaly_check_nan_enabled()
+            x = m.tensor([-1.0], requires_grad=True)
+            with pytest.raises(RuntimeError, match="'SqrtBackward0' returned nan values in its 0th output"):
+                x.sqrt().sum().backward()
+        finally:
+            m.set_anomaly_enabled(False)
+        assert not m.is_anomaly_enabled()

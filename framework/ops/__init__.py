@@ -159,7 +159,8 @@ METHODS = {
     # in place
     "copy_": inplace.copy_, "zero_": inplace.zero_, "fill_": inplace.fill_,
     "random_": random.random_, "uniform_": random.uniform_, "normal_": random.normal_,
-    "bernoulli_": random.bernoulli_, "exponential_": random.exponential_, "bernoulli": bernoulli,
+    "bernoulli_": random.bernoulli_, "exponential_": random.exponential_, "log_normal_": random.log_normal_,
+    "cauchy_": random.cauchy_, "geometric_": random.geometric_, "bernoulli": bernoulli,
     "multinomial": multinomial,
 }
 METHODS.update({

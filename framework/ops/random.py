@@ -1,6 +1,8 @@
-"""In-place sampling: random_, uniform_, normal_, bernoulli_, exponential_; bernoulli, multinomial."""
+"""In-place sampling: random_, uniform_, normal_, log_normal_, cauchy_, bernoulli_, exponential_,
+geometric_; bernoulli, multinomial."""
 from __future__ import annotations
 
+import math
 import warnings
 
 from .. import dtypes as _dt
@@ -47,8 +49,22 @@ def random_(self, from_=None, to=None, *, generator=None):
     return _write(self, backend.astype(values, dtype))
 
 
+def _continuous(self, kernel):
+    """torch's NotImplementedError where a continuous fill meets an integer tensor (it filled truncated draws)."""
+    if self._dtype.category < _dt.FLOAT:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(self._dtype)}'; "
+                                  f"fill a floating-point tensor (x.float())")
+
+
+def _continuous_distribution(self, name):
+    if self._dtype.category < _dt.FLOAT:
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype must be a "
+                           f"floating point but you specified {_dt.scalar_type_name(self._dtype)}")
+
+
 def uniform_(self, from_=0.0, to=1.0, *, generator=None):
     """Fill with samples from U[from_, to)."""
+    _continuous(self, "check_uniform_bounds")
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
     backend = self._backend
@@ -59,6 +75,7 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None):
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with samples from N(mean, std^2)."""
+    _continuous(self, "normal_kernel_cpu")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     backend = self._backend
@@ -80,7 +97,44 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return _write(self, data)
 
 
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fill with exp of samples from N(mean, std^2)."""
+    _continuous(self, "log_normal_cpu")
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    backend = self._backend
+    with drawing_from(generator, backend, "log_normal_()"):
+        data = backend.xp.exp(backend.randn(tuple(self._data.shape), _dt.float64) * std + mean)
+    return _write(self, backend.astype(data, self._dtype))
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fill with samples from the Cauchy distribution: ``median + sigma * tan(pi * (U - 1/2))``."""
+    _continuous_distribution(self, "Cauchy")
+    if sigma <= 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
+    backend = self._backend
+    with drawing_from(generator, backend, "cauchy_()"):
+        u = backend.rand(tuple(self._data.shape), _dt.float64)
+    data = median + sigma * backend.xp.tan(math.pi * (u - 0.5))
+    return _write(self, backend.astype(data, self._dtype))
+
+
+def geometric_(self, p, *, generator=None):
+    """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    backend = self._backend
+    with drawing_from(generator, backend, "geometric_()"):
+        u = backend.rand(tuple(self._data.shape), _dt.float64)
+    xp = backend.xp
+    # 1 - u lies in (0, 1]: log1p(-p) < 0, so the count is at least 1
+    data = xp.maximum(xp.ceil(xp.log(1.0 - u) / math.log1p(-p)), 1.0)
+    return _write(self, backend.astype(data, self._dtype))
+
+
 def exponential_(self, lambd=1.0, *, generator=None):
+    _continuous_distribution(self, "Exponential")
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     backend = self._backend

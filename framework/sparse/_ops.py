@@ -94,10 +94,12 @@ def addmm(input, mat1, mat2, *, beta=1.0, alpha=1.0) -> Tensor:
 
 def dispatching(dense_fn):
     """``dense_fn`` (torch.mm, torch.matmul) handing a sparse COO operand to ``matmul`` here."""
-    def fn(input, other, *args, **kwargs):
+    def fn(input, *args, **kwargs):
+        # the second operand may come by torch's keyword: mm(x, mat2=y), matmul(x, other=y)
+        other = args[0] if args else kwargs.get("mat2", kwargs.get("other"))
         if type(input) is SparseCooTensor or type(other) is SparseCooTensor:
             return matmul(input, other) if dense_fn.__name__ == "matmul" else mm(input, other)
-        return dense_fn(input, other, *args, **kwargs)
+        return dense_fn(input, *args, **kwargs)
     fn.__name__, fn.__qualname__, fn.__doc__ = dense_fn.__name__, dense_fn.__qualname__, dense_fn.__doc__
     fn.__module__ = dense_fn.__module__
     return fn

@@ -72,6 +72,8 @@ CASES = [
     ("addmm_method", lambda m, c, a, b: c.addmm(a, b.mT, beta=0.5, alpha=2), (SQ[:2, :2], A23, B23)),
     ("addmm_method_keywords", lambda m, c, a, b: c.addmm(mat1=a, mat2=b.mT), (SQ[:2, :2], A23, B23)),
     ("copy_other", lambda m, x, y: (x * 1).copy_(other=y), (A23, B23)),
+    ("mm_mat2", lambda m, x, y: m.mm(x, mat2=y.mT), (A23, B23)),
+    ("matmul_other", lambda m, x, y: m.matmul(x, other=y.mT), (A23, B23)),
     # torch's old linalg names take input=
     ("det_input", lambda m, a: m.det(input=a), (SQ,)),
     ("inverse_input", lambda m, a: m.inverse(input=a), (SQ,)),

@@ -56,10 +56,16 @@ def _continuous(self, kernel):
                                   f"fill a floating-point tensor (x.float())")
 
 
+# torch's Cauchy message names the C++ type, its Exponential one the scalar type
+_C_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+            "uint8": "unsigned char", "bool": "bool"}
+
+
 def _continuous_distribution(self, name):
     if self._dtype.category < _dt.FLOAT:
+        dtype = _C_NAMES[self._dtype.name] if name == "Cauchy" else _dt.scalar_type_name(self._dtype)
         raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype must be a "
-                           f"floating point but you specified {_dt.scalar_type_name(self._dtype)}")
+                           f"floating point but you specified {dtype}")
 
 
 def uniform_(self, from_=0.0, to=1.0, *, generator=None):

@@ -79,6 +79,12 @@ class Distribution:
             raise ValueError(f"Expected parameter {name} (Tensor of shape {tuple(value.shape)}) of distribution "
                              f"{self!r} to satisfy the constraint {constraint}, but found invalid values:\n{value}")
 
+    def _check_value(self, value, ok, support):
+        """torch's ``_validate_sample``: a value outside the support is an error (validate_args=False: none)."""
+        if self._validate and not bool(ok.all()):
+            raise ValueError(f"Expected value argument (Tensor of shape {tuple(value.shape)}) to be within the "
+                             f"support ({support}) of the distribution {self!r}, but found invalid values:\n{value}")
+
     def __repr__(self):
         # as torch's: the parameters given or computed so far (probs/logits are computed on first use)
         shown = [k for k in self._params if self.__dict__.get(k, self.__dict__.get("_" + k)) is not None]
@@ -111,6 +117,7 @@ class Normal(Distribution):
 
     def log_prob(self, value):
         value = _as_tensor(value, self.loc)
+        self._check_value(value, value == value, "Real()")
         var = self.scale ** 2
         return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - math.log(math.sqrt(2 * math.pi))
 
@@ -119,7 +126,13 @@ class Normal(Distribution):
 
     def cdf(self, value):
         from ..ops import erf
-        return 0.5 * (1 + erf((_as_tensor(value, self.loc) - self.loc) / (self.scale * math.sqrt(2))))
+        value = _as_tensor(value, self.loc)
+        self._check_value(value, value == value, "Real()")
+        return 0.5 * (1 + erf((value - self.loc) / (self.scale * math.sqrt(2))))
+
+    def icdf(self, value):
+        from ..special import erfinv
+        return self.loc + self.scale * erfinv(2 * _as_tensor(value, self.loc) - 1) * math.sqrt(2)
 
 
 class Uniform(Distribution):
@@ -147,8 +160,21 @@ class Uniform(Distribution):
 
     def log_prob(self, value):
         value = _as_tensor(value, self.low)
+        self._check_interval(value)
         inside = ((value >= self.low) & (value < self.high)).to(self.low.dtype)
         return inside.log() - (self.high - self.low).log()
+
+    def cdf(self, value):
+        value = _as_tensor(value, self.low)
+        self._check_interval(value)
+        return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
+
+    def icdf(self, value):
+        return _as_tensor(value, self.low) * (self.high - self.low) + self.low
+
+    def _check_interval(self, value):
+        self._check_value(value, (value >= self.low) & (value <= self.high),
+                          f"Interval(lower_bound={_show(self.low)}, upper_bound={_show(self.high)})")
 
     def entropy(self):
         return (self.high - self.low).log().expand(self.batch_shape)
@@ -214,6 +240,7 @@ class Bernoulli(_Discrete):
         from ..nn.functional import binary_cross_entropy_with_logits
         logits = self.logits
         value = _as_tensor(value, logits)
+        self._check_value(value, (value == 0) | (value == 1), "Boolean()")
         shape = broadcast_shapes(logits.shape, value.shape)
         return -binary_cross_entropy_with_logits(logits.expand(shape), value.expand(shape).to(logits.dtype),
                                                  reduction="none")
@@ -252,8 +279,10 @@ class Categorical(_Discrete):
     @property
     def logits(self):
         if self._logits is None:
-            tiny = 1.1754943508222875e-38 if self._probs.dtype == _dt.float32 else 2.2250738585072014e-308
-            self._logits = self._probs.clamp(min=tiny).log()
+            # torch's probs_to_logits: probabilities clamped to [eps, 1 - eps] (a zero probability's log-prob is
+            # log(eps), -15.9 in float32, not -inf or the log of the least normal number)
+            eps = _dt.finfo(self._probs.dtype).eps
+            self._logits = self._probs.clamp(eps, 1 - eps).log()
         return self._logits
 
     @property
@@ -280,7 +309,10 @@ class Categorical(_Discrete):
 
     def log_prob(self, value):
         from ..ops import gather
-        value = _as_tensor(value).long()
+        value = _as_tensor(value)
+        self._check_value(value, (value >= 0) & (value < self._num_events) & (value == value.floor()),
+                          f"IntegerInterval(lower_bound=0, upper_bound={self._num_events - 1})")
+        value = value.long()
         shape = broadcast_shapes(value.shape, self.batch_shape)
         logits = self.logits.expand(shape + (self._num_events,))
         return gather(logits, -1, value.expand(shape).unsqueeze(-1)).squeeze(-1)

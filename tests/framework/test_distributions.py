@@ -7,6 +7,7 @@ import pytest
 
 import tensorplug
 from tensorplug import distributions as D
+from torch_compare import assert_same_error
 
 torch = pytest.importorskip("torch")
 TD = torch.distributions
@@ -104,3 +105,39 @@ def test_validation_like_torch():
         with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified, but not both."):
             d.Categorical(probs=lib.tensor([0.5, 0.5]), logits=lib.tensor([0.0, 0.0]))
         d.Normal(lib.tensor(0.0), lib.tensor(-1.0), validate_args=False)  # validation off: accepted
+
+
+VALUES = {
+    # torch clamps probabilities to [eps, 1 - eps] before the log: a zero probability's log-prob is log(eps)
+    "categorical_zero_probability_log_prob": lambda m: m.distributions.Categorical(
+        probs=m.tensor([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])).log_prob(m.tensor([2, 0])),
+    "categorical_zero_probability_logits_float64": lambda m: m.distributions.Categorical(
+        probs=m.tensor([0.0, 0.5, 0.5], dtype=m.float64)).logits,
+    "categorical_zero_probability_entropy": lambda m: m.distributions.Categorical(
+        probs=m.tensor([0.0, 0.5, 0.5])).entropy(),
+    "normal_icdf": lambda m: m.distributions.Normal(0.5, 2.0).icdf(m.tensor([0.1, 0.5, 0.99])),
+    "uniform_cdf": lambda m: m.distributions.Uniform(-1.0, 2.0).cdf(m.tensor([-1.0, 0.5, 2.0])),
+    "uniform_icdf": lambda m: m.distributions.Uniform(-1.0, 2.0).icdf(m.tensor([0.0, 0.5])),
+    "uniform_outside_unvalidated": lambda m: m.distributions.Uniform(-1.0, 2.0, validate_args=False).log_prob(
+        m.tensor([3.0, 2.0, -1.0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_values_as_torch(name):
+    np.testing.assert_allclose(VALUES[name](tensorplug).numpy(), VALUES[name](torch).numpy(), rtol=1e-6)
+
+
+OUTSIDE = {
+    "normal_nan": lambda m: m.distributions.Normal(0.0, 1.0).log_prob(m.tensor(float("nan"))),
+    "bernoulli_half": lambda m: m.distributions.Bernoulli(probs=m.tensor(0.3)).log_prob(m.tensor(0.5)),
+    "categorical_negative": lambda m: m.distributions.Categorical(probs=m.tensor([0.2, 0.8])).log_prob(m.tensor(-1)),
+    "categorical_fraction": lambda m: m.distributions.Categorical(probs=m.tensor([0.2, 0.8])).log_prob(m.tensor(1.5)),
+    "uniform_above": lambda m: m.distributions.Uniform(-1.0, 2.0).log_prob(m.tensor([3.0])),
+    "uniform_cdf_below": lambda m: m.distributions.Uniform(-1.0, 2.0).cdf(m.tensor([-2.0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OUTSIDE))
+def test_a_value_outside_the_support_raises_as_torch(name):
+    assert_same_error(OUTSIDE[name])

@@ -343,8 +343,12 @@ def kl_divergence(p, q):
         return t.sum(-1)
     if isinstance(p, Bernoulli):
         from ..nn.functional import softplus
+        # as torch: a term is inf where q gives its outcome no chance and 0 where p does (the clamped logits
+        # alone give a finite number there)
         t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
+        t1 = t1.masked_fill(q.probs == 0, float("inf")).masked_fill(p.probs == 0, 0.0)
         t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
+        t2 = t2.masked_fill(q.probs == 1, float("inf")).masked_fill(p.probs == 1, 0.0)
         return t1 + t2
     if isinstance(p, Uniform):
         inside = (q.low <= p.low) & (p.high <= q.high)

@@ -118,6 +118,12 @@ VALUES = {
     "normal_icdf": lambda m: m.distributions.Normal(0.5, 2.0).icdf(m.tensor([0.1, 0.5, 0.99])),
     "uniform_cdf": lambda m: m.distributions.Uniform(-1.0, 2.0).cdf(m.tensor([-1.0, 0.5, 2.0])),
     "uniform_icdf": lambda m: m.distributions.Uniform(-1.0, 2.0).icdf(m.tensor([0.0, 0.5])),
+    "kl_bernoulli_certain": lambda m: m.distributions.kl_divergence(
+        m.distributions.Bernoulli(probs=m.tensor([0.0, 1.0, 0.3, 0.5, 0.0])),
+        m.distributions.Bernoulli(probs=m.tensor([0.5, 0.5, 0.0, 1.0, 0.0]))),
+    "kl_categorical_zero": lambda m: m.distributions.kl_divergence(
+        m.distributions.Categorical(probs=m.tensor([[0.0, 1.0], [0.5, 0.5]])),
+        m.distributions.Categorical(probs=m.tensor([[0.5, 0.5], [0.0, 1.0]]))),
     "uniform_outside_unvalidated": lambda m: m.distributions.Uniform(-1.0, 2.0, validate_args=False).log_prob(
         m.tensor([3.0, 2.0, -1.0])),
 }

@@ -135,6 +135,18 @@ def format_tensor(t, prefix="tensor("):
         suffixes.append(f"grad_fn=<{t.grad_fn.node_name}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    if suffixes:
-        body += ", " + ", ".join(suffixes)
-    return prefix + body + ")"
+    return _with_suffixes(prefix + body, suffixes, len(prefix)) + ")"
+
+
+def _with_suffixes(text, suffixes, indent):
+    """torch's layout of the suffixes: each joins the last line, or starts an indented line of its own
+    where the last line would pass the line width."""
+    last = len(text) - text.rfind("\n") + 1  # (torch's count, one more than the line's length)
+    for suffix in suffixes:
+        if last + len(suffix) + 2 > LINEWIDTH:
+            text += ",\n" + " " * indent + suffix
+            last = indent + len(suffix)
+        else:
+            text += ", " + suffix
+            last += len(suffix) + 2
+    return text

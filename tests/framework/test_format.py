@@ -18,6 +18,11 @@ CASES = [
     lambda m: m.arange(24).reshape(2, 3, 4), lambda m: m.tensor([-0.0, 1.0]), lambda m: m.tensor([1.0, 2.0]).sum(),
     lambda m: m.tensor([float("inf"), 1.0]), lambda m: m.zeros(3), lambda m: m.arange(3000).reshape(1000, 3).float(),
     lambda m: m.arange(200).reshape(2, 100), lambda m: m.tensor([1, 2], dtype=m.uint8),
+    # suffixes past the line width start an indented line of their own
+    lambda m: m.tensor([0.1, 0.25, 1.0, 3.14159], dtype=m.float64, requires_grad=True) * 2,
+    lambda m: m.tensor([[0.1, 0.25, 1.0, 3.14159]] * 3, dtype=m.float64, requires_grad=True) * 2,
+    lambda m: m.tensor([1e10, 2.5, 3.0], dtype=m.float64, requires_grad=True) * 2,
+    lambda m: m.tensor([1e10, 2.5, 3.0, 4.0, 5.0, 6.0], dtype=m.float16, requires_grad=True) * 2,
 ]
 
 

@@ -41,6 +41,8 @@ def convert_key(x, key):
                 if k.step is not None and k.step <= 0:
                     raise ValueError("step must be greater than zero")
             out.append(k)
+        elif isinstance(k, range):  # x[range(n), y] (a common idiom): torch takes a range as its list of values
+            out.append(x._backend.asarray(list(k), dtype=_dt.int64))
         elif isinstance(k, (list, tuple)):
             arr = x._backend.asarray(k)
             if getattr(arr.dtype, "kind", "i") not in "iub":

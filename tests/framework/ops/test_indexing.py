@@ -95,3 +95,27 @@ def test_element_index_is_a_view_too():
     h[1].mul_(4)
     h.sum().backward()
     assert w.grad.tolist() == [1.0, 4.0, 1.0]
+
+
+RANGE_KEYS = {
+    "rows_and_targets": lambda m, x: x[range(3), m.tensor([1, 0, 3])],
+    "leading": lambda m, x: x[range(1, 3)],
+    "empty": lambda m, x: x[range(0)],
+    "stepped_columns": lambda m, x: x[:, range(0, 4, 2)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANGE_KEYS))
+def test_a_range_indexes_as_the_list_of_its_values(name):
+    """``logprobs[range(n), y]`` (a common idiom): torch reads a range as a list of indices."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (torch, tp):
+        x = m.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        out = RANGE_KEYS[name](m, x)
+        out.sum().backward()
+        written = x.detach().clone()
+        written[range(2), 0] = -1.0
+        results.append((out.detach().numpy(), x.grad.numpy(), written.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)

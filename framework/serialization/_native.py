@@ -66,6 +66,9 @@ class Encoder:
             node = {"$": "dict", "items": items}
             if isinstance(obj, collections.OrderedDict):
                 node["ordered"] = True
+                metadata = getattr(obj, "_metadata", None)      # a state dict's module versions, as torch keeps
+                if metadata is not None:
+                    node["metadata"] = self.encode(metadata, f"{where}._metadata", depth + 1)
             return node
         if type(obj) is list:
             return [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]
@@ -275,6 +278,10 @@ class Decoder:
                 out[key] = value
             except TypeError:
                 raise self.bad(f"a dict key of type {type(key).__name__} is not hashable") from None
+        if "metadata" in node:
+            if not isinstance(out, collections.OrderedDict):
+                raise self.bad("a plain dict with _metadata in the header (only an OrderedDict carries it)")
+            out._metadata = self.decode(node["metadata"], depth + 1)
         return out
 
 

@@ -1,0 +1,113 @@
+"""Checkpoints as scripts write them: a torch.save'd training checkpoint (model with BatchNorm and tied
+weights, Adam and SGD state, views, every common dtype, Python values) read by tensorplug.load, compared
+value by value with torch.load, and the same objects round-tripped through tensorplug.save."""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+
+import tensorplug
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _training_checkpoint(torch):
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(10, 4)
+            self.bn = torch.nn.BatchNorm1d(4)
+            self.lin = torch.nn.Linear(4, 10)
+            self.lin.weight = self.emb.weight            # tied
+
+    net = Net()
+    adam = torch.optim.Adam(net.parameters(), lr=1e-3)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net.lin(net.bn(torch.randn(3, 4))).sum().backward()
+    adam.step()
+    sgd.step()
+    base = torch.arange(24.0).view(4, 6)
+    return {"model": net.state_dict(), "adam": adam.state_dict(), "sgd": sgd.state_dict(), "epoch": 7,
+            "name": "run-1", "loss": 0.25, "items": [1, 2.5, "x", None, True], "pair": (1, (2, 3)),
+            "ordered": collections.OrderedDict([("b", 1), ("a", torch.ones(2))]),
+            "base": base, "t": base.t(), "row": base[1], "strided": base[::2, 1::3],
+            "f16": torch.randn(3).half(), "bf16": torch.randn(3).bfloat16(),
+            "i32": torch.arange(4, dtype=torch.int32), "mask": torch.tensor([True, False]),
+            "scalar": torch.tensor(3.5), "empty": torch.empty(0, 3), "param": torch.nn.Parameter(torch.randn(2))}
+
+
+def _same(theirs, ours, where="obj"):
+    """Every value, dtype, shape and container type of ``ours`` (tensorplug) as ``theirs`` (torch)."""
+    torch = _torch()
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, tensorplug.Tensor), where
+        assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1], where
+        assert tuple(ours.shape) == tuple(theirs.shape) and ours.requires_grad == theirs.requires_grad, where
+        np.testing.assert_array_equal(ours.detach().float().numpy(), theirs.detach().float().numpy(), err_msg=where)
+        return
+    assert type(ours) is type(theirs), where
+    if isinstance(theirs, dict):
+        assert list(ours) == list(theirs), where
+        assert getattr(ours, "_metadata", None) == getattr(theirs, "_metadata", None), f"{where}._metadata"
+        for key in theirs:
+            _same(theirs[key], ours[key], f"{where}[{key!r}]")
+    elif isinstance(theirs, (list, tuple)):
+        assert len(ours) == len(theirs), where
+        for i, (a, b) in enumerate(zip(theirs, ours)):
+            _same(a, b, f"{where}[{i}]")
+    else:
+        assert ours == theirs and type(ours) is type(theirs), where
+
+
+@pytest.mark.parametrize("weights_only", [None, True, False])
+def test_a_torch_training_checkpoint_loads_as_torch_loads_it(tmp_path, weights_only):
+    torch = _torch()
+    path = tmp_path / "ckpt.pt"
+    torch.save(_training_checkpoint(torch), path)
+    kwargs = {} if weights_only is None else {"weights_only": weights_only}
+    ours = tensorplug.load(path, map_location="cpu", **kwargs)
+    _same(torch.load(path, map_location="cpu", **kwargs), ours)
+    tied = ours["model"]["lin.weight"], ours["model"]["emb.weight"]        # tied weights share memory
+    assert tied[0].data_ptr() == tied[1].data_ptr()
+    ours["base"][0, 1] = 100.0
+    assert ours["t"][1, 0].item() == 100.0 and ours["strided"][0, 0].item() == 100.0
+
+
+def test_tensorplug_save_keeps_the_state_dict_metadata_torch_keeps(tmp_path):
+    # a torch state dict's _metadata (each module's version, e.g. BatchNorm's) was dropped by
+    # tensorplug.save, so a re-saved checkpoint lost it silently
+    torch = _torch()
+    path = tmp_path / "ckpt.pt"
+    torch.save(_training_checkpoint(torch), path)
+    loaded = tensorplug.load(path)
+    tensorplug.save(loaded, tmp_path / "again.tp")
+    _same(torch.load(path), tensorplug.load(tmp_path / "again.tp"))
+
+    net = tensorplug.nn.Sequential(tensorplug.nn.Linear(2, 2), tensorplug.nn.BatchNorm1d(2))
+    tensorplug.save(net.state_dict(), tmp_path / "sd.tp")
+    back = tensorplug.load(tmp_path / "sd.tp")
+    assert back._metadata == net.state_dict()._metadata and back._metadata["1"]["version"] == 2
+    net.load_state_dict(back)
+
+
+def test_a_forged_metadata_on_a_plain_dict_is_refused(tmp_path):
+    import hashlib
+    import json
+    import struct
+    tensorplug.save({"a": 1}, tmp_path / "plain.tp")
+    data = (tmp_path / "plain.tp").read_bytes()
+    length = struct.unpack("<Q", data[12:20])[0]
+    header = json.loads(data[20:20 + length])
+    header["root"]["metadata"] = {"$": "dict", "items": []}
+    text = json.dumps(header).encode()
+    text += b" " * (-(20 + len(text)) % 64)
+    body = struct.pack("<8sIQ", b"TPLUGCKP", 2, len(text)) + text + data[20 + length:-32]
+    (tmp_path / "forged.tp").write_bytes(body + hashlib.sha256(body).digest())
+    with pytest.raises(tensorplug.CheckpointError, match="_metadata"):
+        tensorplug.load(tmp_path / "forged.tp")

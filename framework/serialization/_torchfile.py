@@ -12,6 +12,7 @@ are views of them, charged against the file size like tensorplug's format.
 from __future__ import annotations
 
 import collections
+import math
 import re
 import zipfile
 
@@ -52,6 +53,7 @@ class _Named:
 
 _TENSOR = _Named("torch.Tensor")
 _PARAMETER = _Named("torch.nn.parameter.Parameter")
+_NDARRAY = _Named("numpy.ndarray")
 
 
 def _dtype(name, file):
@@ -135,6 +137,11 @@ class TorchReader:
             inst.__dict__.update({k: v for k, v in state.items() if isinstance(k, str)})
         elif isinstance(inst, Tensor) and not state:
             pass
+        elif isinstance(inst, (numpy().dtype, numpy().ndarray)):
+            try:
+                (_numpy_dtype_state if isinstance(inst, numpy().dtype) else _numpy_array_state)(inst, state)
+            except TypeError as exc:
+                raise self.bad(f"bad NumPy data in the pickle ({exc})") from None
         elif type(inst) in self.user.values():
             _objects.set_state(inst, state, self.name)
         else:
@@ -268,10 +275,64 @@ def _bytearray(data=b""):
     return bytearray(data)
 
 
+def _empty_bytes():
+    return b""      # protocol 2 pickles b"" as bytes(); no arguments, so a size cannot allocate
+
+
 def _layout(name):
     if name != "torch.strided":
         raise TypeError(f"layout {name!r} (only torch.strided tensors are supported)")
     return name
+
+
+# NumPy values (a scalar loss, an array of indices) are plain data: rebuilt from their dtype and bytes, as
+# tensorplug's own format does, never through NumPy's unpickling; only bool/int/float/complex dtypes
+_NUMPY_DTYPE_NAME = re.compile(r"^[|<=]?[biufc][0-9]{1,2}$")
+
+
+def _numpy_dtype(name, align=False, copy=True):
+    np = numpy()
+    if not isinstance(name, str) or not _NUMPY_DTYPE_NAME.match(name):
+        raise TypeError(f"NumPy dtype {name!r} (only bool, integer, float and complex dtypes are read)")
+    return np.dtype(name)
+
+
+def _numpy_dtype_state(dtype, state):
+    """BUILD of a dtype: its state may only confirm it (little-endian, no fields); it is never changed,
+    since NumPy shares its dtype objects."""
+    if type(state) is not tuple or len(state) < 2 or state[1] not in ("<", "|", "=") \
+            or any(v is not None for v in state[2:5]):
+        raise TypeError(f"NumPy dtype state {state!r} (only little-endian dtypes without fields are read)")
+
+
+def _numpy_scalar(dtype, data=None):
+    np = numpy()
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc":
+        raise TypeError(f"a NumPy scalar of dtype {dtype!r}")
+    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise TypeError(f"a NumPy {dtype} scalar needs {dtype.itemsize} bytes")
+    return np.frombuffer(data, dtype)[0]
+
+
+def _numpy_reconstruct(cls, shape=(0,), typecode=b"b"):
+    if cls is not _NDARRAY:
+        raise TypeError(f"_reconstruct of {cls!r} (only numpy.ndarray)")
+    np = numpy()
+    return np.ndarray((0,), np.uint8)
+
+
+def _numpy_array_state(array, state):
+    """BUILD of an array: ``(version, shape, dtype, is_fortran, raw bytes)``, checked before NumPy sees it."""
+    np = numpy()
+    if type(state) is not tuple or len(state) != 5 or not _int_tuple(state[1]) or len(state[1]) > 64:
+        raise TypeError("a NumPy array state that is not (version, shape, dtype, is_fortran, bytes)")
+    _, shape, dtype, fortran, raw = state
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or type(fortran) is not bool \
+            or not isinstance(raw, bytes) or min(shape, default=0) < 0:
+        raise TypeError("a NumPy array state of an unsupported dtype, order or data")
+    if math.prod(shape) * dtype.itemsize != len(raw):
+        raise TypeError(f"a NumPy array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data")
+    array.__setstate__(state)
 
 
 _ALLOWED = {
@@ -280,6 +341,7 @@ _ALLOWED = {
     "builtins.set": set,
     "builtins.complex": complex,
     "builtins.bytearray": _bytearray,
+    "builtins.bytes": _empty_bytes,
     "_codecs.encode": _bytes_from_text,
     "torch.Size": _size,
     "torch.device": _device,
@@ -292,6 +354,12 @@ _ALLOWED = {
     "torch._utils._rebuild_parameter": _parameter,
     "torch._utils._rebuild_parameter_with_state": _parameter,
     "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+    "numpy.dtype": _numpy_dtype,
+    "numpy.ndarray": _NDARRAY,
+    "numpy.core.multiarray.scalar": _numpy_scalar,
+    "numpy._core.multiarray.scalar": _numpy_scalar,
+    "numpy.core.multiarray._reconstruct": _numpy_reconstruct,
+    "numpy._core.multiarray._reconstruct": _numpy_reconstruct,
     "torch._utils._rebuild_qtensor": _unsupported("a quantized tensor"),
     "torch._utils._rebuild_sparse_tensor": _unsupported("a sparse tensor"),
     "torch._utils._rebuild_meta_tensor_no_storage": _unsupported("a meta tensor"),

@@ -111,3 +111,36 @@ def test_a_forged_metadata_on_a_plain_dict_is_refused(tmp_path):
     (tmp_path / "forged.tp").write_bytes(body + hashlib.sha256(body).digest())
     with pytest.raises(tensorplug.CheckpointError, match="_metadata"):
         tensorplug.load(tmp_path / "forged.tp")
+
+
+def test_numpy_values_in_a_torch_checkpoint_load_as_torch_loads_them(tmp_path):
+    # a best accuracy kept as np.float64, indices as an array: torch.load(weights_only=False) reads them,
+    # tensorplug refused the whole file (Unsupported global numpy._core.multiarray.scalar)
+    torch = _torch()
+    saved = {"acc": np.float64(0.91), "loss": np.float32(1.5), "step": np.int64(-3), "flag": np.bool_(True),
+             "z": np.complex64(1 + 2j), "half": np.float16(0.5), "idx": np.arange(6, dtype=np.int32).reshape(2, 3),
+             "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "mask": np.array([True, False]),
+             "zero_d": np.array(3.0), "empty": np.zeros((0, 2), np.float16), "w": torch.ones(2)}
+    path = tmp_path / "ckpt.pt"
+    torch.save(saved, path)
+    theirs = torch.load(path, weights_only=False)
+    ours = tensorplug.load(path)
+    for key, value in theirs.items():
+        if key == "w":
+            continue
+        assert type(ours[key]) is type(value) and ours[key].dtype == value.dtype, key
+        assert np.shape(ours[key]) == np.shape(value) and np.array_equal(ours[key], value), key
+
+
+@pytest.mark.parametrize("value", ["object array", "structured dtype", "big-endian array", "datetime", "str"])
+def test_numpy_values_beyond_plain_numbers_in_a_torch_file_are_refused(tmp_path, value):
+    import pickle
+    import zipfile
+    obj = {"object array": lambda: np.array([1, "a"], dtype=object), "structured dtype": lambda: np.dtype([("a", "<f4")]),
+           "big-endian array": lambda: np.array([1.0], dtype=">f8"), "datetime": lambda: np.datetime64("2020-01-01"),
+           "str": lambda: np.str_("abc")}[value]()
+    path = tmp_path / "hostile.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hostile/data.pkl", pickle.dumps({"x": obj}, protocol=2))
+    with pytest.raises(tensorplug.CheckpointError, match="NumPy"):
+        tensorplug.load(path, weights_only=False)

@@ -328,7 +328,10 @@ class Remainder(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return ctx.backend.xp.remainder(a, b)
+        r = ctx.backend.xp.remainder(a, b)
+        if r.dtype.kind not in "iub":  # torch's zero has the dividend's sign (C's fmod's), numpy's the divisor's
+            r = ctx.backend.xp.where(r == 0, 0 * a, r)
+        return r
 
     @staticmethod
     def backward(ctx, g):
@@ -347,12 +350,9 @@ class Fmod(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        # C's fmod from the array API's exact remainder (a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0):
-        # the two differ by b where the remainder's sign is not the dividend's; a zero keeps a's sign
-        xp = ctx.backend.xp
-        r = xp.remainder(a, b)
-        out = xp.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
-        return xp.where(out == 0, 0 * a, out)
+        # C's fmod, exact (a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0; remainder - b gave NaN for
+        # fmod(-7, inf) and rounded twice in bfloat16); integer division by zero is refused before this
+        return ctx.backend.xp.fmod(a, b)
 
     @staticmethod
     def backward(ctx, g):

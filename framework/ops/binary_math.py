@@ -118,6 +118,10 @@ class Nextafter(_BinaryOp):
     fn = "nextafter"
     save_inputs = (0, 1)
 
+    @classmethod
+    def compute(cls, xp, a, b):  # C returns y where x == y (numpy's float16 gave nextafter(0., -0.) = 0.)
+        return xp.where(a == b, b, xp.nextafter(a, b))
+
     @staticmethod
     def backward(ctx, g):
         from .arithmetic import where
@@ -140,10 +144,12 @@ def hypot(input, other):
 
 def copysign(input, other):
     """``|input|`` with the sign of ``other`` (-0.0 counts as negative); integers give float."""
-    a, b = promote(input, other)
-    if not isinstance(b, Tensor):
+    if not isinstance(other, Tensor):  # the number's sign as given (promote wraps -1 to 255 for uint8)
         from ._util import as_tensor_like
-        b = as_tensor_like(float(b), a).to(a.dtype if a._dtype.category >= _dt.FLOAT else _dt.get_default_dtype())
+        a = _float(input)
+        b = as_tensor_like(float(other), a).to(a.dtype)
+    else:
+        a, b = promote(input, other)
     a, b = _float(a), _float(b)
     return Copysign.apply(a, b)
 
@@ -221,8 +227,9 @@ def nextafter(input, other):
 def ldexp(input, other):
     """``input * 2**other`` (torch's composite: the gradient is that of the product)."""
     from .arithmetic import pow
-    _tensors("ldexp", input, other)
-    return input * pow(2.0, other)
+    a, b = _tensors("ldexp", input, other)
+    dtype = _float(a).dtype  # 2**other in the result's dtype: float64's 2**200 is finite, float16's 2**20 inf
+    return input * pow(2.0, other.to(dtype) if other._dtype.category <= _dt.INT else other)
 
 
 def _frexp_exponent(xp, x):

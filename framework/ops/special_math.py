@@ -307,11 +307,14 @@ class SpecialXlog1py(_XLog):
 def _xlog(op, input, other):
     from ._util import as_tensor_like, promote
     a, b = promote(input, other)
-    a = as_tensor_like(a, b if isinstance(b, Tensor) else a)
-    b = as_tensor_like(b, a)
-    if a._dtype.category < _dt.FLOAT:
-        a, b = _float(a), _float(b)
-    return op.apply(a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return op.apply(_float(a), _float(b)) if a._dtype.category < _dt.FLOAT else op.apply(a, b)
+    # a number beside a tensor: in the tensor's float dtype (an integer tensor's number is not wrapped
+    # to its dtype: xlogy(uint8, -1) is nan, and a float64 tensor's number is not rounded to float32)
+    t = _float(a if isinstance(a, Tensor) else b)
+    return op.apply(*(x if isinstance(x, Tensor) else as_tensor_like(x, t).to(t.dtype)
+                      for x in (_float(input) if isinstance(input, Tensor) else input,
+                                _float(other) if isinstance(other, Tensor) else other)))
 
 
 def xlogy(input, other):

@@ -46,7 +46,8 @@ def atan2(input, other):
     if _amp.active and _amp.applies():
         return _amp.run(_amp.PROMOTE, atan2, input, other)
     from ._util import broadcast_error, promote, shape_of
-    a, b = promote(_float(input), other)
+    a, b = promote(input, other)  # then to float: atan2(bool, float16) is float16
+    a, b = (_float(x) if isinstance(x, Tensor) else x for x in (a, b))
     try:
         return Atan2.apply(a, b)
     except ValueError:

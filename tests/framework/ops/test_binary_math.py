@@ -322,3 +322,45 @@ def test_deprecation_warnings_as_torch():
         tp.cross(tp.ones(2, 3), tp.ones(2, 3))
     with pytest.warns(UserWarning, match="torch.chain_matmul is deprecated"):
         tp.chain_matmul(tp.ones(2, 2), tp.ones(2, 2))
+
+
+def _same_edge(fn):
+    """``fn(module)`` under tensorplug and torch: the same dtype, shape and values (signed zeros and NaNs too)."""
+    got, want = fn(tp), fn(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    g, w = got.float().numpy(), want.float().numpy()
+    np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(np.signbit(g) & ~np.isnan(g), np.signbit(w) & ~np.isnan(w))  # a NaN's sign aside
+
+
+VALUES = [-7.0, -2.5, -0.0, 0.0, 1.5, 4.0, -4.0, float("inf"), -float("inf"), float("nan")]
+
+
+@pytest.mark.parametrize("case", [
+    # the dividend's sign on a zero remainder, as C's fmod (numpy gave the divisor's)
+    lambda m: m.remainder(m.tensor(VALUES), 2),
+    lambda m: m.remainder(m.tensor(VALUES, dtype=m.float64), -3.0),
+    lambda m: m.remainder(m.tensor(VALUES).bfloat16(), m.tensor(2.0).bfloat16()),
+    # a finite dividend over an infinite divisor is itself (it was NaN for negative dividends)
+    lambda m: m.fmod(m.tensor(VALUES), float("inf")),
+    lambda m: m.fmod(m.tensor([-7, -1, 0, 3], dtype=m.int8), -float("inf")),
+    # bfloat16 without a rounded intermediate remainder (fmod(-2.5, 300) gave -2)
+    lambda m: m.fmod(m.tensor([-2.5, 1.5, -0.0]).bfloat16(), 300),
+    # an integer tensor's float function: the number is not wrapped to uint8 / int8 (-1 became 255)
+    lambda m: m.copysign(m.tensor([0, 1, 255], dtype=m.uint8), -3),
+    lambda m: m.xlogy(m.tensor([0, 1, 255], dtype=m.uint8), -1),
+    lambda m: m.xlogy(m.tensor([-7, 1, 127], dtype=m.int8), 300),
+    # a float64 tensor's number in float64 (log(2.5) was float32's)
+    lambda m: m.xlogy(m.tensor([-2.5, 1.5, 3.0], dtype=m.float64), 2.5),
+    # promoted first, then float: bool with float16 is float16 (it was float32)
+    lambda m: m.atan2(m.tensor([True, False, True]), m.tensor([-2.5, 0.0, 1.5]).half()),
+    lambda m: m.atan2(m.tensor([True, False]), m.tensor([-2.5, 1.5]).bfloat16()),
+    # ldexp in the float operand's dtype: float64's 2**200 is finite, float16 stays float16
+    lambda m: m.ldexp(m.tensor([1.5, -2.5], dtype=m.float64), m.tensor([200, 255], dtype=m.uint8)),
+    lambda m: m.ldexp(m.tensor([1.5, 1.5]).half(), m.tensor([3, 20], dtype=m.uint8)),
+    lambda m: m.ldexp(m.tensor(1.5).bfloat16(), m.tensor([3, -2])),
+    # nextafter(x, x) is x's target itself: nextafter(0., -0.) is -0. (float16 gave 0.)
+    lambda m: m.nextafter(m.tensor([0.0, -0.0, 1.5]).half(), m.tensor([-0.0, 0.0, 1.5]).half()),
+])
+def test_edge_values_and_dtypes_as_torch(case):
+    _same_edge(case)

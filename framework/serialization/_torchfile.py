@@ -40,6 +40,9 @@ _TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", 
                  "complex32", "qint8", "quint8", "qint32")
 
 
+_SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
+
+
 class _Named:
     """A torch name the reader understands but that is no value of its own (a storage class, a type)."""
 
@@ -85,6 +88,17 @@ class TorchReader:
         self.read_bytes = 0
         self.storages = {}
         self.user = _objects.allowed_globals()
+        self.copied = 0                     # elements and bytes the calls were given, bounded by copy_limit
+        self.copy_limit = 1 << 20
+
+    def charge(self, *values):
+        """Count what a call or BUILD copies. A pickle can hand one memoized string or list to any number of
+        calls for a few bytes each (``_codecs.encode`` of a 1 MB string 3000 times took 3 GB from a 1 MB file;
+        ``set(big_list)`` in a loop, hours), so what they copy is bounded by the pickle's own size."""
+        self.copied += sum(len(v) for v in values if isinstance(v, _SIZED))
+        if self.copied > self.copy_limit:
+            raise self.bad(f"its pickle copies more than {self.copy_limit} elements and bytes, far beyond its own "
+                           f"size (one value reused by many calls, crafted to exhaust memory or time?)")
 
     def bad(self, problem):
         return CheckpointError(f"{self.name}: {problem}")
@@ -113,6 +127,7 @@ class TorchReader:
             raise self.bad(f"the pickle calls {func!r}, which is not a function")
         if func not in _ALLOWED_VALUES and func not in self.user.values():
             raise self.bad(f"Trying to call reduce for unrecognized function {func!r}")
+        self.charge(*args)
         try:
             if getattr(func, "_needs_reader", False):
                 return func(self, *args)
@@ -124,6 +139,7 @@ class TorchReader:
                            f"({type(exc).__name__}: {exc})") from None
 
     def new(self, cls, args):
+        self.charge(*args)
         if cls is _PARAMETER:
             return _parameter(*args[:2])
         if isinstance(cls, type) and cls in self.user.values():
@@ -132,6 +148,7 @@ class TorchReader:
                        f"`add_safe_globals` but got {cls!r}")
 
     def build(self, inst, state):
+        self.charge(state, *(state if type(state) is tuple else ()))
         if type(inst) is collections.OrderedDict and isinstance(state, dict):
             # torch's state dicts carry their module versions in an attribute
             inst.__dict__.update({k: v for k, v in state.items() if isinstance(k, str)})
@@ -398,6 +415,7 @@ def load_torch_zip(fh, name, file_bytes, placement):
                                   f"{MAX_PICKLE_BYTES}-byte limit; the file is corrupted or hostile")
         reader = TorchReader(zf, prefix, name, placement, file_bytes)
         data = reader._entry("data.pkl").tobytes()
+        reader.copy_limit = 2 * len(data) + (1 << 20)
         vm = PickleReader(data, find=reader.find, persistent_load=reader.persistent_load, call=reader.call,
                           new=reader.new, build=reader.build)
         try:

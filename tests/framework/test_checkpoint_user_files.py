@@ -144,3 +144,37 @@ def test_numpy_values_beyond_plain_numbers_in_a_torch_file_are_refused(tmp_path,
         archive.writestr("hostile/data.pkl", pickle.dumps({"x": obj}, protocol=2))
     with pytest.raises(tensorplug.CheckpointError, match="NumPy"):
         tensorplug.load(path, weights_only=False)
+
+
+def _pickle_file(tmp_path, body):
+    import zipfile
+    path = tmp_path / "crafted.pt"
+    with zipfile.ZipFile(path, "w") as archive:          # stored, not compressed: the file is as big as the pickle
+        archive.writestr("crafted/data.pkl", body)
+    return path
+
+
+def test_a_small_torch_file_reusing_one_string_in_many_calls_cannot_take_gigabytes(tmp_path):
+    # _codecs.encode of one memoized 200 kB string, 2000 times for 8 pickle bytes each: 400 MB from a
+    # 216 kB file (1 MB x 3000 took 3 GB); the calls' copies are now bounded by the pickle's size
+    text = b"a" * 200_000
+    body = (b"\x80\x02X" + len(text).to_bytes(4, "little") + text + b"q\x000X\x06\x00\x00\x00latin1q\x020"
+            b"c_codecs\nencode\nq\x010](" + b"h\x01h\x00h\x02\x86R" * 2000 + b"e.")
+    with pytest.raises(tensorplug.CheckpointError, match="copies more than"):
+        tensorplug.load(_pickle_file(tmp_path, body))
+
+
+def test_a_torch_file_calling_set_on_one_big_list_in_a_loop_is_refused_not_run_for_hours(tmp_path):
+    body = (b"\x80\x02]q\x00(" + b"K\x01" * 20_000 + b"ec__builtin__\nset\nq\x010"
+            + b"h\x01h\x00\x85R0" * 200 + b"h\x00.")
+    with pytest.raises(tensorplug.CheckpointError, match="copies more than"):
+        tensorplug.load(_pickle_file(tmp_path, body))
+
+
+def test_big_plain_values_in_a_torch_file_still_load(tmp_path):
+    torch = _torch()
+    saved = {"ids": set(range(100_000)), "text": "x" * 3_000_000, "accents": "é" * 100_000, "blob": b"y" * 2_000_000,
+             "counts": collections.Counter("abc" * 1000), "sizes": [torch.Size([i, 2]) for i in range(5000)]}
+    path = tmp_path / "big.pt"
+    torch.save(saved, path)
+    assert tensorplug.load(path) == torch.load(path)

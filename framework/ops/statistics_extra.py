@@ -181,7 +181,7 @@ def _edges(input, bins, range, name):
     return linspace(lo, hi, bins + 1, dtype=input._dtype, device=input._backend)
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):
     """``(hist, bin_edges)``: counts (or summed ``weight``) of ``input``'s values in ``bins`` equal bins over
     ``range`` (default: min to max), or in the bins between the given edges; the last bin includes its
     right edge, values outside are not counted. ``density=True`` gives a probability density."""

@@ -40,7 +40,8 @@ def test_histogram():
     x = np.array([1.0, 2.0, 1.0, 4.0, 2.5, 0.2, 3.99])
     same(lambda m, a: (*m.histogram(a, 3), *m.histogram(a, 4, range=(1.0, 3.0)),
                        *m.histogram(a, 3, weight=a * 2, density=True), *a.histogram(m.tensor([0.0, 1.0, 2.5, 4.0], dtype=a.dtype)),
-                       *m.histogram(a[:0], 2), *m.histogram(a * 0 + 1, 2)), x, grad=False, rtol=1e-6)
+                       *m.histogram(a[:0], 2), *m.histogram(a * 0 + 1, 2),
+                       *m.histogram(a, density=True), *a.histogram()), x, grad=False, rtol=1e-6)  # 100 bins by default
     _errors_alike(lambda m: m.histogram(m.tensor([1, 2]), 2), "\"histogramdd\" not implemented for 'Long'")
     _errors_alike(lambda m: m.histogram(m.ones(2, dtype=m.float64), m.tensor([0.0, 1.0])), "should have the same dtype")
 

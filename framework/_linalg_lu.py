@@ -51,6 +51,7 @@ def _substitute(xp, a, b, upper, unit):
 
 class SolveTriangular(Op):
     node_name = "LinalgSolveTriangularBackward0"
+    holomorphic = False  # the backward is torch's formula (A^H, X^H): complex gradients come out as torch's
     save_inputs = (0,)
     save_output = True
 
@@ -118,7 +119,7 @@ def _getrf(xp, take, a):
     pivots = []
     info = xp.zeros(batch, dtype=xp.int32)
     for j in range(min(m, n)):
-        p = xp.argmax(xp.abs(lu[..., j:, j]), axis=-1) + j
+        p = xp.argmax(_pivot_size(xp, lu[..., j:, j]), axis=-1) + j
         pivots.append(p)
         p = p[..., None]
         swap = xp.where(rows == j, p, xp.where(rows == p, xp.asarray(j, dtype=xp.int64), rows))
@@ -144,9 +145,17 @@ def _permutation(perm, dtype):
     return scatter(out, -1, perm.unsqueeze(-1), ones).mT
 
 
+def _pivot_size(xp, column):
+    """The size LAPACK's getrf picks the pivot by: |x|, and |re| + |im| for complex x (izamax's cabs1)."""
+    if xp.isdtype(column.dtype, "complex floating"):
+        return xp.abs(xp.real(column)) + xp.abs(xp.imag(column))
+    return xp.abs(column)
+
+
 class LuFactor(Op):
     node_name = "LinalgLuFactorExBackward0"
     save_output = True
+    holomorphic = False  # torch's formula with L^H, U^H: complex gradients as torch's
 
     @staticmethod
     def forward(ctx, a):

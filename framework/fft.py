@@ -8,6 +8,8 @@ Sizes ``n`` / ``s`` zero-pad or trim the input first (``narrow`` / ``cat``, whos
 """
 from __future__ import annotations
 
+import math
+
 from . import dtypes as _dt
 from ._out import with_out
 from .autograd.function import Op
@@ -134,6 +136,14 @@ def _dims_1d(x, n, dim):
     size = x.shape[axis] if n is None else n
     _check_size(size)
     return [axis], [size]
+
+
+def _dims_half(name, x, s, dim):
+    """``_dims_nd`` for the transforms that halve their last dim (rfftn, irfftn, hfftn, ihfftn): at least one."""
+    axes, sizes = _dims_nd(x, s, dim)
+    if not axes:
+        raise RuntimeError(f"{name} must transform at least one axis")
+    return axes, sizes
 
 
 def _dims_nd(x, s, dim):
@@ -277,20 +287,20 @@ def ifftn(input, s=None, dim=None, norm=None):
 @with_out
 def rfftn(input, s=None, dim=None, norm=None):
     """``fftn`` of a real signal, keeping half of the last dim's frequencies."""
-    return _r2c("rfftn", input, *_dims_nd(input, s, dim), norm)
+    return _r2c("rfftn", input, *_dims_half("rfftn", input, s, dim), norm)
 
 
 @with_out
 def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``; the last dim's output length is ``s[-1]`` or ``2 * (m - 1)``."""
-    axes, sizes = _dims_nd(input, s, dim)
+    axes, sizes = _dims_half("irfftn", input, s, dim)
     return _c2r(input, axes, sizes, norm, s is not None and s[-1] != -1)
 
 
 @with_out
 def hfftn(input, s=None, dim=None, norm=None):
     """The real ``fftn`` of a signal Hermitian-symmetric in the last dim, given by its first half."""
-    axes, sizes = _dims_nd(input, s, dim)
+    axes, sizes = _dims_half("hfftn", input, s, dim)
     x = conj(_float_input(input, True))
     return _c2r(x, axes, sizes, _hermitian_norm(norm), s is not None and s[-1] != -1)
 
@@ -298,7 +308,7 @@ def hfftn(input, s=None, dim=None, norm=None):
 @with_out
 def ihfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``hfftn``."""
-    return conj(_r2c("ihfftn", input, *_dims_nd(input, s, dim), _hermitian_norm(norm)))
+    return conj(_r2c("ihfftn", input, *_dims_half("ihfftn", input, s, dim), _hermitian_norm(norm)))
 
 
 def _over_last_two(transform):
@@ -335,7 +345,7 @@ def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=Fal
     from .ops.join import cat
     dtype = _frequency_dtype(dtype)
     k = cat([arange((n + 1) // 2, dtype=dtype, device=device), arange(-(n // 2), 0, dtype=dtype, device=device)])
-    return (k * (1.0 / (n * d))).requires_grad_(requires_grad)
+    return (k * _reciprocal(n * d)).requires_grad_(requires_grad)
 
 
 @with_out
@@ -343,7 +353,12 @@ def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=Fa
     """The sample frequencies of an ``rfft`` of length ``n``: ``[0, 1, ..., n // 2] / (d * n)``."""
     from .creation import arange
     dtype = _frequency_dtype(dtype)
-    return (arange(n // 2 + 1, dtype=dtype, device=device) * (1.0 / (n * d))).requires_grad_(requires_grad)
+    return (arange(n // 2 + 1, dtype=dtype, device=device) * _reciprocal(n * d)).requires_grad_(requires_grad)
+
+
+def _reciprocal(x):
+    """``1 / x`` as torch's C++ double: inf for 0 (n = 0: fftfreq empty, rfftfreq ``[nan]``, as torch's)."""
+    return 1.0 / x if x else math.copysign(math.inf, x)
 
 
 def _shift(input, dim, half):

@@ -42,9 +42,20 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
                         f"linalg.matrix_norm(A, {ord!r}) for matrix norms")
     if isinstance(dim, list):
         dim = tuple(dim)
+    if x.is_complex():
+        x, dtype = _magnitudes(x, dtype), None
     if ord == 0 and x.requires_grad:
         return _count_nonzero(x, dim, keepdim, dtype)
     return _norm(x, ord, dim, keepdim, dtype=dtype)
+
+
+def _magnitudes(z, dtype):
+    """``|z|`` of complex ``z`` (cast to complex ``dtype`` first): a complex norm is the real norm of the
+    magnitudes, and |z|'s gradient z / |z| carries the norm's back to z."""
+    if dtype is not None and not dtype.is_complex:
+        raise RuntimeError(f"linalg.vector_norm: dtype should be complex for complex inputs, but got "
+                           f"{_dt.scalar_type_name(dtype)}")
+    return (z if dtype is None else z.to(dtype)).abs()
 
 
 class CountNonzero(Op):
@@ -181,8 +192,8 @@ def dist(input, other, p=2):
 
 
 def vecdot(x, y, *, dim=-1):
-    """The dot product of ``x`` and ``y`` along ``dim``."""
-    return (x * y).sum(dim)
+    """The dot product of ``x`` and ``y`` along ``dim``, ``sum(conj(x) * y)`` (``x`` conjugated when complex)."""
+    return (x.conj() * y).sum(dim)
 
 
 # solvers and decompositions -----------------------------------------------------------
@@ -678,6 +689,7 @@ def qr(A, mode="reduced", *, out=None):
                            f"'r', or 'complete'")
     _at_least_2d("linalg.qr", A)
     _full_precision("qr", A)
+    _no_complex_gradient("qr", A)
     q, r = apply_multi(QR, (A,), {"mode": "reduced" if mode == "r" else mode}, 2)
     if mode == "r":
         return qr_result(A.new_empty(0), r)
@@ -741,14 +753,39 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     if _no_half_matrices(A):
         return _cast_back(svd(A.float(), full_matrices), A.dtype)
     _full_precision("svd", A)
-    if full_matrices and A.shape[-1] != A.shape[-2]:
-        xp = A._backend.xp
-        _finite_or_raise(xp, A._data)
-        u, s, vh = xp.linalg.svd(A._data, full_matrices=True)
-        make = lambda x: Tensor._make(x, A._dtype, A._backend)  # noqa: E731
-        return svd_result(make(u), make(s), make(vh))
+    if A.is_complex():
+        return _complex_svd(A, full_matrices)
     u, s, vh = apply_multi(SVD, (A,), {}, 3)
+    m, n = A.shape[-2:]
+    if full_matrices and m != n:
+        # torch's backward reads only the reduced factors: the complement's columns (rows) carry no gradient
+        from .ops.join import cat
+        full_u, _, full_vh = _svd_arrays(A, True)
+        u = cat([u, full_u[..., :, min(m, n):]], -1) if m > n else u
+        vh = cat([vh, full_vh[..., min(m, n):, :]], -2) if n > m else vh
     return svd_result(u, s, vh)
+
+
+def _svd_arrays(A, full_matrices):
+    """The SVD of ``A``'s data, as tensors outside autograd (S real, also for complex ``A``)."""
+    xp = A._backend.xp
+    _finite_or_raise(xp, A._data)
+    return [Tensor._make(x, A._backend.dtype_of(x), A._backend)
+            for x in xp.linalg.svd(A._data, full_matrices=full_matrices)]
+
+
+def _complex_svd(A, full_matrices):
+    """The SVD of complex ``A`` (S real, as torch's), without gradient (``_no_complex_gradient``)."""
+    _no_complex_gradient("svd", A)
+    return svd_result(*_svd_arrays(A, full_matrices))
+
+
+def _no_complex_gradient(name, A):
+    """Refuses a complex ``A`` that requires grad: the backward is the real formula, which gives wrong
+    complex gradients, so an error rather than wrong numbers."""
+    if A.is_complex() and A.requires_grad and GradMode.enabled:
+        raise NotImplementedError(f"linalg.{name}: gradients of complex input are not supported in tensorplug "
+                                  f"yet; compute under torch.no_grad() or on A.detach()")
 
 
 def svdvals(A, *, driver=None, out=None):
@@ -810,8 +847,18 @@ def lstsq(A, B, rcond=None, *, driver=None):
     solution = pinv(A, rtol=rcond) @ rhs
     empty = A.new_empty(0)
     singular = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
-    return lstsq_result(solution.squeeze(-1) if vector else solution, empty, matrix_rank(A, rtol=rcond),
-                        singular)
+    rank = matrix_rank(A, rtol=rcond)
+    return lstsq_result(solution.squeeze(-1) if vector else solution, _lstsq_residuals(A, rhs, solution, rank, driver),
+                        rank, singular)
+
+
+def _lstsq_residuals(A, rhs, solution, rank, driver):
+    """torch's residuals: each column's squared residual norm when A is tall and every matrix in the batch
+    has full rank, and the driver is not gelsy (the CPU default); otherwise empty."""
+    m, n = A.shape[-2:]
+    if driver in (None, "gelsy") or m <= n or not bool((rank == n).all()):
+        return A.new_empty(0).abs()  # real, as torch's, for complex A too
+    return ((A @ solution - rhs).abs() ** 2).sum(-2)
 
 
 def _lstsq_shapes(A, B):
@@ -887,7 +934,8 @@ def logdet(input):
     """``log det A``: NaN where the determinant is negative, -inf where it is zero (torch.logdet)."""
     _at_least_2d("logdet", input)
     sign, logabs = slogdet(input)
-    return logabs + (sign < 0).to(logabs.dtype).masked_fill(sign < 0, float("nan"))
+    # a fill, not an added NaN: torch's gradient is zero where the determinant is negative
+    return logabs.masked_fill(sign < 0, float("nan"))
 
 
 def _old_svd(input, some=True, compute_uv=True):
@@ -899,7 +947,7 @@ def _old_svd(input, some=True, compute_uv=True):
         z = lambda k: zeros(batch + (k, k), dtype=input.dtype, device=input._backend)  # noqa: E731
         return svd_old_result(z(m), svdvals(input), z(n))
     u, s, vh = svd(input, full_matrices=not some)
-    return svd_old_result(u, s, _mT(vh))
+    return svd_old_result(u, s, _mT(vh).conj())  # V = Vh^H: A = U diag(S) V^H for complex A too
 
 
 def _old_qr(input, some=True):

@@ -297,7 +297,9 @@ erf = _float_function("erf", Erf, "The Gauss error function.")
 
 
 def square(input):
-    """``x * x``."""
+    """``x * x`` (torch's ``pow(x, 2)``: a bool tensor squares to int64)."""
+    if input._dtype is _dt.bool_:
+        input = input.to(_dt.int64)
     return input * input
 
 

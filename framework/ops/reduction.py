@@ -161,7 +161,9 @@ class Prod(_ReductionOfInputAndOutput):
         xp = ctx.backend.xp
         if narrow:
             return _prod_rounding_each_step(xp, a, axes, keepdim)
-        return _full(xp.prod(a, axis=axes, keepdims=keepdim, dtype=dtype), xp, a.ndim, axes, keepdim)
+        # in a's dtype unless told (numpy multiplies int32 in int64: prod(x, dtype=int32) was int64)
+        out = xp.prod(a, axis=axes, keepdims=keepdim, dtype=a.dtype if dtype is None else dtype)
+        return _full(out, xp, a.ndim, axes, keepdim)
 
     @classmethod
     def backward(cls, ctx, g):
@@ -476,7 +478,7 @@ class _Scan(Op):
         xp = ctx.backend.xp
         if a.ndim == 0:  # a running sum or product of one value is that value
             return xp.asarray(a, copy=True)
-        out = getattr(xp, cls.fn)(a, axis=axis, dtype=acc)
+        out = getattr(xp, cls.fn)(a, axis=axis, dtype=a.dtype if acc is None else acc)  # numpy: int32 -> int64
         return out if acc is None else xp.astype(out, a.dtype)
 
 

@@ -107,3 +107,21 @@ def test_cdist_errors_like_torch():
             lib.cdist(lib.zeros(3, 2), lib.zeros(4, 3))
         with pytest.raises(RuntimeError, match="cdist only supports non-negative p values"):
             lib.cdist(lib.zeros(3, 2), lib.zeros(4, 2), p=-1.0)
+
+
+@pytest.mark.parametrize("case", [
+    # an integer dtype= is the result's (numpy multiplied and accumulated int32/int8 in int64)
+    lambda m: m.prod(m.tensor([True, False, True]), dtype=m.int32),
+    lambda m: m.prod(m.tensor([[100, 3], [5, 7]], dtype=m.int8), 0, dtype=m.int16),
+    lambda m: m.prod(m.tensor([[100, 3], [5, 7]], dtype=m.int32), 1, dtype=m.int32),
+    lambda m: m.cumsum(m.tensor([True, False, True]), 0, dtype=m.int32),
+    lambda m: m.cumprod(m.tensor([[100, 3], [5, 7]], dtype=m.int8), 1, dtype=m.int16),
+    lambda m: m.tensor([[100, 3], [5, 7]], dtype=m.int32).cumsum(0, dtype=m.int32),
+    # a bool tensor squares to int64, as torch's pow(x, 2)
+    lambda m: m.square(m.tensor([True, False])),
+])
+def test_integer_result_dtypes_as_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = case(tp), case(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -799,6 +799,10 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
         from .dtypes import scalar_type_name
         raise RuntimeError(f"linalg.pinv({scalar_type_name(A._dtype)}{{{list(A.shape)}}}): expected a tensor with 2 or "
                            f"more dimensions of float, double, cfloat or cdouble types")
+    return Pinv.apply(A, value=_pinv_value(A.detach(), atol, rtol)._data)
+
+
+def _pinv_value(A, atol, rtol):
     u, s, vh = svd(A, full_matrices=False)
     smax = _largest(s)
     if rtol is None:
@@ -810,6 +814,33 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     keep = s > cutoff
     s_inv = (1 / s.masked_fill(~keep, 1.0)).masked_fill(~keep, 0.0)
     return _mT(vh) @ (s_inv.unsqueeze(-1) * _mT(u))
+
+
+class Pinv(Op):
+    """The pseudo-inverse (computed by ``pinv``) with torch's gradient, pinv_backward: the derivative of the
+    pseudo-inverse as a smooth function of A, from A and the result alone. Differentiating through the
+    truncated SVD instead gives another gradient wherever singular values fall under the cutoff."""
+
+    node_name = "LinalgPinvBackward0"
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, *, value):
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors_list()
+        p = ctx.output()
+        ph, gh = _mT(p), _mT(g)
+        if a.shape[-2] <= a.shape[-1]:
+            k = gh @ p
+            kph = k @ ph
+            return -_mT(p @ k) + kph - (a @ p) @ kph + (ph @ p) @ (gh - k @ a)
+        k = p @ gh
+        phk = ph @ k
+        return -_mT(k @ p) + (gh - a @ k) @ p @ ph + phk - phk @ p @ a
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):

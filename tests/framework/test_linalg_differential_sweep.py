@@ -142,3 +142,21 @@ def test_half_spectrum_transforms_over_no_dims(fn):
     x = R.standard_normal((3, 4))
     arg = x + 1j * x if fn[:2] in ("ir", "hf") else x
     assert_same_error(lambda m: getattr(m.fft, fn)(m.tensor(arg), dim=()))
+
+
+PINV = {
+    "rtol": (lambda m, a: m.linalg.pinv(a, rtol=0.5), [R.standard_normal((4, 2))]),
+    "rtol_batch": (lambda m, a: m.linalg.pinv(a, rtol=0.5), [R.standard_normal((2, 5, 3))]),
+    "atol_wide": (lambda m, a: m.linalg.pinv(a, atol=1.0), [R.standard_normal((2, 3, 5))]),
+    "atol_square": (lambda m, a: m.linalg.pinv(a, atol=1.0), [R.standard_normal((3, 3))]),
+    "default": (lambda m, a: m.linalg.pinv(a), [R.standard_normal((4, 3))]),
+    "pinverse": (lambda m, a: m.pinverse(a), [R.standard_normal((3, 4))]),
+}
+
+
+@pytest.mark.parametrize("name", PINV)
+def test_pinv_gradient_is_torchs_where_singular_values_are_cut(name):
+    # torch differentiates the pseudo-inverse as a smooth function of A (pinv_backward), not through the
+    # truncated SVD: the gradients differed wherever rtol / atol cut a singular value
+    fn, arrays = PINV[name]
+    assert_same_as_torch(fn, arrays)

@@ -204,7 +204,7 @@ class TorchReader:
             raise self.bad(f"entry {member} cannot be read ({exc}); the file is corrupted") from None
         return np.frombuffer(buf, np.uint8)
 
-    def tensor(self, storage, offset, size, stride, requires_grad=False, dtype=None):
+    def tensor(self, storage, offset, size, stride, requires_grad=False, dtype=None, metadata=None):
         if not isinstance(storage, _Storage):
             raise self.bad(f"a tensor rebuilt from {type(storage).__name__}, expected a storage")
         if type(offset) is not int or not _int_tuple(size) or not _int_tuple(stride):
@@ -212,10 +212,29 @@ class TorchReader:
         dtype = storage.dtype if dtype is None else dtype
         if dtype is not storage.dtype:
             raise self.bad(f"a {dtype} tensor over a {storage.dtype} storage")
-        spec = TensorSpec(storage.key, offset * dtype.itemsize, dtype, tuple(size), tuple(stride),
-                          bool(requires_grad) and dtype.category >= _dt.FLOAT)
+        spec = TensorSpec(storage.key, offset * dtype.itemsize, dtype, tuple(size), tuple(stride))
         self.budget.charge(spec, storage.array.size)
-        return build_tensor(spec, storage.array, self.placement(storage.location))
+        t = self._with_metadata(build_tensor(spec, storage.array, self.placement(storage.location)), metadata)
+        if requires_grad and dtype.category >= _dt.FLOAT:
+            t.requires_grad_(True)
+        return t
+
+    def _with_metadata(self, t, metadata):
+        """torch keeps a conjugate or negative view (``z.conj()``, ``z.conj().imag``) as its storage's values
+        plus a bit in ``metadata``; the values it stands for, as a copy (tensorplug has no such bits)."""
+        if metadata is None:
+            return t
+        if not isinstance(metadata, dict):
+            raise self.bad(f"a tensor with metadata {metadata!r}, expected a dict")
+        flags = {key for key, value in metadata.items() if value}
+        if flags - {"conj", "neg"}:
+            raise self.bad(f"a tensor with metadata {sorted(flags)}, which tensorplug cannot apply (it reads "
+                           f"'conj' and 'neg'); save t.clone() or t.resolve_conj() in torch instead")
+        if "conj" in flags:
+            t = t.conj()
+        if "neg" in flags:
+            t = -t
+        return t
 
 
 def _int_tuple(value):
@@ -235,7 +254,7 @@ def _rebuild_tensor(reader, storage, storage_offset, size, stride):
 @_reader_function
 def _rebuild_tensor_v2(reader, storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
                        metadata=None):
-    return reader.tensor(storage, storage_offset, size, stride, requires_grad)
+    return reader.tensor(storage, storage_offset, size, stride, requires_grad, metadata=metadata)
 
 
 @_reader_function
@@ -243,7 +262,7 @@ def _rebuild_tensor_v3(reader, storage, storage_offset, size, stride, requires_g
                        metadata=None):
     if not isinstance(dtype, _dt.dtype):
         raise reader.bad(f"a tensor of dtype {dtype!r}")
-    return reader.tensor(storage, storage_offset, size, stride, requires_grad, dtype)
+    return reader.tensor(storage, storage_offset, size, stride, requires_grad, dtype, metadata)
 
 
 def _parameter(data, requires_grad=True, backward_hooks=None, state=None):

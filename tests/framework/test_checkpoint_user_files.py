@@ -178,3 +178,31 @@ def test_big_plain_values_in_a_torch_file_still_load(tmp_path):
     path = tmp_path / "big.pt"
     torch.save(saved, path)
     assert tensorplug.load(path) == torch.load(path)
+
+
+def test_conjugate_and_negative_views_in_a_torch_file_keep_their_values(tmp_path):
+    # torch saves z.conj() as z's storage plus metadata {'conj': True} (z.conj().imag: {'neg': True});
+    # the metadata was ignored, so the loaded values were silently the unconjugated, unnegated ones
+    torch = _torch()
+    z = torch.tensor([1 + 2j, 3 - 1j])
+    leaf = torch.tensor([1 + 1j], requires_grad=True)
+    for name, value in {"conj": z.conj(), "neg": z.conj().imag, "grad": leaf.conj()}.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save({"w": value}, path)
+        theirs, ours = torch.load(path)["w"], tensorplug.load(path)["w"]
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().resolve_conj().resolve_neg().numpy())
+        assert ours.requires_grad == theirs.requires_grad and ours.is_leaf
+
+
+def test_tensor_metadata_tensorplug_cannot_apply_is_refused(tmp_path):
+    import zipfile
+    torch = _torch()
+    path = tmp_path / "conj.pt"
+    torch.save({"w": torch.tensor([1 + 2j]).conj()}, path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(tmp_path / "other.pt", "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data.replace(b"X\x04\x00\x00\x00conj", b"X\x04\x00\x00\x00zero"))
+    with pytest.raises(tensorplug.CheckpointError, match="metadata"):
+        tensorplug.load(tmp_path / "other.pt")

@@ -44,9 +44,24 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         dim = tuple(dim)
     if x.is_complex():
         x, dtype = _magnitudes(x, dtype), None
+    if x.numel() == 0 and (ord < 0 or ord == math.inf):
+        _no_identity(x, ord, dim)
     if ord == 0 and x.requires_grad:
         return _count_nonzero(x, dim, keepdim, dtype)
     return _norm(x, ord, dim, keepdim, dtype=dtype)
+
+
+def _no_identity(x, ord, dim):  # noqa: A002
+    """torch's refusal of a negative or inf norm over an empty dim (a min / max with no identity; the
+    negative ones gave inf)."""
+    what = f"the {ord:g} norm on"
+    if dim is None:
+        raise RuntimeError(f"linalg.vector_norm cannot compute {what} an empty tensor because the operation does "
+                           f"not have an identity")
+    for d in (dim,) if isinstance(dim, int) else dim:
+        if x.shape[d] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute {what} the dimension {d}because this dimension "
+                               f"is empty and the operation does not have an identity")
 
 
 def _magnitudes(z, dtype):

@@ -160,3 +160,17 @@ def test_pinv_gradient_is_torchs_where_singular_values_are_cut(name):
     # truncated SVD: the gradients differed wherever rtol / atol cut a singular value
     fn, arrays = PINV[name]
     assert_same_as_torch(fn, arrays)
+
+
+@pytest.mark.parametrize("ord", [float("inf"), -float("inf"), -1, -0.5, -2.0])
+@pytest.mark.parametrize("shape, dim", [((0,), None), ((2, 0), 1), ((2, 0), -1), ((0, 3), (0, 1)), ((2, 0), 0)])
+def test_vector_norm_without_identity_over_an_empty_dim(ord, shape, dim):
+    # negative orders gave inf, inf / -inf raised amax's IndexError; torch refuses both (or, over a
+    # non-empty dim, returns the empty result)
+    call = lambda m: m.linalg.vector_norm(m.zeros(shape), ord, dim=dim)  # noqa: E731
+    try:
+        want = call(torch)
+    except RuntimeError:
+        assert_same_error(call)
+        return
+    assert tuple(call(tensorplug).shape) == tuple(want.shape)

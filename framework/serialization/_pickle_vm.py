@@ -1,7 +1,7 @@
 """A small pickle reader that builds containers and calls nothing it was not given.
 
 It runs the opcodes that torch's weights-only loader runs (protocol 2, plus
-the few protocol 4 ones Python writes for plain data). Every name a pickle
+the protocol 4 and 5 ones Python writes for plain data). Every name a pickle
 asks for (GLOBAL) goes through ``find(module, name)``, which returns a value
 the caller made (a function it wrote, a class the user allow-listed) or
 raises; REDUCE, NEWOBJ and BUILD act only on what ``find`` returned. Nothing
@@ -257,6 +257,9 @@ _OPS = {
     b"U"[0]: lambda r: r.stack.append(bytes(r.read(r.read(1)[0])).decode("latin-1")),  # SHORT_BINSTRING
     b"C"[0]: lambda r: _bytes(r, r.read(1)[0]),                      # SHORT_BINBYTES
     b"B"[0]: lambda r: _bytes(r, r.unpack("<I")),                    # BINBYTES
+    b"\x8e"[0]: lambda r: _bytes(r, r.unpack("<Q")),                 # BINBYTES8 (protocol 4)
+    b"\x8d"[0]: lambda r: r.stack.append(r.text(r.unpack("<Q"))),    # BINUNICODE8 (protocol 4)
+    b"\x96"[0]: lambda r: r.stack.append(bytearray(r.read(r.unpack("<Q")))),  # BYTEARRAY8 (protocol 5)
     b"Q"[0]: _binpersid,
     b"q"[0]: lambda r: _put(r, r.read(1)[0]),                        # BINPUT
     b"r"[0]: lambda r: _put(r, r.unpack("<I")),                      # LONG_BINPUT

@@ -371,6 +371,17 @@ def _numpy_array_state(array, state):
     array.__setstate__(state)
 
 
+def _numpy_frombuffer(data, dtype, shape, order):
+    """An array as protocol 5 pickles it: ``_frombuffer(bytes, dtype, shape, order)``."""
+    np = numpy()
+    if not isinstance(data, (bytes, bytearray)) or not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" \
+            or not _int_tuple(shape) or len(shape) > 64 or min(shape, default=0) < 0 or order not in ("C", "F"):
+        raise TypeError("a NumPy array of an unsupported dtype, shape, order or data")
+    if math.prod(shape) * dtype.itemsize != len(data):
+        raise TypeError(f"a NumPy array of shape {shape} and dtype {dtype} with {len(data)} bytes of data")
+    return np.frombuffer(bytearray(data), dtype).reshape(shape, order=order)
+
+
 _ALLOWED = {
     "collections.OrderedDict": collections.OrderedDict,
     "collections.Counter": collections.Counter,
@@ -396,6 +407,8 @@ _ALLOWED = {
     "numpy._core.multiarray.scalar": _numpy_scalar,
     "numpy.core.multiarray._reconstruct": _numpy_reconstruct,
     "numpy._core.multiarray._reconstruct": _numpy_reconstruct,
+    "numpy.core.numeric._frombuffer": _numpy_frombuffer,
+    "numpy._core.numeric._frombuffer": _numpy_frombuffer,
     "torch._utils._rebuild_qtensor": _unsupported("a quantized tensor"),
     "torch._utils._rebuild_sparse_tensor": _unsupported("a sparse tensor"),
     "torch._utils._rebuild_meta_tensor_no_storage": _unsupported("a meta tensor"),

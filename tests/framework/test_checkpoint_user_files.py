@@ -113,16 +113,18 @@ def test_a_forged_metadata_on_a_plain_dict_is_refused(tmp_path):
         tensorplug.load(tmp_path / "forged.tp")
 
 
-def test_numpy_values_in_a_torch_checkpoint_load_as_torch_loads_them(tmp_path):
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_numpy_values_in_a_torch_checkpoint_load_as_torch_loads_them(tmp_path, protocol):
     # a best accuracy kept as np.float64, indices as an array: torch.load(weights_only=False) reads them,
-    # tensorplug refused the whole file (Unsupported global numpy._core.multiarray.scalar)
+    # tensorplug refused the whole file (Unsupported global numpy._core.multiarray.scalar); protocol 5
+    # writes arrays as numeric._frombuffer of a BYTEARRAY8, an opcode the reader did not run
     torch = _torch()
     saved = {"acc": np.float64(0.91), "loss": np.float32(1.5), "step": np.int64(-3), "flag": np.bool_(True),
              "z": np.complex64(1 + 2j), "half": np.float16(0.5), "idx": np.arange(6, dtype=np.int32).reshape(2, 3),
              "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "mask": np.array([True, False]),
              "zero_d": np.array(3.0), "empty": np.zeros((0, 2), np.float16), "w": torch.ones(2)}
     path = tmp_path / "ckpt.pt"
-    torch.save(saved, path)
+    torch.save(saved, path, pickle_protocol=protocol)
     theirs = torch.load(path, weights_only=False)
     ours = tensorplug.load(path)
     for key, value in theirs.items():
@@ -130,6 +132,7 @@ def test_numpy_values_in_a_torch_checkpoint_load_as_torch_loads_them(tmp_path):
             continue
         assert type(ours[key]) is type(value) and ours[key].dtype == value.dtype, key
         assert np.shape(ours[key]) == np.shape(value) and np.array_equal(ours[key], value), key
+    assert ours["fortran"].flags.f_contiguous
 
 
 @pytest.mark.parametrize("value", ["object array", "structured dtype", "big-endian array", "datetime", "str"])
@@ -206,3 +209,10 @@ def test_tensor_metadata_tensorplug_cannot_apply_is_refused(tmp_path):
             archive.writestr(name, data.replace(b"X\x04\x00\x00\x00conj", b"X\x04\x00\x00\x00zero"))
     with pytest.raises(tensorplug.CheckpointError, match="metadata"):
         tensorplug.load(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("opcode", [b"\x8e", b"\x8d", b"\x96"])
+def test_protocol_4_and_5_strings_claiming_huge_lengths_are_refused(tmp_path, opcode):
+    body = b"\x80\x05" + opcode + (2 ** 62).to_bytes(8, "little") + b"abc."
+    with pytest.raises(tensorplug.CheckpointError, match="ends early"):
+        tensorplug.load(_pickle_file(tmp_path, body))

@@ -330,6 +330,8 @@ def _frequency_dtype(dtype):
     dtype = _dt.get_default_dtype() if dtype is None else dtype
     if dtype.category < _dt.FLOAT:
         raise RuntimeError(f"fftfreq requires a floating point or complex dtype, got {dtype}")
+    if dtype.is_complex:  # torch documents complex, but its arange has no complex kernel
+        raise NotImplementedError(f'"arange_cpu" not implemented for \'{_dt.scalar_type_name(dtype)}\'')
     return dtype
 
 

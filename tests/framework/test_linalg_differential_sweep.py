@@ -174,3 +174,11 @@ def test_vector_norm_without_identity_over_an_empty_dim(ord, shape, dim):
         assert_same_error(call)
         return
     assert tuple(call(tensorplug).shape) == tuple(want.shape)
+
+
+@pytest.mark.parametrize("fn", ["fftfreq", "rfftfreq"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("n", [0, 4])
+def test_frequencies_in_a_complex_dtype_refused_as_torch(fn, dtype, n):
+    # torch has no complex arange: it raises where ours returned complex frequencies
+    assert_same_error(lambda m: getattr(m.fft, fn)(n, dtype=getattr(m, dtype)))

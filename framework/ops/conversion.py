@@ -19,6 +19,10 @@ class Cast(Op):
             warnings.warn("Casting complex values to real discards the imaginary part; take x.real (or x.abs()) "
                           "to say which real number you mean", UserWarning, stacklevel=4)
             a = ctx.backend.xp.real(a)
+        if src is _dt.bfloat16 and dtype.category == _dt.INT:
+            # through float32 (exact), as torch: bfloat16's own cast saturated and zeroed NaN and inf,
+            # where float32's wraps (-2.5 -> 254 in uint8) and gives INT_MIN for NaN in int32/int64
+            a = ctx.backend.astype(a, _dt.float32)
         return ctx.backend.astype(a, dtype)
 
     @staticmethod

@@ -104,6 +104,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         rows_v = xp.reshape(vals, (-1, vals.shape[-1]))
         out = xp.reshape(xp.stack([xp.searchsorted(rows_s[i, ...], rows_v[i, ...], side=mode)
                                    for i in range(rows_s.shape[0])]), vals.shape)
+    if values._dtype.category == _dt.FLOAT:  # torch's search never stops at a NaN: past the end (numpy's is
+        out = xp.where(xp.isnan(vals), seq.shape[-1] if seq.ndim else 1, out)  # before the NaNs sorted last)
     dtype = _dt.int32 if out_int32 else _dt.int64
     return _wrap(backend, xp.astype(out, backend.native_dtype(dtype)), dtype)
 

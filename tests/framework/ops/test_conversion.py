@@ -36,3 +36,15 @@ def test_unknown_keywords_are_named():
     for target in (tp.ones(1), tp.nn.Linear(1, 1)):
         with pytest.raises(TypeError, match=r"unexpected keyword arguments \['colour'\]"):
             target.to(colour="red")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+def test_bfloat16_to_integers_as_torch(dtype):
+    # through float32 as torch: wrapping -2.5 to 254 in uint8 and 300 to 44 in int8, INT_MIN for NaN and inf
+    # in int32/int64 (bfloat16's own cast saturated and gave 0)
+    torch = pytest.importorskip("torch")
+    values = [-2.5, -0.0, 1.5, float("nan"), float("inf"), -float("inf"), 300.0, -129.0]
+    got = tp.tensor(values).bfloat16().to(getattr(tp, dtype))
+    want = torch.tensor(values).bfloat16().to(getattr(torch, dtype))
+    assert got.dtype.name == dtype
+    assert got.tolist() == want.tolist()

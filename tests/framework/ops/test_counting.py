@@ -54,3 +54,16 @@ def test_counting_errors_like_torch(call, phrase):
     for lib in (tp, torch):
         with pytest.raises(RuntimeError, match=phrase):
             call(lib)
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_puts_nan_past_the_end_as_torch(right):
+    # numpy's search stops before the NaNs sorted last; torch's comparisons send a NaN to the end
+    nan = float("nan")
+    for dtype in ("float32", "float16", "float64"):
+        got, want = (m.searchsorted(m.tensor([-2.5, 1.0, 3.0, nan]).to(getattr(m, dtype)),
+                                    m.tensor([[nan, 1.0], [-3.0, nan]]).to(getattr(m, dtype)), right=right)
+                     for m in (tp, torch))
+        assert got.tolist() == want.tolist()
+        got, want = (m.bucketize(m.tensor([nan, 0.0]), m.tensor([-1.0, 1.0]), right=right) for m in (tp, torch))
+        assert got.tolist() == want.tolist()

@@ -63,3 +63,23 @@ def test_reduction_over_zero_size_dim():
     with pytest.raises(IndexError):
         tp.ones(0, 3).max(0)
     assert tp.ones(0, 3).max(1).values.shape == (0,)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m: m.clamp(m.tensor([True, False]), 0, 2),  # bool with int bounds is int64 (it stayed bool)
+    lambda m: m.clamp(m.tensor([True, False]), max=1),
+    lambda m: m.clamp(m.tensor([249, 1, 100], dtype=m.uint8), -1),  # -1 is 255 in uint8, as torch converts it
+    lambda m: m.clamp(m.tensor([249, 1, 100], dtype=m.uint8), max=-3),
+    lambda m: m.clamp(m.tensor([-7, 1, 100], dtype=m.int8), -128, 127),
+])
+def test_clamp_integer_bounds_as_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = case(tp), case(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("dtype, bound", [("int8", 300), ("int16", -2 ** 20), ("uint8", -256), ("int64", 2 ** 63)])
+def test_clamp_refuses_a_bound_its_dtype_cannot_hold(dtype, bound):
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        tp.clamp(tp.tensor([1], dtype=getattr(tp, dtype)), max=bound)

@@ -143,3 +143,17 @@ def test_scatter_reduce_index_bounds_like_torch(bad):
         with pytest.raises(RuntimeError, match="reduce argument must be either sum, prod, mean, amax or amin"):
             m.zeros(2).scatter_reduce(0, m.tensor([0]), m.ones(1), "foo")
         assert m.zeros(2).scatter_reduce(0, m.tensor([0]), m.ones(1), "max").tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int64", "float32"])
+def test_scatter_reduce_without_self_starts_from_the_scattered_values(reduce, dtype):
+    # the start was -iinfo.max / iinfo.max / -inf: above int8's -128, and True in a bool tensor
+    values = {"bool": ([[1, 0, 1, 0], [0, 1, 1, 0]], [[0, 0, 1], [1, 1, 0]]),
+              "uint8": ([[5, 1, 2, 3], [0, 0, 0, 0]], [[255, 255, 0], [100, 0, 7]])}
+    x, s = values.get(dtype, ([[5, 1, 2, 3], [0, 0, 0, 0]], [[-128, -128, 127], [100, -5, 7]]))
+    index = [[0, 0, 1], [3, 1, 1]]
+    got, want = ((m.tensor(x).to(getattr(m, dtype)), m.tensor(s).to(getattr(m, dtype))) for m in (tp, torch))
+    got = tp.scatter_reduce(got[0], 1, tp.tensor(index), got[1], reduce, include_self=False)
+    want = torch.scatter_reduce(want[0], 1, torch.tensor(index), want[1], reduce, include_self=False)
+    assert got.tolist() == want.tolist()

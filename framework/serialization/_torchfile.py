@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import math
 import re
+import warnings
 import zipfile
 
 from .. import dtypes as _dt
@@ -272,10 +273,28 @@ def _parameter(data, requires_grad=True, backward_hooks=None, state=None):
     return Parameter(data, requires_grad=bool(requires_grad) and data.dtype.category >= _dt.FLOAT)
 
 
+def _drop_attributes(reader, state):
+    """torch keeps attributes set on a tensor (``t.note = "x"``) as its state; a tensorplug tensor cannot hold
+    them, so they are dropped, with a warning that names them rather than silently."""
+    parts = state if type(state) is tuple else (state,)
+    names = sorted(str(k) for part in parts if isinstance(part, dict) for k in part)
+    if names:
+        warnings.warn(f"{reader.name}: tensors were saved with attributes set on them in torch ({', '.join(names[:8])}"
+                      f"{', ...' if len(names) > 8 else ''}); tensorplug tensors cannot hold attributes, so they are "
+                      f"dropped", UserWarning, stacklevel=2)
+
+
+@_reader_function
+def _rebuild_parameter_with_state(reader, data, requires_grad, backward_hooks, state):
+    _drop_attributes(reader, state)
+    return _parameter(data, requires_grad)
+
+
 @_reader_function
 def _rebuild_from_type_v2(reader, func, new_type, args, state):
     if type(args) is not tuple:
         raise reader.bad("_rebuild_from_type_v2 needs a tuple of arguments")
+    _drop_attributes(reader, state)
     out = reader.call(func, args)
     if new_type is _PARAMETER:
         return _parameter(out, out.requires_grad)
@@ -399,7 +418,7 @@ _ALLOWED = {
     "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
     "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
     "torch._utils._rebuild_parameter": _parameter,
-    "torch._utils._rebuild_parameter_with_state": _parameter,
+    "torch._utils._rebuild_parameter_with_state": _rebuild_parameter_with_state,
     "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
     "numpy.dtype": _numpy_dtype,
     "numpy.ndarray": _NDARRAY,

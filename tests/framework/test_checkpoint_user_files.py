@@ -216,3 +216,17 @@ def test_protocol_4_and_5_strings_claiming_huge_lengths_are_refused(tmp_path, op
     body = b"\x80\x05" + opcode + (2 ** 62).to_bytes(8, "little") + b"abc."
     with pytest.raises(tensorplug.CheckpointError, match="ends early"):
         tensorplug.load(_pickle_file(tmp_path, body))
+
+
+def test_attributes_set_on_tensors_in_torch_are_dropped_with_a_warning_not_silently(tmp_path):
+    torch = _torch()
+    tagged = torch.ones(2)
+    tagged.note = "x"
+    param = torch.nn.Parameter(torch.ones(2))
+    param.tag = 3
+    path = tmp_path / "tagged.pt"
+    torch.save({"t": tagged, "p": param}, path)
+    with pytest.warns(UserWarning, match="attributes") as caught:
+        ours = tensorplug.load(path)
+    assert {"note", "tag"} <= {name for w in caught for name in ("note", "tag") if name in str(w.message)}
+    assert ours["t"].tolist() == [1.0, 1.0] and isinstance(ours["p"], tensorplug.nn.Parameter)

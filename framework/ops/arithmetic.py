@@ -200,9 +200,15 @@ def add(input, other, *, alpha=1, out=None):
 
 def _times_alpha(input, other, alpha):
     """``alpha * other`` for add/sub, with torch's check that a float alpha needs a floating result."""
-    if isinstance(alpha, float) and _promoted_dtype(input, other).category < _dt.FLOAT:
+    dtype = _promoted_dtype(input, other)
+    if isinstance(alpha, float) and dtype.category < _dt.FLOAT:
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    if not isinstance(other, Tensor):
+        return other * alpha
+    # in the result's dtype, as torch: uint8 255 * 2 wrapped to 254 before adding to int8 or float16 (and a
+    # bool other times 2 made the sum int64)
+    other = other if other._dtype is dtype else other.to(dtype)
+    return (other if alpha else other & False) if dtype is _BOOL else mul(other, alpha)
 
 
 def sub(input, other, *, alpha=1, out=None):
@@ -330,7 +336,7 @@ class Remainder(Op):
     def forward(ctx, a, b):
         r = ctx.backend.xp.remainder(a, b)
         if r.dtype.kind not in "iub":  # torch's zero has the dividend's sign (C's fmod's), numpy's the divisor's
-            r = ctx.backend.xp.where(r == 0, 0 * a, r)
+            r = ctx.backend.xp.where(r == 0, 0.0 * a, r)  # 0.0: -0.0 for a negative number too
         return r
 
     @staticmethod

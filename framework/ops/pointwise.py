@@ -43,8 +43,22 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     if all(getattr(t, "_dtype", None) is _dt.bool_ for t in (input, tensor1, tensor2)):
         raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool': the operands are bool; use "
                                   "input | (tensor1 & tensor2), or convert them to int first")
-    prod = tensor1 * tensor2
+    prod = _in_common_dtype(input, tensor1, tensor2, lambda a, b: a * b)
     return input + (prod if value == 1 else prod * value)
+
+
+def _in_common_dtype(input, tensor1, tensor2, fn):
+    """``fn(tensor1, tensor2)`` in the dtype of all three operands, as torch (uint8 255 * 255 wrapped to 1
+    before being added to an int32 or float16 input)."""
+    from ..tensor import Tensor
+    if getattr(input, "_dtype", None) is getattr(tensor1, "_dtype", 0) is getattr(tensor2, "_dtype", 1):
+        return fn(tensor1, tensor2)  # the common case: one dtype
+
+    def kind(t):  # dtype, and whether it has dimensions (a 0-d tensor ranks below them, as torch)
+        return (t._dtype, t._data.ndim > 0) if isinstance(t, Tensor) else (_dt.scalar_dtype(t), False)
+    (d1, n1), (d2, n2) = kind(tensor1), kind(tensor2)
+    dtype = _dt.result_type(*kind(input), _dt.result_type(d1, n1, d2, n2), n1 or n2)
+    return fn(*(t.to(dtype) if isinstance(t, Tensor) and t._dtype is not dtype else t for t in (tensor1, tensor2)))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
@@ -55,7 +69,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
         raise RuntimeError("Integer division with addcdiv is no longer supported: tensor1 and tensor2 are "
                            "integer; for true division convert one to float, for floor division use "
                            "input + value * (tensor1 // tensor2)")
-    quot = tensor1 / tensor2
+    quot = _in_common_dtype(input, tensor1, tensor2, lambda a, b: a / b)
     return input + (quot if value == 1 else quot * value)
 
 

@@ -139,3 +139,23 @@ def test_every_operator_over_every_operand_kind_as_torch(name):
     got = {pair: _outcome(tp, fn, *pair) for pair in pairs}
     want = {pair: _outcome(torch, fn, *pair) for pair in pairs}
     assert {p: (got[p], want[p]) for p in pairs if got[p] != want[p]} == {}
+
+
+@pytest.mark.parametrize("case", [
+    # alpha * other in the result's dtype (uint8 255 * 2 wrapped to 254 first; a bool other made int64)
+    lambda m: m.add(m.tensor([-7, 1, 100], dtype=m.int8), m.tensor([255, 2, 3], dtype=m.uint8), alpha=2),
+    lambda m: m.sub(m.tensor([1.5, -2.0, 0.5]).half(), m.tensor([255, 2, 3], dtype=m.uint8), alpha=-1),
+    lambda m: m.add(m.tensor([True, False, True]), m.tensor([True, True, False]), alpha=2),
+    lambda m: m.add(m.tensor([True, False, True]), m.tensor([True, True, False]), alpha=0),
+    lambda m: m.add(m.tensor([-7, 1, 100], dtype=m.int32), m.tensor([True, False, True]), alpha=3),
+    # the zero remainder of a negative number by a tensor is -0.0, the dividend's sign
+    lambda m: m.remainder(-5, m.tensor([-2.5, 1.0, 5.0]).half()),
+    lambda m: -7 % m.tensor([-2.5, 1.0, 7.0]),
+])
+def test_add_alpha_and_remainder_of_a_number_as_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = case(tp), case(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    g, w = got.float().numpy(), want.float().numpy()
+    np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(np.signbit(g), np.signbit(w))

@@ -26,3 +26,21 @@ def test_against_torch(case):
 def test_in_place_returns_self():
     t = tp.tensor(A)
     assert t.addcmul_(tp.tensor(B), tp.tensor(C)) is t
+
+
+@pytest.mark.parametrize("case", [
+    # tensor1 * tensor2 in the dtype of all three (uint8 255 * 255 wrapped to 1 before the add)
+    lambda m: m.addcmul(m.tensor([-7, 1, 100], dtype=m.int32), m.tensor([255, 2, 3], dtype=m.uint8),
+                        m.tensor([255, 2, 3], dtype=m.uint8), value=2),
+    lambda m: m.addcmul(m.tensor([1.5, -2.0, 0.5]).half(), m.tensor([255, 2, 3], dtype=m.uint8),
+                        m.tensor([255, 2, 3], dtype=m.uint8)),
+    lambda m: m.addcmul(m.tensor(1.5, dtype=m.float64), m.tensor([255, 2, 3], dtype=m.uint8),
+                        m.tensor([1.5, -2.0, 0.5]).half()),
+    lambda m: m.addcdiv(m.tensor([1.5, -2.0, 0.5]).half(), m.tensor([255, 2, 3], dtype=m.uint8),
+                        m.tensor([7.0, 3.0, 9.0], dtype=m.float64)),
+])
+def test_addcmul_addcdiv_in_the_common_dtype_as_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = case(tp), case(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    assert got.tolist() == want.tolist()

@@ -121,7 +121,10 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return a ** b
+        try:
+            return a ** b
+        except ValueError:  # numpy refuses a negative integer exponent that torch takes
+            return _int_pow(ctx.backend.xp, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -132,6 +135,14 @@ class Pow(Op):
             safe = where(a == 0, 1, a) if isinstance(a, Tensor) else a
             gb = g * ctx.output() * _log(safe)
         return ga, gb
+
+
+def _int_pow(xp, a, b):
+    """Integer ``a ** b`` as torch's: where ``b < 0`` it is 1 for ``a == 1``, +-1 for ``a == -1``, else 0."""
+    negative = b < 0
+    out = a ** xp.where(negative, 0, b)
+    small = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.astype(xp.where(negative, small, out), out.dtype)
 
 
 class PowTensor(Pow):
@@ -408,9 +419,7 @@ def pow(input, exponent, *, out=None):
     if input._dtype.category <= _dt.INT:
         neg = False
         if isinstance(exponent, int) and not isinstance(exponent, bool):
-            neg = exponent < 0
-        elif isinstance(exponent, Tensor) and exponent._dtype.category <= _dt.INT:
-            neg = bool(exponent._backend.xp.any(exponent._data < 0))
+            neg = exponent < 0  # a tensor of negative exponents torch takes (_int_pow), a number not
         if neg:
             raise RuntimeError("Integers to negative integer powers are not allowed; "
                                "convert the base to float first, e.g. x.float() ** -1")

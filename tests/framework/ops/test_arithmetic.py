@@ -159,3 +159,18 @@ def test_add_alpha_and_remainder_of_a_number_as_torch(case):
     g, w = got.float().numpy(), want.float().numpy()
     np.testing.assert_array_equal(g, w)
     np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
+@pytest.mark.parametrize("case", [
+    # negative integer exponents in a tensor: 1 for 1, +-1 for -1, else 0 (numpy refused; a broadcast error)
+    lambda m: m.pow(2, m.tensor([-7, -1, 0, 1, 5, 127, -128, 3], dtype=m.int8)),
+    lambda m: m.pow(-1, m.tensor([-3, -2, 3])),
+    lambda m: m.pow(0, m.tensor([-1, 0, 2])),
+    lambda m: m.pow(m.tensor([2, 1, -1, 0, -1, 3]), m.tensor([-1, -5, -3, -2, -4, 2])),
+    lambda m: m.pow(m.tensor([[2], [-1]], dtype=m.int32), m.tensor([-1, 3, -2], dtype=m.int8)),
+])
+def test_integer_pow_of_negative_tensor_exponents_as_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = case(tp), case(torch)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    assert got.tolist() == want.tolist()

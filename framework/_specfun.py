@@ -17,6 +17,15 @@ _SQRT_PI_2 = math.sqrt(math.pi) / 2
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # B_2k / (2k (2k - 1)): the Stirling series of lgamma, in 1/x**2 from the 1/x term
 _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156, -3617 / 122400)
+
+
+def _zeta_int(k, n=1000):
+    """Riemann zeta(k) for an integer k >= 2: the sum to n and the Euler-Maclaurin tail (error far under 1e-17)."""
+    return math.fsum(i ** -k for i in range(1, n)) + n ** (1 - k) / (k - 1) + 0.5 * n ** -k + k / 12 * n ** (-k - 1)
+
+
+# lgamma(1 + e) = -gamma e + sum_k (-1)^k zeta(k) / k e^k, highest power first (|e| <= 1/4: 28 terms)
+_LGAMMA_1P = tuple((-1) ** k * _zeta_int(k) / k for k in range(28, 1, -1)) + (-0.5772156649015329,)
 # torch's (Cephes') digamma: psi(10) and the asymptotic series in 1/x**2, highest power first
 _PSI_10 = 2.25175258906672110764
 _PSI_SERIES = (8.33333333333333333333E-2, -2.10927960927960927961E-2, 7.57575757575757575758E-3,
@@ -117,6 +126,11 @@ def lgamma(xp, x):
     series = _horner(_STIRLING[::-1], inv2) / z
     out = (z - 0.5) * xp.log(z) - z + _HALF_LOG_2PI + series - log_prod
     out = xp.where(neg, math.log(math.pi) - xp.log(_sinpi_abs(xp, x)) - out, out)  # reflection
+    # near its zeros 1 and 2 the sums above cancel to an absolute error of ~1e-15: a power series instead
+    near_two = xp.abs(x - 2) <= 0.25
+    e = xp.where(near_two, x - 2, x - 1)
+    series = e * _horner(_LGAMMA_1P, e) + xp.where(near_two, xp.log1p(e), 0.0)  # lgamma(2 + e) = lgamma(1 + e) + log1p(e)
+    out = xp.where(xp.abs(e) <= 0.25, series, out)
     pole = (x == xp.floor(x)) & (x <= 0)
     return xp.where(pole | xp.isinf(x), math.inf, out)
 

@@ -58,6 +58,19 @@ def wrap_int(value, dtype):
     return (value - lo) % (1 << bits) + lo
 
 
+def checked_int(value, dtype):
+    """A Python int as torch converts a scalar argument to an integer dtype (clamp's bounds, fill values):
+    refused out of range, except that an unsigned dtype takes a negative value down to -max, wrapped
+    (uint8 takes -1 as 255). Other values as they are."""
+    if type(value) is not int:
+        return value
+    bits = dtype.itemsize * 8
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dtype.is_signed else (-((1 << bits) - 1), (1 << bits) - 1)
+    if not lo <= value <= hi:
+        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow: {value}")
+    return value % (1 << bits) if value < 0 and not dtype.is_signed else value
+
+
 def result_dtype(a, b):
     """torch's result dtype of a binary op between Tensors/numbers (no cast)."""
     da = a._dtype if isinstance(a, Tensor) else _dt.scalar_dtype(a)

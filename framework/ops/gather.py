@@ -6,7 +6,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..errors import TensorplugError
 from ..tensor import Tensor
-from ._util import c_order, wrap_dim
+from ._util import c_order, checked_int, wrap_dim
 from .arithmetic import Where, where_as
 
 
@@ -227,8 +227,8 @@ def masked_fill(input, mask, value):
                                f"with {value._data.ndim} dimension(s).")
         value = value.to(input._dtype)
     else:
-        if input._dtype.category < _dt.FLOAT and isinstance(value, float) and value != int(value):
-            pass  # torch truncates silently
+        if input._dtype.category == _dt.INT:
+            value = checked_int(value, input._dtype)  # uint8 takes -3 as 253 (numpy raised OverflowError)
         value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
     out = where_as(MaskedFill, mask, value, input)
     if out._data.shape != input._data.shape:
@@ -356,6 +356,8 @@ def index_fill(input, dim, index, value):
     if bad is not None:
         raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
     if not isinstance(value, Tensor):
+        if input._dtype.category == _dt.INT:
+            value = checked_int(value, input._dtype)
         value = Tensor._make(input._backend.asarray(value, input._dtype), input._dtype, input._backend)
     key = (slice(None),) * axis + (index._data,)
     return IndexPut.apply(input, value.to(input._dtype), key=key, indices=(index,))

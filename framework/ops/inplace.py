@@ -205,8 +205,8 @@ def zero_(self):
 
 def fill_(self, value):
     if type(value) is int and self._dtype.category == _dt.INT:
-        from ._util import wrap_int
-        value = wrap_int(value, self._dtype)
+        from ._util import checked_int
+        value = checked_int(value, self._dtype)  # torch refuses 300 for int8, takes -1 as 255 for uint8
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "

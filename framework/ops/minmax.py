@@ -6,7 +6,7 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import as_tensor_like, broadcast_error, dims, promote, shape_of, wrap_dim, write_out
+from ._util import as_tensor_like, broadcast_error, checked_int, dims, promote, shape_of, wrap_dim, write_out
 
 # torch.return_types.max / min: tuples with .values and .indices
 max_result = namedtuple("max", ["values", "indices"])
@@ -292,20 +292,9 @@ def clamp(input, min=None, max=None):
     elif input._dtype is _dt.bool_ and any(type(b) is int for b in (min, max)):
         input = input.to(_dt.int64)  # torch's result type of bool and an int
     if input._dtype.category == _dt.INT:
-        min, max = (_int_bound(b, input._dtype) for b in (min, max))
+        min, max = (checked_int(b, input._dtype) for b in (min, max))
     return Clamp.apply(input, lo=min, hi=max)
 
-
-def _int_bound(value, dtype):
-    """An int bound as torch converts it to an integer tensor's dtype: refused out of range, except that an
-    unsigned dtype takes a negative value down to -max, wrapped (clamp(uint8_t, -1) clamps to 255)."""
-    if type(value) is not int:
-        return value
-    bits = dtype.itemsize * 8
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dtype.is_signed else (-((1 << bits) - 1), (1 << bits) - 1)
-    if not lo <= value <= hi:
-        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow: {value}")
-    return value % (1 << bits) if value < 0 and not dtype.is_signed else value
 
 
 clip = clamp

@@ -68,3 +68,25 @@ def test_selection_against_torch(case):
 ])
 def test_index_add_fill_against_torch(case):
     same(case, X)
+
+
+@pytest.mark.parametrize("case", [
+    # an int fill value as torch converts it: uint8 takes -3 as 253 (numpy raised OverflowError)
+    lambda m: m.tensor([1, 2], dtype=m.uint8).masked_fill(m.tensor([True, False]), -3),
+    lambda m: m.tensor([1, 2], dtype=m.uint8).index_fill(0, m.tensor([0]), -1),
+    lambda m: m.tensor([1, 2], dtype=m.uint8).fill_(-1),
+    # refused where the dtype cannot hold it (fill_ wrapped 200 to -56 in int8)
+    lambda m: m.tensor([1, 2], dtype=m.int8).fill_(200),
+    lambda m: m.tensor([1, 2], dtype=m.int8).masked_fill(m.tensor([True, False]), 300),
+    lambda m: m.tensor([1, 2], dtype=m.int8).index_fill(0, m.tensor([0]), -129),
+    lambda m: m.tensor([1, 2], dtype=m.uint8).masked_fill(m.tensor([True, False]), 256),
+])
+def test_integer_fill_values_as_torch(case):
+    torch = pytest.importorskip("torch")
+    try:
+        want = case(torch).tolist()
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="cannot be converted"):
+            case(tp)
+    else:
+        assert case(tp).tolist() == want

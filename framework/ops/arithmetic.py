@@ -345,9 +345,12 @@ class Remainder(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        r = ctx.backend.xp.remainder(a, b)
+        xp = ctx.backend.xp
+        r = xp.remainder(a, b)
         if r.dtype.kind not in "iub":  # torch's zero has the dividend's sign (C's fmod's), numpy's the divisor's
-            r = ctx.backend.xp.where(r == 0, 0.0 * a, r)  # 0.0: -0.0 for a negative number too
+            # a number's zero as an array of r's dtype (a Python float made bfloat16 float32)
+            zero = 0 * a if hasattr(a, "dtype") else xp.asarray(-0.0 if a < 0 else 0.0, dtype=r.dtype)
+            r = xp.where(r == 0, zero, r)
         return r
 
     @staticmethod

@@ -151,6 +151,7 @@ def test_every_operator_over_every_operand_kind_as_torch(name):
     # the zero remainder of a negative number by a tensor is -0.0, the dividend's sign
     lambda m: m.remainder(-5, m.tensor([-2.5, 1.0, 5.0]).half()),
     lambda m: -7 % m.tensor([-2.5, 1.0, 7.0]),
+    lambda m: m.remainder(-5, m.tensor([-2.5, 1.0, 5.0, 3.0]).bfloat16()),  # and stays bfloat16
 ])
 def test_add_alpha_and_remainder_of_a_number_as_torch(case):
     torch = pytest.importorskip("torch")

@@ -124,6 +124,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         return sum(input.to(_dt.float32), axes, keepdim).to(input._dtype)
     if input._dtype is _dt.bool_:
         input = input.to(_dt.int64)  # the Array API sums numbers, not bools
+    elif input._dtype is _dt.bfloat16 and dtype is not None and dtype.category == _dt.INT:
+        input = input.to(dtype)  # through Cast's float32 (numpy's sum cast bfloat16's NaN and -2.5 to 0)
     if dtype is None and input._dtype.category < _dt.FLOAT:
         dtype = _dt.int64
     native = None if dtype is None else input._backend.native_dtype(dtype)

@@ -125,3 +125,13 @@ def test_integer_result_dtypes_as_torch(case):
     got, want = case(tp), case(torch)
     assert got.dtype.name == str(want.dtype).split(".")[-1]
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8"])
+def test_sum_of_bfloat16_into_integers_as_torch(dtype):
+    torch = pytest.importorskip("torch")
+    values = [[-2.5, -0.0, 1.5], [float("nan"), float("inf"), 300.0]]
+    got = tp.tensor(values).bfloat16().sum(0, dtype=getattr(tp, dtype))
+    want = torch.tensor(values).bfloat16().sum(0, dtype=getattr(torch, dtype))
+    assert got.dtype.name == dtype
+    assert got.tolist() == want.tolist()

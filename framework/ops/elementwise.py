@@ -222,6 +222,8 @@ def abs(input):
 
 
 def sign(input):
+    if input._dtype is _dt.bool_:
+        return input.clone()  # torch: a bool's sign is itself (numpy has no bool sign loop)
     return Sign.apply(input)
 
 

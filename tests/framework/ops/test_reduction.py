@@ -119,6 +119,9 @@ def test_cdist_errors_like_torch():
     lambda m: m.tensor([[100, 3], [5, 7]], dtype=m.int32).cumsum(0, dtype=m.int32),
     # a bool tensor squares to int64, as torch's pow(x, 2)
     lambda m: m.square(m.tensor([True, False])),
+    # a bool tensor's sign is itself (it raised numpy's UFuncTypeError)
+    lambda m: m.sign(m.tensor([True, False])),
+    lambda m: m.sgn(m.tensor([True, False])),
 ])
 def test_integer_result_dtypes_as_torch(case):
     torch = pytest.importorskip("torch")

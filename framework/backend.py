@@ -407,10 +407,12 @@ class ArrayAPIBackend(Backend):
         grids[axis] = idx
         grids = tuple(grids)
         ufunc = getattr(numpy, reduce)
+        values = self.to_numpy(values)
         if not include_self:
-            big = numpy.iinfo(host.dtype).max if host.dtype.kind in "iu" else numpy.inf  # bfloat16's kind is "V"
-            host[grids] = {"add": 0, "multiply": 1, "maximum": -big, "minimum": big}[reduce]
-        ufunc.at(host, grids, self.to_numpy(values))
+            # a max/min starts from one of its scattered values: exact in every dtype, where an identity is
+            # not (-inf is True in bool, -iinfo.max misses int8's -128)
+            host[grids] = values if reduce in ("maximum", "minimum") else {"add": 0, "multiply": 1}[reduce]
+        ufunc.at(host, grids, values)
         return self.from_numpy(host)
 
     # math the standard lacks -------------------------------------------------

@@ -347,7 +347,7 @@ class Remainder(Op):
     def forward(ctx, a, b):
         xp = ctx.backend.xp
         r = xp.remainder(a, b)
-        if r.dtype.kind not in "iub":  # torch's zero has the dividend's sign (C's fmod's), numpy's the divisor's
+        if ctx.backend.dtype_of(r).category == _dt.FLOAT:  # torch's zero has the dividend's sign, numpy's the divisor's
             # a number's zero as an array of r's dtype (a Python float made bfloat16 float32)
             zero = 0 * a if hasattr(a, "dtype") else xp.asarray(-0.0 if a < 0 else 0.0, dtype=r.dtype)
             r = xp.where(r == 0, zero, r)
@@ -372,7 +372,13 @@ class Fmod(Op):
     def forward(ctx, a, b):
         # C's fmod, exact (a - trunc(a / b) * b rounds: fmod(10, 0.1) gave 0; remainder - b gave NaN for
         # fmod(-7, inf) and rounded twice in bfloat16); integer division by zero is refused before this
-        return ctx.backend.xp.fmod(a, b)
+        xp = ctx.backend.xp
+        if hasattr(xp, "fmod"):
+            return xp.fmod(a, b)
+        # the array API has none: its exact remainder, less b where the sign is not the dividend's
+        r = xp.remainder(a, b)
+        out = xp.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
+        return xp.where(out == 0, 0 * a, out)
 
     @staticmethod
     def backward(ctx, g):

@@ -171,13 +171,6 @@ class ScatterReduce(Op):
         backend = ctx.backend
         region = tuple(slice(0, s) for s in index.shape)
         values = src[region] if src.shape != index.shape else src
-        if not include_self and reduce in ("amax", "amin"):
-            # one of the scattered values in place of a's, then reduced with the rest: the start is exact in
-            # every dtype (the backend's -iinfo.max is above int8's -128, and -inf is True in bool)
-            import numpy  # on the host, as the backend's reduce_along_axis itself
-            host = numpy.array(backend.to_numpy(a))
-            numpy.put_along_axis(host, backend.to_numpy(index), backend.to_numpy(values), axis)
-            a, include_self = backend.from_numpy(host), True
         out = backend.reduce_along_axis(a, index, values, axis, _UFUNCS[reduce], include_self)
         if reduce != "mean":
             return out

@@ -136,6 +136,11 @@ def sum_to_shape(g, shape):
     return g
 
 
+def numpy_names(dim, keepdim, axis, keepdims):
+    """``(dim, keepdim)`` given torch's numpy-style aliases ``axis=`` and ``keepdims=`` (x.sum(1, keepdims=True))."""
+    return (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
+
+
 def c_order(backend, array):
     """``array``, copied to C order where it has another layout (an array without ``flags`` is taken as
     is): for results torch makes contiguous, where NumPy's follow a strided input or index."""

@@ -6,7 +6,8 @@ from collections import namedtuple
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from ._util import as_tensor_like, broadcast_error, checked_int, dims, promote, shape_of, wrap_dim, write_out
+from ._util import (as_tensor_like, broadcast_error, checked_int, dims, numpy_names, promote, shape_of, wrap_dim,
+                    write_out)
 
 # torch.return_types.max / min: tuples with .values and .indices
 max_result = namedtuple("max", ["values", "indices"])
@@ -89,15 +90,19 @@ def builtins_any(it):
     return False
 
 
-def amax(input, dim=(), keepdim=False):
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     axes = dims(dim if dim != () else None, input._data.ndim)
     _check_nonempty(input, "amax", axes, dim != ())
     return Amax.apply(input, axes=axes, keepdim=keepdim)
 
 
-def amin(input, dim=(), keepdim=False):
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     axes = dims(dim if dim != () else None, input._data.ndim)
     _check_nonempty(input, "amin", axes, dim != ())
     return Amin.apply(input, axes=axes, keepdim=keepdim)
@@ -168,16 +173,20 @@ class MinAll(Amin):
     fills = True
 
 
-def max(input, dim=None, keepdim=False, *, other=None, out=None):
+def max(input, dim=None, keepdim=False, *, other=None, out=None, axis=None, keepdims=None):
     """``max(x)``: the largest element; ``max(x, dim)``: ``(values, indices)``; ``max(x, y)`` (or
     ``max(x, other=y)``): ``maximum``."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     result = _extreme(input, dim, keepdim, other, maximum, MaxAll, argmax, max_result)
     return result if out is None else write_out("max", out, result)
 
 
-def min(input, dim=None, keepdim=False, *, other=None, out=None):
+def min(input, dim=None, keepdim=False, *, other=None, out=None, axis=None, keepdims=None):
     """``min(x)``: the smallest element; ``min(x, dim)``: ``(values, indices)``; ``min(x, y)`` (or
     ``min(x, other=y)``): ``minimum``."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     result = _extreme(input, dim, keepdim, other, minimum, MinAll, argmin, min_result)
     return result if out is None else write_out("min", out, result)
 

@@ -5,7 +5,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
-from ._util import dims, write_out
+from ._util import dims, numpy_names, write_out
 
 
 def narrow_float(dtype):
@@ -113,8 +113,10 @@ class MeanDim(Mean):
     node_name = "MeanBackward1"
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):
     """Sum of elements over ``dim`` (all when None). Integer and bool sums are int64."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if out is not None:
         return write_out("sum", out, sum(input, dim, keepdim, dtype=dtype))
     if _amp.active and dtype is None and _amp.applies():
@@ -132,8 +134,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return (Sum if dim is None else SumDim).apply(input, axes=axes, keepdim=keepdim, dtype=native)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):
     """Mean over ``dim``; needs a floating dtype, as torch does."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if out is not None:
         return write_out("mean", out, mean(input, dim, keepdim, dtype=dtype))
     if dtype is not None:
@@ -231,8 +235,10 @@ class ProdDim(Prod):
     per_dim = True
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):
     """Product of elements over ``dim`` (all when None). Integer products are int64."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if out is not None:
         return write_out("prod", out, prod(input, dim, keepdim, dtype=dtype))
     if _amp.active and dtype is None and _amp.applies():
@@ -254,8 +260,10 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance over ``dim`` with Bessel's correction by default (``correction=0`` or ``unbiased=False`` for the population variance)."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):
         unbiased, dim = dim, None
     if input._dtype.category < _dt.FLOAT:
@@ -304,8 +312,10 @@ class Var(Op):
         return g * (2.0 / ctx.denom) * (a - mean(a, ctx.axes, keepdim=True))
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Standard deviation over ``dim`` (see ``var`` for the correction)."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):
         unbiased, dim = dim, None
     if narrow_float(input._dtype):
@@ -369,8 +379,10 @@ class LogSumExp(_ReductionOfInputAndOutput):
         return g * exp(a - out)
 
 
-def logsumexp(input, dim=None, keepdim=False):
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    if axis is not None or keepdims is not None:  # torch's numpy-style names
+        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if _amp.active and _amp.applies():
         return _amp.run(_amp.FLOAT32, logsumexp, input, dim, keepdim)
     if dim is None:

@@ -73,6 +73,15 @@ CASES = [
     ("addmm_method_keywords", lambda m, c, a, b: c.addmm(mat1=a, mat2=b.mT), (SQ[:2, :2], A23, B23)),
     ("copy_other", lambda m, x, y: (x * 1).copy_(other=y), (A23, B23)),
     ("mm_mat2", lambda m, x, y: m.mm(x, mat2=y.mT), (A23, B23)),
+    # torch's numpy-style aliases (Karpathy's makemore lectures: counts.sum(1, keepdims=True))
+    ("sum_keepdims", lambda m, x: x.sum(1, keepdims=True), (A23,)),
+    ("sum_axis", lambda m, x: m.sum(x, axis=0), (A23,)),
+    ("mean_axis_keepdims", lambda m, x: x.mean(axis=1, keepdims=True), (A23,)),
+    ("max_axis", lambda m, x: tuple(x.max(axis=1, keepdims=True)), (A23,)),
+    ("min_axis", lambda m, x: tuple(m.min(x, axis=0)), (A23,)),
+    ("amax_axis", lambda m, x: x.amax(axis=1, keepdims=True), (A23,)),
+    ("std_var_axis", lambda m, x: (x.std(axis=1), m.var(x, axis=0, keepdims=True)), (A23,)),
+    ("prod_logsumexp_axis", lambda m, x: (x.prod(axis=1), x.logsumexp(axis=0, keepdims=True)), (A23,)),
     ("matmul_other", lambda m, x, y: m.matmul(x, other=y.mT), (A23, B23)),
     # torch's old linalg names take input=
     ("det_input", lambda m, a: m.det(input=a), (SQ,)),

@@ -276,13 +276,20 @@ def _scalar_output(func, inputs, fn_name, strict):
     return is_outputs_tuple, outputs
 
 
+def _scalar_and_jacobian(func, inputs, v, fn_name, create_graph, strict):
+    """vhp's and hvp's first pass (under enable_grad): the checked inputs, v, output and its gradient."""
+    is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, fn_name, create_graph)
+    is_outputs_tuple, outputs = _scalar_output(func, inputs, fn_name, strict)
+    jac = _grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac
+
+
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for a scalar ``func``."""
     with enable_grad():
-        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, "vhp", create_graph)
-        is_outputs_tuple, outputs = _scalar_output(func, inputs, "vhp", strict)
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_and_jacobian(
+            func, inputs, v, "vhp", create_graph, strict)
     return _last_pass(outputs, is_outputs_tuple, (jac, inputs, v), inputs, is_inputs_tuple, strict, create_graph,
                       "double_back")
 
@@ -291,10 +298,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), H v)`` for a scalar ``func`` (the double-backward trick, as torch)."""
     from ..creation import zeros_like
     with enable_grad():
-        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, "hvp", create_graph)
-        is_outputs_tuple, outputs = _scalar_output(func, inputs, "hvp", strict)
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_and_jacobian(
+            func, inputs, v, "hvp", create_graph, strict)
         grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
         double_back = _grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)

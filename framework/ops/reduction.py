@@ -422,6 +422,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
         from ..linalg import matrix_norm
         return matrix_norm(input, p, tuple(range(input.dim())) if dim is None else dim, keepdim, dtype=dtype)
     from .elementwise import abs as _abs
+    if input._dtype.category == _dt.COMPLEX:
+        input, dtype = _magnitudes(input, dtype), None
     if dtype is not None:
         input = input.to(dtype)
     if input._dtype.category < _dt.FLOAT:
@@ -443,16 +445,31 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
         _check_nonempty(input, "amax" if p == inf else "amin", axes, axes != ())
         extreme = NormInfMax if p == inf else NormInfMin
         return extreme.apply(_abs(input), axes=axes, keepdim=keepdim)
+    if p == 0 and input.requires_grad:
+        from ..linalg import _count_nonzero  # torch's node, whose gradient is zero
+        return _count_nonzero(input, dim, keepdim, None)
     if p == 0:
         return sum((input != 0).to(input._dtype), axes, keepdim)
     if p == 1:
-        return sum(_abs(input), axes, keepdim)
+        return _nodes.named(sum(_abs(input), axes, keepdim), Norm2.node_name)
     return NormP.apply(input, axes=axes, keepdim=keepdim, p=float(p))
+
+
+def _magnitudes(z, dtype):
+    """``|z|`` of complex ``z`` (cast to complex ``dtype`` first): torch's norm of a complex tensor is the
+    real norm of its magnitudes, and |z|'s gradient z / |z| carries the norm's back to z."""
+    if dtype is not None and dtype.category != _dt.COMPLEX:
+        raise RuntimeError(f"linalg.vector_norm: dtype should be complex for complex inputs, but got "
+                           f"{_dt.scalar_type_name(dtype)}; pass a complex dtype or none")
+    from .elementwise import abs as _abs
+    return _abs(z if dtype is None else z.to(dtype))
 
 
 class NormP(_ReductionOfInputAndOutput):
     """``sum(|x|^p) ** (1/p)`` for p other than 0, 1, 2 and inf, with torch's gradient: zero where the norm
     is zero (and, for p < 1, where x is zero) instead of the nan that composing pow ops gives there."""
+
+    node_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, p):

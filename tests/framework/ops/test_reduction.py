@@ -138,3 +138,43 @@ def test_sum_of_bfloat16_into_integers_as_torch(dtype):
     want = torch.tensor(values).bfloat16().sum(0, dtype=getattr(torch, dtype))
     assert got.dtype.name == dtype
     assert got.tolist() == want.tolist()
+
+
+Z = np.array([[1 + 2j, 3 - 1j, 0j], [0.5j, 2 + 0j, -1 - 1j]], dtype=np.complex64)
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, z: m.norm(z), lambda m, z: z.norm(), lambda m, z: z.norm(dim=1), lambda m, z: z.norm(3, 0),
+    lambda m, z: z.norm(1), lambda m, z: z.norm(float("inf"), 1), lambda m, z: z.norm(0),
+    lambda m, z: m.norm(z, dtype=m.complex128), lambda m, z: m.norm(z, 2.5, 1, True, dtype=m.complex128),
+    lambda m, z: m.renorm(z, 2, 0, 1.0), lambda m, z: m.nn.functional.normalize(z),
+])
+def test_norm_of_complex_is_real_as_torch(case):
+    # torch's norm of a complex tensor is the norm of |z|: real dtype (it returned complex64 and a(n)*a(n)
+    # summed without conjugating), gradient z/|z| times the real norm's
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        z = m.tensor(Z, requires_grad=True)
+        out = case(m, z)
+        out.abs().sum().backward()
+        results.append((out, z.grad))
+    (a, ga), (b, gb) = results
+    assert a.dtype.name == str(b.dtype).split(".")[-1]
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5)
+    if gb is None:  # the count of nonzeros passes no gradient
+        assert ga is None
+    else:
+        np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_norm_of_complex_refuses_a_real_dtype_as_torch():
+    with pytest.raises(RuntimeError, match="dtype should be complex for complex inputs"):
+        tp.norm(tp.tensor(Z), dtype=tp.float64)
+
+
+@pytest.mark.parametrize("p", [0, 1, 3, 0.5])
+def test_norm_records_one_vector_norm_node_as_torch(p):
+    # p=1 recorded SumBackward1, other p NormPBackward0, and p=0 no node at all; torch: LinalgVectorNormBackward0
+    x = tp.tensor(X, requires_grad=True)
+    assert x.norm(p, 1).grad_fn.name() == "LinalgVectorNormBackward0"

@@ -31,7 +31,7 @@ from .ops.statistics_extra import *  # noqa: F401,F403
 from ._nn_routes import *  # noqa: F401,F403 - torch.conv2d, torch.layer_norm ... (nn loads on first call)
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
-from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce
+from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce, masked_scatter
 from ._format import set_printoptions
 from . import _out, linalg
 from .ops import bind as _bind, _cast_method

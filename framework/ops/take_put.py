@@ -1,7 +1,9 @@
-"""More index-driven ops: take / put, index_copy, index_put, select, scatter_reduce. Each checks its index as torch does
+"""More index-driven ops: take / put, index_copy, index_put, select, scatter_reduce, masked_scatter. Each checks its index as torch does
 (one min and one max over it) before NumPy could read -1 as the last element, and is written with the
 indexing ops, so gradients flow and an index written in place before backward is torch's error."""
 from __future__ import annotations
+
+import math
 
 from .. import amp as _amp
 from .. import dtypes as _dt
@@ -12,7 +14,7 @@ from .gather import _check_index, first_out_of_range, gather, scatter, scatter_a
 from .arithmetic import where
 from .indexing import IndexAccumulate, IndexPut
 
-__all__ = ["take", "put", "index_copy", "index_put", "select", "scatter_reduce"]
+__all__ = ["take", "put", "index_copy", "index_put", "select", "scatter_reduce", "masked_scatter"]
 
 
 def _long_index(name, index):
@@ -255,13 +257,91 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return ScatterReduce.apply(input, index, src, axis=axis, reduce=reduce, include_self=include_self)
 
 
+class MaskedScatter(Op):
+    """``a`` (broadcast with ``mask``) with the first ``count`` elements of ``source``, in order, written
+    where ``mask`` is true; the rest of ``source`` is unused (its gradient is zero)."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, mask, a, source, shape, count):
+        ctx.count = count
+        xp = ctx.backend.xp
+        out = ctx.backend.copy(xp.broadcast_to(a, shape))
+        values = xp.reshape(source, (-1,))[:count]
+        ctx.backend.setitem(out, xp.broadcast_to(mask, shape), values)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, = ctx.saved_tensors_list()
+        mask = mask.expand(g.shape)
+        ga = g.masked_fill(mask, 0) if ctx.needs_grad(1) else None
+        gsource = None
+        if ctx.needs_grad(2):
+            from .join import cat
+            shape = ctx._shapes[2]
+            rest = g.new_zeros(math.prod(shape) - ctx.count)
+            gsource = cat([g[mask], rest]).reshape(shape)
+        return None, ga, gsource
+
+
+def masked_scatter(input, mask, source):
+    """A copy of ``input`` whose elements where ``mask`` (bool, broadcast with ``input``) is true are the
+    elements of ``source`` read in order (``source`` needs at least as many as ``mask`` has true).
+
+    Example:
+        >>> tensorplug.zeros(4).masked_scatter(tensorplug.tensor([True, False, True, False]),
+        ...                                    tensorplug.tensor([1.0, 2.0, 3.0]))
+        tensor([1., 0., 2., 0.])
+    """
+    if not isinstance(source, Tensor):
+        raise TypeError(f"masked_scatter(): argument 'source' (position 2) must be Tensor, not "
+                        f"{type(source).__name__}")
+    if not isinstance(mask, Tensor) or mask._dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{_mask_dtype_name(mask)}; use mask.bool()")
+    if source._dtype is not input._dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{_dt.scalar_type_name(input._dtype)} and {_dt.scalar_type_name(source._dtype)}; "
+                           f"convert source with .to({input._dtype})")
+    from ._util import broadcast_error
+    try:
+        shape = tuple(input._backend.xp.broadcast_arrays(input._data, mask._data)[0].shape)
+    except ValueError:
+        raise broadcast_error(input._data.shape, mask._data.shape) from None
+    backend = input._backend
+    count = int(backend.xp.sum(backend.astype(backend.xp.broadcast_to(mask._data, shape), _dt.int64)))
+    if source.numel() < count:
+        raise RuntimeError(f"masked_scatter: Number of elements of source < number of ones in mask "
+                           f"({source.numel()} < {count}); give source at least {count} elements")
+    return MaskedScatter.apply(mask, input, source, shape=shape, count=count)
+
+
+def _mask_dtype_name(mask):
+    return _dt.scalar_type_name(mask._dtype) if isinstance(mask, Tensor) else type(mask).__name__
+
+
+def masked_scatter_(self, mask, source):
+    """In-place ``masked_scatter``: ``mask`` must broadcast to ``self``'s shape; returns self."""
+    from .inplace import make_inplace
+    if isinstance(mask, Tensor) and mask._data.ndim > self._data.ndim:
+        raise RuntimeError(f"masked_scatter_: expand(size={list(self.shape)}): the number of sizes provided "
+                           f"({self._data.ndim}) must be greater or equal to the number of dimensions in the "
+                           f"mask ({mask._data.ndim}); the mask must broadcast to self's shape")
+    if isinstance(mask, Tensor):
+        mask.expand(*self.shape)  # torch's error for a mask that does not broadcast to self
+    return make_inplace(masked_scatter, "masked_scatter_")(self, mask, source)
+
+
 def _bind():
     from . import bind
     from .inplace import make_inplace
     bind({"take": take, "put": put, "index_copy": index_copy, "index_put": index_put, "select": select,
           "scatter_reduce": scatter_reduce, "scatter_reduce_": make_inplace(scatter_reduce, "scatter_reduce_"),
           "put_": make_inplace(put, "put_"), "index_copy_": make_inplace(index_copy, "index_copy_"),
-          "index_put_": make_inplace(index_put, "index_put_")})
+          "index_put_": make_inplace(index_put, "index_put_"), "masked_scatter": masked_scatter,
+          "masked_scatter_": masked_scatter_})
 
 
 _bind()

@@ -837,3 +837,21 @@ _ISSUE13_OPS = [
 ]
 OPS += _ISSUE13_OPS
 BY_ID.update({op.id: op for op in _ISSUE13_OPS})
+
+
+# masked_scatter, conjugate transposes, matrix_exp at the top level, and the torch.linalg additions --------------
+def _np_masked_scatter(a, s):
+    out = a.copy()
+    mask = a > 0
+    out[mask] = s.reshape(-1)[:int(mask.sum())]
+    return out
+
+
+_MORE_OPS = [
+    OpInfo("masked_scatter", _np_masked_scatter, shapes=((2, 3), (2, 3)), method=False,
+           func=lambda m: (lambda a, s: m.masked_scatter(a, a.detach() > 0, s))),
+    OpInfo("masked_scatter", _np_masked_scatter, shapes=((2, 3), (7,)), method=False, id="masked_scatter_method",
+           func=lambda m: (lambda a, s: a.masked_scatter(a.detach() > 0, s)), zero_dim=False),
+]
+OPS += _MORE_OPS
+BY_ID.update({op.id: op for op in _MORE_OPS})

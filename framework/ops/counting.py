@@ -14,10 +14,11 @@ def _wrap(backend, array, dtype=None):
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The distinct values of ``input`` in ascending order, with the inverse indices and counts if asked."""
+    """The distinct values of ``input`` in ascending order, with the inverse indices and counts if asked
+    (with ``dim``, the distinct slices along it: ``sorting.unique_dim``)."""
     if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not implemented in tensorplug yet; call unique() on the "
-                                  "flattened tensor")
+        from .sorting import unique_dim
+        return unique_dim(input, dim, return_inverse, return_counts)
     backend = input._backend
     xp = backend.xp
     flat = xp.reshape(input._data, (-1,))

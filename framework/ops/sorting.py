@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import wrap_dim, write_out
 
@@ -123,3 +124,64 @@ def count_nonzero(input, dim=None):
     """The number of non-zero elements over ``dim`` (int64)."""
     from .reduction import sum as _sum
     return _sum(input != 0, dim)
+
+
+def _lexsort_slices(rows):
+    """The stable order that sorts the 2-D ``rows`` (int64 / float / bool tensor, one slice a row)
+    lexicographically: one stable argsort per column, the last column first."""
+    order = None
+    for k in reversed(range(rows.shape[1])):
+        column = rows[:, k] if order is None else rows[order, k]
+        step = argsort(column, 0)
+        order = step if order is None else order[step]
+    if order is None:  # no columns: every row equal
+        from ..creation import arange
+        order = arange(rows.shape[0], device=rows._backend)
+    return order
+
+
+class UniqueDim(Op):
+    """unique(dim=)'s values, recorded as torch records them: a node whose backward is torch's error."""
+
+    node_name = "UniqueDimBackward0"
+
+    @staticmethod
+    def forward(ctx, a, values):
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError("the derivative for 'unique_dim' is not implemented.")
+
+
+def unique_dim(input, dim, return_inverse=False, return_counts=False):
+    """torch.unique(input, dim=dim): the distinct slices along ``dim`` in lexicographic order (always sorted,
+    as torch's), with each slice's group (``return_inverse``) and the groups' sizes (``return_counts``).
+    Slices holding NaN are never equal, as in torch."""
+    from .statistics_extra import unique_consecutive
+    if input.is_complex():
+        raise NotImplementedError(f"\"unique_dim\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
+                                  f"compare the real and imaginary parts (torch.view_as_real) instead")
+    if input._data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions; call unique() without dim")
+    d = wrap_dim(dim, input._data.ndim)
+    if input.numel() == 0 and input.shape[d] != 0:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied; "
+                           f"the tensor of shape {list(input.shape)} has no slices to compare along dim {d}")
+    x = input.detach()
+    if x.shape[d] == 0:
+        none = x.new_zeros(0, dtype=_dt.int64)
+        values, groups, counts = x.clone(), none, none
+    else:
+        order = _lexsort_slices(x.movedim(d, 0).reshape(x.shape[d], -1))
+        values, groups, counts = unique_consecutive(x.index_select(d, order), return_inverse=True,
+                                                    return_counts=True, dim=d)
+        groups = groups.new_zeros(groups.shape).index_put((order,), groups)
+    if input.requires_grad:
+        values = UniqueDim.apply(input, values=values._data)
+    extra = []
+    if return_inverse:
+        extra.append(groups)
+    if return_counts:
+        extra.append(counts)
+    return (values, *extra) if extra else values

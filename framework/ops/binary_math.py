@@ -6,6 +6,7 @@ import math
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import broadcast_error, promote
@@ -72,6 +73,9 @@ class Copysign(_BinaryOp):
         (x,) = ctx.saved_tensors_list()
         gx = g * where(x == 0, 0.0, ctx.output() / x) if ctx.needs_grad(0) else None
         return gx, _zeros(ctx, 1)
+
+
+CopysignByNumber = Copysign.renamed("CopysignBackward1")  # torch's name for the number-sign overload
 
 
 class _Step(_BinaryOp):
@@ -151,7 +155,7 @@ def copysign(input, other):
     else:
         a, b = promote(input, other)
     a, b = _float(a), _float(b)
-    return Copysign.apply(a, b)
+    return (Copysign if isinstance(other, Tensor) else CopysignByNumber).apply(a, b)
 
 
 def heaviside(input, values):
@@ -229,7 +233,8 @@ def ldexp(input, other):
     from .arithmetic import pow
     a, b = _tensors("ldexp", input, other)
     dtype = _float(a).dtype  # 2**other in the result's dtype: float64's 2**200 is finite, float16's 2**20 inf
-    return input * pow(2.0, other.to(dtype) if other._dtype.category <= _dt.INT else other)
+    out = input * pow(2.0, other.to(dtype) if other._dtype.category <= _dt.INT else other)
+    return _nodes.named(out, "LdexpBackward0")  # torch records one node
 
 
 def _frexp_exponent(xp, x):
@@ -292,9 +297,8 @@ def float_power(input, exponent):
         input = input.to(_dt.complex128) if isinstance(input, Tensor) else complex(input)
         exponent = exponent.to(_dt.complex128) if isinstance(exponent, Tensor) else complex(exponent)
         return pow(input, exponent)
-    if not isinstance(input, Tensor):
-        from ..creation import tensor
-        input = tensor(float(input), dtype=_dt.float64, device=exponent._backend)
+    if not isinstance(input, Tensor):  # torch's PowBackward2, the number-base overload
+        return pow(float(input), _wide(exponent))
     return pow(_wide(input), _wide(exponent) if isinstance(exponent, Tensor) else float(exponent))
 
 

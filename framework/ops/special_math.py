@@ -9,8 +9,10 @@ gradients are torch's derivatives.yaml formulas written with these ops, so they 
 from __future__ import annotations
 
 import math
+import operator
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ..tensor import Tensor
 from .elementwise import _float, _float_function
@@ -143,6 +145,10 @@ class SpecialEntr(Op):
 
 
 class SpecialZeta(Op):
+    """Hurwitz zeta; torch's derivative in ``q`` only, ``-s zeta(s + 1, q)`` (none in ``s``)."""
+
+    save_inputs = (0, 1)
+
     @staticmethod
     def forward(ctx, s, q):
         xp = ctx.backend.xp
@@ -151,7 +157,10 @@ class SpecialZeta(Op):
 
     @staticmethod
     def backward(ctx, g):
-        raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        if ctx.needs_grad(0):
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        s, q = ctx.saved_tensors_list()
+        return None, g * -s * special_zeta(s + 1, q)
 
 
 def lgamma(input):
@@ -170,14 +179,24 @@ def digamma(input):
     return Digamma.apply(_float(input))
 
 
+def _int_argument(fn, name, position, value):
+    """``value`` as an int, or torch's TypeError: a float or bool order is refused, not rounded."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be int, not {type(value).__name__}; "
+                    f"pass a whole number such as {fn}({'n, x' if position == 1 else 'x, p'})")
+
+
 def polygamma(n, input):
     """The ``n``-th derivative of digamma (``n = 0``: digamma itself)."""
-    if isinstance(n, Tensor) and not isinstance(input, Tensor):
-        n, input = input, n  # Tensor.polygamma(self, n)
-    if int(n) != n or n < 0:
+    n = _int_argument("polygamma", "n", 1, n)
+    if n < 0:
         raise RuntimeError(f"polygamma(n, x) does not support negative n: got n={n}; n must be a non-negative "
                            f"integer")
-    return Polygamma.apply(_float(input), n=int(n))
+    return Polygamma.apply(_float(input), n=n)
 
 
 def _tensor_polygamma(self, n):
@@ -187,12 +206,14 @@ def _tensor_polygamma(self, n):
 def mvlgamma(input, p):
     """The multivariate log-gamma ``sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)`` over i < p (torch 2.13
     no longer checks that x > (p-1)/2: smaller x give the sum's value)."""
+    p = _int_argument("mvlgamma", "p", 2, p)
     if p < 1:
         raise RuntimeError(f"p has to be greater than or equal to 1: got p={p}")
     x = _float(input)
     halves = x.new_tensor([i / 2 for i in range(p)])
     terms = lgamma(x.unsqueeze(-1) - halves)
-    return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+    out = terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+    return _nodes.named(out, "MvlgammaBackward0")  # torch records one node
 
 
 erfc = _float_function("erfc", Erfc,
@@ -239,8 +260,11 @@ class Logit(Op):
     def forward(ctx, a, *, eps):
         ctx.eps = eps
         xp = ctx.backend.xp
-        p = a if eps is None else xp.clip(a, eps, 1 - eps)
-        return xp.asarray(xp.log(p / (1 - p)), dtype=a.dtype)
+        # torch's clamp is x < lo ? lo : x > hi ? hi : x, so an eps over 0.5 (lo > hi) maps below-lo to lo
+        if eps is not None:
+            lo, hi = xp.asarray(eps, dtype=a.dtype), xp.asarray(1 - eps, dtype=a.dtype)
+            a = xp.where(a < lo, lo, xp.where(a > hi, hi, a))
+        return xp.asarray(xp.log(a / (1 - a)), dtype=a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -304,6 +328,20 @@ class SpecialXlog1py(_XLog):
     shift = 1
 
 
+# torch's overloads with a number for self / for other record nodes of their own names
+_BY_NUMBER = {op: (op.renamed(op.node_name[:-1] + "1"), op.renamed(op.node_name[:-1] + "2"))
+              for op in (Xlogy, SpecialXlog1py, SpecialZeta)}
+
+
+def _overload(op, input, other):
+    """``op`` under the name of torch's overload for these arguments (a number first, a number second)."""
+    if not isinstance(input, Tensor):
+        return _BY_NUMBER[op][0]
+    if not isinstance(other, Tensor):
+        return _BY_NUMBER[op][1]
+    return op
+
+
 def _xlog(op, input, other):
     from ._util import as_tensor_like, promote
     a, b = promote(input, other)
@@ -312,9 +350,9 @@ def _xlog(op, input, other):
     # a number beside a tensor: in the tensor's float dtype (an integer tensor's number is not wrapped
     # to its dtype: xlogy(uint8, -1) is nan, and a float64 tensor's number is not rounded to float32)
     t = _float(a if isinstance(a, Tensor) else b)
-    return op.apply(*(x if isinstance(x, Tensor) else as_tensor_like(x, t).to(t.dtype)
-                      for x in (_float(input) if isinstance(input, Tensor) else input,
-                                _float(other) if isinstance(other, Tensor) else other)))
+    return _overload(op, input, other).apply(*(x if isinstance(x, Tensor) else as_tensor_like(x, t).to(t.dtype)
+                                               for x in (_float(input) if isinstance(input, Tensor) else input,
+                                                         _float(other) if isinstance(other, Tensor) else other)))
 
 
 def xlogy(input, other):
@@ -328,7 +366,7 @@ def special_xlog1py(input, other):
 
 
 def special_zeta(input, other):
-    """The Hurwitz zeta function ``sum_k (k + other) ** -input`` (no gradient, as torch)."""
+    """The Hurwitz zeta function ``sum_k (k + other) ** -input`` (a gradient in ``other`` only, as torch)."""
     from ._util import promote
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("zeta(): expected at least one Tensor argument; wrap the numbers with tensorplug.tensor")
@@ -337,7 +375,7 @@ def special_zeta(input, other):
     ref = s if isinstance(s, Tensor) else q
     from ._util import as_tensor_like
     s, q = as_tensor_like(s, ref).to(ref.dtype), as_tensor_like(q, ref).to(ref.dtype)
-    return SpecialZeta.apply(_no_half("zeta_cpu", s), q)
+    return _overload(SpecialZeta, input, other).apply(_no_half("zeta_cpu", s), q)
 
 
 METHODS = {"lgamma": lgamma, "digamma": digamma, "polygamma": _tensor_polygamma, "mvlgamma": mvlgamma,

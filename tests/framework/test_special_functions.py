@@ -264,3 +264,78 @@ def test_chebyshev_coefficients_are_the_interpolants(name, f):
     mp.mp.dps = 40
     stored = getattr(_specfun, name)
     np.testing.assert_allclose(stored, _chebyshev_fit(f, len(stored) - 1), rtol=0, atol=1e-18)
+
+
+# numbers beside tensors: torch's result dtype, overload node names and gradients ------------------------
+
+NUMBER_CASES = [
+    (lambda m, t: m.special.xlogy(2.0, t), "XlogyBackward1"),
+    (lambda m, t: m.xlogy(t, 2), "XlogyBackward2"),
+    (lambda m, t: t.xlogy(2.5), "XlogyBackward2"),
+    (lambda m, t: m.xlogy(t, t), "XlogyBackward0"),
+    (lambda m, t: m.special.xlog1py(2.0, t), "SpecialXlog1PyBackward1"),
+    (lambda m, t: m.special.xlog1py(t, 3), "SpecialXlog1PyBackward2"),
+    (lambda m, t: m.special.zeta(3.0, t), "SpecialZetaBackward1"),
+    (lambda m, t: m.special.zeta(t.detach() + 2, t), "SpecialZetaBackward0"),
+    (lambda m, t: m.mvlgamma(t + 1, 2), "MvlgammaBackward0"),
+    (lambda m, t: m.float_power(2.0, t), "PowBackward2"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case, node", NUMBER_CASES)
+def test_number_operands_match_torch(case, node, dtype):
+    # a number beside a tensor records torch's overload node (XlogyBackward1 / 2: all were ...Backward0), and
+    # zeta's gradient in q is torch's -s zeta(s + 1, q) (it raised for q too)
+    xs = np.array([0.5, 1.5, 2.0])
+    results = []
+    for m in (tp, torch):
+        t = m.tensor(xs, dtype=getattr(m, dtype), requires_grad=True)
+        out = case(m, t)
+        out.sum().backward()
+        results.append((out, t.grad))
+    (a, ga), (b, gb) = results
+    assert type(a.grad_fn).__name__ == node == type(b.grad_fn).__name__
+    assert a.dtype.name == str(b.dtype).split(".")[-1]
+    _compare(a, b, 1e-6)
+    _compare(ga, gb, 1e-6)
+
+
+@pytest.mark.parametrize("number", [2, 2.5, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", ["xlogy", "xlog1py", "zeta"])
+def test_number_first_and_second_give_torchs_dtype(name, dtype, number):
+    vals = [True, False, True] if dtype == "bool" else [1, 2, 3]
+    for order in (0, 1):
+        got = [None, None]
+        for i, m in enumerate((tp, torch)):
+            t = m.tensor(vals, dtype=getattr(m, dtype))
+            args = (number, t) if order else (t, number)
+            try:
+                got[i] = getattr(m.special, name)(*args)
+            except RuntimeError:  # zeta refuses float16, as torch
+                got[i] = "refused"
+        if isinstance(got[1], str):
+            assert isinstance(got[0], str)
+            continue
+        assert got[0].dtype.name == str(got[1].dtype).split(".")[-1], (order, got[0].dtype, got[1].dtype)
+        _compare(got[0], got[1], 1e-3)
+
+
+def test_integer_order_arguments_refuse_floats_and_bools_as_torch():
+    # torch's TypeError; tensorplug rounded polygamma's 2.0, took mvlgamma's True, and swapped polygamma(x, 1)
+    x = tp.tensor([1.5])
+    for call in (lambda: tp.polygamma(2.0, x), lambda: tp.polygamma(True, x), lambda: tp.polygamma(x, 1),
+                 lambda: x.polygamma(1.0)):
+        with pytest.raises(TypeError, match="argument 'n' \\(position 1\\) must be int"):
+            call()
+    with pytest.raises(TypeError, match="argument 'p' \\(position 2\\) must be int, not bool"):
+        tp.mvlgamma(x, True)
+    _compare(tp.polygamma(tp.tensor(1), x), torch.polygamma(torch.tensor(1), torch.tensor([1.5])), 1e-6)
+
+
+@pytest.mark.parametrize("eps", [0.2, 0.75, 1.0])
+def test_logit_eps_over_a_half_clamps_as_torch(eps):
+    # torch clamps x < eps to eps before x > 1 - eps to 1 - eps (clip gave 1 - eps for all of them)
+    xs = np.array([0.5, 0.1, 0.95, 0.0, 1.5])
+    _compare(tp.special.logit(tp.tensor(xs), eps), torch.special.logit(torch.tensor(xs), eps), 1e-13)

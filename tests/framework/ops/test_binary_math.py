@@ -364,3 +364,28 @@ VALUES = [-7.0, -2.5, -0.0, 0.0, 1.5, 4.0, -4.0, float("inf"), -float("inf"), fl
 ])
 def test_edge_values_and_dtypes_as_torch(case):
     _same_edge(case)
+
+
+@pytest.mark.parametrize("case, node", [
+    (lambda m, x: m.copysign(x, -2.0), "CopysignBackward1"),
+    (lambda m, x: m.copysign(x, m.tensor([-1.0, 1.0])), "CopysignBackward0"),
+    # (a negative integer exponent is left out: torch's gradient there is 2**other in integers, 0)
+    (lambda m, x: m.ldexp(x, m.tensor([2, 0])), "LdexpBackward0"),
+    (lambda m, x: x.ldexp(m.tensor([2.0, 3.0])), "LdexpBackward0"),
+    (lambda m, x: m.float_power(2, x), "PowBackward2"),
+    (lambda m, x: m.float_power(x, 2), "PowBackward0"),
+])
+def test_number_overloads_record_torchs_node(case, node):
+    # copysign by a number, ldexp and float_power of a number base showed CopysignBackward0, MulBackward0
+    # and PowBackward1
+    results = []
+    for m in (tp, torch):
+        x = m.tensor([2.5, -1.0], requires_grad=True)
+        out = case(m, x)
+        out.sum().backward()
+        results.append((out, x.grad))
+    (a, ga), (b, gb) = results
+    assert type(a.grad_fn).__name__ == node == type(b.grad_fn).__name__
+    assert a.dtype.name == str(b.dtype).split(".")[-1]
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-6)

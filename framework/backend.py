@@ -165,6 +165,19 @@ class Backend:
         or NotImplemented."""
         return NotImplemented
 
+    def fused_attention(self, q, k, v, blocked, bias, scale):
+        """Attention over ``(..., L, E)`` queries, ``(..., S, E)`` keys and ``(..., S, Ev)`` values of one
+        float dtype and batch shape: ``(out, p)`` with ``p = softmax(q * scale @ k^T)`` (``blocked``: a bool
+        array broadcasting to the ``(..., L, S)`` scores, True where a query may not attend; ``bias``: one
+        added to the scores; either may be None) and ``out = p @ v``. A query whose every key is blocked
+        gets probabilities 0 (torch's safe softmax). ``p`` is kept for the backward. Or NotImplemented."""
+        return NotImplemented
+
+    def fused_attention_backward(self, q, k, v, p, g, scale, needs):
+        """``(gq, gk, gv)`` of ``fused_attention`` for its ``p`` and upstream ``g`` (None where the
+        matching flag of ``needs`` is False), or NotImplemented."""
+        return NotImplemented
+
     def fused_lstm_cell(self, gates, projected, c_prev, c, tanh_c, h):
         """One LSTM step for a block of rows, in place; or NotImplemented (the frontend's array code then
         runs). ``gates`` (rows, 4H) holds the step's recurrent products in the gate order (g, i, f, o);

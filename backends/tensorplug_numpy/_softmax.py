@@ -33,29 +33,39 @@ def _accepts(x):
     return x.dtype.char in "fd" and x.ndim >= 1 and x.size
 
 
+def rows_kernel(dtype, log):
+    """``run(x2, out)``: softmax (log_softmax when ``log``) of the ``(rows, last)`` C-contiguous ``x2``
+    into ``out`` on the calling thread, for one float dtype; None where there are no compiled kernels.
+    What :func:`softmax` runs on each part of a split, and attention on each head's scores."""
+    if dtype == np.float32:
+        kernels = _jit.kernels("softmax32")
+        if kernels is None:
+            return None
+        loop = kernels[0]
+        return lambda x2, out: loop(x2, out, log)
+    kernels = _jit.kernels("softmax_shift", "softmax_scale")
+    if kernels is None:
+        return None
+    shift, scale = kernels
+
+    def run(x2, out):
+        e = np.empty_like(x2) if log else out  # softmax takes exp in place
+        shift(x2, out)
+        np.exp(out, out=e)
+        scale(out, e, log)  # log_softmax into out, softmax into e (= out)
+    return run
+
+
 def softmax(x, log):
     """softmax (log_softmax when ``log``) of ``x`` along its last axis, or NotImplemented."""
     if not _accepts(x):
         return NotImplemented
-    one_loop = x.dtype == np.float32
-    kernels = _jit.kernels("softmax32") if one_loop else _jit.kernels("softmax_shift", "softmax_scale")
-    if kernels is None:
+    kernel = rows_kernel(x.dtype, log)
+    if kernel is None:
         return NotImplemented
     (x2,) = _rows(x)
     out = np.empty_like(x2)
-    if one_loop:
-        def run(s, t):
-            kernels[0](x2[s:t], out[s:t], log)
-    else:
-        shift, scale = kernels
-        e = np.empty_like(x2) if log else out  # softmax takes exp in place
-
-        def run(s, t):
-            shift(x2[s:t], out[s:t])
-            np.exp(out[s:t], out=e[s:t])
-            scale(out[s:t], e[s:t], log)  # log_softmax into out, softmax into e (= out)
-
-    split(run, x2.shape[0], max(1, PART_MIN // x2.shape[1]))
+    split(lambda s, t: kernel(x2[s:t], out[s:t]), x2.shape[0], max(1, PART_MIN // x2.shape[1]))
     return out.reshape(x.shape)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 import tensorplug
 
-from . import _blas, _conv, _fused, _malloc, _norm, _softmax, _special, _threads
+from . import _attention, _blas, _conv, _fused, _malloc, _norm, _softmax, _special, _threads
 from ._conv import ConvKernels
 
 
@@ -117,6 +117,9 @@ class NumpyBackend(ConvKernels, tensorplug.ArrayAPIBackend):
     # only where numba is installed (compiled loops: _jit.py, _loops.py); they decline otherwise
     fused_softmax = staticmethod(_softmax.softmax)
     fused_softmax_backward = staticmethod(_softmax.softmax_backward)
+    # attention a head at a time over the thread pool, its scores in cache (_attention.py)
+    fused_attention = staticmethod(_attention.attention)
+    fused_attention_backward = staticmethod(_attention.attention_backward)
     fused_relu_backward = staticmethod(_fused.relu_backward)
     fused_lstm_cell = staticmethod(_fused.lstm_cell)
     fused_lstm_cell_backward = staticmethod(_fused.lstm_cell_backward)

@@ -941,8 +941,13 @@ class Attention(Op):
             q, k, v = (xp.astype(t, xp.float32) for t in (q, k, v))
             if mask is not None and mask.dtype == dtype:
                 mask = xp.astype(mask, xp.float32)
+        blocked = _blocked(xp, mask, causal, q.shape[-2], k.shape[-2])
+        fused = ctx.backend.fused_attention(q, k, v, blocked, None if blocked is not None else mask, scale)
+        if fused is not NotImplemented:
+            out, p = fused
+            ctx.p = p if p.dtype == dtype else xp.astype(p, dtype)
+            return out if out.dtype == dtype else xp.astype(out, dtype)
         s = xp.matmul(q * scale, xp.matrix_transpose(k))
-        blocked = _blocked(xp, mask, causal, s.shape[-2], s.shape[-1])
         if blocked is not None:
             s = xp.where(blocked, -math.inf, s)
         elif mask is not None:  # a float mask is added (and may broadcast the scores)
@@ -977,6 +982,10 @@ class Attention(Op):
         q, k, v = ctx.saved_arrays()
         xp = ctx.backend.xp
         p = ctx.p
+        fused = ctx.backend.fused_attention_backward(q, k, v, p, g, ctx.scale,
+                                                     tuple(ctx.needs_grad(i) for i in range(3)))
+        if fused is not NotImplemented:
+            return fused
         gp = xp.matmul(g, xp.matrix_transpose(v))
         fused = ctx.backend.fused_softmax_backward(p, gp, False)
         if fused is NotImplemented:

@@ -608,6 +608,35 @@ def check_fused_softmax(b):
 
 
 @check
+def check_fused_attention(b):
+    q, k, v = (_RNG.standard_normal((2, 3, n, 4)) for n in (5, 6, 6))
+    g = _RNG.standard_normal((2, 3, 5, 4))
+    blocked = _RNG.random((3, 5, 6)) > 0.6
+    blocked[1, 2] = True  # a query with every key masked: probabilities 0
+    bias = _RNG.standard_normal((5, 6))
+    for mask, add in ((None, None), (blocked, None), (None, bias)):
+        s = q * 0.5 @ np.swapaxes(k, -1, -2)
+        s = np.where(mask, -np.inf, s) if mask is not None else s if add is None else s + add
+        e = np.exp(s - s.max(axis=-1, keepdims=True))
+        p = e / e.sum(axis=-1, keepdims=True)
+        p = np.where(np.isnan(p), 0.0, p)
+        got = b.fused_attention(dev(b, q), dev(b, k), dev(b, v), None if mask is None else dev(b, mask),
+                                None if add is None else dev(b, add), 0.5)
+        if got is NotImplemented:
+            return
+        same(b, got[1], p, "fused_attention p", rtol=1e-12, atol=1e-14)
+        same(b, got[0], p @ v, "fused_attention out", rtol=1e-12, atol=1e-14)
+        gp = g @ np.swapaxes(v, -1, -2)
+        ds = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+        grads = b.fused_attention_backward(dev(b, q), dev(b, k), dev(b, v), got[1], dev(b, g), 0.5,
+                                           (True, True, True))
+        if grads is not NotImplemented:
+            for got_grad, want, name in zip(grads, (ds @ k * 0.5, np.swapaxes(ds, -1, -2) @ q * 0.5,
+                                                    np.swapaxes(p, -1, -2) @ g), "qkv"):
+                same(b, got_grad, want, f"fused_attention_backward g{name}", rtol=1e-12, atol=1e-14)
+
+
+@check
 def check_fused_lstm_cell(b):
     rows, H = 3, 5
     for dtype, tol in (("float32", 2e-6), ("float64", 1e-12)):

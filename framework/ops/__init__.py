@@ -17,7 +17,7 @@ from .elementwise import (exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, re
 from .elementwise import (tan, log1p, expm1, rsqrt, reciprocal, erf, square, floor, ceil, round)
 from .gather import gather, scatter, scatter_add, index_select, masked_fill, take_along_dim
 from .join import cat, concat, concatenate, stack, hstack, vstack, split, chunk, unbind
-from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum
+from .linalg import matmul, mm, bmm, mv, dot, addmm, outer, einsum, adjoint
 from .minmax import max, min, amax, amin, aminmax, argmax, argmin, maximum, minimum, clamp, clip
 from .reduction import prod, var, std, var_mean, std_mean, logsumexp, norm, cumsum, cumprod, cdist, all, any
 from .shape import flip, fliplr, flipud, broadcast_to, broadcast_shapes, movedim, swapaxes
@@ -223,4 +223,7 @@ bind(METHODS)
 bind(special_math.bind_methods())
 bind({**binary_math.bind_methods(), **scans.METHODS, **products.bind_methods()})
 Tensor.T = property(lambda self: self.permute(*reversed(range(self._data.ndim))))
-Tensor.mT = property(lambda self: self.transpose(-2, -1))
+Tensor.mT = property(linalg.matrix_transpose)
+Tensor.mH = property(linalg.matrix_adjoint)
+Tensor.H = property(linalg.conj_transpose)
+bind({"adjoint": adjoint})

@@ -1,4 +1,5 @@
-"""Matrix products: matmul (1-D, 2-D, batched), mm, bmm, mv, dot, addmm, outer."""
+"""Matrix products: matmul (1-D, 2-D, batched), mm, bmm, mv, dot, addmm, outer; the (conjugate) transposes mT,
+mH, H and adjoint."""
 from __future__ import annotations
 
 from .. import amp as _amp
@@ -302,3 +303,50 @@ def einsum(equation, *operands):
     except ValueError as exc:
         raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes: {exc}") from None
     return out
+
+
+# the (conjugate) transposes of the last two dims ----------------------------------------------------------
+
+def _last_two_swapped(name, input, conj, zero_dim_hint="Consider using x.conj()."):
+    """``input`` with its last two dims swapped (and conjugated): torch's warning on a 0-d tensor, which
+    passes through, and its error on a 1-D one."""
+    ndim = input._data.ndim
+    if ndim == 0:
+        import warnings
+        warnings.warn(f"{name} is deprecated on 0-D tensors. {zero_dim_hint}", UserWarning, stacklevel=3)
+        return input.conj() if conj else input
+    if ndim < 2:
+        raise RuntimeError(f"tensor.{name.removeprefix('Tensor.')} is only supported on matrices or batches of "
+                           f"matrices. Got 1-D tensor.")
+    out = input.transpose(-2, -1)
+    return out.conj() if conj else out
+
+
+def matrix_transpose(input):
+    """``Tensor.mT``: each matrix of a batch transposed (a view)."""
+    return _last_two_swapped("Tensor.mT", input, False, "This function is the identity in these cases.")
+
+
+def matrix_adjoint(input):
+    """``Tensor.mH``: each matrix of a batch conjugated and transposed (a real tensor's is ``mT``)."""
+    return _last_two_swapped("Tensor.mH", input, True)
+
+
+def adjoint(input):
+    """The conjugate transpose of each matrix of ``input`` (``Tensor.mH``).
+
+    Example:
+        >>> tensorplug.adjoint(tensorplug.tensor([[1 + 2j, 3j]]))
+        tensor([[1.-2.j],
+                [0.-3.j]])
+    """
+    return _last_two_swapped("adjoint()", input, True)
+
+
+def conj_transpose(input):
+    """``Tensor.H``: the conjugate transpose of a matrix (a 0-d tensor's conjugate, with torch's warning)."""
+    ndim = input._data.ndim
+    if ndim == 0 or ndim == 2:
+        return _last_two_swapped("Tensor.H", input, True)
+    hint = " For batches of matrices, consider using tensor.mH" if ndim > 2 else ""
+    raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {ndim}-D tensor.{hint}")

@@ -847,11 +847,26 @@ def _np_masked_scatter(a, s):
     return out
 
 
+def _via_float32(m, p, fn):
+    """``fn`` of the complex tensor whose (re, im) pairs are ``p``, as pairs; half pairs through complex64 (torch's
+    complex32 has few ops, tensorplug has none)."""
+    narrow = p.dtype in (m.float16, m.bfloat16)
+    out = m.view_as_real(fn(_c(m, p.float() if narrow else p)).resolve_conj())
+    return out.to(p.dtype) if narrow else out
+
+
 _MORE_OPS = [
     OpInfo("masked_scatter", _np_masked_scatter, shapes=((2, 3), (2, 3)), method=False,
            func=lambda m: (lambda a, s: m.masked_scatter(a, a.detach() > 0, s))),
     OpInfo("masked_scatter", _np_masked_scatter, shapes=((2, 3), (7,)), method=False, id="masked_scatter_method",
            func=lambda m: (lambda a, s: a.masked_scatter(a.detach() > 0, s)), zero_dim=False),
+    OpInfo("adjoint", lambda a: np.swapaxes(a, -1, -2), shapes=((2, 3, 4),), zero_dim=False),
+    OpInfo("mH", lambda a: np.swapaxes(a, -1, -2), shapes=((3, 4),), method=False, zero_dim=False,
+           func=lambda m: (lambda a: a.mH)),
+    _spectral("adjoint_complex", lambda p: _np_pairs(np.conj(np.swapaxes(_np_complex(p), -1, -2))),
+              lambda m, p: _via_float32(m, p, lambda z: m.adjoint(z)), shapes=((2, 3, 4, 2),)),
+    _spectral("H_complex", lambda p: _np_pairs(np.conj(_np_complex(p).T)),
+              lambda m, p: _via_float32(m, p, lambda z: z.H), shapes=((3, 4, 2),)),
 ]
 OPS += _MORE_OPS
 BY_ID.update({op.id: op for op in _MORE_OPS})

@@ -224,10 +224,40 @@ def build_tensor(spec, storage, backend):
                       strides=[s * item for s in spec.stride])
     if sys.byteorder == "big":  # pragma: no cover - files are little-endian
         host = host.astype(native)
-    t = Tensor._make(backend.from_numpy(host), spec.dtype, backend)
+    t = _at_offset(Tensor._make(backend.from_numpy(host), spec.dtype, backend), spec, storage)
     if spec.requires_grad and spec.dtype.category >= _dt.FLOAT:
         t.requires_grad_(True)
     if spec.parameter:
         from ..nn.parameter import Parameter
         t = Parameter(t, requires_grad=t.requires_grad)
     return t
+
+
+def _at_offset(t, spec, storage):
+    """``t`` recorded as a view of a flat tensor over its whole storage when it starts past the storage's
+    first element, so ``storage_offset()`` is the saved one (torch keeps it: a slice saved beside its base
+    loads at offset 3, not 0). Where the backend copied the host memory there is no storage to point into."""
+    np = numpy()
+    item = spec.dtype.itemsize
+    data = t._data
+    if spec.offset == 0 or spec.offset % item or not isinstance(data, np.ndarray) or \
+            _address(data) != _address(storage) + spec.offset:
+        return t
+    from ..ops._util import mark_view
+    flat = storage[:storage.size - storage.size % item].view(data.dtype)
+    base = Tensor._make(t._backend.from_numpy(flat), spec.dtype, t._backend)
+    return mark_view(t, base, _strided_gather(spec.offset // item, spec.shape, spec.stride))
+
+
+def _strided_gather(offset, shape, stride):
+    """The elements of a flat tensor that a view at ``offset`` with ``shape`` and ``stride`` reads, with
+    tensorplug ops (an in-place write through the view records its history on the flat tensor by it)."""
+    def replay(flat):
+        from ..creation import arange
+        where = offset
+        for axis, (n, step) in enumerate(zip(shape, stride)):
+            reach = [1] * len(shape)
+            reach[axis] = n
+            where = where + (arange(n, device=flat._backend) * step).reshape(reach)
+        return flat[where]
+    return replay

@@ -80,6 +80,22 @@ def test_views_and_shared_storages_stay_shared(tmp_path):
     assert back["row"][2].item() == back["col"][1].item() == back["t"][2, 1].item() == 100.0
 
 
+def test_views_keep_their_storage_offset(tmp_path):
+    # torch's loaded views start where they did in the shared storage; tensorplug's said 0 for all of them
+    torch = _torch()
+    a = torch.arange(10.0)
+    obj = {"a": a, "slice": a[3:7], "grid": a[2:].view(2, 4)[:, 1:], "one": a[5], "empty": a[10:],
+           "half": a.half()[1:]}
+    back = tensorplug.load(_torch_file(obj, tmp_path))
+    ref = torch.load(_torch_file(obj, tmp_path, "again.pt"))
+    for key in obj:
+        assert back[key].storage_offset() == ref[key].storage_offset(), key
+        assert back[key].stride() == ref[key].stride(), key
+        assert back[key].tolist() == ref[key].tolist(), key
+    back["a"][4] = 100.0
+    assert back["slice"][1].item() == back["grid"][0, 1].item() == 100.0
+
+
 def test_containers_numbers_and_metadata(tmp_path):
     torch = _torch()
     obj = {

@@ -113,6 +113,16 @@ def test_round_trip_keeps_meaning_like_torch():
         assert back["row"][2].item() == back["col"][1].item() == back["t"][2, 1].item() == 100.0
 
 
+def test_round_trip_keeps_storage_offsets_like_torch():
+    # a view saved beside its base loads at its offset (tensorplug's loaded views all said 0)
+    torch = pytest.importorskip("torch")
+    ours = _load_back(tensorplug, _sharing_case(tensorplug))
+    theirs = _load_back(torch, _sharing_case(torch))
+    for key in ("base", "row", "col", "t"):
+        assert ours[key].storage_offset() == theirs[key].storage_offset(), key
+    assert ours["row"].storage_offset() == 4
+
+
 def test_dtype_views_share_memory():
     # torch.save refuses two dtypes over one storage; tensorplug stores the bytes once
     bits = tensorplug.arange(4, dtype=tensorplug.float32)

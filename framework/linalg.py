@@ -16,7 +16,6 @@ from .autograd.function import Op
 from .autograd.grad_mode import GradMode
 from .ops import matmul, norm as _norm
 from .ops._util import wrap_dim
-from .ops.elementwise import Exp as _Exp
 from .ops.join import MultiOp, apply_multi
 from .tensor import Tensor
 
@@ -229,12 +228,12 @@ def _at_least_2d(name, A, what="The input tensor A"):
         raise RuntimeError(f"{name}: {what} must have at least 2 dimensions.")
 
 
-def _square(name, A):
+def _square(name, A, complex_ok=False):
     _at_least_2d(f"linalg.{name}", A)
     if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    if not A.is_floating_point():
+    if not A.is_floating_point() and not (complex_ok and A.is_complex()):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got "
                            f"{str(A.dtype).replace('tensorplug.', '')}")
 
@@ -922,55 +921,6 @@ def _lstsq_shapes(A, B):
     return vector
 
 
-def matrix_exp(A):
-    """``exp(A)`` of each square matrix: Taylor series of ``A / 2^s`` squared ``s`` times, written with
-    tensorplug ops (so it is differentiable). As torch's: a 1x1 matrix is ``exp`` of its entry, a larger
-    matrix holding inf / nan is all NaN (the others of a batch unaffected)."""
-    _square("matrix_exp", A)
-    if A.is_floating_point() and A.dtype.itemsize < 4:
-        # in float32, rounded once: torch's own half / bfloat16 kernel overflows its polynomial's constants
-        # (inf / NaN / -21072 for 0.3 I), and 18 Taylor terms in half drift by several ulps
-        return matrix_exp(A.float()).to(A.dtype)
-    if A.shape[-1] == 1:
-        return MatrixExp1x1.apply(A)
-    bad = (~A.detach().isfinite()).any(-1).any(-1).unsqueeze(-1).unsqueeze(-1)
-    if not bool(bad.any()):
-        return _matrix_exp_series(A)
-    # NaN values and gradients for the non-finite matrices, the series (of zeros there) for the others
-    nan_branch = A.masked_fill(~bad, 0.0) * float("nan")
-    return nan_branch.where(bad, _matrix_exp_series(A.masked_fill(bad, 0.0)))
-
-
-class MatrixExp1x1(_Exp):
-    """torch's matrix_exp of 1x1 matrices: ``exp`` of the entry, whose gradient is NaN for an inf / nan entry
-    (torch's backward goes through the exponential of a block matrix holding it)."""
-
-    node_name = "LinalgMatrixExpBackward0"
-    save_inputs = (0,)
-    fast_backward = None
-
-    @staticmethod
-    def backward(ctx, g):
-        a, = ctx.saved_tensors_list()
-        return g * ctx.output().masked_fill(~a.isfinite(), float("nan"))
-
-
-def _matrix_exp_series(A):
-    norm1 = A.detach().abs().sum(-2).amax().item() if A.numel() else 0.0
-    # scale until ||A|| <= 1/2: 18 Taylor terms then reach float64 precision
-    squarings = max(0, math.ceil(math.log2(norm1 / 0.5))) if norm1 > 0.5 else 0
-    X = A / (2.0 ** squarings)
-    eye = A.new_ones(A.shape[-1]).diag_embed().expand(A.shape)
-    term = eye
-    total = eye
-    for k in range(1, 19):
-        term = term @ X / k
-        total = total + term
-    for _ in range(squarings):
-        total = total @ total
-    return total
-
-
 # torch's older top-level spellings (torch.inverse, torch.det, Tensor.logdet ...) ----------------
 
 svd_old_result = namedtuple("svd", ["U", "S", "V"])
@@ -1037,3 +987,8 @@ from ._linalg_lu import TOP_LEVEL as _LU_TOP_LEVEL, METHODS as _LU_METHODS  # no
 
 TOP_LEVEL.update(_LU_TOP_LEVEL)  # torch.lu, torch.lu_unpack, torch.lu_solve ... (not in torch.linalg)
 _bind_methods(_LU_METHODS)
+from ._linalg_extra import *  # noqa: E402,F401,F403 - matrix_exp ...
+from ._linalg_extra import TOP_LEVEL as _EXTRA_TOP_LEVEL  # noqa: E402
+
+TOP_LEVEL.update(_EXTRA_TOP_LEVEL)  # torch.matrix_exp (also Tensor.matrix_exp)
+_bind_methods(_EXTRA_TOP_LEVEL)

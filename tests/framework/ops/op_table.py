@@ -867,6 +867,12 @@ _MORE_OPS = [
               lambda m, p: _via_float32(m, p, lambda z: m.adjoint(z)), shapes=((2, 3, 4, 2),)),
     _spectral("H_complex", lambda p: _np_pairs(np.conj(_np_complex(p).T)),
               lambda m, p: _via_float32(m, p, lambda z: z.H), shapes=((3, 4, 2),)),
+    # torch.matrix_exp and the method; half through float32 as the linalg row above
+    OpInfo("matrix_exp", _np_expm, shapes=((2, 3, 3),), domain="unit", method=False, zero_dim=False,
+           func=lambda m: lambda a: (a.float().matrix_exp().to(a.dtype) if a.dtype in (m.float16, m.bfloat16)
+                                     else m.matrix_exp(a))),
+    _spectral("matrix_exp_complex", lambda p: _np_pairs(_np_expm(_np_complex(p))),
+              lambda m, p: _via_float32(m, p, lambda z: z.matrix_exp()), shapes=((2, 3, 3, 2),)),
 ]
 OPS += _MORE_OPS
 BY_ID.update({op.id: op for op in _MORE_OPS})

@@ -6,6 +6,7 @@ from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
 from ._util import dims, numpy_names, write_out
+from .join import MultiOp, apply_multi
 
 
 def narrow_float(dtype):
@@ -260,56 +261,95 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+def _var_args(name, input, dim, unbiased, correction):
+    """``(axes, dof)`` of a variance over ``dim``, with torch's refusal of integer input and its warning when
+    the degrees of freedom are not positive."""
+    if input._dtype.category < _dt.FLOAT:
+        subject = "std and var" if name in ("var", "std") else name
+        raise RuntimeError(f"{subject} only support floating point and complex dtypes, got {input._dtype}; "
+                           f"convert first, e.g. x.float()")
+    axes = dims(dim, input._data.ndim)
+    dof = _count(input._data.shape, axes) - _correction(unbiased, correction)
+    if dof <= 0:
+        import warnings
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                      f"reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    return axes, dof
+
+
+def _var_arrays(backend, a, axes, keepdim, dof, root=False):
+    """The variance (its square root with ``root``) of array ``a`` over ``axes`` and its mean (axes kept):
+    ``|x - mean|^2`` summed, so a complex variance is real; narrow floats accumulate in float32 and round
+    once (a float16 variance over 65504 has a finite std); ``dof <= 0`` divides by 0 (torch)."""
+    xp = backend.xp
+    dtype = backend.dtype_of(a)
+    work = xp.astype(a, backend.native_dtype(_dt.float32)) if narrow_float(dtype) else a
+    n = _count(a.shape, axes)
+    if n:
+        m = xp.mean(work, axis=axes, keepdims=True)
+    else:  # torch's nan, without numpy's "Mean of empty slice" warning
+        m = xp.sum(work, axis=axes, keepdims=True) / xp.asarray(0, dtype=work.dtype)
+    centered = work - m
+    if dtype.category == _dt.COMPLEX:
+        squares = xp.real(centered) ** 2 + xp.imag(centered) ** 2
+    else:
+        squares = centered * centered
+    total = xp.sum(squares, axis=axes, keepdims=keepdim)
+    v = _full(total / xp.asarray(max(dof, 0), dtype=total.dtype), xp, a.ndim, axes, keepdim)
+    if root:
+        v = xp.sqrt(v)
+    if work is not a:
+        v, m = xp.astype(v, a.dtype), xp.astype(m, a.dtype)
+    return v, m
+
+
+def _var_grad(g, a, axes, keepdim, dof, whole):
+    """torch's var_backward, ``2 g (x - mean) / dof``; with no dim given and ``dof <= 0`` torch gives
+    ``g * inf`` wherever x is off the mean (nan on it), whatever the sign of ``x - mean``."""
+    g = _restore(g, a._data.shape, axes, keepdim)
+    centered = a - mean(a, axes, keepdim=True)
+    if dof > 0 or not whole:
+        return g * (2.0 / dof if dof else float("inf")) * centered
+    return g * float("inf") * centered.abs()
+
+
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance over ``dim`` with Bessel's correction by default (``correction=0`` or ``unbiased=False`` for the population variance)."""
     if axis is not None or keepdims is not None:  # torch's numpy-style names
         dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):
         unbiased, dim = dim, None
-    if input._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"std and var only support floating point and complex dtypes, got "
-                           f"{input._dtype}; convert first, e.g. x.float()")
-    if narrow_float(input._dtype):
-        return var(input.to(_dt.float32), dim, unbiased, keepdim, correction=correction).to(input._dtype)
-    axes = dims(dim, input._data.ndim)
-    n = _count(input._data.shape, axes)
-    c = _correction(unbiased, correction)
-    denom = n - c
-    if denom > 0:
-        return Var.apply(input, axes=axes, keepdim=keepdim, denom=denom)
-    centered = input - mean(input, axes, keepdim=True)
-    total = sum(centered * centered, axes, keepdim=keepdim)
-    if denom <= 0:
-        # torch returns nan (inf for a positive sum / 0) with a warning; match its value
-        import warnings
-        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the "
-                      "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
-        return total / max(denom, 0) if denom == 0 else total * float("nan")
-    return total / denom
+    axes, dof = _var_args("var", input, dim, unbiased, correction)
+    return Var.apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
 
 
 class Var(Op):
-    """``sum((x - mean)^2) / denom`` with torch's gradient ``2 g (x - mean) / denom``: the mean's own path
+    """``sum(|x - mean|^2) / dof`` with torch's gradient ``2 g (x - mean) / dof``: the mean's own path
     (zero in exact arithmetic) is left out, so an inf gives torch's -inf to the others instead of NaN."""
 
     node_name = "VarBackward0"
     save_inputs = (0,)
+    root = False
 
-    @staticmethod
-    def forward(ctx, a, axes, keepdim, denom):
-        ctx.axes = axes
-        ctx.keepdim = keepdim
-        ctx.denom = denom
-        xp = ctx.backend.xp
-        centered = a - xp.mean(a, axis=axes, keepdims=True)
-        total = xp.sum(centered * centered, axis=axes, keepdims=keepdim)
-        return _full(total / xp.asarray(denom, dtype=a.dtype), xp, a.ndim, axes, keepdim)
+    @classmethod
+    def forward(cls, ctx, a, axes, keepdim, dof, whole):
+        ctx.axes, ctx.keepdim, ctx.dof, ctx.whole = axes, keepdim, dof, whole
+        return _var_arrays(ctx.backend, a, axes, keepdim, dof, cls.root)[0]
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (a,) = ctx.saved_tensors_list()
-        g = _restore(g, a._data.shape, ctx.axes, ctx.keepdim)
-        return g * (2.0 / ctx.denom) * (a - mean(a, ctx.axes, keepdim=True))
+        if cls.root:
+            g = _std_grad(g, ctx.output())
+        return _var_grad(g, a, ctx.axes, ctx.keepdim, ctx.dof, ctx.whole)
+
+
+class Std(Var):
+    """The square root of ``Var``, one node as torch's."""
+
+    node_name = "StdBackward0"
+    save_output = True
+    root = True
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
@@ -318,40 +358,70 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
         dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):
         unbiased, dim = dim, None
-    if narrow_float(input._dtype):
-        return std(input.to(_dt.float32), dim, unbiased, keepdim, correction=correction).to(input._dtype)
-    return StdSqrt.apply(var(input, dim, unbiased, keepdim, correction=correction))
+    axes, dof = _var_args("std", input, dim, unbiased, correction)
+    return Std.apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
 
 
-class StdSqrt(Op):
-    """``sqrt`` of a variance: zero where the variance is zero (a constant slice), as torch's std_backward,
+def _std_grad(g, std):
+    """torch's std_backward up to the variance: ``g / (2 std)``, zero where std is zero (a constant slice)
     instead of the 0 * inf = nan that sqrt's own gradient gives there."""
+    from .arithmetic import where
+    return where(std == 0, 0, g / (2 * std))
 
-    node_name = "StdBackward0"  # torch's std is one node
-    save_output = True
 
-    @staticmethod
-    def forward(ctx, a):
-        xp = ctx.backend.xp
-        return xp.asarray(xp.sqrt(a))
+class VarMean(MultiOp):
+    """``(var, mean)`` as one node, as torch records them, with var's and mean's gradients summed."""
 
-    @staticmethod
-    def backward(ctx, g):
-        from .arithmetic import where
-        out = ctx.output()
-        return where(out == 0, 0, g / (2 * out))
+    node_name = "VarMeanBackward0"
+    root = False
+
+    @classmethod
+    def forward(cls, ctx, a, axes, keepdim, dof, whole):
+        ctx.axes, ctx.keepdim, ctx.dof, ctx.whole = axes, keepdim, dof, whole
+        v, m = _var_arrays(ctx.backend, a, axes, keepdim, dof, cls.root)
+        ctx.spread = v
+        return v, m if keepdim else ctx.backend.xp.reshape(m, v.shape)
+
+    @classmethod
+    def backward(cls, ctx, inputs, grads):
+        (a,) = inputs
+        g_spread, g_mean = grads
+        shape = a._data.shape
+        grad = None
+        if g_spread is not None:
+            if cls.root:
+                g_spread = _std_grad(g_spread, type(g_spread)._make(ctx.spread, g_spread._dtype, g_spread._backend))
+            grad = _var_grad(g_spread, a, ctx.axes, ctx.keepdim, ctx.dof, ctx.whole)
+        if g_mean is not None:
+            g_mean = _restore(g_mean, shape, ctx.axes, ctx.keepdim).expand(shape) / _count(shape, ctx.axes)
+            grad = g_mean if grad is None else grad + g_mean
+        return (grad,)
+
+
+class StdMean(VarMean):
+    node_name = "StdMeanBackward0"
+    root = True
+
+
+def _spread_mean(name, op, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):  # torch's var_mean(input, unbiased) overload
+        unbiased, dim = dim, None
+    axes, dof = _var_args(name, input, dim, unbiased, correction)
+    if input._dtype.category == _dt.COMPLEX:  # a real spread beside a complex mean: two nodes, torch's name
+        spread = (Std if op.root else Var).apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
+        average = mean(input, axes, keepdim)
+        return _nodes.named(spread, op.node_name), _nodes.named(average, op.node_name)
+    return apply_multi(op, (input,), {"axes": axes, "keepdim": keepdim, "dof": dof, "whole": dim is None}, 2)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``(var, mean)`` over ``dim``."""
-    return (var(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim) if dim is not None else mean(input))
+    """``(var, mean)`` over ``dim``, one autograd node (torch's VarMeanBackward0)."""
+    return _spread_mean("var_mean", VarMean, input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``(std, mean)`` over ``dim``."""
-    return (std(input, dim, unbiased, keepdim, correction=correction),
-            mean(input, dim, keepdim) if dim is not None else mean(input))
+    """``(std, mean)`` over ``dim``, one autograd node (torch's StdMeanBackward0)."""
+    return _spread_mean("std_mean", StdMean, input, dim, unbiased, keepdim, correction)
 
 
 class LogSumExp(_ReductionOfInputAndOutput):

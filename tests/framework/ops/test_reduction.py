@@ -178,3 +178,66 @@ def test_norm_records_one_vector_norm_node_as_torch(p):
     # p=1 recorded SumBackward1, other p NormPBackward0, and p=0 no node at all; torch: LinalgVectorNormBackward0
     x = tp.tensor(X, requires_grad=True)
     assert x.norm(p, 1).grad_fn.name() == "LinalgVectorNormBackward0"
+
+
+SPREAD_CASES = [
+    lambda m, x: m.var_mean(x, 1), lambda m, x: m.std_mean(x, 1), lambda m, x: m.var_mean(x),
+    lambda m, x: m.std_mean(x), lambda m, x: m.var_mean(x, (0, 1), correction=0, keepdim=True),
+    lambda m, x: m.var_mean(x, True), lambda m, x: m.std_mean(x, 0, False), lambda m, x: m.var_mean(x, 0, correction=2),
+    lambda m, x: m.std_mean(x, correction=6), lambda m, x: m.var_mean(x, 1, correction=3),
+    lambda m, x: m.var(x, 1, correction=3), lambda m, x: m.var(x, correction=7), lambda m, x: m.std(x, correction=7),
+    lambda m, x: m.std(x, 1, correction=4), lambda m, x: x.std(1),
+]
+
+
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom")
+@pytest.mark.parametrize("case", SPREAD_CASES)
+@pytest.mark.parametrize("rows", [[[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], [[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]]])
+def test_var_mean_and_std_mean_are_one_node_with_torchs_gradients(case, rows):
+    # var_mean / std_mean recorded two nodes (DivBackward0 / StdBackward0 and MeanBackward1); torch records one
+    # VarMeanBackward0 / StdMeanBackward0 for both outputs. Degrees of freedom <= 0 give torch's inf / nan
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        x = m.tensor(rows, requires_grad=True)
+        outs = case(m, x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        sum((o * (i + 1.5)).sum() for i, o in enumerate(outs)).backward()
+        results.append((outs, x.grad))
+    (a, ga), (b, gb) = results
+    assert [type(o.grad_fn).__name__ for o in a] == [type(o.grad_fn).__name__ for o in b]
+    assert (a[0].grad_fn is a[-1].grad_fn) == (b[0].grad_fn is b[-1].grad_fn)
+    for o, p in zip(a, b):
+        np.testing.assert_allclose(o.detach().numpy(), p.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", [lambda m, z: m.var(z), lambda m, z: m.std(z, 0), lambda m, z: m.var_mean(z),
+                                  lambda m, z: m.std_mean(z)])
+def test_var_of_complex_is_real_as_torch(case):
+    # var summed (x - mean)**2 unconjugated: a complex "variance" (-0.08-1.5j for torch's 2.08)
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        z = m.tensor(Z[0], requires_grad=True)
+        outs = case(m, z)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        sum(o.abs() * (i + 1.5) for i, o in enumerate(outs)).backward()
+        results.append((outs, z.grad))
+    (a, ga), (b, gb) = results
+    for o, p in zip(a, b):
+        assert o.dtype.name == str(p.dtype).split(".")[-1]
+        assert type(o.grad_fn).__name__ == type(p.grad_fn).__name__
+        np.testing.assert_allclose(o.detach().numpy(), p.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-5)
+
+
+def test_std_of_float16_is_rooted_before_rounding():
+    # a float16 variance over 65504 is inf; torch's std takes the root in float32 first
+    x = tp.arange(0, 3000, 3, dtype=tp.float16)
+    assert abs(x.std().item() - 866.5) < 1 and abs(tp.std_mean(x)[0].item() - 866.5) < 1
+
+
+def test_var_mean_refuses_integers_with_torchs_phrase():
+    with pytest.raises(RuntimeError, match="var_mean only support floating point and complex dtypes"):
+        tp.var_mean(tp.tensor([1, 2]))

@@ -298,6 +298,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if data.size and bool(xp.any((data < 0) | (data > 1) | xp.isnan(data))):
         raise RuntimeError("all elements of input should be between 0 and 1; apply torch.sigmoid first, "
                            "or use binary_cross_entropy_with_logits on the raw scores")
+    labels = target._data
+    if labels.size and bool(xp.any((labels < 0) | (labels > 1) | xp.isnan(labels))):  # torch refuses these too
+        raise RuntimeError("all elements of target should be between 0 and 1; binary_cross_entropy takes "
+                           "probabilities (or 0/1 labels) as its target")
     if target._dtype is not input._dtype:
         raise RuntimeError(f"Found dtype {_dt.scalar_type_name(target._dtype)} but expected "
                            f"{_dt.scalar_type_name(input._dtype)}: binary_cross_entropy's target must have the input's "
@@ -412,11 +416,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        from ..ops import where
-        # xlogy(t, t) - t * input, with 0 * log 0 = 0 (and no nan gradient through the masked branch)
-        positive = target > 0
-        safe = where(positive, target, 1.0)
-        loss = where(positive, target * safe.log(), 0.0) - target * input
+        from ..special import xlogy
+        # torch's xlogy(t, t) - t * input: 0 * log 0 = 0, a negative target is nan, and the target's
+        # gradient is nan at 0 (xlogy's t / t there)
+        loss = xlogy(target, target) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.dim() != 0 else loss.sum()
     return _reduce(loss, reduction)
@@ -436,11 +439,10 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = input - target * (input + eps).log()
     if full:
-        from ..ops import where
-        big = target > 1
-        safe = where(big, target, 1.0)
-        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
-        loss = loss + where(big, stirling, 0.0)
+        # torch's masked Stirling term: the mask zeroes its value, but 0 times log's 1/0 leaves the target's
+        # gradient nan at 0 (and below), as torch's
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
     return _reduce(loss, reduction)
 
 

@@ -454,3 +454,47 @@ def test_torch_losses_graph_node_names(case, reduction):
         out = _loss_call(tensorplug, fname, mname, False, ours, fkwargs, reduction)
         ref = _loss_call(torch, fname, mname, False, theirs, fkwargs, reduction)
     assert type(out.grad_fn).__name__ == type(ref.grad_fn).__name__
+
+
+_EDGE_INPUT = [[-1.0, -0.5, -2.0, -0.3], [0.2, -1.5, -0.7, -3.0]]
+_EDGE_TARGET = [[0.0, 0.5, 0.3, 0.0], [0.2, 0.0, -0.1, 1.5]]
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_target_gradient_at_zero_matches_torch(reduction, log_target):
+    # the target's gradient was finite where torch's is nan (target 0, and a negative target, whose loss
+    # is nan too): torch's xlogy(t, t) differentiates to t / t there
+    x, tx = _pair(_EDGE_INPUT)
+    t, tt = _pair(_EDGE_TARGET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = F.kl_div(x, t, reduction=reduction, log_target=log_target)
+        theirs = TF.kl_div(tx, tt, reduction=reduction, log_target=log_target)
+    ours.sum().backward()
+    theirs.sum().backward()
+    _close(ours, theirs)
+    _close(x.grad, tx.grad)
+    _close(t.grad, tt.grad)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("log_input", [True, False])
+@pytest.mark.parametrize("full", [False, True])
+def test_poisson_nll_loss_target_gradient_at_zero_matches_torch(reduction, log_input, full):
+    # with full=True the masked Stirling term left the target's gradient finite at 0 and below; torch's is nan
+    x, tx = _pair([[1.0, 0.5, 2.0, 0.3], [0.2, 1.5, 0.7, 3.0]])
+    t, tt = _pair([[0.0, 0.5, 3.0, 0.0], [1.0, -1.0, 2.0, 1.5]])
+    ours = F.poisson_nll_loss(x, t, log_input=log_input, full=full, reduction=reduction)
+    theirs = TF.poisson_nll_loss(tx, tt, log_input=log_input, full=full, reduction=reduction)
+    ours.sum().backward()
+    theirs.sum().backward()
+    _close(ours, theirs)
+    _close(x.grad, tx.grad)
+    _close(t.grad, tt.grad)
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, float("nan")])
+def test_binary_cross_entropy_refuses_a_target_outside_0_1_as_torch(value):
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        F.binary_cross_entropy(tensorplug.tensor([0.5, 0.5]), tensorplug.tensor([1.0, value]))

@@ -325,7 +325,7 @@ def logaddexp2(input, other):
     m = maximum(a, b)
     out = m + log1p(exp2(-_abs(a - b))) / math.log(2)
     same_inf = (a == b) & (m.abs() == math.inf)  # inf - inf would be nan; torch returns that infinity
-    return where(same_inf, m, out)
+    return _nodes.named(where(same_inf, m, out), "Logaddexp2Backward0")  # torch's one node
 
 
 METHODS = {"hypot": hypot, "copysign": copysign, "heaviside": heaviside, "gcd": gcd, "lcm": lcm, "fmax": fmax,

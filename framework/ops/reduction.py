@@ -701,5 +701,30 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     # pairs at distance 0 get 0 and a zero gradient (a p-norm's derivative is 0/0 there)
     same = (diff == 0).all(-1)
-    out = where(same, 0.0, norm(where(same.unsqueeze(-1), 1.0, diff), p, dim=-1))
-    return _nodes.named(out, "CdistBackward0")  # torch's one node
+    safe = where(same.unsqueeze(-1), 1.0, diff)
+    if not diff.shape[-1]:  # no coordinates: every distance is 0 (norm inf / -inf would refuse the empty dim)
+        distance = safe.abs().sum(-1)
+    elif p == float("inf"):
+        distance = CdistInf.apply(safe)
+    else:
+        distance = norm(safe, p, dim=-1)
+    return _nodes.named(where(same, 0.0, distance), "CdistBackward0")  # torch's one node
+
+
+class CdistInf(Op):
+    """``max |d|`` over the last dim with torch's cdist gradient: each tied element gets the whole of it
+    (amax, and so norm(p=inf), split it among the ties)."""
+
+    save_inputs = (0,)
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, d):
+        xp = ctx.backend.xp
+        return xp.asarray(xp.max(xp.abs(d), axis=-1))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import sign
+        (d,) = ctx.saved_tensors_list()
+        return g.unsqueeze(-1) * sign(d) * (d.abs() == ctx.output().unsqueeze(-1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..tensor import Tensor
 from ._util import wrap_dim, write_out
 from .shape import unfold  # Tensor.unfold is a view: it lives with the other views
@@ -117,14 +118,18 @@ def _into(out, result):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """The sum treating NaN as zero."""
+    if input._dtype.category == _dt.COMPLEX:
+        raise RuntimeError("nansum on CPU does not support complex inputs; sum the real and imaginary parts "
+                           "(x.real, x.imag) separately")
     zeroed = input.masked_fill(input.isnan(), 0) if input.is_floating_point() else input
-    if dim is None:
-        return zeroed.sum(dtype=dtype)
-    return zeroed.sum(dim, keepdim=keepdim, dtype=dtype)
+    total = zeroed.sum(dtype=dtype) if dim is None else zeroed.sum(dim, keepdim=keepdim, dtype=dtype)
+    return _nodes.named(total, "NansumBackward0")  # torch's one node
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the non-NaN values (NaN where there are none)."""
+    if input._dtype.category == _dt.COMPLEX:
+        nansum(input)  # torch's refusal of complex input comes from its nansum
     if not input.is_floating_point():
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{str(input.dtype).replace('tensorplug.', '')}")
@@ -151,7 +156,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     indices = ordered.indices.narrow(d, k - 1, 1)
     if not keepdim or input.ndim == 0:
         values, indices = values.squeeze(d), indices.squeeze(d)
-    return kthvalue_result(values, indices)
+    return kthvalue_result(_nodes.named(values, "KthvalueBackward0"), indices)
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -171,7 +176,7 @@ def mode(input, dim=-1, keepdim=False):
     values, last = values.movedim(-1, d), last.movedim(-1, d)
     if not keepdim or input.ndim == 0:
         values, last = values.squeeze(d), last.squeeze(d)
-    return mode_result(values, last)
+    return mode_result(_nodes.named(values, "ModeBackward0"), last)
 
 
 # repetition ------------------------------------------------------------------------

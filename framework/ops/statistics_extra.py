@@ -6,6 +6,7 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..tensor import Tensor
 from ._util import wrap_dim
 
@@ -143,10 +144,11 @@ def nanmedian(input, dim=None, keepdim=False):
     values = gather(x, axis, pick)
     if flat:
         values = values.reshape(())
-        return values if x._dtype.category < _dt.FLOAT else _evenly_differentiated(x, values)
+        values = values if x._dtype.category < _dt.FLOAT else _evenly_differentiated(x, values)
+        return _nodes.named(values, "NanmedianBackward0")
     if not keepdim:
         values, pick = values.squeeze(axis), pick.squeeze(axis)
-    return nanmedian_result(values, pick)
+    return nanmedian_result(_nodes.named(values, "NanmedianBackward1"), pick)
 
 
 def _evenly_differentiated(x, value):
@@ -287,7 +289,7 @@ def renorm(input, p, dim, maxnorm):
     # of the others (torch's renorm_backward selects it the same way)
     scaled = where(exceeds, input, 0.0)
     factor = maxnorm / (scaled.norm(p, dim=others, keepdim=True) + 1e-7)
-    return where(exceeds, scaled * factor, input)
+    return _nodes.named(where(exceeds, scaled * factor, input), "RenormBackward0")  # torch's one node
 
 
 def _bind():

@@ -128,3 +128,25 @@ def test_values_on_every_backend(backend):
                                np.nanmean(WITH_NAN, 1))
     np.testing.assert_allclose(tensorplug.mode(tensorplug.tensor(TIES, device=backend), 1).values.cpu().numpy(),
                                [2.0, 1.0, 4.0])
+
+
+@pytest.mark.parametrize("fn, node", [
+    (lambda m, x: m.nansum(x, 1), "NansumBackward0"),
+    (lambda m, x: m.nansum(x), "NansumBackward0"),
+    (lambda m, x: m.kthvalue(x, 2, 1)[0], "KthvalueBackward0"),
+    (lambda m, x: m.mode(x, 1)[0], "ModeBackward0"),
+    (lambda m, x: m.nanmedian(x, 1)[0], "NanmedianBackward1"),
+    (lambda m, x: m.nanmedian(x), "NanmedianBackward0"),
+    (lambda m, x: m.renorm(x, 2, 0, 1.0), "RenormBackward0"),
+])
+def test_composite_statistics_record_torchs_node(fn, node):
+    # they showed their last building block (SumBackward1, SqueezeBackward1, AddBackward0, WhereBackward0)
+    for lib in (tensorplug, torch):
+        out = fn(lib, lib.tensor(WITH_NAN, requires_grad=True))
+        assert type(out.grad_fn).__name__ == node
+
+
+def test_nansum_and_nanmean_refuse_complex_as_torch():
+    for fn in (tensorplug.nansum, tensorplug.nanmean):
+        with pytest.raises(RuntimeError, match="nansum on CPU does not support complex inputs"):
+            fn(tensorplug.tensor([1j, 2.0]))

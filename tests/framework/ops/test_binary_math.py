@@ -389,3 +389,10 @@ def test_number_overloads_record_torchs_node(case, node):
     assert a.dtype.name == str(b.dtype).split(".")[-1]
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-6)
+
+
+def test_logaddexp2_records_torchs_node():
+    # it showed its last building block, WhereBackward0
+    for m in (tp, torch):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        assert type(m.logaddexp2(x, x * 2).grad_fn).__name__ == "Logaddexp2Backward0"

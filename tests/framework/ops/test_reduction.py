@@ -241,3 +241,23 @@ def test_std_of_float16_is_rooted_before_rounding():
 def test_var_mean_refuses_integers_with_torchs_phrase():
     with pytest.raises(RuntimeError, match="var_mean only support floating point and complex dtypes"):
         tp.var_mean(tp.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("p", [0, 1, 2, 3, float("inf")])
+def test_cdist_ties_and_empty_rows_as_torch(p):
+    # p=inf gave tied coordinates a share of the gradient (amax's rule); torch's cdist gives each the whole
+    # of it. No coordinates at all gave an IndexError for p=inf; torch's distances are 0
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        a = m.tensor([[1.0, -3.0, 3.0], [2.0, 2.0, -1.0]], requires_grad=True)
+        b = m.tensor([[0.0, 0.0, 0.0], [1.0, -3.0, 3.0]], requires_grad=True)
+        out = m.cdist(a, b, p=p)
+        (out * m.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+        empty = m.cdist(m.zeros(2, 0), m.zeros(3, 0), p=p)
+        results.append((out, a.grad, b.grad, empty))
+    (out, ga, gb, empty), (tout, tga, tgb, tempty) = results
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-6)
+    for g, tg in ((ga, tga), (gb, tgb)):
+        np.testing.assert_allclose(np.zeros((2, 3)) if g is None else g.numpy(), tg.numpy(), rtol=1e-6, atol=1e-7)
+    assert tuple(empty.shape) == tuple(tempty.shape) and not empty.numpy().any()

@@ -1,15 +1,22 @@
-"""torch.linalg's matrix_exp (with torch's gradient: the exponential of a block matrix) and the functions of
-torch.linalg that build on the others; re-exported by ``linalg``."""
+"""torch.linalg's matrix_exp (with torch's gradient: the exponential of a block matrix), eig and eigvals (the
+backend's general eigensolver, torch's gradient), and the functions of torch.linalg that build on the others;
+re-exported by ``linalg``."""
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
+from . import dtypes as _dt
 from .autograd.function import Op
-from .linalg import _square
+from .autograd.grad_mode import GradMode
+from .linalg import LinAlgError, _keep, _square, solve
 from .ops.elementwise import Exp as _Exp
-from .ops.join import cat
+from .ops.join import apply_multi, cat, MultiOp
+from .tensor import Tensor
 
-__all__ = ["matrix_exp"]
+__all__ = ["matrix_exp", "eig", "eigvals"]
+
+eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 
 
 def matrix_exp(A):
@@ -84,6 +91,123 @@ def _series(xp, a):
     for _ in range(squarings):
         total = xp.matmul(total, total)
     return total
+
+
+# eig / eigvals -----------------------------------------------------------------------------------------------
+
+class Eig(MultiOp):
+    """Eigenvalues and unit eigenvectors of general square matrices, complex as torch's (LAPACK geev)."""
+
+    node_name = "LinalgEigBackward0"
+
+    @staticmethod
+    def forward(ctx, a, *, dtype):
+        backend = ctx.backend
+        if math.prod(a.shape) == 0:
+            return _keep(ctx, backend.zeros(a.shape[:-1], dtype), backend.zeros(a.shape, dtype))
+        # xp.linalg.eig is in the Array API standard from its 2025.12 version; NumPy's is LAPACK's geev
+        solver = getattr(backend.xp.linalg, "eig", None)
+        try:
+            if solver is None:
+                raise AttributeError("its array library's linalg has no eig")
+            w, v = solver(a)
+        except Exception as exc:  # the library's own error, said as torch's with the way out
+            if "converge" in str(exc):
+                raise LinAlgError("linalg.eig: The algorithm failed to converge because the input matrix is "
+                                  "ill-conditioned.") from None
+            raise RuntimeError(f"linalg.eig: backend '{backend.name}' has no general eigensolver ({exc}); move "
+                               f"the tensor to a backend that has one, such as numpy: A.to('numpy')") from None
+        return _keep(ctx, backend.astype(w, dtype), backend.astype(v, dtype))
+
+    @staticmethod
+    def backward(ctx, inputs, grads):
+        # torch's linalg_eig_backward: gA = V^-H (P / E + diag(gL)) V^H, where P is V^H gV projected onto the
+        # gauge freedom V -> V e^{i phi} and E[i, j] = conj(L_j - L_i)
+        gL, gV = grads
+        a, = inputs
+        L, V = _own_outputs(ctx)
+        Vh = V.mH
+        inner = L.new_zeros(V.shape)
+        if gV is not None:
+            VhgV = Vh @ gV
+            diag = VhgV.diagonal(0, -2, -1)
+            if not bool((diag.imag.abs() <= 1e-2).all()):  # torch: allclose(imag, 0, 1e-2, 1e-2)
+                raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                                   "multiplication by e^{i phi}. The specified loss function depends on this "
+                                   "quantity, so it is ill-defined; use a loss that does not change when an "
+                                   "eigenvector is multiplied by a unit complex number (e.g. one of V.abs())")
+            VhgV = VhgV - Vh @ (V * diag.real.unsqueeze(-2))
+            Lc = L.conj()
+            E = Lc.unsqueeze(-2) - Lc.unsqueeze(-1)
+            eye = E.new_ones(E.shape[-1]).real.diag_embed().bool()
+            inner = (VhgV / E.masked_fill(eye, 1)).masked_fill(eye, 0)
+        if gL is not None:
+            inner = inner + gL.diag_embed()
+        gA = _complex_solve(Vh, inner @ Vh)
+        return (gA if a.is_complex() else gA.real,)
+
+
+def _own_outputs(ctx):
+    """The outputs kept by ``_keep``, as this node's outputs again when a graph of the backward is built (a
+    saved output, as torch unpacks one): the second-order gradient reaching them joins the one reaching the
+    forward's outputs in this node, where only their sum is free of the eigenvectors' phase."""
+    node = ctx if GradMode.enabled else None
+    seq = getattr(ctx, "_seq", None)
+    outs = []
+    for nr, array in enumerate(ctx.outs):
+        t = Tensor._make(array, ctx.backend.dtype_of(array), ctx.backend, node)
+        t._output_nr = nr
+        outs.append(t)
+    if node is not None:
+        ctx._seq = seq  # _make numbers a node anew; this one must stay older than every node that feeds it
+    return outs
+
+
+def _complex_solve(A, B):
+    """``X`` with ``A X = B`` for complex ``A``, as the real system [[Re A, -Im A], [Im A, Re A]] (linalg.solve
+    takes real matrices only)."""
+    from .ops.complex_numbers import complex as _complex
+    n = A.shape[-1]
+    Ar, Ai = A.real, A.imag
+    system = cat([cat([Ar, -Ai], -1), cat([Ai, Ar], -1)], -2)
+    X = solve(system, cat([B.real, B.imag], -2))
+    return _complex(X[..., :n, :], X[..., n:, :])
+
+
+def eig(A, *, out=None):
+    """``(eigenvalues, eigenvectors)`` of each square matrix of ``A``, complex (complex64 for float32 input,
+    complex128 for float64), each eigenvector of norm 1, in the order of LAPACK's geev as torch's. The
+    eigenvectors' gradient is defined only for losses that do not depend on their phase, as torch's.
+
+    Example:
+        >>> tensorplug.linalg.eig(tensorplug.tensor([[2.0, 0.0], [0.0, 3.0]])).eigenvalues
+        tensor([2.+0.j, 3.+0.j])
+    """
+    return eig_result(*_eig("eig", A))
+
+
+def _eig(name, A):
+    """torch's checks in its order, then the decomposition: complex eigenvalues and eigenvectors."""
+    if not A.is_floating_point() and not A.is_complex():
+        raise RuntimeError(f"Unknown Complex ScalarType for {_dt.scalar_type_name(A._dtype)}: linalg.{name} takes "
+                           f"floating point or complex matrices; convert with A.double()")
+    _square(name, A, complex_ok=True)
+    if A.is_floating_point() and A.dtype.itemsize < 4:
+        raise NotImplementedError(f"\"linalg_eig_out_cpu\" not implemented for '{_dt.scalar_type_name(A._dtype)}'")
+    if A.numel() and not bool(A.detach().isfinite().all()):  # (torch's eigvals crashes in MKL there)
+        raise RuntimeError(f"torch.linalg.{name}: input tensor should not contain infs or NaNs.")
+    dtype = A._dtype if A.is_complex() else (_dt.complex128 if A._dtype is _dt.float64 else _dt.complex64)
+    return apply_multi(Eig, (A,), {"dtype": dtype}, 2)
+
+
+def eigvals(A, *, out=None):
+    """The eigenvalues of each square matrix of ``A`` (``eig(A).eigenvalues``), complex.
+
+    Example:
+        >>> tensorplug.linalg.eigvals(tensorplug.tensor([[0.0, -1.0], [1.0, 0.0]]))
+        tensor([0.+1.j, 0.-1.j])
+    """
+    return _eig("eigvals", A)[0]
 
 
 TOP_LEVEL = {"matrix_exp": matrix_exp}

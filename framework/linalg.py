@@ -987,7 +987,7 @@ from ._linalg_lu import TOP_LEVEL as _LU_TOP_LEVEL, METHODS as _LU_METHODS  # no
 
 TOP_LEVEL.update(_LU_TOP_LEVEL)  # torch.lu, torch.lu_unpack, torch.lu_solve ... (not in torch.linalg)
 _bind_methods(_LU_METHODS)
-from ._linalg_extra import *  # noqa: E402,F401,F403 - matrix_exp ...
+from ._linalg_extra import *  # noqa: E402,F401,F403 - matrix_exp, eig, eigvals ...
 from ._linalg_extra import TOP_LEVEL as _EXTRA_TOP_LEVEL  # noqa: E402
 
 TOP_LEVEL.update(_EXTRA_TOP_LEVEL)  # torch.matrix_exp (also Tensor.matrix_exp)

@@ -325,10 +325,6 @@ def _mask_dtype_name(mask):
 def masked_scatter_(self, mask, source):
     """In-place ``masked_scatter``: ``mask`` must broadcast to ``self``'s shape; returns self."""
     from .inplace import make_inplace
-    if isinstance(mask, Tensor) and mask._data.ndim > self._data.ndim:
-        raise RuntimeError(f"masked_scatter_: expand(size={list(self.shape)}): the number of sizes provided "
-                           f"({self._data.ndim}) must be greater or equal to the number of dimensions in the "
-                           f"mask ({mask._data.ndim}); the mask must broadcast to self's shape")
     if isinstance(mask, Tensor):
         mask.expand(*self.shape)  # torch's error for a mask that does not broadcast to self
     return make_inplace(masked_scatter, "masked_scatter_")(self, mask, source)

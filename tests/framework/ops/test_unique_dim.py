@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tensorplug as tp
+from torch_compare import assert_same_error
 
 torch = pytest.importorskip("torch")
 
@@ -74,10 +75,4 @@ def test_values_record_torchs_node_whose_backward_raises():
     lambda m: m.unique(m.ones(2, 2, dtype=m.complex64), dim=0),
 ])
 def test_errors_like_torch(call):
-    with pytest.raises(Exception) as want:
-        call(torch)
-    with pytest.raises(type(want.value)) as got:
-        call(tp)
-    for phrase in ("0 sized dimensions", "Dimension out of range", "has no dimensions", "not implemented for"):
-        if phrase in str(want.value):
-            assert phrase in str(got.value)
+    assert_same_error(call)

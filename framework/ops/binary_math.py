@@ -27,6 +27,21 @@ def _tensors(name, input, other):
     return promote(input, other)
 
 
+def _real_kernel(name, *tensors):
+    """torch has no complex kernel for ``name``: its NotImplementedError (numpy raised TypeError, or
+    compared complex numbers lexicographically)."""
+    for t in tensors:
+        if isinstance(t, Tensor) and t._dtype.category == _dt.COMPLEX:
+            raise NotImplementedError(f"\"{name}\" not implemented for '{_dt.scalar_type_name(t._dtype)}': it takes "
+                                      f"real input; apply it to z.real and z.imag, or to z.abs()")
+
+
+def _no_complex_order(name, t):
+    """Complex numbers have no order: torch's RuntimeError (numpy compared them lexicographically)."""
+    if t._dtype.category == _dt.COMPLEX:
+        raise RuntimeError(f"{name} not implemented for complex tensors; compare z.real, or z.abs()")
+
+
 def _zeros(ctx, i):
     """A zero gradient for input ``i`` (torch gives zeros, not None, for a non-differentiable operand)."""
     from ..creation import zeros
@@ -143,6 +158,7 @@ def hypot(input, other):
     """
     a, b = _tensors("hypot", input, other)
     _float_kernel("hypot_cpu", a, b)
+    _real_kernel("hypot_cpu", a, b)
     return Hypot.apply(a, b)
 
 
@@ -155,6 +171,7 @@ def copysign(input, other):
     else:
         a, b = promote(input, other)
     a, b = _float(a), _float(b)
+    _real_kernel("copysign_cpu", a, b)
     return (Copysign if isinstance(other, Tensor) else CopysignByNumber).apply(a, b)
 
 
@@ -166,6 +183,8 @@ def heaviside(input, values):
     if input._dtype is not values._dtype:
         raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes: input is "
                            f"{input._dtype.name}, values {values._dtype.name}; convert one with .to(...)")
+    if input._dtype.category == _dt.COMPLEX:
+        raise RuntimeError("heaviside is not yet implemented for complex tensors; apply it to z.real")
     return Heaviside.apply(input, values)
 
 
@@ -212,12 +231,14 @@ def lcm(input, other):
 def fmax(input, other):
     """The elementwise maximum, where a NaN loses to a number (NaN only where both are)."""
     a, b = _tensors("fmax", input, other)
+    _no_complex_order("fmax", a)
     return Fmax.apply(a, b)
 
 
 def fmin(input, other):
     """The elementwise minimum, where a NaN loses to a number."""
     a, b = _tensors("fmin", input, other)
+    _no_complex_order("fmin", a)
     return Fmin.apply(a, b)
 
 
@@ -225,6 +246,7 @@ def nextafter(input, other):
     """The next float after ``input`` towards ``other``."""
     a, b = _tensors("nextafter", input, other)
     _float_kernel("nextafter_cpu", a, b)
+    _real_kernel("nextafter_cpu", a, b)
     return Nextafter.apply(a, b)
 
 
@@ -322,6 +344,7 @@ def logaddexp2(input, other):
     from .trig import exp2
     a, b = _tensors("logaddexp2", input, other)
     _float_kernel("logaddexp2_cpu", a, b)
+    _real_kernel("logaddexp2_cpu", a, b)
     m = maximum(a, b)
     out = m + log1p(exp2(-_abs(a - b))) / math.log(2)
     same_inf = (a == b) & (m.abs() == math.inf)  # inf - inf would be nan; torch returns that infinity

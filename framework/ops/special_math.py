@@ -23,9 +23,20 @@ _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
+def _real_kernel(backend, kernel, *arrays):
+    """torch's special functions have no complex kernel: its NotImplementedError (casting to float64
+    would drop the imaginary part and answer for another number)."""
+    for a in arrays:
+        dtype = None if isinstance(a, int) else backend.dtype_of(a)
+        if dtype is not None and dtype.category == _dt.COMPLEX:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(dtype)}': it takes "
+                                      f"real input; apply it to z.real and z.imag, or to z.abs()")
+
+
 def _special(backend, name, *arrays, dtype=None):
     """``backend.special(name, ...)`` in float64, as an array of ``dtype`` (the last array's by
     default). Numbers among ``arrays`` (polygamma's order) pass as they are."""
+    _real_kernel(backend, f"{name}_cpu", *arrays)
     xp = backend.xp
     dtype = dtype or arrays[-1].dtype
     f64 = xp.float64
@@ -134,6 +145,7 @@ class SpecialEntr(Op):
 
     @staticmethod
     def forward(ctx, a):
+        _real_kernel(ctx.backend, "entr_cpu", a)
         xp = ctx.backend.xp
         out = xp.where(a > 0, -a * xp.log(xp.where(a > 0, a, 1)), xp.where(a == 0, xp.zeros_like(a), -math.inf))
         return xp.asarray(xp.where(xp.isnan(a), a, out), dtype=a.dtype)
@@ -258,6 +270,7 @@ class Logit(Op):
 
     @staticmethod
     def forward(ctx, a, *, eps):
+        _real_kernel(ctx.backend, "logit_cpu", a)
         ctx.eps = eps
         xp = ctx.backend.xp
         # torch's clamp is x < lo ? lo : x > hi ? hi : x, so an eps over 0.5 (lo > hi) maps below-lo to lo
@@ -289,10 +302,12 @@ class _XLog(Op):
 
     save_inputs = (0, 1)
     fn = "log"
+    kernel = "xlogy_cpu"
     shift = 0
 
     @classmethod
     def forward(cls, ctx, a, b):
+        _real_kernel(ctx.backend, cls.kernel, a, b)
         xp = ctx.backend.xp
         if a.shape != b.shape:
             try:
@@ -325,6 +340,7 @@ class Xlogy(_XLog):
 class SpecialXlog1py(_XLog):
     node_name = "SpecialXlog1PyBackward0"
     fn = "log1p"
+    kernel = "xlog1py_cpu"
     shift = 1
 
 

@@ -396,3 +396,17 @@ def test_logaddexp2_records_torchs_node():
     for m in (tp, torch):
         x = m.tensor([1.0, 2.0], requires_grad=True)
         assert type(m.logaddexp2(x, x * 2).grad_fn).__name__ == "Logaddexp2Backward0"
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda m, z: m.hypot(z, z), NotImplementedError), (lambda m, z: m.copysign(z, z), NotImplementedError),
+    (lambda m, z: m.copysign(z, 2.0), NotImplementedError), (lambda m, z: m.nextafter(z, z), NotImplementedError),
+    (lambda m, z: m.logaddexp2(z, z), NotImplementedError), (lambda m, z: m.fmax(z, z), RuntimeError),
+    (lambda m, z: m.fmin(z, z), RuntimeError), (lambda m, z: m.heaviside(z, z), RuntimeError),
+])
+def test_complex_input_is_refused_as_torch(call, error):
+    # fmax / fmin / heaviside / logaddexp2 answered from numpy's lexicographic or real-part arithmetic, and
+    # hypot / copysign / nextafter raised numpy's TypeError
+    for m in (torch, tp):
+        with pytest.raises(error, match="not (yet )?implemented for (complex|'ComplexFloat')"):
+            call(m, m.tensor([1 + 1j, 2.0]))

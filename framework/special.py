@@ -15,7 +15,13 @@ from .ops.special_math import (digamma, erfc, erfinv, i0, lgamma as gammaln, mvl
                                special_ndtr as ndtr, special_ndtri as ndtri, special_xlog1py as xlog1py,
                                special_zeta as zeta, xlogy, logit)
 from .ops.trig import exp2
+from ._out import with_out
 
+# every torch.special function but softmax and log_softmax takes out=
+(digamma, entr, erf, erfc, erfcx, erfinv, exp2, expit, expm1, gammaln, i0, i0e, i1, i1e, log1p, log_ndtr, logit,
+ logsumexp, multigammaln, ndtr, ndtri, polygamma, round, sinc, xlog1py, xlogy, zeta) = map(with_out, (
+    digamma, entr, erf, erfc, erfcx, erfinv, exp2, expit, expm1, gammaln, i0, i0e, i1, i1e, log1p, log_ndtr, logit,
+    logsumexp, multigammaln, ndtr, ndtri, polygamma, round, sinc, xlog1py, xlogy, zeta))
 psi = digamma
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",

@@ -404,10 +404,16 @@ class ArrayAPIBackend(Backend):
         return self.from_numpy(host)
 
     def add_along_axis(self, array, index, values, axis):
-        """A copy of ``array`` with ``values`` added at ``index`` along ``axis`` (repeats accumulate)."""
-        out = self.copy(array)
-        self.scatter_add(out, _along_axis_key(self.xp, index, axis), self.xp.broadcast_to(values, index.shape))
-        return out
+        """A copy of ``array`` with ``values`` added at ``index`` along ``axis`` (repeats accumulate).
+        float16/bfloat16 accumulate in float32 and round once, as torch's scatter_add (in bfloat16 a sum
+        of ones would stop at 256)."""
+        xp = self.xp
+        narrow = self.dtype_of(array)
+        wide = self.native_dtype(_dt.float32) if narrow.category == _dt.FLOAT and narrow.itemsize < 4 else None
+        out = self.copy(array) if wide is None else xp.astype(array, wide)
+        values = xp.broadcast_to(values if wide is None else xp.astype(values, wide), index.shape)
+        self.scatter_add(out, _along_axis_key(xp, index, axis), values)
+        return out if wide is None else xp.astype(out, array.dtype)
 
     def reduce_along_axis(self, array, index, values, axis, reduce, include_self=True):
         """A copy of ``array`` with ``values`` reduced in at ``index`` along ``axis``: reduce is "add",
@@ -415,6 +421,14 @@ class ArrayAPIBackend(Backend):
         positions written start from the reduction's identity instead of ``array``'s value."""
         import numpy
         host = numpy.array(self.to_numpy(array))
+        narrow = self.dtype_of(array)
+        if reduce in ("add", "multiply") and narrow.category == _dt.FLOAT and narrow.itemsize < 4:
+            # float16/bfloat16 sums and products accumulate in float32 and round once, as torch's
+            # (a bfloat16 sum of ones would stop at 256)
+            wide = self.native_dtype(_dt.float32)
+            out = self.reduce_along_axis(self.xp.astype(array, wide), index, self.xp.astype(values, wide), axis,
+                                         reduce, include_self)
+            return self.xp.astype(out, array.dtype)
         idx = self.to_numpy(index)
         grids = list(numpy.indices(idx.shape, sparse=True))
         grids[axis] = idx

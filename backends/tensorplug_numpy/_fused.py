@@ -177,6 +177,10 @@ def add_rows(target, index, values):
     n = index.shape[0] if index.ndim == 1 and index.dtype.kind in "iu" else 0
     if n < 2 or values.ndim < 1 or values.shape[0] != n or values.dtype != target.dtype:
         return False
+    if values.dtype.itemsize == 2 and values.dtype.kind in "fV":
+        # float16/bfloat16: torch adds each row in turn in that dtype (its embedding and index backward),
+        # which np.add.at reproduces bit for bit; a regrouped sum rounds elsewhere
+        return False
     if _compiled_add_rows(target, index, values):
         return True
     order = np.argsort(index, kind="stable")

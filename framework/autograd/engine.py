@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
+from .. import dtypes as _dt
 from .function import Node, leaf_hooks, node_hooks, grad_accumulators
 from .grad_mode import GradMode
 
@@ -265,7 +266,13 @@ def _sum_to_shape_array(g, shape):
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
     if axes:
-        data = xp.sum(data, axis=axes, keepdims=True)
+        dtype = g._dtype
+        if dtype.category == _dt.FLOAT and dtype.itemsize < 4:
+            # float16/bfloat16 summed in float32 and rounded once, as torch's sum (and ops.sum_to_shape)
+            wide = g._backend.native_dtype(_dt.float32)
+            data = xp.astype(xp.sum(xp.astype(data, wide), axis=axes, keepdims=True), data.dtype)
+        else:
+            data = xp.sum(data, axis=axes, keepdims=True)
     if data.shape != tuple(shape):
         data = xp.reshape(data, tuple(shape))
     return g._make(data, g._dtype, g._backend)

@@ -46,7 +46,9 @@ def bincount(input, weights=None, minlength=0):
         raise RuntimeError("weights should be 1-d and have the same length as input")
     backend = input._backend
     n = max(int(input.max()) + 1 if input.numel() else 0, minlength)
-    dtype = _dt.int64 if weights is None else (weights._dtype if weights._dtype.category == _dt.FLOAT
+    # torch's weighted counts are float32 for float32 weights and float64 for every other dtype
+    # (float16 and bfloat16 included, whose sums of a few hundred would stall)
+    dtype = _dt.int64 if weights is None else (weights._dtype if weights._dtype in (_dt.float32, _dt.float64)
                                               else _dt.float64)
     out = backend.zeros((n,), dtype)
     values = backend.ones(tuple(input.shape), dtype) if weights is None else backend.astype(weights._data, dtype)

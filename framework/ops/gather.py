@@ -339,7 +339,7 @@ def index_add(input, dim, index, source, *, alpha=1):
                            f"{list(input.shape)}, excluding the specified dimension {axis}, with "
                            f"{index.numel()} slices along it")
     key = (slice(None),) * axis + (index._data,)
-    return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape, indices=(index,))
+    return input + IndexAccumulate.apply(source, key=key, shape=input._data.shape, indices=(index,), wide=True)
 
 
 def index_fill(input, dim, index, value):

@@ -145,23 +145,36 @@ class Index(GetItem):
 
 
 class IndexSelect(Index):
-    """``index_select``: ``Index`` named as torch names its node."""
+    """``index_select``: ``Index`` named as torch names its node; its backward is torch's index_add, which
+    accumulates float16/bfloat16 in float32 (x[idx]'s index_put does not: in bfloat16 both libraries'
+    sums of ones stop at 256 there)."""
+
+    @staticmethod
+    def backward(ctx, g):
+        ctx.saved_tensors_list()
+        return IndexAccumulate.apply(g, key=ctx.key, shape=ctx.shape, wide=True)
 
 
 class IndexAccumulate(Op):
-    """``zeros(shape)`` with ``g`` added at ``key`` (repeated indices accumulate)."""
+    """``zeros(shape)`` with ``g`` added at ``key`` (repeated indices accumulate; ``wide``: float16 and
+    bfloat16 in float32, rounded once)."""
 
     @staticmethod
-    def forward(ctx, g, key, shape, indices=()):
+    def forward(ctx, g, key, shape, indices=(), wide=False):
         _watch(ctx, indices)
         ctx.key = key
         backend = ctx.backend
-        out = backend.zeros(shape, backend.dtype_of(g))
+        dtype = backend.dtype_of(g)
+        narrow = g.dtype if wide and dtype.category == _dt.FLOAT and dtype.itemsize < 4 else None
+        if narrow is not None:
+            dtype = _dt.float32
+            g = backend.xp.astype(g, backend.native_dtype(dtype))
+        out = backend.zeros(shape, dtype)
         if _is_advanced(key):
             backend.scatter_add(out, key, g)
         else:
             backend.setitem(out, key, g)
-        return out
+        return out if narrow is None else backend.xp.astype(out, narrow)
 
     @staticmethod
     def backward(ctx, gg):

@@ -45,8 +45,20 @@ class MatMul(Op):
             grads = MatMul.backward(ctx, ctx.tensor(g))  # 1-D cases: the Tensor formulas
             return tuple(None if t is None else t._data for t in grads)
         xp = ctx.backend.xp
-        ga = matmul_arrays(xp, g, xp.matrix_transpose(b)) if ctx.needs_grad(0) else None
-        gb = matmul_arrays(xp, xp.matrix_transpose(a), g) if ctx.needs_grad(1) else None
+        ga = gb = None
+        if ctx.needs_grad(0):
+            if b.ndim > 2 and a.ndim == 2:  # a shared by every matrix of b: the batch folded into one GEMM
+                m, k = a.shape
+                ga = matmul_arrays(xp, xp.reshape(xp.moveaxis(g, -2, 0), (m, -1)),
+                                   xp.reshape(xp.matrix_transpose(b), (-1, k)))
+            else:
+                ga = matmul_arrays(xp, g, xp.matrix_transpose(b))  # the engine sums it to a's shape
+        if ctx.needs_grad(1):
+            if a.ndim > 2 and b.ndim == 2:  # torch folds a's batch into its rows: one GEMM, one rounding
+                rows = xp.reshape(a, (-1, a.shape[-1]))
+                gb = matmul_arrays(xp, xp.matrix_transpose(rows), xp.reshape(g, (-1, g.shape[-1])))
+            else:
+                gb = matmul_arrays(xp, xp.matrix_transpose(a), g)
         return ga, gb
 
 

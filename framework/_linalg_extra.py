@@ -1,6 +1,7 @@
 """torch.linalg's matrix_exp (with torch's gradient: the exponential of a block matrix), eig and eigvals (the
-backend's general eigensolver, torch's gradient), and the functions of torch.linalg that build on the others;
-re-exported by ``linalg``."""
+backend's general eigensolver, torch's gradient), and the functions of torch.linalg that build on the others
+(householder_product, tensorinv, tensorsolve: composites, differentiable as their parts); re-exported by
+``linalg``."""
 from __future__ import annotations
 
 import math
@@ -9,12 +10,12 @@ from collections import namedtuple
 from . import dtypes as _dt
 from .autograd.function import Op
 from .autograd.grad_mode import GradMode
-from .linalg import LinAlgError, _keep, _square, solve
+from .linalg import LinAlgError, _keep, _square, inv, solve
 from .ops.elementwise import Exp as _Exp
 from .ops.join import apply_multi, cat, MultiOp
 from .tensor import Tensor
 
-__all__ = ["matrix_exp", "eig", "eigvals"]
+__all__ = ["matrix_exp", "eig", "eigvals", "householder_product", "tensorinv", "tensorsolve"]
 
 eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 
@@ -210,4 +211,94 @@ def eigvals(A, *, out=None):
     return _eig("eigvals", A)[0]
 
 
-TOP_LEVEL = {"matrix_exp": matrix_exp}
+# composites: householder_product, tensorinv, tensorsolve ---------------------------------------------------
+
+def householder_product(A, tau, *, out=None):
+    """The first ``n`` columns of ``H_1 H_2 ... H_k`` for ``A`` (*, m, n) and ``tau`` (*, k), where
+    ``H_i = I - tau_i v_i v_i^H`` and ``v_i`` is column ``i`` of ``A`` below the diagonal with a 1 on it (the Q
+    of a QR factorization stored as LAPACK's geqrf stores it).
+
+    Example:
+        >>> tensorplug.linalg.householder_product(tensorplug.zeros(2, 2), tensorplug.tensor([2.0]))
+        tensor([[-1.,  0.],
+                [ 0.,  1.]])
+    """
+    _householder_checks(A, tau)
+    m, n = A.shape[-2:]
+    k = tau.shape[-1]
+    eye = A.new_ones(m).diag_embed()
+    V = A[..., :k].tril(-1) + eye[:, :k]
+    Q = eye[:, :n].expand(*A.shape[:-2], m, n)
+    if k == 0:  # Q depends on A and tau all the same: zero gradients, as torch's
+        Q = Q + (A[..., :0].sum(-1, keepdim=True) + tau.sum(-1, keepdim=True).unsqueeze(-1))
+    for i in reversed(range(k)):
+        v = V[..., i:i + 1]
+        Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mH @ Q))
+    return Q
+
+
+def _householder_checks(A, tau):
+    name = "torch.linalg.householder_product"
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    if A.shape[-2] < A.shape[-1]:
+        raise RuntimeError(f"{name}: input.shape[-2] must be greater than or equal to input.shape[-1] (got a "
+                           f"{A.shape[-2]} by {A.shape[-1]} input)")
+    if tau.ndim == 0:  # torch reads tau.shape[-1] first
+        raise IndexError(f"Dimension specified as -1 but tensor has no dimensions; {name} takes tau of shape "
+                         f"input.shape[:-2] + (k,)")
+    if A.shape[-1] < tau.shape[-1]:
+        raise RuntimeError(f"{name}: input.shape[-1] must be greater than or equal to tau.shape[-1] (got "
+                           f"{A.shape[-1]} and {tau.shape[-1]})")
+    if tau.ndim != A.ndim - 1:
+        raise RuntimeError(f"{name}: Expected tau to have one dimension less than input, but got tau.ndim equal "
+                           f"to {tau.ndim} and input.ndim is equal to {A.ndim}")
+    if tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise RuntimeError(f"{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(tau.shape[:-1])}")
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"{name}: tau dtype {_dt.scalar_type_name(tau._dtype)} does not match input dtype "
+                           f"{_dt.scalar_type_name(A._dtype)}; convert tau with tau.to({A.dtype})")
+    if not A.is_complex() and not (A.is_floating_point() and A.dtype.itemsize >= 4):
+        raise NotImplementedError(f"\"orgqr_cpu\" not implemented for '{_dt.scalar_type_name(A._dtype)}'")
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """The inverse of ``A`` for ``tensordot(·, ·, ind)``: ``A`` read as a matrix of ``prod(A.shape[:ind])`` rows,
+    inverted, with shape ``A.shape[ind:] + A.shape[:ind]``.
+
+    Example:
+        >>> tensorplug.linalg.tensorinv(2 * tensorplug.eye(4).reshape(4, 2, 2), ind=1).shape
+        tensorplug.Size([2, 2, 4])
+    """
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    if ind > A.ndim:
+        raise RuntimeError(f"linalg.tensorinv: ind ({ind}) must be at most A.ndim ({A.ndim})")
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    if math.prod(cols) != math.prod(rows):
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {math.prod(cols)} != {math.prod(rows)}")
+    return inv(A.reshape(math.prod(rows), math.prod(cols))).reshape(*cols, *rows)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """``X`` with ``tensordot(A, X, X.ndim) = B``; ``dims`` are dims of ``A`` moved to its end first. ``X`` has
+    shape ``A.shape[B.ndim:]``.
+
+    Example:
+        >>> tensorplug.linalg.tensorsolve(2 * tensorplug.eye(6).reshape(2, 3, 6), tensorplug.ones(2, 3)).shape
+        tensorplug.Size([6])
+    """
+    if dims is not None:
+        dims = [d % A.ndim for d in ((dims,) if isinstance(dims, int) else dims)]
+        A = A.permute(*[d for d in range(A.ndim) if d not in dims], *dims)
+    shape = A.shape[B.ndim:]
+    size = math.prod(shape)
+    if size != B.numel():
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {size} != {B.numel()}")
+    return solve(A.reshape(B.numel(), size), B.reshape(B.numel())).reshape(shape)
+
+
+TOP_LEVEL = {"matrix_exp": matrix_exp, "orgqr": householder_product}

@@ -235,7 +235,7 @@ def _square(name, A, complex_ok=False):
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
     if not A.is_floating_point() and not (complex_ok and A.is_complex()):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{str(A.dtype).replace('tensorplug.', '')}")
+                           f"{_dt.scalar_type_name(A._dtype)}")
 
 
 # the LAPACK kernel torch names when it has none for half / bfloat16 (inv and slogdet refuse them first)
@@ -308,7 +308,7 @@ def inv(A, *, out=None):
         tensor([[0.5000, 0.0000],
                 [0.0000, 0.2500]])
     """
-    _square("inv", A)
+    _square("inv", A, complex_ok=True)
     _full_precision("inv", A)
     return Inv.apply(A)
 

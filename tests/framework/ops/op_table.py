@@ -847,6 +847,15 @@ def _np_masked_scatter(a, s):
     return out
 
 
+def _np_householder_product(a, tau):
+    m, n = a.shape[-2:]
+    q = np.broadcast_to(np.eye(m)[:, :n], a.shape).copy()
+    for i in reversed(range(tau.shape[-1])):
+        v = np.concatenate([np.zeros(a.shape[:-2] + (i,)), np.ones(a.shape[:-2] + (1,)), a[..., i + 1:, i]], -1)
+        q = q - tau[..., i, None, None] * v[..., :, None] * (v[..., None, :] @ q)
+    return q
+
+
 def _via_float32(m, p, fn):
     """``fn`` of the complex tensor whose (re, im) pairs are ``p``, as pairs; half pairs through complex64 (torch's
     complex32 has few ops, tensorplug has none)."""
@@ -873,6 +882,19 @@ _MORE_OPS = [
                                      else m.matrix_exp(a))),
     _spectral("matrix_exp_complex", lambda p: _np_pairs(_np_expm(_np_complex(p))),
               lambda m, p: _via_float32(m, p, lambda z: z.matrix_exp()), shapes=((2, 3, 3, 2),)),
+    # the composites of torch.linalg (each differentiable as its parts)
+    _linalg("householder_product", lambda a, t: _np_householder_product(a, t), shapes=((2, 4, 3), (2, 2)),
+            empty=False),
+    _linalg("tensorinv", lambda a: np.linalg.tensorinv(a, ind=1), shapes=((6, 2, 3),), empty=False,
+            call=lambda m: lambda a: m.linalg.tensorinv(a, ind=1)),
+    _linalg("tensorsolve", np.linalg.tensorsolve, shapes=((2, 3, 6), (2, 3)), empty=False),
 ]
+for _op in _MORE_OPS:
+    # inf / nan: where NaN spreads follows LAPACK's loops (orgqr's reflector by reflector, matrix_exp's Pade
+    # terms of complex input), not a formula
+    if _op.id == "householder_product":
+        _op.func = _finite_inputs(_op.func)
+    elif _op.id == "matrix_exp_complex":
+        _op.func = _finite_input(_op.func)
 OPS += _MORE_OPS
 BY_ID.update({op.id: op for op in _MORE_OPS})

@@ -176,7 +176,7 @@ def unique_dim(input, dim, return_inverse=False, return_counts=False):
         order = _lexsort_slices(x.movedim(d, 0).reshape(x.shape[d], -1))
         values, groups, counts = unique_consecutive(x.index_select(d, order), return_inverse=True,
                                                     return_counts=True, dim=d)
-        groups = groups.new_zeros(groups.shape).index_put((order,), groups)
+        groups = groups[argsort(order)]  # back to the input's order of slices
     if input.requires_grad:
         values = UniqueDim.apply(input, values=values._data)
     extra = []

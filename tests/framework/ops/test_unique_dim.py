@@ -76,3 +76,10 @@ def test_values_record_torchs_node_whose_backward_raises():
 ])
 def test_errors_like_torch(call):
     assert_same_error(call)
+
+
+def test_every_backend_like_torch(backend):
+    for name in ("int", "float", "nan"):
+        got = tp.unique(tp.tensor(ARRAYS[name]), dim=1, return_inverse=True, return_counts=True)
+        want = torch.unique(torch.tensor(ARRAYS[name]), dim=1, return_inverse=True, return_counts=True)
+        _check(tuple(t.cpu() for t in got), want)

@@ -390,12 +390,21 @@ class VarMean(MultiOp):
         grad = None
         if g_spread is not None:
             if cls.root:
-                g_spread = _std_grad(g_spread, type(g_spread)._make(ctx.spread, g_spread._dtype, g_spread._backend))
+                g_spread = _std_grad(g_spread, _spread_of(ctx, a, g_spread))
             grad = _var_grad(g_spread, a, ctx.axes, ctx.keepdim, ctx.dof, ctx.whole)
         if g_mean is not None:
             g_mean = _restore(g_mean, shape, ctx.axes, ctx.keepdim).expand(shape) / _count(shape, ctx.axes)
             grad = g_mean if grad is None else grad + g_mean
         return (grad,)
+
+
+def _spread_of(ctx, a, like):
+    """StdMean's saved std as a tensor; under create_graph, recomputed from ``a`` so that gradients of
+    the gradient see it depend on ``a`` (a constant gave second derivatives without its term)."""
+    from ..autograd.grad_mode import GradMode
+    if GradMode.enabled:
+        return Std.apply(a, axes=ctx.axes, keepdim=ctx.keepdim, dof=ctx.dof, whole=ctx.whole)
+    return type(like)._make(ctx.spread, like._dtype, like._backend)
 
 
 class StdMean(VarMean):

@@ -261,3 +261,20 @@ def test_cdist_ties_and_empty_rows_as_torch(p):
     for g, tg in ((ga, tga), (gb, tgb)):
         np.testing.assert_allclose(np.zeros((2, 3)) if g is None else g.numpy(), tg.numpy(), rtol=1e-6, atol=1e-7)
     assert tuple(empty.shape) == tuple(tempty.shape) and not empty.numpy().any()
+
+
+@pytest.mark.parametrize("case", [lambda m, x: m.var_mean(x, 1), lambda m, x: m.std_mean(x),
+                                  lambda m, x: m.std_mean(x, 1, correction=0), lambda m, x: m.std_mean(x, 0, True)])
+def test_var_mean_and_std_mean_second_derivatives_match_torch(case):
+    # std_mean's backward read its std as a constant, so a gradient of its gradient lost the std's own term
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        x = m.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], dtype=m.float64, requires_grad=True)
+        outs = case(m, x)
+        total = sum((o * (i + 2) * m.arange(1.0, 1 + o.numel(), dtype=m.float64).reshape(o.shape)).sum()
+                    for i, o in enumerate(outs))
+        (g,) = m.autograd.grad(total, x, create_graph=True)
+        (gg,) = m.autograd.grad((g * g * g).sum(), x)
+        results.append(gg.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)

@@ -700,8 +700,10 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
-    if x1._dtype.category < _dt.FLOAT or x2._dtype.category < _dt.FLOAT:
-        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {x1.dtype}")
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x._dtype.category != _dt.FLOAT:  # integers and complex: torch has no kernel
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{_dt.scalar_type_name(x._dtype)}; convert it first, e.g. {name.lower()}.float()")
     if narrow_float(x1._dtype) or narrow_float(x2._dtype):
         narrow = x1._dtype if narrow_float(x1._dtype) else x2._dtype
         raise NotImplementedError(f"\"cdist\" not implemented for '{_dt.scalar_type_name(narrow)}' (torch has no "

@@ -103,6 +103,14 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", ou
     return _into(out, _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True))
 
 
+def no_complex(kernel, t):
+    """torch orders values here and has no complex kernel: its NotImplementedError (numpy would order
+    complex numbers lexicographically and answer)."""
+    if t._dtype.category == _dt.COMPLEX:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(t._dtype)}': complex "
+                                  f"numbers have no order; use z.real or z.abs()")
+
+
 def _into(out, result):
     """torch's ``out=``: the result written into ``out`` (of the result's shape), which is returned."""
     if out is None:
@@ -146,6 +154,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if input._dtype is _dt.bool_:
         raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool': kthvalue() takes numbers; "
                                   "convert first, e.g. x.int().kthvalue(k)")
+    no_complex("kthvalue_cpu", input)
     d = wrap_dim(dim, max(input.ndim, 1))
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:
@@ -161,6 +170,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 
 def mode(input, dim=-1, keepdim=False):
     """The most frequent value along ``dim`` (the smallest on ties) and the index of its last occurrence."""
+    no_complex("mode_cpu", input)
     d = wrap_dim(dim, max(input.ndim, 1))
     x = (input if input.ndim else input.reshape(1)).movedim(d, -1)
     n = x.shape[-1]

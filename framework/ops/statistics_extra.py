@@ -124,6 +124,8 @@ def nanmedian(input, dim=None, keepdim=False):
     """The lower median ignoring NaN (NaN where all are): of all elements, or ``(values, indices)``."""
     from .gather import gather
     from .sorting import argsort
+    from .statistics import no_complex
+    no_complex("median_cpu" if dim is None else "median_out", input)
     flat = dim is None
     x = input.reshape(-1) if flat else input
     axis = 0 if flat else wrap_dim(dim, x._data.ndim)
@@ -226,6 +228,8 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     the index of each element's run (``return_inverse``) and the runs' lengths (``return_counts``)."""
     from .gather import nonzero
     from .join import cat
+    from .statistics import no_complex
+    no_complex("unique", input)
     d = None if dim is None else wrap_dim(dim, input._data.ndim)
     rows, starts = _consecutive_groups(input, d)
     kept = rows[starts]
@@ -258,6 +262,9 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     if not isinstance(test_elements, Tensor):
         test_elements = tensor(test_elements, device=elements._backend)
     dtype = _dt.promote_types(elements._dtype, test_elements._dtype)
+    if dtype.category == _dt.COMPLEX:
+        raise RuntimeError(f"Unsupported input type encountered for isin(): {_dt.scalar_type_name(dtype)}; "
+                           f"complex numbers cannot be sorted to search; compare z.real and z.imag instead")
     e, t = elements.to(dtype), test_elements.reshape(-1).to(dtype)
     if t.numel() == 0:
         from ..creation import zeros

@@ -150,3 +150,19 @@ def test_nansum_and_nanmean_refuse_complex_as_torch():
     for fn in (tensorplug.nansum, tensorplug.nanmean):
         with pytest.raises(RuntimeError, match="nansum on CPU does not support complex inputs"):
             fn(tensorplug.tensor([1j, 2.0]))
+
+
+@pytest.mark.parametrize("call, error, phrase", [
+    (lambda m, z: m.kthvalue(z, 1, 1), NotImplementedError, "\"kthvalue_cpu\" not implemented for 'ComplexFloat'"),
+    (lambda m, z: m.mode(z, 1), NotImplementedError, "\"mode_cpu\" not implemented for 'ComplexFloat'"),
+    (lambda m, z: m.nanmedian(z), NotImplementedError, "\"median_cpu\" not implemented for 'ComplexFloat'"),
+    (lambda m, z: m.nanmedian(z, 1), NotImplementedError, "\"median_out\" not implemented for 'ComplexFloat'"),
+    (lambda m, z: m.unique_consecutive(z), NotImplementedError, "\"unique\" not implemented for 'ComplexFloat'"),
+    (lambda m, z: m.isin(z, z), RuntimeError, "Unsupported input type encountered for isin\\(\\): ComplexFloat"),
+    (lambda m, z: m.cdist(z.real, z), RuntimeError, "cdist only supports floating-point dtypes, X2 got: ComplexFloat"),
+])
+def test_ordering_statistics_refuse_complex_as_torch(call, error, phrase):
+    # they ordered complex numbers as numpy does (lexicographically) and answered; cdist measured them
+    for lib in (tensorplug, torch):
+        with pytest.raises(error, match=phrase):
+            call(lib, lib.tensor([[1 + 1j, 2 - 1j, 0.5j], [3, 1j, 2 + 2j]]))

@@ -278,3 +278,23 @@ def test_var_mean_and_std_mean_second_derivatives_match_torch(case):
         (gg,) = m.autograd.grad((g * g * g).sum(), x)
         results.append(gg.detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("case", [lambda m, x: m.var_mean(x), lambda m, x: m.std_mean(x, 1), lambda m, x: (m.var(x, 0),),
+                                  lambda m, x: (m.std(x),)])
+def test_narrow_spreads_are_one_node_as_torch(case, dtype):
+    # a float16 var went through float32 and back: ToCopyBackward0 on top of the variance's node
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (tp, torch):
+        x = m.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], dtype=getattr(m, dtype), requires_grad=True)
+        outs = case(m, x)
+        sum((o * (i + 1.5)).sum() for i, o in enumerate(outs)).backward()
+        results.append(([type(o.grad_fn).__name__ for o in outs], [o.detach().float().numpy() for o in outs],
+                        x.grad.float().numpy()))
+    (names, values, grad), (tnames, tvalues, tgrad) = results
+    assert names == tnames
+    for v, tv in zip(values, tvalues):
+        np.testing.assert_array_equal(v, tv)
+    np.testing.assert_allclose(grad, tgrad, rtol=2e-3)

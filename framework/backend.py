@@ -165,16 +165,17 @@ class Backend:
         or NotImplemented."""
         return NotImplemented
 
-    def fused_attention(self, q, k, v, blocked, bias, scale):
+    def fused_attention(self, q, k, v, blocked, bias, scale, keep=None):
         """Attention over ``(..., L, E)`` queries, ``(..., S, E)`` keys and ``(..., S, Ev)`` values of one
         float dtype and batch shape: ``(out, p)`` with ``p = softmax(q * scale @ k^T)`` (``blocked``: a bool
         array broadcasting to the ``(..., L, S)`` scores, True where a query may not attend; ``bias``: one
-        added to the scores; either may be None) and ``out = p @ v``. A query whose every key is blocked
-        gets probabilities 0 (torch's safe softmax). ``p`` is kept for the backward. Or NotImplemented."""
+        added to the scores; either may be None) and ``out = (p * keep) @ v`` (``keep``: dropout's scaled
+        keep-mask of the scores' shape, or None for ``p @ v``). A query whose every key is blocked gets
+        probabilities 0 (torch's safe softmax). ``p`` is kept for the backward. Or NotImplemented."""
         return NotImplemented
 
-    def fused_attention_backward(self, q, k, v, p, g, scale, needs):
-        """``(gq, gk, gv)`` of ``fused_attention`` for its ``p`` and upstream ``g`` (None where the
+    def fused_attention_backward(self, q, k, v, p, g, scale, needs, keep=None):
+        """``(gq, gk, gv)`` of ``fused_attention`` for its ``p``, ``keep`` and upstream ``g`` (None where the
         matching flag of ``needs`` is False), or NotImplemented."""
         return NotImplemented
 

@@ -34,18 +34,21 @@ def _heads(a, lead, tail):
     return lambda i: full[index[i]]
 
 
-def attention(q, k, v, blocked, bias, scale):
-    """``(out, p)``: ``p = softmax(q * scale @ k^T, masked)`` and ``out = p @ v`` over ``(..., L, E)``
+def attention(q, k, v, blocked, bias, scale, keep=None):
+    """``(out, p)``: ``p = softmax(q * scale @ k^T, masked)`` and ``out = (p * keep) @ v`` over ``(..., L, E)``
     queries and ``(..., S, E)`` / ``(..., S, Ev)`` keys and values of one float dtype and batch shape;
     ``blocked`` (bool, True = may not attend) or ``bias`` (added to the scores) broadcast to the
-    scores or None. A query whose every key is blocked gets probabilities 0 (torch's safe softmax).
-    NotImplemented where the shapes, dtype or kernels do not fit."""
+    scores or None; ``keep`` dropout's scaled keep-mask of the scores' shape or None. A query whose
+    every key is blocked gets probabilities 0 (torch's safe softmax). NotImplemented where the shapes,
+    dtype or kernels do not fit."""
     if not (q.dtype == k.dtype == v.dtype and q.dtype.char in "fd" and q.ndim >= 3 and q.size and k.size):
         return NotImplemented
     lead, (length, _), source = q.shape[:-2], q.shape[-2:], k.shape[-2]
     if k.shape[:-2] != lead or v.shape[:-2] != lead or v.shape[-2] != source:
         return NotImplemented
-    if not all(_fits(m.shape, lead + (length, source)) for m in (blocked, bias) if m is not None):
+    if not all(_fits(m.shape, lead + (length, source)) for m in (blocked, bias, keep) if m is not None):
+        return NotImplemented
+    if keep is not None and keep.dtype != q.dtype:
         return NotImplemented
     soft = _softmax.rows_kernel(q.dtype, False)
     if soft is None or (bias is not None and bias.dtype != q.dtype):
@@ -55,10 +58,12 @@ def attention(q, k, v, blocked, bias, scale):
     out = np.empty((n, length, v.shape[-1]), q.dtype)
     p = np.empty((n, length, source), q.dtype)
     blocked_at, bias_at = _heads(blocked, lead, (length, source)), _heads(bias, lead, (length, source))
+    keep_at = _heads(keep, lead, (length, source))
 
     def run(start, stop):
         s = scratch(0, (length, source), q.dtype)
         qs = scratch(1, q3.shape[1:], q.dtype)
+        dropped = scratch(2, (length, source), q.dtype) if keep_at is not None else None
         for i in range(start, stop):
             np.multiply(q3[i], scale, out=qs)  # the scale on (L, E), not on the (L, S) scores
             np.matmul(qs, k3[i].T, out=s)
@@ -69,7 +74,11 @@ def attention(q, k, v, blocked, bias, scale):
             soft(s, p[i])
             if np.isnan(p[i, :, 0]).any():  # a query with every key masked: nan throughout its row
                 _zero_unattended(p[i], blocked_at, bias_at, i)
-            np.matmul(p[i], v3[i], out=out[i])
+            if keep_at is None:
+                np.matmul(p[i], v3[i], out=out[i])
+            else:
+                np.multiply(p[i], keep_at(i), out=dropped)
+                np.matmul(dropped, v3[i], out=out[i])
 
     split(run, n)
     return out.reshape(lead + out.shape[1:]), p.reshape(lead + p.shape[1:])
@@ -83,13 +92,15 @@ def _zero_unattended(p, blocked_at, bias_at, i):
         p[np.all(bias_at(i) == -np.inf, axis=-1)] = 0
 
 
-def attention_backward(q, k, v, p, g, scale, needs):
-    """``(gq, gk, gv)`` of :func:`attention` for its probabilities ``p`` and upstream ``g``; None where
-    ``needs`` (three bools) says that gradient is not wanted; or NotImplemented."""
+def attention_backward(q, k, v, p, g, scale, needs, keep=None):
+    """``(gq, gk, gv)`` of :func:`attention` for its probabilities ``p``, dropout's ``keep`` (or None) and
+    upstream ``g``; None where ``needs`` (three bools) says that gradient is not wanted; or NotImplemented."""
     if not (q.dtype == k.dtype == v.dtype == p.dtype == g.dtype and q.dtype.char in "fd" and q.ndim >= 3):
         return NotImplemented
     lead, length, source = q.shape[:-2], q.shape[-2], k.shape[-2]
     if not (k.shape[:-2] == v.shape[:-2] == g.shape[:-2] == p.shape[:-2] == lead and q.size and k.size):
+        return NotImplemented
+    if keep is not None and not (keep.dtype == q.dtype and _fits(keep.shape, lead + (length, source))):
         return NotImplemented
     kernels = _jit.kernels("softmax_grad")
     if kernels is None:
@@ -100,12 +111,15 @@ def attention_backward(q, k, v, p, g, scale, needs):
     p3 = np.ascontiguousarray(p).reshape(n, length, source)
     grads = [np.empty_like(a) if need else None for a, need in zip((q3, k3, v3), needs)]
     gq, gk, gv = grads
+    keep_at = _heads(keep, lead, (length, source))
 
     def run(start, stop):
         gp = scratch(0, (length, source), q.dtype)
         ds = scratch(1, (length, source), q.dtype)
         for i in range(start, stop):
             np.matmul(g3[i], v3[i].T, out=gp)
+            if keep_at is not None:
+                gp *= keep_at(i)
             soft_grad(p3[i], gp, ds, False)  # d(scores); the scale goes on the (L, E) and (S, E) results
             if gq is not None:
                 np.matmul(ds, k3[i], out=gq[i])
@@ -114,7 +128,11 @@ def attention_backward(q, k, v, p, g, scale, needs):
                 np.matmul(ds.T, q3[i], out=gk[i])
                 gk[i] *= scale
             if gv is not None:
-                np.matmul(p3[i].T, g3[i], out=gv[i])
+                if keep_at is None:
+                    np.matmul(p3[i].T, g3[i], out=gv[i])
+                else:
+                    np.multiply(p3[i], keep_at(i), out=ds)  # ds is read no more this round
+                    np.matmul(ds.T, g3[i], out=gv[i])
 
     split(run, n)
     return tuple(None if a is None else a.reshape(lead + a.shape[1:]) for a in grads)

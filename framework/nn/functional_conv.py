@@ -859,9 +859,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            "is_causal=True")
     if attn_mask is not None:
         _check_mask(tuple(query.shape[:-1]) + (source,), tuple(attn_mask.shape))
-    if _fusable(query, key, value, attn_mask, dropout_p):
+    if _fusable(query, key, value, attn_mask):
         mask = None if attn_mask is None else attn_mask._data
-        return Attention.apply(query, key, value, mask=mask, causal=is_causal, scale=scale)
+        keep = None if dropout_p == 0.0 else _dropout_mask(query, tuple(query.shape[:-1]) + (source,), dropout_p)
+        return Attention.apply(query, key, value, mask=mask, causal=is_causal, scale=scale, keep=keep)
     scores = (query @ key.transpose(-2, -1)) * scale
     if is_causal:
         rows = creation.arange(length, device=query.device).unsqueeze(-1)
@@ -908,10 +909,20 @@ def _repeat_heads(t, groups):
     return expanded.reshape(*lead, heads * groups, *shape[-2:])
 
 
-def _fusable(query, key, value, attn_mask, dropout_p):
-    """Whether the one-node Attention takes this call: same batch dims, one dtype, no dropout, and a
-    mask that is bool or a float one nobody differentiates."""
-    if dropout_p > 0.0 or query.dim() < 2 or key.dim() != query.dim() or value.dim() != query.dim():
+def _dropout_mask(query, shape, p):
+    """The scaled keep-mask of attention dropout over the ``shape`` of the scores: the draw F.dropout makes
+    on the weights (``rand >= p``, kept ones scaled by ``1 / (1 - p)``), so both paths use one stream."""
+    backend = query._backend
+    if p >= 1.0:
+        return backend.zeros(shape, query._dtype)
+    keep = backend.rand(shape, query._dtype) >= p
+    return backend.astype(keep, query._dtype) * (1.0 / (1.0 - p))
+
+
+def _fusable(query, key, value, attn_mask):
+    """Whether the one-node Attention takes this call: same batch dims, one dtype, and a mask that is bool
+    or a float one nobody differentiates."""
+    if query.dim() < 2 or key.dim() != query.dim() or value.dim() != query.dim():
         return False
     if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2] and key.shape[-2] == value.shape[-2]):
         return False
@@ -922,27 +933,29 @@ def _fusable(query, key, value, attn_mask, dropout_p):
 
 
 class Attention(Op):
-    """``softmax(q @ k^T * scale + mask) @ v`` in one node (scaled_dot_product_attention).
+    """``softmax(q @ k^T * scale + mask) * keep @ v`` in one node (scaled_dot_product_attention; ``keep``:
+    dropout's scaled keep-mask, or None).
 
     The scale goes into ``q`` (an (L, E) pass instead of an (L, S) one), the mask and the softmax
     are applied in place on the scores, and the probabilities are kept for the backward: about
-    half the memory passes of the composed matmul, mul, masked_fill, softmax and matmul nodes.
+    half the memory passes of the composed matmul, mul, masked_fill, softmax, dropout and matmul nodes.
     """
 
     save_inputs = (0, 1, 2)
 
     @staticmethod
-    def forward(ctx, q, k, v, mask, causal, scale):
+    def forward(ctx, q, k, v, mask, causal, scale, keep=None):
         xp = ctx.backend.xp
         ctx.scale = scale
-        ctx.mask, ctx.causal = mask, causal
+        ctx.mask, ctx.causal, ctx.keep = mask, causal, keep
         dtype = v.dtype
         if getattr(dtype, "itemsize", 4) == 2:  # torch computes float16/bfloat16 in float32, rounds once
             q, k, v = (xp.astype(t, xp.float32) for t in (q, k, v))
             if mask is not None and mask.dtype == dtype:
                 mask = xp.astype(mask, xp.float32)
+            keep = None if keep is None else xp.astype(keep, xp.float32)
         blocked = _blocked(xp, mask, causal, q.shape[-2], k.shape[-2])
-        fused = ctx.backend.fused_attention(q, k, v, blocked, None if blocked is not None else mask, scale)
+        fused = ctx.backend.fused_attention(q, k, v, blocked, None if blocked is not None else mask, scale, keep)
         if fused is not NotImplemented:
             out, p = fused
             ctx.p = p if p.dtype == dtype else xp.astype(p, dtype)
@@ -959,7 +972,7 @@ class Attention(Op):
             p /= xp.sum(p, axis=-1, keepdims=True)
         p = _zero_unattended(xp, p, blocked, mask)
         ctx.p = p if p.dtype == dtype else xp.astype(p, dtype)
-        out = xp.matmul(p, v)
+        out = xp.matmul(p if keep is None else p * keep, v)
         return out if out.dtype == dtype else xp.astype(out, dtype)  # NumPy's bfloat16 matmul is float32
 
     @staticmethod
@@ -974,19 +987,27 @@ class Attention(Op):
             s = s + ctx.tensor(ctx.mask)
         p = _safe_softmax(s)
         gp = g @ v.transpose(-2, -1)
+        if ctx.keep is not None:
+            keep = ctx.tensor(ctx.keep)
+            gp, dropped = gp * keep, p * keep
+        else:
+            dropped = p
         gs = p * (gp - (gp * p).sum(-1, keepdim=True)) * ctx.scale
-        return gs @ k, gs.transpose(-2, -1) @ q, p.transpose(-2, -1) @ g
+        return gs @ k, gs.transpose(-2, -1) @ q, dropped.transpose(-2, -1) @ g
 
     @staticmethod
     def fast_backward(ctx, g):
         q, k, v = ctx.saved_arrays()
         xp = ctx.backend.xp
         p = ctx.p
+        keep = ctx.keep
         fused = ctx.backend.fused_attention_backward(q, k, v, p, g, ctx.scale,
-                                                     tuple(ctx.needs_grad(i) for i in range(3)))
+                                                     tuple(ctx.needs_grad(i) for i in range(3)), keep)
         if fused is not NotImplemented:
             return fused
         gp = xp.matmul(g, xp.matrix_transpose(v))
+        if keep is not None:
+            gp *= keep
         fused = ctx.backend.fused_softmax_backward(p, gp, False)
         if fused is NotImplemented:
             gp -= xp.sum(gp * p, axis=-1, keepdims=True)
@@ -995,7 +1016,7 @@ class Attention(Op):
             gp = fused
         gq = xp.matmul(gp, k) if ctx.needs_grad(0) else None
         gk = xp.matmul(xp.matrix_transpose(gp), q) if ctx.needs_grad(1) else None
-        gv = xp.matmul(xp.matrix_transpose(p), g) if ctx.needs_grad(2) else None
+        gv = xp.matmul(xp.matrix_transpose(p if keep is None else p * keep), g) if ctx.needs_grad(2) else None
         if gq is not None:
             gq *= ctx.scale
         if gk is not None:

@@ -634,6 +634,22 @@ def check_fused_attention(b):
             for got_grad, want, name in zip(grads, (ds @ k * 0.5, np.swapaxes(ds, -1, -2) @ q * 0.5,
                                                     np.swapaxes(p, -1, -2) @ g), "qkv"):
                 same(b, got_grad, want, f"fused_attention_backward g{name}", rtol=1e-12, atol=1e-14)
+    keep = (_RNG.random((2, 3, 5, 6)) > 0.3) / 0.7  # dropout's scaled keep-mask
+    s = q * 0.5 @ np.swapaxes(k, -1, -2)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    got = b.fused_attention(dev(b, q), dev(b, k), dev(b, v), None, None, 0.5, dev(b, keep))
+    if got is NotImplemented:
+        return
+    same(b, got[0], p * keep @ v, "fused_attention out with dropout", rtol=1e-12, atol=1e-14)
+    grads = b.fused_attention_backward(dev(b, q), dev(b, k), dev(b, v), got[1], dev(b, g), 0.5,
+                                       (True, True, True), dev(b, keep))
+    if grads is not NotImplemented:
+        gp = (g @ np.swapaxes(v, -1, -2)) * keep
+        ds = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+        for got_grad, want, name in zip(grads, (ds @ k * 0.5, np.swapaxes(ds, -1, -2) @ q * 0.5,
+                                                np.swapaxes(p * keep, -1, -2) @ g), "qkv"):
+            same(b, got_grad, want, f"fused_attention_backward g{name} with dropout", rtol=1e-12, atol=1e-14)
 
 
 @check

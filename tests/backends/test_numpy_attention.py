@@ -19,7 +19,7 @@ if _jit.kernels("softmax32") is None:
 rng = np.random.default_rng(0)
 
 
-def _composed(q, k, v, blocked, bias, scale):
+def _composed(q, k, v, blocked, bias, scale, keep=None):
     s = np.matmul(q * scale, np.swapaxes(k, -1, -2))
     if blocked is not None:
         s = np.where(blocked, -np.inf, s)
@@ -30,13 +30,17 @@ def _composed(q, k, v, blocked, bias, scale):
         p = np.where(np.all(blocked, axis=-1, keepdims=True), 0, p)
     elif bias is not None:
         p = np.where(np.all(bias == -np.inf, axis=-1, keepdims=True), 0, p)
-    return np.matmul(p, v), p
+    return np.matmul(p if keep is None else p * keep, v), p
 
 
-def _composed_backward(q, k, v, p, g, scale):
+def _composed_backward(q, k, v, p, g, scale, keep=None):
     gp = np.matmul(g, np.swapaxes(v, -1, -2))
+    if keep is not None:
+        gp = gp * keep
     ds = _softmax.softmax_backward(p, gp, False)
-    return np.matmul(ds, k) * scale, np.matmul(np.swapaxes(ds, -1, -2), q) * scale, np.matmul(np.swapaxes(p, -1, -2), g)
+    dropped = p if keep is None else p * keep
+    return (np.matmul(ds, k) * scale, np.matmul(np.swapaxes(ds, -1, -2), q) * scale,
+            np.matmul(np.swapaxes(dropped, -1, -2), g))
 
 
 def _masks(lead, length, source, dtype):
@@ -50,8 +54,9 @@ def _masks(lead, length, source, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mask", ["none", "causal", "bool", "float"])
+@pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("shape", [(2, 3, 6, 6, 4, 5), (5, 9, 7, 8, 3), (8, 4, 64, 64, 32, 32)])
-def test_fused_attention_is_the_array_codes_values(shape, mask, dtype):
+def test_fused_attention_is_the_array_codes_values(shape, mask, dtype, dropout):
     *lead, length, source, e, ev = shape
     lead = tuple(lead)
     q = rng.standard_normal(lead + (length, e)).astype(dtype)
@@ -60,15 +65,16 @@ def test_fused_attention_is_the_array_codes_values(shape, mask, dtype):
     g = rng.standard_normal(lead + (length, ev)).astype(dtype)
     blocked, bias = _masks(lead, length, source, dtype)[mask]
     scale = 1 / math.sqrt(e)
-    out, p = _attention.attention(q, k, v, blocked, bias, scale)
-    want_out, want_p = _composed(q, k, v, blocked, bias, scale)
+    keep = (rng.random(lead + (length, source)) >= 0.3).astype(dtype) / dtype(0.7) if dropout else None
+    out, p = _attention.attention(q, k, v, blocked, bias, scale, keep)
+    want_out, want_p = _composed(q, k, v, blocked, bias, scale, keep)
     assert out.dtype == p.dtype == dtype
     np.testing.assert_array_equal(p, want_p)
     np.testing.assert_array_equal(out, want_out)
-    grads = _attention.attention_backward(q, k, v, p, g, scale, (True, True, True))
-    for got, want in zip(grads, _composed_backward(q, k, v, want_p, g, scale)):
+    grads = _attention.attention_backward(q, k, v, p, g, scale, (True, True, True), keep)
+    for got, want in zip(grads, _composed_backward(q, k, v, want_p, g, scale, keep)):
         np.testing.assert_array_equal(got, want)
-    only_v = _attention.attention_backward(q, k, v, p, g, scale, (False, False, True))
+    only_v = _attention.attention_backward(q, k, v, p, g, scale, (False, False, True), keep)
     assert only_v[0] is None and only_v[1] is None
     np.testing.assert_array_equal(only_v[2], grads[2])
 

@@ -107,3 +107,32 @@ def test_a_mask_that_does_not_fit_the_scores_raises_torchs_error(mask_shape, dty
             m.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m.tensor(np.zeros(mask_shape, dtype)))
         messages.append(str(info.value))
     assert messages[1].startswith(messages[0])
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "bool_unattended", "float"])
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_dropout_takes_the_one_node_path_with_the_composed_paths_values(mask, p, monkeypatch):
+    """Attention dropout draws the mask F.dropout would draw on the weights, so the one node and the
+    composed ops give the same values and gradients for one seed (torch's own draws differ: its
+    dropout is compared by statistics elsewhere)."""
+    from tensorplug.nn import functional_conv
+    arrays = _inputs("float64")
+    kw = {}
+    if mask == "causal":
+        arrays[1], arrays[2] = arrays[1][:, :, :L], arrays[2][:, :, :L]
+        kw = {"is_causal": True}
+    elif MASKS[mask] is not None:
+        kw = {"attn_mask": tensorplug.tensor(MASKS[mask])}
+    g = rng.standard_normal((2, 3, L, E))
+    results = []
+    for fusable in (True, False):
+        if not fusable:
+            monkeypatch.setattr(functional_conv, "_fusable", lambda *a: False)
+        leaves = [tensorplug.tensor(a, requires_grad=True) for a in arrays]
+        tensorplug.manual_seed(7)
+        out = F.scaled_dot_product_attention(*leaves, dropout_p=p, **kw)
+        assert (type(out.grad_fn).__name__ == "AttentionBackward0") == fusable
+        out.backward(tensorplug.tensor(g))
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in leaves])
+    for ours, composed in zip(*results):
+        np.testing.assert_allclose(ours, composed, rtol=1e-12, atol=1e-14)

@@ -2,6 +2,8 @@
 mH, H and adjoint."""
 from __future__ import annotations
 
+import math
+
 from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
@@ -49,14 +51,16 @@ class MatMul(Op):
         if ctx.needs_grad(0):
             if b.ndim > 2 and a.ndim == 2:  # a shared by every matrix of b: the batch folded into one GEMM
                 m, k = a.shape
-                ga = matmul_arrays(xp, xp.reshape(xp.moveaxis(g, -2, 0), (m, -1)),
-                                   xp.reshape(xp.matrix_transpose(b), (-1, k)))
+                folded = math.prod(b.shape[:-2]) * b.shape[-1]  # (not -1: NumPy cannot infer it for 0 elements)
+                ga = matmul_arrays(xp, xp.reshape(xp.moveaxis(g, -2, 0), (m, folded)),
+                                   xp.reshape(xp.matrix_transpose(b), (folded, k)))
             else:
                 ga = matmul_arrays(xp, g, xp.matrix_transpose(b))  # the engine sums it to a's shape
         if ctx.needs_grad(1):
             if a.ndim > 2 and b.ndim == 2:  # torch folds a's batch into its rows: one GEMM, one rounding
-                rows = xp.reshape(a, (-1, a.shape[-1]))
-                gb = matmul_arrays(xp, xp.matrix_transpose(rows), xp.reshape(g, (-1, g.shape[-1])))
+                n = math.prod(a.shape[:-1])
+                rows = xp.reshape(a, (n, a.shape[-1]))
+                gb = matmul_arrays(xp, xp.matrix_transpose(rows), xp.reshape(g, (n, g.shape[-1])))
             else:
                 gb = matmul_arrays(xp, xp.matrix_transpose(a), g)
         return ga, gb

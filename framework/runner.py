@@ -172,6 +172,23 @@ def _is_alias(name):
     return name == _ALIAS or name.startswith(_ALIAS + ".")
 
 
+def _install_alias():
+    """Alias ``torch``: ``(saved torch modules, finder, root proxy, display name shown before)``."""
+    import tensorplug
+    saved = {name: mod for name, mod in sys.modules.items() if _is_alias(name)}
+    for name in saved:
+        del sys.modules[name]
+    finder = _AliasFinder()
+    sys.meta_path.insert(0, finder)
+    root = _TorchModule(_ALIAS, tensorplug)
+    root.__package__ = _ALIAS
+    root.__path__ = []
+    root.__spec__ = importlib.machinery.ModuleSpec(_ALIAS, _AliasLoader(tensorplug), is_package=True)
+    sys.modules[_ALIAS] = root
+    shown, _display.MODULE = _display.MODULE, _ALIAS
+    return saved, finder, root, shown
+
+
 @contextlib.contextmanager
 def torch_alias():
     """Inside the block, ``import torch`` (and ``torch.nn``, ``torch.optim``, ...) gives tensorplug.
@@ -185,18 +202,7 @@ def torch_alias():
         ...     import torch.nn.functional as F
         ...     y = F.relu(torch.tensor([-1.0, 2.0]))
     """
-    import tensorplug
-    saved = {name: mod for name, mod in sys.modules.items() if _is_alias(name)}
-    for name in saved:
-        del sys.modules[name]
-    finder = _AliasFinder()
-    sys.meta_path.insert(0, finder)
-    root = _TorchModule(_ALIAS, tensorplug)
-    root.__package__ = _ALIAS
-    root.__path__ = []
-    root.__spec__ = importlib.machinery.ModuleSpec(_ALIAS, _AliasLoader(tensorplug), is_package=True)
-    sys.modules[_ALIAS] = root
-    shown, _display.MODULE = _display.MODULE, _ALIAS
+    saved, finder, root, shown = _install_alias()
     try:
         yield root
     finally:
@@ -208,6 +214,40 @@ def torch_alias():
         for name in [n for n in sys.modules if _is_alias(n)]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+_CHILD_SHIM = '''"""Written by ``python -m tensorplug run`` for the processes its program starts with multiprocessing's
+"spawn" or "forkserver" methods (mp.spawn, DataLoader workers on macOS): they begin in a fresh
+interpreter, which finds this package first on the sys.path it inherits, so their torch is
+tensorplug too."""
+from tensorplug import runner as _runner
+
+_runner._alias_for_good()
+'''
+
+
+def _alias_for_good():
+    """Alias ``torch`` to tensorplug for the rest of this process (a spawned child of a run)."""
+    _install_alias()
+
+
+@contextlib.contextmanager
+def _spawned_children_aliased():
+    """Put a ``torch`` package first on sys.path that aliases torch in the interpreters multiprocessing
+    starts fresh (they inherit the parent's sys.path, not its imports); removed afterwards."""
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="tensorplug-run-")
+    os.mkdir(os.path.join(folder, _ALIAS))
+    with open(os.path.join(folder, _ALIAS, "__init__.py"), "w") as f:
+        f.write(_CHILD_SHIM)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_path(script, args=()):
@@ -317,10 +357,11 @@ def main(argv=None) -> int:
         sys.stderr.write(f"tensorplug run: can't open file '{ns.script}': no such file\n")
         return 2
     try:
-        if ns.module:
-            run_module(ns.script, ns.args)
-        else:
-            run_path(ns.script, ns.args)
+        with _spawned_children_aliased():
+            if ns.module:
+                run_module(ns.script, ns.args)
+            else:
+                run_path(ns.script, ns.args)
     except SystemExit as exc:
         code = exc.code
         if code is None:

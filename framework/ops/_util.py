@@ -84,9 +84,11 @@ def cast(x, dtype):
     return Cast.apply(x, dtype=dtype)
 
 
-def dims(dim, ndim):
-    """Normalise ``dim`` (None, int or sequence) into a sorted tuple of axes."""
-    if dim is None:
+def dims(dim, ndim, empty_is_all=True):
+    """Normalise ``dim`` (None, int or sequence) into a sorted tuple of axes. An empty sequence is every
+    axis, as in torch's reductions (``x.sum([])`` sums it all); any and all pass ``empty_is_all=False``:
+    theirs reduce nothing."""
+    if dim is None or (empty_is_all and isinstance(dim, (list, tuple)) and not dim):
         return tuple(range(ndim))
     if ndim == 0:
         # torch: a 0-d tensor takes dim 0 or -1 and reduces over nothing

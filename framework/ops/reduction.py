@@ -675,7 +675,7 @@ def _logical_reduce(name):
             data = data != 0
         if isinstance(dim, int):
             dim = (dim,)
-        out = xp.asarray(getattr(xp, name)(data, axis=dims(dim, data.ndim), keepdims=keepdim))
+        out = xp.asarray(getattr(xp, name)(data, axis=dims(dim, data.ndim, empty_is_all=False), keepdims=keepdim))
         dtype = _dt.uint8 if input._dtype is _dt.uint8 else _dt.bool_  # torch's convention from before bool
         return Tensor._make(out if dtype is _dt.bool_ else xp.astype(out, xp.uint8), dtype, input._backend)
     reduce.__name__ = name

@@ -409,8 +409,7 @@ class ArrayAPIBackend(Backend):
         float16/bfloat16 accumulate in float32 and round once, as torch's scatter_add (in bfloat16 a sum
         of ones would stop at 256)."""
         xp = self.xp
-        narrow = self.dtype_of(array)
-        wide = self.native_dtype(_dt.float32) if narrow.category == _dt.FLOAT and narrow.itemsize < 4 else None
+        wide = self.native_dtype(_dt.float32) if self.dtype_of(array) in _dt.NARROW_FLOATS else None
         out = self.copy(array) if wide is None else xp.astype(array, wide)
         values = xp.broadcast_to(values if wide is None else xp.astype(values, wide), index.shape)
         self.scatter_add(out, _along_axis_key(xp, index, axis), values)
@@ -420,16 +419,15 @@ class ArrayAPIBackend(Backend):
         """A copy of ``array`` with ``values`` reduced in at ``index`` along ``axis``: reduce is "add",
         "multiply", "maximum" or "minimum" (repeats accumulate); with ``include_self=False`` the
         positions written start from the reduction's identity instead of ``array``'s value."""
-        import numpy
-        host = numpy.array(self.to_numpy(array))
-        narrow = self.dtype_of(array)
-        if reduce in ("add", "multiply") and narrow.category == _dt.FLOAT and narrow.itemsize < 4:
+        if reduce in ("add", "multiply") and self.dtype_of(array) in _dt.NARROW_FLOATS:
             # float16/bfloat16 sums and products accumulate in float32 and round once, as torch's
             # (a bfloat16 sum of ones would stop at 256)
             wide = self.native_dtype(_dt.float32)
             out = self.reduce_along_axis(self.xp.astype(array, wide), index, self.xp.astype(values, wide), axis,
                                          reduce, include_self)
             return self.xp.astype(out, array.dtype)
+        import numpy
+        host = numpy.array(self.to_numpy(array))
         idx = self.to_numpy(index)
         grids = list(numpy.indices(idx.shape, sparse=True))
         grids[axis] = idx

@@ -67,6 +67,8 @@ def scalar_type_name(d):
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
 BY_NAME = {d.name: d for d in ALL}
 # a complex dtype's parts and back (view_as_real, .real, abs, the FFTs' result dtypes)
+#: float16 and bfloat16: torch computes and accumulates them in float32 (its "opmath" type) and rounds once
+NARROW_FLOATS = (float16, bfloat16)
 COMPLEX_PARTS = {complex64: float32, complex128: float64}
 COMPLEX_OF = {float32: complex64, float64: complex128}
 # torch's aliases

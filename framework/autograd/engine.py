@@ -266,8 +266,7 @@ def _sum_to_shape_array(g, shape):
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
     if axes:
-        dtype = g._dtype
-        if dtype.category == _dt.FLOAT and dtype.itemsize < 4:
+        if g._dtype in _dt.NARROW_FLOATS:
             # float16/bfloat16 summed in float32 and rounded once, as torch's sum (and ops.sum_to_shape)
             wide = g._backend.native_dtype(_dt.float32)
             data = xp.astype(xp.sum(xp.astype(data, wide), axis=axes, keepdims=True), data.dtype)

@@ -165,7 +165,7 @@ class IndexAccumulate(Op):
         ctx.key = key
         backend = ctx.backend
         dtype = backend.dtype_of(g)
-        narrow = g.dtype if wide and dtype.category == _dt.FLOAT and dtype.itemsize < 4 else None
+        narrow = g.dtype if wide and dtype in _dt.NARROW_FLOATS else None
         if narrow is not None:
             dtype = _dt.float32
             g = backend.xp.astype(g, backend.native_dtype(dtype))

@@ -12,7 +12,7 @@ from .join import MultiOp, apply_multi
 def narrow_float(dtype):
     """Floats under 32 bits (float16, bfloat16): torch accumulates their reductions and scans in float32
     and casts the result back; summing 3000 float16 ones in float16 stops at 2048."""
-    return dtype.category == _dt.FLOAT and dtype.itemsize < 4
+    return dtype in _dt.NARROW_FLOATS
 
 
 def _scan_dtype(dtype):

@@ -8,6 +8,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
+from ._opmath import opmath
 from .complex_numbers import sgn
 
 _make = Tensor._make
@@ -61,17 +62,25 @@ def _unary(fn, *, input=None, output=None, grad=None, node_name=None):
     return type(name, (Op,), body)
 
 
-def _float_function(name, op, doc=None, *, autocast=False):
+def _float_function(name, op, doc=None, *, autocast=False, narrow=None):
     """The public function ``name(input)``: ``op`` of ``input`` as float (integers give float32), in
-    float32 under autocast when ``autocast``; ``doc`` its docstring."""
+    float32 under autocast when ``autocast``; ``doc`` its docstring. ``narrow``: the op float16 and
+    bfloat16 inputs take instead (``opmath(op)``, where ``op``'s forward rounds more than once)."""
+    if narrow is None:
+        narrow = op
+    f16, bf16 = _dt.float16, _dt.bfloat16
     if autocast:
         def function(input):
             if _amp.active and _amp.applies():
                 return _amp.run(_amp.FLOAT32, function, input)
-            return op.apply(_float(input))
+            input = _float(input)
+            dtype = input._dtype
+            return (narrow if dtype is bf16 or dtype is f16 else op).apply(input)
     else:
         def function(input):
-            return op.apply(_float(input))
+            input = _float(input)
+            dtype = input._dtype
+            return (narrow if dtype is bf16 or dtype is f16 else op).apply(input)
     function.__name__ = function.__qualname__ = name
     function.__code__ = function.__code__.replace(co_name=name)  # as tracebacks and profiles name it
     function.__doc__ = doc
@@ -170,15 +179,16 @@ class Sigmoid(Op):
         e = xp.exp(-xp.abs(a))
         return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
+    # torch's sigmoid_backward: g * (1 - y) * y (in that order: float16 rounds after each product)
     @staticmethod
     def backward(ctx, g):
         y = ctx.output()
-        return g * y * (1 - y)
+        return g * (1 - y) * y
 
     @staticmethod
     def fast_backward(ctx, g):
         y = ctx.output_array()
-        return g * y * (1 - y)
+        return g * (1 - y) * y
 
 
 class Relu(Op):
@@ -229,8 +239,8 @@ def sign(input):
 
 sin = _float_function("sin", Sin)
 cos = _float_function("cos", Cos)
-tanh = _float_function("tanh", Tanh)
-sigmoid = _float_function("sigmoid", Sigmoid)
+tanh = _float_function("tanh", Tanh, narrow=opmath(Tanh, forward=False, backward=True))
+sigmoid = _float_function("sigmoid", Sigmoid, narrow=opmath(Sigmoid, backward=(_dt.bfloat16,)))
 
 
 def relu(input):
@@ -254,10 +264,11 @@ class Rsqrt(Op):
         xp = ctx.backend.xp
         return 1 / xp.sqrt(a)
 
+    # torch's formulas here and below, op by op: in float16/bfloat16 each op rounds, as torch's do
     @staticmethod
     def backward(ctx, g):
         y = ctx.output()
-        return g * -0.5 * y * y * y
+        return -0.5 * g * y.pow(3)
 
 
 class Reciprocal(Op):
@@ -270,7 +281,7 @@ class Reciprocal(Op):
     @staticmethod
     def backward(ctx, g):
         y = ctx.output()
-        return -g * y * y
+        return -g * (y * y)
 
 
 class Erf(Op):
@@ -287,13 +298,13 @@ class Erf(Op):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors_list()
-        return g * 1.1283791670955126 * exp(-(a * a))  # 2 / sqrt(pi)
+        return 1.1283791670955126 * exp(-(a * a)) * g  # 2 / sqrt(pi)
 
 
 tan = _float_function("tan", Tan, "Elementwise tangent.", autocast=True)
 log1p = _float_function("log1p", Log1p, "``log(1 + x)``, accurate for small ``x``.", autocast=True)
 expm1 = _float_function("expm1", Expm1, "``exp(x) - 1``, accurate for small ``x``.", autocast=True)
-rsqrt = _float_function("rsqrt", Rsqrt, "``1 / sqrt(x)``.", autocast=True)
+rsqrt = _float_function("rsqrt", Rsqrt, "``1 / sqrt(x)``.", autocast=True, narrow=opmath(Rsqrt))
 reciprocal = _float_function("reciprocal", Reciprocal, "``1 / x`` (integers give float32).", autocast=True)
 erf = _float_function("erf", Erf, "The Gauss error function.")
 

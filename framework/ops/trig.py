@@ -5,14 +5,15 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
-from .elementwise import _float, _float_function, _unary, exp, sqrt
+from .elementwise import _float, _float_function, _unary
 
 
 # the functions that are one array call, each with its gradient (x: the saved input)
 Sinh = _unary("sinh", input=lambda g, x: g * cosh(x))
 Cosh = _unary("cosh", input=lambda g, x: g * sinh(x))
-Asin = _unary("asin", input=lambda g, x: g / sqrt(1 - x * x))
-Acos = _unary("acos", input=lambda g, x: -g / sqrt(1 - x * x))
+# asin, acos: torch's formulas op by op (float16/bfloat16 round after each, as torch's)
+Asin = _unary("asin", input=lambda g, x: g * (-x * x + 1).rsqrt())
+Acos = _unary("acos", input=lambda g, x: g * -((-x * x + 1).rsqrt()))
 Atan = _unary("atan", input=lambda g, x: g / (1 + x * x))
 Log2 = _unary("log2", input=lambda g, x: g / (x * 0.6931471805599453))  # ln 2
 Log10 = _unary("log10", input=lambda g, x: g / (x * 2.302585092994046))  # ln 10
@@ -61,9 +62,22 @@ log2 = _float_function("log2", Log2, "Base-2 logarithm.", autocast=True)
 log10 = _float_function("log10", Log10, "Base-10 logarithm.", autocast=True)
 
 
-def exp2(input):
-    """``2 ** x``."""
-    return exp(_float(input) * 0.6931471805599453)
+class Exp2(Op):
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        if hasattr(xp, "exp2"):
+            return xp.exp2(a)
+        return xp.pow(xp.asarray(2.0, dtype=a.dtype), a)  # the Array API has no exp2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.output() * 0.6931471805599453  # torch's grad * result * ln 2, op by op
+
+
+exp2 = _float_function("exp2", Exp2, "``2 ** x``.")
 
 
 def _test(name):

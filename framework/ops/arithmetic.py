@@ -8,6 +8,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
+from ._opmath import is_narrow, opmath
 from ._util import broadcast_error, cast, promote, shape_of
 
 _make = Tensor._make
@@ -28,6 +29,8 @@ def binary(op, a, b):
             except ValueError:
                 raise broadcast_error(a._data.shape, b._data.shape) from None
     else:
+        if op in _OPMATH and _scalar_operand(a, b):
+            return _OPMATH[op].apply(a, b)  # b used unrounded: no promotion
         a, b = promote(a, b)
         narrow = a if isinstance(a, Tensor) else b
         if narrow._dtype.itemsize == 2 and narrow._dtype.category == _dt.FLOAT and op in _OPMATH:
@@ -38,26 +41,13 @@ def binary(op, a, b):
         raise broadcast_error(shape_of(a), shape_of(b)) from None
 
 
-def _in_float32(op):
-    """``op`` for a float16/bfloat16 tensor and a Python number, computed as torch's "opmath": in float32
-    with the number unrounded, the result rounded once. NumPy would round the number to the narrow dtype
-    first (0.1 is 0.10009765625 in bfloat16: x * 0.1 came out an ulp high for a fifth of the elements,
-    and a bfloat16 SGD step used a 0.1% larger learning rate)."""
-
-    def widen(ctx, x):
-        return ctx.backend.xp.astype(x, ctx.backend.native_dtype(_dt.float32)) if hasattr(x, "dtype") else x
-
-    def forward(ctx, a, b):
-        narrow = a.dtype if hasattr(a, "dtype") else b.dtype
-        return ctx.backend.xp.astype(op.forward(ctx, widen(ctx, a), widen(ctx, b)), narrow)
-
-    def fast_backward(ctx, g):
-        grads = op.fast_backward(ctx, widen(ctx, g))
-        return tuple(None if x is None else ctx.backend.xp.astype(x, g.dtype) for x in grads)
-
-    return type(op.__name__, (op,), {"forward": staticmethod(forward), "fast_backward": staticmethod(fast_backward),
-                                     "node_name": op.node_name, "__module__": op.__module__,
-                                     "__doc__": _in_float32.__doc__})
+def _scalar_operand(a, b):
+    """Whether ``b`` is a 0-d float32/float64 tensor beside a float16/bfloat16 ``a`` with dimensions: torch's
+    mul and div read such a "CPU scalar" unrounded, as a Python number (x * tensor(0.1) in bfloat16 was an
+    ulp off for a fifth of the elements). Only as the second operand, and not one that wants a gradient."""
+    return isinstance(b, Tensor) and isinstance(a, Tensor) and not b._data.ndim and a._data.ndim and \
+        is_narrow(a) and b._dtype.category == _dt.FLOAT and b._dtype.itemsize > 2 and \
+        not (b._requires_grad and GradMode.enabled) and a._backend is b._backend
 
 
 class Add(Op):
@@ -127,17 +117,17 @@ class Div(Op):
     def forward(ctx, a, b):
         return a / b
 
+    # torch's grouping, -g * ((a / b) / b): float16/bfloat16 round after each op (softsign's gradient,
+    # -(g / b) * a / b, was an ulp off for a third of the elements)
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        ga = g / b
-        return ga, -ga * a / b if ctx.needs_grad(1) else None
+        return g / b, -g * ((a / b) / b) if ctx.needs_grad(1) else None
 
     @staticmethod
     def fast_backward(ctx, g):
         a, b = ctx.saved_arrays()
-        ga = g / b
-        return ga, -ga * a / b if ctx.needs_grad(1) else None
+        return g / b, -g * ((a / b) / b) if ctx.needs_grad(1) else None
 
 
 class Pow(Op):
@@ -154,11 +144,11 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors_list()
-        ga = g * b * a ** (b - 1) if ctx.needs_grad(0) else None
+        ga = g * (b * a ** (b - 1)) if ctx.needs_grad(0) else None  # torch's grouping (narrow dtypes round)
         gb = None
         if ctx.needs_grad(1):
             safe = where(a == 0, 1, a) if isinstance(a, Tensor) else a
-            gb = g * ctx.output() * _log(safe)
+            gb = g * (ctx.output() * _log(safe))
         return ga, gb
 
 
@@ -168,6 +158,26 @@ def _int_pow(xp, a, b):
     out = a ** xp.where(negative, 0, b)
     small = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
     return xp.astype(xp.where(negative, small, out), out.dtype)
+
+
+class PowByProducts(Pow):
+    """``tensor ** 3``, ``** -2`` and ``** -0.5`` as torch's kernel computes them: ``a * a * a``,
+    ``1 / (a * a)`` and ``1 / sqrt(a)``, each op rounded to the dtype, not a power function (NumPy's float32
+    ``power(x, 3)`` is an ulp from torch's for a third of the elements, bfloat16's for a fifth)."""
+
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if b == -0.5:
+            return 1 / ctx.backend.xp.sqrt(a)
+        return a * a * a if b == 3 else 1 / (a * a)
+
+
+# the dtypes each exponent is computed by products in (torch computes float16 in float32, as NumPy's
+# float16 power does; its bfloat16 ** -0.5 is neither rsqrt nor the float32 power)
+_BY_PRODUCTS = {3: (_dt.bfloat16, _dt.float32, _dt.float64), -2: (_dt.bfloat16, _dt.float32, _dt.float64),
+                -0.5: (_dt.float32, _dt.float64)}
 
 
 class PowTensor(Pow):
@@ -218,8 +228,11 @@ def _log(x):
     return log(x) if isinstance(x, Tensor) else math.log(x)
 
 
-# torch's mul and div read a number operand unrounded; its add and sub round it to the tensor's dtype first
-_OPMATH = {op: _in_float32(op) for op in (Mul, Div)}
+# torch's mul and div of a float16/bfloat16 tensor and a number compute in float32 ("opmath") with the
+# number unrounded (NumPy rounded it to the narrow dtype first: 0.1 is 0.10009765625 in bfloat16, so x * 0.1
+# came out an ulp high for a fifth of the elements, and a bfloat16 SGD step used a 0.1% larger learning
+# rate); its add and sub round the number to the tensor's dtype first
+_OPMATH = {op: opmath(op, backward=True) for op in (Mul, Div)}
 
 
 # public functions ----------------------------------------------------------------
@@ -232,6 +245,8 @@ def add(input, other, *, alpha=1, out=None):
         tensor([2., 2.])
     """
     if alpha != 1:
+        if _scaled_in_float32(input, other):
+            return _out(_ADD_SCALED.apply(*promote(input, other), alpha=alpha), out)
         other = _times_alpha(input, other, alpha)
     result = binary(Add, input, other)
     # `a + b` lands here: the common case skips the call to _out
@@ -258,6 +273,8 @@ def sub(input, other, *, alpha=1, out=None):
             getattr(input, "_dtype", None) is _BOOL:
         _refuse_bool_subtraction(input, other)
     if alpha != 1:
+        if _scaled_in_float32(input, other):
+            return _out(_SUB_SCALED.apply(*promote(input, other), alpha=-alpha), out)
         other = _times_alpha(input, other, alpha)
     result = binary(Sub, input, other)
     return result if out is None else _out(result, out)
@@ -271,6 +288,41 @@ def rsub(input, other):
 
 
 _BOOL = _dt.bool_
+
+
+class AddScaled(Op):
+    """``a + alpha * b``, torch's add with ``alpha`` (sub: ``-alpha``)."""
+
+    node_name = "AddBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b, alpha):
+        ctx.alpha = alpha  # the gradient's g * alpha reads it unrounded, as torch's
+        narrow = getattr(ctx, "narrow", None)
+        if narrow is not None:  # widened float16/bfloat16: torch's kernel rounds alpha to the dtype first
+            xp = ctx.backend.xp
+            alpha = xp.astype(xp.asarray(alpha, dtype=narrow), a.dtype)
+        return a + alpha * b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g * ctx.alpha
+
+    @staticmethod
+    def fast_backward(ctx, g):
+        return g, g * ctx.alpha
+
+
+# float16/bfloat16 a + alpha * b as torch's: alpha rounded to the dtype, then in float32 and rounded once
+# (alpha * b rounded first made x.add(y, alpha=0.1) an ulp off for a tenth of the elements)
+_ADD_SCALED = opmath(AddScaled, backward=True)
+_SUB_SCALED = opmath(AddScaled.renamed("SubBackward0"), backward=True)
+
+
+def _scaled_in_float32(input, other):
+    """Whether ``input + alpha * other`` is two float16/bfloat16 tensors (of one dtype after promotion)."""
+    return isinstance(input, Tensor) and isinstance(other, Tensor) and is_narrow(input) and \
+        _promoted_dtype(input, other) is input._dtype
 
 
 def _refuse_bool_subtraction(input, other):
@@ -292,6 +344,11 @@ def mul(input, other, *, out=None):
 
 def div(input, other, *, rounding_mode=None, out=None):
     """True division (integers give floats), or ``rounding_mode='trunc'|'floor'``."""
+    if rounding_mode is None and not isinstance(input, Tensor):
+        # number / tensor is torch's reciprocal(tensor) * number, in every dtype (5042 of 20000 float32
+        # quotients 0.3 / x are an ulp from the true division's)
+        from .elementwise import reciprocal
+        return _out(binary(Mul, reciprocal(other), input), out)
     if rounding_mode == "floor":
         _check_rounding_division(input, other, "div_floor_cpu")
         return _out(binary(DivFloor, input, other), out)
@@ -461,6 +518,8 @@ def pow(input, exponent, *, out=None):
         if neg:
             raise RuntimeError("Integers to negative integer powers are not allowed; "
                                "convert the base to float first, e.g. x.float() ** -1")
+    if type(exponent) in (int, float) and input._dtype in _BY_PRODUCTS.get(exponent, ()):
+        return _out(PowByProducts.apply(input, exponent), out)
     return _out(binary(PowTensor if isinstance(exponent, Tensor) else Pow, input, exponent), out)
 
 

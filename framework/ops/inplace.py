@@ -12,6 +12,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
+from ._opmath import is_narrow
 
 
 def check_leaf(x):
@@ -126,10 +127,12 @@ def _write_unrecorded(x, op, args):
 def _binary_inplace(op_fn, name, aug):
     def method(self, other, *args, **kwargs):
         from ._util import result_dtype
-        if kwargs.get("alpha", 1) != 1:
-            other = other * kwargs.pop("alpha")
-        else:
+        narrow = is_narrow(self)
+        if kwargs.get("alpha", 1) == 1:
             kwargs.pop("alpha", None)
+        elif not narrow:
+            other = other * kwargs.pop("alpha")
+        # else float16/bfloat16: add/sub take alpha, as torch's, in float32 (alpha unrounded)
         check_cast(result_dtype(self, other), self)
         if name == "div_" and self._dtype.category < _dt.FLOAT and kwargs.get("rounding_mode") is None:
             raise RuntimeError(f"result type Float can't be cast to the desired output type "
@@ -137,12 +140,14 @@ def _binary_inplace(op_fn, name, aug):
         if type(other) is int and self._dtype.category == _dt.INT:
             from ._util import wrap_int
             other = wrap_int(other, self._dtype)
-        if isinstance(other, Tensor) and other._dtype is not self._dtype:
+        if isinstance(other, Tensor) and other._dtype is not self._dtype and not (
+                narrow and name in ("mul_", "div_") and not other._data.ndim):  # torch reads that one unrounded
             other = other.to(self._dtype)
         if isinstance(other, Tensor) and other._backend is not self._backend:
             from ..autograd.function import _device_mismatch
             _device_mismatch(self._backend, other._backend)
-        fast = None if kwargs or self._data.ndim == 0 else aug
+        # NumPy's in-place float16/bfloat16 product rounds the number first: the out-of-place op does not
+        fast = None if kwargs or self._data.ndim == 0 or (narrow and name in ("mul_", "div_")) else aug
         return inplace(self, lambda x, y: op_fn(x, y, **kwargs), other, fast=fast)
     method.__name__ = name
     method.__doc__ = f"In-place ``{name[:-1]}``; returns self."

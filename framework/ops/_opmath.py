@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 
-_NARROW = (_dt.float16, _dt.bfloat16)
+_NARROW = _dt.NARROW_FLOATS
 
 
 def is_narrow(t):

@@ -130,28 +130,29 @@ def relu6(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     _float_input(input, "leaky_relu")
-    return _inplace_apply(input, lambda x: _ops.LeakyRelu.apply(x, slope=negative_slope), inplace,
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.LeakyRelu, x).apply(x, slope=negative_slope), inplace,
                           "LeakyReluBackward0", "LeakyReluBackward1")
 
 
 def elu(input, alpha=1.0, inplace=False):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     _float_input(input, "elu")
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=1.0), inplace,
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=1.0), inplace,
                           "EluBackward0", "EluBackward1")
 
 
 def selu(input, inplace=False):
     _float_input(input, "selu")
     alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x, alpha=alpha, scale=scale), inplace,
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=scale), inplace,
                           "EluBackward0", "EluBackward1")
 
 
 def celu(input, alpha=1.0, inplace=False):
     _float_input(input, "celu")
-    # celu(x) = alpha * elu(x / alpha) with unit alpha
-    return _inplace_apply(input, lambda x: _ops.Elu.apply(x / alpha, alpha=1.0, scale=1.0) * alpha, inplace,
+    # torch's: elu with input_scale 1 / alpha
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=1.0,
+                                                                              input_scale=1.0 / alpha), inplace,
                           "CeluBackward0", "CeluBackward1")
 
 
@@ -159,19 +160,19 @@ def gelu(input, approximate="none"):
     """Gaussian error linear unit; ``approximate='tanh'`` uses the tanh formula."""
     _float_input(input, "gelu")
     if approximate in ("none", "tanh"):
-        return _ops.Gelu.apply(input, approximate=approximate)
+        return _ops.activation(_ops.Gelu, input).apply(input, approximate=approximate)
     raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
 
 
 def silu(input, inplace=False):
     """``x * sigmoid(x)`` (swish)."""
     _float_input(input, "silu")
-    return _inplace_apply(input, lambda x: _ops.Silu.apply(x), inplace)
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Silu, x).apply(x), inplace)
 
 
 def mish(input, inplace=False):
     _float_input(input, "mish")
-    return _inplace_apply(input, lambda x: x * softplus(x).tanh(), inplace, "MishBackward0")
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Mish, x).apply(x), inplace)
 
 
 def sigmoid(input):
@@ -193,13 +194,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def hardsigmoid(input, inplace=False):
     _float_input(input, "hardsigmoid")
-    return _inplace_apply(input, lambda x: Clamp.apply(x / 6 + 0.5, lo=0.0, hi=1.0, strict=True), inplace,
-                          "HardsigmoidBackward0")
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Hardsigmoid, x).apply(x), inplace)
 
 
 def hardswish(input, inplace=False):
     _float_input(input, "hardswish")
-    return _inplace_apply(input, _ops.Hardswish.apply, inplace)
+    return _inplace_apply(input, lambda x: _ops.activation(_ops.Hardswish, x).apply(x), inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -207,12 +207,12 @@ def softplus(input, beta=1.0, threshold=20.0):
     if _amp.active and _amp.applies():
         return _amp.run(_amp.FLOAT32, softplus, input, beta, threshold)
     _float_input(input, "softplus")
-    return _ops.Softplus.apply(input, beta=beta, threshold=threshold)
+    return _ops.activation(_ops.Softplus, input).apply(input, beta=beta, threshold=threshold)
 
 
 def logsigmoid(input):
     _float_input(input, "logsigmoid")
-    return _ops.LogSigmoid.apply(input)
+    return _ops.activation(_ops.LogSigmoid, input).apply(input)
 
 
 def softsign(input):
@@ -226,7 +226,9 @@ def tanhshrink(input):
 def threshold(input, threshold, value, inplace=False):
     # torch's test is x <= threshold: NaN is kept (and passes the gradient), not replaced by value; the
     # result keeps the input's dtype (an integer input stays integer)
-    return _inplace_apply(input, lambda x: x.masked_fill(x <= threshold, value), inplace,
+    # float16/bfloat16 compare in float32: torch's 0.1 is not bfloat16's 0.10009765625
+    return _inplace_apply(input, lambda x: x.masked_fill((x.float() if narrow_float(x._dtype) else x) <= threshold,
+                                                         value), inplace,
                           "ThresholdBackward0", "ThresholdBackward1")
 
 
@@ -267,8 +269,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{_dt.scalar_type_name(input._dtype)}; convert it first, e.g. x.float()")
-    if narrow_float(input._dtype):  # the norm of float16 overflows past 256: torch sums in float32
-        return normalize(input.to(_dt.float32), p, dim, eps).to(input._dtype)
+    # float16/bfloat16: the norm sums in float32 and is rounded (as torch's), the quotient rounds once more
     # the norm op's gradient is zero at a zero norm (sqrt of a sum of squares would give nan there)
     return input / clamp(input.norm(p, dim, keepdim=True), min=eps)
 

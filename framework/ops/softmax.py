@@ -4,8 +4,9 @@ from __future__ import annotations
 from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
+from ._opmath import opmath
 from ._util import wrap_dim
-from .reduction import narrow_float  # float16/bfloat16 normalise in float32, as torch does
+from .reduction import narrow_float
 
 
 def _shifted(xp, a, axis):
@@ -14,6 +15,15 @@ def _shifted(xp, a, axis):
     # torch subtracts the max even where it is infinite: a slice holding +inf (or all -inf) is nan
     # throughout, values and gradients, never a half-finite answer
     return a - xp.max(a, axis=axis, keepdims=True)
+
+
+def _narrow_lastdim(xp, a, axis, narrow):
+    """torch's float16/bfloat16 log_softmax along the last dim, on ``a`` widened to float32: its kernel keeps
+    the sum of exponentials and its log in the narrow dtype (computed unrounded, 2087 of 20000 bfloat16
+    values were an ulp off)."""
+    s = _shifted(xp, a, axis)
+    total = xp.astype(xp.astype(xp.sum(xp.exp(s), axis=axis, keepdims=True), narrow), a.dtype)
+    return s - xp.astype(xp.astype(xp.log(total), narrow), a.dtype)
 
 
 def _fused(ctx, a, axis, log):
@@ -61,6 +71,10 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(ctx, a, axis):
+        narrow = getattr(ctx, "narrow", None)
+        if narrow is not None and axis == a.ndim - 1 and 0 not in a.shape:
+            ctx.axis = axis
+            return _narrow_lastdim(ctx.backend.xp, a, axis, narrow)
         done = _fused(ctx, a, axis, True)
         if done is not NotImplemented:
             return done
@@ -81,6 +95,12 @@ class LogSoftmax(Op):
         if done is not NotImplemented:
             return done
         return g - xp.exp(y) * xp.sum(g, axis=ctx.axis, keepdims=True)
+
+
+# float16/bfloat16 normalise in float32, as torch does, and so do their gradients, from the output rounded
+# to the narrow dtype, as torch saves it (from the float32 output, a third of the gradients were an ulp off)
+_SOFTMAX_IN_FLOAT32 = opmath(Softmax, backward=True)
+_LOG_SOFTMAX_IN_FLOAT32 = opmath(LogSoftmax, backward=True)
 
 
 def _prepare(input, dim, dtype, name):
@@ -108,7 +128,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         return _amp.run(_amp.FLOAT32, softmax, input, dim, _stacklevel, dtype)
     input, axis = _prepare(input, dim, dtype, "softmax")
     if narrow_float(input._dtype):
-        return Softmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
+        return _SOFTMAX_IN_FLOAT32.apply(input, axis=axis)
     return Softmax.apply(input, axis=axis)
 
 
@@ -118,5 +138,5 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
         return _amp.run(_amp.FLOAT32, log_softmax, input, dim, _stacklevel, dtype)
     input, axis = _prepare(input, dim, dtype, "log_softmax")
     if narrow_float(input._dtype):
-        return LogSoftmax.apply(input.to(_dt.float32), axis=axis).to(input._dtype)
+        return _LOG_SOFTMAX_IN_FLOAT32.apply(input, axis=axis)
     return LogSoftmax.apply(input, axis=axis)

@@ -151,6 +151,20 @@ class Elu(Op):
         return g * where(x <= 0, neg, ctx.scale)
 
 
+class EluResult(Elu):
+    """``Elu`` written in place: torch's ``elu_`` derives from its result, ``g * input_scale * (y + alpha *
+    scale)`` where ``y <= 0`` (its input is gone)."""
+
+    save_inputs = ()
+    save_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..ops.arithmetic import where
+        y = ctx.output()
+        return where(y <= 0, g * ctx.input_scale * (y + ctx.alpha * ctx.scale), g * ctx.scale)
+
+
 class Gelu(Op):
     """GELU: exact ``x * Phi(x)``, or ``approximate='tanh'``: ``0.5 * x * (1 + tanh(k * (x + c * x**3)))``.
 
@@ -302,8 +316,8 @@ class Hardsigmoid(Op):
 # float16 / bfloat16 inputs of the activations take these: torch computes them and their *_backward
 # kernels in float32 and rounds once (elementwise chains in bfloat16 were an ulp off for up to half the
 # elements: mish 4659 of 20000, hardsigmoid 5315, leaky_relu 1863, logsigmoid 3369)
-_IN_FLOAT32 = {op: opmath(op, backward=True) for op in (LeakyRelu, Elu, Gelu, Silu, Softplus, LogSigmoid, Mish,
-                                                        Hardsigmoid, Hardswish)}
+_IN_FLOAT32 = {op: opmath(op, backward=True) for op in (LeakyRelu, Elu, EluResult, Gelu, Silu, Softplus, LogSigmoid,
+                                                        Mish, Hardsigmoid, Hardswish)}
 
 
 def activation(op, x):

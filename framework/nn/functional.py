@@ -137,23 +137,28 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 def elu(input, alpha=1.0, inplace=False):
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     _float_input(input, "elu")
-    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=1.0), inplace,
+    return _inplace_apply(input, lambda x: _elu(x, inplace).apply(x, alpha=alpha, scale=1.0), inplace,
                           "EluBackward0", "EluBackward1")
 
 
 def selu(input, inplace=False):
     _float_input(input, "selu")
     alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=scale), inplace,
+    return _inplace_apply(input, lambda x: _elu(x, inplace).apply(x, alpha=alpha, scale=scale), inplace,
                           "EluBackward0", "EluBackward1")
 
 
 def celu(input, alpha=1.0, inplace=False):
     _float_input(input, "celu")
     # torch's: elu with input_scale 1 / alpha
-    return _inplace_apply(input, lambda x: _ops.activation(_ops.Elu, x).apply(x, alpha=alpha, scale=1.0,
-                                                                              input_scale=1.0 / alpha), inplace,
+    return _inplace_apply(input, lambda x: _elu(x, inplace).apply(x, alpha=alpha, scale=1.0, input_scale=1.0 / alpha),
+                          inplace,
                           "CeluBackward0", "CeluBackward1")
+
+
+def _elu(x, inplace):
+    """The elu op for ``x``: in place, torch's gradient reads the result, out of place the input."""
+    return _ops.activation(_ops.EluResult if inplace else _ops.Elu, x)
 
 
 def gelu(input, approximate="none"):

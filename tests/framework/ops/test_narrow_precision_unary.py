@@ -43,6 +43,8 @@ CASES = {
     "F.elu": (lambda m, x: F(m).elu(x, alpha=0.3), X),
     "F.selu": (lambda m, x: F(m).selu(x), X),
     "F.celu": (lambda m, x: F(m).celu(x, alpha=0.7), X),
+    "F.elu inplace": (lambda m, x: F(m).elu(x * 1, alpha=0.3, inplace=True), X),
+    "F.selu inplace": (lambda m, x: F(m).selu(x * 1, inplace=True), X),
     "F.leaky_relu": (lambda m, x: F(m).leaky_relu(x, 0.2), X),
     "F.rrelu_eval": (lambda m, x: F(m).rrelu(x, training=False), X),
     "F.hardsigmoid": (lambda m, x: F(m).hardsigmoid(x), X),

@@ -125,9 +125,12 @@ def _index_target(input, target, name, c):
     else:
         expected = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
-        if input.dim() >= 2 and target.dim() >= 1 and target.shape[0] != input.shape[0]:
+        if input.dim() >= 2 and target.dim() == 0 and input.shape[0] == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        if input.dim() >= 2 and (target.dim() == 0 or target.shape[0] != input.shape[0]):
+            # torch reads a 0-d target's batch size as 0
             raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                             f"({target.shape[0]}).")
+                             f"({target.shape[0] if target.dim() else 0}).")
         if input.dim() == 2 and target.dim() > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")

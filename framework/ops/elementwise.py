@@ -238,7 +238,7 @@ def sign(input):
 
 
 sin = _float_function("sin", Sin)
-cos = _float_function("cos", Cos)
+cos = _float_function("cos", Cos, narrow=opmath(Cos, wide=_dt.float64))
 tanh = _float_function("tanh", Tanh, narrow=opmath(Tanh, forward=False, backward=True))
 sigmoid = _float_function("sigmoid", Sigmoid, narrow=opmath(Sigmoid, backward=(_dt.bfloat16,)))
 
@@ -301,7 +301,7 @@ class Erf(Op):
         return 1.1283791670955126 * exp(-(a * a)) * g  # 2 / sqrt(pi)
 
 
-tan = _float_function("tan", Tan, "Elementwise tangent.", autocast=True)
+tan = _float_function("tan", Tan, "Elementwise tangent.", autocast=True, narrow=opmath(Tan, wide=_dt.float64))
 log1p = _float_function("log1p", Log1p, "``log(1 + x)``, accurate for small ``x``.", autocast=True)
 expm1 = _float_function("expm1", Expm1, "``exp(x) - 1``, accurate for small ``x``.", autocast=True)
 rsqrt = _float_function("rsqrt", Rsqrt, "``1 / sqrt(x)``.", autocast=True, narrow=opmath(Rsqrt))

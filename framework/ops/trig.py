@@ -5,6 +5,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._opmath import opmath
 from .elementwise import _float, _float_function, _unary
 
 
@@ -59,7 +60,7 @@ arctan2 = atan2
 
 
 log2 = _float_function("log2", Log2, "Base-2 logarithm.", autocast=True)
-log10 = _float_function("log10", Log10, "Base-10 logarithm.", autocast=True)
+log10 = _float_function("log10", Log10, "Base-10 logarithm.", autocast=True, narrow=opmath(Log10, wide=_dt.float64))
 
 
 class Exp2(Op):

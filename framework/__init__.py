@@ -85,7 +85,7 @@ _LAZY = {"nn": ".nn", "optim": ".optim", "utils": ".utils", "cuda": ".cuda", "te
          "serialization": ".serialization", "amp": ".amp", "backends": ".backends",
          "distributions": ".distributions",
          "accelerator": ".accelerator", "onnx": ".onnx", "jit": ".jit", "func": ".func", "fft": ".fft",
-         "special": ".special"}
+         "special": ".special", "multiprocessing": ".multiprocessing", "xpu": ".xpu", "mps": ".mps"}
 _FLOAT32_MATMUL_PRECISION = ["highest"]
 
 

@@ -212,6 +212,11 @@ def _bind():
                "itemsize": property(lambda self: self._dtype.itemsize),
                "is_cpu": property(lambda self: self._backend.device.type == "cpu"),
                "is_meta": property(lambda self: False),
+               # device types no shipped backend serves, and tensor kinds tensorplug has none of: False here
+               **{f"is_{kind}": property(lambda self, kind=kind: self._backend.device.type == kind)
+                  for kind in ("xpu", "mps", "ipu", "maia", "mtia", "vulkan", "hpu")},
+               **{f"is_{kind}": property(lambda self: False)
+                  for kind in ("quantized", "mkldnn", "nested", "sparse_csr")},
                "retains_grad": property(lambda self: self._retains_grad),
                "output_nr": property(lambda self: self._output_nr)}
     bind({name: fn for name, fn in methods.items() if name not in Tensor.__dict__})

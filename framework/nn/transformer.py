@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 from .. import creation
 from .. import dtypes as _dt
@@ -275,6 +276,11 @@ class TransformerEncoderLayer(_TransformerLayer):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
                          norm_first, bias, device, dtype, blocks=2)
+        from .activation import GELU, ReLU
+        # torch's flag (1 relu, 2 gelu, 0 other) that gates its fused and nested-tensor paths
+        act = self.activation
+        self.activation_relu_or_gelu = 1 if act is F.relu or isinstance(act, ReLU) else (
+            2 if act is F.gelu or isinstance(act, GELU) else 0)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -291,8 +297,50 @@ class TransformerEncoderLayer(_TransformerLayer):
         return self.dropout2(x)
 
 
+def _why_not_nested(layer):
+    """Why torch's TransformerEncoder will not use nested tensors for copies of ``layer`` ('' if it will)."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not layer.self_attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
+
+
+def _fastpath_enabled():
+    from .. import backends
+    mha = getattr(backends, "mha", None)
+    return mha is None or mha.get_fastpath_enabled()
+
+
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` copies of ``encoder_layer``, then an optional ``norm``."""
+    """A stack of ``num_layers`` copies of ``encoder_layer``, then an optional ``norm``.
+
+    As torch's, in inference (eval mode, no gradient needed) with a batched ``src``, a
+    ``src_key_padding_mask`` and no ``mask``, the stack runs on the unpadded tokens only (torch's
+    nested-tensor path) and the padded positions come out as 0.0 before ``norm``. With
+    ``mask_check=False`` a mask that is not left-aligned is read as its count of unpadded tokens per row.
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+        >>> enc = nn.TransformerEncoder(layer, 2).eval()
+        >>> pad = tensorplug.tensor([[False, False, True], [False, False, False]])
+        >>> with tensorplug.no_grad():
+        ...     enc(tensorplug.randn(2, 3, 8), src_key_padding_mask=pad)[0, 2].abs().sum()
+        tensor(0.)
+    """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
@@ -300,9 +348,53 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
+        why = _why_not_nested(encoder_layer)
+        if enable_nested_tensor and why:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        keep = self._nested_keep(src, mask, src_key_padding_mask)
+        if keep is not None:
+            src_key_padding_mask = keep.logical_not()
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        if keep is not None:
+            # torch's to_padded_tensor(0.0, src.size()): zeros where the nested tensor had no token
+            x = x.masked_fill(src_key_padding_mask.unsqueeze(-1), 0.0)
         return self.norm(x) if self.norm is not None else x
+
+    def _nested_keep(self, src, mask, src_key_padding_mask):
+        """The (N, S) tokens torch's nested-tensor path keeps, or None where torch takes the padded path.
+
+        torch builds the nested tensor from the first ``count`` tokens of each row, ``count`` being the
+        row's unpadded positions (a float mask's zeros); the checks are its ``why_not_sparsity_fast_path``."""
+        from ..amp import is_autocast_enabled
+        from ..autograd.grad_mode import is_grad_enabled
+        if src_key_padding_mask is None or mask is not None or src.dim() != 3:
+            return None
+        if not (_fastpath_enabled() and getattr(self, "use_nested_tensor", False)) or self.layers[0].training:
+            return None
+        if is_autocast_enabled():
+            return None
+        if is_grad_enabled() and any(t is not None and t.requires_grad for t in self._fast_path_args(src)):
+            return None
+        unpadded = src_key_padding_mask.logical_not() if src_key_padding_mask.dtype is _dt.bool_ \
+            else src_key_padding_mask == 0
+        count = unpadded.sum(-1, keepdim=True)
+        keep = creation.arange(unpadded.shape[-1], device=src.device).unsqueeze(0) < count
+        if getattr(self, "mask_check", True) and not bool((keep == unpadded).all()):
+            return None
+        return keep
+
+    def _fast_path_args(self, src):
+        first = self.layers[0]
+        attn = first.self_attn
+        return (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight, attn.out_proj.bias,
+                first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
+                first.linear1.weight, first.linear1.bias, first.linear2.weight, first.linear2.bias)

@@ -70,8 +70,27 @@ def affine_grid(theta, size, align_corners=None):
         columns.append(axis.reshape(shape).expand(*spatial).reshape(count))
     columns.append(theta.new_ones(count))
     base = stack(columns, -1)
-    grid = base.unsqueeze(0) @ theta.transpose(1, 2)
-    return _nodes.named(grid.reshape((size[0],) + tuple(spatial) + (k,)), "AffineGridGeneratorBackward0")
+    return AffineGrid.apply(theta, base=base._data, shape=(size[0],) + tuple(spatial) + (k,))
+
+
+class AffineGrid(Op):
+    """``base @ theta^T`` over the constant ``(count, k + 1)`` base grid, shaped ``(N, *spatial, k)``. The
+    node keeps the base itself, never a saved tensor, so its graph can run backward again, as torch's
+    (whose node saves only the size)."""
+
+    node_name = "AffineGridGeneratorBackward0"
+
+    @staticmethod
+    def forward(ctx, theta, base, shape):
+        from ..ops.linalg import matmul_arrays
+        xp = ctx.backend.xp
+        ctx.base = base
+        return xp.reshape(matmul_arrays(xp, base, xp.matrix_transpose(theta)), shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        n, k = g.shape[0], g.shape[-1]
+        return g.reshape(n, -1, k).transpose(1, 2) @ ctx.tensor(ctx.base)
 
 
 def _size(size):

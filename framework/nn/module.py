@@ -584,6 +584,10 @@ class Module:
         return self._apply(lambda t: t.detach().type(dst_type))
 
     def share_memory(self):
+        """Refused: tensorplug tensors cannot live in memory shared between processes, so the processes a
+        Hogwild-style program starts would each train a copy while the parent's model stayed as it was."""
+        for t in self.parameters():
+            t.share_memory_()
         return self
 
     # state dicts --------------------------------------------------------------------------

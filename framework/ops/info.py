@@ -203,11 +203,25 @@ def _new(self, *args, **kwargs):
     return _legacy_new(self._dtype, args, self._backend, False)
 
 
+def is_shared(input) -> bool:
+    """False: no tensorplug tensor lives in memory shared between processes."""
+    return False
+
+
+def share_memory_(input):
+    """Refused with the reason (torch moves the storage into shared memory; a silent no-op here would
+    let each process of a Hogwild-style program train its own copy)."""
+    raise RuntimeError("share_memory_(): tensorplug tensors cannot be shared between processes: a tensor sent "
+                       "to another process arrives as a copy, so updates made there would not reach this one. "
+                       "Train in one process, or use python -m tensorplug.distributed.run and "
+                       "DistributedDataParallel to train over several")
+
+
 def _bind():
     from . import bind
     methods = {"is_nonzero": is_nonzero, "is_signed": is_signed, "is_inference": is_inference,
                "isreal": isreal, "isneginf": isneginf, "isposinf": isposinf, "signbit": signbit,
-               "data_ptr": data_ptr, "storage_offset": storage_offset, "get_device": _get_device, "new": _new,
+               "data_ptr": data_ptr, "is_shared": is_shared, "share_memory_": share_memory_, "storage_offset": storage_offset, "get_device": _get_device, "new": _new,
                "nbytes": property(lambda self: self.numel() * self._dtype.itemsize),
                "itemsize": property(lambda self: self._dtype.itemsize),
                "is_cpu": property(lambda self: self._backend.device.type == "cpu"),

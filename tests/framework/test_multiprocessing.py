@@ -107,3 +107,14 @@ def test_join_false_returns_a_context():
 
 def _noop(rank):
     pass
+
+
+def test_sharing_memory_is_refused_not_ignored():
+    """A silent no-op let pytorch/examples' mnist_hogwild train copies and test the untrained model."""
+    import tensorplug as tp
+    assert tp.zeros(2).is_shared() is False
+    with pytest.raises(RuntimeError, match="cannot be shared between processes"):
+        tp.nn.Linear(2, 1).share_memory()
+    with pytest.raises(RuntimeError, match="cannot be shared between processes"):
+        tp.zeros(2).share_memory_()
+    assert tp.nn.ReLU().share_memory() is not None  # nothing to share: as torch

@@ -32,6 +32,7 @@ from ._nn_routes import *  # noqa: F401,F403 - torch.conv2d, torch.layer_norm ..
 from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, mode, repeat_interleave,
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce, masked_scatter
+from .ops.strided import as_strided
 from ._format import set_printoptions
 from . import _out, linalg
 from .ops import bind as _bind, _cast_method

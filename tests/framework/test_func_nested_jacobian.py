@@ -1,5 +1,5 @@
-"""Nested Jacobians (hessian, jacrev of jacrev, third order) against torch.func: the row-by-row passes
-over a Jacobian that func made give torch's values, and fall back where that Jacobian was changed."""
+"""Nested Jacobians (hessian, jacrev of jacrev, third order) and jacfwd against torch.func: the row-by-row
+passes over a Jacobian that func made and jacfwd's column passes give torch's values."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,9 +77,33 @@ def test_the_outer_jacobian_runs_row_by_row(monkeypatch):
         return rows
     monkeypatch.setattr(func, "_rows_of", spy)
     w, b, x = (tensorplug.tensor(a) for a in (W, B, X))
-    func.hessian(_predict(tensorplug), argnums=2)(w, b, x)
+    func.jacrev(func.jacrev(_predict(tensorplug), argnums=2), argnums=2)(w, b, x)
     # the function's output (none), the stacked Jacobian (its rows), then nothing below its five rows
     assert used[:2] == [False, True] and sum(used) == 1
+
+
+@pytest.mark.parametrize("build", [
+    lambda m, f, a: f.jacfwd(lambda x: x.outer(x).sin())(a[2]),  # fewer inputs than outputs: by columns
+    lambda m, f, a: f.jacfwd(lambda x: (x.outer(x).sin(), x.exp()))(a[2]),
+    lambda m, f, a: f.jacfwd(lambda w, x: (w @ x).tanh().sum())(a[0], a[2]),  # by rows
+    lambda m, f, a: f.jacfwd(_mixed(m), argnums=(1, 2))(*a),
+    lambda m, f, a: f.jacfwd(lambda b, x: (b.outer(b) * 2.0, x * 0.0 + 1.0), argnums=(0, 1))(a[1], a[2]),
+    lambda m, f, a: f.jacfwd(lambda x: (x.outer(x), x.sum()), has_aux=True)(a[2]),
+    lambda m, f, a: f.jacfwd(lambda x: x.reshape(1, 7).expand(3, 7) * x)(a[2]),
+    lambda m, f, a: f.vmap(f.jacfwd(lambda x: x.outer(x).exp()))(a[0]),
+    lambda m, f, a: f.jacrev(f.jacfwd(lambda x: x.outer(x).exp()))(a[1]),
+    lambda m, f, a: f.jacfwd(f.jacfwd(lambda x: x.outer(x).exp()))(a[1]),
+    lambda m, f, a: f.jacfwd(lambda x: m.stack([x.sum(), x.prod()]).repeat(5))(a[1][:1]),
+])
+def test_jacfwd_matches_torch(build):
+    _close(*_both(build, W, B, X))
+
+
+def test_jacfwd_of_an_output_that_depends_on_no_input_is_zero():
+    def build(m, f, a):
+        const = m.ones(4, 4, dtype=m.float64)
+        return f.jacfwd(lambda x: const * 2.0)(a[1])
+    _close(*_both(build, W, B, X))
 
 
 def test_first_order_jacobians_remember_nothing():

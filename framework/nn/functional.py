@@ -237,29 +237,44 @@ def threshold(input, threshold, value, inplace=False):
                           "ThresholdBackward0", "ThresholdBackward1")
 
 
-def _softmax_dim(ndim, name):
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-                  f"dim=X as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _softmax_dim_of(input, dim, name):
+def _softmax_dim_of(input, dim, name, stacklevel):
+    """``dim``, or torch's implicit choice with its deprecation warning, which is attributed to the caller
+    ``stacklevel`` frames above the public function (torch's ``_stacklevel``; this helper adds one frame)."""
     _check_tensor(input, name)
-    return _softmax_dim(input.dim(), name) if dim is None else dim
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  f"dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if input.dim() in (0, 1, 3) else 1
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``exp(x) / exp(x).sum(dim)``, computed stably (shifted by the max)."""
-    return _softmax(input, _softmax_dim_of(input, dim, "softmax"), dtype=dtype)
+    return _softmax(input, _softmax_dim_of(input, dim, "softmax", _stacklevel), dtype=dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    return softmax(-input, dim, dtype=dtype)
+    return _softmax(-input, _softmax_dim_of(input, dim, "softmin", _stacklevel), dtype=dtype)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample of the Gumbel-softmax (concrete) distribution over ``dim``: ``softmax((logits + g) / tau)``
+    with Gumbel(0, 1) noise ``g = -log(Exponential(1))``; ``hard=True`` returns the one-hot of its argmax
+    carrying the soft sample's gradient (the straight-through estimator)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    gumbels = -logits.new_empty(logits.shape).exponential_().log()
+    soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return soft
+    index = soft.max(dim, keepdim=True)[1]
+    one_hot = logits.new_zeros(logits.shape).scatter_(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``log(softmax(x))`` computed stably."""
-    return _log_softmax(input, _softmax_dim_of(input, dim, "log_softmax"), dtype=dtype)
+    return _log_softmax(input, _softmax_dim_of(input, dim, "log_softmax", _stacklevel), dtype=dtype)
 
 
 def logsumexp(input, dim, keepdim=False):

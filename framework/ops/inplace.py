@@ -13,6 +13,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import GradMode
 from ..tensor import Tensor
 from ._opmath import is_narrow
+from ._util import broadcast_error
 
 
 def check_leaf(x):
@@ -42,6 +43,8 @@ def check_cast(result_dtype, x):
 def assign(x, array):
     """Write ``array`` into ``x``'s storage (broadcasting)."""
     data = x._data
+    if len(getattr(array, "shape", ())) > data.ndim:  # numpy drops leading 1s ([2.] into a 0-d); torch refuses
+        raise write_error(x, array, ValueError())
     try:
         data[...] = array
     except TypeError:
@@ -58,8 +61,13 @@ def write_error(x, value, exc):
         return RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
                             "a single memory location (it was made by expand()). Please clone() the tensor "
                             "before performing the operation.")
+    for a, b in zip(reversed(tuple(x.shape)), reversed(shape)):
+        if a != b and 1 not in (a, b):  # not even broadcastable: torch's message for that
+            return broadcast_error(tuple(x.shape), shape)
+    broadcast = tuple(max(a, b) for a, b in zip((1,) * (len(shape) - x.dim()) + tuple(x.shape),
+                                                (1,) * (x.dim() - len(shape)) + shape))
     return RuntimeError(f"output with shape {list(x.shape)} doesn't match the broadcast shape "
-                        f"{list(shape)}; an in-place op cannot change its tensor's shape, use the "
+                        f"{list(broadcast)}; an in-place op cannot change its tensor's shape, use the "
                         f"out-of-place form")
 
 

@@ -217,11 +217,26 @@ def share_memory_(input):
                        "DistributedDataParallel to train over several")
 
 
+def pin_memory(input, device=None):
+    """A copy of ``input`` for fast transfers to the accelerator; torch's error where there is none.
+    (Page-locked host memory is the accelerator backend's business: here the copy is ordinary memory.)"""
+    from .. import cuda
+    if not cuda.is_available():
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    return input.clone()
+
+
+def is_pinned(input, device=None) -> bool:
+    """False: tensorplug's host tensors are never page-locked."""
+    return False
+
+
 def _bind():
     from . import bind
     methods = {"is_nonzero": is_nonzero, "is_signed": is_signed, "is_inference": is_inference,
                "isreal": isreal, "isneginf": isneginf, "isposinf": isposinf, "signbit": signbit,
-               "data_ptr": data_ptr, "is_shared": is_shared, "share_memory_": share_memory_, "storage_offset": storage_offset, "get_device": _get_device, "new": _new,
+               "data_ptr": data_ptr, "is_shared": is_shared, "share_memory_": share_memory_,
+               "pin_memory": pin_memory, "is_pinned": is_pinned, "storage_offset": storage_offset, "get_device": _get_device, "new": _new,
                "nbytes": property(lambda self: self.numel() * self._dtype.itemsize),
                "itemsize": property(lambda self: self._dtype.itemsize),
                "is_cpu": property(lambda self: self._backend.device.type == "cpu"),

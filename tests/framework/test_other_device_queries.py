@@ -26,3 +26,9 @@ def test_availability_of_devices_without_a_backend(module):
 
 def test_submodules_are_attributes_of_the_package():
     assert tp.multiprocessing.spawn is __import__("tensorplug.multiprocessing", fromlist=["spawn"]).spawn
+
+
+def test_pin_memory_without_an_accelerator_is_torchs_error():
+    from torch_compare import assert_same_error
+    assert_same_error(lambda m: m.zeros(2).pin_memory())
+    assert tp.zeros(2).is_pinned() is torch.zeros(2).is_pinned() is False

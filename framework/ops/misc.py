@@ -7,6 +7,7 @@ import math
 from .. import dtypes as _dt
 from ..autograd.function import Op
 from ..tensor import Tensor
+from ._opmath import is_narrow, opmath
 
 __all__ = ["meshgrid", "cartesian_prod", "tril_indices", "triu_indices", "diag_embed", "trace", "kron", "logit",
            "xlogy", "sinc", "nan_to_num"]
@@ -105,13 +106,42 @@ def kron(input, other):
 from .special_math import logit, xlogy  # noqa: E402,F401 - Ops there, with torch's gradients
 
 
+class Sinc(Op):
+    """float16/bfloat16 sinc as torch's kernel (widened to float32 by ``opmath``): ``pi x`` in float32, its
+    sine correctly rounded, divided in float32 and rounded once (each step rounding put 12652 of 20000
+    bfloat16 values an ulp off); the gradient torch's ``sinc_backward``, op by op (13661 off)."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.backend.xp
+        px = a * math.pi
+        sin = xp.astype(xp.sin(xp.astype(px, ctx.backend.native_dtype(_dt.float64))), px.dtype)
+        return xp.where(a == 0, 1, sin / px)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        (x,) = ctx.saved_tensors_list()
+        x_pi = x * math.pi
+        x_squared_pi = x * x * math.pi
+        gx = g * (((x_pi * x_pi.cos()) - x_pi.sin()) / x_squared_pi)
+        return where(x_squared_pi == 0, 0.0, gx)
+
+
 def sinc(input):
     """The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0."""
     from .arithmetic import where
     x = input if input.is_floating_point() else input.to(_dt.get_default_dtype())
+    if is_narrow(x):
+        return _NARROW_SINC.apply(x)
     zero = x == 0
     px = where(zero, 1.0, x) * math.pi
     return where(zero, 1.0, px.sin() / px)
+
+
+_NARROW_SINC = opmath(Sinc)
 
 
 class NanToNum(Op):

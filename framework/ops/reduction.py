@@ -5,6 +5,7 @@ from .. import amp as _amp
 from .. import dtypes as _dt
 from ..autograd import _nodes
 from ..autograd.function import Op
+from ._opmath import opmath
 from ._util import dims, numpy_names, write_out
 from .join import MultiOp, apply_multi
 
@@ -436,8 +437,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 class LogSumExp(_ReductionOfInputAndOutput):
     node_name = "LogsumexpBackward0"
 
-    @staticmethod
-    def forward(ctx, a, axes, keepdim):
+    @classmethod
+    def forward(cls, ctx, a, axes, keepdim):
         xp = ctx.backend.xp
         ctx.axes = axes
         ctx.keepdim = keepdim
@@ -446,16 +447,33 @@ class LogSumExp(_ReductionOfInputAndOutput):
         m = xp.max(a, axis=axes, keepdims=True)
         # subtract the max so exp never overflows; an all -inf (or inf) slice keeps its value
         m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=m.dtype))
-        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        out = xp.log(cls.total(ctx.backend, xp.exp(a - m), axes)) + m
         if not keepdim:
             out = xp.reshape(out, tuple(s for i, s in enumerate(out.shape) if i not in axes))
         return out
+
+    @staticmethod
+    def total(backend, e, axes):
+        return backend.xp.sum(e, axis=axes, keepdims=True)
 
     @staticmethod
     def backward(ctx, g):
         from .elementwise import exp
         a, out, g = ctx.restored(g)
         return g * exp(a - out)
+
+
+class NarrowLogSumExp(LogSumExp):
+    """float16/bfloat16 logsumexp as torch's: each step rounded to the dtype, the sum accumulated in float32;
+    the gradient ``g * exp(x - result)`` of the rounded result, each op rounding (computed in float32, 33 of
+    20000 bfloat16 values and 17284 gradients were an ulp off)."""
+
+    node_name = LogSumExp.node_name
+
+    @staticmethod
+    def total(backend, e, axes):
+        xp = backend.xp
+        return xp.astype(xp.sum(e, axis=axes, keepdims=True, dtype=backend.native_dtype(_dt.float32)), e.dtype)
 
 
 def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -468,9 +486,8 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim = tuple(range(input._data.ndim))
     if input._dtype.category < _dt.FLOAT:
         input = input.to(_dt.get_default_dtype())
-    if narrow_float(input._dtype):
-        return logsumexp(input.to(_dt.float32), dim, keepdim).to(input._dtype)
-    return LogSumExp.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
+    op = NarrowLogSumExp if narrow_float(input._dtype) else LogSumExp
+    return op.apply(input, axes=dims(dim, input._data.ndim), keepdim=keepdim)
 
 
 class Norm2(_ReductionOfInputAndOutput):
@@ -491,6 +508,23 @@ class Norm2(_ReductionOfInputAndOutput):
         return a * where(out == 0, 0, g / where(out == 0, 1, out))
 
 
+class NarrowNorm2(Norm2):
+    """float16/bfloat16 2-norm: computed in float32 and rounded once (by ``opmath``), its gradient torch's
+    ``g * (x / result)`` of the rounded result, each op rounding (7218 of 20000 bfloat16 gradients were an
+    ulp off)."""
+
+    node_name = Norm2.node_name
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        a, out, g = ctx.restored(g)
+        return g * where(out == 0, 0, a / where(out == 0, 1, out))
+
+
+_NARROW_NORM2 = opmath(NarrowNorm2)
+
+
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
     """Vector p-norm over ``dim`` (``'fro'`` and 2 are the Euclidean norm; ``inf``, ``-inf``, 0, 1, any p)."""
     if out is not None:
@@ -508,13 +542,13 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
     if input._dtype.category < _dt.FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
                            f"Got {_dt.scalar_type_name(input._dtype)}; convert first, e.g. x.float()")
-    if narrow_float(input._dtype):
-        return norm(input.to(_dt.float32), p, dim, keepdim).to(input._dtype)
     if isinstance(dim, int):
         dim = (dim,)
     axes = dims(dim, input._data.ndim)
     if p is None or p == "fro" or p == 2:
-        return Norm2.apply(input, axes=axes, keepdim=keepdim)
+        return (_NARROW_NORM2 if narrow_float(input._dtype) else Norm2).apply(input, axes=axes, keepdim=keepdim)
+    if narrow_float(input._dtype):
+        return norm(input.to(_dt.float32), p, dim, keepdim).to(input._dtype)
     if isinstance(p, str):
         raise RuntimeError(f"norm(): p={p!r} is not supported for vector norms; use 'fro', a number, "
                            f"inf or -inf")

@@ -1,5 +1,5 @@
-"""float16/bfloat16 special functions, bit for bit torch's, values and gradients: sinc, the inverse hyperbolic
-functions, erfc, erfinv, ndtr and xlogy.
+"""float16/bfloat16 special functions and reductions, bit for bit torch's, values and gradients: sinc, the
+inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, logsumexp and the 2-norm.
 torch computes their kernels in float32 and rounds once, and their gradients as formulas of ops, each op
 rounding, in its order (g * (a / b) and (g * a) / b differ for a third of the elements)."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .test_narrow_precision_unary import POSITIVE, UNIT, X, F, _assert_same, _ru
 torch = pytest.importorskip("torch")
 
 ABOVE_ONE = POSITIVE + 1
+ROWS = (64, -1)
 
 # name: (fn(module, x), input values); each checked in both narrow dtypes, values and gradient
 CASES = {
@@ -26,6 +27,12 @@ CASES = {
     "xlogy": (lambda m, x: m.xlogy(x, x.abs() + 0.5), X),
     "xlogy of a flipped x": (lambda m, x: m.xlogy(x.flip(0), x.abs()), X),
     "special.xlog1py": (lambda m, x: m.special.xlog1py(x, x.abs()), X),
+    "logsumexp": (lambda m, x: m.logsumexp(x.reshape(ROWS), 1), X),
+    "logsumexp dim 0": (lambda m, x: m.logsumexp(x.reshape(ROWS), 0), X),
+    "norm": (lambda m, x: m.norm(x.reshape(ROWS), dim=1), X),
+    "norm of all": (lambda m, x: m.norm(x), X),
+    "linalg.vector_norm": (lambda m, x: m.linalg.vector_norm(x.reshape(ROWS), dim=0), X),
+    "F.normalize": (lambda m, x: F(m).normalize(x.reshape(ROWS)), X),
     "special.ndtr": (lambda m, x: m.special.ndtr(x), X),
 }
 # (name, dtype, gradient): elements where torch's float32 erf and the backend's differ in the last bit
@@ -40,14 +47,14 @@ def test_is_torchs(name, dtype, grad):
     _assert_same(_run(tp, CASES[name], dtype, grad), expected, LAST_BIT.get((name, dtype, grad)))
 
 
-@pytest.mark.parametrize("name", ["sinc", "acosh", "erfinv"])
+@pytest.mark.parametrize("name", ["sinc", "logsumexp", "norm", "acosh", "erfinv"])
 def test_nodes_are_named_as_torchs(name):
     fn, values = CASES[name]
     got, want = (fn(m, m.tensor(values).to(m.bfloat16).requires_grad_()) for m in (tp, torch))
     assert type(got.grad_fn).__name__ == type(want.grad_fn).__name__
 
 
-@pytest.mark.parametrize("name", ["sinc"])
+@pytest.mark.parametrize("name", ["sinc", "logsumexp", "norm"])
 def test_second_derivatives_are_close_to_torchs(name):
     """The narrow gradients are ops of tensors, so they differentiate again (to bfloat16's accuracy: torch's
     double backward of sinc rounds otherwise, 37 of 256 elements apart, by up to a tenth of the largest)."""

@@ -1,5 +1,5 @@
-"""float16/bfloat16 special functions and reductions, bit for bit torch's, values and gradients: sinc, the
-inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, logsumexp and the 2-norm.
+"""float16/bfloat16 special functions, reductions and activations, bit for bit torch's, values and gradients:
+sinc, the inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, logsumexp, the 2-norm, glu and softshrink.
 torch computes their kernels in float32 and rounds once, and their gradients as formulas of ops, each op
 rounding, in its order (g * (a / b) and (g * a) / b differ for a third of the elements)."""
 from __future__ import annotations
@@ -33,6 +33,9 @@ CASES = {
     "norm of all": (lambda m, x: m.norm(x), X),
     "linalg.vector_norm": (lambda m, x: m.linalg.vector_norm(x.reshape(ROWS), dim=0), X),
     "F.normalize": (lambda m, x: F(m).normalize(x.reshape(ROWS)), X),
+    "F.glu": (lambda m, x: F(m).glu(x.reshape(ROWS)), X),
+    "F.glu dim 0": (lambda m, x: F(m).glu(x.reshape(ROWS), 0), X),
+    "F.softshrink": (lambda m, x: F(m).softshrink(x, 0.3), X),
     "special.ndtr": (lambda m, x: m.special.ndtr(x), X),
 }
 # (name, dtype, gradient): elements where torch's float32 erf and the backend's differ in the last bit
@@ -47,14 +50,14 @@ def test_is_torchs(name, dtype, grad):
     _assert_same(_run(tp, CASES[name], dtype, grad), expected, LAST_BIT.get((name, dtype, grad)))
 
 
-@pytest.mark.parametrize("name", ["sinc", "logsumexp", "norm", "acosh", "erfinv"])
+@pytest.mark.parametrize("name", ["sinc", "logsumexp", "norm", "F.glu", "F.softshrink", "acosh", "erfinv"])
 def test_nodes_are_named_as_torchs(name):
     fn, values = CASES[name]
     got, want = (fn(m, m.tensor(values).to(m.bfloat16).requires_grad_()) for m in (tp, torch))
     assert type(got.grad_fn).__name__ == type(want.grad_fn).__name__
 
 
-@pytest.mark.parametrize("name", ["sinc", "logsumexp", "norm"])
+@pytest.mark.parametrize("name", ["sinc", "F.glu", "logsumexp", "norm"])
 def test_second_derivatives_are_close_to_torchs(name):
     """The narrow gradients are ops of tensors, so they differentiate again (to bfloat16's accuracy: torch's
     double backward of sinc rounds otherwise, 37 of 256 elements apart, by up to a tenth of the largest)."""
@@ -67,3 +70,14 @@ def test_second_derivatives_are_close_to_torchs(name):
         grads.append(ggx.float().numpy())
     got, want = grads
     np.testing.assert_allclose(got, want, rtol=0, atol=0.15 * np.abs(want).max())
+
+
+def test_softshrink_gradient_compares_with_the_rounded_lambd():
+    """torch's softshrink_backward rounds lambd to the dtype: 0.30078125 (bfloat16's 0.3) has a value of
+    its own but a zero gradient."""
+    for m in (tp, torch):
+        x = m.tensor([0.30078125, -0.30078125, 0.5]).to(m.bfloat16).requires_grad_()
+        y = F(m).softshrink(x, 0.3)
+        y.sum().backward()
+        assert y[0].item() != 0
+        assert x.grad.tolist() == [0.0, 0.0, 1.0]

@@ -522,7 +522,6 @@ class NarrowNorm2(Norm2):
         return g * where(out == 0, 0, a / where(out == 0, 1, out))
 
 
-_NARROW_NORM2 = opmath(NarrowNorm2)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
@@ -545,9 +544,12 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
     if isinstance(dim, int):
         dim = (dim,)
     axes = dims(dim, input._data.ndim)
+    narrow = narrow_float(input._dtype)
     if p is None or p == "fro" or p == 2:
-        return (_NARROW_NORM2 if narrow_float(input._dtype) else Norm2).apply(input, axes=axes, keepdim=keepdim)
-    if narrow_float(input._dtype):
+        return (_NARROW_NORM2 if narrow else Norm2).apply(input, axes=axes, keepdim=keepdim)
+    if narrow and not isinstance(p, str) and p not in (0, 1, float("inf"), float("-inf")):
+        return _NARROW_NORMP.apply(input, axes=axes, keepdim=keepdim, p=float(p))
+    if narrow:
         return norm(input.to(_dt.float32), p, dim, keepdim).to(input._dtype)
     if isinstance(p, str):
         raise RuntimeError(f"norm(): p={p!r} is not supported for vector norms; use 'fro', a number, "
@@ -603,6 +605,30 @@ class NormP(_ReductionOfInputAndOutput):
         if p < 1:
             scaled = where(a == 0, 0, scaled)
         return scaled * where(out == 0, 0, g / out ** (p - 1))
+
+
+class NarrowNormP(NormP):
+    """float16/bfloat16 p-norm: computed in float32 and rounded once (by ``opmath``), its gradient torch's
+    ``norm_backward`` of the rounded result, op by op, each op rounding (11208 of 20000 bfloat16 gradients
+    of p=3 were an ulp off, 8375 of p=1.5)."""
+
+    node_name = NormP.node_name
+
+    @staticmethod
+    def backward(ctx, g):
+        from .arithmetic import where
+        a, out, g = ctx.restored(g)
+        p = ctx.p
+        if p < 1:
+            return a.sign() * where(a == 0, 0, a.abs().pow(p - 1)) * g * out.pow(1 - p)
+        scale = where(out == 0, 0, g / out.pow(p - 1))
+        if p < 2:
+            return a.sign() * a.abs().pow(p - 1) * scale
+        return a * a.abs().pow(p - 2) * scale
+
+
+_NARROW_NORM2 = opmath(NarrowNorm2)
+_NARROW_NORMP = opmath(NarrowNormP)
 
 
 def _scan(op, t, axis):

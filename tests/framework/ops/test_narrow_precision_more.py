@@ -1,6 +1,6 @@
 """float16/bfloat16 special functions, reductions and activations, bit for bit torch's, values and gradients:
 sinc, the inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, digamma, lgamma, trigamma, logsumexp, the
-2-norm, glu and softshrink.
+p-norms, glu and softshrink.
 torch computes their kernels in float32 and rounds once, and their gradients as formulas of ops, each op
 rounding, in its order (g * (a / b) and (g * a) / b differ for a third of the elements)."""
 from __future__ import annotations
@@ -33,6 +33,9 @@ CASES = {
     "norm": (lambda m, x: m.norm(x.reshape(ROWS), dim=1), X),
     "norm of all": (lambda m, x: m.norm(x), X),
     "linalg.vector_norm": (lambda m, x: m.linalg.vector_norm(x.reshape(ROWS), dim=0), X),
+    "norm p=3": (lambda m, x: m.norm(x.reshape(ROWS), p=3, dim=1), X),
+    "norm p=1.5": (lambda m, x: m.norm(x.reshape(ROWS), p=1.5, dim=1), X),
+    "linalg.vector_norm ord=0.75": (lambda m, x: m.linalg.vector_norm(x.reshape(ROWS), ord=0.75, dim=1), X),
     "F.normalize": (lambda m, x: F(m).normalize(x.reshape(ROWS)), X),
     "F.glu": (lambda m, x: F(m).glu(x.reshape(ROWS)), X),
     "F.glu dim 0": (lambda m, x: F(m).glu(x.reshape(ROWS), 0), X),

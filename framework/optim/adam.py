@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes as _dt
 from ..tensor import Tensor
 from .optimizer import Optimizer, adam_options, axpy, bump_step, check_options, check_unsupported, ema_sq_, touch
 
@@ -58,6 +59,9 @@ class Adam(Optimizer):
             decay = 1 - lr * wd if decoupled else 1.0
             for p, state in self._params_with_grad(group):
                 step = bump_step(state)
+                if p._dtype in _dt.NARROW_FLOATS:
+                    _adam_in_torchs_steps(p, state, step, lr, beta1, beta2, eps, wd, decoupled, group["maximize"])
+                    continue
                 bc1 = 1 - beta1 ** step
                 bc2_sqrt = math.sqrt(1 - beta2 ** step)
                 # the bias corrections folded into two scalars: p -= lr/bc1 * m / (sqrt(v)/bc2_sqrt + eps)
@@ -105,6 +109,28 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True)
+
+
+def _adam_in_torchs_steps(p, state, step, lr, beta1, beta2, eps, weight_decay, decoupled, maximize):
+    """A float16/bfloat16 parameter's update as torch's single-tensor Adam makes it, op by op, each op
+    rounded to the parameter's dtype: the update folded into two scalars (as for float32) rounds at other
+    places, a bfloat16 ulp apart after a step."""
+    from ..autograd.grad_mode import no_grad
+    from ..ops.minmax import maximum
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    with no_grad():
+        g = -p.grad if maximize else p.grad
+        if weight_decay != 0:
+            if decoupled:
+                p.mul_(1 - lr * weight_decay)
+            else:
+                g = g.add(p, alpha=weight_decay)
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        if "max_exp_avg_sq" in state:
+            v = state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], v))
+        denom = (v.sqrt() / (1 - beta2 ** step) ** 0.5).add_(eps)
+        p.addcdiv_(m, denom, value=-(lr / (1 - beta1 ** step)))
 
 
 def adam_update(backend, p, g, m, v, vmax, *, sign, weight_decay, decay, beta1, beta2, step_size, eps):

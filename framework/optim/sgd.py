@@ -1,6 +1,8 @@
 """Stochastic gradient descent, with torch's momentum, dampening and Nesterov rules."""
 from __future__ import annotations
 
+from .. import dtypes as _dt
+
 from .optimizer import Optimizer, axpy, check_options, check_unsupported, state_like
 
 __all__ = ["SGD", "sgd_update"]
@@ -52,6 +54,11 @@ class SGD(Optimizer):
                 if p._grad is None:
                     continue
                 buf, first = self._momentum_buffer(p) if momentum != 0 else (None, False)
+                if p._dtype in _dt.NARROW_FLOATS:
+                    _sgd_in_torchs_steps(p, self.state[p].get("momentum_buffer"), first, lr, wd, momentum,
+                                         dampening, nesterov, group["maximize"])
+                    p._version[0] += 1
+                    continue
                 backend, d, g = p._backend, p._data, p._grad._data
                 # the whole update in one pass where the backend fuses it (one kernel on a GPU); keywords
                 # spelled out, not **options: that costs a microsecond per parameter
@@ -72,6 +79,23 @@ class SGD(Optimizer):
             return state["momentum_buffer"]._data, True
         buf_t._version[0] += 1
         return buf_t._data, False
+
+
+def _sgd_in_torchs_steps(p, buf, first, lr, weight_decay, momentum, dampening, nesterov, maximize):
+    """A float16/bfloat16 parameter's update as torch's single-tensor SGD makes it, op by op, each op
+    rounded to the parameter's dtype (the one-pass array update rounds at other places)."""
+    from ..autograd.grad_mode import no_grad
+    with no_grad():
+        g = -p.grad if maximize else p.grad
+        if weight_decay != 0:
+            g = g.add(p, alpha=weight_decay)
+        if buf is not None:
+            if first:
+                buf.copy_(g)
+            else:
+                buf.mul_(momentum).add_(g, alpha=1 - dampening)
+            g = g.add(buf, alpha=momentum) if nesterov else buf
+        p.add_(g, alpha=-lr)
 
 
 def sgd_update(backend, p, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, sign, first):

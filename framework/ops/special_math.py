@@ -288,10 +288,36 @@ def mvlgamma(input, p):
     if p < 1:
         raise RuntimeError(f"p has to be greater than or equal to 1: got p={p}")
     x = _float(input)
+    if is_narrow(x):
+        return Mvlgamma.apply(x, p=p)
+    return _nodes.named(_mvlgamma(x, p), "MvlgammaBackward0")  # torch records one node
+
+
+def _mvlgamma(x, p):
     halves = x.new_tensor([i / 2 for i in range(p)])
     terms = lgamma(x.unsqueeze(-1) - halves)
-    out = terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
-    return _nodes.named(out, "MvlgammaBackward0")  # torch records one node
+    return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+
+
+class Mvlgamma(Op):
+    """float16/bfloat16 mvlgamma, whose gradient is torch's ``mvlgamma_backward``: ``g`` times the sum of
+    the digammas, each op rounding (the composite's g * digamma per term, summed, put 6574 of 20000 bfloat16
+    gradients an ulp off for p=3)."""
+
+    save_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a, p):
+        ctx.p = p
+        return _mvlgamma(ctx.tensor(a), p)._data
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..creation import arange
+        (x,) = ctx.saved_tensors_list()
+        p = ctx.p
+        args = x.unsqueeze(-1) + arange(-p / 2 + 0.5, 0.5, 0.5, dtype=x.dtype)  # torch's order of terms
+        return g * digamma(args).sum(-1)
 
 
 erfc = _float_function("erfc", Erfc, "The complementary error function ``1 - erf(x)``, accurate in the right tail.",

@@ -1,6 +1,6 @@
 """float16/bfloat16 special functions, reductions and activations, bit for bit torch's, values and gradients:
-sinc, the inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, digamma, lgamma, trigamma, logsumexp, the
-p-norms, glu and softshrink.
+sinc, the inverse hyperbolic functions, erfc, erfinv, ndtr, xlogy, digamma, lgamma, trigamma, mvlgamma,
+logsumexp, the p-norms, glu and softshrink.
 torch computes their kernels in float32 and rounds once, and their gradients as formulas of ops, each op
 rounding, in its order (g * (a / b) and (g * a) / b differ for a third of the elements)."""
 from __future__ import annotations
@@ -44,6 +44,8 @@ CASES = {
     "digamma": (lambda m, x: m.digamma(x), X),
     "lgamma": (lambda m, x: m.lgamma(x), X),
     "polygamma(1, x)": (lambda m, x: m.polygamma(1, x), X),
+    "mvlgamma": (lambda m, x: m.mvlgamma(x.abs() + 2, 3), X),
+    "mvlgamma p=2": (lambda m, x: m.special.multigammaln(x.abs() + 1, 2), X),
 }
 # (name, dtype, gradient): elements where torch's float32 erf and the backend's differ in the last bit
 LAST_BIT = {("special.ndtr", "float16", False): 1}

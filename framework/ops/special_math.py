@@ -3,8 +3,10 @@ erfc, erfcx, erfinv, the modified Bessel functions i0/i0e/i1/i1e, the normal dis
 ndtri and log_ndtr, entr, xlog1py, multigammaln and Hurwitz zeta.
 
 The values come from the backend's ``special`` method (array formulas in ``framework/_specfun.py``
-unless a backend has native ones), computed in float64 and rounded once to the input's dtype; the
-gradients are torch's derivatives.yaml formulas written with these ops, so they differentiate again.
+unless a backend has native ones), computed in float64 and rounded once to the input's dtype (float16 and
+bfloat16 digamma and trigamma: torch's float32 series, rounded); the gradients are torch's derivatives.yaml
+formulas written with these ops, so they differentiate again (for float16 and bfloat16 in torch's order of
+ops, each op rounding).
 """
 from __future__ import annotations
 
@@ -316,7 +318,7 @@ class Mvlgamma(Op):
         from ..creation import arange
         (x,) = ctx.saved_tensors_list()
         p = ctx.p
-        args = x.unsqueeze(-1) + arange(-p / 2 + 0.5, 0.5, 0.5, dtype=x.dtype)  # torch's order of terms
+        args = x.unsqueeze(-1) + arange(-p / 2 + 0.5, 0.5, 0.5, dtype=x.dtype, device=x.device)  # torch's order of terms
         return g * digamma(args).sum(-1)
 
 

@@ -33,6 +33,7 @@ from .ops.statistics import (quantile, nanquantile, nanmean, nansum, kthvalue, m
                              normal)
 from .ops.take_put import take, put, index_copy, index_put, select, scatter_reduce, masked_scatter
 from .ops.strided import as_strided
+from .spectral import stft, istft
 from ._format import set_printoptions
 from . import _out, linalg
 from .ops import bind as _bind, _cast_method

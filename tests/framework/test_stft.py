@@ -64,9 +64,9 @@ def test_one_signal_float32_complex_input_and_methods():
 
 
 def test_a_missing_window_warns_as_torch():
-    for m in (torch, tp):
-        with pytest.warns(UserWarning, match="A window was not provided. A rectangular window will be applied"):
-            m.stft(m.randn(100), 16, return_complex=True)
+    # torch's own warning is issued once per process (whichever test asked first), so only its text is checked
+    with pytest.warns(UserWarning, match="A window was not provided. A rectangular window will be applied"):
+        tp.stft(tp.randn(100), 16, return_complex=True)
 
 
 @pytest.mark.filterwarnings("ignore:A window was not provided")

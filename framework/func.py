@@ -330,8 +330,11 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         flat_out, out_spec = tree_flatten(output)
         _check_outputs(flat_out)
         cotangents = [zeros_like(o).requires_grad_(True) for o in flat_out]
-        pulled = _grads(flat_out, flat_in, cotangents)
-        pushed = _grads(pulled, cotangents, list(flat_tangents))
+        if _builtin_graph(flat_out):
+            pulled = _grads(flat_out, flat_in, cotangents)
+            pushed = _grads(pulled, cotangents, list(flat_tangents))
+        else:  # a user's Function may not differentiate its backward: the Jacobian's rows times the tangents
+            pushed = [_rows_times(o, flat_in, flat_tangents) for o in flat_out]
     own = {id(x) for x in flat_in + cotangents}
     result = (_undo(output, own), _undo(tree_unflatten(pushed, out_spec), own))
     return result + (_undo(aux, own),) if has_aux else result
@@ -392,7 +395,8 @@ def _jacobian_transform(func, argnums, has_aux, api, by_columns):
             flat_in, in_spec = tree_flatten(diff)
             own = {id(x) for x in flat_in}
             outer = _reaches_outside(flat_out, own)
-            if by_columns and sum(x.numel() for x in flat_in) < sum(o.numel() for o in flat_out):
+            if by_columns and sum(x.numel() for x in flat_in) < sum(o.numel() for o in flat_out) and \
+                    _builtin_graph(flat_out):
                 per_out, cotangents = _jacobian_by_columns(flat_out, flat_in, outer)
                 own.update(id(u) for u in cotangents)
             else:
@@ -497,6 +501,33 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     """
     _check_randomness(randomness)
     return _jacobian_transform(func, argnums, has_aux, "jacfwd", by_columns=True)
+
+
+def _rows_times(output, inputs, tangents):
+    """``J @ tangents`` for one output, from its Jacobian's rows (one reverse pass per output element)."""
+    total = None
+    for jac, t in zip(_jacobian_of(output, inputs), tangents):
+        part = (jac.reshape(output.numel(), -1) @ t.reshape(-1)).reshape(output.shape)
+        total = part if total is None else total + part
+    return total
+
+
+def _builtin_graph(outputs):
+    """Whether every node behind ``outputs`` is one of tensorplug's own (their backwards are differentiable
+    in the incoming gradient, which the op table checks). A user's ``autograd.Function`` may compute its
+    backward outside the graph, where the column method would read zero columns: rows then (torch's
+    forward mode refuses such a Function without a jvp)."""
+    from .autograd.function import _UserNode
+    seen, stack = set(), [o.grad_fn for o in outputs if o.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, _UserNode) and not type(node)._forward_cls.__module__.startswith(__package__ + "."):
+            return False
+        stack.extend(edge for edge in getattr(node, "_edges", ()) if edge is not None and not hasattr(edge, "_data"))
+    return True
 
 
 def _jacobian_by_columns(outputs, inputs, create_graph):

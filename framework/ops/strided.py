@@ -1,4 +1,5 @@
-"""``as_strided``: a view of a tensor's storage with sizes, strides and an offset given in elements.
+"""``as_strided``: a view of a tensor's storage with sizes, strides and an offset given in elements; and
+``resize_``, which re-reads that storage in a new shape.
 
 The storage is the memory of the tensor a view was made from (its root), read as a flat run of
 elements; a tensor that is no view is its own storage. The view writes through to that storage, as
@@ -12,7 +13,7 @@ from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import mark_view
 
-__all__ = ["as_strided"]
+__all__ = ["as_strided", "resize_", "resize_as_"]
 
 
 class AsStrided(Op):
@@ -83,9 +84,48 @@ def as_strided(input, size, stride, storage_offset=None):
     return mark_view(out, input, lambda t: as_strided(t, size, stride, offset))
 
 
+def resize_(self, *sizes, memory_format=None):
+    """Give ``self`` the shape ``sizes`` in place, reading its storage from its own offset on (torch's): the
+    elements it had keep their places in row-major order; growing past the storage moves ``self`` to new
+    memory whose extra elements are zero (torch leaves them uninitialised). Views of the old storage keep
+    reading it."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = tuple(int(n) for n in sizes)
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    if any(n < 0 for n in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+    backend = self._backend
+    xp = backend.xp
+    count = 1
+    for n in sizes:
+        count *= n
+    root = self if self._view is None else self._view[0]
+    if backend.as_strided_writeable is not None and root.is_contiguous():
+        storage, offset = xp.reshape(root._data, (-1,)), self.storage_offset()
+    else:  # no strided views: the tensor's own elements are all the storage it has
+        storage, offset = xp.reshape(self._data, (-1,)), 0
+    if offset + count <= storage.shape[0]:
+        data = storage[offset:offset + count]
+    else:
+        data = backend.zeros((count,), self._dtype)
+        kept = min(count, storage.shape[0] - offset)
+        data[:kept] = storage[offset:offset + kept]
+        self._view = None  # new memory: no longer a view of the old storage
+    self._data = xp.reshape(data, sizes)
+    self._version[0] += 1
+    return self
+
+
+def resize_as_(self, other, memory_format=None):
+    """``self.resize_(other.shape)``."""
+    return resize_(self, tuple(other.shape))
+
+
 def _bind():
     from . import bind
-    bind({"as_strided": as_strided})
+    bind({"as_strided": as_strided, "resize_": resize_, "resize_as_": resize_as_})
 
 
 _bind()

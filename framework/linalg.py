@@ -375,7 +375,11 @@ def _solve_adjoint_lu(ctx, g):
 
 def solve(A, B, *, left=True, out=None):
     """``X`` with ``A @ X = B`` (``X @ A = B`` with ``left=False``); ``B`` may be a (batch of) vector(s)."""
-    _square("solve", A)
+    _square("solve", A, complex_ok=True)
+    if isinstance(B, Tensor) and B.dtype is not A.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{_dt.scalar_type_name(A._dtype)} and B of type {_dt.scalar_type_name(B._dtype)} "
+                           f"instead")
     if _no_half_matrices(A):
         return solve(A.float(), B.float(), left=left).to(A.dtype)
     _full_precision("solve", A)
@@ -475,7 +479,7 @@ def _det_of_non_finite(backend, a):
 
 def det(A, *, out=None):
     """The determinant of each square matrix in ``A``."""
-    _square("det", A)
+    _square("det", A, complex_ok=True)
     if _no_half_matrices(A):
         return Det.apply(A.float()).to(A.dtype)
     _full_precision("det", A)

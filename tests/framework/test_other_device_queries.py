@@ -32,3 +32,14 @@ def test_pin_memory_without_an_accelerator_is_torchs_error():
     from torch_compare import assert_same_error
     assert_same_error(lambda m: m.zeros(2).pin_memory())
     assert tp.zeros(2).is_pinned() is torch.zeros(2).is_pinned() is False
+
+
+def test_a_pinning_loader_without_an_accelerator_warns_as_torch():
+    import warnings
+
+    def notices(m):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            list(m.utils.data.DataLoader(m.utils.data.TensorDataset(m.arange(4.0)), batch_size=2, pin_memory=True))
+        return [str(w.message) for w in caught]
+    assert notices(tp) == notices(torch)

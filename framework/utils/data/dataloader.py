@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import itertools
+import warnings
 
 import tensorplug as _tp
 
@@ -221,6 +222,11 @@ class DataLoader:
         return len(self._index_sampler)
 
     def __iter__(self):
+        if self.pin_memory:
+            from ... import cuda
+            if not cuda.is_available():  # torch's notice; batches stay in ordinary memory either way
+                warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device "
+                              "pinned memory won't be used.", UserWarning, stacklevel=2)
         if self._iterable:
             batches = self._iter_stream()
         elif self.batch_sampler is None:

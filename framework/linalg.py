@@ -488,6 +488,7 @@ def det(A, *, out=None):
 
 class Cholesky(Op):
     save_output = True
+    holomorphic = False  # the backward is torch's formula, written for its complex convention (conjugates)
 
     @staticmethod
     def forward(ctx, a):
@@ -507,13 +508,14 @@ class Cholesky(Op):
 
     @staticmethod
     def backward(ctx, g):
-        # torch's cholesky_backward: A's gradient from L's, L^-H Phi(L^H gL) L^-1 made symmetric
+        # torch's cholesky_backward: P = tril(L^H gL), Phi = (P + tril(P, -1)^H) / 2, gA = L^-H Phi L^-1
+        # (conjugate transposes: the same formula serves complex matrices)
+        from ._linalg_lu import _mH, solve_triangular
         L = ctx.output()
-        phi = (_mT(L) @ g).tril()
-        phi = phi - 0.5 * phi.diagonal(0, -2, -1).diag_embed()
-        L_inv = inv(L)
-        ga = _mT(L_inv) @ phi @ L_inv
-        return 0.5 * (ga + _mT(ga))
+        p = (_mH(L) @ g).tril()
+        phi = 0.5 * (p + _mH(p.tril(-1)))
+        ga = solve_triangular(_mH(L), phi, upper=True)
+        return solve_triangular(L, ga, upper=False, left=False)
 
 
 def _raise_not_definite(xp, a):
@@ -557,7 +559,7 @@ def _quiet(xp):
 
 def cholesky(A, *, upper=False, out=None):
     """The lower Cholesky factor ``L`` (``A = L L^T``), or its transpose with ``upper=True``."""
-    _square("cholesky", A)
+    _square("cholesky", A, complex_ok=True)
     if _no_half_matrices(A):
         return cholesky(A.float(), upper=upper).to(A.dtype)
     _full_precision("cholesky", A)

@@ -42,3 +42,21 @@ def test_complex_values_and_gradients_are_torchs(case, dtype):
 def test_solve_refuses_mixed_dtypes_as_torch(dtypes):
     a, b = dtypes
     assert_same_error(lambda m: m.linalg.solve(m.eye(2, dtype=getattr(m, a)), m.ones(2, dtype=getattr(m, b))))
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "float64"])
+def test_cholesky_of_complex_and_real_matrices_and_its_gradients_are_torchs(dtype):
+    """Cholesky's backward is torch's cholesky_backward with conjugate transposes, under torch's complex
+    convention; complex input was refused."""
+    a = A if dtype == "complex128" else A.real
+    hermitian = a @ np.conj(np.swapaxes(a, -1, -2)) + 4 * np.eye(3)
+    g = B[..., :1] * np.ones((1, 1, 3)) if dtype == "complex128" else (B[..., :1] * np.ones((1, 1, 3))).real
+    results = []
+    for m in (torch, tp):
+        x = m.tensor(hermitian, dtype=getattr(m, dtype), requires_grad=True)
+        L = m.linalg.cholesky(x)
+        first = m.autograd.grad((L * m.tensor(g, dtype=getattr(m, dtype))).abs().sum(), x, create_graph=True)[0]
+        second = m.autograd.grad(first.abs().sum(), x)[0]
+        results.append([t.detach().resolve_conj().numpy() for t in (L, first, second)])
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)

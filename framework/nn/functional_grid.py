@@ -54,6 +54,9 @@ def affine_grid(theta, size, align_corners=None):
         raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for size {_size(size)}. "
                          f"Got {theta.shape}.")
     spatial = size[2:]
+    if theta.shape[0] != size[0]:  # torch's message is its batched matmul's
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {k + 1}] "
+                           f"but got: [{theta.shape[0]}, {k + 1}].")
     if align_corners and min(spatial) == 1:
         warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
                       "align_corners=True. This is not an intended use case of affine_grid. See the documentation "

@@ -27,3 +27,9 @@ def test_affine_grid_backward_twice_and_twice_over_as_torch(size, align_corners)
     assert results[0][0] == results[1][0]
     for theirs, ours in zip(results[0][1:], results[1][1:]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [0, 1, 3])
+def test_a_theta_batch_other_than_the_sizes_is_refused_as_torch(batch):
+    from torch_compare import assert_same_error
+    assert_same_error(lambda m: m.nn.functional.affine_grid(m.zeros(batch, 2, 3), (2, 1, 4, 4), align_corners=False))

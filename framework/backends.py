@@ -8,7 +8,7 @@ there is no cuDNN through CuPy 14, no MPS and no MKL-DNN.
 """
 from __future__ import annotations
 
-__all__ = ["cudnn", "cuda", "mps", "mkldnn", "openmp", "mkl"]
+__all__ = ["cudnn", "cuda", "mps", "mkldnn", "openmp", "mkl", "mha"]
 
 
 class _Switches:
@@ -38,6 +38,11 @@ mkl = _Switches()
 cuda = _Switches(matmul=_Switches(allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
                                   allow_bf16_reduced_precision_reduction=True))
 cuda.is_built = lambda: True
+# torch.backends.mha: the switch of the nested-tensor fast path TransformerEncoder takes in evaluation
+# (padded positions come out zero there), which set_fastpath_enabled(False) turns off, as in torch
+mha = _Switches(_fastpath=True)
+mha.get_fastpath_enabled = lambda: mha._fastpath
+mha.set_fastpath_enabled = lambda value: setattr(mha, "_fastpath", bool(value))
 
 # ``import tensorplug.backends.cudnn as cudnn`` (an import statement, as torch scripts write it) finds these
 _sys = __import__("sys")

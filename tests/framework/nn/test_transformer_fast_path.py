@@ -188,3 +188,23 @@ def test_transformer_warns_as_torch():
     for kw in ({}, {"batch_first": True}):
         assert _messages(lambda: nn.Transformer(8, 2, 1, 1, 16, **kw)) == \
             _messages(lambda: torch.nn.Transformer(8, 2, 1, 1, 16, **kw))
+
+
+def test_the_mha_fastpath_switch_turns_the_zeroing_off_as_torch():
+    """torch.backends.mha.set_fastpath_enabled(False) keeps TransformerEncoder off its nested-tensor path."""
+    results = []
+    for m in (torch, tensorplug):
+        m.manual_seed(0)
+        enc = m.nn.TransformerEncoder(m.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 1).eval()
+        pad = m.tensor([[False, False, False, True], [False] * 4])
+        x = m.tensor(np.random.default_rng(0).standard_normal((2, 4, 8)).astype(np.float32))
+        zeroed = []
+        for flag in (True, False):
+            m.backends.mha.set_fastpath_enabled(flag)
+            try:
+                with m.no_grad():
+                    zeroed.append(float(enc(x, src_key_padding_mask=pad)[0, 3].abs().sum()) == 0.0)
+            finally:
+                m.backends.mha.set_fastpath_enabled(True)
+        results.append(zeroed)
+    assert results[0] == results[1] == [True, False]

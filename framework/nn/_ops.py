@@ -803,7 +803,7 @@ class BinaryCrossEntropy(Op):
         if ctx.needs_grad(0):
             gx = g * (x - t) / clamp((1 - x) * x, min=1e-12)
         if ctx.needs_grad(1):
-            gt = g * (clamp((1 - x).log(), min=-100.0) - clamp(x.log(), min=-100.0))
+            gt = -(x / (1 - x)).log() * g  # torch's target gradient, -logit(x) * g: unclamped, inf at 0 and 1
         return gx, gt
 
 

@@ -193,8 +193,11 @@ def min(input, dim=None, keepdim=False, *, other=None, out=None, axis=None, keep
 
 def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` over ``dim`` (all elements when None), each as amin / amax (ties share the gradient)."""
+    from ..autograd import _nodes
     axis = () if dim is None else dim
-    return aminmax_result(amin(input, axis, keepdim), amax(input, axis, keepdim))
+    # torch records one AminmaxBackward0 node for both; here each has its own, named as torch's
+    return aminmax_result(_nodes.named(amin(input, axis, keepdim), "AminmaxBackward0"),
+                          _nodes.named(amax(input, axis, keepdim), "AminmaxBackward0"))
 
 
 def _extreme(input, dim, keepdim, other, elementwise, of_all, arg, result):

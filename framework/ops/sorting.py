@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from ..autograd import _nodes
 from ..autograd.function import Op
 from ..tensor import Tensor
 from ._util import wrap_dim, write_out
@@ -91,7 +92,8 @@ def median(input, dim=None, keepdim=False, *, out=None):
     if dim is None:
         if input.numel() == 0:
             return Tensor._make(input._backend.full((), float("nan"), input._dtype), input._dtype, input._backend)
-        return gather(input.reshape(-1), 0, _median_index(input.reshape(-1), 0)).reshape(())
+        return _nodes.named(gather(input.reshape(-1), 0, _median_index(input.reshape(-1), 0)).reshape(()),
+                            "MedianBackward0")  # torch's one node
     n = input._data.ndim
     axis = wrap_dim(dim, n)
     if n == 0:
@@ -104,7 +106,7 @@ def median(input, dim=None, keepdim=False, *, out=None):
     if not keepdim:
         values = values.squeeze(axis)
         pick = pick.squeeze(axis)
-    return median_result(values, pick)
+    return median_result(_nodes.named(values, "MedianBackward1"), pick)
 
 
 def _median_index(input, axis):

@@ -47,6 +47,9 @@ def _cases(m):
         "sum": lambda: x.sum(), "sum_dim": lambda: x.sum(0), "mean": lambda: x.mean(),
         "mean_dim": lambda: x.mean(1), "prod": lambda: x.prod(), "prod_dim": lambda: x.prod(1),
         "max_all": lambda: x.max(), "min_all": lambda: x.min(), "amax": lambda: x.amax(0),
+        "aminmax_min": lambda: m.aminmax(x).min, "aminmax_max_dim": lambda: m.aminmax(x, dim=1).max,
+        "median_all": lambda: x.median(), "median_dim": lambda: x.median(1).values,
+        "median_keepdim": lambda: m.median(x, 0, keepdim=True).values,
         "cumsum": lambda: x.cumsum(1), "cumprod": lambda: x.cumprod(1), "logsumexp": lambda: x.logsumexp(1),
         "norm": lambda: x.norm(), "softmax": lambda: x.softmax(1), "log_softmax": lambda: x.log_softmax(1),
         # matrix products

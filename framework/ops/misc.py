@@ -133,7 +133,7 @@ class Sinc(Op):
 def sinc(input):
     """The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0."""
     from .arithmetic import where
-    x = input if input.is_floating_point() else input.to(_dt.get_default_dtype())
+    x = input if input.is_floating_point() or input.is_complex() else input.to(_dt.get_default_dtype())
     if is_narrow(x):
         return _NARROW_SINC.apply(x)
     zero = x == 0

@@ -109,9 +109,11 @@ def _prepare(input, dim, dtype, name):
                         f"e.g. {name}(x, dim=-1)")
     if dtype is not None:
         input = input.to(dtype)
-    elif input._dtype.category < _dt.FLOAT:
-        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
-                           f"convert the input to float first, e.g. x.float()")
+    if input._dtype.category != _dt.FLOAT:  # integers and complex numbers: torch has no kernel for them
+        last = input._data.ndim == 0 or wrap_dim(dim, input._data.ndim) == input._data.ndim - 1
+        kernel = f"{name}_lastdim_kernel_impl" if last else f"{name}_kernel_impl"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_dt.scalar_type_name(input._dtype)}'; "
+                                  f"convert the input to float first, e.g. x.float()")
     # a 0-d input is its own slice: reducing over no axes keeps torch's x - x (NaN for inf/NaN)
     axis = wrap_dim(dim, input._data.ndim)
     return input, axis if input._data.ndim else ()

@@ -34,3 +34,14 @@ def test_complex_gradients_are_torchs(name):
         getattr(m, name)(z).backward(m.tensor(G))
         grads.append(z.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.softmax(m.ones(3, 4, dtype=m.complex64), 1), lambda m: m.softmax(m.ones(3, 4, dtype=m.complex64), 0),
+    lambda m: m.log_softmax(m.ones(3, 4, dtype=m.complex64), 1),
+    lambda m: m.nn.functional.softmin(m.ones(3, 4, dtype=m.complex64), 1),
+    lambda m: m.softmax(m.tensor([1, 2, 3]), 0), lambda m: m.softmax(m.ones(2, 3, dtype=m.long), 0)])
+def test_softmax_refuses_complex_and_integer_input_as_torch(call):
+    """torch has no softmax kernel for them (a complex softmax was computed here)."""
+    from torch_compare import assert_same_error
+    assert_same_error(call)

@@ -337,7 +337,7 @@ class Tensor:
         return self._backend.to_numpy(self._data).tolist()
 
     def __float__(self):
-        if self._requires_grad:
+        if self._requires_grad and GradMode.enabled:  # torch's condition (LBFGS converts under no_grad)
             warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
                           "Consider using tensor.detach() first.", UserWarning, stacklevel=2)
         return float(self.item())

@@ -209,10 +209,10 @@ class Tensor:
 
     @property
     def data(self):
-        """The same values as a tensor that autograd does not track (shares storage and version)."""
-        t = Tensor._make(_shared_data(self), self._dtype, self._backend)
-        t._version = self._version
-        return t
+        """The same values as a tensor that autograd does not track: shares the storage, not the version
+        counter (torch's), so writes through it are not checked against what backward saved (torchdiffeq's
+        Runge-Kutta steps write through ``.data`` on purpose; ``detach()`` shares the counter)."""
+        return Tensor._make(_shared_data(self), self._dtype, self._backend)
 
     @data.setter
     def data(self, value):

@@ -132,15 +132,29 @@ def test_is_leaf_and_requires_grad_propagation():
     assert not (c * 2).requires_grad
 
 
-def test_detach_and_data_share_storage_and_version():
+def test_detach_shares_storage_and_version_data_shares_storage_only():
     x = leaf(1.0, 2.0)
     d = x.detach()
     assert not d.requires_grad and d.grad_fn is None
     d[0] = 5.0
     assert x[0].item() == 5.0
     assert x._version[0] == d._version[0] == 1
-    x.data.mul_(2)
-    assert x[0].item() == 10.0
+    x.data.mul_(2)  # torch's .data has a counter of its own: x's is not bumped
+    assert x[0].item() == 10.0 and x._version[0] == 1
+
+
+def test_a_write_through_data_is_not_checked_against_saved_values_as_torch():
+    """torchdiffeq's adaptive solvers write scratch.data[i] = ... on purpose: torch does not check it."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for m in (torch, tp):
+        x = m.ones(3, requires_grad=True)
+        y = x * 2
+        z = y * y
+        y.data[0] = 5.0
+        z.sum().backward()
+        results.append((y._version if m is torch else y._version[0], x.grad.tolist()))
+    assert results[0] == results[1] == (0, [20.0, 8.0, 8.0])
 
 
 def test_detach_in_place():
@@ -218,9 +232,10 @@ def test_retain_grad_on_leaf_is_noop_and_non_leaf_gets_grad():
 
 def test_views_share_the_version_counter():
     a = tp.ones(3)
-    views = [a[1:], a.view(3, 1), a.unsqueeze(0), a.reshape(3), a.detach(), a.data, a.t()]
+    views = [a[1:], a.view(3, 1), a.unsqueeze(0), a.reshape(3), a.detach(), a.t()]
+    data = a.data  # shares the storage but has a counter of its own, as torch's .data
     a.add_(1)
-    assert all(v._version[0] == 1 for v in views)
+    assert all(v._version[0] == 1 for v in views) and data._version[0] == 0
     views[0].mul_(2)
     assert a._version[0] == 2
     np.testing.assert_allclose(a.cpu().numpy(), [2.0, 4.0, 4.0])

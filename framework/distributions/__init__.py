@@ -1,9 +1,9 @@
 """``tensorplug.distributions``: the distributions training scripts use most (torch's API).
 
-``Normal``, ``Uniform``, ``Bernoulli`` and ``Categorical`` with ``sample``
-(``rsample``: reparameterized, gradients flow to the parameters for Normal and
-Uniform), ``log_prob``, ``entropy``, ``mean``, ``variance``, ``stddev``;
-``kl_divergence`` for pairs of the same family. Everything is written with
+``Normal``, ``Uniform``, ``Bernoulli``, ``Categorical`` and ``MultivariateNormal`` with ``sample``
+(``rsample``: reparameterized, gradients flow to the parameters for Normal,
+Uniform and MultivariateNormal), ``log_prob``, ``entropy``, ``mean``, ``variance``, ``stddev``;
+``kl_divergence`` for pairs of the same family (not yet for MultivariateNormal). Everything is written with
 tensorplug ops, so log-probabilities and entropies are differentiable (the
 policy-gradient pattern ``-(dist.log_prob(action) * advantage).mean()``).
 Arguments are validated as torch does by default; samples come from
@@ -20,7 +20,7 @@ from ..autograd.grad_mode import no_grad
 from ..ops import broadcast_shapes
 from ..tensor import Tensor
 
-__all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "kl_divergence"]
+__all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "MultivariateNormal", "kl_divergence"]
 
 
 def _as_tensor(value, like=None):
@@ -355,3 +355,6 @@ def kl_divergence(p, q):
         result = ((q.high - q.low) / (p.high - p.low)).log()
         return result.masked_fill(~inside, float("inf"))
     raise NotImplementedError(f"No KL(p || q) is implemented for {type(p).__name__}")
+
+
+from .multivariate_normal import MultivariateNormal  # noqa: E402  (it subclasses Distribution above)

@@ -137,9 +137,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     out = signal[:, start:end] / kept
     if length is not None and out.shape[-1] < length:
         out = F.pad(out, (0, length - out.shape[-1]))
-    if out.is_complex() and not return_complex:
-        out = out.real
-    if out.dtype is not (input.real.dtype if not return_complex else input.dtype) and not out.is_complex():
+    if not out.is_complex() and out.dtype is not input.real.dtype:  # a wider window's promotion undone
         out = out.to(input.real.dtype)
     return out if input.dim() == 3 else out.squeeze(0)
 

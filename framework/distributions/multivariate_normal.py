@@ -38,40 +38,47 @@ class MultivariateNormal(Distribution):
             raise ValueError("Exactly one of covariance_matrix or precision_matrix or scale_tril may be specified.")
         if not isinstance(loc, Tensor) or loc.dim() < 1:
             raise ValueError("loc must be at least one-dimensional.")
-        self.covariance_matrix = self.precision_matrix = self.scale_tril = None
-        given = _matrix(*next((n, m) for n, m in (("scale_tril matrix", scale_tril), ("covariance_matrix", covariance_matrix),
-                                                   ("precision_matrix", precision_matrix)) if m is not None))
+        # the matrix given, broadcast to the batch; the others are computed on first use (properties below)
+        self._scale_tril = self._covariance_matrix = self._precision_matrix = None
+        named = (("scale_tril matrix", scale_tril), ("covariance_matrix", covariance_matrix),
+                 ("precision_matrix", precision_matrix))
+        given = _matrix(*next((n, m) for n, m in named if m is not None))
         batch = tuple(broadcast_shapes(given.shape[:-2], loc.shape[:-1]))
         k = loc.shape[-1]
         super().__init__(batch, (k,), validate_args=validate_args)
         if scale_tril is not None:
-            self.scale_tril = scale_tril.expand(*batch, k, k)
+            self._scale_tril = scale_tril.expand(*batch, k, k)
             self._check("scale_tril", scale_tril, _is_lower_cholesky(scale_tril), "LowerCholesky()")
             self._tril = scale_tril
         elif covariance_matrix is not None:
-            self.covariance_matrix = covariance_matrix.expand(*batch, k, k)
+            self._covariance_matrix = covariance_matrix.expand(*batch, k, k)
             self._check("covariance_matrix", covariance_matrix, _is_positive_definite(covariance_matrix),
                         "PositiveDefinite()")
             self._tril = linalg.cholesky(covariance_matrix)
         else:
-            self.precision_matrix = precision_matrix.expand(*batch, k, k)
+            self._precision_matrix = precision_matrix.expand(*batch, k, k)
             self._check("precision_matrix", precision_matrix, _is_positive_definite(precision_matrix),
                         "PositiveDefinite()")
             self._tril = linalg.cholesky(linalg.inv(precision_matrix))
         self.loc = loc.expand(*batch, k)
 
-    def _factor(self):
-        return self._tril.expand(*self.batch_shape, *self._tril.shape[-2:])
+    @property
+    def scale_tril(self):
+        if self._scale_tril is None:
+            self._scale_tril = self._tril.expand(*self.batch_shape, *self._tril.shape[-2:])
+        return self._scale_tril
 
-    def __getattribute__(self, name):
-        # torch computes the matrices not given on first use
-        value = object.__getattribute__(self, name)
-        if value is None and name in ("scale_tril", "covariance_matrix", "precision_matrix"):
-            L = object.__getattribute__(self, "_factor")()
-            value = L if name == "scale_tril" else L @ L.mT
-            if name == "precision_matrix":
-                value = linalg.inv(value)
-        return value
+    @property
+    def covariance_matrix(self):
+        if self._covariance_matrix is None:
+            self._covariance_matrix = self.scale_tril @ self.scale_tril.mT
+        return self._covariance_matrix
+
+    @property
+    def precision_matrix(self):
+        if self._precision_matrix is None:
+            self._precision_matrix = linalg.inv(self.covariance_matrix)
+        return self._precision_matrix
 
     @property
     def mean(self):

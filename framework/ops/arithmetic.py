@@ -32,8 +32,7 @@ def binary(op, a, b):
         if op in _OPMATH and _scalar_operand(a, b):
             return _OPMATH[op].apply(a, b)  # b used unrounded: no promotion
         a, b = promote(a, b)
-        narrow = a if isinstance(a, Tensor) else b
-        if narrow._dtype.itemsize == 2 and narrow._dtype.category == _dt.FLOAT and op in _OPMATH:
+        if op in _OPMATH and is_narrow(a if isinstance(a, Tensor) else b):
             op = _OPMATH[op]
     try:
         return op.apply(a, b)

@@ -316,12 +316,17 @@ def _var_grad(g, a, axes, keepdim, dof, whole):
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance over ``dim`` with Bessel's correction by default (``correction=0`` or ``unbiased=False`` for the population variance)."""
+    return _spread(Var, "var", input, dim, unbiased, keepdim, correction, axis, keepdims)
+
+
+def _spread(op, name, input, dim, unbiased, keepdim, correction, axis, keepdims):
+    """``var`` or ``std`` (``op``): torch's numpy-style names, its ``var(x, True)`` overload, one node."""
     if axis is not None or keepdims is not None:  # torch's numpy-style names
         dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
     if isinstance(dim, bool):
         unbiased, dim = dim, None
-    axes, dof = _var_args("var", input, dim, unbiased, correction)
-    return Var.apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
+    axes, dof = _var_args(name, input, dim, unbiased, correction)
+    return op.apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
 
 
 class Var(Op):
@@ -355,12 +360,7 @@ class Std(Var):
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Standard deviation over ``dim`` (see ``var`` for the correction)."""
-    if axis is not None or keepdims is not None:  # torch's numpy-style names
-        dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-    if isinstance(dim, bool):
-        unbiased, dim = dim, None
-    axes, dof = _var_args("std", input, dim, unbiased, correction)
-    return Std.apply(input, axes=axes, keepdim=keepdim, dof=dof, whole=dim is None)
+    return _spread(Std, "std", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def _std_grad(g, std):
